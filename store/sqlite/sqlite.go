@@ -1,0 +1,147 @@
+// Package sqlite is the store of a single sluice process: SQLite through the
+// pure-Go modernc.org/sqlite driver, so sluice builds without a C compiler.
+//
+// Durability: the database runs in WAL mode. With the default
+// synchronous=NORMAL a killed process loses nothing that committed, and the
+// database is never corrupted; a power loss or kernel crash may roll back
+// the last transactions committed before it (those since the last WAL sync),
+// never leave half of one. Sync "full" syncs the WAL on every commit and
+// loses nothing committed, at the cost of throughput.
+//
+// Only one process may use a data directory: Open takes an exclusive lock
+// and fails with sluice.EDATADIRUSE, naming the holder, when another process
+// has it. Several processes need PostgreSQL.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options configure Open. The zero value is the documented default.
+type Options struct {
+	// Clock is the store's clock; default sluice.SystemClock.
+	Clock sluice.Clock
+	// Sync is "normal" (default) or "full"; see the package comment.
+	Sync string
+	// Holder describes this process in the lock file, e.g. "sluice server";
+	// default the command line.
+	Holder string
+}
+
+// Store is the SQLite store.
+type Store struct {
+	*sqlstore.DB
+	dir string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// FileName is the database file inside the data directory.
+const FileName = "sluice.db"
+
+// Open opens (creating if needed) the store in dir, locks dir for this
+// process and applies pending migrations.
+func Open(ctx context.Context, dir string, o Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
+	}
+	unlock, err := lockDir(dir, o.Holder)
+	if err != nil {
+		return nil, err
+	}
+	sync := o.Sync
+	switch sync {
+	case "":
+		sync = "normal"
+	case "normal", "full":
+	default:
+		unlock()
+		return nil, sluice.Errorf(sluice.EINVALID, "sqlite: sync must be normal or full, not %q", o.Sync)
+	}
+	path := filepath.Join(dir, FileName)
+	pragmas := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(" + sync + ")"} {
+		pragmas.Add("_pragma", p)
+	}
+	wq := pragmas
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	// One writer connection: SQLite has one writer at a time anyway, and
+	// queueing in Go is cheaper than SQLITE_BUSY retries.
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		unlock()
+		return nil, err
+	}
+	rq := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "query_only(1)"} {
+		rq.Add("_pragma", p)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		unlock()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetConnMaxIdleTime(time.Minute)
+	db := sqlstore.New(sqlstore.Options{
+		Dialect: sqlstore.Dialect{
+			Name:      "sqlite",
+			Retryable: isBusy,
+		},
+		Write:   w,
+		Read:    r,
+		Clock:   o.Clock,
+		OnClose: func() error { unlock(); return nil },
+	})
+	return &Store{DB: db, dir: dir}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	if ok := asSQLiteError(err, &e); ok {
+		code := e.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}

@@ -1,0 +1,338 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// AttemptHeartbeat implements store.Store.
+func (db *DB) AttemptHeartbeat(ctx context.Context, p *store.AttemptHeartbeatParams) ([]store.Lease, error) {
+	if len(p.Leases) == 0 {
+		return nil, nil
+	}
+	var lost []store.Lease
+	err := db.inTx(ctx, func(t *txn) error {
+		lost = lost[:0]
+		until := us(t.now.Add(p.LeaseDuration))
+		for _, l := range sortedLeases(p.Leases) {
+			res, err := t.exec(`UPDATE attempts SET lease_expires_at = ? WHERE id = ? AND token = ? AND state = ?`,
+				until, l.AttemptID, l.Token, string(sluice.AttemptRunning))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, l)
+			}
+		}
+		return nil
+	})
+	return lost, dbErr(err)
+}
+
+func sortedLeases(leases []store.Lease) []store.Lease {
+	out := slices.Clone(leases)
+	slices.SortFunc(out, func(a, b store.Lease) int { return int(a.AttemptID - b.AttemptID) })
+	return out
+}
+
+// holdLease checks, inside t, that the lease is held, and keeps the attempt
+// row from being taken over until t ends.
+func holdLease(t *txn, l store.Lease) error {
+	var one int
+	err := t.queryRow(`SELECT 1 FROM attempts WHERE id = ? AND token = ? AND state = ?`+t.db.d.ForShare,
+		l.AttemptID, l.Token, string(sluice.AttemptRunning)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sluice.ErrLeaseLost
+	}
+	return err
+}
+
+// AttemptLogAppend implements store.Store.
+func (db *DB) AttemptLogAppend(ctx context.Context, p *store.AttemptLogAppendParams) error {
+	return dbErr(db.inTx(ctx, func(t *txn) error {
+		if err := holdLease(t, p.Lease); err != nil {
+			return err
+		}
+		return insertLog(t, p.Lease.AttemptID, &p.Chunk)
+	}))
+}
+
+func insertLog(t *txn, attemptID int64, c *store.LogChunk) error {
+	// A retried write of the same chunk (after a lost commit
+	// acknowledgement) is a no-op rather than an error.
+	_, err := t.exec(`INSERT INTO log_chunks (attempt_id, seq, data) VALUES (?, ?, ?) ON CONFLICT (attempt_id, seq) DO NOTHING`,
+		attemptID, c.Seq, c.Data)
+	return err
+}
+
+// AttemptComplete implements store.Store.
+func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompleteParams) ([]error, error) {
+	results := make([]error, len(ps))
+	order := make([]int, len(ps))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return int(ps[a].Lease.AttemptID - ps[b].Lease.AttemptID) })
+	err := db.inTx(ctx, func(t *txn) error {
+		f := newFinisher(t)
+		for _, i := range order {
+			results[i] = nil
+			p := ps[i]
+			switch p.State {
+			case sluice.AttemptSuccess, sluice.AttemptFailed, sluice.AttemptTimedOut:
+			default:
+				return sluice.Errorf(sluice.EINVALID, "attempt %d: cannot complete as %q", p.Lease.AttemptID, p.State)
+			}
+			var exitCode any
+			if p.ExitCode != nil {
+				exitCode = *p.ExitCode
+			}
+			var instanceID int64
+			err := t.queryRow(`UPDATE attempts SET state = ?, finished_at = ?, exit_code = ?, error = ?
+				WHERE id = ? AND token = ? AND state = ? RETURNING instance_id`,
+				string(p.State), us(p.FinishedAt), exitCode, p.Error,
+				p.Lease.AttemptID, p.Lease.Token, string(sluice.AttemptRunning)).Scan(&instanceID)
+			if errors.Is(err, sql.ErrNoRows) {
+				results[i] = sluice.ErrLeaseLost
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if p.Log != nil && len(p.Log.Data) > 0 {
+				if err := insertLog(t, p.Lease.AttemptID, p.Log); err != nil {
+					return err
+				}
+			}
+			if p.State == sluice.AttemptSuccess {
+				if err := insertOutputs(t, instanceID, p.Outputs); err != nil {
+					return err
+				}
+				if err := f.finish(instanceID, sluice.InstanceSuccess); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := f.fail(instanceID); err != nil {
+				return err
+			}
+		}
+		return f.done()
+	})
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return results, nil
+}
+
+func insertOutputs(t *txn, instanceID int64, outputs map[string]string) error {
+	if len(outputs) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(outputs))
+	for k := range outputs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	q := `INSERT INTO outputs (instance_id, key, value) VALUES `
+	args := make([]any, 0, len(keys)*3)
+	for i, k := range keys {
+		if i > 0 {
+			q += ", "
+		}
+		q += "(?, ?, ?)"
+		args = append(args, instanceID, k, outputs[k])
+	}
+	_, err := t.exec(q+` ON CONFLICT (instance_id, key) DO UPDATE SET value = excluded.value`, args...)
+	return err
+}
+
+// AttemptHandBack implements store.Store.
+func (db *DB) AttemptHandBack(ctx context.Context, leases []store.Lease) error {
+	if len(leases) == 0 {
+		return nil
+	}
+	return dbErr(db.inTx(ctx, func(t *txn) error {
+		now := us(t.now)
+		for _, l := range sortedLeases(leases) {
+			var instanceID int64
+			err := t.queryRow(`UPDATE attempts SET state = ?, finished_at = ?, error = ?
+				WHERE id = ? AND token = ? AND state = ? RETURNING instance_id`,
+				string(sluice.AttemptHandedBack), now, "handed back by a draining worker",
+				l.AttemptID, l.Token, string(sluice.AttemptRunning)).Scan(&instanceID)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // already lost: nothing to give back
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := t.exec(`UPDATE task_instances SET state = ?, ready_at = ?, updated_at = ? WHERE id = ? AND state = ?`,
+				string(sluice.InstanceQueued), now, now, instanceID, string(sluice.InstanceRunning)); err != nil {
+				return err
+			}
+			t.notify(store.TopicReady)
+			t.notify(store.TopicInstances)
+		}
+		return nil
+	}))
+}
+
+// AttemptReap implements store.Store.
+func (db *DB) AttemptReap(ctx context.Context, p *store.AttemptReapParams) ([]*store.Attempt, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var reaped []*store.Attempt
+	err := db.inTx(ctx, func(t *txn) error {
+		reaped = reaped[:0]
+		q := `SELECT ` + attemptColumns + ` FROM attempts WHERE state = ?`
+		args := []any{string(sluice.AttemptRunning)}
+		if !p.ExpiredBefore.IsZero() {
+			q += ` AND lease_expires_at < ?`
+			args = append(args, us(p.ExpiredBefore))
+		}
+		q += ` ORDER BY id LIMIT ?` + db.d.SkipLocked
+		args = append(args, limit)
+		rows, err := t.query(q, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			a, err := scanAttempt(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			reaped = append(reaped, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		f := newFinisher(t)
+		for _, a := range reaped {
+			if _, err := t.exec(`UPDATE attempts SET state = ?, finished_at = ?, error = ? WHERE id = ?`,
+				string(sluice.AttemptLost), us(t.now), p.Reason, a.ID); err != nil {
+				return err
+			}
+			a.State = sluice.AttemptLost
+			a.Error = p.Reason
+			now := t.now
+			a.FinishedAt = &now
+			if err := f.fail(a.InstanceID); err != nil {
+				return err
+			}
+		}
+		return f.done()
+	})
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return reaped, nil
+}
+
+const attemptColumns = `id, instance_id, run_id, task_id, number, worker, state, exit_code, error, started_at, finished_at, lease_expires_at`
+
+func scanAttempt(sc interface{ Scan(...any) error }) (*store.Attempt, error) {
+	var (
+		a                  store.Attempt
+		state              string
+		exit               sql.NullInt64
+		started, expires   int64
+		finished           sql.NullInt64
+	)
+	if err := sc.Scan(&a.ID, &a.InstanceID, &a.RunID, &a.TaskID, &a.Number, &a.Worker, &state, &exit, &a.Error,
+		&started, &finished, &expires); err != nil {
+		return nil, err
+	}
+	a.State = sluice.AttemptState(state)
+	if exit.Valid {
+		c := int(exit.Int64)
+		a.ExitCode = &c
+	}
+	a.StartedAt = fromUS(started)
+	a.FinishedAt = fromNullUS(finished)
+	a.LeaseExpiresAt = fromUS(expires)
+	return &a, nil
+}
+
+// AttemptList implements store.Store.
+func (db *DB) AttemptList(ctx context.Context, instanceID int64) ([]*store.Attempt, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+attemptColumns+` FROM attempts WHERE instance_id = ? ORDER BY number`), instanceID)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*store.Attempt
+	for rows.Next() {
+		a, err := scanAttempt(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, a)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// LogList implements store.Store.
+func (db *DB) LogList(ctx context.Context, attemptID int64, afterSeq int) ([]*store.LogChunk, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT seq, data FROM log_chunks WHERE attempt_id = ? AND seq > ? ORDER BY seq`), attemptID, afterSeq)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*store.LogChunk
+	for rows.Next() {
+		c := &store.LogChunk{}
+		if err := rows.Scan(&c.Seq, &c.Data); err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, c)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// OutputList implements store.Store.
+func (db *DB) OutputList(ctx context.Context, runID int64, taskIDs []string) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	if len(taskIDs) == 0 {
+		return out, nil
+	}
+	args := []any{runID}
+	for _, id := range taskIDs {
+		args = append(args, id)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT ti.task_id, o.key, o.value FROM outputs o
+		JOIN task_instances ti ON ti.id = o.instance_id
+		WHERE ti.run_id = ? AND ti.task_id IN (`+placeholders(len(taskIDs))+`)`), args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var task, k, v string
+		if err := rows.Scan(&task, &k, &v); err != nil {
+			return nil, dbErr(err)
+		}
+		if out[task] == nil {
+			out[task] = map[string]string{}
+		}
+		out[task][k] = v
+	}
+	return out, dbErr(rows.Err())
+}
+
+// retryJitter is the random source of retry jitter; any source will do.
+func retryJitter() float64 { return rand.Float64() }
+
+var _ = time.Second

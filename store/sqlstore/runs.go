@@ -1,0 +1,253 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+const runColumns = `id, pipeline_id, version_id, key, kind, logical_date, params, state, created_at, started_at, finished_at`
+
+func scanRun(sc interface{ Scan(...any) error }) (*store.Run, error) {
+	var (
+		r                     store.Run
+		kind, state, params   string
+		logical, created      int64
+		started, finished     sql.NullInt64
+	)
+	if err := sc.Scan(&r.ID, &r.PipelineID, &r.VersionID, &r.Key, &kind, &logical, &params, &state, &created, &started, &finished); err != nil {
+		return nil, err
+	}
+	r.Kind = store.RunKind(kind)
+	r.State = sluice.RunState(state)
+	r.Params = []byte(params)
+	r.LogicalDate = fromUS(logical)
+	r.CreatedAt = fromUS(created)
+	r.StartedAt = fromNullUS(started)
+	r.FinishedAt = fromNullUS(finished)
+	return &r, nil
+}
+
+// RunCreate implements store.Store.
+func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.Run, bool, error) {
+	if p.Key == "" {
+		return nil, false, sluice.Errorf(sluice.EINVALID, "run key is empty")
+	}
+	params := p.Params
+	if len(params) == 0 {
+		params = []byte("{}")
+	}
+	var (
+		run     *store.Run
+		created bool
+	)
+	err := db.inTx(ctx, func(t *txn) error {
+		var (
+			live      sql.NullInt64
+			maxActive int
+		)
+		err := t.queryRow(`SELECT version_id, max_active_runs FROM pipelines WHERE id = ?`+db.d.ForUpdate, p.PipelineID).Scan(&live, &maxActive)
+		if errors.Is(err, sql.ErrNoRows) {
+			return sluice.Errorf(sluice.ENOTFOUND, "pipeline %q not found", p.PipelineID)
+		}
+		if err != nil {
+			return err
+		}
+		vid := p.VersionID
+		if vid == 0 {
+			if !live.Valid {
+				return sluice.Errorf(sluice.ECONFLICT, "pipeline %q has no valid version to run: fix its file first", p.PipelineID)
+			}
+			vid = live.Int64
+		}
+		var id int64
+		err = t.queryRow(`INSERT INTO runs (pipeline_id, version_id, key, kind, logical_date, params, state, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO NOTHING RETURNING id`,
+			p.PipelineID, vid, p.Key, string(p.Kind), us(p.LogicalDate), string(params), string(sluice.RunQueued), us(t.now)).Scan(&id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// Already created, by us before a crash or by another scheduler.
+			run, err = scanRun(t.queryRow(`SELECT `+runColumns+` FROM runs WHERE pipeline_id = ? AND key = ?`, p.PipelineID, p.Key))
+			return err
+		case err != nil:
+			return err
+		}
+		created = true
+		if p.Kind == store.RunScheduled {
+			if _, err := t.exec(`UPDATE pipelines SET last_scheduled_at = ? WHERE id = ? AND (last_scheduled_at IS NULL OR last_scheduled_at < ?)`,
+				us(p.LogicalDate), p.PipelineID, us(p.LogicalDate)); err != nil {
+				return err
+			}
+		}
+		t.notify(store.TopicRuns)
+		if _, err := startQueued(t, p.PipelineID, maxActive); err != nil {
+			return err
+		}
+		run, err = scanRun(t.queryRow(`SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return nil, false, dbErr(err)
+	}
+	return run, created, nil
+}
+
+// RunStartQueued implements store.Store.
+func (db *DB) RunStartQueued(ctx context.Context, pipelineID string) (int, error) {
+	var n int
+	err := db.inTx(ctx, func(t *txn) error {
+		var maxActive int
+		err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+db.d.ForUpdate, pipelineID).Scan(&maxActive)
+		if errors.Is(err, sql.ErrNoRows) {
+			return sluice.Errorf(sluice.ENOTFOUND, "pipeline %q not found", pipelineID)
+		}
+		if err != nil {
+			return err
+		}
+		n, err = startQueued(t, pipelineID, maxActive)
+		return err
+	})
+	return n, dbErr(err)
+}
+
+// startQueued starts the oldest queued runs of a pipeline while fewer than
+// maxActive run. The caller holds the pipeline's row lock, so concurrent
+// schedulers cannot both start a run into the same free place.
+func startQueued(t *txn, pipelineID string, maxActive int) (int, error) {
+	var running int
+	if err := t.queryRow(`SELECT COUNT(*) FROM runs WHERE pipeline_id = ? AND state = ?`, pipelineID, string(sluice.RunRunning)).Scan(&running); err != nil {
+		return 0, err
+	}
+	room := maxActive - running
+	if room <= 0 {
+		return 0, nil
+	}
+	rows, err := t.query(`SELECT id, version_id FROM runs WHERE pipeline_id = ? AND state = ? ORDER BY logical_date, id LIMIT ?`,
+		pipelineID, string(sluice.RunQueued), room)
+	if err != nil {
+		return 0, err
+	}
+	type queued struct{ id, vid int64 }
+	var todo []queued
+	for rows.Next() {
+		var q queued
+		if err := rows.Scan(&q.id, &q.vid); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		todo = append(todo, q)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, q := range todo {
+		if err := startRun(t, q.id, q.vid); err != nil {
+			return 0, err
+		}
+	}
+	return len(todo), nil
+}
+
+// startRun creates the task instances of a run from its version and queues
+// those with nothing to wait for.
+func startRun(t *txn, runID, versionID int64) error {
+	now := us(t.now)
+	res, err := t.exec(`INSERT INTO task_instances (run_id, task_id, state, priority, ready_at,
+			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, up_total, updated_at)
+		SELECT ?, task_id,
+			CASE WHEN upstream_count = 0 OR trigger_rule = ? THEN ? ELSE ? END,
+			priority,
+			CASE WHEN upstream_count = 0 OR trigger_rule = ? THEN ? ELSE NULL END,
+			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, upstream_count, ?
+		FROM version_tasks WHERE version_id = ? ORDER BY task_id`,
+		runID, string(sluice.Always), string(sluice.InstanceQueued), string(sluice.InstancePending),
+		string(sluice.Always), now, now, versionID)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	state := sluice.RunRunning
+	var finished any
+	if n == 0 {
+		state, finished = sluice.RunSuccess, now
+	}
+	if _, err := t.exec(`UPDATE runs SET state = ?, started_at = ?, finished_at = ?, unfinished = ? WHERE id = ?`,
+		string(state), now, finished, n, runID); err != nil {
+		return err
+	}
+	t.notify(store.TopicReady)
+	t.notify(store.TopicRuns)
+	t.notify(store.TopicInstances)
+	return nil
+}
+
+// RunGet implements store.Store.
+func (db *DB) RunGet(ctx context.Context, id int64) (*store.Run, error) {
+	r, err := scanRun(db.r.QueryRowContext(ctx, db.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, sluice.Errorf(sluice.ENOTFOUND, "run %d not found", id)
+	}
+	return r, dbErr(err)
+}
+
+// RunList implements store.Store.
+func (db *DB) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if p.PipelineID != "" {
+		where = append(where, "pipeline_id = ?")
+		args = append(args, p.PipelineID)
+	}
+	if len(p.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(p.States))+")")
+		for _, s := range p.States {
+			args = append(args, string(s))
+		}
+	}
+	if p.BeforeID > 0 {
+		where = append(where, "id < ?")
+		args = append(args, p.BeforeID)
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT ` + runColumns + ` FROM runs`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, r)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// RunCountActive implements store.Store.
+func (db *DB) RunCountActive(ctx context.Context, pipelineID string) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM runs WHERE pipeline_id = ? AND state IN (?, ?)`),
+		pipelineID, string(sluice.RunQueued), string(sluice.RunRunning)).Scan(&n)
+	return n, dbErr(err)
+}

@@ -1,0 +1,267 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// Dialect holds what differs between SQL databases.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// Placeholders is true for numbered placeholders ($1, $2, …); queries
+	// are written with ? and rewritten.
+	Numbered bool
+	// SkipLocked is appended to the SELECT that picks rows to claim: " FOR
+	// UPDATE SKIP LOCKED" on PostgreSQL, empty on SQLite where the single
+	// writer makes it unnecessary.
+	SkipLocked string
+	// ForUpdate and ForShare are appended to SELECTs that read a row they
+	// will update, or that must not change until commit.
+	ForUpdate string
+	ForShare  string
+	// Retryable reports errors after which the whole transaction may be
+	// retried (deadlock, serialization failure, busy).
+	Retryable func(error) bool
+	// Notify, when set, is called inside a transaction before it commits
+	// with the topics it changed, so other processes hear of the commit.
+	Notify func(ctx context.Context, tx *sql.Tx, topics []store.Topic) error
+}
+
+// Options configure a DB.
+type Options struct {
+	Dialect Dialect
+	// Write runs transactions; Read serves reads and may be the same pool.
+	Write *sql.DB
+	Read  *sql.DB
+	// Clock tells the time of every row written; default sluice.SystemClock.
+	Clock sluice.Clock
+	// Signals wakes waiters in this process after a commit; default new.
+	Signals *store.Signals
+	// OnClose runs when the DB is closed, after the pools are closed.
+	OnClose func() error
+}
+
+// DB implements store.Store over database/sql.
+type DB struct {
+	d       Dialect
+	w, r    *sql.DB
+	clock   sluice.Clock
+	signals *store.Signals
+	onClose func() error
+
+	rebindMu sync.RWMutex
+	rebinds  map[string]string
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New returns a DB over already-migrated pools.
+func New(o Options) *DB {
+	if o.Clock == nil {
+		o.Clock = sluice.SystemClock
+	}
+	if o.Signals == nil {
+		o.Signals = store.NewSignals()
+	}
+	if o.Read == nil {
+		o.Read = o.Write
+	}
+	if o.Dialect.Retryable == nil {
+		o.Dialect.Retryable = func(error) bool { return false }
+	}
+	return &DB{d: o.Dialect, w: o.Write, r: o.Read, clock: o.Clock, signals: o.Signals, onClose: o.OnClose, rebinds: map[string]string{}}
+}
+
+// Signals returns the in-process broadcaster, so a driver can forward
+// notifications it hears from other processes.
+func (db *DB) Signals() *store.Signals { return db.signals }
+
+// Write returns the pool that runs transactions.
+func (db *DB) Write() *sql.DB { return db.w }
+
+// Wait implements store.Store.
+func (db *DB) Wait(topic store.Topic) <-chan struct{} { return db.signals.Wait(topic) }
+
+// Close implements store.Store.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	if db.onClose != nil {
+		err = errors.Join(err, db.onClose())
+	}
+	return err
+}
+
+func (db *DB) now() time.Time { return db.clock.Now() }
+
+// q rewrites a query written with ? placeholders for the dialect.
+func (db *DB) q(query string) string {
+	if !db.d.Numbered {
+		return query
+	}
+	db.rebindMu.RLock()
+	s, ok := db.rebinds[query]
+	db.rebindMu.RUnlock()
+	if ok {
+		return s
+	}
+	s = rebind(query)
+	db.rebindMu.Lock()
+	if len(db.rebinds) < 4096 { // dynamic IN lists must not grow it forever
+		db.rebinds[query] = s
+	}
+	db.rebindMu.Unlock()
+	return s
+}
+
+func rebind(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// txn is one transaction with the topics it will notify on commit.
+type txn struct {
+	db     *DB
+	tx     *sql.Tx
+	ctx    context.Context
+	now    time.Time
+	topics [store.NumTopics]bool
+}
+
+func (t *txn) notify(topic store.Topic) { t.topics[topic] = true }
+
+func (t *txn) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, t.db.q(query), args...)
+}
+
+func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, t.db.q(query), args...)
+}
+
+func (t *txn) queryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.db.q(query), args...)
+}
+
+// inTx runs fn in a write transaction, retrying it as a whole after a
+// retryable error, and notifies the topics fn marked once it committed.
+func (db *DB) inTx(ctx context.Context, fn func(t *txn) error) error {
+	for try := 0; ; try++ {
+		t := &txn{db: db, ctx: ctx, now: db.now()}
+		err := db.runTx(t, fn)
+		if err == nil {
+			for topic, on := range t.topics {
+				if on {
+					db.signals.Notify(store.Topic(topic))
+				}
+			}
+			return nil
+		}
+		if try < 8 && db.d.Retryable(err) && ctx.Err() == nil {
+			time.Sleep(time.Duration(1<<try) * time.Millisecond)
+			continue
+		}
+		return err
+	}
+}
+
+func (db *DB) runTx(t *txn, fn func(t *txn) error) error {
+	tx, err := db.w.BeginTx(t.ctx, nil)
+	if err != nil {
+		return dbErr(err)
+	}
+	t.tx = tx
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if db.d.Notify != nil {
+		var topics []store.Topic
+		for topic, on := range t.topics {
+			if on {
+				topics = append(topics, store.Topic(topic))
+			}
+		}
+		if len(topics) > 0 {
+			if err := db.d.Notify(t.ctx, tx, topics); err != nil {
+				_ = tx.Rollback()
+				return dbErr(err)
+			}
+		}
+	}
+	return dbErr(tx.Commit())
+}
+
+// dbErr leaves domain errors alone and marks database failures unavailable
+// when the connection itself failed.
+func dbErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *sluice.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf("store: %w", err)
+}
+
+// placeholders returns "?, ?, …" with n marks.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// us converts a time to stored microseconds.
+func us(t time.Time) int64 { return t.UnixMicro() }
+
+// usPtr converts an optional time; nil stays NULL.
+func usPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// fromUS converts stored microseconds to a UTC time.
+func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// fromNullUS converts a nullable stored time.
+func fromNullUS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromUS(v.Int64)
+	return &t
+}
+
+func int64Args(ids []int64) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
+}

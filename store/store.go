@@ -1,0 +1,368 @@
+// Package store is the storage seam of sluice: the one place that holds
+// state. Every process (scheduler, worker, web) is stateless and talks to a
+// Store; store/sqlite and store/postgres implement it, and store/storetest is
+// the conformance suite both must pass.
+//
+// Methods are named noun first, with one params struct each. Every method
+// that changes state is a single transaction, safe to repeat or to lose when
+// the caller crashes: run creation is idempotent on (pipeline, key), claims
+// hand out leases with fencing tokens, and every write of an attempt is
+// fenced by its token.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+)
+
+// Store is the storage seam.
+type Store interface {
+	// PipelineSave stores a valid parse of a pipeline file: the pipeline is
+	// created if new, the version is added if its hash is new, the version
+	// becomes the live one and any recorded parse error is cleared. Saving
+	// the live version again changes nothing but LoadedAt.
+	PipelineSave(ctx context.Context, p *PipelineSaveParams) (*PipelineSaveResult, error)
+	// PipelineSetError records that the file of a pipeline failed to parse.
+	// The live version, if any, stays live.
+	PipelineSetError(ctx context.Context, p *PipelineSetErrorParams) error
+	// PipelineGet returns one pipeline or an ENOTFOUND error.
+	PipelineGet(ctx context.Context, id string) (*Pipeline, error)
+	// PipelineList returns every pipeline, ordered by id.
+	PipelineList(ctx context.Context) ([]*Pipeline, error)
+	// PipelineSetPaused pauses or unpauses scheduling of a pipeline.
+	PipelineSetPaused(ctx context.Context, id string, paused bool) error
+	// PipelineListDue returns unpaused pipelines whose next scheduled run is
+	// due at or before now.
+	PipelineListDue(ctx context.Context, now time.Time) ([]*Pipeline, error)
+	// PipelineSetNextDue records when the scheduler should next look at the
+	// pipeline; nil means never (no schedule, or past its end).
+	PipelineSetNextDue(ctx context.Context, id string, next *time.Time) error
+
+	// VersionGet returns one version with its source and spec.
+	VersionGet(ctx context.Context, id int64) (*Version, error)
+
+	// RunCreate creates a run, idempotently: a second call with the same
+	// pipeline and key returns the existing run and created == false. The run
+	// starts at once (its task instances are created and the roots queued)
+	// when the pipeline has fewer than max_active_runs running runs;
+	// otherwise it waits queued.
+	RunCreate(ctx context.Context, p *RunCreateParams) (run *Run, created bool, err error)
+	// RunStartQueued starts queued runs, oldest logical date first, while the
+	// pipeline has room under max_active_runs. It returns how many started.
+	RunStartQueued(ctx context.Context, pipelineID string) (int, error)
+	// RunGet returns one run or an ENOTFOUND error.
+	RunGet(ctx context.Context, id int64) (*Run, error)
+	// RunList returns runs, newest first.
+	RunList(ctx context.Context, p *RunListParams) ([]*Run, error)
+	// RunCountActive counts the queued and running runs of a pipeline.
+	RunCountActive(ctx context.Context, pipelineID string) (int, error)
+
+	// InstanceList returns the task instances of a run, ordered by id.
+	InstanceList(ctx context.Context, runID int64) ([]*Instance, error)
+	// InstanceClaim claims up to Limit claimable instances (queued, or up for
+	// retry and past their delay), highest priority first, then oldest. Each
+	// claim starts a new attempt holding a lease until LeaseExpiresAt.
+	InstanceClaim(ctx context.Context, p *InstanceClaimParams) ([]*Claim, error)
+
+	// AttemptHeartbeat extends the leases of running attempts. It returns the
+	// leases that are no longer held; their holder must stop them.
+	AttemptHeartbeat(ctx context.Context, p *AttemptHeartbeatParams) (lost []Lease, err error)
+	// AttemptLogAppend stores a chunk of an attempt's log, fenced by its
+	// lease: it fails with sluice.ErrLeaseLost when the lease is not held.
+	AttemptLogAppend(ctx context.Context, p *AttemptLogAppendParams) error
+	// AttemptComplete records the outcomes of attempts, each fenced by its
+	// lease, together with their outputs and last log chunks, and in the
+	// same transaction moves their instances on (retry or final), makes newly
+	// ready downstream instances claimable, and finishes runs that are done.
+	// results[i] is nil or sluice.ErrLeaseLost for p[i]; err is for the
+	// transaction as a whole.
+	AttemptComplete(ctx context.Context, p []*AttemptCompleteParams) (results []error, err error)
+	// AttemptHandBack gives leases back without counting a failure: each
+	// attempt ends handed_back and its instance is queued again at once.
+	AttemptHandBack(ctx context.Context, leases []Lease) error
+	// AttemptReap ends the running attempts whose lease expired before
+	// p.ExpiredBefore as lost (a failure, subject to retries), with p.Reason.
+	// It returns the reaped attempts.
+	AttemptReap(ctx context.Context, p *AttemptReapParams) ([]*Attempt, error)
+	// AttemptList returns the attempts of a task instance in order.
+	AttemptList(ctx context.Context, instanceID int64) ([]*Attempt, error)
+
+	// LogList returns the log chunks of an attempt with Seq > afterSeq.
+	LogList(ctx context.Context, attemptID int64, afterSeq int) ([]*LogChunk, error)
+	// OutputList returns the outputs of the given tasks in a run, keyed by
+	// task id and then output key. Only successful attempts have outputs.
+	OutputList(ctx context.Context, runID int64, taskIDs []string) (map[string]map[string]string, error)
+
+	// Wait returns a channel that is closed the next time the topic is
+	// notified. Get the channel before looking for work, so that a
+	// notification between the look and the wait is not lost. Notifications
+	// are hints: a waiter must also poll.
+	Wait(topic Topic) <-chan struct{}
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Topic names a kind of change that waiting processes care about.
+type Topic int
+
+// The topics.
+const (
+	// TopicReady: task instances became claimable.
+	TopicReady Topic = iota
+	// TopicRuns: a run was created, started or finished.
+	TopicRuns
+	// TopicInstances: a task instance changed state.
+	TopicInstances
+	// TopicPipelines: a pipeline or version was saved or changed.
+	TopicPipelines
+	numTopics
+)
+
+// NumTopics is the number of topics, for implementations that keep one
+// signal per topic.
+const NumTopics = int(numTopics)
+
+// Pipeline is a pipeline as stored: its identity, scheduling state, live
+// version and last parse error.
+type Pipeline struct {
+	ID string
+	// VersionID is the live version; 0 when no valid version was ever saved.
+	VersionID int64
+	// Hash is the live version's hash.
+	Hash string
+	// File is the path the pipeline was loaded from, empty if uploaded.
+	File     string
+	Paused   bool
+	Schedule string
+	// MaxActiveRuns bounds the running runs of the pipeline.
+	MaxActiveRuns int
+	// NextDueAt is when the scheduler next looks at it; nil for never.
+	NextDueAt *time.Time
+	// LastScheduledAt is the logical date of the newest scheduled run.
+	LastScheduledAt *time.Time
+	// ParseError is the last error of the pipeline's file, empty when the
+	// file parsed. ParseErrorAt is when it was recorded.
+	ParseError   string
+	ParseErrorAt *time.Time
+	LoadedAt     time.Time
+	CreatedAt    time.Time
+}
+
+// Version is an immutable parse of a pipeline file.
+type Version struct {
+	ID         int64
+	PipelineID string
+	Hash       string
+	// Source is the file as written; Spec its normalized JSON.
+	Source    string
+	Spec      []byte
+	File      string
+	CreatedAt time.Time
+}
+
+// VersionTask is what the store must know about a task to schedule it
+// without parsing the pipeline: its place in the graph and its policies.
+type VersionTask struct {
+	TaskID      string
+	Upstream    []string
+	TriggerRule sluice.TriggerRule
+	Priority    int
+	Retry       sluice.RetryPolicy
+}
+
+// PipelineSaveParams are the arguments of Store.PipelineSave.
+type PipelineSaveParams struct {
+	ID            string
+	Hash          string
+	Source        string
+	Spec          []byte
+	File          string
+	Schedule      string
+	MaxActiveRuns int
+	Tasks         []VersionTask
+	// NextDueAt is when the pipeline's schedule is next due under this
+	// version, computed by the caller; nil when it has no schedule.
+	NextDueAt *time.Time
+}
+
+// PipelineSaveResult is the result of Store.PipelineSave.
+type PipelineSaveResult struct {
+	VersionID int64
+	// Created reports that the version's hash was new.
+	Created bool
+	// Changed reports that the live version changed.
+	Changed bool
+}
+
+// PipelineSetErrorParams are the arguments of Store.PipelineSetError.
+type PipelineSetErrorParams struct {
+	ID    string
+	File  string
+	Error string
+}
+
+// RunKind says why a run exists.
+type RunKind string
+
+// The run kinds.
+const (
+	RunScheduled RunKind = "scheduled"
+	RunManual    RunKind = "manual"
+	RunBackfill  RunKind = "backfill"
+)
+
+// Run is one execution of a pipeline version.
+type Run struct {
+	ID          int64
+	PipelineID  string
+	VersionID   int64
+	Key         string
+	Kind        RunKind
+	LogicalDate time.Time
+	// Params is the JSON object of the run's bound params.
+	Params     []byte
+	State      sluice.RunState
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+}
+
+// RunCreateParams are the arguments of Store.RunCreate.
+type RunCreateParams struct {
+	PipelineID string
+	// VersionID pins the run; 0 means the pipeline's live version.
+	VersionID int64
+	// Key is unique per pipeline: "scheduled__2026-01-02T03:00:00Z" for a
+	// scheduled run, anything unique for others.
+	Key         string
+	Kind        RunKind
+	LogicalDate time.Time
+	Params      []byte
+}
+
+// RunListParams are the arguments of Store.RunList.
+type RunListParams struct {
+	// PipelineID filters by pipeline when not empty.
+	PipelineID string
+	// States filters by state when not empty.
+	States []sluice.RunState
+	// BeforeID returns runs with smaller ids, for paging; 0 for the newest.
+	BeforeID int64
+	// Limit is the page size; default 100.
+	Limit int
+}
+
+// Instance is one task inside one run.
+type Instance struct {
+	ID     int64
+	RunID  int64
+	TaskID string
+	State  sluice.InstanceState
+	// Attempts is the number of attempts started; Failures how many of
+	// them failed (counting against the retries).
+	Attempts int
+	Failures int
+	Priority int
+	// ReadyAt is when a queued or up_for_retry instance becomes claimable.
+	ReadyAt    *time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+}
+
+// Lease identifies a held attempt: its id and its fencing token.
+type Lease struct {
+	AttemptID int64
+	Token     int64
+}
+
+// InstanceClaimParams are the arguments of Store.InstanceClaim.
+type InstanceClaimParams struct {
+	Worker string
+	Limit  int
+	// LeaseDuration is how long the lease lasts without a heartbeat.
+	LeaseDuration time.Duration
+}
+
+// Claim is a claimed task instance with its new attempt.
+type Claim struct {
+	Lease
+	InstanceID  int64
+	RunID       int64
+	PipelineID  string
+	VersionID   int64
+	TaskID      string
+	Attempt     int
+	RunKey      string
+	LogicalDate time.Time
+	Params      []byte
+	// ReadyAt is when the instance became claimable; StartedAt is now.
+	ReadyAt        time.Time
+	StartedAt      time.Time
+	LeaseExpiresAt time.Time
+}
+
+// AttemptHeartbeatParams are the arguments of Store.AttemptHeartbeat.
+type AttemptHeartbeatParams struct {
+	Leases        []Lease
+	LeaseDuration time.Duration
+}
+
+// AttemptLogAppendParams are the arguments of Store.AttemptLogAppend.
+type AttemptLogAppendParams struct {
+	Lease Lease
+	Chunk LogChunk
+}
+
+// LogChunk is a piece of an attempt's log: lines of the form
+// "<unix micros> <o|e> <text>\n" (o for stdout, e for stderr).
+type LogChunk struct {
+	Seq  int
+	Data []byte
+}
+
+// AttemptCompleteParams are the arguments of Store.AttemptComplete for one
+// attempt.
+type AttemptCompleteParams struct {
+	Lease Lease
+	// State is AttemptSuccess, AttemptFailed, AttemptTimedOut or
+	// AttemptCancelled.
+	State    sluice.AttemptState
+	ExitCode *int
+	// Error says why the attempt failed, for people.
+	Error      string
+	FinishedAt time.Time
+	// Outputs are recorded when State is AttemptSuccess.
+	Outputs map[string]string
+	// Log is the attempt's last log chunk, if any.
+	Log *LogChunk
+}
+
+// AttemptReapParams are the arguments of Store.AttemptReap.
+type AttemptReapParams struct {
+	// ExpiredBefore reaps leases that expired before this time. A zero time
+	// reaps every running attempt: for a single-process store whose previous
+	// holder is known to be dead.
+	ExpiredBefore time.Time
+	Reason        string
+	// Limit bounds the attempts reaped in one call; default 100.
+	Limit int
+}
+
+// Attempt is one try of a task instance.
+type Attempt struct {
+	ID             int64
+	InstanceID     int64
+	RunID          int64
+	TaskID         string
+	Number         int
+	Worker         string
+	State          sluice.AttemptState
+	ExitCode       *int
+	Error          string
+	StartedAt      time.Time
+	FinishedAt     *time.Time
+	LeaseExpiresAt time.Time
+}
