@@ -366,3 +366,8 @@ type Attempt struct {
 	FinishedAt     *time.Time
 	LeaseExpiresAt time.Time
 }
+
+// Pinger is implemented by stores that can check their database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}

@@ -265,3 +265,12 @@ func int64Args(ids []int64) []any {
 	}
 	return args
 }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.r.PingContext(ctx); err != nil {
+		return dbErr(err)
+	}
+	var one int
+	return dbErr(db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one))
+}

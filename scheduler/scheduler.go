@@ -1,0 +1,228 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// Config configures a Scheduler. Zero values take the documented defaults.
+type Config struct {
+	Store store.Store
+	Clock sluice.Clock
+	// Interval is the longest the scheduler sleeps between passes when no
+	// change wakes it; default 1s.
+	Interval time.Duration
+	// ReapOrphans ends every running attempt as lost when the scheduler
+	// starts. Only for a store one process owns (SQLite): there, any lease
+	// still held belongs to a process that died.
+	ReapOrphans bool
+	Logger      *slog.Logger
+}
+
+// Scheduler runs the scheduling loop. Create it with New.
+type Scheduler struct {
+	cfg    Config
+	st     store.Store
+	log    *slog.Logger
+	health *store.Health
+
+	mu       sync.Mutex
+	versions map[int64]*pipeline.Pipeline
+}
+
+// New returns a Scheduler for cfg.
+func New(cfg Config) *Scheduler {
+	if cfg.Clock == nil {
+		cfg.Clock = sluice.SystemClock
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*pipeline.Pipeline{}}
+}
+
+// Run schedules until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	if s.cfg.ReapOrphans {
+		s.reapOrphans(ctx)
+	}
+	failures := 0
+	for {
+		wakeRuns := s.st.Wait(store.TopicRuns)
+		wakePipelines := s.st.Wait(store.TopicPipelines)
+		next, err := s.Tick(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.health.Observe(err)
+		wait := s.cfg.Interval
+		if err != nil {
+			failures++
+			wait = store.Backoff(failures, 5*time.Second)
+		} else {
+			failures = 0
+			if next != nil {
+				if d := next.Sub(s.cfg.Clock.Now()); d < wait {
+					wait = max(d, 0)
+				}
+			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-wakeRuns:
+		case <-wakePipelines:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+func (s *Scheduler) reapOrphans(ctx context.Context) {
+	total := 0
+	for {
+		reaped, err := s.st.AttemptReap(ctx, &store.AttemptReapParams{
+			Reason: "lost: the sluice process running it stopped (killed or crashed) before it finished",
+		})
+		if err != nil {
+			s.log.Error("could not requeue the attempts of the previous process", "err", err)
+			return
+		}
+		total += len(reaped)
+		if len(reaped) < 100 {
+			break
+		}
+	}
+	if total > 0 {
+		s.log.Info("requeued attempts left running by a previous process", "attempts", total)
+	}
+}
+
+// Tick makes one scheduling pass: due runs, queued runs, expired leases. It
+// returns the earliest time a pipeline is next due, if any.
+func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
+	now := s.cfg.Clock.Now()
+	var errs []error
+	if err := s.reap(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	due, err := s.st.PipelineListDue(ctx, now)
+	if err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	var soonest *time.Time
+	for _, p := range due {
+		next, err := s.schedule(ctx, p, now)
+		if err != nil {
+			if sluice.ErrorCode(err) == sluice.EINTERNAL {
+				errs = append(errs, err)
+			} else {
+				s.log.Error("cannot schedule pipeline", "pipeline", p.ID, "err", err)
+			}
+			continue
+		}
+		// A next time in the past is a backlog waiting for room under
+		// max_active_runs: a finishing run wakes us, not the clock.
+		if next != nil && next.After(now) && (soonest == nil || next.Before(*soonest)) {
+			soonest = next
+		}
+	}
+	return soonest, errors.Join(errs...)
+}
+
+// reap takes back every lease that expired.
+func (s *Scheduler) reap(ctx context.Context, now time.Time) error {
+	for {
+		reaped, err := s.st.AttemptReap(ctx, &store.AttemptReapParams{
+			ExpiredBefore: now,
+			Reason:        "lost: its worker stopped renewing the lease (the worker died, hung or lost the database)",
+		})
+		if err != nil {
+			return err
+		}
+		for _, a := range reaped {
+			s.log.Warn("lease expired; attempt requeued as lost", "run", a.RunID, "task", a.TaskID, "attempt", a.Number, "worker", a.Worker)
+		}
+		if len(reaped) < 100 {
+			return nil
+		}
+	}
+}
+
+// schedule creates the due runs of one pipeline and sets when it is next due.
+func (s *Scheduler) schedule(ctx context.Context, sp *store.Pipeline, now time.Time) (*time.Time, error) {
+	p, err := s.version(ctx, sp.VersionID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.st.RunStartQueued(ctx, sp.ID); err != nil {
+		return nil, err
+	}
+	active, err := s.st.RunCountActive(ctx, sp.ID)
+	if err != nil {
+		return nil, err
+	}
+	due := PlanDue(p, sp.LastScheduledAt, now, sp.MaxActiveRuns-active)
+	if len(due.Dates) > 0 {
+		params, err := p.BindParams(nil)
+		if err != nil {
+			return nil, sluice.Errorf(sluice.EINVALID, "scheduled runs need a default for every required param: %v", err)
+		}
+		raw, err := json.Marshal(params)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range due.Dates {
+			run, created, err := s.st.RunCreate(ctx, &store.RunCreateParams{
+				PipelineID: sp.ID, VersionID: sp.VersionID, Key: RunKey(d), Kind: store.RunScheduled, LogicalDate: d, Params: raw,
+			})
+			if err != nil {
+				return nil, err
+			}
+			if created {
+				s.log.Info("scheduled run created", "pipeline", sp.ID, "run", run.ID, "logical_date", d.Format(time.RFC3339), "state", string(run.State))
+			}
+		}
+	}
+	if err := s.st.PipelineSetNextDue(ctx, sp.ID, due.Next); err != nil {
+		return nil, err
+	}
+	return due.Next, nil
+}
+
+func (s *Scheduler) version(ctx context.Context, id int64) (*pipeline.Pipeline, error) {
+	s.mu.Lock()
+	p := s.versions[id]
+	s.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	v, err := s.st.VersionGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err = pipeline.Decode(v.Spec)
+	if err != nil {
+		return nil, sluice.Errorf(sluice.EINVALID, "version %d does not decode: %v", id, err)
+	}
+	s.mu.Lock()
+	if len(s.versions) > 1024 {
+		clear(s.versions)
+	}
+	s.versions[id] = p
+	s.mu.Unlock()
+	return p, nil
+}

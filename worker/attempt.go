@@ -1,0 +1,253 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/executor"
+	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// attempt is one claimed attempt this worker holds the lease of.
+type attempt struct {
+	claim  *store.Claim
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	logs   *logShipper
+}
+
+// errLeaseLost stops an attempt whose lease was taken over.
+var errLeaseLost = errors.New("lease lost: another worker may be running this task")
+
+func (w *Worker) start(c *store.Claim) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	a := &attempt{claim: c, ctx: ctx, cancel: cancel}
+	a.logs = newLogShipper(w, a)
+	w.mu.Lock()
+	w.running[c.AttemptID] = a
+	w.mu.Unlock()
+	w.log.Debug("attempt started", "pipeline", c.PipelineID, "run", c.RunID, "task", c.TaskID, "attempt", c.Attempt)
+	go w.execute(a)
+}
+
+// release forgets an attempt once its outcome is recorded or abandoned.
+func (w *Worker) release(a *attempt) {
+	a.cancel(nil)
+	w.mu.Lock()
+	delete(w.running, a.claim.AttemptID)
+	w.mu.Unlock()
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
+}
+
+// lost stops an attempt whose lease is gone. Nothing more of it is written.
+func (w *Worker) lost(a *attempt) {
+	w.log.Warn("attempt lost its lease; stopping it, its outcome will not be recorded",
+		"pipeline", a.claim.PipelineID, "run", a.claim.RunID, "task", a.claim.TaskID, "attempt", a.claim.Attempt)
+	a.cancel(errLeaseLost)
+}
+
+func (w *Worker) execute(a *attempt) {
+	c := a.claim
+	res := w.runAttempt(a)
+	w.slots <- struct{}{} // the process is gone; another may start
+
+	if res.Stopped {
+		switch cause := context.Cause(a.ctx); {
+		case errors.Is(cause, errLeaseLost):
+			w.release(a)
+		default: // draining or killed: give the lease back, not a failure
+			err := w.st.AttemptHandBack(context.Background(), []store.Lease{c.Lease})
+			if err != nil {
+				w.log.Warn("could not hand lease back; it will expire instead", "task", c.TaskID, "run", c.RunID, "err", err)
+			}
+			w.release(a)
+		}
+		return
+	}
+	p := &store.AttemptCompleteParams{
+		Lease:      c.Lease,
+		State:      res.State,
+		ExitCode:   res.ExitCode,
+		Error:      res.Error,
+		FinishedAt: res.Finished,
+		Outputs:    res.Outputs,
+		Log:        a.logs.final(),
+	}
+	w.completer.add(p, a)
+}
+
+// runAttempt resolves the task of a claim and runs it.
+func (w *Worker) runAttempt(a *attempt) *executor.Result {
+	c := a.claim
+	v, err := w.versions.get(a.ctx, c.VersionID)
+	if err != nil {
+		return failed(fmt.Sprintf("cannot load version %d of pipeline %s: %v", c.VersionID, c.PipelineID, err))
+	}
+	task := v.pipeline.Tasks[c.TaskID]
+	if task == nil {
+		return failed(fmt.Sprintf("task %q is not in version %s of pipeline %s", c.TaskID, short(v.hash), c.PipelineID))
+	}
+	if task.Kind == pipeline.KindNoop {
+		now := time.Now()
+		return &executor.Result{State: sluice.AttemptSuccess, Started: now, Finished: now}
+	}
+	dir, cleanup, err := w.workdir(v, task, c)
+	if err != nil {
+		return failed(err.Error())
+	}
+	defer cleanup()
+	outFile := filepath.Join(w.tmpDir, "output-"+strconv.FormatInt(c.AttemptID, 10))
+	defer os.Remove(outFile)
+	env, err := w.environment(a.ctx, v, task, c, outFile)
+	if err != nil {
+		return failed(err.Error())
+	}
+	req := &executor.Request{
+		Script:     task.Run,
+		Argv:       task.Command,
+		Dir:        dir,
+		Env:        env,
+		Timeout:    time.Duration(task.Timeout),
+		KillGrace:  w.cfg.KillGrace,
+		OutputFile: outFile,
+		MaxOutput:  w.cfg.MaxOutput,
+		Log:        a.logs,
+	}
+	return executor.Run(a.ctx, req)
+}
+
+func failed(msg string) *executor.Result {
+	now := time.Now()
+	return &executor.Result{State: sluice.AttemptFailed, Error: msg, Started: now, Finished: now}
+}
+
+// workdir resolves the task's working directory: relative paths are
+// relative to the pipeline file's directory, which is also the default. A
+// pipeline without a file (uploaded) runs in a fresh directory per attempt.
+func (w *Worker) workdir(v *version, task *pipeline.Task, c *store.Claim) (string, func(), error) {
+	base := ""
+	if v.file != "" {
+		base = filepath.Dir(v.file)
+	}
+	dir := task.Workdir
+	switch {
+	case filepath.IsAbs(dir):
+		return dir, func() {}, nil
+	case base != "":
+		return filepath.Join(base, dir), func() {}, nil
+	}
+	tmp, err := os.MkdirTemp(w.tmpDir, "attempt-"+strconv.FormatInt(c.AttemptID, 10)+"-")
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot create a working directory: %w", err)
+	}
+	if dir != "" {
+		tmp = filepath.Join(tmp, dir)
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return "", nil, fmt.Errorf("cannot create workdir %s: %w", dir, err)
+		}
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+// environment builds the task's environment: the worker's own, then the
+// task's env, then the run context, so SLUICE_* always mean what sluice says.
+func (w *Worker) environment(ctx context.Context, v *version, task *pipeline.Task, c *store.Claim, outFile string) ([]string, error) {
+	env := os.Environ()
+	keys := make([]string, 0, len(task.Env))
+	for k := range task.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+task.Env[k])
+	}
+	loc := v.pipeline.Location()
+	env = append(env,
+		"SLUICE_PIPELINE="+c.PipelineID,
+		"SLUICE_RUN_ID="+strconv.FormatInt(c.RunID, 10),
+		"SLUICE_RUN_KEY="+c.RunKey,
+		"SLUICE_TASK="+c.TaskID,
+		"SLUICE_ATTEMPT="+strconv.Itoa(c.Attempt),
+		"SLUICE_LOGICAL_DATE="+c.LogicalDate.UTC().Format(time.RFC3339),
+		"SLUICE_DS="+c.LogicalDate.In(loc).Format("2006-01-02"),
+		"SLUICE_VERSION="+v.hash,
+		"SLUICE_OUTPUT="+outFile,
+	)
+	params, err := paramEnv(c.Params)
+	if err != nil {
+		return nil, err
+	}
+	env = append(env, params...)
+	if len(task.DependsOn) > 0 {
+		outs, err := w.st.OutputList(ctx, c.RunID, task.DependsOn)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read upstream outputs: %w", err)
+		}
+		for _, up := range task.DependsOn {
+			ks := make([]string, 0, len(outs[up]))
+			for k := range outs[up] {
+				ks = append(ks, k)
+			}
+			sort.Strings(ks)
+			for _, k := range ks {
+				env = append(env, "SLUICE_OUTPUT_"+EnvName(up)+"_"+EnvName(k)+"="+outs[up][k])
+			}
+		}
+	}
+	return env, nil
+}
+
+// EnvName turns a task id, param name or output key into the part of an
+// environment variable name: upper-cased, with every character other than
+// a letter or digit replaced by "_".
+func EnvName(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		switch {
+		case ch >= 'a' && ch <= 'z':
+			b[i] = ch - 'a' + 'A'
+		case ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+// paramEnv renders run params as SLUICE_PARAM_<NAME> variables: strings
+// as they are, other values as JSON (true, 3, 2.5).
+func paramEnv(raw []byte) ([]string, error) {
+	params, err := decodeParams(raw)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(params))
+	for k := range params {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]string, 0, len(names))
+	for _, k := range names {
+		out = append(out, "SLUICE_PARAM_"+EnvName(k)+"="+params[k])
+	}
+	return out, nil
+}
+

@@ -1,0 +1,285 @@
+// Package worker claims ready task instances, runs them, keeps their leases
+// alive, and records their outcomes, fenced by each attempt's lease token.
+//
+// A worker keeps nothing that is not in the database: kill it at any moment
+// and its leases expire, a scheduler requeues the attempts as lost, and
+// another worker runs them again.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// Config configures a Worker. Zero values take the documented defaults.
+type Config struct {
+	Store store.Store
+	// ID names the worker in attempts and logs; default host:pid:random.
+	ID string
+	// Concurrency is the number of attempts run at once; default 16.
+	Concurrency int
+	// Lease is how long a claim lasts without a heartbeat; default 30s.
+	// Heartbeats go every Lease/3.
+	Lease time.Duration
+	// Poll is the longest the worker waits for work without a wake-up;
+	// default 1s.
+	Poll time.Duration
+	// KillGrace is the time between SIGTERM and SIGKILL when a task is
+	// stopped; default 10s.
+	KillGrace time.Duration
+	// DrainTimeout is how long a stopping worker lets running attempts
+	// finish before it stops them and hands their leases back; default 30s.
+	DrainTimeout time.Duration
+	// MaxOutput bounds the size of one task output; default 64 KiB.
+	MaxOutput int
+	Logger    *slog.Logger
+	// OnAttempt, if set, is called after each attempt is recorded; for
+	// tests and the terminal view.
+	OnAttempt func(c *store.Claim, state sluice.AttemptState)
+}
+
+// Worker runs task instances. Create it with New and start it with Run.
+type Worker struct {
+	cfg       Config
+	st        store.Store
+	log       *slog.Logger
+	health    *store.Health
+	versions  *versionCache
+	tmpDir    string
+	completer *completer
+
+	mu      sync.Mutex
+	running map[int64]*attempt // by attempt id
+	slots   chan struct{}      // one token per free slot
+	freed   chan struct{}      // signalled when a slot frees
+	kill    context.CancelCauseFunc
+	killCtx context.Context
+}
+
+// New returns a Worker for cfg.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("worker: no store")
+	}
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s:%d:%04x", host, os.Getpid(), randUint16())
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	tmp, err := os.MkdirTemp("", "sluice-worker-")
+	if err != nil {
+		return nil, fmt.Errorf("worker: temp dir: %w", err)
+	}
+	log := cfg.Logger.With("worker", cfg.ID)
+	w := &Worker{
+		cfg:      cfg,
+		st:       cfg.Store,
+		log:      log,
+		health:   store.NewHealth(log, "worker"),
+		versions: newVersionCache(cfg.Store),
+		tmpDir:   tmp,
+		running:  map[int64]*attempt{},
+		slots:    make(chan struct{}, cfg.Concurrency),
+		freed:    make(chan struct{}, 1),
+	}
+	for i := 0; i < cfg.Concurrency; i++ {
+		w.slots <- struct{}{}
+	}
+	w.killCtx, w.kill = context.WithCancelCause(context.Background())
+	w.completer = newCompleter(w)
+	return w, nil
+}
+
+// ID returns the worker's id.
+func (w *Worker) ID() string { return w.cfg.ID }
+
+// errDraining stops attempts whose leases a draining worker hands back.
+var errDraining = errors.New("worker draining: lease handed back")
+
+// errKilled stops attempts when the worker must stop at once.
+var errKilled = errors.New("worker stopped")
+
+// Kill ends a drain at once: running attempts are stopped and handed back.
+func (w *Worker) Kill() { w.kill(errKilled) }
+
+// Run claims and runs attempts until ctx ends, then drains: it claims no
+// more, lets running attempts finish for up to DrainTimeout (or until Kill),
+// then stops the rest and hands their leases back so another worker takes
+// them at once. Run returns when nothing is left running.
+func (w *Worker) Run(ctx context.Context) error {
+	defer os.RemoveAll(w.tmpDir)
+	completerDone := make(chan struct{})
+	go func() { w.completer.run(w.killCtx); close(completerDone) }()
+	hbCtx, stopHB := context.WithCancel(context.Background())
+	hbDone := make(chan struct{})
+	go func() { w.heartbeat(hbCtx); close(hbDone) }()
+
+	w.claimLoop(ctx)
+
+	w.drain()
+	stopHB()
+	<-hbDone
+	w.completer.close()
+	<-completerDone
+	return nil
+}
+
+func (w *Worker) claimLoop(ctx context.Context) {
+	failures := 0
+	for {
+		// Take every free slot before claiming, so the claim asks for
+		// exactly as many instances as can start.
+		free := w.takeSlots(ctx)
+		if free == 0 {
+			return // ctx ended
+		}
+		wake := w.st.Wait(store.TopicReady)
+		claims, err := w.st.InstanceClaim(ctx, &store.InstanceClaimParams{Worker: w.cfg.ID, Limit: free, LeaseDuration: w.cfg.Lease})
+		if err != nil && ctx.Err() != nil {
+			w.giveSlots(free)
+			return
+		}
+		w.health.Observe(err)
+		if err != nil {
+			w.giveSlots(free)
+			failures++
+			if !sleepCtx(ctx, store.Backoff(failures, 5*time.Second)) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		for _, c := range claims {
+			w.start(c)
+		}
+		w.giveSlots(free - len(claims))
+		if len(claims) == free {
+			continue // maybe more work waiting
+		}
+		timer := time.NewTimer(w.cfg.Poll)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// takeSlots waits for at least one free slot and takes all free slots.
+func (w *Worker) takeSlots(ctx context.Context) int {
+	select {
+	case <-ctx.Done():
+		return 0
+	case <-w.slots:
+	}
+	n := 1
+	for {
+		select {
+		case <-w.slots:
+			n++
+		default:
+			return n
+		}
+	}
+}
+
+func (w *Worker) giveSlots(n int) {
+	for i := 0; i < n; i++ {
+		w.slots <- struct{}{}
+	}
+}
+
+// drain waits for running attempts up to the drain timeout, then stops
+// the rest and hands their leases back.
+func (w *Worker) drain() {
+	w.mu.Lock()
+	n := len(w.running)
+	w.mu.Unlock()
+	if n > 0 {
+		w.log.Info("draining: waiting for running attempts", "running", n, "timeout", w.cfg.DrainTimeout.String())
+	}
+	timer := time.NewTimer(w.cfg.DrainTimeout)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		n = len(w.running)
+		w.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-w.freed:
+			continue
+		case <-timer.C:
+			w.stopAll(errDraining)
+			w.log.Info("drain timeout: handing leases back", "running", n)
+		case <-w.killCtx.Done():
+			w.stopAll(errDraining)
+		}
+		w.waitAll()
+		return
+	}
+}
+
+func (w *Worker) stopAll(cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.running {
+		a.cancel(cause)
+	}
+}
+
+func (w *Worker) waitAll() {
+	for {
+		w.mu.Lock()
+		n := len(w.running)
+		w.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		<-w.freed
+	}
+}
+
+// Running returns how many attempts are running.
+func (w *Worker) Running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
