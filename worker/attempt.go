@@ -250,4 +250,3 @@ func paramEnv(raw []byte) ([]string, error) {
 	}
 	return out, nil
 }
-

@@ -85,4 +85,3 @@ func randUint16() uint16 {
 	_, _ = rand.Read(b[:])
 	return binary.LittleEndian.Uint16(b[:])
 }
-

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
-	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -245,11 +244,11 @@ const attemptColumns = `id, instance_id, run_id, task_id, number, worker, state,
 
 func scanAttempt(sc interface{ Scan(...any) error }) (*store.Attempt, error) {
 	var (
-		a                  store.Attempt
-		state              string
-		exit               sql.NullInt64
-		started, expires   int64
-		finished           sql.NullInt64
+		a                store.Attempt
+		state            string
+		exit             sql.NullInt64
+		started, expires int64
+		finished         sql.NullInt64
 	)
 	if err := sc.Scan(&a.ID, &a.InstanceID, &a.RunID, &a.TaskID, &a.Number, &a.Worker, &state, &exit, &a.Error,
 		&started, &finished, &expires); err != nil {
@@ -335,4 +334,3 @@ func (db *DB) OutputList(ctx context.Context, runID int64, taskIDs []string) (ma
 // retryJitter is the random source of retry jitter; any source will do.
 func retryJitter() float64 { return rand.Float64() }
 
-var _ = time.Second

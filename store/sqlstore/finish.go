@@ -39,10 +39,10 @@ func (f *finisher) acct(runID int64) *runAcct {
 func (f *finisher) fail(instanceID int64) error {
 	t := f.t
 	var (
-		state                                 string
-		failures, retries                     int
-		delayUS, maxDelayUS                   int64
-		exponential                           bool
+		state               string
+		failures, retries   int
+		delayUS, maxDelayUS int64
+		exponential         bool
 	)
 	err := t.queryRow(`SELECT state, failures, retries, retry_delay_us, retry_exponential, max_retry_delay_us
 		FROM task_instances WHERE id = ?`+t.db.d.ForUpdate, instanceID).

@@ -22,9 +22,9 @@ func (db *DB) InstanceList(ctx context.Context, runID int64) ([]*store.Instance,
 	var out []*store.Instance
 	for rows.Next() {
 		var (
-			in                         store.Instance
-			state                      string
-			ready, started, finished   sql.NullInt64
+			in                       store.Instance
+			state                    string
+			ready, started, finished sql.NullInt64
 		)
 		if err := rows.Scan(&in.ID, &in.RunID, &in.TaskID, &state, &in.Attempts, &in.Failures, &in.Priority,
 			&ready, &started, &finished); err != nil {

@@ -17,10 +17,10 @@ const pipelineFrom = ` FROM pipelines p LEFT JOIN versions v ON v.id = p.version
 
 func scanPipeline(sc interface{ Scan(...any) error }) (*store.Pipeline, error) {
 	var (
-		p                                  store.Pipeline
-		paused                             bool
-		nextDue, lastSched, parseErrAt     sql.NullInt64
-		loadedAt, createdAt                int64
+		p                              store.Pipeline
+		paused                         bool
+		nextDue, lastSched, parseErrAt sql.NullInt64
+		loadedAt, createdAt            int64
 	)
 	if err := sc.Scan(&p.ID, &p.VersionID, &p.Hash, &p.File, &paused, &p.Schedule, &p.MaxActiveRuns,
 		&nextDue, &lastSched, &p.ParseError, &parseErrAt, &loadedAt, &createdAt); err != nil {

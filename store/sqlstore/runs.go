@@ -14,10 +14,10 @@ const runColumns = `id, pipeline_id, version_id, key, kind, logical_date, params
 
 func scanRun(sc interface{ Scan(...any) error }) (*store.Run, error) {
 	var (
-		r                     store.Run
-		kind, state, params   string
-		logical, created      int64
-		started, finished     sql.NullInt64
+		r                   store.Run
+		kind, state, params string
+		logical, created    int64
+		started, finished   sql.NullInt64
 	)
 	if err := sc.Scan(&r.ID, &r.PipelineID, &r.VersionID, &r.Key, &kind, &logical, &params, &state, &created, &started, &finished); err != nil {
 		return nil, err
