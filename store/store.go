@@ -88,6 +88,8 @@ type Store interface {
 	AttemptReap(ctx context.Context, p *AttemptReapParams) ([]*Attempt, error)
 	// AttemptList returns the attempts of a task instance in order.
 	AttemptList(ctx context.Context, instanceID int64) ([]*Attempt, error)
+	// AttemptListByRun returns every attempt of a run, ordered by id.
+	AttemptListByRun(ctx context.Context, runID int64) ([]*Attempt, error)
 
 	// LogList returns the log chunks of an attempt with Seq > afterSeq.
 	LogList(ctx context.Context, attemptID int64, afterSeq int) ([]*LogChunk, error)

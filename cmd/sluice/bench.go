@@ -1,7 +1,70 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/bench"
+)
 
 func benchCmd() *cobra.Command {
-	return &cobra.Command{Use: "bench SCENARIO", Short: "Measure sluice on a scenario (chain, fanout, shell-chain, shell-fanout)", Hidden: true}
+	var (
+		o      bench.Options
+		asJSON bool
+	)
+	var names []string
+	for name := range bench.Scenarios {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var help strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&help, "  %-13s %s\n", n, bench.Scenarios[n])
+	}
+	cmd := &cobra.Command{
+		Use:   "bench SCENARIO",
+		Short: "Measure sluice on a scenario: chain, fanout, shell-chain or shell-fanout",
+		Long: "Run a benchmark scenario on a fresh temporary store and print its figures.\n\nScenarios:\n" + help.String() +
+			"\nTimes come from the database's own records of each attempt. Record results\nin bench/RESULTS.md with the machine and the date.",
+		Example:   "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: names,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Scenario = args[0]
+			if _, ok := bench.Scenarios[o.Scenario]; !ok {
+				return exitWith(2, fmt.Errorf("unknown scenario %q: want one of %s", o.Scenario, strings.Join(names, ", ")))
+			}
+			res, err := bench.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(out).Encode(res)
+			}
+			fmt.Fprintf(out, "scenario      %s (%s, %d worker(s) x %d slots)\n", res.Scenario, res.Store, res.Workers, res.Concurrency)
+			fmt.Fprintf(out, "tasks         %d\n", res.Tasks)
+			fmt.Fprintf(out, "seconds       %.3f\n", res.Seconds)
+			fmt.Fprintf(out, "tasks/sec     %.0f\n", res.TasksPerSec)
+			if res.Hops > 0 {
+				fmt.Fprintf(out, "hop p50/p99   %.3f / %.3f ms (max %.3f, %d hops)\n", res.HopP50Ms, res.HopP99Ms, res.HopMaxMs, res.Hops)
+			}
+			if res.BaselineSeconds != nil {
+				fmt.Fprintf(out, "baseline      %.3f s of bare fork/exec (%.2fx)\n", *res.BaselineSeconds, res.Seconds / *res.BaselineSeconds)
+			}
+			fmt.Fprintf(out, "peak RSS      %.1f MB\n", res.PeakRSSMB)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Tasks, "tasks", 1000, "number of tasks N")
+	f.IntVar(&o.Concurrency, "concurrency", 16, "slots of each worker")
+	f.IntVar(&o.Workers, "workers", 1, "workers in this process")
+	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
 }

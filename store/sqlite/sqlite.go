@@ -112,8 +112,9 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	r.SetConnMaxIdleTime(time.Minute)
 	db := sqlstore.New(sqlstore.Options{
 		Dialect: sqlstore.Dialect{
-			Name:      "sqlite",
-			Retryable: isBusy,
+			Name:         "sqlite",
+			Retryable:    isBusy,
+			PrepareCache: true,
 		},
 		Write:   w,
 		Read:    r,

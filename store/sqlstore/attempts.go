@@ -194,8 +194,9 @@ func (db *DB) AttemptReap(ctx context.Context, p *store.AttemptReapParams) ([]*s
 	var reaped []*store.Attempt
 	err := db.inTx(ctx, func(t *txn) error {
 		reaped = reaped[:0]
-		q := `SELECT ` + attemptColumns + ` FROM attempts WHERE state = ?`
-		args := []any{string(sluice.AttemptRunning)}
+		// A literal state, so the partial index attempts_lease applies.
+		q := `SELECT ` + attemptColumns + ` FROM attempts WHERE state = 'running'`
+		var args []any
 		if !p.ExpiredBefore.IsZero() {
 			q += ` AND lease_expires_at < ?`
 			args = append(args, us(p.ExpiredBefore))
@@ -267,7 +268,16 @@ func scanAttempt(sc interface{ Scan(...any) error }) (*store.Attempt, error) {
 
 // AttemptList implements store.Store.
 func (db *DB) AttemptList(ctx context.Context, instanceID int64) ([]*store.Attempt, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+attemptColumns+` FROM attempts WHERE instance_id = ? ORDER BY number`), instanceID)
+	return db.listAttempts(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE instance_id = ? ORDER BY number`, instanceID)
+}
+
+// AttemptListByRun implements store.Store.
+func (db *DB) AttemptListByRun(ctx context.Context, runID int64) ([]*store.Attempt, error) {
+	return db.listAttempts(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE run_id = ? ORDER BY id`, runID)
+}
+
+func (db *DB) listAttempts(ctx context.Context, query string, args ...any) ([]*store.Attempt, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -333,4 +343,3 @@ func (db *DB) OutputList(ctx context.Context, runID int64, taskIDs []string) (ma
 
 // retryJitter is the random source of retry jitter; any source will do.
 func retryJitter() float64 { return rand.Float64() }
-

@@ -39,6 +39,11 @@ func (db *DB) InstanceList(ctx context.Context, runID int64) ([]*store.Instance,
 	return out, dbErr(rows.Err())
 }
 
+// claimable selects claimable instances. The states are literals, not
+// parameters, so that SQLite and PostgreSQL can prove the query matches the
+// partial index task_instances_claimable and use it.
+const claimable = `state IN ('queued', 'up_for_retry')`
+
 // InstanceClaim implements store.Store.
 func (db *DB) InstanceClaim(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
 	if p.Limit <= 0 {
@@ -55,12 +60,11 @@ func (db *DB) InstanceClaim(ctx context.Context, p *store.InstanceClaimParams) (
 			SET state = ?, attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?
 			WHERE id IN (
 				SELECT id FROM task_instances
-				WHERE state IN (?, ?) AND ready_at <= ?
+				WHERE `+claimable+` AND ready_at <= ?
 				ORDER BY priority DESC, ready_at, id
 				LIMIT ?`+db.d.SkipLocked+`)
 			RETURNING id, run_id, task_id, attempts, ready_at`,
-			string(sluice.InstanceRunning), now, now,
-			string(sluice.InstanceQueued), string(sluice.InstanceUpForRetry), now, p.Limit)
+			string(sluice.InstanceRunning), now, now, now, p.Limit)
 		if err != nil {
 			return err
 		}

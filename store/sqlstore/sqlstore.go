@@ -32,6 +32,9 @@ type Dialect struct {
 	// Retryable reports errors after which the whole transaction may be
 	// retried (deadlock, serialization failure, busy).
 	Retryable func(error) bool
+	// PrepareCache prepares each statement once on the write pool and
+	// reuses it; for drivers that do not cache prepared statements.
+	PrepareCache bool
 	// Notify, when set, is called inside a transaction before it commits
 	// with the topics it changed, so other processes hear of the commit.
 	Notify func(ctx context.Context, tx *sql.Tx, topics []store.Topic) error
@@ -61,6 +64,10 @@ type DB struct {
 
 	rebindMu sync.RWMutex
 	rebinds  map[string]string
+
+	stmtMu    sync.Mutex
+	stmts     map[string]*sql.Stmt
+	toPrepare map[string]bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -79,7 +86,7 @@ func New(o Options) *DB {
 	if o.Dialect.Retryable == nil {
 		o.Dialect.Retryable = func(error) bool { return false }
 	}
-	return &DB{d: o.Dialect, w: o.Write, r: o.Read, clock: o.Clock, signals: o.Signals, onClose: o.OnClose, rebinds: map[string]string{}}
+	return &DB{d: o.Dialect, w: o.Write, r: o.Read, clock: o.Clock, signals: o.Signals, onClose: o.OnClose, rebinds: map[string]string{}, stmts: map[string]*sql.Stmt{}, toPrepare: map[string]bool{}}
 }
 
 // Signals returns the in-process broadcaster, so a driver can forward
@@ -94,6 +101,11 @@ func (db *DB) Wait(topic store.Topic) <-chan struct{} { return db.signals.Wait(t
 
 // Close implements store.Store.
 func (db *DB) Close() error {
+	db.stmtMu.Lock()
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	db.stmtMu.Unlock()
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -154,15 +166,80 @@ type txn struct {
 func (t *txn) notify(topic store.Topic) { t.topics[topic] = true }
 
 func (t *txn) exec(query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(query); st != nil {
+		return st.ExecContext(t.ctx, args...)
+	}
 	return t.tx.ExecContext(t.ctx, t.db.q(query), args...)
 }
 
 func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(query); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
 	return t.tx.QueryContext(t.ctx, t.db.q(query), args...)
 }
 
 func (t *txn) queryRow(query string, args ...any) *sql.Row {
+	if st := t.stmt(query); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
 	return t.tx.QueryRowContext(t.ctx, t.db.q(query), args...)
+}
+
+// stmt returns the query prepared for this transaction, from statements
+// prepared once on the write pool, or nil when there is none yet or the
+// dialect prepares its own (pgx caches statements per connection itself).
+func (t *txn) stmt(query string) *sql.Stmt {
+	if !t.db.d.PrepareCache {
+		return nil
+	}
+	t.db.stmtMu.Lock()
+	st, ok := t.db.stmts[query]
+	if !ok && len(t.db.stmts)+len(t.db.toPrepare) < maxPrepared {
+		// The transaction holds the only writer connection, so the
+		// statement is prepared after it ends; this once it runs as is.
+		t.db.toPrepare[query] = true
+	}
+	t.db.stmtMu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return t.tx.StmtContext(t.ctx, st)
+}
+
+// maxPrepared bounds the cache of prepared statements; queries built with
+// a variable number of values beyond it are prepared every time.
+const maxPrepared = 256
+
+// prepareNew prepares the statements transactions asked for, outside any
+// transaction.
+func (db *DB) prepareNew(ctx context.Context) {
+	db.stmtMu.Lock()
+	if len(db.toPrepare) == 0 {
+		db.stmtMu.Unlock()
+		return
+	}
+	var queries []string
+	for query := range db.toPrepare {
+		queries = append(queries, query)
+	}
+	clear(db.toPrepare)
+	db.stmtMu.Unlock()
+	// Not under stmtMu: preparing waits for the writer connection, which a
+	// transaction asking for statements may hold.
+	for _, query := range queries {
+		st, err := db.w.PrepareContext(ctx, db.q(query))
+		if err != nil {
+			continue
+		}
+		db.stmtMu.Lock()
+		if _, dup := db.stmts[query]; dup {
+			st.Close()
+		} else {
+			db.stmts[query] = st
+		}
+		db.stmtMu.Unlock()
+	}
 }
 
 // inTx runs fn in a write transaction, retrying it as a whole after a
@@ -171,6 +248,9 @@ func (db *DB) inTx(ctx context.Context, fn func(t *txn) error) error {
 	for try := 0; ; try++ {
 		t := &txn{db: db, ctx: ctx, now: db.now()}
 		err := db.runTx(t, fn)
+		if db.d.PrepareCache {
+			db.prepareNew(ctx)
+		}
 		if err == nil {
 			for topic, on := range t.topics {
 				if on {

@@ -117,6 +117,7 @@ CREATE TABLE attempts (
     UNIQUE (instance_id, number)
 );
 CREATE INDEX attempts_lease ON attempts (lease_expires_at) WHERE state = 'running';
+CREATE INDEX attempts_run ON attempts (run_id);
 
 CREATE TABLE log_chunks (
     attempt_id INTEGER NOT NULL REFERENCES attempts (id) ON DELETE CASCADE,

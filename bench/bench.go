@@ -1,0 +1,287 @@
+// Package bench measures sluice on fixed scenarios, for `sluice bench`:
+// the whole engine (store, worker, executor) in one process on a fresh
+// temporary store, timed from the database's own records.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/catalog"
+	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlite"
+	"github.com/sluice-dev/sluice/worker"
+)
+
+// Scenarios lists the scenarios with what they measure.
+var Scenarios = map[string]string{
+	"chain":        "N sequential noop tasks; hop = upstream finished → downstream started",
+	"fanout":       "N independent noop tasks and one join; throughput",
+	"shell-chain":  "N sequential `true` shell tasks; compared with N bare fork/execs",
+	"shell-fanout": "N independent `true` shell tasks and one join; compared with N bare fork/execs at the same concurrency",
+}
+
+// Options configure a benchmark run.
+type Options struct {
+	Scenario string
+	// Tasks is N; default 1,000.
+	Tasks int
+	// Concurrency is each worker's slot count; default 16.
+	Concurrency int
+	// Workers is the number of workers in this process; default 1.
+	Workers int
+	// Sync is the SQLite durability; default normal.
+	Sync string
+}
+
+// Result holds a scenario's figures. Times come from the store's records.
+type Result struct {
+	Scenario    string  `json:"scenario"`
+	Store       string  `json:"store"`
+	Tasks       int     `json:"tasks"`
+	Workers     int     `json:"workers"`
+	Concurrency int     `json:"concurrency"`
+	Seconds     float64 `json:"seconds"`
+	TasksPerSec float64 `json:"tasks_per_sec"`
+	Hops        int     `json:"hops"`
+	HopP50Ms    float64 `json:"hop_p50_ms"`
+	HopP99Ms    float64 `json:"hop_p99_ms"`
+	HopMaxMs    float64 `json:"hop_max_ms"`
+	// BaselineSeconds is the time of the same number of bare fork/execs of
+	// the same command, measured in the same run (shell scenarios only).
+	BaselineSeconds *float64 `json:"baseline_seconds,omitempty"`
+	// PeakRSSMB is the peak resident memory of the process.
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	CPUs      int     `json:"cpus"`
+	GoVersion string  `json:"go_version"`
+	Date      string  `json:"date"`
+}
+
+// Source returns the pipeline file of a scenario.
+func Source(scenario string, n int) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "id: bench_%s\nmax_active_runs: 1\ntasks:\n", strings.ReplaceAll(scenario, "-", "_"))
+	body := "    noop: true\n"
+	if strings.HasPrefix(scenario, "shell-") {
+		body = "    run: \"true\"\n"
+	}
+	switch scenario {
+	case "chain", "shell-chain":
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "  t%05d:\n%s", i, body)
+			if i > 0 {
+				fmt.Fprintf(&b, "    depends_on: [t%05d]\n", i-1)
+			}
+		}
+	case "fanout", "shell-fanout":
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "  t%05d:\n%s", i, body)
+		}
+		b.WriteString("  join:\n    noop: true\n    depends_on:\n")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "      - t%05d\n", i)
+		}
+	default:
+		return "", fmt.Errorf("unknown scenario %q: want one of chain, fanout, shell-chain, shell-fanout", scenario)
+	}
+	return b.String(), nil
+}
+
+// Run runs one scenario on a fresh temporary SQLite store.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Tasks <= 0 {
+		o.Tasks = 1000
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
+	src, err := Source(o.Scenario, o.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pipeline.Parse(o.Scenario+".yaml", []byte(src))
+	if err != nil {
+		return nil, fmt.Errorf("scenario pipeline: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "sluice-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	st, err := sqlite.Open(ctx, dir, sqlite.Options{Sync: o.Sync, Holder: "sluice bench"})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	res := &Result{Scenario: o.Scenario, Store: "sqlite", Tasks: len(p.Tasks), Workers: o.Workers, Concurrency: o.Concurrency,
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
+
+	if strings.HasPrefix(o.Scenario, "shell-") {
+		par := 1
+		if o.Scenario == "shell-fanout" {
+			par = o.Concurrency * o.Workers
+		}
+		b, err := baseline(o.Tasks, par)
+		if err != nil {
+			return nil, err
+		}
+		res.BaselineSeconds = &b
+	}
+
+	saved, err := st.PipelineSave(ctx, catalog.SaveParams(p, []byte(src), dir+"/bench.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i := 0; i < o.Workers; i++ {
+		w, err := worker.New(worker.Config{Store: st, Concurrency: o.Concurrency, Logger: quiet, ID: "bench-" + strconv.Itoa(i)})
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = w.Run(wctx) }()
+	}
+	defer func() { stop(); wg.Wait() }()
+
+	run, _, err := st.RunCreate(ctx, &store.RunCreateParams{PipelineID: p.ID, VersionID: saved.VersionID, Key: "bench", Kind: store.RunManual, LogicalDate: time.Now()})
+	if err != nil {
+		return nil, err
+	}
+	for {
+		wake := st.Wait(store.TopicRuns)
+		r, err := st.RunGet(ctx, run.ID)
+		if err != nil {
+			return nil, err
+		}
+		if r.State.Finished() {
+			if r.State != sluice.RunSuccess {
+				return nil, fmt.Errorf("benchmark run ended %s", r.State)
+			}
+			run = r
+			break
+		}
+		select {
+		case <-wake:
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	res.Seconds = run.FinishedAt.Sub(run.CreatedAt).Seconds()
+	res.TasksPerSec = float64(res.Tasks) / res.Seconds
+	if err := hops(ctx, st, p, run.ID, res); err != nil {
+		return nil, err
+	}
+	res.PeakRSSMB = peakRSSMB()
+	return res, nil
+}
+
+// hops measures, for every task with upstream tasks, the time from the
+// last upstream attempt finishing to its own attempt starting.
+func hops(ctx context.Context, st store.Store, p *pipeline.Pipeline, runID int64, res *Result) error {
+	atts, err := st.AttemptListByRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	byTask := map[string]*store.Attempt{}
+	for _, a := range atts {
+		if a.State == sluice.AttemptSuccess {
+			byTask[a.TaskID] = a
+		}
+	}
+	var ds []time.Duration
+	for id, t := range p.Tasks {
+		if len(t.DependsOn) == 0 {
+			continue
+		}
+		a := byTask[id]
+		if a == nil {
+			return fmt.Errorf("task %s has no successful attempt", id)
+		}
+		var last time.Time
+		for _, up := range t.DependsOn {
+			u := byTask[up]
+			if u == nil || u.FinishedAt == nil {
+				return errors.New("upstream without a finished attempt")
+			}
+			if u.FinishedAt.After(last) {
+				last = *u.FinishedAt
+			}
+		}
+		ds = append(ds, a.StartedAt.Sub(last))
+	}
+	slices.Sort(ds)
+	res.Hops = len(ds)
+	if len(ds) > 0 {
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		res.HopP50Ms = ms(ds[len(ds)*50/100])
+		res.HopP99Ms = ms(ds[min(len(ds)-1, len(ds)*99/100)])
+		res.HopMaxMs = ms(ds[len(ds)-1])
+	}
+	return nil
+}
+
+// baseline runs n bare fork/execs of the shell tasks' command, par at a
+// time, and returns how long they took.
+func baseline(n, par int) (float64, error) {
+	start := time.Now()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		ferr error
+	)
+	jobs := make(chan struct{})
+	for i := 0; i < par; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				if err := exec.Command("/bin/sh", "-c", "true").Run(); err != nil {
+					mu.Lock()
+					ferr = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	return time.Since(start).Seconds(), ferr
+}
+
+// peakRSSMB reads the process's peak resident set size (VmHWM).
+func peakRSSMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

@@ -1,0 +1,374 @@
+package pipeline
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// Task keys. settingKeys may also appear under defaults:.
+var (
+	settingKeys = []string{
+		"description", "env", "workdir", "retries", "retry_delay", "retry_backoff",
+		"max_retry_delay", "timeout", "priority",
+	}
+	taskOnlyKeys = []string{"run", "command", "noop", "depends_on"}
+	taskKeys     = append(append([]string(nil), taskOnlyKeys...), settingKeys...)
+)
+
+// Task defaults, used when neither the task nor defaults: sets a value.
+const (
+	defaultRetryDelay    = Duration(30 * time.Second)
+	defaultRetryBackoff  = BackoffFixed
+	defaultMaxRetryDelay = Duration(time.Hour)
+)
+
+// envName is what an environment variable name looks like.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// settings are the task settings that defaults: can give every task. A nil
+// field is not set.
+type settings struct {
+	description   *string
+	env           map[string]string
+	workdir       *string
+	retries       *int
+	retryDelay    *Duration
+	retryBackoff  *Backoff
+	maxRetryDelay *Duration
+	timeout       *Duration
+	priority      *int
+}
+
+// rawTask is a task as written, before defaults are merged in.
+type rawTask struct {
+	id string
+	at pos
+	// valid is false when the task is not a map; only its id is known.
+	valid bool
+	// kinds are the keys among run, command and noop that are written, in
+	// the order written.
+	kinds   []entry
+	run     string
+	command []string
+	deps    []depRef
+	set     settings
+}
+
+// depRef is one entry of depends_on.
+type depRef struct {
+	id string
+	at pos
+}
+
+// defaults walks the defaults: map.
+func (p *parser) defaults(f *file, e entry) {
+	ents, _ := p.entries(e, "defaults", func(key string, first pos) (string, string) {
+		return fmt.Sprintf("duplicate key %q in defaults (first defined at line %d)", key, first.line), "remove one of them"
+	})
+	for _, e := range ents {
+		if p.setting(e, &f.defaults) {
+			continue
+		}
+		switch e.key {
+		case "run", "command", "noop", "depends_on":
+			p.errorf(e.keyAt, fmt.Sprintf("set %s: in each task that needs it", e.key), "defaults cannot set %s", e.key)
+		default:
+			p.errorf(e.keyAt, didYouMean(e.key, settingKeys, "defaults can set "+strings.Join(settingKeys, ", ")),
+				"unknown key %s in defaults", quoteShort(e.key))
+		}
+	}
+}
+
+// tasks walks the tasks: map.
+func (p *parser) tasks(f *file, e entry) {
+	if isNull(e.val) {
+		p.errorf(e.valAt, "add at least one task, e.g. tasks: {hello: {run: echo hello}}", "tasks is empty")
+		return
+	}
+	ents, ok := p.entries(e, "tasks", func(key string, first pos) (string, string) {
+		return fmt.Sprintf("duplicate task id %q (first defined at line %d)", key, first.line),
+			"task ids must be unique: rename or remove one of the tasks"
+	})
+	if ok && len(ents) == 0 {
+		if m, isMap := e.val.(*ast.MappingNode); isMap && len(m.Values) == 0 {
+			p.errorf(e.valAt, "add at least one task, e.g. tasks: {hello: {run: echo hello}}", "tasks is empty")
+		}
+	}
+	for _, e := range ents {
+		f.tasks = append(f.tasks, p.task(e))
+	}
+}
+
+// task walks one task.
+func (p *parser) task(e entry) *rawTask {
+	t := &rawTask{id: e.key, at: e.keyAt}
+	if !idPattern.MatchString(e.key) {
+		p.errorf(e.keyAt, idHint, "task id %s is not valid", quoteShort(e.key))
+	}
+	where := fmt.Sprintf("task %s", quoteShort(e.key))
+	if _, ok := e.val.(*ast.MappingNode); !ok {
+		hint := fmt.Sprintf("write the settings of the task under it, e.g. %s: {run: echo hello}", e.key)
+		if isScalar(e.val) && !isNull(e.val) {
+			hint = fmt.Sprintf("put the script under run:, e.g. %s: {run: %s}", e.key, describe(e.val))
+		}
+		if e.val != nil {
+			p.wrongType(e.valAt, where, "a map of task settings", e.val, hint)
+		}
+		return t
+	}
+	t.valid = true
+	ents, _ := p.entries(e, where, func(key string, first pos) (string, string) {
+		return fmt.Sprintf("duplicate key %q in %s (first defined at line %d)", key, where, first.line), "remove one of them"
+	})
+	for _, e := range ents {
+		if p.setting(e, &t.set) {
+			continue
+		}
+		switch e.key {
+		case "run":
+			t.kinds = append(t.kinds, e)
+			t.run, _ = p.str(e, "run")
+		case "command":
+			t.kinds = append(t.kinds, e)
+			t.command = p.command(e)
+		case "noop":
+			t.kinds = append(t.kinds, e)
+			if v, ok := p.boolean(e, "noop"); ok && !v {
+				p.errorf(e.valAt, "remove noop: false and say what the task runs with run: or command:",
+					"noop: must be true when present, got false")
+			}
+		case "depends_on":
+			t.deps = p.dependsOn(e, t.id)
+		default:
+			p.errorf(e.keyAt, didYouMean(e.key, taskKeys, "the keys of a task are "+strings.Join(taskKeys, ", ")),
+				"unknown key %s in %s", quoteShort(e.key), where)
+		}
+	}
+	switch len(t.kinds) {
+	case 0:
+		p.errorf(t.at, "add run: (a shell script), command: (an argv list) or noop: true",
+			"%s has nothing to run", where)
+	case 1:
+	default:
+		names := make([]string, len(t.kinds))
+		for i, k := range t.kinds {
+			names[i] = k.key
+		}
+		what := "both " + names[0] + " and " + names[1]
+		if len(names) == 3 {
+			what = names[0] + ", " + names[1] + " and " + names[2]
+		}
+		p.errorf(t.kinds[len(t.kinds)-1].keyAt,
+			"keep only one: run: for a shell script, command: for an argv list, or noop: true",
+			"%s sets %s", where, what)
+	}
+	return t
+}
+
+// command reads the argv of a task: a non-empty list whose items are text.
+func (p *parser) command(e entry) []string {
+	const hint = "use a list, e.g. [python3, -m, etl] or write it as run:"
+	if isScalar(e.val) && !isNull(e.val) {
+		p.errorf(e.valAt, hint, "command: want a list of arguments, got %s", describe(e.val))
+		return nil
+	}
+	items, ok := p.list(e, "command", hint)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		p.errorf(e.valAt, "list the program and its arguments, e.g. [python3, -m, etl]", "command is empty")
+		return nil
+	}
+	argv := make([]string, 0, len(items))
+	for _, it := range items {
+		if s, ok := p.text(it, "command"); ok {
+			argv = append(argv, s)
+		}
+	}
+	return argv
+}
+
+// dependsOn reads depends_on: one task id, or a list of them.
+func (p *parser) dependsOn(e entry, self string) []depRef {
+	var items []entry
+	switch e.val.(type) {
+	case nil:
+		return nil
+	case *ast.StringNode:
+		items = []entry{e}
+	case *ast.SequenceNode:
+		items, _ = p.list(e, "depends_on", "")
+	default:
+		p.wrongType(e.valAt, "depends_on", "a task id or a list of task ids", e.val, "")
+		return nil
+	}
+	var deps []depRef
+	seen := map[string]bool{}
+	for _, it := range items {
+		id, ok := p.str(it, "depends_on")
+		if !ok {
+			continue
+		}
+		if seen[id] {
+			p.errorf(it.valAt, "remove the repeated entry", "task %s depends on %s twice", quoteShort(self), quoteShort(id))
+			continue
+		}
+		seen[id] = true
+		deps = append(deps, depRef{id: id, at: it.valAt})
+	}
+	return deps
+}
+
+// setting reads one of the settingKeys into s, and returns false for any
+// other key.
+func (p *parser) setting(e entry, s *settings) bool {
+	switch e.key {
+	case "description":
+		if v, ok := p.str(e, e.key); ok {
+			s.description = &v
+		}
+	case "env":
+		s.env = p.env(e)
+	case "workdir":
+		if v, ok := p.str(e, e.key); ok {
+			s.workdir = &v
+		}
+	case "retries":
+		if v, ok := p.integer(e, e.key); ok {
+			if v < 0 {
+				p.errorf(e.valAt, "use 0 for no retries", "retries: must be 0 or more, got %d", v)
+			} else {
+				s.retries = &v
+			}
+		}
+	case "priority":
+		if v, ok := p.integer(e, e.key); ok {
+			s.priority = &v
+		}
+	case "retry_delay":
+		if v, ok := p.duration(e, e.key); ok {
+			s.retryDelay = &v
+		}
+	case "max_retry_delay":
+		if v, ok := p.duration(e, e.key); ok {
+			s.maxRetryDelay = &v
+		}
+	case "timeout":
+		if v, ok := p.duration(e, e.key); ok {
+			if v == 0 {
+				p.errorf(e.valAt, "leave timeout: out for no timeout", "timeout: must be more than 0")
+			} else {
+				s.timeout = &v
+			}
+		}
+	case "retry_backoff":
+		if v, ok := p.str(e, e.key); ok {
+			switch b := Backoff(v); b {
+			case BackoffFixed, BackoffExponential:
+				s.retryBackoff = &b
+			default:
+				p.errorf(e.valAt, didYouMean(v, []string{"fixed", "exponential"}, "use fixed or exponential"),
+					"retry_backoff: %s is not a backoff", quoteShort(v))
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// env reads a map of environment variables. Numbers and booleans become
+// their text.
+func (p *parser) env(e entry) map[string]string {
+	ents, _ := p.entries(e, "env", func(key string, first pos) (string, string) {
+		return fmt.Sprintf("duplicate env variable %q (first defined at line %d)", key, first.line), "remove one of them"
+	})
+	env := map[string]string{}
+	for _, e := range ents {
+		label := fmt.Sprintf("env %s", quoteShort(e.key))
+		switch {
+		case !envName.MatchString(e.key):
+			p.errorf(e.keyAt, "use letters, digits and _, not starting with a digit", "env name %s is not valid", quoteShort(e.key))
+		case strings.HasPrefix(e.key, "SLUICE_"):
+			p.errorf(e.keyAt, "pick a name without the SLUICE_ prefix", "env name %s is reserved: sluice sets the SLUICE_ variables itself", quoteShort(e.key))
+		default:
+			if v, ok := p.text(e, label); ok {
+				env[e.key] = v
+			}
+		}
+	}
+	return env
+}
+
+// buildTasks merges defaults into every task and returns them by id.
+func (p *parser) buildTasks(f *file) map[string]*Task {
+	tasks := make(map[string]*Task, len(f.tasks))
+	for _, rt := range f.tasks {
+		t := &Task{
+			ID:            rt.id,
+			RetryDelay:    defaultRetryDelay,
+			RetryBackoff:  defaultRetryBackoff,
+			MaxRetryDelay: defaultMaxRetryDelay,
+		}
+		if len(rt.kinds) == 1 {
+			switch rt.kinds[0].key {
+			case "run":
+				t.Kind, t.Run = KindShell, rt.run
+			case "command":
+				t.Kind, t.Command = KindCommand, rt.command
+			case "noop":
+				t.Kind = KindNoop
+			}
+		}
+		for _, d := range rt.deps {
+			t.DependsOn = append(t.DependsOn, d.id)
+		}
+		sort.Strings(t.DependsOn)
+		env := map[string]string{}
+		for _, s := range []*settings{&f.defaults, &rt.set} {
+			s.apply(t)
+			for k, v := range s.env {
+				env[k] = v
+			}
+		}
+		if len(env) > 0 {
+			t.Env = env
+		}
+		tasks[t.ID] = t
+	}
+	return tasks
+}
+
+// apply copies the settings that s sets into t. Env is merged by the caller.
+func (s *settings) apply(t *Task) {
+	if s.description != nil {
+		t.Description = *s.description
+	}
+	if s.workdir != nil {
+		t.Workdir = *s.workdir
+	}
+	if s.retries != nil {
+		t.Retries = *s.retries
+	}
+	if s.retryDelay != nil {
+		t.RetryDelay = *s.retryDelay
+	}
+	if s.retryBackoff != nil {
+		t.RetryBackoff = *s.retryBackoff
+	}
+	if s.maxRetryDelay != nil {
+		t.MaxRetryDelay = *s.maxRetryDelay
+	}
+	if s.timeout != nil {
+		t.Timeout = *s.timeout
+	}
+	if s.priority != nil {
+		t.Priority = *s.priority
+	}
+}

@@ -1,0 +1,286 @@
+package pipeline
+
+import (
+	"container/heap"
+	"sort"
+	"strings"
+)
+
+// checkGraph reports dependencies on unknown tasks, tasks that depend on
+// themselves and dependency cycles.
+func (p *parser) checkGraph(tasks []*rawTask) {
+	ids := make([]string, 0, len(tasks))
+	known := map[string]bool{}
+	for _, t := range tasks {
+		ids = append(ids, t.id)
+		known[t.id] = true
+	}
+	// edges[a][b] is where a's depends_on names b.
+	edges := map[string]map[string]pos{}
+	for _, t := range tasks {
+		for _, d := range t.deps {
+			switch {
+			case d.id == t.id:
+				p.errorf(d.at, "remove it from depends_on: a task cannot wait for itself",
+					"task %s depends on itself", quoteShort(t.id))
+			case !known[d.id]:
+				p.errorf(d.at, didYouMean(d.id, ids, "the tasks are "+listIDs(ids)),
+					"task %s depends on unknown task %s", quoteShort(t.id), quoteShort(d.id))
+			default:
+				if edges[t.id] == nil {
+					edges[t.id] = map[string]pos{}
+				}
+				edges[t.id][d.id] = d.at
+			}
+		}
+	}
+	for _, c := range findCycles(edges) {
+		last := c[len(c)-2]
+		p.errorf(edges[last][c[0]], `"a -> b" means a depends on b; remove one of these depends_on entries to break the cycle`,
+			"dependency cycle: %s", strings.Join(c, " -> "))
+	}
+}
+
+// listIDs lists task ids for a hint, cut short when there are many.
+func listIDs(ids []string) string {
+	s := sorted(ids)
+	for i := range s {
+		s[i] = quoteShort(s[i])
+	}
+	if len(s) > 10 {
+		return strings.Join(s[:10], ", ") + ", …"
+	}
+	return strings.Join(s, ", ")
+}
+
+// findCycles returns dependency cycles, each as a path that starts and ends
+// at the same task, such that removing the last edge of every returned
+// cycle leaves the graph without cycles. Each cycle is reported once, and
+// the result depends only on the graph: in each strongly connected
+// component the cycle starts at the smallest id and is the shortest one
+// back to it (ties broken by id).
+func findCycles(edges map[string]map[string]pos) [][]string {
+	// Work on a copy: closing edges are removed as cycles are found.
+	adj := map[string][]string{}
+	for a, bs := range edges {
+		for b := range bs {
+			adj[a] = append(adj[a], b)
+		}
+		sort.Strings(adj[a])
+	}
+	var cycles [][]string
+	for {
+		found := false
+		for _, comp := range components(adj) {
+			if len(comp) < 2 {
+				continue
+			}
+			c := shortestCycle(adj, comp)
+			cycles = append(cycles, c)
+			removeEdge(adj, c[len(c)-2], c[0])
+			found = true
+		}
+		if !found {
+			return cycles
+		}
+	}
+}
+
+// removeEdge removes a -> b.
+func removeEdge(adj map[string][]string, a, b string) {
+	out := adj[a][:0]
+	for _, x := range adj[a] {
+		if x != b {
+			out = append(out, x)
+		}
+	}
+	adj[a] = out
+}
+
+// shortestCycle returns the shortest path from the smallest id of comp
+// back to itself, staying inside comp.
+func shortestCycle(adj map[string][]string, comp []string) []string {
+	in := map[string]bool{}
+	for _, v := range comp {
+		in[v] = true
+	}
+	start := comp[0]
+	prev := map[string]string{}
+	queue := []string{start}
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, w := range adj[v] {
+			if !in[w] {
+				continue
+			}
+			if w == start {
+				path := []string{start}
+				for x := v; x != start; x = prev[x] {
+					path = append(path, x)
+				}
+				// path is start, v, …, reversed after the first element.
+				rev := []string{start}
+				for i := len(path) - 1; i >= 1; i-- {
+					rev = append(rev, path[i])
+				}
+				return append(rev, start)
+			}
+			if _, seen := prev[w]; !seen && w != start {
+				prev[w] = v
+				queue = append(queue, w)
+			}
+		}
+	}
+	return nil // unreachable for a strongly connected comp of size > 1
+}
+
+// components returns the strongly connected components of the graph
+// (Tarjan's algorithm), each sorted, in order of their smallest id.
+func components(adj map[string][]string) [][]string {
+	nodes := make([]string, 0, len(adj))
+	for v := range adj {
+		nodes = append(nodes, v)
+	}
+	sort.Strings(nodes)
+	index := map[string]int{}
+	low := map[string]int{}
+	onStack := map[string]bool{}
+	var stack []string
+	var comps [][]string
+	next := 0
+	// Iterative, so a long chain of tasks cannot overflow the stack.
+	type frame struct {
+		v string
+		i int
+	}
+	for _, root := range nodes {
+		if _, seen := index[root]; seen {
+			continue
+		}
+		calls := []frame{{v: root}}
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, root)
+		onStack[root] = true
+		for len(calls) > 0 {
+			f := &calls[len(calls)-1]
+			if f.i < len(adj[f.v]) {
+				w := adj[f.v][f.i]
+				f.i++
+				if _, seen := index[w]; !seen {
+					index[w], low[w] = next, next
+					next++
+					stack = append(stack, w)
+					onStack[w] = true
+					calls = append(calls, frame{v: w})
+				} else if onStack[w] {
+					low[f.v] = min(low[f.v], index[w])
+				}
+				continue
+			}
+			v := f.v
+			calls = calls[:len(calls)-1]
+			if len(calls) > 0 {
+				u := calls[len(calls)-1].v
+				low[u] = min(low[u], low[v])
+			}
+			if low[v] == index[v] {
+				var comp []string
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					comp = append(comp, w)
+					if w == v {
+						break
+					}
+				}
+				sort.Strings(comp)
+				comps = append(comps, comp)
+			}
+		}
+	}
+	sort.Slice(comps, func(i, j int) bool { return comps[i][0] < comps[j][0] })
+	return comps
+}
+
+// TopoOrder returns the task ids of p so that every task comes after the
+// tasks it depends on; among tasks that could come next, the smallest id
+// comes first, so the order is the same every time. Tasks in a dependency
+// cycle (which Parse rejects) come last, sorted by id.
+func (p *Pipeline) TopoOrder() []string {
+	waiting := map[string]int{}
+	ready := &idHeap{}
+	for id, t := range p.Tasks {
+		n := 0
+		for _, d := range t.DependsOn {
+			if _, ok := p.Tasks[d]; ok && d != id {
+				n++
+			}
+		}
+		waiting[id] = n
+		if n == 0 {
+			heap.Push(ready, id)
+		}
+	}
+	down := p.downstream()
+	order := make([]string, 0, len(p.Tasks))
+	done := map[string]bool{}
+	for ready.Len() > 0 {
+		id := heap.Pop(ready).(string)
+		order = append(order, id)
+		done[id] = true
+		for _, d := range down[id] {
+			waiting[d]--
+			if waiting[d] == 0 {
+				heap.Push(ready, d)
+			}
+		}
+	}
+	var rest []string
+	for id := range p.Tasks {
+		if !done[id] {
+			rest = append(rest, id)
+		}
+	}
+	sort.Strings(rest)
+	return append(order, rest...)
+}
+
+// idHeap is a min-heap of task ids.
+type idHeap []string
+
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)        { *h = append(*h, x.(string)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// Downstream returns the ids of the tasks that depend directly on taskID,
+// sorted; nil when there are none.
+func (p *Pipeline) Downstream(taskID string) []string {
+	return p.downstream()[taskID]
+}
+
+// downstream maps each task id to the sorted ids of the tasks that depend
+// on it directly.
+func (p *Pipeline) downstream() map[string][]string {
+	down := map[string][]string{}
+	for id, t := range p.Tasks {
+		for _, d := range t.DependsOn {
+			if d != id {
+				down[d] = append(down[d], id)
+			}
+		}
+	}
+	for _, ids := range down {
+		sort.Strings(ids)
+	}
+	return down
+}
