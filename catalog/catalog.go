@@ -172,7 +172,7 @@ func (l *Loader) load(ctx context.Context, path string) Result {
 	r := Result{File: path}
 	src, err := os.ReadFile(path)
 	if err != nil {
-		r.Err = err
+		r.Err = &sluice.Error{Code: sluice.EINVALID, Message: err.Error()}
 		return r
 	}
 	p, perr := pipeline.Parse(l.display(path), src)
@@ -188,7 +188,7 @@ func (l *Loader) load(ctx context.Context, path string) Result {
 	r.ID, r.Hash = p.ID, p.Hash()
 	if other := l.owner(p.ID, path); other != "" {
 		msg := fmt.Sprintf("%s: pipeline id %q is already defined in %s; this file is ignored until one of them changes its id", l.display(path), p.ID, l.display(other))
-		r.Err = errors.New(msg)
+		r.Err = &sluice.Error{Code: sluice.EINVALID, Message: msg}
 		l.log.Error("duplicate pipeline id", "file", l.display(path), "pipeline", p.ID, "first", l.display(other))
 		_ = l.st.PipelineSetError(ctx, &store.PipelineSetErrorParams{ID: p.ID, File: other, Error: msg})
 		return r

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -61,6 +62,8 @@ type parser struct {
 	file    string
 	errs    ErrorList
 	anchors map[string][]anchorDef
+	// paramAt is where each param is declared.
+	paramAt map[string]pos
 }
 
 // file is what the walk of a pipeline file collects before the checks that
@@ -301,4 +304,22 @@ func (p *parser) finish(f *file) {
 	}
 	f.pl.Tasks = p.buildTasks(f)
 	p.checkGraph(f.tasks)
+	if f.pl.Schedule != "" {
+		// A scheduled run has nobody to give it params.
+		for _, name := range sortedKeys(f.pl.Params) {
+			if prm := f.pl.Params[name]; prm.Required && prm.Default == nil {
+				p.errorf(p.paramAt[name], "give it a default, make it optional, or remove the schedule",
+					"param %s is required and has no default, so scheduled runs cannot start", quoteShort(name))
+			}
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -32,6 +32,10 @@ func (p *parser) params(e entry) map[string]*Param {
 			p.errorf(e.keyAt, "use letters, digits and _, not starting with a digit", "param name %s is not valid", quoteShort(e.key))
 		}
 		params[e.key] = p.param(e)
+		if p.paramAt == nil {
+			p.paramAt = map[string]pos{}
+		}
+		p.paramAt[e.key] = e.keyAt
 	}
 	return params
 }

@@ -15,6 +15,7 @@ func benchCmd() *cobra.Command {
 	var (
 		o      bench.Options
 		asJSON bool
+		printP bool
 	)
 	var names []string
 	for name := range bench.Scenarios {
@@ -37,6 +38,14 @@ func benchCmd() *cobra.Command {
 			o.Scenario = args[0]
 			if _, ok := bench.Scenarios[o.Scenario]; !ok {
 				return exitWith(2, fmt.Errorf("unknown scenario %q: want one of %s", o.Scenario, strings.Join(names, ", ")))
+			}
+			if printP {
+				src, err := bench.Source(o.Scenario, o.Tasks)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(cmd.OutOrStdout(), src)
+				return nil
 			}
 			res, err := bench.Run(cmd.Context(), o)
 			if err != nil {
@@ -66,5 +75,6 @@ func benchCmd() *cobra.Command {
 	f.IntVar(&o.Workers, "workers", 1, "workers in this process")
 	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")
 	return cmd
 }

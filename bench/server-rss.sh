@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Peak memory of a real `sluice server` (SQLite) while it runs one run of
+# a 10,000-task fan-out pipeline. Prints the server's VmHWM when the run ends.
+#   bench/server-rss.sh [TASKS]
+set -euo pipefail
+tasks=${1:-10000}
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+go build -o "$work/sluice" ./cmd/sluice
+mkdir "$work/pipelines"
+# The scenario's pipeline, scheduled so the server runs it at once, with a
+# join that leaves a mark when everything is done.
+"$work/sluice" bench fanout --tasks "$tasks" --print-pipeline |
+  sed -e 's/^id: bench_fanout$/id: bench_fanout\nschedule: "@every 24h"/' \
+      -e "s|^  join:$|  join:\n    run: touch $work/done|" |
+  grep -v '^    noop: true$' |
+  sed -e "s|^  \(t[0-9]*\):$|  \1:\n    noop: true|" > "$work/pipelines/fanout.yaml"
+"$work/sluice" validate "$work/pipelines/fanout.yaml" >/dev/null
+start=$(date +%s.%N)
+"$work/sluice" server --home "$work/home" --pipelines "$work/pipelines" --listen 127.0.0.1:0 --log-level warn 2>"$work/log" &
+pid=$!
+until [ -e "$work/done" ]; do
+  kill -0 $pid 2>/dev/null || { cat "$work/log"; exit 1; }
+  sleep 0.1
+done
+end=$(date +%s.%N)
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+printf 'tasks %d: load+run %.2f s, server peak RSS %.1f MB\n' "$((tasks + 1))" "$(echo "$end - $start" | bc)" "$(echo "$hwm / 1024" | bc -l)"

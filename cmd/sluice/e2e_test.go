@@ -1,0 +1,425 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlite"
+)
+
+// binary is the sluice binary built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "sluice")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building sluice:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// sluiceCmd runs the binary to completion.
+func sluiceCmd(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("sluice %v: %v", args, err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func examplesDir(t *testing.T) string {
+	t.Helper()
+	abs, err := filepath.Abs("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func TestRunEveryExample(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob(filepath.Join(examplesDir(t), "*.yaml"))
+	if len(files) < 4 {
+		t.Fatalf("found %d examples", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			r := sluiceCmd(t, t.TempDir(), nil, "run", f)
+			if r.code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout, "TASK") || !strings.Contains(r.stdout, " success in ") || strings.Contains(r.stdout, "failed") {
+				t.Fatalf("output:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ok := writeFile(t, dir, "ok.yaml", "id: ok\ntasks:\n  a:\n    run: echo hi\n")
+	fail := writeFile(t, dir, "fail.yaml", "id: fail\ntasks:\n  a:\n    run: echo bad >&2; exit 3\n  b:\n    depends_on: [a]\n    run: echo never\n")
+	bad := writeFile(t, dir, "bad.yaml", "id: bad\ntasks:\n  a:\n    runn: true\n    retries: x\n")
+	if r := sluiceCmd(t, dir, nil, "run", ok); r.code != 0 || !strings.Contains(r.stdout, "| hi") {
+		t.Fatalf("ok: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := sluiceCmd(t, dir, nil, "run", fail)
+	if r.code != 1 || !strings.Contains(r.stdout, "exited with code 3") || !strings.Contains(r.stdout, "upstream_failed") || !strings.Contains(r.stdout, "| bad") {
+		t.Fatalf("fail: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = sluiceCmd(t, dir, nil, "run", bad)
+	for _, want := range []string{"bad.yaml:4:5: unknown key \"runn\"", "did you mean \"run\"?", "bad.yaml:5:14: retries: want an integer"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("invalid file: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r.code != 2 {
+		t.Fatalf("invalid file: exit %d", r.code)
+	}
+	if r := sluiceCmd(t, dir, nil, "run", ok, "-p", "nope=1"); r.code != 2 || !strings.Contains(r.stderr, "nope") {
+		t.Fatalf("unknown param: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestRunRetryAndTimeout(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	flaky := writeFile(t, dir, "flaky.yaml", `id: flaky
+tasks:
+  flaky:
+    retries: 1
+    retry_delay: 1s
+    run: test "$SLUICE_ATTEMPT" -ge 2
+`)
+	r := sluiceCmd(t, dir, nil, "run", flaky)
+	if r.code != 0 || !strings.Contains(r.stdout, "up_for_retry") || !strings.Contains(r.stdout, "attempt 2") {
+		t.Fatalf("flaky: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	slow := writeFile(t, dir, "slow.yaml", "id: slow\ntasks:\n  slow:\n    timeout: 500ms\n    run: sleep 30\n")
+	start := time.Now()
+	r = sluiceCmd(t, dir, nil, "run", slow)
+	if r.code != 1 || !strings.Contains(r.stdout, "timed out after 500ms") {
+		t.Fatalf("slow: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if time.Since(start) > 25*time.Second {
+		t.Fatalf("the timeout did not stop the task")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	r := sluiceCmd(t, ".", nil, "validate", examplesDir(t))
+	if r.code != 0 || strings.Count(r.stdout, ": ok: pipeline") < 4 {
+		t.Fatalf("examples: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "good.yaml", "id: good\ntasks:\n  a:\n    noop: true\n")
+	writeFile(t, dir, "cycle.yaml", "id: cycle\ntasks:\n  a:\n    noop: true\n    depends_on: [b]\n  b:\n    noop: true\n    depends_on: [a]\n")
+	r = sluiceCmd(t, dir, nil, "validate", ".")
+	if r.code != 2 || !strings.Contains(r.stdout, "cycle.yaml:") || !strings.Contains(r.stdout, "dependency cycle") || !strings.Contains(r.stdout, "good.yaml: ok") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// server is a running `sluice server`.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+
+	mu  sync.Mutex
+	log strings.Builder
+}
+
+// startServer starts `sluice server` on port 0 and waits for it to listen.
+func startServer(t *testing.T, dir string, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, done: make(chan struct{})}
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.log.WriteString(line + "\n")
+			s.mu.Unlock()
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
+				listening <- rec["url"].(string)
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-s.done
+	})
+	select {
+	case s.url = <-listening:
+	case <-s.done:
+		t.Fatalf("server exited early:\n%s", s.logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not listen:\n%s", s.logs())
+	}
+	return s
+}
+
+func (s *server) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	s.t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(60 * time.Second):
+		s.t.Fatalf("server did not stop on SIGTERM:\n%s", s.logs())
+	}
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		s.t.Fatalf("server exited %d:\n%s", code, s.logs())
+	}
+}
+
+func (s *server) get(path string) (int, string) {
+	s.t.Helper()
+	resp, err := http.Get(s.url + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func waitFile(t *testing.T, path string, d time.Duration, logs func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within %v; server log:\n%s", path, d, logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// openHome opens a stopped server's store to check what it recorded.
+func openHome(t *testing.T, home string) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), home, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestServerHealthSchedulesAndOneProcessPerHome(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	os.Mkdir(pipes, 0o755)
+	writeFile(t, pipes, "tick.yaml", `id: tick
+schedule: "@every 1s"
+tasks:
+  tick:
+    run: echo "$SLUICE_LOGICAL_DATE" >> "`+filepath.Join(dir, "ticks")+`"
+`)
+	// Flags from the environment: the home and the pipelines folder.
+	env := []string{"SLUICE_HOME=" + filepath.Join(dir, "home"), "SLUICE_PIPELINES=" + pipes}
+	s := startServer(t, dir, env)
+	if code, body := s.get("/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("/healthz = %d %s", code, body)
+	}
+	if code, body := s.get("/readyz"); code != 200 || !strings.Contains(body, "ready") {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+	r := sluiceCmd(t, dir, env, "server", "--listen", "127.0.0.1:0")
+	if r.code == 0 || !strings.Contains(r.stderr, "in use by pid") || !strings.Contains(r.stderr, "PostgreSQL") {
+		t.Fatalf("a second server on the same home: exit %d\n%s", r.code, r.stderr)
+	}
+	// The schedule fires every second: wait for three runs.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, _ := os.ReadFile(filepath.Join(dir, "ticks"))
+		if strings.Count(string(data), "\n") >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scheduled runs did not happen; ticks %q\n%s", data, s.logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.stop()
+	st := openHome(t, filepath.Join(dir, "home"))
+	runs, _ := st.RunList(context.Background(), &store.RunListParams{PipelineID: "tick"})
+	keys := map[string]bool{}
+	for _, r := range runs {
+		if r.Kind != store.RunScheduled || !strings.HasPrefix(r.Key, "scheduled__") || keys[r.Key] {
+			t.Fatalf("run %+v", r)
+		}
+		keys[r.Key] = true
+	}
+	if len(runs) < 3 {
+		t.Fatalf("%d scheduled runs", len(runs))
+	}
+}
+
+func TestServerHelpListsEnvAndDefaults(t *testing.T) {
+	t.Parallel()
+	r := sluiceCmd(t, ".", nil, "server", "--help")
+	for _, want := range []string{"--listen string", `(default "127.0.0.1:8080")`, "[$SLUICE_LISTEN]", `(default "pipelines")`, "[$SLUICE_PIPELINES]", "[$SLUICE_HOME]", "--concurrency int", "(default 16)", "[$SLUICE_DRAIN_TIMEOUT]"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("server --help lacks %q", want)
+		}
+	}
+	r = sluiceCmd(t, ".", []string{"SLUICE_CONCURRENCY=lots"}, "server")
+	if r.code != 2 || !strings.Contains(r.stderr, "SLUICE_CONCURRENCY") {
+		t.Fatalf("a bad env value: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestCrashRecovery kills the server with SIGKILL while a task runs,
+// restarts it, and checks the run still finishes with the lost attempt
+// recorded.
+func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	os.Mkdir(pipes, 0o755)
+	marks := filepath.Join(dir, "marks")
+	os.Mkdir(marks, 0o755)
+	writeFile(t, pipes, "crash.yaml", fmt.Sprintf(`id: crash
+schedule: "@every 1h"
+tasks:
+  first:
+    run: echo first
+  slow:
+    depends_on: [first]
+    retries: 1
+    retry_delay: 1s
+    run: |
+      touch %[1]s/slow-$SLUICE_ATTEMPT
+      echo $$ > %[1]s/slow-$SLUICE_ATTEMPT.pid
+      sleep 3
+  last:
+    depends_on: [slow]
+    run: touch %[1]s/last
+`, marks))
+	home := filepath.Join(dir, "home")
+	args := []string{"--home", home, "--pipelines", pipes}
+	s := startServer(t, dir, nil, args...)
+	waitFile(t, filepath.Join(marks, "slow-1"), 30*time.Second, s.logs)
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	// The task was in its own process group and is orphaned now; a real
+	// machine crash would take it down too.
+	if data, err := os.ReadFile(filepath.Join(marks, "slow-1.pid")); err == nil {
+		var pid int
+		fmt.Sscan(string(data), &pid)
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+
+	s2 := startServer(t, dir, nil, args...)
+	waitFile(t, filepath.Join(marks, "last"), 60*time.Second, s2.logs)
+	s2.stop()
+
+	st := openHome(t, home)
+	runs, err := st.RunList(context.Background(), &store.RunListParams{PipelineID: "crash"})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs = %v, %v", runs, err)
+	}
+	run := runs[0]
+	if run.State != sluice.RunSuccess {
+		t.Fatalf("run = %s", run.State)
+	}
+	var slowID int64
+	ins, _ := st.InstanceList(context.Background(), run.ID)
+	for _, in := range ins {
+		if in.TaskID == "slow" {
+			slowID = in.ID
+		}
+	}
+	atts, _ := st.AttemptList(context.Background(), slowID)
+	if len(atts) != 2 {
+		t.Fatalf("attempts of slow: %d", len(atts))
+	}
+	if atts[0].State != sluice.AttemptLost || !strings.Contains(atts[0].Error, "stopped") || atts[0].FinishedAt == nil {
+		t.Fatalf("lost attempt: %+v", atts[0])
+	}
+	if atts[1].State != sluice.AttemptSuccess {
+		t.Fatalf("second attempt: %+v", atts[1])
+	}
+	if !strings.Contains(s2.logs(), "requeued attempts left running by a previous process") {
+		t.Fatalf("restart did not report the recovery:\n%s", s2.logs())
+	}
+}
