@@ -159,11 +159,11 @@ func startRun(t *txn, runID, versionID int64) error {
 	now := us(t.now)
 	res, err := t.exec(`INSERT INTO task_instances (run_id, task_id, state, priority, ready_at,
 			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, up_total, updated_at)
-		SELECT ?, task_id,
+		SELECT CAST(? AS BIGINT), task_id,
 			CASE WHEN upstream_count = 0 OR trigger_rule = ? THEN ? ELSE ? END,
 			priority,
-			CASE WHEN upstream_count = 0 OR trigger_rule = ? THEN ? ELSE NULL END,
-			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, upstream_count, ?
+			CASE WHEN upstream_count = 0 OR trigger_rule = ? THEN CAST(? AS BIGINT) ELSE NULL END,
+			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, upstream_count, CAST(? AS BIGINT)
 		FROM version_tasks WHERE version_id = ? ORDER BY task_id`,
 		runID, string(sluice.Always), string(sluice.InstanceQueued), string(sluice.InstancePending),
 		string(sluice.Always), now, now, versionID)

@@ -35,9 +35,9 @@ type Dialect struct {
 	// PrepareCache prepares each statement once on the write pool and
 	// reuses it; for drivers that do not cache prepared statements.
 	PrepareCache bool
-	// Notify, when set, is called inside a transaction before it commits
-	// with the topics it changed, so other processes hear of the commit.
-	Notify func(ctx context.Context, tx *sql.Tx, topics []store.Topic) error
+	// AfterCommit, when set, is called after a transaction committed with
+	// the topics it changed, so other processes hear of the commit.
+	AfterCommit func(topics []store.Topic)
 }
 
 // Options configure a DB.
@@ -252,10 +252,15 @@ func (db *DB) inTx(ctx context.Context, fn func(t *txn) error) error {
 			db.prepareNew(ctx)
 		}
 		if err == nil {
+			var topics []store.Topic
 			for topic, on := range t.topics {
 				if on {
 					db.signals.Notify(store.Topic(topic))
+					topics = append(topics, store.Topic(topic))
 				}
+			}
+			if db.d.AfterCommit != nil && len(topics) > 0 {
+				db.d.AfterCommit(topics)
 			}
 			return nil
 		}
@@ -276,20 +281,6 @@ func (db *DB) runTx(t *txn, fn func(t *txn) error) error {
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return err
-	}
-	if db.d.Notify != nil {
-		var topics []store.Topic
-		for topic, on := range t.topics {
-			if on {
-				topics = append(topics, store.Topic(topic))
-			}
-		}
-		if len(topics) > 0 {
-			if err := db.d.Notify(t.ctx, tx, topics); err != nil {
-				_ = tx.Rollback()
-				return dbErr(err)
-			}
-		}
 	}
 	return dbErr(tx.Commit())
 }

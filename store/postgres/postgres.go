@@ -1,0 +1,227 @@
+// Package postgres is the store for many sluice processes on many machines:
+// PostgreSQL through pgx, sharing one implementation with the SQLite store
+// (store/sqlstore). Processes cooperate through the database alone: row
+// locks (FOR UPDATE SKIP LOCKED for claims), unique keys, and NOTIFY as a
+// wake-up hint with polling as the fallback.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options configure Open. The zero value is the documented default.
+type Options struct {
+	// Clock overrides the store's clock. By default the store uses this
+	// machine's clock corrected by its measured offset from the database
+	// server's, so leases compare the same on every machine.
+	Clock sluice.Clock
+	// MaxConns bounds the connection pool; default 8.
+	MaxConns int
+	// NoListen turns off LISTEN (for transaction-pooling proxies such as
+	// PgBouncer in transaction mode): waiters then rely on polling.
+	NoListen bool
+	// NotifyWindow is the debounce window of outgoing notifications: at
+	// most one per topic is sent at once, and one more at the end of the
+	// window if more changes came meanwhile; default 5ms.
+	NotifyWindow time.Duration
+	Logger       *slog.Logger
+}
+
+// Store is the PostgreSQL store.
+type Store struct {
+	*sqlstore.DB
+	stopListen context.CancelFunc
+	listenDone chan struct{}
+	notifier   *notifier
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Channel is the NOTIFY channel sluice uses.
+const Channel = "sluice"
+
+// Open connects to the database at url (a postgres:// URL or DSN), applies
+// pending migrations (one process at a time, under an advisory lock), and
+// starts listening for other processes' notifications.
+func Open(ctx context.Context, url string, o Options) (*Store, error) {
+	if o.MaxConns <= 0 {
+		o.MaxConns = 8
+	}
+	if o.NotifyWindow <= 0 {
+		o.NotifyWindow = 5 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, sluice.Errorf(sluice.EINVALID, "postgres: bad connection URL: %v", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, &sluice.Error{Code: sluice.EUNAVAIL, Message: fmt.Sprintf("postgres: cannot connect to %s: %v", redact(cfg), err)}
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	clock := o.Clock
+	var skew *skewClock
+	if clock == nil {
+		skew = &skewClock{}
+		if err := skew.measure(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
+		clock = skew
+	}
+	s := &Store{}
+	s.notifier = newNotifier(db, o.NotifyWindow, o.Logger)
+	s.DB = sqlstore.New(sqlstore.Options{
+		Dialect: sqlstore.Dialect{
+			Name:        "postgres",
+			Numbered:    true,
+			SkipLocked:  " FOR UPDATE SKIP LOCKED",
+			ForUpdate:   " FOR UPDATE",
+			ForShare:    " FOR SHARE",
+			Retryable:   retryable,
+			AfterCommit: s.notifier.notify,
+		},
+		Write:   db,
+		Read:    db,
+		Clock:   clock,
+		OnClose: s.stop,
+	})
+	lctx, cancel := context.WithCancel(context.Background())
+	s.stopListen = cancel
+	s.listenDone = make(chan struct{})
+	go func() {
+		defer close(s.listenDone)
+		if skew != nil {
+			go skew.keepMeasuring(lctx, db)
+		}
+		if !o.NoListen {
+			listen(lctx, cfg, s.DB.Signals(), o.Logger)
+		} else {
+			<-lctx.Done()
+		}
+	}()
+	return s, nil
+}
+
+func (s *Store) stop() error {
+	s.stopListen()
+	<-s.listenDone
+	s.notifier.close()
+	return nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	var schema string
+	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	// One advisory lock per schema: processes starting together migrate
+	// one after the other, and the others find nothing left to do.
+	h := fnv.New64a()
+	h.Write([]byte("sluice:" + schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64() >> 1)))
+	if err != nil {
+		return err
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: apply migrations: %w", err)
+	}
+	return nil
+}
+
+// retryable reports errors after which a transaction may run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01" // serialization failure, deadlock
+	}
+	return false
+}
+
+func redact(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+}
+
+// skewClock is this machine's clock corrected by its offset from the
+// database server's clock, measured at open and every few minutes: lease
+// expiry is compared across machines, so every process must agree on the
+// time within the round trip of a query, whatever their own clocks say.
+type skewClock struct {
+	offset atomic.Int64 // nanoseconds to add to the local clock
+}
+
+func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *skewClock) measure(ctx context.Context, db *sql.DB) error {
+	best := time.Duration(1<<62 - 1)
+	for i := 0; i < 3; i++ {
+		before := time.Now()
+		var dbMicros int64
+		err := db.QueryRowContext(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`).Scan(&dbMicros)
+		after := time.Now()
+		if err != nil {
+			return fmt.Errorf("postgres: read server clock: %w", err)
+		}
+		if rtt := after.Sub(before); rtt < best { // the fastest round trip is the most precise
+			best = rtt
+			mid := before.Add(rtt / 2)
+			c.offset.Store(int64(time.UnixMicro(dbMicros).Sub(mid)))
+		}
+	}
+	return nil
+}
+
+func (c *skewClock) keepMeasuring(ctx context.Context, db *sql.DB) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = c.measure(mctx, db) // keep the last offset during an outage
+			cancel()
+		}
+	}
+}
