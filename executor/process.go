@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -51,8 +52,23 @@ func runProcess(ctx context.Context, r *Request) *Result {
 		return startFailed(err)
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
+	setParentDeathSignal(cmd)
 	res := &Result{Started: time.Now()}
-	err = cmd.Start()
+	started := make(chan error, 1)
+	waited := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the thread that started the
+		// process ends, not the process: keep this goroutine on its thread
+		// until the child is gone. See go.dev/issue/27505.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			waited <- cmd.Wait()
+		}
+	}()
+	err = <-started
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -65,8 +81,6 @@ func runProcess(ctx context.Context, r *Request) *Result {
 	go readLines(&readers, outR, Stdout, r.Log)
 	go readLines(&readers, errR, Stderr, r.Log)
 
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
 	var timeout <-chan time.Time
 	if r.Timeout > 0 {
 		timer := time.NewTimer(r.Timeout)

@@ -16,9 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/scheduler"
 	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/postgres"
 	"github.com/sluice-dev/sluice/store/sqlite"
 	"github.com/sluice-dev/sluice/worker"
 )
@@ -28,8 +30,12 @@ import (
 type Config struct {
 	// Home is the data directory of the SQLite store.
 	Home string
-	// DB selects the store: empty for SQLite in Home.
+	// DB selects the store: empty for SQLite in Home, or a postgres:// URL.
 	DB string
+	// DBMaxConns bounds the PostgreSQL connection pool.
+	DBMaxConns int
+	// NoListen turns off PostgreSQL LISTEN; waiters poll.
+	NoListen bool
 	// Pipelines is the folder of pipeline files to load; empty for none.
 	Pipelines string
 	// Rescan is how often the pipelines folder is checked for changes.
@@ -38,17 +44,25 @@ type Config struct {
 	Listen string
 	// Roles to run.
 	Scheduler, Worker bool
-	Concurrency       int
-	Lease             time.Duration
-	Poll              time.Duration
-	DrainTimeout      time.Duration
-	KillGrace         time.Duration
-	Sync              string
-	Holder            string
-	Logger            *slog.Logger
+	// Worker settings; see worker.Config.
+	WorkerID     string
+	Concurrency  int
+	Lease        time.Duration
+	Poll         time.Duration
+	DrainTimeout time.Duration
+	KillGrace    time.Duration
+	// Sync is the SQLite durability.
+	Sync   string
+	Holder string
+	Logger *slog.Logger
 	// Listening, if set, is called with the HTTP server's address once it
 	// accepts connections.
 	Listening func(addr string)
+}
+
+// IsPostgres reports whether a --db value names PostgreSQL.
+func IsPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") || strings.Contains(db, "host=")
 }
 
 // OpenStore opens the store cfg names.
@@ -56,10 +70,32 @@ func OpenStore(ctx context.Context, cfg *Config) (store.Store, error) {
 	switch {
 	case cfg.DB == "" || cfg.DB == "sqlite":
 		return sqlite.Open(ctx, cfg.Home, sqlite.Options{Sync: cfg.Sync, Holder: cfg.Holder})
-	case strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://"):
-		return nil, errors.New("PostgreSQL support is not built yet: use the default SQLite store")
+	case IsPostgres(cfg.DB):
+		return postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, NoListen: cfg.NoListen, Logger: cfg.Logger})
 	default:
-		return nil, fmt.Errorf("--db %q: want empty (SQLite in --home) or a postgres:// URL", cfg.DB)
+		return nil, sluice.Errorf(sluice.EINVALID, "--db %q: want empty (SQLite in --home) or a postgres:// URL", cfg.DB)
+	}
+}
+
+// openRetrying opens the store, waiting with backoff while the database is
+// unreachable: a process started during an outage comes up when it ends.
+func openRetrying(ctx context.Context, cfg *Config, log *slog.Logger) (store.Store, error) {
+	for n := 1; ; n++ {
+		st, err := OpenStore(ctx, cfg)
+		if err == nil || sluice.ErrorCode(err) != sluice.EUNAVAIL {
+			if err == nil && n > 1 {
+				log.Info("database reachable; starting")
+			}
+			return st, err
+		}
+		if n == 1 {
+			log.Warn("database unavailable; waiting for it", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(store.Backoff(n, 5*time.Second)):
+		}
 	}
 }
 
@@ -69,8 +105,9 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+		cfg.Logger = log
 	}
-	st, err := OpenStore(ctx, &cfg)
+	st, err := openRetrying(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
@@ -79,23 +116,19 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 
 	var (
 		wg      sync.WaitGroup
-		bgCtx   context.Context
-		bgStop  context.CancelFunc
 		errOnce sync.Once
 		runErr  error
 	)
-	bgCtx, bgStop = context.WithCancel(context.Background())
+	bgCtx, bgStop := context.WithCancel(context.Background())
 	defer bgStop()
-	fail := func(err error) {
-		errOnce.Do(func() { runErr = err })
-	}
+	fail := func(err error) { errOnce.Do(func() { runErr = err }) }
 
 	if cfg.Pipelines != "" {
 		loader := catalog.NewLoader(st, cfg.Pipelines, log)
 		if _, err := os.Stat(cfg.Pipelines); err != nil {
 			log.Warn("pipelines folder not found; create it or pass --pipelines", "dir", cfg.Pipelines)
 		} else if _, err := loader.Sync(ctx); err != nil {
-			return fmt.Errorf("load pipelines: %w", err)
+			log.Warn("could not load pipelines; retrying", "err", err)
 		}
 		rescan := cfg.Rescan
 		if rescan <= 0 {
@@ -105,20 +138,20 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		go func() { defer wg.Done(); loader.Run(bgCtx, rescan) }()
 	}
 	if cfg.Scheduler {
-		sch := scheduler.New(scheduler.Config{Store: st, Logger: log, ReapOrphans: single})
+		sch := scheduler.New(scheduler.Config{Store: st, Logger: log, ReapOrphans: single, Interval: cfg.Poll})
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = sch.Run(bgCtx) }()
 	}
-	var w *worker.Worker
 	workerDone := make(chan struct{})
 	if cfg.Worker {
-		w, err = worker.New(worker.Config{
-			Store: st, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
+		w, err := worker.New(worker.Config{
+			Store: st, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
 			DrainTimeout: cfg.DrainTimeout, KillGrace: cfg.KillGrace, Logger: log,
 		})
 		if err != nil {
 			return err
 		}
+		log.Info("worker started", "worker", w.ID(), "concurrency", cfg.Concurrency)
 		go func() { defer close(workerDone); _ = w.Run(ctx) }()
 		go func() {
 			select {
@@ -135,6 +168,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
 			bgStop()
+			<-workerDone
 			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 		srv = &http.Server{Handler: Handler(st), ReadHeaderTimeout: 10 * time.Second}
@@ -153,11 +187,15 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	}
 
 	<-ctx.Done()
-	log.Info("stopping: no new work is claimed; running tasks may finish", "drain_timeout", cfg.DrainTimeout.String())
+	if cfg.Worker {
+		log.Info("stopping: no new tasks are claimed; running ones may finish", "drain_timeout", cfg.DrainTimeout.String())
+	} else {
+		log.Info("stopping")
+	}
 	<-workerDone
 	bgStop()
 	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = srv.Shutdown(sctx)
 		cancel()
 	}

@@ -247,9 +247,15 @@ func (s *server) stop() {
 
 func (s *server) get(path string) (int, string) {
 	s.t.Helper()
-	resp, err := http.Get(s.url + path)
+	return httpGet(s.t, s.url+path)
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
@@ -381,13 +387,21 @@ tasks:
 		t.Fatal(err)
 	}
 	<-s.done
-	// The task was in its own process group and is orphaned now; a real
-	// machine crash would take it down too.
-	if data, err := os.ReadFile(filepath.Join(marks, "slow-1.pid")); err == nil {
-		var pid int
-		fmt.Sscan(string(data), &pid)
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	// The kernel kills the task of a worker that dies (parent-death signal).
+	data, err := os.ReadFile(filepath.Join(marks, "slow-1.pid"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	var pid int
+	fmt.Sscan(string(data), &pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("task process %d outlived its killed worker", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL) // its sleep, orphaned in the group
 
 	s2 := startServer(t, dir, nil, args...)
 	waitFile(t, filepath.Join(marks, "last"), 60*time.Second, s2.logs)

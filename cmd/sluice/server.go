@@ -1,49 +1,126 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/sluice-dev/sluice/server"
 )
 
-func serverCmd() *cobra.Command {
-	cfg := server.Config{Scheduler: true, Worker: true}
-	cmd := &cobra.Command{
-		Use:   "server",
-		Short: "Run every role in one process: pipeline loading, scheduler, workers, HTTP",
-		Long: `Run every role of sluice in one process: it loads the pipeline files of
+// role says which parts of sluice a command runs.
+type role struct {
+	name                 string
+	scheduler, worker    bool
+	web                  bool
+	defaultListen        string
+	short, long, example string
+}
+
+var roles = []role{
+	{
+		name: "server", scheduler: true, worker: true, web: true, defaultListen: "127.0.0.1:8080",
+		short: "Run every role in one process: pipeline loading, scheduler, workers, HTTP",
+		long: `Run every role of sluice in one process: it loads the pipeline files of
 --pipelines (and reloads them when they change), creates runs when their
 schedules are due, runs tasks on its workers, and serves /healthz and
 /readyz on --listen.
 
-With no --db, state lives in an embedded SQLite database under --home; only
-one process may use a home directory.
+With no --db, state lives in an embedded SQLite database under --home, and
+only one process may use a home directory. With --db postgres://…, run
+'sluice server' on as many machines as you like, or split the roles with
+'sluice scheduler', 'sluice worker' and 'sluice web'.
 
 On SIGINT or SIGTERM it stops claiming tasks, lets running ones finish for
-up to --drain-timeout, then hands the rest back; a second signal stops at once.`,
-		Example: `  sluice server --pipelines examples
-  SLUICE_HOME=/var/lib/sluice sluice server --listen :8080`,
-		Args: cobra.NoArgs,
+up to --drain-timeout, then hands the rest back to other workers; a second
+signal stops at once.`,
+		example: `  sluice server --pipelines examples
+  SLUICE_HOME=/var/lib/sluice sluice server --listen :8080
+  sluice server --db postgres://sluice@db/sluice --pipelines /etc/sluice/pipelines`,
+	},
+	{
+		name: "scheduler", scheduler: true, defaultListen: "127.0.0.1:8081",
+		short: "Run the scheduler role (PostgreSQL): load pipelines, create due runs, requeue lost tasks",
+		long: `Run only the scheduler: it loads the pipeline files of --pipelines into the
+database, creates runs when their schedules are due, starts queued runs
+when max_active_runs allows, and requeues the tasks of workers that
+stopped renewing their leases. Any number may run at once: they coordinate
+through row locks and unique keys, with no leader.`,
+		example: `  sluice scheduler --db postgres://sluice@db/sluice --pipelines /etc/sluice/pipelines`,
+	},
+	{
+		name: "worker", worker: true, defaultListen: "127.0.0.1:8082",
+		short: "Run the worker role (PostgreSQL): claim ready tasks and run them",
+		long: `Run only a worker: it claims ready tasks, runs them with up to --concurrency
+at once, renews their leases, and records their outcomes. On SIGINT or
+SIGTERM it claims nothing more, lets running tasks finish for up to
+--drain-timeout, then hands the rest back; a second signal stops at once.`,
+		example: `  sluice worker --db postgres://sluice@db/sluice --concurrency 32`,
+	},
+	{
+		name: "web", web: true, defaultListen: "127.0.0.1:8080",
+		short: "Run the web role (PostgreSQL): the HTTP endpoints",
+		long: `Run only the HTTP endpoints: /healthz and /readyz. Every web process reads
+everything from the database, so all of them show the same truth.`,
+		example: `  sluice web --db postgres://sluice@db/sluice --listen :8080`,
+	},
+}
+
+func roleCmds() []*cobra.Command {
+	var cmds []*cobra.Command
+	for _, r := range roles {
+		cmds = append(cmds, roleCmd(r))
+	}
+	return cmds
+}
+
+func roleCmd(r role) *cobra.Command {
+	cfg := server.Config{Scheduler: r.scheduler, Worker: r.worker}
+	cmd := &cobra.Command{
+		Use:     r.name,
+		Short:   r.short,
+		Long:    r.long,
+		Example: r.example,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if r.name != "server" && !server.IsPostgres(cfg.DB) {
+				return exitWith(2, errors.New("'sluice "+r.name+"' runs one role in its own process, which needs a database that many processes share: "+
+					"pass --db postgres://… (or set SLUICE_DB); on one machine with SQLite, run 'sluice server'"))
+			}
 			ctx, kill, stop := signals()
 			defer stop()
-			cfg.Holder = "sluice server"
+			cfg.Holder = "sluice " + r.name
 			return server.Run(ctx, cfg, kill)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Home, "home", ".sluice", "data directory of the embedded SQLite store")
-	f.StringVar(&cfg.DB, "db", "", "database: empty for SQLite in --home")
-	f.StringVar(&cfg.Pipelines, "pipelines", "pipelines", "folder of pipeline files (*.yaml, *.yml), watched for changes")
-	f.DurationVar(&cfg.Rescan, "rescan", time.Second, "how often the pipelines folder is checked for changes")
-	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address (port 0 picks a free port)")
+	f.StringVar(&cfg.DB, "db", "", "database: empty for SQLite in --home, or a postgres:// URL")
+	if r.name == "server" {
+		f.StringVar(&cfg.Home, "home", ".sluice", "data directory of the embedded SQLite store")
+		f.StringVar(&cfg.Sync, "sync", "normal", "SQLite durability: normal (a power loss may lose the last commits) or full")
+	}
+	f.StringVar(&cfg.Listen, "listen", r.defaultListen, "HTTP address of /healthz and /readyz (port 0 picks a free port; empty for none)")
+	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 8, "PostgreSQL connections this process may open")
+	f.BoolVar(&cfg.NoListen, "no-listen", false, "PostgreSQL: do not LISTEN for wake-ups, only poll (behind a transaction-pooling proxy)")
+	if r.scheduler || r.worker {
+		f.DurationVar(&cfg.Poll, "poll", time.Second, "longest wait for work when no wake-up arrives")
+	}
+	if r.scheduler {
+		f.StringVar(&cfg.Pipelines, "pipelines", "pipelines", "folder of pipeline files (*.yaml, *.yml), watched for changes")
+		f.DurationVar(&cfg.Rescan, "rescan", time.Second, "how often the pipelines folder is checked for changes")
+	}
+	if r.worker {
+		addWorkerFlags(f, &cfg)
+	}
+	return cmd
+}
+
+func addWorkerFlags(f *pflag.FlagSet, cfg *server.Config) {
+	f.StringVar(&cfg.WorkerID, "worker-id", "", "name of this worker in attempts and logs (default host:pid:random)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 16, "tasks this process runs at once")
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a task's lease lasts without a heartbeat; a dead worker's tasks are retried after it")
-	f.DurationVar(&cfg.Poll, "poll", time.Second, "longest wait for work when no wake-up arrives")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "on shutdown, how long running tasks may finish before they are handed back")
 	f.DurationVar(&cfg.KillGrace, "kill-grace", 10*time.Second, "time between SIGTERM and SIGKILL when a task is stopped")
-	f.StringVar(&cfg.Sync, "sync", "normal", "SQLite durability: normal (a power loss may lose the last commits) or full")
-	return cmd
 }

@@ -93,3 +93,12 @@ func Schema(t testing.TB) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// SchemaOf returns the schema a URL from Schema uses.
+func SchemaOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("search_path")
+}

@@ -95,7 +95,9 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, signals *store.Signals, lo
 	l := &pgxlisten.Listener{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
 			c, err := pgx.ConnectConfig(ctx, cfg)
-			health.Observe(err)
+			if ctx.Err() == nil {
+				health.Observe(err)
+			}
 			return c, err
 		},
 		LogError: func(ctx context.Context, err error) {

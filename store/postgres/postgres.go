@@ -151,7 +151,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	// one after the other, and the others find nothing left to do.
 	h := fnv.New64a()
 	h.Write([]byte("sluice:" + schema))
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64() >> 1)))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 600))
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/internal/pgtest"
@@ -21,4 +25,147 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+func openStore(t *testing.T, url string, o postgres.Options) *postgres.Store {
+	t.Helper()
+	if o.MaxConns == 0 {
+		o.MaxConns = 4
+	}
+	s, err := postgres.Open(context.Background(), url, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func savePipeline(t *testing.T, s store.Store) {
+	t.Helper()
+	_, err := s.PipelineSave(context.Background(), &store.PipelineSaveParams{
+		ID: "p", Hash: "h", MaxActiveRuns: 100, Tasks: []store.VersionTask{{TaskID: "a"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNotifyWakesOtherProcesses: a commit in one process wakes waiters in
+// another through NOTIFY, long before any poll would.
+func TestNotifyWakesOtherProcesses(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	a := openStore(t, url, postgres.Options{})
+	b := openStore(t, url, postgres.Options{})
+	savePipeline(t, a)
+	// The listener of b connects in the background: wait until it hears.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		wake := b.Wait(store.TopicReady)
+		if _, _, err := a.RunCreate(context.Background(), &store.RunCreateParams{PipelineID: "p", Key: fmt.Sprint("k", i), Kind: store.RunManual}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-wake:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a run created in one process never woke a waiter in another")
+		}
+	}
+}
+
+// TestNoListenHearsNothing: with NoListen a process only learns of other
+// processes' work by polling.
+func TestNoListenHearsNothing(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	a := openStore(t, url, postgres.Options{})
+	b := openStore(t, url, postgres.Options{NoListen: true})
+	savePipeline(t, a)
+	wake := b.Wait(store.TopicReady)
+	for i := 0; i < 5; i++ {
+		if _, _, err := a.RunCreate(context.Background(), &store.RunCreateParams{PipelineID: "p", Key: fmt.Sprint("k", i), Kind: store.RunManual}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-wake:
+		t.Fatal("a NoListen store was woken by another process")
+	case <-time.After(300 * time.Millisecond):
+	}
+	// Its own commits still wake its own waiters.
+	wake = b.Wait(store.TopicReady)
+	if _, _, err := b.RunCreate(context.Background(), &store.RunCreateParams{PipelineID: "p", Key: "own", Kind: store.RunManual}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+	default:
+		t.Fatal("own commit did not wake own waiter")
+	}
+}
+
+// TestConcurrentMigrations: processes starting together on an empty
+// database all come up; the migrations ran once.
+func TestConcurrentMigrations(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 2})
+			if err != nil {
+				errs <- err
+				return
+			}
+			s.Close()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent open: %v", err)
+	}
+	db := pgtest.Require(t)
+	var applied int
+	schema := pgtest.SchemaOf(url)
+	if err := db.QueryRow(`SELECT count(*) FROM `+schema+`.goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != 1 {
+		t.Fatalf("migration rows = %d, want 1", applied)
+	}
+}
+
+// TestClockFollowsServer: without an injected clock the store tells the
+// database server's time.
+func TestClockFollowsServer(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	s := openStore(t, url, postgres.Options{})
+	savePipeline(t, s)
+	r, _, err := s.RunCreate(context.Background(), &store.RunCreateParams{PipelineID: "p", Key: "k", Kind: store.RunManual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serverNow int64
+	if err := pgtest.Require(t).QueryRow(`SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`).Scan(&serverNow); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.UnixMicro(serverNow).Sub(r.CreatedAt); d < 0 || d > 5*time.Second {
+		t.Fatalf("run created at %v, server time %v", r.CreatedAt, time.UnixMicro(serverNow))
+	}
+}
+
+func TestBadURL(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.Open(context.Background(), "postgres://nobody@127.0.0.1:1/x?connect_timeout=1", postgres.Options{})
+	if sluice.ErrorCode(err) != sluice.EUNAVAIL || !strings.Contains(err.Error(), "cannot connect") {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
 }

@@ -101,7 +101,16 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 				string(p.State), us(p.FinishedAt), exitCode, p.Error,
 				p.Lease.AttemptID, p.Lease.Token, string(sluice.AttemptRunning)).Scan(&instanceID)
 			if errors.Is(err, sql.ErrNoRows) {
-				results[i] = sluice.ErrLeaseLost
+				// A retry of a completion whose commit went through but
+				// whose reply was lost finds its own outcome: not a loss.
+				var state string
+				err := t.queryRow(`SELECT state FROM attempts WHERE id = ? AND token = ?`, p.Lease.AttemptID, p.Lease.Token).Scan(&state)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				if sluice.AttemptState(state) != p.State {
+					results[i] = sluice.ErrLeaseLost
+				}
 				continue
 			}
 			if err != nil {

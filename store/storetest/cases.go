@@ -690,6 +690,16 @@ func testCompleteBatch(t *testing.T, open Opener) {
 	b.wantStates(r.ID, map[string]sluice.InstanceState{"j": sluice.InstancePending})
 	b.mustComplete(cs[1], sluice.AttemptSuccess)
 	b.wantStates(r.ID, map[string]sluice.InstanceState{"j": sluice.InstanceQueued})
+	// Completing again with the same outcome (a retry after a lost reply)
+	// is not a lost lease; a different outcome is.
+	again, err := b.s.AttemptComplete(b.ctx, []*store.AttemptCompleteParams{
+		{Lease: cs[0].Lease, State: sluice.AttemptSuccess, FinishedAt: b.clock.Now()},
+		{Lease: cs[2].Lease, State: sluice.AttemptFailed, FinishedAt: b.clock.Now()},
+	})
+	if err != nil || again[0] != nil || !isLeaseLost(again[1]) {
+		t.Fatalf("repeated completions: %v, %v; want nil and lease lost", again, err)
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"a": sluice.InstanceSuccess, "c": sluice.InstanceSuccess, "j": sluice.InstanceQueued})
 	if _, err := b.s.AttemptComplete(b.ctx, []*store.AttemptCompleteParams{{Lease: cs[0].Lease, State: sluice.AttemptRunning}}); sluice.ErrorCode(err) != sluice.EINVALID {
 		t.Fatalf("completing as running: %v, want invalid", err)
 	}

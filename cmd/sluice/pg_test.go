@@ -1,0 +1,199 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/postgres"
+)
+
+// proc is a sluice process of one role, with its log kept in memory.
+type proc struct {
+	role string
+	cmd  *exec.Cmd
+	done chan struct{}
+	url  chan string
+
+	mu  sync.Mutex
+	log strings.Builder
+}
+
+// startProc starts `sluice ROLE args…` and returns at once.
+func startProc(t *testing.T, dir, role string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{role}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = os.Environ()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{role: role, cmd: cmd, done: make(chan struct{}), url: make(chan string, 1)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.log.WriteString(line + "\n")
+			p.mu.Unlock()
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
+				p.url <- rec["url"].(string)
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+func (p *proc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+func (p *proc) waitURL(t *testing.T) string {
+	t.Helper()
+	select {
+	case u := <-p.url:
+		return u
+	case <-p.done:
+		t.Fatalf("%s exited:\n%s", p.role, p.logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not listen:\n%s", p.role, p.logs())
+	}
+	return ""
+}
+
+// term stops a process with SIGTERM and returns its exit code.
+func (p *proc) term(t *testing.T) int {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not stop on SIGTERM:\n%s", p.role, p.logs())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+func openPG(t *testing.T, url string) store.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 2, NoListen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// waitRuns waits until n runs of a pipeline exist and have all finished.
+func waitRuns(t *testing.T, st store.Store, pipelineID string, n int, d time.Duration, logs func() string) []*store.Run {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		runs, err := st.RunList(context.Background(), &store.RunListParams{PipelineID: pipelineID, Limit: 100000})
+		if err == nil && len(runs) >= n {
+			finished := 0
+			for _, r := range runs {
+				if r.State.Finished() {
+					finished++
+				}
+			}
+			if finished == len(runs) {
+				return runs
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runs of %s did not finish in %v (%d exist, err %v)\n%s", pipelineID, d, len(runs), err, logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRolesNeedPostgres(t *testing.T) {
+	t.Parallel()
+	for _, role := range []string{"scheduler", "worker", "web"} {
+		r := sluiceCmd(t, t.TempDir(), nil, role)
+		if r.code != 2 || !strings.Contains(r.stderr, "--db postgres://") || !strings.Contains(r.stderr, "sluice server") {
+			t.Errorf("%s without --db: exit %d %s", role, r.code, r.stderr)
+		}
+	}
+}
+
+// TestSplitRolesAndDrainHandOff runs a scheduler, a web process and two
+// workers as separate processes on PostgreSQL. A long task starts on one
+// worker; SIGTERM makes that worker hand its lease back after the drain
+// timeout, and the other worker runs the task at once, without counting a
+// failure.
+func TestSplitRolesAndDrainHandOff(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	os.Mkdir(pipes, 0o755)
+	writeFile(t, pipes, "handoff.yaml", fmt.Sprintf(`id: handoff
+schedule: "@every 24h"
+tasks:
+  long:
+    run: |
+      echo "$SLUICE_ATTEMPT" > %[1]s/started-$SLUICE_ATTEMPT
+      if [ "$SLUICE_ATTEMPT" = 1 ]; then sleep 60; fi
+`, dir))
+	db := []string{"--db", url, "--listen", "127.0.0.1:0"}
+	web := startProc(t, dir, "web", db...)
+	webURL := web.waitURL(t)
+	w1 := startProc(t, dir, "worker", append(db, "--drain-timeout", "500ms", "--worker-id", "w1")...)
+	w1.waitURL(t)
+	sch := startProc(t, dir, "scheduler", append(db, "--pipelines", pipes)...)
+	sch.waitURL(t)
+	waitFile(t, filepath.Join(dir, "started-1"), 30*time.Second, sch.logs)
+	w2 := startProc(t, dir, "worker", append(db, "--worker-id", "w2")...)
+	w2.waitURL(t)
+	if code := w1.term(t); code != 0 {
+		t.Fatalf("worker exited %d:\n%s", code, w1.logs())
+	}
+	waitFile(t, filepath.Join(dir, "started-2"), 10*time.Second, w2.logs)
+	st := openPG(t, url)
+	runs := waitRuns(t, st, "handoff", 1, 30*time.Second, w2.logs)
+	atts, _ := st.AttemptListByRun(context.Background(), runs[0].ID)
+	if len(atts) != 2 || atts[0].State != "handed_back" || atts[0].Worker != "w1" || atts[1].State != "success" || atts[1].Worker != "w2" {
+		t.Fatalf("attempts: %+v / %+v", atts[0], atts[len(atts)-1])
+	}
+	if gap := atts[1].StartedAt.Sub(*atts[0].FinishedAt); gap > 5*time.Second {
+		t.Fatalf("the other worker took %v to take the handed-back task", gap)
+	}
+	ins, _ := st.InstanceList(context.Background(), runs[0].ID)
+	if ins[0].Failures != 0 {
+		t.Fatalf("a handed-back attempt counted as a failure")
+	}
+	resp, body := httpGet(t, webURL+"/readyz")
+	if resp != 200 || !strings.Contains(body, "ready") {
+		t.Fatalf("web /readyz = %d %s", resp, body)
+	}
+	for _, p := range []*proc{sch, web, w2} {
+		if code := p.term(t); code != 0 {
+			t.Fatalf("%s exited %d:\n%s", p.role, code, p.logs())
+		}
+	}
+}
