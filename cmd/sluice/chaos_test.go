@@ -115,7 +115,7 @@ func TestChaos(t *testing.T) {
 // finishedRuns counts the runs of the chaos pipeline: finished ones and all.
 func finishedRuns(t *testing.T, db *sql.DB, schema string) (done, total int) {
 	t.Helper()
-	err := db.QueryRow(`SELECT count(*) FILTER (WHERE state IN ('success', 'failed', 'cancelled')), count(*) FROM ` + schema + `.runs`).Scan(&done, &total)
+	err := db.QueryRow(`SELECT count(*) FILTER (WHERE state IN ('success', 'failed', 'cancelled')), count(*) FROM `+schema+`.runs`).Scan(&done, &total)
 	if err != nil {
 		return 0, 0
 	}

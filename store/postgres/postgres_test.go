@@ -134,7 +134,7 @@ func TestConcurrentMigrations(t *testing.T) {
 	db := pgtest.Require(t)
 	var applied int
 	schema := pgtest.SchemaOf(url)
-	if err := db.QueryRow(`SELECT count(*) FROM `+schema+`.goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+	if err := db.QueryRow(`SELECT count(*) FROM ` + schema + `.goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
 	if applied != 1 {
