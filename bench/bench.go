@@ -22,7 +22,6 @@ import (
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
-	"github.com/sluice-dev/sluice/store/sqlite"
 	"github.com/sluice-dev/sluice/worker"
 )
 
@@ -45,6 +44,14 @@ type Options struct {
 	Workers int
 	// Sync is the SQLite durability; default normal.
 	Sync string
+	// DB is a postgres:// URL to run on PostgreSQL, in a fresh schema that
+	// is dropped afterwards; empty for a temporary SQLite store.
+	DB string
+	// WorkerProcs runs the workers as that many `sluice worker` processes
+	// (PostgreSQL only) instead of in this process.
+	WorkerProcs int
+	// Binary is the sluice binary for worker processes; default this one.
+	Binary string
 }
 
 // Result holds a scenario's figures. Times come from the store's records.
@@ -53,6 +60,7 @@ type Result struct {
 	Store       string  `json:"store"`
 	Tasks       int     `json:"tasks"`
 	Workers     int     `json:"workers"`
+	WorkerProcs int     `json:"worker_procs,omitempty"`
 	Concurrency int     `json:"concurrency"`
 	Seconds     float64 `json:"seconds"`
 	TasksPerSec float64 `json:"tasks_per_sec"`
@@ -124,12 +132,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(ctx, dir, sqlite.Options{Sync: o.Sync, Holder: "sluice bench"})
+	st, dbURL, cleanup, err := openStore(ctx, o, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
-	res := &Result{Scenario: o.Scenario, Store: "sqlite", Tasks: len(p.Tasks), Workers: o.Workers, Concurrency: o.Concurrency,
+	defer cleanup()
+	storeName := "sqlite"
+	if dbURL != "" {
+		storeName = "postgres"
+	}
+	res := &Result{Scenario: o.Scenario, Store: storeName, Tasks: len(p.Tasks), Workers: o.Workers, WorkerProcs: o.WorkerProcs, Concurrency: o.Concurrency,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
 
 	if strings.HasPrefix(o.Scenario, "shell-") {
@@ -151,16 +163,26 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	wctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for i := 0; i < o.Workers; i++ {
-		w, err := worker.New(worker.Config{Store: st, Concurrency: o.Concurrency, Logger: quiet, ID: "bench-" + strconv.Itoa(i)})
+	defer func() { stop(); wg.Wait() }()
+	if o.WorkerProcs > 0 {
+		if dbURL == "" {
+			return nil, errors.New("--workers-procs needs --db postgres://…: worker processes cannot share a SQLite store")
+		}
+		stopProcs, err := startWorkerProcs(wctx, o, dbURL)
 		if err != nil {
-			stop()
 			return nil, err
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = w.Run(wctx) }()
+		defer stopProcs()
+	} else {
+		for i := 0; i < o.Workers; i++ {
+			w, err := worker.New(worker.Config{Store: st, Concurrency: o.Concurrency, Logger: quiet, ID: "bench-" + strconv.Itoa(i)})
+			if err != nil {
+				return nil, err
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = w.Run(wctx) }()
+		}
 	}
-	defer func() { stop(); wg.Wait() }()
 
 	run, _, err := st.RunCreate(ctx, &store.RunCreateParams{PipelineID: p.ID, VersionID: saved.VersionID, Key: "bench", Kind: store.RunManual, LogicalDate: time.Now()})
 	if err != nil {

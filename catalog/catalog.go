@@ -227,17 +227,31 @@ func (l *Loader) display(path string) string {
 	return path
 }
 
-// Run syncs every interval until ctx ends.
+// Run syncs every interval until ctx ends. A database that cannot be
+// reached is logged once when it goes and once when it comes back.
 func (l *Loader) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	health := store.NewHealth(l.log, "pipeline loader")
+	var lastErr string
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if _, err := l.Sync(ctx); err != nil && ctx.Err() == nil {
+		_, err := l.Sync(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil:
+			health.Observe(nil)
+			lastErr = ""
+		case isStoreErr(err):
+			health.Observe(err)
+		case err.Error() != lastErr: // a folder problem, once per change
+			lastErr = err.Error()
 			l.log.Warn("pipelines folder sync failed", "dir", l.dir, "err", err)
 		}
 	}

@@ -373,3 +373,10 @@ type Attempt struct {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// Clocked is implemented by stores whose clock other processes share, such
+// as a database server's: times a process records (an attempt's end) must
+// be told by it, so they compare with the times the store writes itself.
+type Clocked interface {
+	Clock() sluice.Clock
+}

@@ -60,7 +60,8 @@ func (w *Worker) lost(a *attempt) {
 func (w *Worker) execute(a *attempt) {
 	c := a.claim
 	res := w.runAttempt(a)
-	w.slots <- struct{}{} // the process is gone; another may start
+	res.Finished = w.clock.Now() // in the store's time, like the attempt's start
+	w.slots <- struct{}{}        // the process is gone; another may start
 
 	if res.Stopped {
 		switch cause := context.Cause(a.ctx); {

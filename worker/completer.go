@@ -92,10 +92,7 @@ func (c *completer) run(kill context.Context) {
 			c.mu.Lock()
 			c.pending = append(batch, c.pending...)
 			c.mu.Unlock()
-			failures++
-			if failures == 1 || failures%20 == 0 {
-				c.w.log.Warn("could not record attempt outcomes; retrying", "attempts", len(batch), "err", err)
-			}
+			failures++ // health logged the outage once
 			select {
 			case <-time.After(store.Backoff(failures, 5*time.Second)):
 			case <-kill.Done():

@@ -55,6 +55,7 @@ type Worker struct {
 	versions  *versionCache
 	tmpDir    string
 	completer *completer
+	clock     sluice.Clock
 
 	mu      sync.Mutex
 	running map[int64]*attempt // by attempt id
@@ -106,6 +107,10 @@ func New(cfg Config) (*Worker, error) {
 	}
 	for i := 0; i < cfg.Concurrency; i++ {
 		w.slots <- struct{}{}
+	}
+	w.clock = sluice.SystemClock
+	if c, ok := cfg.Store.(store.Clocked); ok {
+		w.clock = c.Clock()
 	}
 	w.killCtx, w.kill = context.WithCancelCause(context.Background())
 	w.completer = newCompleter(w)

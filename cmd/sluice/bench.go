@@ -55,7 +55,11 @@ func benchCmd() *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(out).Encode(res)
 			}
-			fmt.Fprintf(out, "scenario      %s (%s, %d worker(s) x %d slots)\n", res.Scenario, res.Store, res.Workers, res.Concurrency)
+			if res.WorkerProcs > 0 {
+				fmt.Fprintf(out, "scenario      %s (%s, %d worker processes x %d slots)\n", res.Scenario, res.Store, res.WorkerProcs, res.Concurrency)
+			} else {
+				fmt.Fprintf(out, "scenario      %s (%s, %d worker(s) x %d slots)\n", res.Scenario, res.Store, res.Workers, res.Concurrency)
+			}
 			fmt.Fprintf(out, "tasks         %d\n", res.Tasks)
 			fmt.Fprintf(out, "seconds       %.3f\n", res.Seconds)
 			fmt.Fprintf(out, "tasks/sec     %.0f\n", res.TasksPerSec)
@@ -74,6 +78,8 @@ func benchCmd() *cobra.Command {
 	f.IntVar(&o.Concurrency, "concurrency", 16, "slots of each worker")
 	f.IntVar(&o.Workers, "workers", 1, "workers in this process")
 	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")
+	f.StringVar(&o.DB, "db", "", "run on PostgreSQL (a postgres:// URL), in a fresh schema dropped afterwards")
+	f.IntVar(&o.WorkerProcs, "workers-procs", 0, "run the workers as this many `sluice worker` processes (PostgreSQL only)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")
 	return cmd

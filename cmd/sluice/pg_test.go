@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,4 +199,148 @@ tasks:
 			t.Fatalf("%s exited %d:\n%s", p.role, code, p.logs())
 		}
 	}
+}
+
+// proxy forwards TCP connections to PostgreSQL until cut, to stage an
+// outage without stopping the server other tests use.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	down  bool
+	conns []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			down := p.down
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(s, c); s.Close() }()
+			go func() { _, _ = io.Copy(c, s); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// cut drops every connection and refuses new ones until restore.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
+
+// viaProxy rewrites a database URL to go through the proxy.
+func viaProxy(t *testing.T, rawURL string, p *proxy) string {
+	t.Helper()
+	u, err := neturl.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = p.ln.Addr().String()
+	return u.String()
+}
+
+// TestDatabaseOutage cuts PostgreSQL away for a few seconds while a task
+// runs: the process keeps going, says so once, reports not ready, and
+// carries on when the database is back; the task is not killed, because
+// the outage was shorter than its lease.
+func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	u, _ := neturl.Parse(url)
+	px := startProxy(t, u.Host)
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	os.Mkdir(pipes, 0o755)
+	writeFile(t, pipes, "outage.yaml", fmt.Sprintf(`id: outage
+schedule: "@every 24h"
+tasks:
+  long:
+    run: touch %[1]s/started; sleep 6; echo survived
+  after:
+    depends_on: [long]
+    run: touch %[1]s/after
+`, dir))
+	s := startProc(t, dir, "server", "--db", viaProxy(t, url, px), "--listen", "127.0.0.1:0", "--pipelines", pipes, "--lease", "10s")
+	base := s.waitURL(t)
+	waitFile(t, filepath.Join(dir, "started"), 30*time.Second, s.logs)
+
+	px.cut()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := httpGet(t, base+"/readyz")
+		if code == 503 && strings.Contains(body, "unavailable") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %d %s during the outage", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _ := httpGet(t, base+"/healthz"); code != 200 {
+		t.Fatalf("/healthz = %d during the outage: the process is alive", code)
+	}
+	time.Sleep(3 * time.Second)
+	px.restore()
+
+	waitFile(t, filepath.Join(dir, "after"), 60*time.Second, s.logs)
+	if code, _ := httpGet(t, base+"/readyz"); code != 200 {
+		t.Fatalf("/readyz = %d after the outage", code)
+	}
+	if code := s.term(t); code != 0 {
+		t.Fatalf("server exited %d", code)
+	}
+	st := openPG(t, url)
+	runs := waitRuns(t, st, "outage", 1, 10*time.Second, s.logs)
+	atts, _ := st.AttemptListByRun(context.Background(), runs[0].ID)
+	if len(atts) != 2 || atts[0].TaskID != "long" || atts[0].State != "success" {
+		t.Fatalf("the task did not survive the outage: %+v", atts[0])
+	}
+	logs := s.logs()
+	down := strings.Count(logs, "database unavailable")
+	up := strings.Count(logs, "database reachable again")
+	if down == 0 || up == 0 {
+		t.Fatalf("the outage was not reported (%d down, %d up):\n%s", down, up, logs)
+	}
+	// One line per component and state change, not one per failed call.
+	if down > 6 || up > 6 {
+		t.Fatalf("%d 'unavailable' and %d 'reachable' lines: a flood\n%s", down, up, logs)
+	}
+	t.Logf("outage: %d 'unavailable' and %d 'reachable again' lines", down, up)
 }

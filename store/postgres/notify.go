@@ -36,6 +36,20 @@ func newNotifier(db *sql.DB, window time.Duration, log *slog.Logger) *notifier {
 	return &notifier{db: db, window: window, log: log}
 }
 
+// windowOf is the debounce window of a topic: ready work wakes workers,
+// whose latency matters most; the others wake schedulers and pages, which
+// can wait a little longer and cost the server less.
+func (n *notifier) windowOf(t store.Topic) time.Duration {
+	switch t {
+	case store.TopicReady:
+		return n.window
+	case store.TopicInstances:
+		return 20 * n.window
+	default:
+		return 4 * n.window
+	}
+}
+
 // notify is called after a commit with the topics it changed.
 func (n *notifier) notify(topics []store.Topic) {
 	now := time.Now()
@@ -45,16 +59,17 @@ func (n *notifier) notify(topics []store.Topic) {
 		return
 	}
 	for _, t := range topics {
+		window := n.windowOf(t)
 		switch {
 		case n.pending[t]:
 			// a trailing notification is already due
-		case now.Sub(n.last[t]) >= n.window:
+		case now.Sub(n.last[t]) >= window:
 			n.last[t] = now
 			n.send(t)
 		default:
 			n.pending[t] = true
 			t := t
-			time.AfterFunc(n.window-now.Sub(n.last[t]), func() {
+			time.AfterFunc(window-now.Sub(n.last[t]), func() {
 				n.mu.Lock()
 				defer n.mu.Unlock()
 				n.pending[t] = false

@@ -112,6 +112,8 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 			ForShare:    " FOR SHARE",
 			Retryable:   retryable,
 			AfterCommit: s.notifier.notify,
+			WritableCTE: true,
+			RandomToken: "(floor(random() * 9223372036854775806))::bigint + 1",
 		},
 		Write:   db,
 		Read:    db,

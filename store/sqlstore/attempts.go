@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -39,7 +41,7 @@ func (db *DB) AttemptHeartbeat(ctx context.Context, p *store.AttemptHeartbeatPar
 
 func sortedLeases(leases []store.Lease) []store.Lease {
 	out := slices.Clone(leases)
-	slices.SortFunc(out, func(a, b store.Lease) int { return int(a.AttemptID - b.AttemptID) })
+	slices.SortFunc(out, func(a, b store.Lease) int { return cmp.Compare(a.AttemptID, b.AttemptID) })
 	return out
 }
 
@@ -65,42 +67,37 @@ func (db *DB) AttemptLogAppend(ctx context.Context, p *store.AttemptLogAppendPar
 	}))
 }
 
-func insertLog(t *txn, attemptID int64, c *store.LogChunk) error {
-	// A retried write of the same chunk (after a lost commit
-	// acknowledgement) is a no-op rather than an error.
-	_, err := t.exec(`INSERT INTO log_chunks (attempt_id, seq, data) VALUES (?, ?, ?) ON CONFLICT (attempt_id, seq) DO NOTHING`,
-		attemptID, c.Seq, c.Data)
-	return err
-}
-
 // AttemptComplete implements store.Store.
 func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompleteParams) ([]error, error) {
-	results := make([]error, len(ps))
+	for _, p := range ps {
+		switch p.State {
+		case sluice.AttemptSuccess, sluice.AttemptFailed, sluice.AttemptTimedOut:
+		default:
+			return nil, sluice.Errorf(sluice.EINVALID, "attempt %d: cannot complete as %q", p.Lease.AttemptID, p.State)
+		}
+	}
 	order := make([]int, len(ps))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return int(ps[a].Lease.AttemptID - ps[b].Lease.AttemptID) })
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ps[a].Lease.AttemptID, ps[b].Lease.AttemptID) })
+	results := make([]error, len(ps))
 	err := db.inTx(ctx, func(t *txn) error {
-		f := newFinisher(t)
+		clear(results)
+		fenced, err := fenceAttempts(t, ps, order)
+		if err != nil {
+			return err
+		}
+		var (
+			logs      []attemptChunk
+			outputs   []instanceOutputs
+			successes []int64
+			failures  []int64
+		)
 		for _, i := range order {
-			results[i] = nil
 			p := ps[i]
-			switch p.State {
-			case sluice.AttemptSuccess, sluice.AttemptFailed, sluice.AttemptTimedOut:
-			default:
-				return sluice.Errorf(sluice.EINVALID, "attempt %d: cannot complete as %q", p.Lease.AttemptID, p.State)
-			}
-			var exitCode any
-			if p.ExitCode != nil {
-				exitCode = *p.ExitCode
-			}
-			var instanceID int64
-			err := t.queryRow(`UPDATE attempts SET state = ?, finished_at = ?, exit_code = ?, error = ?
-				WHERE id = ? AND token = ? AND state = ? RETURNING instance_id`,
-				string(p.State), us(p.FinishedAt), exitCode, p.Error,
-				p.Lease.AttemptID, p.Lease.Token, string(sluice.AttemptRunning)).Scan(&instanceID)
-			if errors.Is(err, sql.ErrNoRows) {
+			instanceID, ok := fenced[p.Lease.AttemptID]
+			if !ok {
 				// A retry of a completion whose commit went through but
 				// whose reply was lost finds its own outcome: not a loss.
 				var state string
@@ -113,24 +110,31 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 				}
 				continue
 			}
-			if err != nil {
-				return err
-			}
 			if p.Log != nil && len(p.Log.Data) > 0 {
-				if err := insertLog(t, p.Lease.AttemptID, p.Log); err != nil {
-					return err
-				}
+				logs = append(logs, attemptChunk{p.Lease.AttemptID, p.Log})
 			}
 			if p.State == sluice.AttemptSuccess {
-				if err := insertOutputs(t, instanceID, p.Outputs); err != nil {
-					return err
+				successes = append(successes, instanceID)
+				if len(p.Outputs) > 0 {
+					outputs = append(outputs, instanceOutputs{instanceID, p.Outputs})
 				}
-				if err := f.finish(instanceID, sluice.InstanceSuccess); err != nil {
-					return err
-				}
-				continue
+			} else {
+				failures = append(failures, instanceID)
 			}
-			if err := f.fail(instanceID); err != nil {
+		}
+		if err := insertLogs(t, logs); err != nil {
+			return err
+		}
+		if err := insertOutputs(t, outputs); err != nil {
+			return err
+		}
+		f := newFinisher(t)
+		if err := f.finish(successes, sluice.InstanceSuccess); err != nil {
+			return err
+		}
+		slices.Sort(failures)
+		for _, id := range failures {
+			if err := f.fail(id); err != nil {
 				return err
 			}
 		}
@@ -142,26 +146,107 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 	return results, nil
 }
 
-func insertOutputs(t *txn, instanceID int64, outputs map[string]string) error {
-	if len(outputs) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(outputs))
-	for k := range outputs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	q := `INSERT INTO outputs (instance_id, key, value) VALUES `
-	args := make([]any, 0, len(keys)*3)
-	for i, k := range keys {
-		if i > 0 {
-			q += ", "
+// fenceAttempts records the outcomes of the attempts whose leases are
+// held, in one statement per chunk, and returns their instance ids by
+// attempt id. An attempt missing from the result was not held.
+func fenceAttempts(t *txn, ps []*store.AttemptCompleteParams, order []int) (map[int64]int64, error) {
+	fenced := make(map[int64]int64, len(ps))
+	for _, part := range chunks(order, 200) {
+		var values strings.Builder
+		args := make([]any, 0, len(part)*6)
+		for n, i := range part {
+			p := ps[i]
+			if n > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS TEXT))")
+			var exitCode any
+			if p.ExitCode != nil {
+				exitCode = *p.ExitCode
+			}
+			args = append(args, p.Lease.AttemptID, p.Lease.Token, string(p.State), us(p.FinishedAt), exitCode, p.Error)
 		}
-		q += "(?, ?, ?)"
-		args = append(args, instanceID, k, outputs[k])
+		rows, err := t.query(`UPDATE attempts
+			SET state = v.column3, finished_at = v.column4, exit_code = v.column5, error = v.column6
+			FROM (VALUES `+values.String()+`) AS v
+			WHERE attempts.id = v.column1 AND attempts.token = v.column2 AND attempts.state = 'running'
+			RETURNING id, instance_id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, instanceID int64
+			if err := rows.Scan(&id, &instanceID); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			fenced[id] = instanceID
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	_, err := t.exec(q+` ON CONFLICT (instance_id, key) DO UPDATE SET value = excluded.value`, args...)
-	return err
+	return fenced, nil
+}
+
+type attemptChunk struct {
+	attemptID int64
+	chunk     *store.LogChunk
+}
+
+// insertLogs stores log chunks. A retried write of the same chunk (after
+// a lost commit acknowledgement) is a no-op rather than an error.
+func insertLogs(t *txn, logs []attemptChunk) error {
+	for _, part := range chunks(logs, 200) {
+		q := `INSERT INTO log_chunks (attempt_id, seq, data) VALUES ` + strings.Repeat("(?, ?, ?), ", len(part)-1) + `(?, ?, ?)`
+		args := make([]any, 0, len(part)*3)
+		for _, l := range part {
+			args = append(args, l.attemptID, l.chunk.Seq, l.chunk.Data)
+		}
+		if _, err := t.exec(q+` ON CONFLICT (attempt_id, seq) DO NOTHING`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertLog(t *txn, attemptID int64, c *store.LogChunk) error {
+	return insertLogs(t, []attemptChunk{{attemptID, c}})
+}
+
+type instanceOutputs struct {
+	instanceID int64
+	outputs    map[string]string
+}
+
+func insertOutputs(t *txn, all []instanceOutputs) error {
+	type row struct {
+		id     int64
+		key, v string
+	}
+	var rows []row
+	for _, io := range all {
+		keys := make([]string, 0, len(io.outputs))
+		for k := range io.outputs {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			rows = append(rows, row{io.instanceID, k, io.outputs[k]})
+		}
+	}
+	for _, part := range chunks(rows, 200) {
+		q := `INSERT INTO outputs (instance_id, key, value) VALUES ` + strings.Repeat("(?, ?, ?), ", len(part)-1) + `(?, ?, ?)`
+		args := make([]any, 0, len(part)*3)
+		for _, r := range part {
+			args = append(args, r.id, r.key, r.v)
+		}
+		if _, err := t.exec(q+` ON CONFLICT (instance_id, key) DO UPDATE SET value = excluded.value`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AttemptHandBack implements store.Store.

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice"
@@ -13,17 +14,32 @@ import (
 // finisher moves task instances to their next state inside one
 // transaction: retries, final states, readiness of downstream instances,
 // and the end of runs whose last instance finished.
+//
+// It works on sets: a batch of completions costs a handful of statements,
+// not a handful per completion. That matters most on PostgreSQL, where each
+// statement is a round trip, and where the rows every completion of a
+// fan-out touches (the join's counters, the run's) stay locked for the
+// transaction: the shorter it is, the less completions wait on each other.
 type finisher struct {
 	t    *txn
 	runs map[int64]*runAcct
+	// final holds instances that reached a final state and whose
+	// downstream instances have not heard of it yet, by state.
+	final map[sluice.InstanceState][]runTask
 }
 
 type runAcct struct {
-	versionID int64 // 0 until needed
-	finished  int   // instances that reached a final state in this txn
+	finished int // instances that reached a final state in this txn
 }
 
-func newFinisher(t *txn) *finisher { return &finisher{t: t, runs: map[int64]*runAcct{}} }
+type runTask struct {
+	runID  int64
+	taskID string
+}
+
+func newFinisher(t *txn) *finisher {
+	return &finisher{t: t, runs: map[int64]*runAcct{}, final: map[sluice.InstanceState][]runTask{}}
+}
 
 func (f *finisher) acct(runID int64) *runAcct {
 	a := f.runs[runID]
@@ -33,6 +49,9 @@ func (f *finisher) acct(runID int64) *runAcct {
 	}
 	return a
 }
+
+// unfinishedStates lists the states an instance can leave for a final one.
+const unfinishedStates = `('pending', 'queued', 'up_for_retry', 'running')`
 
 // fail records a failed attempt of a running instance: it retries when the
 // policy allows, and fails the instance otherwise.
@@ -76,31 +95,37 @@ func (f *finisher) fail(instanceID int64) error {
 	if _, err := t.exec(`UPDATE task_instances SET failures = ? WHERE id = ?`, failures, instanceID); err != nil {
 		return err
 	}
-	return f.finish(instanceID, sluice.InstanceFailed)
+	return f.finish([]int64{instanceID}, sluice.InstanceFailed)
 }
 
-// finish puts an unfinished instance in a final state and decides what
-// that means for its downstream instances.
-func (f *finisher) finish(instanceID int64, state sluice.InstanceState) error {
+// finish puts unfinished instances in a final state. Their downstream
+// instances hear of it in done.
+func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 	t := f.t
-	var (
-		runID  int64
-		taskID string
-	)
-	err := t.queryRow(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
-		WHERE id = ? AND state IN (?, ?, ?, ?) RETURNING run_id, task_id`,
-		string(state), us(t.now), us(t.now), instanceID,
-		string(sluice.InstancePending), string(sluice.InstanceQueued), string(sluice.InstanceUpForRetry), string(sluice.InstanceRunning)).
-		Scan(&runID, &taskID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // already final
+	for _, part := range chunks(sortedIDs(ids), 500) {
+		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
+		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
+			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
+			RETURNING run_id, task_id`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var rt runTask
+			if err := rows.Scan(&rt.runID, &rt.taskID); err != nil {
+				rows.Close()
+				return err
+			}
+			f.acct(rt.runID).finished++
+			f.final[state] = append(f.final[state], rt)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		t.notify(store.TopicInstances)
 	}
-	if err != nil {
-		return err
-	}
-	f.acct(runID).finished++
-	t.notify(store.TopicInstances)
-	return f.propagate(runID, taskID, state)
+	return nil
 }
 
 // upstreamColumn is the counter of downstream instances that an upstream
@@ -112,87 +137,113 @@ var upstreamColumn = map[sluice.InstanceState]string{
 	sluice.InstanceSkipped:        "up_skipped",
 }
 
-type finished struct {
-	taskID string
-	state  sluice.InstanceState
-}
-
-// propagate tells the downstream instances of a finished task about its
-// state, queues those that may now run, and finishes those that never will
-// (skipped, upstream_failed), following on to their own downstream.
-func (f *finisher) propagate(runID int64, taskID string, state sluice.InstanceState) error {
-	t := f.t
-	acct := f.acct(runID)
-	if acct.versionID == 0 {
-		if err := t.queryRow(`SELECT version_id FROM runs WHERE id = ?`, runID).Scan(&acct.versionID); err != nil {
-			return err
+// propagate tells the downstream instances of every instance that became
+// final about it, queues those that may now run, and finishes those that
+// never will (skipped, upstream_failed), following on to their own
+// downstream until nothing changes.
+func (f *finisher) propagate() error {
+	for {
+		var (
+			state sluice.InstanceState
+			batch []runTask
+		)
+		for s, l := range f.final {
+			if len(l) > 0 {
+				state, batch = s, l
+				break
+			}
 		}
-	}
-	queue := []finished{{taskID, state}}
-	for len(queue) > 0 {
-		up := queue[0]
-		queue = queue[1:]
-		col, ok := upstreamColumn[up.state]
+		if batch == nil {
+			return nil
+		}
+		f.final[state] = nil
+		col, ok := upstreamColumn[state]
 		if !ok {
 			continue // cancelled instances do not propagate
 		}
-		rows, err := t.query(`UPDATE task_instances SET `+col+` = `+col+` + 1, updated_at = ?
-			WHERE run_id = ? AND state = ? AND task_id IN (
-				SELECT downstream FROM version_edges WHERE version_id = ? AND upstream = ?)
-			RETURNING id, task_id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped`,
-			us(t.now), runID, string(sluice.InstancePending), acct.versionID, up.taskID)
-		if err != nil {
-			return err
-		}
-		type decided struct {
-			id     int64
-			taskID string
-			state  sluice.InstanceState
-		}
-		var next []decided
-		for rows.Next() {
-			var (
-				d    decided
-				rule string
-				u    sluice.Upstream
-			)
-			if err := rows.Scan(&d.id, &d.taskID, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped); err != nil {
-				rows.Close()
+		for _, part := range chunks(batch, 200) {
+			if err := f.propagateChunk(col, part); err != nil {
 				return err
 			}
-			d.state = sluice.TriggerRule(rule).Decide(u)
-			if d.state != sluice.InstancePending {
-				next = append(next, d)
-			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+	}
+}
+
+func (f *finisher) propagateChunk(col string, part []runTask) error {
+	t := f.t
+	var values strings.Builder
+	args := []any{us(t.now)}
+	for i, rt := range part {
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(CAST(? AS BIGINT), CAST(? AS TEXT))")
+		args = append(args, rt.runID, rt.taskID)
+	}
+	// The increments are counted first (one per finished upstream), then
+	// added under the row lock, so concurrent transactions add up right.
+	rows, err := t.query(`UPDATE task_instances SET `+col+` = `+col+` + inc.inc_n, updated_at = ?
+		FROM (
+			SELECT ti.id AS inc_id, COUNT(*) AS inc_n
+			FROM (VALUES `+values.String()+`) AS f
+			JOIN runs r ON r.id = f.column1
+			JOIN version_edges e ON e.version_id = r.version_id AND e.upstream = f.column2
+			JOIN task_instances ti ON ti.run_id = f.column1 AND ti.task_id = e.downstream
+			WHERE ti.state = 'pending'
+			GROUP BY ti.id
+		) AS inc
+		WHERE id = inc.inc_id AND state = 'pending'
+		RETURNING id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped`, args...)
+	if err != nil {
+		return err
+	}
+	decided := map[sluice.InstanceState][]int64{}
+	for rows.Next() {
+		var (
+			id   int64
+			rule string
+			u    sluice.Upstream
+		)
+		if err := rows.Scan(&id, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped); err != nil {
+			rows.Close()
 			return err
 		}
-		slices.SortFunc(next, func(a, b decided) int { return int(a.id - b.id) })
-		for _, d := range next {
-			if d.state == sluice.InstanceQueued {
-				if _, err := t.exec(`UPDATE task_instances SET state = ?, ready_at = ?, updated_at = ? WHERE id = ?`,
-					string(sluice.InstanceQueued), us(t.now), us(t.now), d.id); err != nil {
-					return err
-				}
-				t.notify(store.TopicReady)
-				continue
-			}
-			if _, err := t.exec(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ? WHERE id = ?`,
-				string(d.state), us(t.now), us(t.now), d.id); err != nil {
+		if d := sluice.TriggerRule(rule).Decide(u); d != sluice.InstancePending {
+			decided[d] = append(decided[d], id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if ready := decided[sluice.InstanceQueued]; len(ready) > 0 {
+		for _, ids := range chunks(sortedIDs(ready), 500) {
+			args := append([]any{us(t.now), us(t.now)}, int64Args(ids)...)
+			if _, err := t.exec(`UPDATE task_instances SET state = 'queued', ready_at = ?, updated_at = ?
+				WHERE id IN (`+placeholders(len(ids))+`)`, args...); err != nil {
 				return err
 			}
-			acct.finished++
-			queue = append(queue, finished{d.taskID, d.state})
+		}
+		t.notify(store.TopicReady)
+		t.notify(store.TopicInstances)
+	}
+	for _, s := range []sluice.InstanceState{sluice.InstanceSkipped, sluice.InstanceUpstreamFailed} {
+		if ids := decided[s]; len(ids) > 0 {
+			if err := f.finish(ids, s); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// done settles the runs touched by the transaction: a run whose last
-// instance finished ends, and its pipeline may start a queued run.
+// done propagates final states and settles the runs touched by the
+// transaction: a run whose last instance finished ends, and its pipeline
+// may start a queued run.
 func (f *finisher) done() error {
+	if err := f.propagate(); err != nil {
+		return err
+	}
 	t := f.t
 	ids := make([]int64, 0, len(f.runs))
 	for id, a := range f.runs {
@@ -216,8 +267,8 @@ func (f *finisher) done() error {
 			continue
 		}
 		var failed int
-		if err := t.queryRow(`SELECT COUNT(*) FROM task_instances WHERE run_id = ? AND state IN (?, ?)`,
-			id, string(sluice.InstanceFailed), string(sluice.InstanceUpstreamFailed)).Scan(&failed); err != nil {
+		if err := t.queryRow(`SELECT COUNT(*) FROM task_instances WHERE run_id = ? AND state IN ('failed', 'upstream_failed')`,
+			id).Scan(&failed); err != nil {
 			return err
 		}
 		final := sluice.RunSuccess
@@ -237,4 +288,23 @@ func (f *finisher) done() error {
 		}
 	}
 	return nil
+}
+
+func sortedIDs(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return out
+}
+
+// chunks splits s into parts of at most n.
+func chunks[T any](s []T, n int) [][]T {
+	var out [][]T
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	if len(s) > 0 {
+		out = append(out, s)
+	}
+	return out
 }

@@ -52,6 +52,9 @@ func (db *DB) InstanceClaim(ctx context.Context, p *store.InstanceClaimParams) (
 	if p.LeaseDuration <= 0 {
 		return nil, sluice.Errorf(sluice.EINVALID, "lease duration must be positive")
 	}
+	if db.d.WritableCTE {
+		return db.claimInOneStatement(ctx, p)
+	}
 	var claims []*store.Claim
 	err := db.inTx(ctx, func(t *txn) error {
 		claims = claims[:0]
@@ -166,4 +169,54 @@ func newToken() int64 {
 		v = 1
 	}
 	return v
+}
+
+// claimInOneStatement claims with a single statement of data-modifying
+// common table expressions, in one round trip and its own implicit
+// transaction: the cheapest claim PostgreSQL can do, which matters when
+// several worker processes claim thousands of tasks a second.
+func (db *DB) claimInOneStatement(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
+	now := db.now()
+	expires := now.Add(p.LeaseDuration)
+	rows, err := db.w.QueryContext(ctx, db.q(`WITH picked AS (
+			SELECT id FROM task_instances
+			WHERE `+claimable+` AND ready_at <= ?
+			ORDER BY priority DESC, ready_at, id
+			LIMIT ?`+db.d.SkipLocked+`
+		), claimed AS (
+			UPDATE task_instances ti
+			SET state = 'running', attempts = ti.attempts + 1, started_at = COALESCE(ti.started_at, ?), updated_at = ?
+			FROM picked WHERE ti.id = picked.id
+			RETURNING ti.id, ti.run_id, ti.task_id, ti.attempts, ti.ready_at
+		), inserted AS (
+			INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at)
+			SELECT id, run_id, task_id, attempts, ?, `+db.d.RandomToken+`, 'running', ?, ? FROM claimed
+			RETURNING id, instance_id, token
+		)
+		SELECT i.id, i.token, c.id, c.run_id, c.task_id, c.attempts, c.ready_at, r.pipeline_id, r.version_id, r.key, r.logical_date, r.params
+		FROM inserted i JOIN claimed c ON c.id = i.instance_id JOIN runs r ON r.id = c.run_id
+		ORDER BY c.id`), us(now), p.Limit, us(now), us(now), p.Worker, us(expires), us(now))
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var claims []*store.Claim
+	for rows.Next() {
+		c := &store.Claim{StartedAt: now, LeaseExpiresAt: expires}
+		var readyAt, logical int64
+		var params string
+		if err := rows.Scan(&c.AttemptID, &c.Token, &c.InstanceID, &c.RunID, &c.TaskID, &c.Attempt, &readyAt,
+			&c.PipelineID, &c.VersionID, &c.RunKey, &logical, &params); err != nil {
+			return nil, dbErr(err)
+		}
+		c.ReadyAt, c.LogicalDate, c.Params = fromUS(readyAt), fromUS(logical), []byte(params)
+		claims = append(claims, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
+	}
+	if len(claims) > 0 {
+		db.committed([]store.Topic{store.TopicInstances})
+	}
+	return claims, nil
 }

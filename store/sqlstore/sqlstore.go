@@ -32,6 +32,11 @@ type Dialect struct {
 	// Retryable reports errors after which the whole transaction may be
 	// retried (deadlock, serialization failure, busy).
 	Retryable func(error) bool
+	// WritableCTE says the database runs INSERT/UPDATE inside WITH, so a
+	// claim can be one statement; RandomToken is then the SQL expression of
+	// a random positive 63-bit fencing token.
+	WritableCTE bool
+	RandomToken string
 	// PrepareCache prepares each statement once on the write pool and
 	// reuses it; for drivers that do not cache prepared statements.
 	PrepareCache bool
@@ -255,13 +260,10 @@ func (db *DB) inTx(ctx context.Context, fn func(t *txn) error) error {
 			var topics []store.Topic
 			for topic, on := range t.topics {
 				if on {
-					db.signals.Notify(store.Topic(topic))
 					topics = append(topics, store.Topic(topic))
 				}
 			}
-			if db.d.AfterCommit != nil && len(topics) > 0 {
-				db.d.AfterCommit(topics)
-			}
+			db.committed(topics)
 			return nil
 		}
 		if try < 8 && db.d.Retryable(err) && ctx.Err() == nil {
@@ -269,6 +271,20 @@ func (db *DB) inTx(ctx context.Context, fn func(t *txn) error) error {
 			continue
 		}
 		return err
+	}
+}
+
+// committed wakes this process's waiters of topics, and others' through
+// the dialect.
+func (db *DB) committed(topics []store.Topic) {
+	if len(topics) == 0 {
+		return
+	}
+	for _, t := range topics {
+		db.signals.Notify(t)
+	}
+	if db.d.AfterCommit != nil {
+		db.d.AfterCommit(topics)
 	}
 }
 
@@ -345,3 +361,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	return dbErr(db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one))
 }
+
+// Clock returns the store's clock.
+func (db *DB) Clock() sluice.Clock { return db.clock }
