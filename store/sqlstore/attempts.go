@@ -151,15 +151,19 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 // attempt id. An attempt missing from the result was not held.
 func fenceAttempts(t *txn, ps []*store.AttemptCompleteParams, order []int) (map[int64]int64, error) {
 	fenced := make(map[int64]int64, len(ps))
-	for _, part := range chunks(order, 200) {
+	for _, part := range chunks(order, maxBatch) {
 		var values strings.Builder
-		args := make([]any, 0, len(part)*6)
-		for n, i := range part {
-			p := ps[i]
+		args := make([]any, 0, padded(len(part))*6)
+		for n := 0; n < padded(len(part)); n++ {
 			if n > 0 {
 				values.WriteString(", ")
 			}
 			values.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS TEXT))")
+			if n >= len(part) { // padding: no attempt has id 0
+				args = append(args, int64(0), int64(0), "", int64(0), nil, "")
+				continue
+			}
+			p := ps[part[n]]
 			var exitCode any
 			if p.ExitCode != nil {
 				exitCode = *p.ExitCode

@@ -102,7 +102,8 @@ func (f *finisher) fail(instanceID int64) error {
 // instances hear of it in done.
 func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 	t := f.t
-	for _, part := range chunks(sortedIDs(ids), 500) {
+	for _, part := range chunks(sortedIDs(ids), maxBatch) {
+		part = padIDs(part)
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
@@ -161,7 +162,7 @@ func (f *finisher) propagate() error {
 		if !ok {
 			continue // cancelled instances do not propagate
 		}
-		for _, part := range chunks(batch, 200) {
+		for _, part := range chunks(batch, maxBatch) {
 			if err := f.propagateChunk(col, part); err != nil {
 				return err
 			}
@@ -173,12 +174,16 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 	t := f.t
 	var values strings.Builder
 	args := []any{us(t.now)}
-	for i, rt := range part {
+	for i := 0; i < padded(len(part)); i++ {
 		if i > 0 {
 			values.WriteString(", ")
 		}
 		values.WriteString("(CAST(? AS BIGINT), CAST(? AS TEXT))")
-		args = append(args, rt.runID, rt.taskID)
+		if i < len(part) {
+			args = append(args, part[i].runID, part[i].taskID)
+		} else {
+			args = append(args, int64(0), "") // padding: no run has id 0
+		}
 	}
 	// The increments are counted first (one per finished upstream), then
 	// added under the row lock, so concurrent transactions add up right.
@@ -217,7 +222,8 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 		return err
 	}
 	if ready := decided[sluice.InstanceQueued]; len(ready) > 0 {
-		for _, ids := range chunks(sortedIDs(ready), 500) {
+		for _, ids := range chunks(sortedIDs(ready), maxBatch) {
+			ids = padIDs(ids)
 			args := append([]any{us(t.now), us(t.now)}, int64Args(ids)...)
 			if _, err := t.exec(`UPDATE task_instances SET state = 'queued', ready_at = ?, updated_at = ?
 				WHERE id IN (`+placeholders(len(ids))+`)`, args...); err != nil {
@@ -293,6 +299,30 @@ func (f *finisher) done() error {
 func sortedIDs(ids []int64) []int64 {
 	out := slices.Clone(ids)
 	slices.Sort(out)
+	return out
+}
+
+// maxBatch is the most rows one statement handles.
+const maxBatch = 256
+
+// padded returns the size a list of n values is padded to: the next power
+// of two. Statements are prepared and planned once per distinct text, on
+// every connection; padding keeps a batch statement to nine texts instead
+// of one per batch size.
+func padded(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}
+
+// padIDs pads ids for an IN list by repeating the last one.
+func padIDs(ids []int64) []int64 {
+	out := ids
+	for len(out) < padded(len(ids)) {
+		out = append(out, ids[len(ids)-1])
+	}
 	return out
 }
 
