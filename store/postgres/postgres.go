@@ -42,9 +42,11 @@ type Options struct {
 	// NoListen turns off LISTEN (for transaction-pooling proxies such as
 	// PgBouncer in transaction mode): waiters then rely on polling.
 	NoListen bool
-	// NotifyWindow is the debounce window of outgoing notifications: at
-	// most one per topic is sent at once, and one more at the end of the
-	// window if more changes came meanwhile; default 5ms.
+	// NotifyWindow is the debounce window of outgoing notifications of
+	// ready work: at most one is sent at once, and one more at the end of
+	// the window if more work became ready meanwhile; default 20ms. Other
+	// topics use longer windows. Waiters in the same process are woken at
+	// once regardless.
 	NotifyWindow time.Duration
 	Logger       *slog.Logger
 }
@@ -70,7 +72,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		o.MaxConns = 8
 	}
 	if o.NotifyWindow <= 0 {
-		o.NotifyWindow = 5 * time.Millisecond
+		o.NotifyWindow = 20 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
