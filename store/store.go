@@ -40,8 +40,15 @@ type Store interface {
 	// pipeline; nil means never (no schedule, or past its end).
 	PipelineSetNextDue(ctx context.Context, id string, next *time.Time) error
 
+	// PipelineDelete deletes a pipeline with all of its versions, runs,
+	// task instances, attempts, logs and outputs, in one transaction.
+	PipelineDelete(ctx context.Context, id string) error
+
 	// VersionGet returns one version with its source and spec.
 	VersionGet(ctx context.Context, id int64) (*Version, error)
+	// VersionList returns the versions of a pipeline, newest first, without
+	// their source and spec.
+	VersionList(ctx context.Context, pipelineID string) ([]*Version, error)
 
 	// RunCreate creates a run, idempotently: a second call with the same
 	// pipeline and key returns the existing run and created == false. The run
@@ -58,9 +65,30 @@ type Store interface {
 	RunList(ctx context.Context, p *RunListParams) ([]*Run, error)
 	// RunCountActive counts the queued and running runs of a pipeline.
 	RunCountActive(ctx context.Context, pipelineID string) (int, error)
+	// RunListRecent returns the newest runs of every pipeline, at most
+	// perPipeline each, newest first, keyed by pipeline id.
+	RunListRecent(ctx context.Context, perPipeline int) (map[string][]*Run, error)
+	// RunCancel cancels a queued or running run: its unfinished instances
+	// end cancelled and its running attempts lose their leases, so their
+	// workers stop them. It returns ECONFLICT for a finished run.
+	RunCancel(ctx context.Context, id int64) error
+	// RunRetryFailed runs the failed and upstream_failed instances of a
+	// finished run again, with fresh retries; the run is running again.
+	// It returns how many instances it reset.
+	RunRetryFailed(ctx context.Context, id int64) (int, error)
 
 	// InstanceList returns the task instances of a run, ordered by id.
 	InstanceList(ctx context.Context, runID int64) ([]*Instance, error)
+	// InstanceGet returns the instance of a task in a run.
+	InstanceGet(ctx context.Context, runID int64, taskID string) (*Instance, error)
+	// InstanceClear runs a finished instance again, with fresh retries,
+	// together with every instance downstream of it; the run is running
+	// again. It returns ECONFLICT while the instance is unfinished.
+	InstanceClear(ctx context.Context, runID int64, taskID string) error
+	// InstanceMark sets an instance's final state by hand (success or
+	// failed), stopping a running attempt, and lets its downstream
+	// instances react as if it had finished so.
+	InstanceMark(ctx context.Context, runID int64, taskID string, state sluice.InstanceState) error
 	// InstanceClaim claims up to Limit claimable instances (queued, or up for
 	// retry and past their delay), highest priority first, then oldest. Each
 	// claim starts a new attempt holding a lease until LeaseExpiresAt.
@@ -97,6 +125,9 @@ type Store interface {
 	// task id and then output key. Only successful attempts have outputs.
 	OutputList(ctx context.Context, runID int64, taskIDs []string) (map[string]map[string]string, error)
 
+	// Users, sessions, API tokens and login rate limiting; see auth.go.
+	Auth
+
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a
 	// notification between the look and the wait is not lost. Notifications
@@ -120,6 +151,10 @@ const (
 	TopicInstances
 	// TopicPipelines: a pipeline or version was saved or changed.
 	TopicPipelines
+	// TopicLeases: leases were taken away (a run was cancelled, an
+	// instance marked or cleared); workers check theirs at once instead of
+	// at their next heartbeat.
+	TopicLeases
 	numTopics
 )
 

@@ -8,7 +8,7 @@ import (
 )
 
 // heartbeat extends the leases of every held attempt each Lease/3, and
-// stops the attempts whose leases were taken over. While the database is
+// stops the attempts whose leases were taken over or taken away. While the database is
 // unreachable the attempts keep running: their leases stay valid until they
 // expire, and an outage shorter than that costs nothing.
 func (w *Worker) heartbeat(ctx context.Context) {
@@ -16,10 +16,14 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		// Leases taken away by hand (a cancelled run, a task marked or
+		// cleared) are checked at once, not at the next beat.
+		taken := w.st.Wait(store.TopicLeases)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-taken:
 		}
 		w.mu.Lock()
 		held := make(map[int64]*attempt, len(w.running))

@@ -376,3 +376,26 @@ func TestEnvName(t *testing.T) {
 		}
 	}
 }
+
+func TestCancelStopsRunningTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	run := b.trigger(`id: cancel
+tasks:
+  long:
+    run: echo $$ > pid; sleep 60
+`)
+	// A long lease: the task must stop because of the cancel, not a beat.
+	b.start(worker.Config{Lease: time.Hour, KillGrace: time.Second})
+	pidFile := filepath.Join(b.dir, "pid")
+	b.waitFor("the task to start", func() bool { _, err := os.Stat(pidFile); return err == nil })
+	data, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err := b.st.RunCancel(b.ctx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the task process to be killed", func() bool { return syscall.Kill(pid, 0) != nil })
+	if atts := b.attempts(run.ID, "long"); atts[0].State != sluice.AttemptCancelled {
+		t.Fatalf("attempt = %+v", atts[0])
+	}
+}

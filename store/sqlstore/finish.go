@@ -202,6 +202,17 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 	if err != nil {
 		return err
 	}
+	decided, err := decideRows(rows)
+	if err != nil {
+		return err
+	}
+	return f.apply(decided)
+}
+
+// decideRows reads (id, trigger_rule, up_total, up_success, up_failed,
+// up_upstream_failed, up_skipped) rows and decides each instance.
+func decideRows(rows *sql.Rows) (map[sluice.InstanceState][]int64, error) {
+	defer rows.Close()
 	decided := map[sluice.InstanceState][]int64{}
 	for rows.Next() {
 		var (
@@ -210,17 +221,41 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 			u    sluice.Upstream
 		)
 		if err := rows.Scan(&id, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped); err != nil {
-			rows.Close()
-			return err
+			return nil, err
 		}
 		if d := sluice.TriggerRule(rule).Decide(u); d != sluice.InstancePending {
 			decided[d] = append(decided[d], id)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	return decided, rows.Err()
+}
+
+// decide looks at pending instances whose counters were set otherwise
+// than by propagation (after a reset) and moves on those that may run or
+// never will.
+func (f *finisher) decide(ids []int64) error {
+	for _, part := range chunks(sortedIDs(ids), maxBatch) {
+		part = padIDs(part)
+		rows, err := f.t.query(`SELECT id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped
+			FROM task_instances WHERE id IN (`+placeholders(len(part))+`) AND state = 'pending'`, int64Args(part)...)
+		if err != nil {
+			return err
+		}
+		decided, err := decideRows(rows)
+		if err != nil {
+			return err
+		}
+		if err := f.apply(decided); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// apply queues the instances decided ready and finishes those decided
+// skipped or upstream_failed.
+func (f *finisher) apply(decided map[sluice.InstanceState][]int64) error {
+	t := f.t
 	if ready := decided[sluice.InstanceQueued]; len(ready) > 0 {
 		for _, ids := range chunks(sortedIDs(ready), maxBatch) {
 			ids = padIDs(ids)

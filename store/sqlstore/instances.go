@@ -13,8 +13,12 @@ import (
 
 // InstanceList implements store.Store.
 func (db *DB) InstanceList(ctx context.Context, runID int64) ([]*store.Instance, error) {
+	return db.listInstances(ctx, `WHERE run_id = ? ORDER BY id`, runID)
+}
+
+func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*store.Instance, error) {
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, run_id, task_id, state, attempts, failures, priority,
-		ready_at, started_at, finished_at FROM task_instances WHERE run_id = ? ORDER BY id`), runID)
+		ready_at, started_at, finished_at FROM task_instances `+where), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}

@@ -186,6 +186,13 @@ func Run(t *testing.T, open Opener) {
 		"WaitReady":                testWaitReady,
 		"RunList":                  testRunList,
 		"FanoutJoin":               testFanoutJoin,
+		"PipelineDelete":           testPipelineDelete,
+		"VersionListAndRecentRuns": testVersionListAndRecentRuns,
+		"RunCancel":                testRunCancel,
+		"RunRetryFailed":           testRunRetryFailed,
+		"InstanceClear":            testInstanceClear,
+		"InstanceMark":             testInstanceMark,
+		"UsersSessionsTokens":      testUsersSessionsTokens,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {

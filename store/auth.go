@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Role is what a user or token may do.
+type Role string
+
+// The roles, each allowed what the ones before it are.
+const (
+	// RoleViewer reads everything.
+	RoleViewer Role = "viewer"
+	// RoleOperator also triggers, cancels, retries, clears and pauses.
+	RoleOperator Role = "operator"
+	// RoleAdmin also uploads and deletes pipelines and manages users and
+	// tokens.
+	RoleAdmin Role = "admin"
+)
+
+// Roles lists the roles from least to most allowed.
+var Roles = []Role{RoleViewer, RoleOperator, RoleAdmin}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+func (r Role) rank() int {
+	for i, k := range Roles {
+		if r == k {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Allows reports whether r may do what needs role need.
+func (r Role) Allows(need Role) bool { return r.rank() >= need.rank() && need.rank() > 0 }
+
+// Auth is the part of the store that holds users, sessions and tokens.
+type Auth interface {
+	// UserCreate adds a user; ECONFLICT if the name is taken.
+	UserCreate(ctx context.Context, p *UserCreateParams) (*User, error)
+	// UserGet returns a user by name, or ENOTFOUND.
+	UserGet(ctx context.Context, name string) (*User, error)
+	// UserList returns every user, by name.
+	UserList(ctx context.Context) ([]*User, error)
+	// UserUpdate changes a user's role, password or disabled flag (the
+	// fields that are set). Disabling a user ends their sessions.
+	UserUpdate(ctx context.Context, p *UserUpdateParams) error
+	// UserDelete deletes a user and their sessions.
+	UserDelete(ctx context.Context, name string) error
+	// UserCount counts users, to know whether to create the first admin.
+	UserCount(ctx context.Context) (int, error)
+
+	// SessionCreate stores a browser session.
+	SessionCreate(ctx context.Context, s *Session) error
+	// SessionGet returns a live session and its user by the hash of its
+	// id, or ENOTFOUND when there is none, it expired, or its user is
+	// disabled.
+	SessionGet(ctx context.Context, idHash string) (*Session, *User, error)
+	// SessionDelete ends a session.
+	SessionDelete(ctx context.Context, idHash string) error
+
+	// TokenCreate stores an API token by the hash of its secret.
+	TokenCreate(ctx context.Context, t *Token) (*Token, error)
+	// TokenGet returns a live token by the hash of its secret, or
+	// ENOTFOUND, and records its use.
+	TokenGet(ctx context.Context, hash string) (*Token, error)
+	// TokenList returns every token (without secrets), newest first.
+	TokenList(ctx context.Context) ([]*Token, error)
+	// TokenDelete revokes a token.
+	TokenDelete(ctx context.Context, id int64) error
+
+	// LoginFailureAdd records a failed login under each key (a user name,
+	// a client address) and forgets failures older than before.
+	LoginFailureAdd(ctx context.Context, keys []string, before time.Time) error
+	// LoginFailureCount counts the failures under key since a time.
+	LoginFailureCount(ctx context.Context, key string, since time.Time) (int, error)
+}
+
+// User is a person who logs in to the web UI or the API.
+type User struct {
+	ID           int64
+	Name         string
+	PasswordHash string
+	Role         Role
+	Disabled     bool
+	CreatedAt    time.Time
+}
+
+// UserCreateParams are the arguments of Auth.UserCreate.
+type UserCreateParams struct {
+	Name         string
+	PasswordHash string
+	Role         Role
+}
+
+// UserUpdateParams are the arguments of Auth.UserUpdate; nil fields stay.
+type UserUpdateParams struct {
+	Name         string
+	PasswordHash *string
+	Role         *Role
+	Disabled     *bool
+}
+
+// Session is a logged-in browser.
+type Session struct {
+	// IDHash is the SHA-256 of the cookie's value.
+	IDHash string
+	UserID int64
+	// CSRFToken must accompany every state-changing request of the
+	// session.
+	CSRFToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Token is an API token for scripts.
+type Token struct {
+	ID   int64
+	Name string
+	// Hash is the SHA-256 of the token's secret.
+	Hash      string
+	Role      Role
+	CreatedBy string
+	CreatedAt time.Time
+	// ExpiresAt is nil for a token that does not expire.
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+}

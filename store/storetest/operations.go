@@ -1,0 +1,316 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+func testPipelineDelete(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "a"}, task{id: "b", up: []string{"a"}})
+	b.save("q", 5, task{id: "a"})
+	r := b.createRun("p", "r1")
+	c := b.claimOne("a")
+	if err := b.s.AttemptLogAppend(b.ctx, &store.AttemptLogAppendParams{Lease: c.Lease, Chunk: store.LogChunk{Seq: 1, Data: []byte("x\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.complete(c, sluice.AttemptSuccess, map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	running := b.claimOne("b")
+	q := b.createRun("q", "r2")
+	if err := b.s.PipelineDelete(b.ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.PipelineGet(b.ctx, "p"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("deleted pipeline still there: %v", err)
+	}
+	if _, err := b.s.RunGet(b.ctx, r.ID); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("its run is still there: %v", err)
+	}
+	if vs, _ := b.s.VersionList(b.ctx, "p"); len(vs) != 0 {
+		t.Fatalf("its versions are still there: %d", len(vs))
+	}
+	if logs, _ := b.s.LogList(b.ctx, c.AttemptID, 0); len(logs) != 0 {
+		t.Fatalf("its logs are still there")
+	}
+	// The worker running one of its tasks learns the lease is gone.
+	if lost, _ := b.s.AttemptHeartbeat(b.ctx, &store.AttemptHeartbeatParams{Leases: []store.Lease{running.Lease}, LeaseDuration: Lease}); len(lost) != 1 {
+		t.Fatalf("lease of a deleted pipeline's task still held")
+	}
+	if _, err := b.s.RunGet(b.ctx, q.ID); err != nil {
+		t.Fatalf("another pipeline's run went too: %v", err)
+	}
+	if err := b.s.PipelineDelete(b.ctx, "p"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("second delete: %v", err)
+	}
+	// The id can be used again from scratch.
+	b.save("p", 5, task{id: "a"})
+	if runs, _ := b.s.RunList(b.ctx, &store.RunListParams{PipelineID: "p"}); len(runs) != 0 {
+		t.Fatalf("a new pipeline with the old id inherited %d runs", len(runs))
+	}
+}
+
+func testVersionListAndRecentRuns(t *testing.T, open Opener) {
+	b := setup(t, open)
+	v1 := b.save("p", 9, task{id: "a"})
+	v2 := b.save("p", 9, task{id: "b"})
+	vs, err := b.s.VersionList(b.ctx, "p")
+	if err != nil || len(vs) != 2 || vs[0].ID != v2 || vs[1].ID != v1 || vs[0].Hash == "" {
+		t.Fatalf("versions = %+v, %v", vs, err)
+	}
+	b.save("q", 9, task{id: "a"})
+	b.save("empty", 9, task{id: "a"})
+	var pIDs []int64
+	for i := 0; i < 5; i++ {
+		pIDs = append(pIDs, b.createRun("p", string(rune('a'+i))).ID)
+	}
+	b.createRun("q", "only")
+	recent, err := b.s.RunListRecent(b.ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recent["p"]) != 3 || recent["p"][0].ID != pIDs[4] || recent["p"][2].ID != pIDs[2] || len(recent["q"]) != 1 || len(recent["empty"]) != 0 {
+		t.Fatalf("recent = p:%d q:%d empty:%d", len(recent["p"]), len(recent["q"]), len(recent["empty"]))
+	}
+}
+
+func testRunCancel(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 1, task{id: "a"}, task{id: "b"}, task{id: "c", up: []string{"a", "b"}})
+	r1 := b.createRun("p", "r1")
+	r2 := b.createRun("p", "r2") // queued behind r1
+	cs := b.claim(10)
+	if len(cs) != 2 {
+		t.Fatalf("claimed %d", len(cs))
+	}
+	b.mustComplete(cs[0], sluice.AttemptSuccess)
+	wake := b.s.Wait(store.TopicLeases)
+	if err := b.s.RunCancel(b.ctx, r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+	default:
+		t.Fatal("cancelling did not tell workers to check their leases")
+	}
+	if s := b.runState(r1.ID); s != sluice.RunCancelled {
+		t.Fatalf("run = %s", s)
+	}
+	b.wantStates(r1.ID, map[string]sluice.InstanceState{cs[0].TaskID: sluice.InstanceSuccess, cs[1].TaskID: sluice.InstanceCancelled, "c": sluice.InstanceCancelled})
+	lost, _ := b.s.AttemptHeartbeat(b.ctx, &store.AttemptHeartbeatParams{Leases: []store.Lease{cs[1].Lease}, LeaseDuration: Lease})
+	if len(lost) != 1 {
+		t.Fatal("the running attempt of a cancelled run still holds its lease")
+	}
+	if err := b.complete(cs[1], sluice.AttemptSuccess, nil); !isLeaseLost(err) {
+		t.Fatalf("completing a cancelled attempt: %v", err)
+	}
+	if s := b.runState(r2.ID); s != sluice.RunRunning {
+		t.Fatalf("the queued run did not start when the cancelled one freed its place: %s", s)
+	}
+	if err := b.s.RunCancel(b.ctx, r1.ID); sluice.ErrorCode(err) != sluice.ECONFLICT {
+		t.Fatalf("cancelling twice: %v", err)
+	}
+	// A queued run can be cancelled too.
+	r3 := b.createRun("p", "r3")
+	if err := b.s.RunCancel(b.ctx, r3.ID); err != nil || b.runState(r3.ID) != sluice.RunCancelled {
+		t.Fatalf("cancel queued: %v %s", err, b.runState(r3.ID))
+	}
+}
+
+func testRunRetryFailed(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 1, task{id: "a"}, task{id: "ok"}, task{id: "b", up: []string{"a"}}, task{id: "c", up: []string{"b", "ok"}})
+	r := b.createRun("p", "r")
+	for _, c := range b.claim(10) {
+		state := sluice.AttemptSuccess
+		if c.TaskID == "a" {
+			state = sluice.AttemptFailed
+		}
+		b.mustComplete(c, state)
+	}
+	if s := b.runState(r.ID); s != sluice.RunFailed {
+		t.Fatalf("run = %s", s)
+	}
+	n, err := b.s.RunRetryFailed(b.ctx, r.ID)
+	if err != nil || n != 3 {
+		t.Fatalf("retry failed = %d, %v; want a, b and c", n, err)
+	}
+	if s := b.runState(r.ID); s != sluice.RunRunning {
+		t.Fatalf("run = %s after retry", s)
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"a": sluice.InstanceQueued, "ok": sluice.InstanceSuccess, "b": sluice.InstancePending, "c": sluice.InstancePending})
+	c := b.claimOne("a")
+	if c.Attempt != 2 {
+		t.Fatalf("attempt = %d", c.Attempt)
+	}
+	b.mustComplete(c, sluice.AttemptSuccess)
+	b.mustComplete(b.claimOne("b"), sluice.AttemptSuccess)
+	b.mustComplete(b.claimOne("c"), sluice.AttemptSuccess)
+	if s := b.runState(r.ID); s != sluice.RunSuccess {
+		t.Fatalf("run = %s", s)
+	}
+	if n, err := b.s.RunRetryFailed(b.ctx, r.ID); err != nil || n != 0 {
+		t.Fatalf("nothing to retry: %d %v", n, err)
+	}
+}
+
+func testInstanceClear(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 1, task{id: "a"}, task{id: "b", up: []string{"a"}}, task{id: "c", up: []string{"b"}}, task{id: "x"})
+	r := b.createRun("p", "r")
+	for len(b.states(r.ID)) > 0 && b.runState(r.ID) == sluice.RunRunning {
+		for _, c := range b.claim(10) {
+			b.mustComplete(c, sluice.AttemptSuccess)
+		}
+	}
+	if err := b.complete(&store.Claim{}, sluice.AttemptSuccess, nil); !isLeaseLost(err) {
+		t.Fatal("expected lease lost for a zero claim")
+	}
+	if err := b.s.InstanceClear(b.ctx, r.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"a": sluice.InstanceSuccess, "b": sluice.InstanceQueued, "c": sluice.InstancePending, "x": sluice.InstanceSuccess})
+	if s := b.runState(r.ID); s != sluice.RunRunning {
+		t.Fatalf("run = %s", s)
+	}
+	c := b.claimOne("b")
+	if err := b.s.InstanceClear(b.ctx, r.ID, "b"); sluice.ErrorCode(err) != sluice.ECONFLICT {
+		t.Fatalf("clearing a running task: %v", err)
+	}
+	b.mustComplete(c, sluice.AttemptSuccess)
+	b.mustComplete(b.claimOne("c"), sluice.AttemptSuccess)
+	if s := b.runState(r.ID); s != sluice.RunSuccess {
+		t.Fatalf("run = %s", s)
+	}
+	if err := b.s.InstanceClear(b.ctx, r.ID, "nope"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("unknown task: %v", err)
+	}
+}
+
+func testInstanceMark(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 1, task{id: "a"}, task{id: "b", up: []string{"a"}})
+	r := b.createRun("p", "r")
+	c := b.claimOne("a")
+	if err := b.s.InstanceMark(b.ctx, r.ID, "a", sluice.InstanceSuccess); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.complete(c, sluice.AttemptFailed, nil); !isLeaseLost(err) {
+		t.Fatalf("the running attempt of a marked task kept its lease: %v", err)
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"a": sluice.InstanceSuccess, "b": sluice.InstanceQueued})
+	if err := b.s.InstanceMark(b.ctx, r.ID, "b", sluice.InstanceFailed); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.runState(r.ID); s != sluice.RunFailed {
+		t.Fatalf("run = %s", s)
+	}
+	if err := b.s.InstanceMark(b.ctx, r.ID, "b", sluice.InstanceSuccess); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.runState(r.ID); s != sluice.RunSuccess {
+		t.Fatalf("run = %s after marking its failed task success", s)
+	}
+	if err := b.s.InstanceMark(b.ctx, r.ID, "b", sluice.InstanceSkipped); sluice.ErrorCode(err) != sluice.EINVALID {
+		t.Fatalf("marking skipped: %v", err)
+	}
+}
+
+func testUsersSessionsTokens(t *testing.T, open Opener) {
+	b := setup(t, open)
+	ctx := context.Background()
+	if n, _ := b.s.UserCount(ctx); n != 0 {
+		t.Fatalf("users = %d", n)
+	}
+	u, err := b.s.UserCreate(ctx, &store.UserCreateParams{Name: "ann", PasswordHash: "h1", Role: store.RoleOperator})
+	if err != nil || u.ID == 0 {
+		t.Fatal(err)
+	}
+	if _, err := b.s.UserCreate(ctx, &store.UserCreateParams{Name: "ann", PasswordHash: "h", Role: store.RoleViewer}); sluice.ErrorCode(err) != sluice.ECONFLICT {
+		t.Fatalf("duplicate user: %v", err)
+	}
+	if _, err := b.s.UserCreate(ctx, &store.UserCreateParams{Name: "bob", PasswordHash: "h", Role: "root"}); sluice.ErrorCode(err) != sluice.EINVALID {
+		t.Fatalf("bad role: %v", err)
+	}
+	sess := &store.Session{IDHash: "s1", UserID: u.ID, CSRFToken: "csrf", CreatedAt: b.clock.Now(), ExpiresAt: b.clock.Now().Add(time.Hour)}
+	if err := b.s.SessionCreate(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	got, gu, err := b.s.SessionGet(ctx, "s1")
+	if err != nil || got.CSRFToken != "csrf" || gu.Name != "ann" || gu.Role != store.RoleOperator {
+		t.Fatalf("session = %+v %+v %v", got, gu, err)
+	}
+	b.clock.Advance(2 * time.Hour)
+	if _, _, err := b.s.SessionGet(ctx, "s1"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("expired session: %v", err)
+	}
+	sess.IDHash, sess.ExpiresAt = "s2", b.clock.Now().Add(time.Hour)
+	if err := b.s.SessionCreate(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	disabled := true
+	if err := b.s.UserUpdate(ctx, &store.UserUpdateParams{Name: "ann", Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.s.SessionGet(ctx, "s2"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("a disabled user's session still works: %v", err)
+	}
+	admin := store.RoleAdmin
+	if err := b.s.UserUpdate(ctx, &store.UserUpdateParams{Name: "ann", Role: &admin}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := b.s.UserGet(ctx, "ann"); u.Role != store.RoleAdmin || !u.Disabled {
+		t.Fatalf("user = %+v", u)
+	}
+	if err := b.s.UserDelete(ctx, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.UserGet(ctx, "ann"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("deleted user: %v", err)
+	}
+
+	exp := b.clock.Now().Add(time.Hour)
+	tk, err := b.s.TokenCreate(ctx, &store.Token{Name: "ci", Hash: "th", Role: store.RoleOperator, CreatedBy: "admin", ExpiresAt: &exp})
+	if err != nil || tk.ID == 0 {
+		t.Fatal(err)
+	}
+	got2, err := b.s.TokenGet(ctx, "th")
+	if err != nil || got2.Name != "ci" || got2.Role != store.RoleOperator {
+		t.Fatalf("token = %+v %v", got2, err)
+	}
+	if list, _ := b.s.TokenList(ctx); len(list) != 1 || list[0].LastUsedAt == nil {
+		t.Fatalf("tokens = %+v", list)
+	}
+	b.clock.Advance(2 * time.Hour)
+	if _, err := b.s.TokenGet(ctx, "th"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("expired token: %v", err)
+	}
+	if err := b.s.TokenDelete(ctx, tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.TokenDelete(ctx, tk.ID); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("deleting twice: %v", err)
+	}
+
+	now := b.clock.Now()
+	for i := 0; i < 3; i++ {
+		if err := b.s.LoginFailureAdd(ctx, []string{"user:ann", "ip:1.2.3.4"}, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := b.s.LoginFailureCount(ctx, "user:ann", now.Add(-time.Minute)); n != 3 {
+		t.Fatalf("failures = %d", n)
+	}
+	b.clock.Advance(2 * time.Hour)
+	if err := b.s.LoginFailureAdd(ctx, []string{"ip:5.6.7.8"}, b.clock.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.s.LoginFailureCount(ctx, "user:ann", now.Add(-time.Minute)); n != 0 {
+		t.Fatalf("old failures were not forgotten: %d", n)
+	}
+}
