@@ -14,7 +14,8 @@ import (
 const (
 	ECONFLICT   = "conflict"    // the request conflicts with the current state
 	EINTERNAL   = "internal"    // a bug or an unexpected failure
-	EINVALID    = "invalid"     // the input is wrong; the message says how
+	EINVALID    = "invalid"     // the input is well-formed but wrong; the message says how
+	EBADREQUEST = "bad_request" // the request itself is malformed
 	ENOTFOUND   = "not_found"   // the thing does not exist
 	ELEASELOST  = "lease_lost"  // the attempt's lease is no longer held
 	EUNAVAIL    = "unavailable" // a dependency (the database) is unreachable
@@ -22,6 +23,7 @@ const (
 	EUNAUTH     = "unauthorized"
 	ETOOLARGE   = "too_large"
 	EDATADIRUSE = "data_dir_in_use" // another process holds the SQLite data dir
+	ERATELIMIT  = "too_many_requests"
 )
 
 // Error is the error type of the domain: a machine-readable code and a

@@ -3,14 +3,24 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/control"
 	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/web"
 )
 
-// Handler returns the HTTP endpoints of a process.
-func Handler(st store.Store) http.Handler {
+// MaxBody bounds every request body: a pipeline upload (control.MaxUpload)
+// with room for its form.
+const MaxBody = control.MaxUpload + 64<<10
+
+// Handler returns the HTTP endpoints of a process: /healthz and /readyz,
+// and with a (the web role) the REST API and the UI.
+func Handler(st store.Store, a *auth.Auth, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -27,7 +37,12 @@ func Handler(st store.Store) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	return mux
+	if a != nil {
+		ctl := control.New(st, nil, log)
+		mux.Handle("/api/", api.New(api.Config{Control: ctl, Auth: a, Logger: log}).Handler())
+		mux.Handle("/", web.New(web.Config{Control: ctl, Auth: a, Logger: log}).Handler())
+	}
+	return http.MaxBytesHandler(mux, MaxBody)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/scheduler"
 	"github.com/sluice-dev/sluice/store"
@@ -42,8 +43,14 @@ type Config struct {
 	Rescan time.Duration
 	// Listen is the HTTP address; empty for no HTTP server.
 	Listen string
-	// Roles to run.
-	Scheduler, Worker bool
+	// Roles to run. Web serves the REST API and the UI on Listen; without
+	// it, Listen serves /healthz and /readyz only.
+	Scheduler, Worker, Web bool
+	// Auth is how web requests are authenticated: password (default) or
+	// none (loopback only).
+	Auth auth.Mode
+	// TLSCert and TLSKey serve HTTPS when both are set.
+	TLSCert, TLSKey string
 	// Worker settings; see worker.Config.
 	WorkerID     string
 	Concurrency  int
@@ -107,12 +114,30 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		log = slog.Default()
 		cfg.Logger = log
 	}
+	if cfg.Auth == "" {
+		cfg.Auth = auth.ModePassword
+	}
+	if cfg.Auth != auth.ModePassword && cfg.Auth != auth.ModeNone {
+		return sluice.Errorf(sluice.EINVALID, "--auth %q: want password or none", cfg.Auth)
+	}
+	if cfg.Web {
+		if err := auth.CheckListen(cfg.Auth, cfg.Listen); err != nil {
+			return err
+		}
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return sluice.Errorf(sluice.EINVALID, "--tls-cert and --tls-key go together")
+	}
 	st, err := openRetrying(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	_, single := st.(*sqlite.Store)
+	var au *auth.Auth
+	if cfg.Web {
+		au = auth.New(auth.Config{Store: st, Mode: cfg.Auth, SecureCookies: cfg.TLSCert != "", Logger: log})
+	}
 
 	var (
 		wg      sync.WaitGroup
@@ -171,19 +196,34 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 			<-workerDone
 			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
-		srv = &http.Server{Handler: Handler(st), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: Handler(st, au, log), ReadHeaderTimeout: 10 * time.Second}
 		addr := ln.Addr().String()
-		log.Info("listening", "url", "http://"+addr)
+		scheme := "http"
+		if cfg.TLSCert != "" {
+			scheme = "https"
+		}
+		log.Info("listening", "url", scheme+"://"+addr)
 		if cfg.Listening != nil {
 			cfg.Listening(addr)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if cfg.TLSCert != "" {
+				err = srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				fail(err)
 			}
 		}()
+		if au != nil {
+			if err := bootstrapAuth(ctx, au, st, &cfg, single, scheme+"://"+addr, log); err != nil {
+				log.Error("could not set up the first user", "err", err)
+			}
+		}
 	}
 
 	<-ctx.Done()

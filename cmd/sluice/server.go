@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/server"
 )
 
@@ -77,7 +78,8 @@ func roleCmds() []*cobra.Command {
 }
 
 func roleCmd(r role) *cobra.Command {
-	cfg := server.Config{Scheduler: r.scheduler, Worker: r.worker}
+	cfg := server.Config{Scheduler: r.scheduler, Worker: r.worker, Web: r.web}
+	var authMode string
 	cmd := &cobra.Command{
 		Use:     r.name,
 		Short:   r.short,
@@ -92,6 +94,7 @@ func roleCmd(r role) *cobra.Command {
 			ctx, kill, stop := signals()
 			defer stop()
 			cfg.Holder = "sluice " + r.name
+			cfg.Auth = auth.Mode(authMode)
 			return server.Run(ctx, cfg, kill)
 		},
 	}
@@ -101,7 +104,14 @@ func roleCmd(r role) *cobra.Command {
 		f.StringVar(&cfg.Home, "home", ".sluice", "data directory of the embedded SQLite store")
 		f.StringVar(&cfg.Sync, "sync", "normal", "SQLite durability: normal (a power loss may lose the last commits) or full")
 	}
-	f.StringVar(&cfg.Listen, "listen", r.defaultListen, "HTTP address of /healthz and /readyz (port 0 picks a free port; empty for none)")
+	if r.web {
+		f.StringVar(&cfg.Listen, "listen", r.defaultListen, "HTTP address of the UI, the API, /healthz and /readyz (port 0 picks a free port)")
+		f.StringVar(&authMode, "auth", "password", "authentication: password (users and API tokens), or none (only when listening on loopback)")
+		f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file, to serve HTTPS (with --tls-key)")
+		f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file")
+	} else {
+		f.StringVar(&cfg.Listen, "listen", r.defaultListen, "HTTP address of /healthz and /readyz (port 0 picks a free port; empty for none)")
+	}
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 8, "PostgreSQL connections this process may open")
 	f.BoolVar(&cfg.NoListen, "no-listen", false, "PostgreSQL: do not LISTEN for wake-ups, only poll (behind a transaction-pooling proxy)")
 	if r.scheduler || r.worker {

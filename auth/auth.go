@@ -1,0 +1,343 @@
+// Package auth decides who makes a request and what they may do: users
+// with passwords and browser sessions, API tokens for scripts, roles, and
+// protection of every state-changing browser request against cross-site
+// request forgery.
+//
+// Everything lives in the store, so any web process can serve any request.
+//
+// CSRF: a state-changing request that carries a session cookie must (1)
+// come from the same origin, checked by Go's http.CrossOriginProtection
+// (Sec-Fetch-Site, else Origin), and (2) carry the session's CSRF token in
+// the X-CSRF-Token header or a csrf_token form field (including multipart
+// uploads). The token is made with the session at login, returned by the
+// login response and written into every page, so the very first request
+// after login already has it. Requests with a bearer token carry no
+// cookie and need no CSRF token.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// Mode says how requests are authenticated.
+type Mode string
+
+// The modes.
+const (
+	// ModePassword (the default) requires a session or an API token.
+	ModePassword Mode = "password"
+	// ModeNone treats every request as an admin's. Only for a server that
+	// listens on loopback.
+	ModeNone Mode = "none"
+)
+
+// CookieName is the session cookie.
+const CookieName = "sluice_session"
+
+// CSRFHeader and CSRFField carry the CSRF token of a session.
+const (
+	CSRFHeader = "X-CSRF-Token"
+	CSRFField  = "csrf_token"
+)
+
+// Login rate limits: failures allowed within LoginWindow per user name and
+// per client address.
+const (
+	LoginWindow         = 5 * time.Minute
+	MaxFailuresPerUser  = 5
+	MaxFailuresPerAddr  = 20
+	DefaultSessionTTL   = 12 * time.Hour
+	DefaultAdminName    = "admin"
+	AdminPasswordEnvVar = "SLUICE_ADMIN_PASSWORD"
+)
+
+// Config configures Auth. Zero values take the documented defaults.
+type Config struct {
+	Store store.Store
+	// Mode defaults to ModePassword.
+	Mode  Mode
+	Clock sluice.Clock
+	// SessionTTL is how long a login lasts; default 12h.
+	SessionTTL time.Duration
+	// SecureCookies marks cookies Secure; set it when serving over TLS.
+	SecureCookies bool
+	Logger        *slog.Logger
+}
+
+// Auth authenticates requests. Create it with New.
+type Auth struct {
+	cfg   Config
+	st    store.Store
+	cross *http.CrossOriginProtection
+}
+
+// New returns an Auth for cfg.
+func New(cfg Config) *Auth {
+	if cfg.Mode == "" {
+		cfg.Mode = ModePassword
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = sluice.SystemClock
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Auth{cfg: cfg, st: cfg.Store, cross: http.NewCrossOriginProtection()}
+}
+
+// Mode returns the authentication mode.
+func (a *Auth) Mode() Mode { return a.cfg.Mode }
+
+// Principal is who makes a request.
+type Principal struct {
+	Name string
+	Role store.Role
+	// Via is "session", "token" or "none".
+	Via string
+	// CSRFToken is the session's token, for pages to embed.
+	CSRFToken string
+	// SessionHash identifies the session, for logout.
+	SessionHash string
+}
+
+// Allows reports whether the principal may do what needs role need.
+func (p *Principal) Allows(need store.Role) bool { return p != nil && p.Role.Allows(need) }
+
+type ctxKey struct{}
+
+// FromContext returns the request's principal, or nil when anonymous.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// Require returns an error unless the request's principal may do what
+// needs role need: EUNAUTH when nobody is logged in, EFORBIDDEN when the
+// role is too low.
+func Require(ctx context.Context, need store.Role) error {
+	p := FromContext(ctx)
+	if p == nil {
+		return sluice.Errorf(sluice.EUNAUTH, "log in, or send an API token as 'Authorization: Bearer …'")
+	}
+	if !p.Allows(need) {
+		return sluice.Errorf(sluice.EFORBIDDEN, "%s %q may not do this: it needs the %s role", p.Via, p.Name, need)
+	}
+	return nil
+}
+
+// Authenticate finds the principal of a request: a bearer token, a session
+// cookie, or anyone in ModeNone. It returns nil, nil for an anonymous
+// request, and an EUNAUTH error for a token that is not valid.
+func (a *Auth) Authenticate(r *http.Request) (*Principal, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, secret, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+			return nil, sluice.Errorf(sluice.EUNAUTH, "the Authorization header must be 'Bearer <token>'")
+		}
+		tk, err := a.st.TokenGet(r.Context(), HashSecret(strings.TrimSpace(secret)))
+		if sluice.ErrorCode(err) == sluice.ENOTFOUND {
+			return nil, sluice.Errorf(sluice.EUNAUTH, "the API token is not valid: it may have been revoked or have expired")
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Principal{Name: tk.Name, Role: tk.Role, Via: "token"}, nil
+	}
+	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+		hash := HashSecret(c.Value)
+		s, u, err := a.st.SessionGet(r.Context(), hash)
+		if err == nil {
+			return &Principal{Name: u.Name, Role: u.Role, Via: "session", CSRFToken: s.CSRFToken, SessionHash: hash}, nil
+		}
+		if sluice.ErrorCode(err) != sluice.ENOTFOUND {
+			return nil, err
+		}
+	}
+	if a.cfg.Mode == ModeNone {
+		return &Principal{Name: "anonymous", Role: store.RoleAdmin, Via: "none"}, nil
+	}
+	return nil, nil
+}
+
+// Middleware authenticates every request and puts its principal in the
+// request's context; a state-changing request that carries a session
+// cookie must pass the CSRF checks. onError writes an error response.
+func (a *Auth) Middleware(onError func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := a.cross.Check(r); err != nil {
+				onError(w, r, sluice.Errorf(sluice.EFORBIDDEN, "cross-origin request refused: sluice only accepts changes from its own pages"))
+				return
+			}
+			p, err := a.Authenticate(r)
+			if err != nil {
+				onError(w, r, err)
+				return
+			}
+			if p != nil && p.Via == "session" && !safeMethod(r.Method) {
+				if err := checkCSRF(r, p.CSRFToken); err != nil {
+					onError(w, r, err)
+					return
+				}
+			}
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		})
+	}
+}
+
+func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+
+// checkCSRF compares the request's CSRF token with the session's. Form
+// bodies are parsed (within the size limit the caller set on r.Body) to
+// find the field.
+func checkCSRF(r *http.Request, want string) error {
+	got := r.Header.Get(CSRFHeader)
+	if got == "" {
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		switch ct {
+		case "application/x-www-form-urlencoded":
+			got = r.PostFormValue(CSRFField)
+		case "multipart/form-data":
+			if err := r.ParseMultipartForm(1 << 20); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return &sluice.Error{Code: sluice.ETOOLARGE, Message: fmt.Sprintf("request body over the limit of %d bytes", mbe.Limit)}
+				}
+				return sluice.Errorf(sluice.EINVALID, "cannot read the form: %v", err)
+			}
+			got = r.PostFormValue(CSRFField)
+		}
+	}
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return sluice.Errorf(sluice.EFORBIDDEN, "missing or wrong CSRF token: reload the page and try again")
+	}
+	return nil
+}
+
+// Login checks a user's password and starts a session, setting its cookie
+// on w. Failed attempts are limited per user name and per client address.
+func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password string) (*Principal, error) {
+	ctx := r.Context()
+	now := a.cfg.Clock.Now()
+	since := now.Add(-LoginWindow)
+	addr := clientAddr(r)
+	userKey, addrKey := "user:"+strings.ToLower(name), "addr:"+addr
+	nu, err := a.st.LoginFailureCount(ctx, userKey, since)
+	if err != nil {
+		return nil, err
+	}
+	na, err := a.st.LoginFailureCount(ctx, addrKey, since)
+	if err != nil {
+		return nil, err
+	}
+	if nu >= MaxFailuresPerUser || na >= MaxFailuresPerAddr {
+		return nil, sluice.Errorf(sluice.ERATELIMIT, "too many failed logins: wait %s and try again", LoginWindow)
+	}
+	u, err := a.st.UserGet(ctx, name)
+	if err != nil && sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		return nil, err
+	}
+	if u == nil || u.Disabled || !CheckPassword(u.PasswordHash, password) {
+		if err := a.st.LoginFailureAdd(ctx, []string{userKey, addrKey}, now.Add(-24*time.Hour)); err != nil {
+			return nil, err
+		}
+		return nil, sluice.Errorf(sluice.EUNAUTH, "wrong user name or password")
+	}
+	id := randomString(32)
+	s := &store.Session{IDHash: HashSecret(id), UserID: u.ID, CSRFToken: randomString(32), CreatedAt: now, ExpiresAt: now.Add(a.cfg.SessionTTL)}
+	if err := a.st.SessionCreate(ctx, s); err != nil {
+		return nil, err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: a.cfg.SecureCookies || r.TLS != nil, Expires: s.ExpiresAt,
+	})
+	a.cfg.Logger.Info("user logged in", "user", u.Name, "addr", addr)
+	return &Principal{Name: u.Name, Role: u.Role, Via: "session", CSRFToken: s.CSRFToken, SessionHash: s.IDHash}, nil
+}
+
+// Logout ends the request's session, if any, and clears its cookie.
+func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) error {
+	if p := FromContext(r.Context()); p != nil && p.SessionHash != "" {
+		if err := a.st.SessionDelete(r.Context(), p.SessionHash); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return nil
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// EnsureAdmin creates the first user, an admin, when there are no users.
+// Its password is $SLUICE_ADMIN_PASSWORD, or a random one returned here so
+// the caller can print it once. Processes racing to do this create one
+// admin; the losers return created == false.
+func (a *Auth) EnsureAdmin(ctx context.Context, envPassword string) (created bool, password string, err error) {
+	n, err := a.st.UserCount(ctx)
+	if err != nil || n > 0 {
+		return false, "", err
+	}
+	password = envPassword
+	if password == "" {
+		password = NewPassword()
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return false, "", fmt.Errorf("%s: %w", AdminPasswordEnvVar, err)
+	}
+	_, err = a.st.UserCreate(ctx, &store.UserCreateParams{Name: DefaultAdminName, PasswordHash: hash, Role: store.RoleAdmin})
+	if sluice.ErrorCode(err) == sluice.ECONFLICT {
+		return false, "", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	return true, password, nil
+}
+
+// CheckListen refuses ModeNone unless addr is a loopback address: without
+// authentication, anyone who can reach the server could run commands.
+func CheckListen(mode Mode, addr string) error {
+	if mode != ModeNone {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return sluice.Errorf(sluice.EINVALID, "--listen %q: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return sluice.Errorf(sluice.EINVALID, "--auth none is only allowed when listening on loopback (127.0.0.1, ::1 or localhost), not %q: "+
+		"anyone who reaches the server could run commands on it", addr)
+}

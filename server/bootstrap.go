@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// CLITokenFile is the file in a SQLite home directory that holds an admin
+// API token for the CLI on the same machine, readable by its owner only.
+const CLITokenFile = "cli-token"
+
+// bootstrapAuth creates the first admin when there are no users, printing
+// its password once, and on SQLite keeps a token for the local CLI.
+func bootstrapAuth(ctx context.Context, a *auth.Auth, st store.Store, cfg *Config, single bool, url string, log *slog.Logger) error {
+	if a.Mode() != auth.ModePassword {
+		log.Warn("authentication is off (--auth none): anyone who can reach this address may do anything")
+		return nil
+	}
+	env := os.Getenv(auth.AdminPasswordEnvVar)
+	created, password, err := a.EnsureAdmin(ctx, env)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created the first user", "user", auth.DefaultAdminName)
+		if env == "" {
+			fmt.Fprintf(os.Stderr, "\n  sluice: created the first user %q with password %s\n"+
+				"  Log in at %s and change it. This is the only time it is shown;\n"+
+				"  set %s before the first start to choose it.\n\n", auth.DefaultAdminName, password, url, auth.AdminPasswordEnvVar)
+		}
+	}
+	if single {
+		return ensureCLIToken(ctx, st, cfg.Home)
+	}
+	return nil
+}
+
+// ensureCLIToken keeps a valid admin token in home/cli-token (mode 0600),
+// which `sluice` commands on this machine use when given no --token.
+func ensureCLIToken(ctx context.Context, st store.Store, home string) error {
+	path := filepath.Join(home, CLITokenFile)
+	if data, err := os.ReadFile(path); err == nil {
+		if _, err := st.TokenGet(ctx, auth.HashSecret(strings.TrimSpace(string(data)))); err == nil {
+			return nil
+		} else if sluice.ErrorCode(err) != sluice.ENOTFOUND {
+			return err
+		}
+	}
+	secret, hash := auth.NewToken()
+	if _, err := st.TokenCreate(ctx, &store.Token{Name: "local CLI (" + path + ")", Hash: hash, Role: store.RoleAdmin, CreatedBy: "sluice server"}); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(secret+"\n"), 0o600)
+}
