@@ -31,7 +31,7 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 		tasks = append(tasks, store.VersionTask{
 			TaskID:      id,
 			Upstream:    t.DependsOn,
-			TriggerRule: sluice.AllSuccess,
+			TriggerRule: sluice.TriggerRule(t.TriggerRule),
 			Priority:    t.Priority,
 			Retry: sluice.RetryPolicy{
 				Retries:     t.Retries,

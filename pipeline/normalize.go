@@ -71,7 +71,7 @@ func (p *Pipeline) checkDecoded() error {
 			return fmt.Errorf("task %q: id does not match its key", id)
 		}
 		switch t.Kind {
-		case KindShell, KindCommand, KindNoop:
+		case KindShell, KindCommand, KindNoop, KindHTTP, KindSensor, KindPipeline:
 		default:
 			return fmt.Errorf("task %q: unknown kind %q", id, t.Kind)
 		}

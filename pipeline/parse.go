@@ -23,7 +23,7 @@ const idHint = "use up to 128 letters, digits, _, . and -, starting with a lette
 // topKeys are the keys of a pipeline file.
 var topKeys = []string{
 	"id", "description", "schedule", "timezone", "start", "end", "catchup",
-	"max_active_runs", "params", "defaults", "tasks",
+	"max_active_runs", "max_active_tasks", "params", "defaults", "on_success", "on_failure", "tasks",
 }
 
 // Defaults of a pipeline.
@@ -64,6 +64,9 @@ type parser struct {
 	anchors map[string][]anchorDef
 	// paramAt is where each param is declared.
 	paramAt map[string]pos
+	// exprSink collects the expression fields of the task or defaults
+	// being read.
+	exprSink *[]exprRef
 }
 
 // file is what the walk of a pipeline file collects before the checks that
@@ -269,6 +272,18 @@ func (p *parser) top(f *file, root ast.Node) {
 					pl.MaxActiveRuns = n
 				}
 			}
+		case "max_active_tasks":
+			if n, ok := p.integer(e, "max_active_tasks"); ok {
+				if n < 0 {
+					p.errorf(e.valAt, "use 0 for no limit", "max_active_tasks: must be 0 or more, got %d", n)
+				} else {
+					pl.MaxActiveTasks = n
+				}
+			}
+		case "on_success":
+			pl.OnSuccess = p.action(e, "on_success")
+		case "on_failure":
+			pl.OnFailure = p.action(e, "on_failure")
 		case "params":
 			pl.Params = p.params(e)
 		case "defaults":
@@ -304,6 +319,7 @@ func (p *parser) finish(f *file) {
 	}
 	f.pl.Tasks = p.buildTasks(f)
 	p.checkGraph(f.tasks)
+	p.checkRefs(f)
 	if f.pl.Schedule != "" {
 		// A scheduled run has nobody to give it params.
 		for _, name := range sortedKeys(f.pl.Params) {

@@ -8,15 +8,20 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/sluice-dev/sluice"
 )
 
 // Task keys. settingKeys may also appear under defaults:.
 var (
 	settingKeys = []string{
 		"description", "env", "workdir", "retries", "retry_delay", "retry_backoff",
-		"max_retry_delay", "timeout", "priority",
+		"max_retry_delay", "timeout", "priority", "trigger_rule", "pool", "pool_slots",
+		"requires", "secrets", "on_success", "on_failure", "on_retry",
 	}
-	taskOnlyKeys = []string{"run", "command", "noop", "depends_on"}
+	// kindKeys are the keys that say what a task runs; a task has one.
+	kindKeys     = []string{"run", "command", "noop", "http", "wait_for", "pipeline"}
+	taskOnlyKeys = append(append([]string(nil), kindKeys...), "depends_on", "params", "when", "for_each", "max_parallel")
 	taskKeys     = append(append([]string(nil), taskOnlyKeys...), settingKeys...)
 )
 
@@ -42,6 +47,17 @@ type settings struct {
 	maxRetryDelay *Duration
 	timeout       *Duration
 	priority      *int
+	triggerRule   *string
+	pool          *string
+	poolSlots     *int
+	requires      []string
+	secrets       []string
+	onSuccess     *Action
+	onFailure     *Action
+	onRetry       *Action
+	// exprs are the expression fields among these settings, to check the
+	// tasks they mention.
+	exprs []exprRef
 }
 
 // rawTask is a task as written, before defaults are merged in.
@@ -52,11 +68,22 @@ type rawTask struct {
 	valid bool
 	// kinds are the keys among run, command and noop that are written, in
 	// the order written.
-	kinds   []entry
-	run     string
-	command []string
-	deps    []depRef
-	set     settings
+	kinds       []entry
+	run         string
+	command     []string
+	deps        []depRef
+	set         settings
+	http        *HTTP
+	waitFor     *WaitFor
+	pipeline    string
+	params      map[string]string
+	when        string
+	forEach     *ForEach
+	maxParallel int
+	maxParAt    *pos
+	// exprs are the task's expression fields, to check the tasks they
+	// mention are upstream of it.
+	exprs []exprRef
 }
 
 // depRef is one entry of depends_on.
@@ -67,6 +94,8 @@ type depRef struct {
 
 // defaults walks the defaults: map.
 func (p *parser) defaults(f *file, e entry) {
+	p.exprSink = &f.defaults.exprs
+	defer func() { p.exprSink = nil }()
 	ents, _ := p.entries(e, "defaults", func(key string, first pos) (string, string) {
 		return fmt.Sprintf("duplicate key %q in defaults (first defined at line %d)", key, first.line), "remove one of them"
 	})
@@ -75,7 +104,7 @@ func (p *parser) defaults(f *file, e entry) {
 			continue
 		}
 		switch e.key {
-		case "run", "command", "noop", "depends_on":
+		case "run", "command", "noop", "http", "wait_for", "pipeline", "depends_on", "params", "when", "for_each", "max_parallel":
 			p.errorf(e.keyAt, fmt.Sprintf("set %s: in each task that needs it", e.key), "defaults cannot set %s", e.key)
 		default:
 			p.errorf(e.keyAt, didYouMean(e.key, settingKeys, "defaults can set "+strings.Join(settingKeys, ", ")),
@@ -107,6 +136,8 @@ func (p *parser) tasks(f *file, e entry) {
 // task walks one task.
 func (p *parser) task(e entry) *rawTask {
 	t := &rawTask{id: e.key, at: e.keyAt}
+	p.exprSink = &t.exprs
+	defer func() { p.exprSink = nil }()
 	if !idPattern.MatchString(e.key) {
 		p.errorf(e.keyAt, idHint, "task id %s is not valid", quoteShort(e.key))
 	}
@@ -145,13 +176,16 @@ func (p *parser) task(e entry) *rawTask {
 		case "depends_on":
 			t.deps = p.dependsOn(e, t.id)
 		default:
+			if p.taskFeature(e, t, where) {
+				continue
+			}
 			p.errorf(e.keyAt, didYouMean(e.key, taskKeys, "the keys of a task are "+strings.Join(taskKeys, ", ")),
 				"unknown key %s in %s", quoteShort(e.key), where)
 		}
 	}
 	switch len(t.kinds) {
 	case 0:
-		p.errorf(t.at, "add run: (a shell script), command: (an argv list) or noop: true",
+		p.errorf(t.at, "add run: (a shell script), command: (an argv list), noop: true, http:, wait_for: or pipeline:",
 			"%s has nothing to run", where)
 	case 1:
 	default:
@@ -160,12 +194,18 @@ func (p *parser) task(e entry) *rawTask {
 			names[i] = k.key
 		}
 		what := "both " + names[0] + " and " + names[1]
-		if len(names) == 3 {
-			what = names[0] + ", " + names[1] + " and " + names[2]
+		if len(names) > 2 {
+			what = strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 		}
 		p.errorf(t.kinds[len(t.kinds)-1].keyAt,
-			"keep only one: run: for a shell script, command: for an argv list, or noop: true",
+			"keep only one: run: for a shell script, command: for an argv list, noop: true, http:, wait_for: or pipeline:",
 			"%s sets %s", where, what)
+	}
+	if t.params != nil && t.pipeline == "" && t.valid {
+		p.errorf(t.at, "params: passes params to the pipeline a pipeline: task runs; remove it", "%s sets params: without pipeline:", where)
+	}
+	if t.maxParAt != nil && t.forEach == nil {
+		p.errorf(*t.maxParAt, "max_parallel: limits the items of a for_each: task; remove it", "%s sets max_parallel: without for_each:", where)
 	}
 	return t
 }
@@ -278,7 +318,7 @@ func (p *parser) setting(e entry, s *settings) bool {
 			}
 		}
 	default:
-		return false
+		return p.settingFeature(e, s)
 	}
 	return true
 }
@@ -300,6 +340,7 @@ func (p *parser) env(e entry) map[string]string {
 		default:
 			if v, ok := p.text(e, label); ok {
 				env[e.key] = v
+				p.template(e.valAt, label, v)
 			}
 		}
 	}
@@ -324,8 +365,16 @@ func (p *parser) buildTasks(f *file) map[string]*Task {
 				t.Kind, t.Command = KindCommand, rt.command
 			case "noop":
 				t.Kind = KindNoop
+			case "http":
+				t.Kind, t.HTTP = KindHTTP, rt.http
+			case "wait_for":
+				t.Kind, t.WaitFor = KindSensor, rt.waitFor
+			case "pipeline":
+				t.Kind, t.Pipeline, t.Params = KindPipeline, rt.pipeline, rt.params
 			}
 		}
+		t.When, t.ForEach, t.MaxParallel = rt.when, rt.forEach, rt.maxParallel
+		t.TriggerRule, t.PoolSlots = string(sluice.AllSuccess), 1
 		for _, d := range rt.deps {
 			t.DependsOn = append(t.DependsOn, d.id)
 		}
@@ -370,5 +419,29 @@ func (s *settings) apply(t *Task) {
 	}
 	if s.priority != nil {
 		t.Priority = *s.priority
+	}
+	if s.triggerRule != nil {
+		t.TriggerRule = *s.triggerRule
+	}
+	if s.pool != nil {
+		t.Pool = *s.pool
+	}
+	if s.poolSlots != nil {
+		t.PoolSlots = *s.poolSlots
+	}
+	if s.requires != nil {
+		t.Requires = s.requires
+	}
+	if s.secrets != nil {
+		t.Secrets = s.secrets
+	}
+	if s.onSuccess != nil {
+		t.OnSuccess = s.onSuccess
+	}
+	if s.onFailure != nil {
+		t.OnFailure = s.onFailure
+	}
+	if s.onRetry != nil {
+		t.OnRetry = s.onRetry
 	}
 }

@@ -26,8 +26,14 @@ type Pipeline struct {
 	// MaxActiveRuns bounds the runs of this pipeline that run at once;
 	// default 16.
 	MaxActiveRuns int `json:"max_active_runs"`
+	// MaxActiveTasks bounds the task instances of this pipeline that run
+	// at once across all its runs; 0 (the default) means no bound.
+	MaxActiveTasks int `json:"max_active_tasks,omitempty"`
 	// Params are the typed inputs of a run, keyed by name.
 	Params map[string]*Param `json:"params,omitempty"`
+	// OnSuccess and OnFailure run when a run of the pipeline ends so.
+	OnSuccess *Action `json:"on_success,omitempty"`
+	OnFailure *Action `json:"on_failure,omitempty"`
 	// Tasks are keyed by task id.
 	Tasks map[string]*Task `json:"tasks"`
 }
@@ -77,6 +83,13 @@ const (
 	KindShell   Kind = "shell"   // Run: a script for /bin/sh -c
 	KindCommand Kind = "command" // Command: an argv, no shell
 	KindNoop    Kind = "noop"    // does nothing and succeeds
+	// KindHTTP makes an HTTP request.
+	KindHTTP Kind = "http"
+	// KindSensor waits for a condition (wait_for:), poking now and then
+	// without holding a worker slot in between.
+	KindSensor Kind = "sensor"
+	// KindPipeline runs another pipeline (pipeline:) and waits for it.
+	KindPipeline Kind = "pipeline"
 )
 
 // Task is one task of a pipeline with every setting resolved.
@@ -108,6 +121,82 @@ type Task struct {
 	Timeout Duration `json:"timeout,omitempty"`
 	// Priority orders ready tasks: higher first; default 0.
 	Priority int `json:"priority"`
+
+	// TriggerRule says when the task runs given its upstream tasks' final
+	// states; default all_success.
+	TriggerRule string `json:"trigger_rule"`
+	// When is a condition (expression); when false the task is skipped,
+	// and the skip propagates by the trigger rules downstream.
+	When string `json:"when,omitempty"`
+	// ForEach makes one instance of the task per item of a list.
+	ForEach *ForEach `json:"for_each,omitempty"`
+	// MaxParallel bounds how many items of a mapped task run at once; 0
+	// means no bound.
+	MaxParallel int `json:"max_parallel,omitempty"`
+	// Pool names the pool whose slots the task takes while it runs;
+	// PoolSlots is how many (default 1).
+	Pool      string `json:"pool,omitempty"`
+	PoolSlots int    `json:"pool_slots"`
+	// Requires lists worker labels, sorted: only a worker started with all
+	// of them runs the task.
+	Requires []string `json:"requires,omitempty"`
+	// Secrets lists secrets given to the task as environment variables of
+	// the same name, sorted.
+	Secrets []string `json:"secrets,omitempty"`
+	// HTTP is the request of a KindHTTP task.
+	HTTP *HTTP `json:"http,omitempty"`
+	// WaitFor is the condition of a KindSensor task.
+	WaitFor *WaitFor `json:"wait_for,omitempty"`
+	// Pipeline is the pipeline a KindPipeline task runs, with Params (text
+	// templates).
+	Pipeline string            `json:"pipeline,omitempty"`
+	Params   map[string]string `json:"params,omitempty"`
+	// OnSuccess, OnFailure and OnRetry run after an attempt ends so: on
+	// failure only when no retry is left, on retry when one is.
+	OnSuccess *Action `json:"on_success,omitempty"`
+	OnFailure *Action `json:"on_failure,omitempty"`
+	OnRetry   *Action `json:"on_retry,omitempty"`
+}
+
+// HTTP is an HTTP request. Its text fields may hold ${{ }} expressions.
+type HTTP struct {
+	// Method defaults to GET.
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+	// Expect lists the statuses that mean success; empty means any 2xx.
+	Expect []int `json:"expect,omitempty"`
+	// Timeout bounds the request; default 30s.
+	Timeout Duration `json:"timeout"`
+}
+
+// WaitFor is what a sensor waits for: exactly one of File (a path or glob
+// that must match a file), URL (must answer 2xx) and Pipeline (a run of it
+// for the same logical date must have succeeded).
+type WaitFor struct {
+	File     string `json:"file,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Pipeline string `json:"pipeline,omitempty"`
+	// PokeInterval is the time between checks; default 30s.
+	PokeInterval Duration `json:"poke_interval"`
+	// Timeout fails the sensor when the condition is not met this long
+	// after its first check; default 24h.
+	Timeout Duration `json:"timeout"`
+}
+
+// ForEach is the list a mapped task runs over: literal Items, or Expr, an
+// expression whose value is a list or a JSON array text.
+type ForEach struct {
+	Items []string `json:"items,omitempty"`
+	Expr  string   `json:"expr,omitempty"`
+}
+
+// Action is a callback: a shell script, an argv or an HTTP request.
+type Action struct {
+	Run     string   `json:"run,omitempty"`
+	Command []string `json:"command,omitempty"`
+	HTTP    *HTTP    `json:"http,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes as text such as "30s",

@@ -1,0 +1,191 @@
+// Package expression evaluates the ${{ … }} expressions of pipeline files
+// with github.com/expr-lang/expr: conditions (when:), lists (for_each:),
+// and templates in text fields (env values, HTTP fields, sub-pipeline
+// params). Values reach a shell script only through environment
+// variables, never by splicing text into the script.
+//
+// The environment of an expression:
+//
+//	params.<name>                   the run's params (typed)
+//	run.id, run.key, run.logical_date, run.ds, run.pipeline
+//	tasks.<id>.outputs.<key>        outputs of an upstream task (text; use
+//	                                int(), float() or fromJSON() to convert;
+//	                                a mapped task's outputs are JSON arrays)
+//	vars.<name>                     variables (sluice vars set)
+//	item, item_index                the item of a mapped task
+package expression
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Program is a compiled expression.
+type Program struct {
+	src  string
+	prog *vm.Program
+}
+
+// Compile compiles one expression. A surrounding ${{ }} is optional.
+func Compile(src string) (*Program, error) {
+	code := strings.TrimSpace(src)
+	if inner, ok := whole(code); ok {
+		code = inner
+	}
+	if code == "" {
+		return nil, fmt.Errorf("the expression is empty")
+	}
+	p, err := expr.Compile(code)
+	if err != nil {
+		return nil, fmt.Errorf("%s", firstLine(err.Error()))
+	}
+	return &Program{src: code, prog: p}, nil
+}
+
+// whole reports whether s is exactly one ${{ … }} and returns its inside.
+func whole(s string) (string, bool) {
+	if !strings.HasPrefix(s, "${{") || !strings.HasSuffix(s, "}}") {
+		return "", false
+	}
+	inner := s[3 : len(s)-2]
+	if strings.Contains(inner, "${{") || strings.Contains(inner, "}}") {
+		return "", false
+	}
+	return strings.TrimSpace(inner), true
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// Source returns the expression's code.
+func (p *Program) Source() string { return p.src }
+
+// Eval runs the expression in env.
+func (p *Program) Eval(env map[string]any) (any, error) {
+	out, err := expr.Run(p.prog, env)
+	if err != nil {
+		return nil, fmt.Errorf("${{ %s }}: %s", p.src, firstLine(err.Error()))
+	}
+	return out, nil
+}
+
+// Bool runs a condition. Its result must be a boolean.
+func (p *Program) Bool(env map[string]any) (bool, error) {
+	out, err := p.Eval(env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("${{ %s }} is %v (%T), not true or false", p.src, out, out)
+	}
+	return b, nil
+}
+
+// Template is text with ${{ … }} expressions in it.
+type Template struct {
+	parts []part
+}
+
+type part struct {
+	text string
+	prog *Program
+}
+
+var placeholder = regexp.MustCompile(`\$\{\{(.*?)\}\}`)
+
+// ParseTemplate compiles every expression of a text.
+func ParseTemplate(s string) (*Template, error) {
+	t := &Template{}
+	last := 0
+	for _, m := range placeholder.FindAllStringSubmatchIndex(s, -1) {
+		if m[0] > last {
+			t.parts = append(t.parts, part{text: s[last:m[0]]})
+		}
+		p, err := Compile(s[m[2]:m[3]])
+		if err != nil {
+			return nil, fmt.Errorf("in ${{%s}}: %w", s[m[2]:m[3]], err)
+		}
+		t.parts = append(t.parts, part{prog: p})
+		last = m[1]
+	}
+	if last < len(s) {
+		t.parts = append(t.parts, part{text: s[last:]})
+	}
+	if rest := s[last:]; strings.Contains(rest, "${{") {
+		return nil, fmt.Errorf("${{ is not closed with }}")
+	}
+	return t, nil
+}
+
+// HasExpressions reports whether s contains ${{ … }}.
+func HasExpressions(s string) bool { return strings.Contains(s, "${{") }
+
+// Render evaluates the template's expressions in env and joins the text.
+// A string value is inserted as it is; other values as JSON-like text.
+func (t *Template) Render(env map[string]any) (string, error) {
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.prog == nil {
+			b.WriteString(p.text)
+			continue
+		}
+		v, err := p.prog.Eval(env)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(Text(v))
+	}
+	return b.String(), nil
+}
+
+// Render renders a text with ${{ … }} in env; text without expressions is
+// returned as it is.
+func Render(s string, env map[string]any) (string, error) {
+	if !HasExpressions(s) {
+		return s, nil
+	}
+	t, err := ParseTemplate(s)
+	if err != nil {
+		return "", err
+	}
+	return t.Render(env)
+}
+
+// Text renders a value for a text field or an environment variable.
+func Text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case fmt.Stringer:
+		return x.String()
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+var taskRef = regexp.MustCompile(`\btasks\.([A-Za-z0-9_][A-Za-z0-9_-]*)`)
+
+// TaskRefs returns the task ids an expression or template text mentions as
+// tasks.<id>, sorted.
+func TaskRefs(s string) []string {
+	seen := map[string]bool{}
+	for _, m := range taskRef.FindAllStringSubmatch(s, -1) {
+		seen[m[1]] = true
+	}
+	out := make([]string, 0, len(seen))
+	for id := range seen {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
