@@ -30,7 +30,11 @@ const (
 	// InstanceUpForRetry failed and waits out its retry delay, after which
 	// any worker may claim it.
 	InstanceUpForRetry InstanceState = "up_for_retry"
-	// InstanceRunning has an attempt holding a lease.
+	// InstanceUpForReschedule is a sensor or sub-pipeline task waiting
+	// between two checks; it holds no worker slot meanwhile.
+	InstanceUpForReschedule InstanceState = "up_for_reschedule"
+	// InstanceRunning has an attempt holding a lease. A mapped task stays
+	// running while its items run.
 	InstanceRunning InstanceState = "running"
 	// InstanceSuccess, InstanceFailed, InstanceUpstreamFailed, InstanceSkipped
 	// and InstanceCancelled are final.
@@ -67,8 +71,14 @@ const (
 	// AttemptHandedBack was given back by a draining worker; it does not
 	// count as a failure and the instance is queued again at once.
 	AttemptHandedBack AttemptState = "handed_back"
-	// AttemptCancelled was stopped because its run was cancelled.
+	// AttemptCancelled was stopped because its run was cancelled, or its
+	// task was cleared or marked by hand.
 	AttemptCancelled AttemptState = "cancelled"
+	// AttemptSkipped found the task's when: condition false.
+	AttemptSkipped AttemptState = "skipped"
+	// AttemptRescheduled checked a sensor's condition (or a sub-pipeline's
+	// run) and found it not met yet; the task is checked again later.
+	AttemptRescheduled AttemptState = "rescheduled"
 )
 
 // Failure reports whether s counts against the task's retries.

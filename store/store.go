@@ -127,6 +127,8 @@ type Store interface {
 
 	// Users, sessions, API tokens and login rate limiting; see auth.go.
 	Auth
+	// Pools, mapped tasks, secrets, variables, callbacks; see features.go.
+	Features
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a
@@ -151,6 +153,8 @@ const (
 	TopicInstances
 	// TopicPipelines: a pipeline or version was saved or changed.
 	TopicPipelines
+	// TopicCallbacks: callbacks are waiting to run.
+	TopicCallbacks
 	// TopicLeases: leases were taken away (a run was cancelled, an
 	// instance marked or cleared); workers check theirs at once instead of
 	// at their next heartbeat.
@@ -208,7 +212,25 @@ type VersionTask struct {
 	TriggerRule sluice.TriggerRule
 	Priority    int
 	Retry       sluice.RetryPolicy
+	// Pool and PoolSlots: the pool whose slots the task takes.
+	Pool      string
+	PoolSlots int
+	// Requires lists the worker labels the task needs.
+	Requires []string
+	// Mapped tasks (for_each) expand into one instance per item, at most
+	// MaxParallel (0: any number) running at once.
+	Mapped      bool
+	MaxParallel int
+	// Callbacks says which task callbacks exist (CallbackSuccess, …).
+	Callbacks int
 }
+
+// Callback bits: which callbacks a task or pipeline has.
+const (
+	CallbackSuccess = 1
+	CallbackFailure = 2
+	CallbackRetry   = 4
+)
 
 // PipelineSaveParams are the arguments of Store.PipelineSave.
 type PipelineSaveParams struct {
@@ -219,10 +241,12 @@ type PipelineSaveParams struct {
 	File          string
 	Schedule      string
 	MaxActiveRuns int
-	Tasks         []VersionTask
-	// NextDueAt is when the pipeline's schedule is next due under this
-	// version, computed by the caller; nil when it has no schedule.
-	NextDueAt *time.Time
+	// MaxActiveTasks bounds the running task instances of the pipeline;
+	// 0 for no bound.
+	MaxActiveTasks int
+	// Callbacks says which run callbacks the pipeline has.
+	Callbacks int
+	Tasks     []VersionTask
 }
 
 // PipelineSaveResult is the result of Store.PipelineSave.
@@ -265,6 +289,10 @@ type Run struct {
 	CreatedAt  time.Time
 	StartedAt  *time.Time
 	FinishedAt *time.Time
+	// ParentRunID and ParentTask name the pipeline: task that started
+	// this run, if one did.
+	ParentRunID *int64
+	ParentTask  string
 }
 
 // RunCreateParams are the arguments of Store.RunCreate.
@@ -278,6 +306,9 @@ type RunCreateParams struct {
 	Kind        RunKind
 	LogicalDate time.Time
 	Params      []byte
+	// ParentRunID and ParentTask, for a run started by a pipeline: task.
+	ParentRunID int64
+	ParentTask  string
 }
 
 // RunListParams are the arguments of Store.RunList.
@@ -286,6 +317,8 @@ type RunListParams struct {
 	PipelineID string
 	// States filters by state when not empty.
 	States []sluice.RunState
+	// LogicalDate filters by logical date when set.
+	LogicalDate *time.Time
 	// BeforeID returns runs with smaller ids, for paging; 0 for the newest.
 	BeforeID int64
 	// Limit is the page size; default 100.
@@ -297,7 +330,15 @@ type Instance struct {
 	ID     int64
 	RunID  int64
 	TaskID string
-	State  sluice.InstanceState
+	// MapIndex is -1 for a task and the item's index for an instance of a
+	// mapped task's item; ParentID then points at the mapped task's
+	// instance and Item holds the item.
+	MapIndex int
+	ParentID *int64
+	Item     *string
+	// ItemsTotal counts the items of a mapped task that expanded.
+	ItemsTotal int
+	State      sluice.InstanceState
 	// Attempts is the number of attempts started; Failures how many of
 	// them failed (counting against the retries).
 	Attempts int
@@ -318,6 +359,9 @@ type Lease struct {
 // InstanceClaimParams are the arguments of Store.InstanceClaim.
 type InstanceClaimParams struct {
 	Worker string
+	// Labels are the worker's labels: it claims only instances whose
+	// required labels are all among them.
+	Labels []string
 	Limit  int
 	// LeaseDuration is how long the lease lasts without a heartbeat.
 	LeaseDuration time.Duration
@@ -326,15 +370,23 @@ type InstanceClaimParams struct {
 // Claim is a claimed task instance with its new attempt.
 type Claim struct {
 	Lease
-	InstanceID  int64
-	RunID       int64
-	PipelineID  string
-	VersionID   int64
-	TaskID      string
-	Attempt     int
-	RunKey      string
-	LogicalDate time.Time
-	Params      []byte
+	InstanceID int64
+	RunID      int64
+	PipelineID string
+	VersionID  int64
+	TaskID     string
+	// MapIndex and Item, for an item of a mapped task.
+	MapIndex int
+	Item     *string
+	Attempt  int
+	// Failures counts the instance's failed attempts so far.
+	Failures int
+	// FirstStartedAt is when the instance's first attempt started (a
+	// sensor's wait is measured from it).
+	FirstStartedAt time.Time
+	RunKey         string
+	LogicalDate    time.Time
+	Params         []byte
 	// ReadyAt is when the instance became claimable; StartedAt is now.
 	ReadyAt        time.Time
 	StartedAt      time.Time
@@ -364,9 +416,11 @@ type LogChunk struct {
 // attempt.
 type AttemptCompleteParams struct {
 	Lease Lease
-	// State is AttemptSuccess, AttemptFailed, AttemptTimedOut or
-	// AttemptCancelled.
+	// State is AttemptSuccess, AttemptFailed, AttemptTimedOut,
+	// AttemptSkipped (the instance is skipped) or AttemptRescheduled (the
+	// instance waits until RetryAt and is claimed again; not a failure).
 	State    sluice.AttemptState
+	RetryAt  time.Time
 	ExitCode *int
 	// Error says why the attempt failed, for people.
 	Error      string

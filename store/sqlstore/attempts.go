@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -71,7 +72,7 @@ func (db *DB) AttemptLogAppend(ctx context.Context, p *store.AttemptLogAppendPar
 func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompleteParams) ([]error, error) {
 	for _, p := range ps {
 		switch p.State {
-		case sluice.AttemptSuccess, sluice.AttemptFailed, sluice.AttemptTimedOut:
+		case sluice.AttemptSuccess, sluice.AttemptFailed, sluice.AttemptTimedOut, sluice.AttemptSkipped, sluice.AttemptRescheduled:
 		default:
 			return nil, sluice.Errorf(sluice.EINVALID, "attempt %d: cannot complete as %q", p.Lease.AttemptID, p.State)
 		}
@@ -89,10 +90,13 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 			return err
 		}
 		var (
-			logs      []attemptChunk
-			outputs   []instanceOutputs
-			successes []int64
-			failures  []int64
+			logs        []attemptChunk
+			outputs     []instanceOutputs
+			successes   []int64
+			failures    []int64
+			skips       []int64
+			rescheduled []*store.AttemptCompleteParams
+			resIDs      []int64
 		)
 		for _, i := range order {
 			p := ps[i]
@@ -113,12 +117,18 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 			if p.Log != nil && len(p.Log.Data) > 0 {
 				logs = append(logs, attemptChunk{p.Lease.AttemptID, p.Log})
 			}
-			if p.State == sluice.AttemptSuccess {
+			switch p.State {
+			case sluice.AttemptSuccess:
 				successes = append(successes, instanceID)
 				if len(p.Outputs) > 0 {
 					outputs = append(outputs, instanceOutputs{instanceID, p.Outputs})
 				}
-			} else {
+			case sluice.AttemptSkipped:
+				skips = append(skips, instanceID)
+			case sluice.AttemptRescheduled:
+				rescheduled = append(rescheduled, p)
+				resIDs = append(resIDs, instanceID)
+			default:
 				failures = append(failures, instanceID)
 			}
 		}
@@ -128,8 +138,21 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 		if err := insertOutputs(t, outputs); err != nil {
 			return err
 		}
+		for i, p := range rescheduled {
+			// Not a failure: the instance waits, holding no slot, and is
+			// claimed again at RetryAt (or earlier, when a run it waits
+			// for finishes).
+			if _, err := t.exec(`UPDATE task_instances SET state = 'up_for_reschedule', ready_at = ?, updated_at = ?
+				WHERE id = ? AND state = 'running'`, us(p.RetryAt), us(t.now), resIDs[i]); err != nil {
+				return err
+			}
+			t.notify(store.TopicInstances)
+		}
 		f := newFinisher(t)
 		if err := f.finish(successes, sluice.InstanceSuccess); err != nil {
+			return err
+		}
+		if err := f.finish(skips, sluice.InstanceSkipped); err != nil {
 			return err
 		}
 		slices.Sort(failures)
@@ -409,34 +432,85 @@ func (db *DB) LogList(ctx context.Context, attemptID int64, afterSeq int) ([]*st
 	return out, dbErr(rows.Err())
 }
 
-// OutputList implements store.Store.
+// OutputList implements store.Store. The outputs of a mapped task are its
+// items' outputs, each key a JSON array in item order (null where an item
+// gave none).
 func (db *DB) OutputList(ctx context.Context, runID int64, taskIDs []string) (map[string]map[string]string, error) {
 	out := map[string]map[string]string{}
 	if len(taskIDs) == 0 {
 		return out, nil
 	}
-	args := []any{runID}
-	for _, id := range taskIDs {
-		args = append(args, id)
-	}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT ti.task_id, o.key, o.value FROM outputs o
+	args := append([]any{runID}, stringArgs(taskIDs)...)
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT ti.task_id, ti.map_index, o.key, o.value FROM outputs o
 		JOIN task_instances ti ON ti.id = o.instance_id
 		WHERE ti.run_id = ? AND ti.task_id IN (`+placeholders(len(taskIDs))+`)`), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	defer rows.Close()
+	items := map[string]map[string]map[int]string{} // task -> key -> index -> value
 	for rows.Next() {
 		var task, k, v string
-		if err := rows.Scan(&task, &k, &v); err != nil {
+		var idx int
+		if err := rows.Scan(&task, &idx, &k, &v); err != nil {
 			return nil, dbErr(err)
+		}
+		if idx >= 0 {
+			if items[task] == nil {
+				items[task] = map[string]map[int]string{}
+			}
+			if items[task][k] == nil {
+				items[task][k] = map[int]string{}
+			}
+			items[task][k][idx] = v
+			continue
 		}
 		if out[task] == nil {
 			out[task] = map[string]string{}
 		}
 		out[task][k] = v
 	}
-	return out, dbErr(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
+	}
+	if len(items) == 0 {
+		return out, nil
+	}
+	totals := map[string]int{}
+	trows, err := db.r.QueryContext(ctx, db.q(`SELECT task_id, items_total FROM task_instances
+		WHERE run_id = ? AND map_index = -1 AND task_id IN (`+placeholders(len(taskIDs))+`)`), args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var task string
+		var n int
+		if err := trows.Scan(&task, &n); err != nil {
+			return nil, dbErr(err)
+		}
+		totals[task] = n
+	}
+	for task, byKey := range items {
+		if out[task] == nil {
+			out[task] = map[string]string{}
+		}
+		for k, byIndex := range byKey {
+			arr := make([]*string, totals[task])
+			for i, v := range byIndex {
+				if i < len(arr) {
+					v := v
+					arr[i] = &v
+				}
+			}
+			b, err := json.Marshal(arr)
+			if err != nil {
+				return nil, err
+			}
+			out[task][k] = string(b)
+		}
+	}
+	return out, dbErr(trows.Err())
 }
 
 // retryJitter is the random source of retry jitter; any source will do.

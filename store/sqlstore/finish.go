@@ -84,9 +84,20 @@ func (f *finisher) fail(instanceID int64) error {
 	}
 	if retry, delay := policy.Next(failures, retryJitter()); retry {
 		now := us(t.now)
-		if _, err := t.exec(`UPDATE task_instances SET state = ?, failures = ?, ready_at = ?, updated_at = ? WHERE id = ?`,
-			string(sluice.InstanceUpForRetry), failures, us(t.now.Add(delay)), now, instanceID); err != nil {
+		var (
+			runID, mapIndex int
+			taskID          string
+			callbacks       int
+		)
+		if err := t.queryRow(`UPDATE task_instances SET state = ?, failures = ?, ready_at = ?, updated_at = ? WHERE id = ?
+			RETURNING run_id, task_id, map_index, callbacks`,
+			string(sluice.InstanceUpForRetry), failures, us(t.now.Add(delay)), now, instanceID).Scan(&runID, &taskID, &mapIndex, &callbacks); err != nil {
 			return err
+		}
+		if callbacks&store.CallbackRetry != 0 {
+			if err := addCallback(t, int64(runID), taskID, mapIndex, "retry"); err != nil {
+				return err
+			}
 		}
 		t.notify(store.TopicReady)
 		t.notify(store.TopicInstances)
@@ -107,26 +118,111 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
-			RETURNING run_id, task_id`, args...)
+			RETURNING run_id, task_id, map_index, parent_id, callbacks`, args...)
 		if err != nil {
 			return err
 		}
+		type event struct {
+			rt        runTask
+			mapIndex  int
+			callbacks int
+		}
+		var (
+			events []event
+			items  = map[int64]int{} // mapped task instance -> its items that finished
+		)
 		for rows.Next() {
-			var rt runTask
-			if err := rows.Scan(&rt.runID, &rt.taskID); err != nil {
+			var (
+				e      event
+				parent sql.NullInt64
+			)
+			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks); err != nil {
 				rows.Close()
 				return err
 			}
-			f.acct(rt.runID).finished++
-			f.final[state] = append(f.final[state], rt)
+			f.acct(e.rt.runID).finished++
+			if parent.Valid {
+				items[parent.Int64]++ // an item: its mapped task propagates
+			} else {
+				f.final[state] = append(f.final[state], e.rt)
+			}
+			events = append(events, e)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		t.notify(store.TopicInstances)
+		for _, e := range events {
+			if bit, event := callbackOf(state); bit != 0 && e.callbacks&bit != 0 {
+				if err := addCallback(t, e.rt.runID, e.rt.taskID, e.mapIndex, event); err != nil {
+					return err
+				}
+			}
+		}
+		if err := f.itemsFinished(items, state); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func callbackOf(state sluice.InstanceState) (int, string) {
+	switch state {
+	case sluice.InstanceSuccess:
+		return store.CallbackSuccess, "success"
+	case sluice.InstanceFailed:
+		return store.CallbackFailure, "failure"
+	}
+	return 0, ""
+}
+
+// itemsFinished counts finished items on their mapped tasks, and finishes
+// a mapped task when its last item has: failed if an item failed, skipped
+// if all were skipped, success otherwise.
+func (f *finisher) itemsFinished(items map[int64]int, state sluice.InstanceState) error {
+	col := map[sluice.InstanceState]string{
+		sluice.InstanceSuccess: "items_success", sluice.InstanceSkipped: "items_skipped",
+		sluice.InstanceFailed: "items_failed", sluice.InstanceUpstreamFailed: "items_failed", sluice.InstanceCancelled: "items_failed",
+	}[state]
+	if col == "" {
+		return nil
+	}
+	done := map[sluice.InstanceState][]int64{}
+	for _, id := range sortedIDs(keys(items)) {
+		var total, ok, failed, skipped int
+		if err := f.t.queryRow(`UPDATE task_instances SET `+col+` = `+col+` + ? WHERE id = ?
+			RETURNING items_total, items_success, items_failed, items_skipped`, items[id], id).Scan(&total, &ok, &failed, &skipped); err != nil {
+			return err
+		}
+		if ok+failed+skipped < total {
+			continue
+		}
+		switch {
+		case failed > 0:
+			done[sluice.InstanceFailed] = append(done[sluice.InstanceFailed], id)
+		case skipped == total:
+			done[sluice.InstanceSkipped] = append(done[sluice.InstanceSkipped], id)
+		default:
+			done[sluice.InstanceSuccess] = append(done[sluice.InstanceSuccess], id)
+		}
+	}
+	for _, s := range []sluice.InstanceState{sluice.InstanceSuccess, sluice.InstanceFailed, sluice.InstanceSkipped} {
+		if ids := done[s]; len(ids) > 0 {
+			if err := f.finish(ids, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addCallback queues a callback for a worker to run.
+func addCallback(t *txn, runID int64, taskID string, mapIndex int, event string) error {
+	_, err := t.exec(`INSERT INTO callbacks (run_id, task_id, map_index, event, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)`,
+		runID, taskID, mapIndex, event, us(t.now))
+	t.notify(store.TopicCallbacks)
+	return err
 }
 
 // upstreamColumn is the counter of downstream instances that an upstream
@@ -295,12 +391,14 @@ func (f *finisher) done() error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		var (
-			unfinished int
-			pipelineID string
-			state      string
+			unfinished, callbacks int
+			pipelineID, state     string
+			parentTask            string
+			parentRun             sql.NullInt64
 		)
-		err := t.queryRow(`UPDATE runs SET unfinished = unfinished - ? WHERE id = ? RETURNING unfinished, pipeline_id, state`,
-			f.runs[id].finished, id).Scan(&unfinished, &pipelineID, &state)
+		err := t.queryRow(`UPDATE runs SET unfinished = unfinished - ? WHERE id = ?
+			RETURNING unfinished, pipeline_id, state, callbacks, parent_run_id, parent_task`,
+			f.runs[id].finished, id).Scan(&unfinished, &pipelineID, &state, &callbacks, &parentRun, &parentTask)
 		if err != nil {
 			return err
 		}
@@ -320,6 +418,19 @@ func (f *finisher) done() error {
 			return err
 		}
 		t.notify(store.TopicRuns)
+		if bit, event := callbackOf(sluice.InstanceState(final)); callbacks&bit != 0 {
+			if err := addCallback(t, id, "", -1, event); err != nil {
+				return err
+			}
+		}
+		if parentRun.Valid {
+			// The pipeline: task waiting for this run checks it now.
+			if _, err := t.exec(`UPDATE task_instances SET ready_at = ? WHERE run_id = ? AND task_id = ? AND state = 'up_for_reschedule'`,
+				us(t.now), parentRun.Int64, parentTask); err != nil {
+				return err
+			}
+			t.notify(store.TopicReady)
+		}
 		var maxActive int
 		if err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+t.db.d.ForUpdate, pipelineID).Scan(&maxActive); err != nil {
 			return err

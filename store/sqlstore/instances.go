@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -17,7 +18,7 @@ func (db *DB) InstanceList(ctx context.Context, runID int64) ([]*store.Instance,
 }
 
 func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*store.Instance, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, run_id, task_id, state, attempts, failures, priority,
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, run_id, task_id, map_index, parent_id, item, items_total, state, attempts, failures, priority,
 		ready_at, started_at, finished_at FROM task_instances `+where), args...)
 	if err != nil {
 		return nil, dbErr(err)
@@ -28,11 +29,19 @@ func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*
 		var (
 			in                       store.Instance
 			state                    string
+			parent                   sql.NullInt64
+			item                     sql.NullString
 			ready, started, finished sql.NullInt64
 		)
-		if err := rows.Scan(&in.ID, &in.RunID, &in.TaskID, &state, &in.Attempts, &in.Failures, &in.Priority,
+		if err := rows.Scan(&in.ID, &in.RunID, &in.TaskID, &in.MapIndex, &parent, &item, &in.ItemsTotal, &state, &in.Attempts, &in.Failures, &in.Priority,
 			&ready, &started, &finished); err != nil {
 			return nil, dbErr(err)
+		}
+		if parent.Valid {
+			in.ParentID = &parent.Int64
+		}
+		if item.Valid {
+			in.Item = &item.String
 		}
 		in.State = sluice.InstanceState(state)
 		in.ReadyAt = fromNullUS(ready)
@@ -46,7 +55,21 @@ func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*
 // claimable selects claimable instances. The states are literals, not
 // parameters, so that SQLite and PostgreSQL can prove the query matches the
 // partial index task_instances_claimable and use it.
-const claimable = `state IN ('queued', 'up_for_retry')`
+const claimable = `state IN ('queued', 'up_for_retry', 'up_for_reschedule')`
+
+// labelFilter is the condition that an instance's required labels are all
+// among the worker's: removing each of the worker's labels from the
+// instance's ",a,b," must leave ",". Its text depends only on how many
+// labels the worker has, so it is prepared once.
+func labelFilter(labels []string) (string, []any) {
+	expr := "requires"
+	args := make([]any, 0, len(labels))
+	for _, l := range labels {
+		expr = "REPLACE(" + expr + ", ?, ',')"
+		args = append(args, ","+l+",")
+	}
+	return "(requires = '' OR " + expr + " = ',')", args
+}
 
 // InstanceClaim implements store.Store.
 func (db *DB) InstanceClaim(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
@@ -57,108 +80,363 @@ func (db *DB) InstanceClaim(ctx context.Context, p *store.InstanceClaimParams) (
 		return nil, sluice.Errorf(sluice.EINVALID, "lease duration must be positive")
 	}
 	if db.d.WritableCTE {
-		return db.claimInOneStatement(ctx, p)
+		claims, err := db.claimInOneStatement(ctx, p)
+		if err != nil || len(claims) == p.Limit {
+			return claims, err
+		}
+		// Room left: claim instances with limits (pools, max_parallel,
+		// max_active_tasks) too, if any wait.
+		more, err := db.claimLimited(ctx, p, p.Limit-len(claims), true)
+		return append(claims, more...), err
 	}
+	return db.claimLimited(ctx, p, p.Limit, false)
+}
+
+// candidate is a claimable instance and the limits it must fit in.
+type candidate struct {
+	id, runID   int64
+	pool        string
+	slots       int
+	limited     bool
+	parentID    sql.NullInt64
+	maxParallel int
+	pipelineID  string
+}
+
+// claimLimited claims in a transaction, in priority order, checking each
+// instance's limits: the slots of its pool, the max_parallel of its mapped
+// task and the max_active_tasks of its pipeline. The rows that hold a limit
+// (the pool, the mapped task's instance, the pipeline) are locked while
+// their usage is counted, so concurrent claims cannot both take the last
+// slot. With onlyLimited, instances without limits are left to the
+// one-statement claim.
+func (db *DB) claimLimited(ctx context.Context, p *store.InstanceClaimParams, limit int, onlyLimited bool) ([]*store.Claim, error) {
+	labels, labelArgs := labelFilter(p.Labels)
 	var claims []*store.Claim
 	err := db.inTx(ctx, func(t *txn) error {
 		claims = claims[:0]
 		now := us(t.now)
-		rows, err := t.query(`UPDATE task_instances
-			SET state = ?, attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?
-			WHERE id IN (
-				SELECT id FROM task_instances
-				WHERE `+claimable+` AND ready_at <= ?
-				ORDER BY priority DESC, ready_at, id
-				LIMIT ?`+db.d.SkipLocked+`)
-			RETURNING id, run_id, task_id, attempts, ready_at`,
-			string(sluice.InstanceRunning), now, now, now, p.Limit)
+		cond := claimable + ` AND ready_at <= ? AND ` + labels
+		if onlyLimited {
+			cond = `limited AND ` + cond
+		}
+		args := append([]any{now}, labelArgs...)
+		args = append(args, 2*limit+16)
+		rows, err := t.query(`SELECT id, run_id, pool, pool_slots, limited, parent_id, max_parallel, pipeline_id
+			FROM task_instances WHERE `+cond+`
+			ORDER BY priority DESC, ready_at, id LIMIT ?`+db.d.SkipLocked, args...)
 		if err != nil {
 			return err
 		}
-		byRun := map[int64][]*store.Claim{}
+		var cands []candidate
 		for rows.Next() {
-			c := &store.Claim{}
-			var readyAt int64
-			if err := rows.Scan(&c.InstanceID, &c.RunID, &c.TaskID, &c.Attempt, &readyAt); err != nil {
+			var c candidate
+			if err := rows.Scan(&c.id, &c.runID, &c.pool, &c.slots, &c.limited, &c.parentID, &c.maxParallel, &c.pipelineID); err != nil {
 				rows.Close()
 				return err
 			}
-			c.ReadyAt = fromUS(readyAt)
-			c.StartedAt = t.now
-			c.LeaseExpiresAt = t.now.Add(p.LeaseDuration)
-			c.Token = newToken()
-			claims = append(claims, c)
-			byRun[c.RunID] = append(byRun[c.RunID], c)
+			cands = append(cands, c)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(claims) == 0 {
-			return nil
-		}
-		runIDs := make([]int64, 0, len(byRun))
-		for id := range byRun {
-			runIDs = append(runIDs, id)
-		}
-		rows, err = t.query(`SELECT id, pipeline_id, version_id, key, logical_date, params FROM runs WHERE id IN (`+
-			placeholders(len(runIDs))+`)`, int64Args(runIDs)...)
-		if err != nil {
+		accepted, err := fitLimits(t, cands, limit)
+		if err != nil || len(accepted) == 0 {
 			return err
 		}
-		for rows.Next() {
-			var (
-				id, vid, logical int64
-				pid, key, params string
-			)
-			if err := rows.Scan(&id, &pid, &vid, &key, &logical, &params); err != nil {
-				rows.Close()
-				return err
-			}
-			for _, c := range byRun[id] {
-				c.PipelineID, c.VersionID, c.RunKey, c.LogicalDate, c.Params = pid, vid, key, fromUS(logical), []byte(params)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		q := `INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at) VALUES `
-		args := make([]any, 0, len(claims)*9)
-		for i, c := range claims {
-			if i > 0 {
-				q += ", "
-			}
-			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			args = append(args, c.InstanceID, c.RunID, c.TaskID, c.Attempt, p.Worker, c.Token,
-				string(sluice.AttemptRunning), us(c.LeaseExpiresAt), now)
-		}
-		rows, err = t.query(q+" RETURNING id, instance_id", args...)
-		if err != nil {
-			return err
-		}
-		byInstance := make(map[int64]*store.Claim, len(claims))
-		for _, c := range claims {
-			byInstance[c.InstanceID] = c
-		}
-		for rows.Next() {
-			var id, instanceID int64
-			if err := rows.Scan(&id, &instanceID); err != nil {
-				rows.Close()
-				return err
-			}
-			byInstance[instanceID].AttemptID = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		t.notify(store.TopicInstances)
-		return nil
+		claims, err = claimIDs(t, accepted, p)
+		return err
 	})
 	if err != nil {
 		return nil, dbErr(err)
 	}
+	return claims, nil
+}
+
+// fitLimits picks, in order, up to limit candidates that fit their limits.
+func fitLimits(t *txn, cands []candidate, limit int) ([]int64, error) {
+	var (
+		pools     = map[string]bool{}
+		parents   = map[int64]bool{}
+		pipelines = map[string]bool{}
+	)
+	for _, c := range cands {
+		if !c.limited {
+			continue
+		}
+		if c.pool != "" {
+			pools[c.pool] = true
+		}
+		if c.parentID.Valid && c.maxParallel > 0 {
+			parents[c.parentID.Int64] = true
+		}
+		pipelines[c.pipelineID] = true
+	}
+	poolRoom, err := lockPools(t, keys(pools))
+	if err != nil {
+		return nil, err
+	}
+	parentRoom, err := lockParents(t, keys(parents), cands)
+	if err != nil {
+		return nil, err
+	}
+	pipelineRoom, err := lockPipelines(t, keys(pipelines))
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for _, c := range cands {
+		if len(out) == limit {
+			break
+		}
+		if c.limited {
+			if c.pool != "" && poolRoom[c.pool] < c.slots {
+				continue // the pool is full, or does not exist
+			}
+			if c.parentID.Valid && c.maxParallel > 0 && parentRoom[c.parentID.Int64] < 1 {
+				continue
+			}
+			if room, ok := pipelineRoom[c.pipelineID]; ok && room < 1 {
+				continue
+			}
+			if c.pool != "" {
+				poolRoom[c.pool] -= c.slots
+			}
+			if c.parentID.Valid && c.maxParallel > 0 {
+				parentRoom[c.parentID.Int64]--
+			}
+			if _, ok := pipelineRoom[c.pipelineID]; ok {
+				pipelineRoom[c.pipelineID]--
+			}
+		}
+		out = append(out, c.id)
+	}
+	return out, nil
+}
+
+func keys[K comparable, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// lockPools locks the pools and returns the free slots of each; a pool
+// that does not exist has none.
+func lockPools(t *txn, names []string) (map[string]int, error) {
+	room := map[string]int{}
+	if len(names) == 0 {
+		return room, nil
+	}
+	slices.Sort(names)
+	rows, err := t.query(`SELECT name, slots FROM pools WHERE name IN (`+placeholders(len(names))+`) ORDER BY name`+t.db.d.ForUpdate, stringArgs(names)...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var name string
+		var slots int
+		if err := rows.Scan(&name, &slots); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		room[name] = slots
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = t.query(`SELECT pool, COALESCE(SUM(pool_slots), 0) FROM task_instances
+		WHERE state = 'running' AND pool <> '' AND pool IN (`+placeholders(len(names))+`) GROUP BY pool`, stringArgs(names)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var used int
+		if err := rows.Scan(&name, &used); err != nil {
+			return nil, err
+		}
+		room[name] -= used
+	}
+	return room, rows.Err()
+}
+
+// lockParents locks mapped tasks' instances and returns how many more of
+// each one's items may run.
+func lockParents(t *txn, ids []int64, cands []candidate) (map[int64]int, error) {
+	room := map[int64]int{}
+	if len(ids) == 0 {
+		return room, nil
+	}
+	for _, c := range cands {
+		if c.parentID.Valid {
+			room[c.parentID.Int64] = c.maxParallel
+		}
+	}
+	ids = sortedIDs(ids)
+	if _, err := t.ids(`SELECT id FROM task_instances WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+t.db.d.ForUpdate, int64Args(ids)...); err != nil {
+		return nil, err
+	}
+	rows, err := t.query(`SELECT parent_id, COUNT(*) FROM task_instances
+		WHERE parent_id IN (`+placeholders(len(ids))+`) AND state = 'running' GROUP BY parent_id`, int64Args(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		room[id] -= n
+	}
+	return room, rows.Err()
+}
+
+// lockPipelines locks the pipelines with a max_active_tasks and returns how
+// many more of their instances may run; pipelines without one are absent.
+func lockPipelines(t *txn, ids []string) (map[string]int, error) {
+	room := map[string]int{}
+	if len(ids) == 0 {
+		return room, nil
+	}
+	slices.Sort(ids)
+	rows, err := t.query(`SELECT id, max_active_tasks FROM pipelines WHERE id IN (`+placeholders(len(ids))+`) AND max_active_tasks > 0 ORDER BY id`+t.db.d.ForUpdate, stringArgs(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	var limited []string
+	for rows.Next() {
+		var id string
+		var max int
+		if err := rows.Scan(&id, &max); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		room[id] = max
+		limited = append(limited, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(limited) == 0 {
+		return room, err
+	}
+	rows, err = t.query(`SELECT pipeline_id, COUNT(*) FROM task_instances
+		WHERE state = 'running' AND pipeline_id IN (`+placeholders(len(limited))+`) GROUP BY pipeline_id`, stringArgs(limited)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		room[id] -= n
+	}
+	return room, rows.Err()
+}
+
+// claimIDs starts an attempt for each instance and returns the claims.
+func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim, error) {
+	now := us(t.now)
+	ids = sortedIDs(ids)
+	padded := padIDs(ids)
+	rows, err := t.query(`UPDATE task_instances
+		SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?
+		WHERE id IN (`+placeholders(len(padded))+`)
+		RETURNING id, run_id, task_id, map_index, item, attempts, failures, started_at, ready_at`,
+		append([]any{now, now}, int64Args(padded)...)...)
+	if err != nil {
+		return nil, err
+	}
+	var claims []*store.Claim
+	byRun := map[int64][]*store.Claim{}
+	for rows.Next() {
+		c := &store.Claim{}
+		var readyAt, started int64
+		var item sql.NullString
+		if err := rows.Scan(&c.InstanceID, &c.RunID, &c.TaskID, &c.MapIndex, &item, &c.Attempt, &c.Failures, &started, &readyAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if item.Valid {
+			c.Item = &item.String
+		}
+		c.ReadyAt = fromUS(readyAt)
+		c.FirstStartedAt = fromUS(started)
+		c.StartedAt = t.now
+		c.LeaseExpiresAt = t.now.Add(p.LeaseDuration)
+		c.Token = newToken()
+		claims = append(claims, c)
+		byRun[c.RunID] = append(byRun[c.RunID], c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	runIDs := make([]int64, 0, len(byRun))
+	for id := range byRun {
+		runIDs = append(runIDs, id)
+	}
+	rows, err = t.query(`SELECT id, pipeline_id, version_id, key, logical_date, params FROM runs WHERE id IN (`+
+		placeholders(len(runIDs))+`)`, int64Args(runIDs)...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var (
+			id, vid, logical int64
+			pid, key, params string
+		)
+		if err := rows.Scan(&id, &pid, &vid, &key, &logical, &params); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		for _, c := range byRun[id] {
+			c.PipelineID, c.VersionID, c.RunKey, c.LogicalDate, c.Params = pid, vid, key, fromUS(logical), []byte(params)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	q := `INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at) VALUES `
+	args := make([]any, 0, len(claims)*9)
+	for i, c := range claims {
+		if i > 0 {
+			q += ", "
+		}
+		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		args = append(args, c.InstanceID, c.RunID, c.TaskID, c.Attempt, p.Worker, c.Token,
+			string(sluice.AttemptRunning), us(c.LeaseExpiresAt), now)
+	}
+	rows, err = t.query(q+" RETURNING id, instance_id", args...)
+	if err != nil {
+		return nil, err
+	}
+	byInstance := make(map[int64]*store.Claim, len(claims))
+	for _, c := range claims {
+		byInstance[c.InstanceID] = c
+	}
+	for rows.Next() {
+		var id, instanceID int64
+		if err := rows.Scan(&id, &instanceID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		byInstance[instanceID].AttemptID = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	t.notify(store.TopicInstances)
 	return claims, nil
 }
 
@@ -175,31 +453,36 @@ func newToken() int64 {
 	return v
 }
 
-// claimInOneStatement claims with a single statement of data-modifying
-// common table expressions, in one round trip and its own implicit
-// transaction: the cheapest claim PostgreSQL can do, which matters when
-// several worker processes claim thousands of tasks a second.
+// claimInOneStatement claims instances without limits with a single
+// statement of data-modifying common table expressions, in one round trip
+// and its own implicit transaction: the cheapest claim PostgreSQL can do,
+// which matters when several worker processes claim thousands of tasks a
+// second.
 func (db *DB) claimInOneStatement(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
 	now := db.now()
 	expires := now.Add(p.LeaseDuration)
+	labels, labelArgs := labelFilter(p.Labels)
+	args := append([]any{us(now)}, labelArgs...)
+	args = append(args, p.Limit, us(now), us(now), p.Worker, us(expires), us(now))
 	rows, err := db.w.QueryContext(ctx, db.q(`WITH picked AS (
 			SELECT id FROM task_instances
-			WHERE `+claimable+` AND ready_at <= ?
+			WHERE `+claimable+` AND ready_at <= ? AND NOT limited AND `+labels+`
 			ORDER BY priority DESC, ready_at, id
 			LIMIT ?`+db.d.SkipLocked+`
 		), claimed AS (
 			UPDATE task_instances ti
 			SET state = 'running', attempts = ti.attempts + 1, started_at = COALESCE(ti.started_at, ?), updated_at = ?
 			FROM picked WHERE ti.id = picked.id
-			RETURNING ti.id, ti.run_id, ti.task_id, ti.attempts, ti.ready_at
+			RETURNING ti.id, ti.run_id, ti.task_id, ti.map_index, ti.item, ti.attempts, ti.failures, ti.started_at, ti.ready_at
 		), inserted AS (
 			INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at)
 			SELECT id, run_id, task_id, attempts, ?, `+db.d.RandomToken+`, 'running', ?, ? FROM claimed
 			RETURNING id, instance_id, token
 		)
-		SELECT i.id, i.token, c.id, c.run_id, c.task_id, c.attempts, c.ready_at, r.pipeline_id, r.version_id, r.key, r.logical_date, r.params
+		SELECT i.id, i.token, c.id, c.run_id, c.task_id, c.map_index, c.item, c.attempts, c.failures, c.started_at, c.ready_at,
+			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params
 		FROM inserted i JOIN claimed c ON c.id = i.instance_id JOIN runs r ON r.id = c.run_id
-		ORDER BY c.id`), us(now), p.Limit, us(now), us(now), p.Worker, us(expires), us(now))
+		ORDER BY c.id`), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -207,13 +490,17 @@ func (db *DB) claimInOneStatement(ctx context.Context, p *store.InstanceClaimPar
 	var claims []*store.Claim
 	for rows.Next() {
 		c := &store.Claim{StartedAt: now, LeaseExpiresAt: expires}
-		var readyAt, logical int64
+		var readyAt, logical, started int64
 		var params string
-		if err := rows.Scan(&c.AttemptID, &c.Token, &c.InstanceID, &c.RunID, &c.TaskID, &c.Attempt, &readyAt,
+		var item sql.NullString
+		if err := rows.Scan(&c.AttemptID, &c.Token, &c.InstanceID, &c.RunID, &c.TaskID, &c.MapIndex, &item, &c.Attempt, &c.Failures, &started, &readyAt,
 			&c.PipelineID, &c.VersionID, &c.RunKey, &logical, &params); err != nil {
 			return nil, dbErr(err)
 		}
-		c.ReadyAt, c.LogicalDate, c.Params = fromUS(readyAt), fromUS(logical), []byte(params)
+		if item.Valid {
+			c.Item = &item.String
+		}
+		c.ReadyAt, c.LogicalDate, c.Params, c.FirstStartedAt = fromUS(readyAt), fromUS(logical), []byte(params), fromUS(started)
 		claims = append(claims, c)
 	}
 	if err := rows.Err(); err != nil {

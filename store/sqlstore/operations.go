@@ -178,7 +178,7 @@ func (db *DB) RunRetryFailed(ctx context.Context, id int64) (int, error) {
 
 // InstanceGet implements store.Store.
 func (db *DB) InstanceGet(ctx context.Context, runID int64, taskID string) (*store.Instance, error) {
-	ins, err := db.listInstances(ctx, `WHERE run_id = ? AND task_id = ?`, runID, taskID)
+	ins, err := db.listInstances(ctx, `WHERE run_id = ? AND task_id = ? AND map_index = -1`, runID, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (db *DB) InstanceClear(ctx context.Context, runID int64, taskID string) err
 			versionID int64
 		)
 		err := t.queryRow(`SELECT ti.id, ti.state, r.version_id FROM task_instances ti JOIN runs r ON r.id = ti.run_id
-			WHERE ti.run_id = ? AND ti.task_id = ?`, runID, taskID).Scan(&id, &state, &versionID)
+			WHERE ti.run_id = ? AND ti.task_id = ? AND ti.map_index = -1`, runID, taskID).Scan(&id, &state, &versionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return sluice.Errorf(sluice.ENOTFOUND, "task %q not found in run %d", taskID, runID)
 		}
@@ -233,7 +233,7 @@ func (db *DB) InstanceMark(ctx context.Context, runID int64, taskID string, to s
 			runState  string
 		)
 		err := t.queryRow(`SELECT ti.id, ti.state, r.version_id, r.state FROM task_instances ti JOIN runs r ON r.id = ti.run_id
-			WHERE ti.run_id = ? AND ti.task_id = ?`+db.d.ForUpdate, runID, taskID).Scan(&id, &state, &versionID, &runState)
+			WHERE ti.run_id = ? AND ti.task_id = ? AND ti.map_index = -1`+db.d.ForUpdate, runID, taskID).Scan(&id, &state, &versionID, &runState)
 		if errors.Is(err, sql.ErrNoRows) {
 			return sluice.Errorf(sluice.ENOTFOUND, "task %q not found in run %d", taskID, runID)
 		}
@@ -245,6 +245,15 @@ func (db *DB) InstanceMark(ctx context.Context, runID int64, taskID string, to s
 		}
 		t.notify(store.TopicLeases)
 		f := newFinisher(t)
+		// A mapped task's unfinished items end with it.
+		res, err := t.exec(`UPDATE task_instances SET state = 'cancelled', finished_at = ?, updated_at = ?
+			WHERE parent_id = ? AND state IN `+unfinishedStates, now, now, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			f.acct(runID).finished += int(n)
+		}
 		if !sluice.InstanceState(state).Finished() {
 			if err := f.finish([]int64{id}, to); err != nil {
 				return err
@@ -303,6 +312,25 @@ func reset(t *txn, runID, versionID int64, ids []int64, why string) error {
 			return err
 		}
 	}
+	// The items of a mapped task go: it expands again when it runs.
+	for _, part := range chunks(ids, maxBatch) {
+		in := placeholders(len(part))
+		n, err := t.count(`SELECT COUNT(*) FROM task_instances WHERE parent_id IN (`+in+`) AND state IN `+unfinishedStates, int64Args(part)...)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE attempts SET state = 'cancelled', finished_at = ?, error = ?
+			WHERE state = 'running' AND instance_id IN (SELECT id FROM task_instances WHERE parent_id IN (`+in+`))`,
+			append([]any{now, why}, int64Args(part)...)...); err != nil {
+			return err
+		}
+		if _, err := t.exec(`DELETE FROM task_instances WHERE parent_id IN (`+in+`)`, int64Args(part)...); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE runs SET unfinished = unfinished - ? WHERE id = ?`, n, runID); err != nil {
+			return err
+		}
+	}
 	for _, part := range chunks(ids, maxBatch) {
 		n, err := t.count(`SELECT COUNT(*) FROM task_instances WHERE id IN (`+placeholders(len(part))+`) AND state NOT IN `+unfinishedStates, int64Args(part)...)
 		if err != nil {
@@ -312,7 +340,8 @@ func reset(t *txn, runID, versionID int64, ids []int64, why string) error {
 		padded := padIDs(part)
 		in := placeholders(len(padded))
 		if _, err := t.exec(`UPDATE task_instances SET state = 'pending', failures = 0, ready_at = NULL, started_at = NULL,
-			finished_at = NULL, updated_at = ? WHERE id IN (`+in+`)`, append([]any{now}, int64Args(padded)...)...); err != nil {
+			finished_at = NULL, items_total = 0, items_success = 0, items_failed = 0, items_skipped = 0, updated_at = ?
+			WHERE id IN (`+in+`)`, append([]any{now}, int64Args(padded)...)...); err != nil {
 			return err
 		}
 		if _, err := t.exec(`DELETE FROM outputs WHERE instance_id IN (`+in+`)`, int64Args(padded)...); err != nil {
@@ -395,7 +424,7 @@ func descendants(t *txn, runID, versionID int64, taskID string) ([]int64, error)
 	var ids []int64
 	for _, part := range chunks(tasks, maxBatch) {
 		args := append([]any{runID}, stringArgs(part)...)
-		got, err := t.ids(`SELECT id FROM task_instances WHERE run_id = ? AND task_id IN (`+placeholders(len(part))+`)`, args...)
+		got, err := t.ids(`SELECT id FROM task_instances WHERE run_id = ? AND map_index = -1 AND task_id IN (`+placeholders(len(part))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice"
@@ -53,9 +55,9 @@ func (db *DB) PipelineSave(ctx context.Context, p *store.PipelineSaveParams) (*s
 			return err
 		}
 		var vid int64
-		err := t.queryRow(`INSERT INTO versions (pipeline_id, hash, source, spec, file, created_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, hash) DO NOTHING RETURNING id`,
-			p.ID, p.Hash, p.Source, string(p.Spec), p.File, now).Scan(&vid)
+		err := t.queryRow(`INSERT INTO versions (pipeline_id, hash, source, spec, file, callbacks, max_active_tasks, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, hash) DO NOTHING RETURNING id`,
+			p.ID, p.Hash, p.Source, string(p.Spec), p.File, p.Callbacks, p.MaxActiveTasks, now).Scan(&vid)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			if err := t.queryRow(`SELECT id FROM versions WHERE pipeline_id = ? AND hash = ?`, p.ID, p.Hash).Scan(&vid); err != nil {
@@ -73,11 +75,11 @@ func (db *DB) PipelineSave(ctx context.Context, p *store.PipelineSaveParams) (*s
 		res.Changed = !live.Valid || live.Int64 != vid
 		// A changed version may change the schedule: make the pipeline due
 		// now so a scheduler recomputes its next run from its history.
-		_, err = t.exec(`UPDATE pipelines SET version_id = ?, file = ?, schedule = ?, max_active_runs = ?,
+		_, err = t.exec(`UPDATE pipelines SET version_id = ?, file = ?, schedule = ?, max_active_runs = ?, max_active_tasks = ?,
 			parse_error = '', parse_error_at = NULL, loaded_at = ?, updated_at = ?,
 			next_due_at = CASE WHEN ? = '' THEN NULL WHEN ? THEN ? ELSE next_due_at END
 			WHERE id = ?`,
-			vid, p.File, p.Schedule, p.MaxActiveRuns, now, now, p.Schedule, res.Changed, now, p.ID)
+			vid, p.File, p.Schedule, p.MaxActiveRuns, p.MaxActiveTasks, now, now, p.Schedule, res.Changed, now, p.ID)
 		if res.Changed {
 			t.notify(store.TopicPipelines)
 		}
@@ -94,19 +96,25 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 	for start := 0; start < len(tasks); start += chunk {
 		part := tasks[start:min(start+chunk, len(tasks))]
 		q := `INSERT INTO version_tasks (version_id, task_id, upstream_count, trigger_rule, priority,
-			retries, retry_delay_us, retry_exponential, max_retry_delay_us) VALUES `
-		args := make([]any, 0, len(part)*9)
+			retries, retry_delay_us, retry_exponential, max_retry_delay_us,
+			pool, pool_slots, requires, mapped, max_parallel, callbacks) VALUES `
+		args := make([]any, 0, len(part)*15)
 		for i, vt := range part {
 			if i > 0 {
 				q += ", "
 			}
-			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 			rule := vt.TriggerRule
 			if rule == "" {
 				rule = sluice.AllSuccess
 			}
+			slots := vt.PoolSlots
+			if slots < 1 {
+				slots = 1
+			}
 			args = append(args, vid, vt.TaskID, len(vt.Upstream), string(rule), vt.Priority,
-				vt.Retry.Retries, vt.Retry.Delay.Microseconds(), vt.Retry.Exponential, vt.Retry.MaxDelay.Microseconds())
+				vt.Retry.Retries, vt.Retry.Delay.Microseconds(), vt.Retry.Exponential, vt.Retry.MaxDelay.Microseconds(),
+				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks)
 		}
 		if _, err := t.exec(q, args...); err != nil {
 			return err
@@ -237,4 +245,15 @@ func (db *DB) VersionGet(ctx context.Context, id int64) (*store.Version, error) 
 	v.Spec = []byte(spec)
 	v.CreatedAt = fromUS(createdAt)
 	return &v, nil
+}
+
+// encodeLabels stores a label set as ",a,b," (sorted), or "" for none, so
+// that a claim can test it against a worker's labels with REPLACE.
+func encodeLabels(labels []string) string {
+	if len(labels) == 0 {
+		return ""
+	}
+	sorted := slices.Clone(labels)
+	slices.Sort(sorted)
+	return "," + strings.Join(slices.Compact(sorted), ",") + ","
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/store"
 )
 
-const runColumns = `id, pipeline_id, version_id, key, kind, logical_date, params, state, created_at, started_at, finished_at`
+const runColumns = `id, pipeline_id, version_id, key, kind, logical_date, params, state, created_at, started_at, finished_at, parent_run_id, parent_task`
 
 func scanRun(sc interface{ Scan(...any) error }) (*store.Run, error) {
 	var (
@@ -19,8 +19,12 @@ func scanRun(sc interface{ Scan(...any) error }) (*store.Run, error) {
 		logical, created    int64
 		started, finished   sql.NullInt64
 	)
-	if err := sc.Scan(&r.ID, &r.PipelineID, &r.VersionID, &r.Key, &kind, &logical, &params, &state, &created, &started, &finished); err != nil {
+	var parent sql.NullInt64
+	if err := sc.Scan(&r.ID, &r.PipelineID, &r.VersionID, &r.Key, &kind, &logical, &params, &state, &created, &started, &finished, &parent, &r.ParentTask); err != nil {
 		return nil, err
+	}
+	if parent.Valid {
+		r.ParentRunID = &parent.Int64
 	}
 	r.Kind = store.RunKind(kind)
 	r.State = sluice.RunState(state)
@@ -65,9 +69,14 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 			vid = live.Int64
 		}
 		var id int64
-		err = t.queryRow(`INSERT INTO runs (pipeline_id, version_id, key, kind, logical_date, params, state, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO NOTHING RETURNING id`,
-			p.PipelineID, vid, p.Key, string(p.Kind), us(p.LogicalDate), string(params), string(sluice.RunQueued), us(t.now)).Scan(&id)
+		var parent any
+		if p.ParentRunID != 0 {
+			parent = p.ParentRunID
+		}
+		err = t.queryRow(`INSERT INTO runs (pipeline_id, version_id, key, kind, logical_date, params, state, created_at, parent_run_id, parent_task, callbacks)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT callbacks FROM versions WHERE id = ?)) ON CONFLICT (pipeline_id, key) DO NOTHING RETURNING id`,
+			p.PipelineID, vid, p.Key, string(p.Kind), us(p.LogicalDate), string(params), string(sluice.RunQueued), us(t.now),
+			parent, p.ParentTask, vid).Scan(&id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			// Already created, by us before a crash or by another scheduler.
@@ -157,16 +166,21 @@ func startQueued(t *txn, pipelineID string, maxActive int) (int, error) {
 // those with nothing to wait for.
 func startRun(t *txn, runID, versionID int64) error {
 	now := us(t.now)
-	res, err := t.exec(`INSERT INTO task_instances (run_id, task_id, state, priority, ready_at,
-			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, up_total, updated_at)
-		SELECT CAST(? AS BIGINT), task_id,
-			CASE WHEN upstream_count = 0 OR trigger_rule = ? THEN ? ELSE ? END,
-			priority,
-			CASE WHEN upstream_count = 0 OR trigger_rule = ? THEN CAST(? AS BIGINT) ELSE NULL END,
-			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, upstream_count, CAST(? AS BIGINT)
-		FROM version_tasks WHERE version_id = ? ORDER BY task_id`,
-		runID, string(sluice.Always), string(sluice.InstanceQueued), string(sluice.InstancePending),
-		string(sluice.Always), now, now, versionID)
+	res, err := t.exec(`INSERT INTO task_instances (run_id, task_id, pipeline_id, state, priority, ready_at,
+			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, up_total,
+			pool, pool_slots, requires, limited, mapped, max_parallel, callbacks, updated_at)
+		SELECT CAST(? AS BIGINT), vt.task_id, v.pipeline_id,
+			CASE WHEN vt.upstream_count = 0 OR vt.trigger_rule = 'always' THEN 'queued' ELSE 'pending' END,
+			vt.priority,
+			CASE WHEN vt.upstream_count = 0 OR vt.trigger_rule = 'always' THEN CAST(? AS BIGINT) ELSE NULL END,
+			vt.retries, vt.retry_delay_us, vt.retry_exponential, vt.max_retry_delay_us, vt.trigger_rule, vt.upstream_count,
+			vt.pool, vt.pool_slots, vt.requires,
+			-- a mapped task itself only expands; its items carry the limits
+			(NOT vt.mapped AND (vt.pool <> '' OR v.max_active_tasks > 0)),
+			vt.mapped, vt.max_parallel, vt.callbacks, CAST(? AS BIGINT)
+		FROM version_tasks vt JOIN versions v ON v.id = vt.version_id
+		WHERE vt.version_id = ? ORDER BY vt.task_id`,
+		runID, now, now, versionID)
 	if err != nil {
 		return err
 	}
@@ -213,6 +227,10 @@ func (db *DB) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run
 		for _, s := range p.States {
 			args = append(args, string(s))
 		}
+	}
+	if p.LogicalDate != nil {
+		where = append(where, "logical_date = ?")
+		args = append(args, us(*p.LogicalDate))
 	}
 	if p.BeforeID > 0 {
 		where = append(where, "id < ?")

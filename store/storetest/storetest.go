@@ -42,25 +42,44 @@ func setup(t *testing.T, open Opener) *testBundle {
 
 // task describes a task of a test pipeline.
 type task struct {
-	id    string
-	up    []string
-	rule  sluice.TriggerRule
-	prio  int
-	retry sluice.RetryPolicy
+	id       string
+	up       []string
+	rule     sluice.TriggerRule
+	prio     int
+	retry    sluice.RetryPolicy
+	pool     string
+	slots    int
+	requires []string
+	mapped   bool
+	maxPar   int
+	cb       int
+}
+
+// pipelineOpts are pipeline-level settings for saveWith.
+type pipelineOpts struct {
+	maxActiveRuns  int
+	maxActiveTasks int
+	callbacks      int
 }
 
 // save stores a pipeline of the given tasks and returns its version id.
 func (b *testBundle) save(id string, maxActive int, tasks ...task) int64 {
 	b.t.Helper()
+	return b.saveWith(id, pipelineOpts{maxActiveRuns: maxActive}, tasks...)
+}
+
+func (b *testBundle) saveWith(id string, o pipelineOpts, tasks ...task) int64 {
+	b.t.Helper()
 	var vts []store.VersionTask
-	hash := ""
+	hash := fmt.Sprintf("%+v;", o)
 	for _, tk := range tasks {
-		vts = append(vts, store.VersionTask{TaskID: tk.id, Upstream: tk.up, TriggerRule: tk.rule, Priority: tk.prio, Retry: tk.retry})
-		hash += fmt.Sprintf("%s<%v>%s%d%v;", tk.id, tk.up, tk.rule, tk.prio, tk.retry)
+		vts = append(vts, store.VersionTask{TaskID: tk.id, Upstream: tk.up, TriggerRule: tk.rule, Priority: tk.prio, Retry: tk.retry,
+			Pool: tk.pool, PoolSlots: tk.slots, Requires: tk.requires, Mapped: tk.mapped, MaxParallel: tk.maxPar, Callbacks: tk.cb})
+		hash += fmt.Sprintf("%+v;", tk)
 	}
 	res, err := b.s.PipelineSave(b.ctx, &store.PipelineSaveParams{
 		ID: id, Hash: hash, Source: "id: " + id, Spec: []byte(`{"id":"` + id + `"}`),
-		MaxActiveRuns: maxActive, Tasks: vts,
+		MaxActiveRuns: o.maxActiveRuns, MaxActiveTasks: o.maxActiveTasks, Callbacks: o.callbacks, Tasks: vts,
 	})
 	if err != nil {
 		b.t.Fatalf("PipelineSave: %v", err)
@@ -132,7 +151,9 @@ func (b *testBundle) states(runID int64) map[string]sluice.InstanceState {
 	}
 	out := map[string]sluice.InstanceState{}
 	for _, in := range ins {
-		out[in.TaskID] = in.State
+		if in.MapIndex < 0 {
+			out[in.TaskID] = in.State
+		}
 	}
 	return out
 }
@@ -193,6 +214,18 @@ func Run(t *testing.T, open Opener) {
 		"InstanceClear":            testInstanceClear,
 		"InstanceMark":             testInstanceMark,
 		"UsersSessionsTokens":      testUsersSessionsTokens,
+		"Pools":                    testPools,
+		"PoolsConcurrent":          testPoolsConcurrent,
+		"MaxActiveTasks":           testMaxActiveTasks,
+		"WorkerLabels":             testWorkerLabels,
+		"Mapping":                  testMapping,
+		"MappingMaxParallel":       testMappingMaxParallel,
+		"MappingEmptyAndFailed":    testMappingEmptyAndFailed,
+		"SkipPropagates":           testSkipPropagates,
+		"Reschedule":               testReschedule,
+		"ChildRunWakesParent":      testChildRunWakesParent,
+		"Callbacks":                testCallbacks,
+		"SecretsAndVariables":      testSecretsAndVariables,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {

@@ -9,6 +9,7 @@ CREATE TABLE pipelines (
     paused            INTEGER NOT NULL DEFAULT 0,
     schedule          TEXT NOT NULL DEFAULT '',
     max_active_runs   INTEGER NOT NULL DEFAULT 16,
+    max_active_tasks  INTEGER NOT NULL DEFAULT 0,
     next_due_at       INTEGER,
     last_scheduled_at INTEGER,
     parse_error       TEXT NOT NULL DEFAULT '',
@@ -26,6 +27,9 @@ CREATE TABLE versions (
     source      TEXT NOT NULL,
     spec        TEXT NOT NULL,
     file        TEXT NOT NULL DEFAULT '',
+    -- callbacks: 1 on_success, 2 on_failure of the pipeline's runs.
+    callbacks        INTEGER NOT NULL DEFAULT 0,
+    max_active_tasks INTEGER NOT NULL DEFAULT 0,
     created_at  INTEGER NOT NULL,
     UNIQUE (pipeline_id, hash)
 );
@@ -41,6 +45,14 @@ CREATE TABLE version_tasks (
     retry_delay_us      INTEGER NOT NULL,
     retry_exponential   INTEGER NOT NULL,
     max_retry_delay_us  INTEGER NOT NULL,
+    pool                TEXT NOT NULL DEFAULT '',
+    pool_slots          INTEGER NOT NULL DEFAULT 1,
+    -- requires: worker labels as ",a,b," ('' for none).
+    requires            TEXT NOT NULL DEFAULT '',
+    mapped              INTEGER NOT NULL DEFAULT 0,
+    max_parallel        INTEGER NOT NULL DEFAULT 0,
+    -- callbacks: 1 on_success, 2 on_failure, 4 on_retry.
+    callbacks           INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (version_id, task_id)
 );
 
@@ -63,6 +75,10 @@ CREATE TABLE runs (
     -- unfinished counts the run's instances not yet in a final state; the
     -- run finishes when it reaches 0.
     unfinished   INTEGER NOT NULL DEFAULT 0,
+    -- A run started by a pipeline: task of another run.
+    parent_run_id INTEGER,
+    parent_task  TEXT NOT NULL DEFAULT '',
+    callbacks    INTEGER NOT NULL DEFAULT 0,
     created_at   INTEGER NOT NULL,
     started_at   INTEGER,
     finished_at  INTEGER,
@@ -74,6 +90,12 @@ CREATE TABLE task_instances (
     id                  INTEGER PRIMARY KEY,
     run_id              INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     task_id             TEXT NOT NULL,
+    -- map_index is -1 for a task, and the item's index for the instances
+    -- a mapped task (for_each) expands into; parent_id points at it.
+    map_index           INTEGER NOT NULL DEFAULT -1,
+    parent_id           INTEGER,
+    item                TEXT,
+    pipeline_id         TEXT NOT NULL,
     state               TEXT NOT NULL,
     priority            INTEGER NOT NULL,
     ready_at            INTEGER,
@@ -91,13 +113,31 @@ CREATE TABLE task_instances (
     up_failed           INTEGER NOT NULL DEFAULT 0,
     up_upstream_failed  INTEGER NOT NULL DEFAULT 0,
     up_skipped          INTEGER NOT NULL DEFAULT 0,
+    pool                TEXT NOT NULL DEFAULT '',
+    pool_slots          INTEGER NOT NULL DEFAULT 1,
+    requires            TEXT NOT NULL DEFAULT '',
+    -- limited: claims must check a limit (a pool, max_parallel of its
+    -- mapped task, max_active_tasks of its pipeline).
+    limited             INTEGER NOT NULL DEFAULT 0,
+    mapped              INTEGER NOT NULL DEFAULT 0,
+    max_parallel        INTEGER NOT NULL DEFAULT 0,
+    items_total         INTEGER NOT NULL DEFAULT 0,
+    items_success       INTEGER NOT NULL DEFAULT 0,
+    items_failed        INTEGER NOT NULL DEFAULT 0,
+    items_skipped       INTEGER NOT NULL DEFAULT 0,
+    callbacks           INTEGER NOT NULL DEFAULT 0,
     started_at          INTEGER,
     finished_at         INTEGER,
     updated_at          INTEGER NOT NULL,
-    UNIQUE (run_id, task_id)
+    UNIQUE (run_id, task_id, map_index)
 );
 CREATE INDEX task_instances_claimable ON task_instances (priority DESC, ready_at, id)
-    WHERE state IN ('queued', 'up_for_retry');
+    WHERE state IN ('queued', 'up_for_retry', 'up_for_reschedule');
+CREATE INDEX task_instances_limited ON task_instances (id)
+    WHERE limited AND state IN ('queued', 'up_for_retry', 'up_for_reschedule');
+CREATE INDEX task_instances_pool_running ON task_instances (pool) WHERE state = 'running' AND pool <> '';
+CREATE INDEX task_instances_pipeline_running ON task_instances (pipeline_id) WHERE state = 'running';
+CREATE INDEX task_instances_children ON task_instances (parent_id, state) WHERE parent_id IS NOT NULL;
 CREATE INDEX task_instances_run_state ON task_instances (run_id, state);
 
 CREATE TABLE attempts (

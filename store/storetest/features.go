@@ -1,0 +1,450 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+func (b *testBundle) claimAs(labels []string, limit int) []*store.Claim {
+	b.t.Helper()
+	cs, err := b.s.InstanceClaim(b.ctx, &store.InstanceClaimParams{Worker: "w", Labels: labels, Limit: limit, LeaseDuration: Lease})
+	if err != nil {
+		b.t.Fatalf("InstanceClaim: %v", err)
+	}
+	return cs
+}
+
+func testPools(t *testing.T, open Opener) {
+	b := setup(t, open)
+	if err := b.s.PoolSet(b.ctx, &store.Pool{Name: "db", Slots: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b.save("p", 5, task{id: "a", pool: "db"}, task{id: "b", pool: "db"}, task{id: "c", pool: "db"},
+		task{id: "big", pool: "db", slots: 2, prio: -1}, task{id: "free"}, task{id: "ghost", pool: "nowhere"})
+	b.createRun("p", "r")
+	cs := b.claim(10)
+	if got := claimedTasks(cs); fmt.Sprint(got) != "[a b free]" {
+		t.Fatalf("claimed %v, want two of the pool's tasks and the free one", got)
+	}
+	pools, _ := b.s.PoolList(b.ctx)
+	if len(pools) != 1 || pools[0].Used != 2 || pools[0].Queued != 2 {
+		t.Fatalf("pools = %+v", pools[0])
+	}
+	if more := b.claim(10); len(more) != 0 {
+		t.Fatalf("claimed %v from a full pool", claimedTasks(more))
+	}
+	byTask := map[string]*store.Claim{}
+	for _, c := range cs {
+		byTask[c.TaskID] = c
+	}
+	b.mustComplete(byTask["a"], sluice.AttemptSuccess)
+	c := b.claimOne("c")
+	// big needs 2 slots: it waits for both.
+	b.mustComplete(byTask["b"], sluice.AttemptSuccess)
+	if more := b.claim(10); len(more) != 0 {
+		t.Fatalf("claimed %v with one slot free", claimedTasks(more))
+	}
+	b.mustComplete(c, sluice.AttemptSuccess)
+	big := b.claimOne("big")
+	if err := b.s.PoolSet(b.ctx, &store.Pool{Name: "db", Slots: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b.mustComplete(big, sluice.AttemptSuccess)
+	// A task of a pool that does not exist waits for it.
+	if err := b.s.PoolSet(b.ctx, &store.Pool{Name: "nowhere", Slots: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b.claimOne("ghost")
+	if err := b.s.PoolDelete(b.ctx, "nowhere"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.PoolSet(b.ctx, &store.Pool{Name: "bad name!", Slots: 1}); sluice.ErrorCode(err) != sluice.EINVALID {
+		t.Fatalf("bad pool name: %v", err)
+	}
+}
+
+// testPoolsConcurrent claims from a small pool with many concurrent
+// claimers and checks the pool is never oversubscribed.
+func testPoolsConcurrent(t *testing.T, open Opener) {
+	b := setup(t, open)
+	const slots = 3
+	if err := b.s.PoolSet(b.ctx, &store.Pool{Name: "tight", Slots: slots}); err != nil {
+		t.Fatal(err)
+	}
+	var tasks []task
+	for i := 0; i < 40; i++ {
+		tasks = append(tasks, task{id: fmt.Sprintf("t%02d", i), pool: "tight"})
+	}
+	b.save("p", 5, tasks...)
+	b.createRun("p", "r")
+	var (
+		mu            sync.Mutex
+		running, peak int
+		done          int
+		wg            sync.WaitGroup
+	)
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deadline := time.Now().Add(60 * time.Second)
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				finished := done == len(tasks)
+				mu.Unlock()
+				if finished {
+					return
+				}
+				cs, err := b.s.InstanceClaim(b.ctx, &store.InstanceClaimParams{Worker: "w", Limit: 2, LeaseDuration: Lease})
+				if err != nil {
+					t.Errorf("claim: %v", err)
+					return
+				}
+				mu.Lock()
+				running += len(cs)
+				peak = max(peak, running)
+				mu.Unlock()
+				for _, c := range cs {
+					time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
+					mu.Lock()
+					running-- // before the completion commits: never undercounts
+					mu.Unlock()
+					if _, err := b.s.AttemptComplete(b.ctx, []*store.AttemptCompleteParams{{Lease: c.Lease, State: sluice.AttemptSuccess, FinishedAt: b.clock.Now()}}); err != nil {
+						t.Errorf("complete: %v", err)
+						return
+					}
+					mu.Lock()
+					done++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if done != len(tasks) {
+		t.Fatalf("%d of %d done", done, len(tasks))
+	}
+	if peak > slots {
+		t.Fatalf("%d instances of a %d-slot pool ran at once", peak, slots)
+	}
+}
+
+func testMaxActiveTasks(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.saveWith("p", pipelineOpts{maxActiveRuns: 5, maxActiveTasks: 2}, task{id: "a"}, task{id: "b"})
+	b.createRun("p", "r1")
+	b.createRun("p", "r2")
+	cs := b.claim(10)
+	if len(cs) != 2 {
+		t.Fatalf("claimed %d, want max_active_tasks 2", len(cs))
+	}
+	b.mustComplete(cs[0], sluice.AttemptSuccess)
+	if more := b.claim(10); len(more) != 1 {
+		t.Fatalf("claimed %d after one finished, want 1", len(more))
+	}
+}
+
+func testWorkerLabels(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "gpu", requires: []string{"gpu"}}, task{id: "both", requires: []string{"py3", "gpu"}}, task{id: "any"})
+	b.createRun("p", "r")
+	if got := claimedTasks(b.claimAs(nil, 10)); fmt.Sprint(got) != "[any]" {
+		t.Fatalf("a worker without labels claimed %v", got)
+	}
+	if got := claimedTasks(b.claimAs([]string{"gpu"}, 10)); fmt.Sprint(got) != "[gpu]" {
+		t.Fatalf("a gpu worker claimed %v", got)
+	}
+	if got := claimedTasks(b.claimAs([]string{"x", "py3", "gpu"}, 10)); fmt.Sprint(got) != "[both]" {
+		t.Fatalf("a gpu+py3 worker claimed %v", got)
+	}
+}
+
+func testMapping(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "list"}, task{id: "m", up: []string{"list"}, mapped: true, retry: sluice.RetryPolicy{Retries: 1}},
+		task{id: "after", up: []string{"m"}})
+	r := b.createRun("p", "r")
+	b.mustComplete(b.claimOne("list"), sluice.AttemptSuccess)
+	m := b.claimOne("m")
+	if m.MapIndex != -1 {
+		t.Fatalf("map index %d", m.MapIndex)
+	}
+	if err := b.s.InstanceExpand(b.ctx, &store.InstanceExpandParams{Lease: m.Lease, Items: []string{"x", "y", "z"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.InstanceExpand(b.ctx, &store.InstanceExpandParams{Lease: m.Lease, Items: []string{"x"}}); !isLeaseLost(err) {
+		t.Fatalf("expanding twice: %v", err)
+	}
+	items := b.claim(10)
+	if len(items) != 3 {
+		t.Fatalf("claimed %d items", len(items))
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].MapIndex < items[j].MapIndex })
+	for i, c := range items {
+		if c.TaskID != "m" || c.MapIndex != i || c.Item == nil || *c.Item != []string{"x", "y", "z"}[i] {
+			t.Fatalf("item %d: %+v", i, c)
+		}
+	}
+	b.complete(items[0], sluice.AttemptSuccess, map[string]string{"rows": "1"})
+	b.complete(items[2], sluice.AttemptSuccess, map[string]string{"rows": "3"})
+	b.mustComplete(items[1], sluice.AttemptFailed) // retried on its own
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"m": sluice.InstanceRunning, "after": sluice.InstancePending})
+	retry := b.claimOne("m")
+	if retry.MapIndex != 1 || retry.Attempt != 2 {
+		t.Fatalf("retry = %+v", retry)
+	}
+	b.complete(retry, sluice.AttemptSuccess, map[string]string{"rows": "2", "extra": "only y"})
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"m": sluice.InstanceSuccess, "after": sluice.InstanceQueued})
+	outs, err := b.s.OutputList(b.ctx, r.ID, []string{"m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []*string
+	if err := json.Unmarshal([]byte(outs["m"]["rows"]), &rows); err != nil || len(rows) != 3 || *rows[0] != "1" || *rows[1] != "2" || *rows[2] != "3" {
+		t.Fatalf("rows = %s (%v)", outs["m"]["rows"], err)
+	}
+	if outs["m"]["extra"] != `[null,"only y",null]` {
+		t.Fatalf("extra = %s", outs["m"]["extra"])
+	}
+	b.mustComplete(b.claimOne("after"), sluice.AttemptSuccess)
+	if s := b.runState(r.ID); s != sluice.RunSuccess {
+		t.Fatalf("run = %s", s)
+	}
+	ins, _ := b.s.InstanceList(b.ctx, r.ID)
+	if len(ins) != 6 {
+		t.Fatalf("%d instances, want 3 tasks and 3 items", len(ins))
+	}
+	// Retrying the run from the mapped task expands it afresh.
+	if err := b.s.InstanceClear(b.ctx, r.ID, "m"); err != nil {
+		t.Fatal(err)
+	}
+	if ins, _ := b.s.InstanceList(b.ctx, r.ID); len(ins) != 3 {
+		t.Fatalf("after clearing the mapped task: %d instances, want its items gone", len(ins))
+	}
+	m2 := b.claimOne("m")
+	if err := b.s.InstanceExpand(b.ctx, &store.InstanceExpandParams{Lease: m2.Lease, Items: []string{"only"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.mustComplete(b.claimOne("m"), sluice.AttemptSuccess)
+	b.mustComplete(b.claimOne("after"), sluice.AttemptSuccess)
+	if s := b.runState(r.ID); s != sluice.RunSuccess {
+		t.Fatalf("run after clear = %s", s)
+	}
+}
+
+func testMappingMaxParallel(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "m", mapped: true, maxPar: 2})
+	b.createRun("p", "r")
+	m := b.claimOne("m")
+	if err := b.s.InstanceExpand(b.ctx, &store.InstanceExpandParams{Lease: m.Lease, Items: []string{"1", "2", "3", "4", "5"}}); err != nil {
+		t.Fatal(err)
+	}
+	cs := b.claim(10)
+	if len(cs) != 2 {
+		t.Fatalf("claimed %d items, max_parallel is 2", len(cs))
+	}
+	b.mustComplete(cs[0], sluice.AttemptSuccess)
+	if more := b.claim(10); len(more) != 1 {
+		t.Fatalf("claimed %d after one item finished, want 1", len(more))
+	}
+}
+
+func testMappingEmptyAndFailed(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "m", mapped: true}, task{id: "after", up: []string{"m"}}, task{id: "f", mapped: true}, task{id: "g", up: []string{"f"}})
+	r := b.createRun("p", "r")
+	cs := b.claim(10)
+	byTask := map[string]*store.Claim{}
+	for _, c := range cs {
+		byTask[c.TaskID] = c
+	}
+	if err := b.s.InstanceExpand(b.ctx, &store.InstanceExpandParams{Lease: byTask["m"].Lease}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.InstanceExpand(b.ctx, &store.InstanceExpandParams{Lease: byTask["f"].Lease, Items: []string{"a", "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"m": sluice.InstanceSkipped, "after": sluice.InstanceSkipped})
+	items := b.claim(10)
+	b.mustComplete(items[0], sluice.AttemptSuccess)
+	b.mustComplete(items[1], sluice.AttemptFailed)
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"f": sluice.InstanceFailed, "g": sluice.InstanceUpstreamFailed})
+	if s := b.runState(r.ID); s != sluice.RunFailed {
+		t.Fatalf("run = %s", s)
+	}
+}
+
+func testSkipPropagates(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "a"}, task{id: "b", up: []string{"a"}}, task{id: "c", up: []string{"b"}},
+		task{id: "d", up: []string{"b"}, rule: sluice.NoneFailed}, task{id: "e", up: []string{"b"}, rule: sluice.AllDone})
+	r := b.createRun("p", "r")
+	b.mustComplete(b.claimOne("a"), sluice.AttemptSuccess)
+	b.mustComplete(b.claimOne("b"), sluice.AttemptSkipped)
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"b": sluice.InstanceSkipped, "c": sluice.InstanceSkipped,
+		"d": sluice.InstanceQueued, "e": sluice.InstanceQueued})
+}
+
+func testReschedule(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "sensor"})
+	r := b.createRun("p", "r")
+	c := b.claimOne("sensor")
+	first := c.FirstStartedAt
+	if _, err := b.s.AttemptComplete(b.ctx, []*store.AttemptCompleteParams{{Lease: c.Lease, State: sluice.AttemptRescheduled,
+		FinishedAt: b.clock.Now(), RetryAt: b.clock.Now().Add(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"sensor": sluice.InstanceUpForReschedule})
+	if cs := b.claim(10); len(cs) != 0 {
+		t.Fatal("claimed before the next poke")
+	}
+	b.clock.Advance(time.Minute)
+	c2 := b.claimOne("sensor")
+	if !c2.FirstStartedAt.Equal(first) || c2.Failures != 0 {
+		t.Fatalf("second poke: first started %v (want %v), failures %d", c2.FirstStartedAt, first, c2.Failures)
+	}
+	b.mustComplete(c2, sluice.AttemptSuccess)
+	if s := b.runState(r.ID); s != sluice.RunSuccess {
+		t.Fatalf("run = %s", s)
+	}
+}
+
+func testChildRunWakesParent(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("parent", 5, task{id: "call"})
+	b.save("child", 5, task{id: "x"})
+	pr := b.createRun("parent", "p")
+	c := b.claimOne("call")
+	child, _, err := b.s.RunCreate(b.ctx, &store.RunCreateParams{PipelineID: "child", Key: "child-of-p", Kind: store.RunManual,
+		LogicalDate: pr.LogicalDate, ParentRunID: pr.ID, ParentTask: "call"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.ParentRunID == nil || *child.ParentRunID != pr.ID || child.ParentTask != "call" {
+		t.Fatalf("child = %+v", child)
+	}
+	if _, err := b.s.AttemptComplete(b.ctx, []*store.AttemptCompleteParams{{Lease: c.Lease, State: sluice.AttemptRescheduled,
+		FinishedAt: b.clock.Now(), RetryAt: b.clock.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	b.mustComplete(b.claimOne("x"), sluice.AttemptSuccess)
+	// The child's end makes the parent's task claimable at once.
+	if c2 := b.claimOne("call"); c2.RunID != pr.ID {
+		t.Fatalf("claimed %+v", c2)
+	}
+	runs, _ := b.s.RunList(b.ctx, &store.RunListParams{LogicalDate: &pr.LogicalDate, PipelineID: "child"})
+	if len(runs) != 1 || runs[0].ID != child.ID {
+		t.Fatalf("runs by logical date: %v", runs)
+	}
+}
+
+func testCallbacks(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.saveWith("p", pipelineOpts{maxActiveRuns: 5, callbacks: store.CallbackSuccess | store.CallbackFailure},
+		task{id: "a", cb: store.CallbackFailure | store.CallbackRetry, retry: sluice.RetryPolicy{Retries: 1}}, task{id: "quiet"})
+	r := b.createRun("p", "r")
+	wake := b.s.Wait(store.TopicCallbacks)
+	cs := b.claim(10)
+	for _, c := range cs {
+		state := sluice.AttemptSuccess
+		if c.TaskID == "a" {
+			state = sluice.AttemptFailed
+		}
+		b.mustComplete(c, state)
+	}
+	select {
+	case <-wake:
+	default:
+		t.Fatal("a retry callback did not signal TopicCallbacks")
+	}
+	b.mustComplete(b.claimOne("a"), sluice.AttemptFailed)
+	claim := func() []*store.Callback {
+		t.Helper()
+		got, err := b.s.CallbackClaim(b.ctx, &store.CallbackClaimParams{Worker: "w", Limit: 10, LeaseDuration: Lease})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := claim()
+	var events []string
+	for _, c := range got {
+		events = append(events, c.TaskID+":"+c.Event)
+		if c.RunID != r.ID {
+			t.Fatalf("callback of run %d", c.RunID)
+		}
+	}
+	if fmt.Sprint(events) != "[a:retry a:failure :failure]" {
+		t.Fatalf("callbacks = %v", events)
+	}
+	if more := claim(); len(more) != 0 {
+		t.Fatalf("claimed running callbacks again: %v", more)
+	}
+	if err := b.s.CallbackComplete(b.ctx, got[0].ID, got[0].Token, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.CallbackComplete(b.ctx, got[1].ID, got[1].Token+1, ""); !isLeaseLost(err) {
+		t.Fatalf("completing with a wrong token: %v", err)
+	}
+	// The worker running the others dies: their leases expire, they run again.
+	b.clock.Advance(Lease + time.Second)
+	again := claim()
+	if len(again) != 2 || again[0].Tries != 2 {
+		t.Fatalf("after the lease expired: %+v", again)
+	}
+	for i := 0; i < 2; i++ {
+		b.clock.Advance(Lease + time.Second)
+		claim()
+	}
+	b.clock.Advance(Lease + time.Second)
+	if last := claim(); len(last) != 0 {
+		t.Fatalf("a callback ran more than %d times", 3)
+	}
+}
+
+func testSecretsAndVariables(t *testing.T, open Opener) {
+	b := setup(t, open)
+	if err := b.s.SecretSet(b.ctx, "DB_PASSWORD", []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.SecretSet(b.ctx, "DB_PASSWORD", []byte{4, 5}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.s.SecretGet(b.ctx, []string{"DB_PASSWORD", "MISSING"})
+	if err != nil || len(got) != 1 || string(got["DB_PASSWORD"]) != "\x04\x05" {
+		t.Fatalf("secrets = %v, %v", got, err)
+	}
+	list, _ := b.s.SecretList(b.ctx)
+	if len(list) != 1 || list[0].Name != "DB_PASSWORD" {
+		t.Fatalf("list = %v", list)
+	}
+	if err := b.s.SecretDelete(b.ctx, "DB_PASSWORD"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.SecretDelete(b.ctx, "DB_PASSWORD"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("delete twice: %v", err)
+	}
+	if err := b.s.VariableSet(b.ctx, "bucket", "s3://a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.VariableSet(b.ctx, "bucket", "s3://b"); err != nil {
+		t.Fatal(err)
+	}
+	vars, _ := b.s.VariableList(b.ctx)
+	if len(vars) != 1 || vars[0].Value != "s3://b" {
+		t.Fatalf("vars = %v", vars)
+	}
+	if err := b.s.VariableDelete(b.ctx, "bucket"); err != nil {
+		t.Fatal(err)
+	}
+}
