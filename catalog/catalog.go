@@ -39,18 +39,41 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 				Exponential: t.RetryBackoff == pipeline.BackoffExponential,
 				MaxDelay:    time.Duration(t.MaxRetryDelay),
 			},
+			Pool:        t.Pool,
+			PoolSlots:   t.PoolSlots,
+			Requires:    t.Requires,
+			Mapped:      t.ForEach != nil,
+			MaxParallel: t.MaxParallel,
+			Callbacks:   callbacks(t.OnSuccess, t.OnFailure, t.OnRetry),
 		})
 	}
 	return &store.PipelineSaveParams{
-		ID:            p.ID,
-		Hash:          p.Hash(),
-		Source:        string(source),
-		Spec:          p.Normalized(),
-		File:          file,
-		Schedule:      p.Schedule,
-		MaxActiveRuns: p.MaxActiveRuns,
-		Tasks:         tasks,
+		ID:             p.ID,
+		Hash:           p.Hash(),
+		Source:         string(source),
+		Spec:           p.Normalized(),
+		File:           file,
+		Schedule:       p.Schedule,
+		MaxActiveRuns:  p.MaxActiveRuns,
+		MaxActiveTasks: p.MaxActiveTasks,
+		Callbacks:      callbacks(p.OnSuccess, p.OnFailure, nil),
+		Tasks:          tasks,
 	}
+}
+
+// callbacks returns the store's bits for the callbacks that are set.
+func callbacks(success, failure, retry *pipeline.Action) int {
+	bits := 0
+	if success != nil {
+		bits |= store.CallbackSuccess
+	}
+	if failure != nil {
+		bits |= store.CallbackFailure
+	}
+	if retry != nil {
+		bits |= store.CallbackRetry
+	}
+	return bits
 }
 
 // Loader loads the pipeline files of a folder (and its subfolders) into a

@@ -61,6 +61,8 @@ type Result struct {
 	Error   string
 	Stopped bool
 	Outputs map[string]string
+	// RetryAt is when an AttemptRescheduled attempt's task is checked again.
+	RetryAt time.Time
 	// Started and Finished bound the process's life.
 	Started, Finished time.Time
 }

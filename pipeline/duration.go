@@ -116,3 +116,6 @@ func scaled(num, unit string) (time.Duration, bool) {
 	}
 	return 24 * h, true
 }
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

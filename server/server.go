@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/scheduler"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/postgres"
 	"github.com/sluice-dev/sluice/store/sqlite"
@@ -53,6 +54,7 @@ type Config struct {
 	TLSCert, TLSKey string
 	// Worker settings; see worker.Config.
 	WorkerID     string
+	Labels       []string
 	Concurrency  int
 	Lease        time.Duration
 	Poll         time.Duration
@@ -169,14 +171,22 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	}
 	workerDone := make(chan struct{})
 	if cfg.Worker {
+		home := ""
+		if single {
+			home = cfg.Home // the key file lives beside the database
+		}
+		box, err := secret.Load(home, single)
+		if err != nil {
+			return err
+		}
 		w, err := worker.New(worker.Config{
 			Store: st, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
-			DrainTimeout: cfg.DrainTimeout, KillGrace: cfg.KillGrace, Logger: log,
+			DrainTimeout: cfg.DrainTimeout, KillGrace: cfg.KillGrace, Logger: log, Labels: cfg.Labels, Secrets: box,
 		})
 		if err != nil {
 			return err
 		}
-		log.Info("worker started", "worker", w.ID(), "concurrency", cfg.Concurrency)
+		log.Info("worker started", "worker", w.ID(), "concurrency", cfg.Concurrency, "labels", cfg.Labels)
 		go func() { defer close(workerDone); _ = w.Run(ctx) }()
 		go func() {
 			select {

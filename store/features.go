@@ -95,5 +95,8 @@ type Callback struct {
 	MapIndex int
 	// Event is "success", "failure" or "retry".
 	Event string
-	Tries int
+	// Attempt is the number of the attempt the event is about (task
+	// callbacks).
+	Attempt int
+	Tries   int
 }

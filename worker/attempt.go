@@ -60,8 +60,12 @@ func (w *Worker) lost(a *attempt) {
 func (w *Worker) execute(a *attempt) {
 	c := a.claim
 	res := w.runAttempt(a)
+	w.slots <- struct{}{} // the process is gone; another may start
+	if res == nil {
+		w.release(a) // settled in the store already
+		return
+	}
 	res.Finished = w.clock.Now() // in the store's time, like the attempt's start
-	w.slots <- struct{}{}        // the process is gone; another may start
 
 	if res.Stopped {
 		switch cause := context.Cause(a.ctx); {
@@ -83,12 +87,14 @@ func (w *Worker) execute(a *attempt) {
 		Error:      res.Error,
 		FinishedAt: res.Finished,
 		Outputs:    res.Outputs,
+		RetryAt:    res.RetryAt,
 		Log:        a.logs.final(),
 	}
 	w.completer.add(p, a)
 }
 
-// runAttempt resolves the task of a claim and runs it.
+// runAttempt resolves the task of a claim and runs it. It returns nil when
+// the attempt already ended in the store (a mapped task that expanded).
 func (w *Worker) runAttempt(a *attempt) *executor.Result {
 	c := a.claim
 	v, err := w.versions.get(a.ctx, c.VersionID)
@@ -99,9 +105,43 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 	if task == nil {
 		return failed(fmt.Sprintf("task %q is not in version %s of pipeline %s", c.TaskID, short(v.hash), c.PipelineID))
 	}
-	if task.Kind == pipeline.KindNoop {
+	if task.Kind == pipeline.KindNoop && task.When == "" && task.ForEach == nil {
 		now := time.Now()
 		return &executor.Result{State: sluice.AttemptSuccess, Started: now, Finished: now}
+	}
+	x, err := w.newExprContext(a.ctx, v, task, c)
+	if err != nil {
+		return failed(err.Error())
+	}
+	if c.MapIndex < 0 && task.When != "" {
+		run, err := x.when(task.When)
+		if err != nil {
+			return failed("when: " + err.Error())
+		}
+		if !run {
+			a.logs.Line(executor.System, time.Now(), []byte("skipped: when: "+task.When+" is false"))
+			now := time.Now()
+			return &executor.Result{State: sluice.AttemptSkipped, Started: now, Finished: now}
+		}
+	}
+	if c.MapIndex < 0 && task.ForEach != nil {
+		return w.expand(a, x, task)
+	}
+	switch task.Kind {
+	case pipeline.KindNoop:
+		now := time.Now()
+		return &executor.Result{State: sluice.AttemptSuccess, Started: now, Finished: now}
+	case pipeline.KindHTTP:
+		req, err := x.httpRequest(task.HTTP)
+		if err != nil {
+			return failed(err.Error())
+		}
+		req.MaxBody, req.Log = w.cfg.MaxOutput, a.logs
+		return executor.RunHTTP(a.ctx, req)
+	case pipeline.KindSensor:
+		return w.poke(a, x, task)
+	case pipeline.KindPipeline:
+		return w.subPipeline(a, x, task)
 	}
 	dir, cleanup, err := w.workdir(v, task, c)
 	if err != nil {
@@ -110,10 +150,11 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 	defer cleanup()
 	outFile := filepath.Join(w.tmpDir, "output-"+strconv.FormatInt(c.AttemptID, 10))
 	defer os.Remove(outFile)
-	env, err := w.environment(a.ctx, v, task, c, outFile)
+	env, err := w.environment(a.ctx, v, task, c, outFile, x)
 	if err != nil {
 		return failed(err.Error())
 	}
+	a.logs.mask(x.secretValues)
 	req := &executor.Request{
 		Script:     task.Run,
 		Argv:       task.Command,
@@ -127,6 +168,8 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 	}
 	return executor.Run(a.ctx, req)
 }
+
+func dirOf(file string) string { return filepath.Dir(file) }
 
 func failed(msg string) *executor.Result {
 	now := time.Now()
@@ -163,7 +206,7 @@ func (w *Worker) workdir(v *version, task *pipeline.Task, c *store.Claim) (strin
 
 // environment builds the task's environment: the worker's own, then the
 // task's env, then the run context, so SLUICE_* always mean what sluice says.
-func (w *Worker) environment(ctx context.Context, v *version, task *pipeline.Task, c *store.Claim, outFile string) ([]string, error) {
+func (w *Worker) environment(ctx context.Context, v *version, task *pipeline.Task, c *store.Claim, outFile string, x *exprContext) ([]string, error) {
 	env := os.Environ()
 	keys := make([]string, 0, len(task.Env))
 	for k := range task.Env {
@@ -171,8 +214,17 @@ func (w *Worker) environment(ctx context.Context, v *version, task *pipeline.Tas
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		env = append(env, k+"="+task.Env[k])
+		val, err := x.render(task.Env[k])
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", k, err)
+		}
+		env = append(env, k+"="+val)
 	}
+	secrets, err := w.secrets(ctx, task.Secrets, x)
+	if err != nil {
+		return nil, err
+	}
+	env = append(env, secrets...)
 	loc := v.pipeline.Location()
 	env = append(env,
 		"SLUICE_PIPELINE="+c.PipelineID,
@@ -185,15 +237,18 @@ func (w *Worker) environment(ctx context.Context, v *version, task *pipeline.Tas
 		"SLUICE_VERSION="+v.hash,
 		"SLUICE_OUTPUT="+outFile,
 	)
+	if c.Item != nil {
+		env = append(env, "SLUICE_ITEM="+*c.Item, "SLUICE_ITEM_INDEX="+strconv.Itoa(c.MapIndex))
+	}
 	params, err := paramEnv(c.Params)
 	if err != nil {
 		return nil, err
 	}
 	env = append(env, params...)
 	if len(task.DependsOn) > 0 {
-		outs, err := w.st.OutputList(ctx, c.RunID, task.DependsOn)
+		outs, err := x.outputs()
 		if err != nil {
-			return nil, fmt.Errorf("cannot read upstream outputs: %w", err)
+			return nil, err
 		}
 		for _, up := range task.DependsOn {
 			ks := make([]string, 0, len(outs[up]))

@@ -1,9 +1,11 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +37,7 @@ type logShipper struct {
 	timer   *time.Timer
 	dropped int
 	closed  bool
+	masks   [][]byte
 	flushMu sync.Mutex // one flush at a time, in order
 }
 
@@ -52,6 +55,9 @@ func (l *logShipper) Line(stream executor.Stream, at time.Time, line []byte) {
 		l.mu.Unlock()
 		return
 	}
+	for _, m := range l.masks {
+		line = bytes.ReplaceAll(line, m, []byte("***"))
+	}
 	l.buf = strconv.AppendInt(l.buf, at.UnixMicro(), 10)
 	l.buf = append(l.buf, ' ', byte(stream), ' ')
 	l.buf = append(l.buf, line...)
@@ -63,6 +69,23 @@ func (l *logShipper) Line(stream executor.Stream, at time.Time, line []byte) {
 	l.mu.Unlock()
 	if big {
 		l.flush() // back-pressure on a task that writes faster than we store
+	}
+}
+
+// mask replaces every occurrence of the values with *** in the lines to
+// come. Values shorter than 3 bytes are left alone: masking them would
+// blank out ordinary text.
+func (l *logShipper) mask(values []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, v := range values {
+		// Lines are masked one by one: a value of several lines is
+		// masked line by line too.
+		for _, part := range append([]string{v}, strings.Split(v, "\n")...) {
+			if len(part) >= 3 {
+				l.masks = append(l.masks, []byte(part))
+			}
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -40,7 +41,13 @@ type Config struct {
 	DrainTimeout time.Duration
 	// MaxOutput bounds the size of one task output; default 64 KiB.
 	MaxOutput int
-	Logger    *slog.Logger
+	// Labels are this worker's labels: it runs only tasks whose required
+	// labels it has.
+	Labels []string
+	// Secrets opens secret values for tasks that declare them; nil when
+	// this worker has no key.
+	Secrets *secret.Box
+	Logger  *slog.Logger
 	// OnAttempt, if set, is called after each attempt is recorded; for
 	// tests and the terminal view.
 	OnAttempt func(c *store.Claim, state sluice.AttemptState)
@@ -141,7 +148,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	hbDone := make(chan struct{})
 	go func() { w.heartbeat(hbCtx); close(hbDone) }()
 
+	cbCtx, stopCB := context.WithCancel(context.Background())
+	cbDone := make(chan struct{})
+	go func() { w.callbacks(cbCtx); close(cbDone) }()
+
 	w.claimLoop(ctx)
+	stopCB()
+	<-cbDone
 
 	w.drain()
 	stopHB()
@@ -161,7 +174,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 			return // ctx ended
 		}
 		wake := w.st.Wait(store.TopicReady)
-		claims, err := w.st.InstanceClaim(ctx, &store.InstanceClaimParams{Worker: w.cfg.ID, Limit: free, LeaseDuration: w.cfg.Lease})
+		claims, err := w.st.InstanceClaim(ctx, &store.InstanceClaimParams{Worker: w.cfg.ID, Labels: w.cfg.Labels, Limit: free, LeaseDuration: w.cfg.Lease})
 		if err != nil && ctx.Err() != nil {
 			w.giveSlots(free)
 			return

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,9 +55,20 @@ func (b *testBundle) trigger(src string) *store.Run {
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	given := map[string]any{}
+	for k, v := range map[string]any{"region": "eu", "limit": 3} {
+		if _, ok := p.Params[k]; ok {
+			given[k] = v
+		}
+	}
+	bound, err := p.BindParams(given)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	params, _ := json.Marshal(bound)
 	run, _, err := b.st.RunCreate(b.ctx, &store.RunCreateParams{PipelineID: p.ID, VersionID: saved.VersionID,
 		Key: "r" + strconv.FormatInt(time.Now().UnixNano(), 10), Kind: store.RunManual, LogicalDate: time.Date(2026, 5, 4, 3, 0, 0, 0, time.UTC),
-		Params: []byte(`{"region":"eu","limit":3}`)})
+		Params: params})
 	if err != nil {
 		b.t.Fatal(err)
 	}

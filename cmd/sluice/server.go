@@ -129,6 +129,7 @@ func roleCmd(r role) *cobra.Command {
 
 func addWorkerFlags(f *pflag.FlagSet, cfg *server.Config) {
 	f.StringVar(&cfg.WorkerID, "worker-id", "", "name of this worker in attempts and logs (default host:pid:random)")
+	f.StringSliceVar(&cfg.Labels, "labels", nil, "labels of this worker, e.g. gpu,python3.12: it runs tasks that require only labels it has")
 	f.IntVar(&cfg.Concurrency, "concurrency", 16, "tasks this process runs at once")
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a task's lease lasts without a heartbeat; a dead worker's tasks are retried after it")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "on shutdown, how long running tasks may finish before they are handed back")

@@ -269,8 +269,8 @@ func (db *DB) CallbackClaim(ctx context.Context, p *store.CallbackClaimParams) (
 		for _, id := range ids {
 			c := &store.Callback{ID: id, Token: newToken()}
 			if err := t.queryRow(`UPDATE callbacks SET state = 'running', worker = ?, token = ?, lease_expires_at = ?, tries = tries + 1
-				WHERE id = ? RETURNING run_id, task_id, map_index, event, tries`,
-				p.Worker, c.Token, us(t.now.Add(p.LeaseDuration)), id).Scan(&c.RunID, &c.TaskID, &c.MapIndex, &c.Event, &c.Tries); err != nil {
+				WHERE id = ? RETURNING run_id, task_id, map_index, attempt, event, tries`,
+				p.Worker, c.Token, us(t.now.Add(p.LeaseDuration)), id).Scan(&c.RunID, &c.TaskID, &c.MapIndex, &c.Attempt, &c.Event, &c.Tries); err != nil {
 				return err
 			}
 			out = append(out, c)

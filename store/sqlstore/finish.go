@@ -85,17 +85,17 @@ func (f *finisher) fail(instanceID int64) error {
 	if retry, delay := policy.Next(failures, retryJitter()); retry {
 		now := us(t.now)
 		var (
-			runID, mapIndex int
-			taskID          string
-			callbacks       int
+			runID                     int64
+			mapIndex, attempt, callbk int
+			taskID                    string
 		)
 		if err := t.queryRow(`UPDATE task_instances SET state = ?, failures = ?, ready_at = ?, updated_at = ? WHERE id = ?
-			RETURNING run_id, task_id, map_index, callbacks`,
-			string(sluice.InstanceUpForRetry), failures, us(t.now.Add(delay)), now, instanceID).Scan(&runID, &taskID, &mapIndex, &callbacks); err != nil {
+			RETURNING run_id, task_id, map_index, attempts, callbacks`,
+			string(sluice.InstanceUpForRetry), failures, us(t.now.Add(delay)), now, instanceID).Scan(&runID, &taskID, &mapIndex, &attempt, &callbk); err != nil {
 			return err
 		}
-		if callbacks&store.CallbackRetry != 0 {
-			if err := addCallback(t, int64(runID), taskID, mapIndex, "retry"); err != nil {
+		if callbk&store.CallbackRetry != 0 {
+			if err := addCallback(t, runID, taskID, mapIndex, attempt, "retry"); err != nil {
 				return err
 			}
 		}
@@ -118,14 +118,14 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
-			RETURNING run_id, task_id, map_index, parent_id, callbacks`, args...)
+			RETURNING run_id, task_id, map_index, parent_id, callbacks, attempts`, args...)
 		if err != nil {
 			return err
 		}
 		type event struct {
-			rt        runTask
-			mapIndex  int
-			callbacks int
+			rt                 runTask
+			mapIndex, attempts int
+			callbacks          int
 		}
 		var (
 			events []event
@@ -136,7 +136,7 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 				e      event
 				parent sql.NullInt64
 			)
-			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks); err != nil {
+			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts); err != nil {
 				rows.Close()
 				return err
 			}
@@ -155,7 +155,7 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		t.notify(store.TopicInstances)
 		for _, e := range events {
 			if bit, event := callbackOf(state); bit != 0 && e.callbacks&bit != 0 {
-				if err := addCallback(t, e.rt.runID, e.rt.taskID, e.mapIndex, event); err != nil {
+				if err := addCallback(t, e.rt.runID, e.rt.taskID, e.mapIndex, e.attempts, event); err != nil {
 					return err
 				}
 			}
@@ -218,9 +218,9 @@ func (f *finisher) itemsFinished(items map[int64]int, state sluice.InstanceState
 }
 
 // addCallback queues a callback for a worker to run.
-func addCallback(t *txn, runID int64, taskID string, mapIndex int, event string) error {
-	_, err := t.exec(`INSERT INTO callbacks (run_id, task_id, map_index, event, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)`,
-		runID, taskID, mapIndex, event, us(t.now))
+func addCallback(t *txn, runID int64, taskID string, mapIndex, attempt int, event string) error {
+	_, err := t.exec(`INSERT INTO callbacks (run_id, task_id, map_index, attempt, event, state, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
+		runID, taskID, mapIndex, attempt, event, us(t.now))
 	t.notify(store.TopicCallbacks)
 	return err
 }
@@ -419,7 +419,7 @@ func (f *finisher) done() error {
 		}
 		t.notify(store.TopicRuns)
 		if bit, event := callbackOf(sluice.InstanceState(final)); callbacks&bit != 0 {
-			if err := addCallback(t, id, "", -1, event); err != nil {
+			if err := addCallback(t, id, "", -1, 0, event); err != nil {
 				return err
 			}
 		}

@@ -33,6 +33,8 @@ CREATE TABLE callbacks (
     task_id          TEXT NOT NULL DEFAULT '',
     map_index        INTEGER NOT NULL DEFAULT -1,
     event            TEXT NOT NULL,
+    -- attempt is the attempt the event is about, for task callbacks.
+    attempt          INTEGER NOT NULL DEFAULT 0,
     state            TEXT NOT NULL,
     worker           TEXT NOT NULL DEFAULT '',
     token            INTEGER NOT NULL DEFAULT 0,
