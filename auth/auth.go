@@ -205,7 +205,9 @@ func (a *Auth) Middleware(onError func(w http.ResponseWriter, r *http.Request, e
 	}
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // checkCSRF compares the request's CSRF token with the session's. Form
 // bodies are parsed (within the size limit the caller set on r.Body) to

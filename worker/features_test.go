@@ -162,7 +162,9 @@ tasks:
 	}
 }
 
-func itoa(n int64) string { return strings.TrimSpace(strings.Replace(string(mustJSON(n)), "\n", "", -1)) }
+func itoa(n int64) string {
+	return strings.TrimSpace(strings.Replace(string(mustJSON(n)), "\n", "", -1))
+}
 
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)

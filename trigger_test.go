@@ -1,0 +1,116 @@
+package sluice_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice"
+)
+
+// TestTriggerRules checks every rule against every mix of two and of three
+// upstream states. Each want string has one letter per rule, in the order
+// of sluice.TriggerRules (all_success, all_failed, all_done, one_success,
+// one_failed, none_failed, none_failed_min_one_success, none_skipped,
+// always): Q the task may run (queued), P it waits (pending), S it is
+// skipped, U it is upstream_failed. "pending" upstreams have not finished.
+//
+// The semantics are Airflow's, with its skip propagation: all_success is
+// upstream_failed as soon as an upstream failed and skipped as soon as one
+// was skipped; one_success fails when all finished without a success
+// (skipped when all were skipped); none_failed_min_one_success is skipped
+// when all were skipped; one_failed is skipped when all finished without a
+// failure; all_failed is skipped as soon as one succeeded or was skipped.
+func TestTriggerRules(t *testing.T) {
+	t.Parallel()
+	letter := map[sluice.InstanceState]byte{
+		sluice.InstanceQueued: 'Q', sluice.InstancePending: 'P', sluice.InstanceSkipped: 'S', sluice.InstanceUpstreamFailed: 'U',
+	}
+	tests := []struct {
+		upstream string
+		want     string
+	}{
+		{"pending pending", "PPPPPPPPQ"},
+		{"pending success", "PSPQPPPPQ"},
+		{"pending failed", "UPPPQUUPQ"},
+		{"pending upstream_failed", "UPPPQUUPQ"},
+		{"pending skipped", "SSPPPPPSQ"},
+		{"success success", "QSQQSQQQQ"},
+		{"success failed", "USQQQUUQQ"},
+		{"success upstream_failed", "USQQQUUQQ"},
+		{"success skipped", "SSQQSQQSQ"},
+		{"failed failed", "UQQUQUUQQ"},
+		{"failed upstream_failed", "UQQUQUUQQ"},
+		{"failed skipped", "USQUQUUSQ"},
+		{"upstream_failed upstream_failed", "UQQUQUUQQ"},
+		{"upstream_failed skipped", "USQUQUUSQ"},
+		{"skipped skipped", "SSQSSQSSQ"},
+		{"pending pending pending", "PPPPPPPPQ"},
+		{"pending pending success", "PSPQPPPPQ"},
+		{"pending pending failed", "UPPPQUUPQ"},
+		{"pending pending upstream_failed", "UPPPQUUPQ"},
+		{"pending pending skipped", "SSPPPPPSQ"},
+		{"pending success success", "PSPQPPPPQ"},
+		{"pending success failed", "USPQQUUPQ"},
+		{"pending success upstream_failed", "USPQQUUPQ"},
+		{"pending success skipped", "SSPQPPPSQ"},
+		{"pending failed failed", "UPPPQUUPQ"},
+		{"pending failed upstream_failed", "UPPPQUUPQ"},
+		{"pending failed skipped", "USPPQUUSQ"},
+		{"pending upstream_failed upstream_failed", "UPPPQUUPQ"},
+		{"pending upstream_failed skipped", "USPPQUUSQ"},
+		{"pending skipped skipped", "SSPPPPPSQ"},
+		{"success success success", "QSQQSQQQQ"},
+		{"success success failed", "USQQQUUQQ"},
+		{"success success upstream_failed", "USQQQUUQQ"},
+		{"success success skipped", "SSQQSQQSQ"},
+		{"success failed failed", "USQQQUUQQ"},
+		{"success failed upstream_failed", "USQQQUUQQ"},
+		{"success failed skipped", "USQQQUUSQ"},
+		{"success upstream_failed upstream_failed", "USQQQUUQQ"},
+		{"success upstream_failed skipped", "USQQQUUSQ"},
+		{"success skipped skipped", "SSQQSQQSQ"},
+		{"failed failed failed", "UQQUQUUQQ"},
+		{"failed failed upstream_failed", "UQQUQUUQQ"},
+		{"failed failed skipped", "USQUQUUSQ"},
+		{"failed upstream_failed upstream_failed", "UQQUQUUQQ"},
+		{"failed upstream_failed skipped", "USQUQUUSQ"},
+		{"failed skipped skipped", "USQUQUUSQ"},
+		{"upstream_failed upstream_failed upstream_failed", "UQQUQUUQQ"},
+		{"upstream_failed upstream_failed skipped", "USQUQUUSQ"},
+		{"upstream_failed skipped skipped", "USQUQUUSQ"},
+		{"skipped skipped skipped", "SSQSSQSSQ"},
+	}
+	for _, tt := range tests {
+		var u sluice.Upstream
+		for _, s := range strings.Fields(tt.upstream) {
+			u.Total++
+			switch s {
+			case "success":
+				u.Success++
+			case "failed":
+				u.Failed++
+			case "upstream_failed":
+				u.UpstreamFailed++
+			case "skipped":
+				u.Skipped++
+			}
+		}
+		for i, rule := range sluice.TriggerRules {
+			got := letter[rule.Decide(u)]
+			if got != tt.want[i] {
+				t.Errorf("%s with upstream [%s] = %c, want %c", rule, tt.upstream, got, tt.want[i])
+			}
+		}
+	}
+	if len(sluice.TriggerRules) != 9 {
+		t.Fatalf("%d rules: update the table", len(sluice.TriggerRules))
+	}
+	for _, r := range sluice.TriggerRules {
+		if !r.Valid() {
+			t.Errorf("%s not valid", r)
+		}
+	}
+	if sluice.TriggerRule("all_sucess").Valid() {
+		t.Error("a misspelt rule is valid")
+	}
+}
