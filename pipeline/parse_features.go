@@ -138,7 +138,7 @@ func (p *parser) settingFeature(e entry, s *settings) bool {
 		}
 	case "pool":
 		if v, ok := p.str(e, e.key); ok {
-			if !labelPattern.MatchString(v) {
+			if v != "" && !labelPattern.MatchString(v) { // "" undoes a pool from defaults:
 				p.errorf(e.valAt, "use up to 64 letters, digits, _, . and -", "pool: %s is not a pool name", quoteShort(v))
 			} else {
 				s.pool = &v

@@ -45,6 +45,8 @@ type Features interface {
 	// CallbackComplete records a callback's end, fenced by its token;
 	// errMsg is empty when it succeeded.
 	CallbackComplete(ctx context.Context, id, token int64, errMsg string) error
+	// CallbackList returns the callbacks of a run, in order.
+	CallbackList(ctx context.Context, runID int64) ([]*Callback, error)
 }
 
 // InstanceExpandParams are the arguments of Features.InstanceExpand.
@@ -99,4 +101,7 @@ type Callback struct {
 	// callbacks).
 	Attempt int
 	Tries   int
+	// State is pending, running, done or failed; Error says why it failed.
+	State string
+	Error string
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,13 +79,24 @@ func examplesDir(t *testing.T) string {
 func TestRunEveryExample(t *testing.T) {
 	t.Parallel()
 	files, _ := filepath.Glob(filepath.Join(examplesDir(t), "*.yaml"))
-	if len(files) < 4 {
+	if len(files) < 12 {
 		t.Fatalf("found %d examples", len(files))
+	}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status":"ok"}`))
+	}))
+	t.Cleanup(hook.Close)
+	// What some examples need from outside: a server to call, a param
+	// without a default, a secret.
+	extra := map[string][]string{
+		"http.yaml":    {"-p", "url=" + hook.URL},
+		"report.yaml":  {"-p", "region=eu"},
+		"secrets.yaml": {"--secret", "API_TOKEN=e2e-token"},
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			r := sluiceCmd(t, t.TempDir(), nil, "run", f)
+			r := sluiceCmd(t, t.TempDir(), nil, append([]string{"run", f}, extra[filepath.Base(f)]...)...)
 			if r.code != 0 {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 			}

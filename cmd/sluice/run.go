@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,18 +20,24 @@ import (
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/sqlite"
 	"github.com/sluice-dev/sluice/worker"
 )
 
+// runOptions are the flags of `sluice run`.
+type runOptions struct {
+	params      []string
+	home        string
+	concurrency int
+	quiet       bool
+	secrets     []string
+	pools       []string
+}
+
 func runCmd() *cobra.Command {
-	var (
-		params      []string
-		home        string
-		concurrency int
-		quiet       bool
-	)
+	var o runOptions
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run one pipeline now, in this terminal, and wait for it to finish",
@@ -36,26 +45,33 @@ func runCmd() *cobra.Command {
 changes, its output lines, and a summary table at the end.
 
 The run uses a private temporary store, so it works beside a running
-server and leaves nothing behind; pass --home to keep its history.
+server and leaves nothing behind; pass --home to keep its history. The
+other pipeline files in the same folder are loaded too, so pipeline: tasks
+and wait_for: pipeline sensors find the pipelines they name. Secrets come
+from --secret, and pools a task names are created with --pool (or with one
+slot).
 
 Exit status: 0 when the run succeeded, 1 when it failed, 2 when the file
 is invalid.`,
 		Example: `  sluice run examples/hello.yaml
-  sluice run examples/params.yaml -p region=us -p limit=10`,
+  sluice run examples/params.yaml -p region=us -p limit=10
+  sluice run pipelines/load.yaml --secret DB_PASSWORD --pool warehouse=2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPipeline(cmd.OutOrStdout(), args[0], params, home, concurrency, quiet)
+			return runPipeline(cmd.OutOrStdout(), args[0], o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&params, "param", "p", nil, "a run param as name=value (repeatable)")
-	f.StringVar(&home, "home", "", "keep the run's history in this data directory (default: a temporary one)")
-	f.IntVar(&concurrency, "concurrency", 16, "tasks run at once")
-	f.BoolVarP(&quiet, "quiet", "q", false, "show state changes only, not task output")
+	f.StringArrayVarP(&o.params, "param", "p", nil, "a run param as name=value (repeatable)")
+	f.StringVar(&o.home, "home", "", "keep the run's history in this data directory (default: a temporary one)")
+	f.IntVar(&o.concurrency, "concurrency", 16, "tasks run at once")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show state changes only, not task output")
+	f.StringArrayVar(&o.secrets, "secret", nil, "a secret as NAME=VALUE, or NAME to take the value of the environment variable NAME (repeatable)")
+	f.StringArrayVar(&o.pools, "pool", nil, "a pool as NAME=SLOTS (repeatable); pools the pipeline names otherwise get one slot")
 	return cmd
 }
 
-func runPipeline(out io.Writer, file string, rawParams []string, home string, concurrency int, quiet bool) error {
+func runPipeline(out io.Writer, file string, o runOptions) error {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return exitWith(2, err)
@@ -66,7 +82,7 @@ func runPipeline(out io.Writer, file string, rawParams []string, home string, co
 		return exitWith(2, nil)
 	}
 	given := map[string]any{}
-	for _, kv := range rawParams {
+	for _, kv := range o.params {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return exitWith(2, fmt.Errorf("-p %q: want name=value", kv))
@@ -79,6 +95,7 @@ func runPipeline(out io.Writer, file string, rawParams []string, home string, co
 	}
 	paramsJSON, _ := json.Marshal(bound)
 
+	home := o.home
 	if home == "" {
 		tmp, err := os.MkdirTemp("", "sluice-run-")
 		if err != nil {
@@ -89,17 +106,30 @@ func runPipeline(out io.Writer, file string, rawParams []string, home string, co
 	}
 	ctx, kill, stop := signals()
 	defer stop()
-	st, err := sqlite.Open(context.Background(), home, sqlite.Options{Holder: "sluice run " + file})
+	bg := context.Background()
+	st, err := sqlite.Open(bg, home, sqlite.Options{Holder: "sluice run " + file})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	quietLog := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The folder's other pipelines, for pipeline: tasks and sensors.
+	if _, err := catalog.NewLoader(st, filepath.Dir(file), quietLog).Sync(bg); err != nil {
+		return err
+	}
 	abs, _ := filepath.Abs(file)
-	saved, err := st.PipelineSave(context.Background(), catalog.SaveParams(p, src, abs))
+	saved, err := st.PipelineSave(bg, catalog.SaveParams(p, src, abs))
 	if err != nil {
 		return err
 	}
-	run, _, err := st.RunCreate(context.Background(), &store.RunCreateParams{
+	box, err := runSecrets(bg, st, o.secrets)
+	if err != nil {
+		return exitWith(2, err)
+	}
+	if err := runPools(bg, out, st, p, o.pools); err != nil {
+		return exitWith(2, err)
+	}
+	run, _, err := st.RunCreate(bg, &store.RunCreateParams{
 		PipelineID: p.ID, VersionID: saved.VersionID, Key: fmt.Sprintf("manual__%s", time.Now().UTC().Format("2006-01-02T15:04:05.000000Z")),
 		Kind: store.RunManual, LogicalDate: time.Now().UTC(), Params: paramsJSON,
 	})
@@ -107,13 +137,13 @@ func runPipeline(out io.Writer, file string, rawParams []string, home string, co
 		return err
 	}
 	w, err := worker.New(worker.Config{
-		Store: st, Concurrency: concurrency, Poll: 200 * time.Millisecond, DrainTimeout: time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: st, Concurrency: o.concurrency, Poll: 200 * time.Millisecond, DrainTimeout: time.Second,
+		Logger: quietLog, Secrets: box,
 	})
 	if err != nil {
 		return err
 	}
-	wctx, wstop := context.WithCancel(context.Background())
+	wctx, wstop := context.WithCancel(bg)
 	wdone := make(chan struct{})
 	go func() { _ = w.Run(wctx); close(wdone) }()
 	go func() {
@@ -121,8 +151,11 @@ func runPipeline(out io.Writer, file string, rawParams []string, home string, co
 		w.Kill()
 	}()
 	fmt.Fprintf(out, "sluice: running %s (version %s), run %d, %d tasks\n", p.ID, p.Hash()[:12], run.ID, len(p.Tasks))
-	v := newRunView(out, st, run.ID, p, quiet)
+	v := newRunView(out, st, run.ID, p, o.quiet)
 	final, err := v.follow(ctx)
+	if err == nil {
+		v.waitCallbacks(ctx)
+	}
 	wstop()
 	<-wdone
 	if err != nil {
@@ -135,6 +168,68 @@ func runPipeline(out io.Writer, file string, rawParams []string, home string, co
 	v.summary()
 	if final != sluice.RunSuccess {
 		return exitWith(1, nil)
+	}
+	return nil
+}
+
+// runSecrets stores --secret values, encrypted with a key that lives as
+// long as the run.
+func runSecrets(ctx context.Context, st store.Store, specs []string) (*secret.Box, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		return nil, err
+	}
+	for _, spec := range specs {
+		name, value, ok := strings.Cut(spec, "=")
+		if !ok {
+			v, set := os.LookupEnv(name)
+			if !set {
+				return nil, fmt.Errorf("--secret %s: no value given and no environment variable %s", name, name)
+			}
+			value = v
+		}
+		if err := st.SecretSet(ctx, name, box.Seal(name, []byte(value))); err != nil {
+			return nil, err
+		}
+	}
+	return box, nil
+}
+
+// runPools creates --pool pools, and the pipeline's other pools with one
+// slot, so no task waits for a pool this temporary store lacks.
+func runPools(ctx context.Context, out io.Writer, st store.Store, p *pipeline.Pipeline, specs []string) error {
+	given := map[string]bool{}
+	for _, spec := range specs {
+		name, n, ok := strings.Cut(spec, "=")
+		slots, err := strconv.Atoi(n)
+		if !ok || err != nil || slots < 0 {
+			return fmt.Errorf("--pool %q: want NAME=SLOTS", spec)
+		}
+		if err := st.PoolSet(ctx, &store.Pool{Name: name, Slots: slots}); err != nil {
+			return err
+		}
+		given[name] = true
+	}
+	need := map[string]int{} // the most slots one task of the pool takes
+	for _, t := range p.Tasks {
+		if t.Pool != "" && !given[t.Pool] {
+			need[t.Pool] = max(need[t.Pool], t.PoolSlots)
+		}
+	}
+	missing := make([]string, 0, len(need))
+	for name := range need {
+		missing = append(missing, name)
+	}
+	sort.Strings(missing)
+	for _, name := range missing {
+		fmt.Fprintf(out, "sluice: pool %s gets %d slot(s) in this run (set it with --pool %s=N)\n", name, need[name], name)
+		if err := st.PoolSet(ctx, &store.Pool{Name: name, Slots: need[name]}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -33,8 +34,12 @@ type runView struct {
 
 func newRunView(out io.Writer, st store.Store, runID int64, p *pipeline.Pipeline, quiet bool) *runView {
 	width := 4
-	for id := range p.Tasks {
-		width = max(width, len(id))
+	for id, t := range p.Tasks {
+		n := len(id)
+		if t.ForEach != nil {
+			n += 4 // room for "[12]"
+		}
+		width = max(width, n)
 	}
 	return &runView{out: out, st: st, runID: runID, p: p, quiet: quiet, width: width,
 		states: map[string]sluice.InstanceState{}, tries: map[string]int{}, logSeq: map[int64]int{}, results: map[string]*store.Instance{}}
@@ -71,28 +76,84 @@ func (v *runView) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	byTask := make(map[string]*store.Instance, len(ins))
-	for _, in := range ins {
-		byTask[in.TaskID] = in
-	}
-	for _, id := range v.p.TopoOrder() {
-		in := byTask[id]
-		if in == nil {
-			continue
-		}
-		v.results[in.TaskID] = in
-		if !v.quiet && (in.State == sluice.InstanceRunning || v.states[in.TaskID] == sluice.InstanceRunning || in.Attempts != v.tries[in.TaskID]) {
+	for _, in := range v.ordered(ins) {
+		name := displayName(in)
+		v.results[name] = in
+		if !v.quiet && (in.State == sluice.InstanceRunning || v.states[name] == sluice.InstanceRunning || in.Attempts != v.tries[name]) {
 			if err := v.showLogs(ctx, in); err != nil {
 				return err
 			}
 		}
-		if in.State != v.states[in.TaskID] || in.Attempts != v.tries[in.TaskID] {
+		if in.State != v.states[name] || in.Attempts != v.tries[name] {
 			v.showState(ctx, in)
-			v.states[in.TaskID] = in.State
-			v.tries[in.TaskID] = in.Attempts
+			v.states[name] = in.State
+			v.tries[name] = in.Attempts
 		}
 	}
 	return nil
+}
+
+// ordered lists instances in the pipeline's topological order, each mapped
+// task followed by its items.
+func (v *runView) ordered(ins []*store.Instance) []*store.Instance {
+	byTask := map[string][]*store.Instance{}
+	for _, in := range ins {
+		byTask[in.TaskID] = append(byTask[in.TaskID], in)
+	}
+	var out []*store.Instance
+	for _, id := range v.p.TopoOrder() {
+		list := byTask[id]
+		sort.Slice(list, func(i, j int) bool { return list[i].MapIndex < list[j].MapIndex })
+		out = append(out, list...)
+	}
+	return out
+}
+
+// displayName names an instance: its task, with the item index for an item
+// of a mapped task.
+func displayName(in *store.Instance) string {
+	if in.MapIndex >= 0 {
+		return in.TaskID + "[" + strconv.Itoa(in.MapIndex) + "]"
+	}
+	return in.TaskID
+}
+
+// waitCallbacks waits a while for the run's callbacks to run, so their
+// effects happen before `sluice run` returns, and reports failed ones.
+func (v *runView) waitCallbacks(ctx context.Context) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		cbs, err := v.st.CallbackList(ctx, v.runID)
+		if err != nil {
+			return
+		}
+		pending := 0
+		for _, c := range cbs {
+			if c.State == "pending" || c.State == "running" {
+				pending++
+			}
+		}
+		if pending == 0 {
+			for _, c := range cbs {
+				where := "pipeline"
+				if c.TaskID != "" {
+					where = "task " + c.TaskID
+				}
+				if c.State == "failed" {
+					fmt.Fprintf(v.out, "%s  callback on_%s of %s failed: %s\n", time.Now().Format("15:04:05.000"), c.Event, where, c.Error)
+				} else {
+					fmt.Fprintf(v.out, "%s  callback on_%s of %s ran\n", time.Now().Format("15:04:05.000"), c.Event, where)
+				}
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-v.st.Wait(store.TopicCallbacks):
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (v *runView) showState(ctx context.Context, in *store.Instance) {
@@ -102,6 +163,13 @@ func (v *runView) showState(ctx context.Context, in *store.Instance) {
 		return // every task starts here; not news
 	case sluice.InstanceRunning:
 		detail = "attempt " + strconv.Itoa(in.Attempts)
+		if in.ItemsTotal > 0 {
+			detail = fmt.Sprintf("expanded into %d items", in.ItemsTotal)
+		}
+	case sluice.InstanceUpForReschedule:
+		if in.ReadyAt != nil {
+			detail = "next check at " + in.ReadyAt.Local().Format("15:04:05")
+		}
 	case sluice.InstanceUpForRetry:
 		if atts, err := v.st.AttemptList(ctx, in.ID); err == nil && len(atts) > 0 {
 			detail = atts[len(atts)-1].Error
@@ -116,7 +184,7 @@ func (v *runView) showState(ctx context.Context, in *store.Instance) {
 			detail = atts[len(atts)-1].Error
 		}
 	}
-	fmt.Fprintf(v.out, "%s  %-*s  %-15s %s\n", time.Now().Format("15:04:05.000"), v.width, in.TaskID, in.State, detail)
+	fmt.Fprintf(v.out, "%s  %-*s  %-17s %s\n", time.Now().Format("15:04:05.000"), v.width, displayName(in), in.State, detail)
 }
 
 func (v *runView) showLogs(ctx context.Context, in *store.Instance) error {
@@ -133,7 +201,7 @@ func (v *runView) showLogs(ctx context.Context, in *store.Instance) error {
 			v.logSeq[a.ID] = c.Seq
 			for _, line := range bytes.Split(bytes.TrimSuffix(c.Data, []byte("\n")), []byte("\n")) {
 				ts, text := parseLogLine(line)
-				fmt.Fprintf(v.out, "%s  %-*s  | %s\n", ts.Local().Format("15:04:05.000"), v.width, in.TaskID, text)
+				fmt.Fprintf(v.out, "%s  %-*s  | %s\n", ts.Local().Format("15:04:05.000"), v.width, displayName(in), text)
 			}
 		}
 	}
@@ -167,13 +235,13 @@ func (v *runView) summary() {
 	tw := tabwriter.NewWriter(v.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tSTATE\tATTEMPTS\tDURATION")
 	counts := map[sluice.InstanceState]int{}
-	for _, id := range v.p.TopoOrder() {
-		in := v.results[id]
-		if in == nil {
-			continue
-		}
+	var all []*store.Instance
+	for _, in := range v.results {
+		all = append(all, in)
+	}
+	for _, in := range v.ordered(all) {
 		counts[in.State]++
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", id, in.State, in.Attempts, duration(in))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", displayName(in), in.State, in.Attempts, duration(in))
 	}
 	tw.Flush()
 	var parts []string

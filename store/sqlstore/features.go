@@ -298,3 +298,22 @@ func (db *DB) CallbackComplete(ctx context.Context, id, token int64, errMsg stri
 		return nil
 	}))
 }
+
+// CallbackList implements store.Features.
+func (db *DB) CallbackList(ctx context.Context, runID int64) ([]*store.Callback, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, run_id, task_id, map_index, attempt, event, tries, state, error
+		FROM callbacks WHERE run_id = ? ORDER BY id`), runID)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*store.Callback
+	for rows.Next() {
+		c := &store.Callback{}
+		if err := rows.Scan(&c.ID, &c.RunID, &c.TaskID, &c.MapIndex, &c.Attempt, &c.Event, &c.Tries, &c.State, &c.Error); err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, c)
+	}
+	return out, dbErr(rows.Err())
+}

@@ -118,7 +118,7 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
-			RETURNING run_id, task_id, map_index, parent_id, callbacks, attempts`, args...)
+			RETURNING run_id, task_id, map_index, parent_id, callbacks, attempts, limited`, args...)
 		if err != nil {
 			return err
 		}
@@ -133,12 +133,16 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		)
 		for rows.Next() {
 			var (
-				e      event
-				parent sql.NullInt64
+				e       event
+				parent  sql.NullInt64
+				limited bool
 			)
-			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts); err != nil {
+			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts, &limited); err != nil {
 				rows.Close()
 				return err
+			}
+			if limited {
+				t.notify(store.TopicReady) // a pool slot or a parallel place is free
 			}
 			f.acct(e.rt.runID).finished++
 			if parent.Valid {

@@ -410,6 +410,10 @@ func testCallbacks(t *testing.T, open Opener) {
 	if last := claim(); len(last) != 0 {
 		t.Fatalf("a callback ran more than %d times", 3)
 	}
+	list, err := b.s.CallbackList(b.ctx, r.ID)
+	if err != nil || len(list) != 3 || list[0].State != "done" || list[1].State != "failed" || list[1].Error == "" {
+		t.Fatalf("callback list = %+v, %v", list, err)
+	}
 }
 
 func testSecretsAndVariables(t *testing.T, open Opener) {
