@@ -129,6 +129,8 @@ type Store interface {
 	Auth
 	// Pools, mapped tasks, secrets, variables, callbacks; see features.go.
 	Features
+	// Backfills; see backfill.go.
+	Backfiller
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a

@@ -166,6 +166,24 @@ func startQueued(t *txn, pipelineID string, maxActive int) (int, error) {
 // those with nothing to wait for.
 func startRun(t *txn, runID, versionID int64) error {
 	now := us(t.now)
+	// A run queued again (a backfill's rerun) has its instances, reset.
+	if n, err := t.count(`SELECT COUNT(*) FROM task_instances WHERE run_id = ?`, runID); err != nil {
+		return err
+	} else if n > 0 {
+		existing, err := t.ids(`SELECT id FROM task_instances WHERE run_id = ? AND map_index = -1 AND state = 'pending'`, runID)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE runs SET state = 'running', started_at = ?, finished_at = NULL WHERE id = ?`, now, runID); err != nil {
+			return err
+		}
+		t.notify(store.TopicRuns)
+		f := newFinisher(t)
+		if err := f.decide(existing); err != nil {
+			return err
+		}
+		return f.done()
+	}
 	res, err := t.exec(`INSERT INTO task_instances (run_id, task_id, pipeline_id, state, priority, ready_at,
 			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, up_total,
 			pool, pool_slots, requires, limited, mapped, max_parallel, callbacks, updated_at)

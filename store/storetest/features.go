@@ -452,3 +452,89 @@ func testSecretsAndVariables(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 }
+
+func testBackfill(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 2, task{id: "a"}, task{id: "b", up: []string{"a"}})
+	day := func(d int) time.Time { return time.Date(2026, 1, d, 3, 0, 0, 0, time.UTC) }
+	key := func(d int) string { return "scheduled__" + day(d).Format(time.RFC3339) }
+	// Day 2 ran and succeeded; day 3 ran and failed.
+	for _, d := range []int{2, 3} {
+		r, _, err := b.s.RunCreate(b.ctx, &store.RunCreateParams{PipelineID: "p", Key: key(d), Kind: store.RunScheduled, LogicalDate: day(d)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := b.claimOne("a")
+		if c.RunID != r.ID {
+			t.Fatalf("claimed from run %d", c.RunID)
+		}
+		if d == 2 {
+			b.mustComplete(c, sluice.AttemptSuccess)
+			b.mustComplete(b.claimOne("b"), sluice.AttemptSuccess)
+		} else {
+			b.mustComplete(c, sluice.AttemptFailed)
+		}
+	}
+	bf, err := b.s.BackfillCreate(b.ctx, &store.BackfillCreateParams{PipelineID: "p", From: day(1), To: day(5),
+		Dates: []time.Time{day(1), day(2), day(3), day(4), day(5)}, Rerun: store.RerunFailed, By: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bf.Total != 4 || bf.Skipped != 1 {
+		t.Fatalf("backfill: %d runs, %d skipped; want 4 (3 new, day 3 rerun) and 1", bf.Total, bf.Skipped)
+	}
+	got, err := b.s.BackfillGet(b.ctx, bf.ID)
+	if err != nil || got.Runs[sluice.RunRunning] != 2 || got.Runs[sluice.RunQueued] != 2 || got.State != "running" {
+		t.Fatalf("progress = %+v, %v; want 2 running (max_active_runs) and 2 queued", got, err)
+	}
+	// The oldest dates start first: day 1 and the rerun of day 3.
+	running, _ := b.s.RunList(b.ctx, &store.RunListParams{PipelineID: "p", States: []sluice.RunState{sluice.RunRunning}})
+	var dates []int
+	for _, r := range running {
+		dates = append(dates, r.LogicalDate.Day())
+	}
+	sort.Ints(dates)
+	if fmt.Sprint(dates) != "[1 3]" {
+		t.Fatalf("running days %v", dates)
+	}
+	for i := 0; i < 20; i++ {
+		cs := b.claim(10)
+		if len(cs) == 0 {
+			break
+		}
+		for _, c := range cs {
+			b.mustComplete(c, sluice.AttemptSuccess)
+		}
+	}
+	got, _ = b.s.BackfillGet(b.ctx, bf.ID)
+	if got.Runs[sluice.RunSuccess] != 4 || got.State != "done" {
+		t.Fatalf("after running: %+v", got)
+	}
+	r3, _, _ := b.s.RunCreate(b.ctx, &store.RunCreateParams{PipelineID: "p", Key: key(3), Kind: store.RunScheduled, LogicalDate: day(3)})
+	if r3.State != sluice.RunSuccess {
+		t.Fatalf("day 3 after its rerun: %s", r3.State)
+	}
+	atts, _ := b.s.AttemptListByRun(b.ctx, r3.ID)
+	if len(atts) != 3 {
+		t.Fatalf("day 3 keeps its history: %d attempts, want the failed one and two new", len(atts))
+	}
+	// Cancel a backfill midway.
+	bf2, err := b.s.BackfillCreate(b.ctx, &store.BackfillCreateParams{PipelineID: "p", From: day(10), To: day(13),
+		Dates: []time.Time{day(10), day(11), day(12), day(13)}, Rerun: store.RerunNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.BackfillCancel(b.ctx, bf2.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = b.s.BackfillGet(b.ctx, bf2.ID)
+	if got.Runs[sluice.RunCancelled] != 4 || got.State != "cancelled" {
+		t.Fatalf("after cancel: %+v", got)
+	}
+	if list, _ := b.s.BackfillList(b.ctx, "p"); len(list) != 2 || list[0].ID != bf2.ID {
+		t.Fatalf("list = %v", list)
+	}
+	if _, err := b.s.BackfillCreate(b.ctx, &store.BackfillCreateParams{PipelineID: "p", Rerun: "sometimes"}); sluice.ErrorCode(err) != sluice.EINVALID {
+		t.Fatalf("bad rerun: %v", err)
+	}
+}

@@ -226,6 +226,7 @@ func Run(t *testing.T, open Opener) {
 		"ChildRunWakesParent":      testChildRunWakesParent,
 		"Callbacks":                testCallbacks,
 		"SecretsAndVariables":      testSecretsAndVariables,
+		"Backfill":                 testBackfill,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {

@@ -47,7 +47,24 @@ CREATE TABLE callbacks (
 CREATE INDEX callbacks_pending ON callbacks (id) WHERE state IN ('pending', 'running');
 CREATE INDEX callbacks_run ON callbacks (run_id);
 
+-- Backfills: runs created for a range of past logical dates.
+CREATE TABLE backfills (
+    id          INTEGER PRIMARY KEY,
+    pipeline_id TEXT NOT NULL REFERENCES pipelines (id) ON DELETE CASCADE,
+    from_date   INTEGER NOT NULL,
+    to_date     INTEGER NOT NULL,
+    rerun       TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    created_by  TEXT NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL
+);
+ALTER TABLE runs ADD COLUMN backfill_id INTEGER;
+CREATE INDEX runs_backfill ON runs (backfill_id) WHERE backfill_id IS NOT NULL;
+
 -- +goose Down
+DROP INDEX runs_backfill;
+ALTER TABLE runs DROP COLUMN backfill_id;
+DROP TABLE backfills;
 DROP TABLE callbacks;
 DROP TABLE variables;
 DROP TABLE secrets;
