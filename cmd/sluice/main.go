@@ -66,6 +66,7 @@ e.g. SLUICE_HOME=/var/lib/sluice or SLUICE_CONCURRENCY=32.`,
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, json otherwise)")
 	root.AddCommand(roleCmds()...)
 	root.AddCommand(runCmd(), validateCmd(), benchCmd(), versionCmd())
+	root.AddCommand(clientCmds()...)
 	for _, c := range root.Commands() {
 		documentEnv(c.Flags())
 	}

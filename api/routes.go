@@ -1,0 +1,178 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/sluice-dev/sluice/store"
+)
+
+// Route is one endpoint of the API. The table of routes is the single
+// source of the mux's patterns, of the role each endpoint needs, and of
+// the OpenAPI document.
+type Route struct {
+	Method string
+	// Path is a Go ServeMux path pattern, such as /api/v1/runs/{run}.
+	Path    string
+	Summary string
+	// Tag groups the route in the OpenAPI document.
+	Tag string
+	// Role is the least role a request needs; empty for a route anyone
+	// may call (logging in, the OpenAPI document).
+	Role store.Role
+	// Status is the status of a successful response.
+	Status int
+	// Body is the JSON request body's type (a zero value), or nil.
+	Body any
+	// Result is the JSON response's type (a zero value), or nil.
+	Result any
+	// Query lists the query parameters.
+	Query []QueryParam
+	// Kind is how the request or response deviates from plain JSON.
+	Kind RouteKind
+	// Doc is a longer description for the OpenAPI document.
+	Doc string
+
+	handle func(a *API, w http.ResponseWriter, r *http.Request) error
+}
+
+// RouteKind marks routes whose bodies are not plain JSON.
+type RouteKind int
+
+// The route kinds.
+const (
+	KindJSON RouteKind = iota
+	// KindUpload takes a pipeline file (multipart or raw YAML).
+	KindUpload
+	// KindLogs answers text/plain, or text/event-stream when following.
+	KindLogs
+	// KindDocument answers the OpenAPI document itself.
+	KindDocument
+)
+
+// QueryParam is one query parameter of a route.
+type QueryParam struct {
+	Name string
+	// Type is "string", "integer" or "boolean".
+	Type string
+	// Repeated parameters may be given more than once.
+	Repeated bool
+	Doc      string
+	Enum     []string
+}
+
+const (
+	loginPath   = "/api/v1/login"
+	openapiPath = "/api/v1/openapi.json"
+)
+
+// Routes returns the API's routes, in documentation order.
+func Routes() []Route { return table() }
+
+// table builds the route table. It is a function, not a variable, because
+// the OpenAPI handler in it reads the table.
+func table() []Route {
+	return []Route{
+		// Who you are.
+		{Method: "POST", Path: loginPath, Tag: "auth", Summary: "Log in with a user name and password and start a session",
+			Doc:  "Sets the session cookie and returns the session's CSRF token, which every POST, PATCH and DELETE of the session must send in the X-CSRF-Token header. Failed logins are limited per user name and per client address (429).",
+			Body: LoginRequest{}, Result: LoginResult{}, Status: 200, handle: (*API).login},
+		{Method: "POST", Path: "/api/v1/logout", Tag: "auth", Summary: "End the session and clear its cookie", Status: 204, handle: (*API).logout},
+		{Method: "GET", Path: "/api/v1/me", Tag: "auth", Role: store.RoleViewer, Summary: "Who the request comes from, with which role",
+			Result: Me{}, Status: 200, handle: (*API).me},
+
+		// Pipelines.
+		{Method: "GET", Path: "/api/v1/pipelines", Tag: "pipelines", Role: store.RoleViewer, Summary: "List pipelines with their schedules, params and recent runs",
+			Result: []Pipeline{}, Status: 200, handle: (*API).listPipelines},
+		{Method: "POST", Path: "/api/v1/pipelines", Tag: "pipelines", Role: store.RoleAdmin, Summary: "Upload a pipeline file",
+			Doc: "Send the file as multipart/form-data in the field \"file\", or as the raw body with Content-Type application/yaml (the file name in ?name=). " +
+				"The file is parsed and validated like a file of the pipelines folder; a file with errors is refused with 422 and every error, positioned, in details, and nothing is stored. " +
+				"A pipeline that comes from a file on the server cannot be replaced by an upload (409).",
+			Kind: KindUpload, Result: UploadResult{}, Status: 201,
+			Query:  []QueryParam{{Name: "name", Type: "string", Doc: "file name for a raw upload, such as orders.yaml (default upload.yaml)"}},
+			handle: (*API).upload},
+		{Method: "GET", Path: "/api/v1/pipelines/{id}", Tag: "pipelines", Role: store.RoleViewer, Summary: "Show a pipeline with the tasks and source of its live version",
+			Result: PipelineDetail{}, Status: 200, handle: (*API).getPipeline},
+		{Method: "DELETE", Path: "/api/v1/pipelines/{id}", Tag: "pipelines", Role: store.RoleAdmin, Summary: "Delete a pipeline with all of its versions and runs",
+			Doc:    "Refused with 409 while the pipeline's file exists in the pipelines folder: the next scan would bring it back.",
+			Status: 204, handle: (*API).deletePipeline},
+		{Method: "POST", Path: "/api/v1/pipelines/{id}/pause", Tag: "pipelines", Role: store.RoleOperator, Summary: "Pause a pipeline's schedule",
+			Result: Pipeline{}, Status: 200, handle: (*API).pause},
+		{Method: "POST", Path: "/api/v1/pipelines/{id}/unpause", Tag: "pipelines", Role: store.RoleOperator, Summary: "Resume a pipeline's schedule",
+			Result: Pipeline{}, Status: 200, handle: (*API).unpause},
+		{Method: "POST", Path: "/api/v1/pipelines/{id}/runs", Tag: "pipelines", Role: store.RoleOperator, Summary: "Trigger a run of the live version now, with params",
+			Doc:  "Params are checked against the pipeline's param types: a wrong type, an unknown param or a missing required one is refused with 422, with the problem of each param in details.",
+			Body: TriggerRequest{}, Result: Run{}, Status: 201, handle: (*API).trigger},
+		{Method: "GET", Path: "/api/v1/pipelines/{id}/versions", Tag: "pipelines", Role: store.RoleViewer, Summary: "List a pipeline's versions, newest first",
+			Result: []Version{}, Status: 200, handle: (*API).listVersions},
+		{Method: "GET", Path: "/api/v1/pipelines/{id}/versions/{version}", Tag: "pipelines", Role: store.RoleViewer, Summary: "Show one version with its source and normalized spec",
+			Doc:    "{version} is a version id, \"live\", or at least 6 hex digits of the version's hash.",
+			Result: VersionDetail{}, Status: 200, handle: (*API).getVersion},
+		{Method: "GET", Path: "/api/v1/pipelines/{id}/diff", Tag: "pipelines", Role: store.RoleViewer, Summary: "Diff the sources of two versions",
+			Result: Diff{}, Status: 200,
+			Query: []QueryParam{
+				{Name: "from", Type: "string", Doc: "version id, \"live\" or hash prefix; default the version before to"},
+				{Name: "to", Type: "string", Doc: "version id, \"live\" or hash prefix; default live"},
+			},
+			handle: (*API).diff},
+
+		// Runs.
+		{Method: "GET", Path: "/api/v1/runs", Tag: "runs", Role: store.RoleViewer, Summary: "List runs, newest first, a page at a time",
+			Result: RunList{}, Status: 200,
+			Query: []QueryParam{
+				{Name: "pipeline", Type: "string", Doc: "only runs of this pipeline"},
+				{Name: "state", Type: "string", Repeated: true, Doc: "only runs in these states (repeat, or separate with commas)", Enum: []string{"queued", "running", "success", "failed", "cancelled"}},
+				{Name: "before", Type: "integer", Doc: "only runs with smaller ids: the next_before of the previous page"},
+				{Name: "limit", Type: "integer", Doc: "page size, default 50, at most 500"},
+			},
+			handle: (*API).listRuns},
+		{Method: "GET", Path: "/api/v1/runs/{run}", Tag: "runs", Role: store.RoleViewer, Summary: "Show a run with its tasks",
+			Result: RunDetail{}, Status: 200, handle: (*API).getRun},
+		{Method: "POST", Path: "/api/v1/runs/{run}/cancel", Tag: "runs", Role: store.RoleOperator, Summary: "Cancel a queued or running run; its running tasks are stopped",
+			Doc:    "A run that already finished cannot be cancelled (409).",
+			Result: Run{}, Status: 200, handle: (*API).cancel},
+		{Method: "POST", Path: "/api/v1/runs/{run}/retry", Tag: "runs", Role: store.RoleOperator, Summary: "Run a run's failed and upstream_failed tasks again",
+			Result: RetryResult{}, Status: 200, handle: (*API).retry},
+		{Method: "GET", Path: "/api/v1/runs/{run}/tasks/{task}", Tag: "runs", Role: store.RoleViewer, Summary: "Show a task of a run with its attempts and outputs",
+			Result: TaskDetail{}, Status: 200, handle: (*API).getTask},
+		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/clear", Tag: "runs", Role: store.RoleOperator, Summary: "Run a finished task again, with everything downstream of it",
+			Result: TaskInstance{}, Status: 200, handle: (*API).clearTask},
+		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/mark", Tag: "runs", Role: store.RoleOperator, Summary: "Set a task's final state by hand (success or failed)",
+			Body: MarkRequest{}, Result: TaskInstance{}, Status: 200, handle: (*API).markTask},
+		{Method: "GET", Path: "/api/v1/runs/{run}/tasks/{task}/logs", Tag: "runs", Role: store.RoleViewer, Summary: "Read or follow the log of a task's attempt",
+			Doc: "As text/plain, one line per log line: \"<time RFC 3339, microseconds> <stdout|stderr|sluice> <text>\". " +
+				"With follow=true or Accept: text/event-stream, a stream of server-sent events: each line as `data: {\"time\",\"stream\",\"line\"}` (with `id:` its line number, so Last-Event-ID resumes), " +
+				"ending with `event: end` and `data: {\"attempt\",\"state\"}` once the attempt has finished and its log is complete. " +
+				"Without attempt=, the latest attempt; when following a task that has not started, the stream waits for its first attempt.",
+			Kind: KindLogs, Result: LogLine{}, Status: 200,
+			Query: []QueryParam{
+				{Name: "attempt", Type: "integer", Doc: "attempt number, from 1; default the latest"},
+				{Name: "follow", Type: "boolean", Doc: "stream server-sent events until the attempt finishes"},
+			},
+			handle: (*API).logs},
+
+		// Administration.
+		{Method: "GET", Path: "/api/v1/users", Tag: "admin", Role: store.RoleAdmin, Summary: "List users",
+			Result: []User{}, Status: 200, handle: (*API).listUsers},
+		{Method: "POST", Path: "/api/v1/users", Tag: "admin", Role: store.RoleAdmin, Summary: "Add a user",
+			Body: UserCreate{}, Result: User{}, Status: 201, handle: (*API).createUser},
+		{Method: "PATCH", Path: "/api/v1/users/{name}", Tag: "admin", Role: store.RoleAdmin, Summary: "Change a user's role or password, or disable them",
+			Doc:  "Changing the password or disabling a user ends their sessions. The last enabled admin cannot be demoted or disabled (409).",
+			Body: UserUpdate{}, Result: User{}, Status: 200, handle: (*API).updateUser},
+		{Method: "DELETE", Path: "/api/v1/users/{name}", Tag: "admin", Role: store.RoleAdmin, Summary: "Delete a user",
+			Doc:    "You cannot delete yourself or the last enabled admin (409).",
+			Status: 204, handle: (*API).deleteUser},
+		{Method: "GET", Path: "/api/v1/tokens", Tag: "admin", Role: store.RoleAdmin, Summary: "List API tokens (without their secrets)",
+			Result: []Token{}, Status: 200, handle: (*API).listTokens},
+		{Method: "POST", Path: "/api/v1/tokens", Tag: "admin", Role: store.RoleAdmin, Summary: "Create an API token; its secret is shown only in this response",
+			Body: TokenCreate{}, Result: NewToken{}, Status: 201, handle: (*API).createToken},
+		{Method: "DELETE", Path: "/api/v1/tokens/{token}", Tag: "admin", Role: store.RoleAdmin, Summary: "Revoke an API token",
+			Status: 204, handle: (*API).deleteToken},
+
+		{Method: "GET", Path: openapiPath, Tag: "meta", Summary: "This API's OpenAPI 3.1 document",
+			Kind: KindDocument, Status: 200, handle: (*API).openAPI},
+	}
+}
+
+// pathParamTypes gives the schema type of numeric path parameters; the
+// others are strings.
+var pathParamTypes = map[string]string{"run": "integer", "token": "integer"}

@@ -1,0 +1,226 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// Page sizes of GET /api/v1/runs.
+const (
+	defaultRunLimit = 50
+	maxRunLimit     = 500
+)
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+var runStates = []sluice.RunState{sluice.RunQueued, sluice.RunRunning, sluice.RunSuccess, sluice.RunFailed, sluice.RunCancelled}
+
+func (a *API) listRuns(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	p := &store.RunListParams{PipelineID: q.Get("pipeline")}
+	for _, v := range q["state"] {
+		for s := range strings.SplitSeq(v, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			state := sluice.RunState(s)
+			ok := false
+			for _, k := range runStates {
+				ok = ok || k == state
+			}
+			if !ok {
+				return sluice.Errorf(sluice.EBADREQUEST, "state %q: want queued, running, success, failed or cancelled", s)
+			}
+			p.States = append(p.States, state)
+		}
+	}
+	var err error
+	if p.BeforeID, err = queryInt(q.Get("before"), "before", 0); err != nil {
+		return err
+	}
+	limit, err := queryInt(q.Get("limit"), "limit", defaultRunLimit)
+	if err != nil {
+		return err
+	}
+	limit = min(limit, maxRunLimit)
+	p.Limit = int(limit) + 1 // one more tells whether there is a next page
+	runs, err := a.st.RunList(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := RunList{Runs: []Run{}}
+	if len(runs) > int(limit) {
+		runs = runs[:limit]
+		next := runs[len(runs)-1].ID
+		out.NextBefore = &next
+	}
+	for _, run := range runs {
+		out.Runs = append(out.Runs, a.runOut(run))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// queryInt reads a positive integer query value; empty gives def.
+func queryInt(s, name string, def int64) (int64, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, sluice.Errorf(sluice.EBADREQUEST, "%s=%q: want a positive number", name, s)
+	}
+	return n, nil
+}
+
+func (a *API) getRun(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	run, err := a.st.RunGet(ctx, id)
+	if err != nil {
+		return err
+	}
+	ins, err := a.st.InstanceList(ctx, id)
+	if err != nil {
+		return err
+	}
+	// Tasks in the dependency order of the run's version; any the version
+	// does not know (there should be none) go last, by id.
+	rank := map[string]int{}
+	if p, err := a.versions.get(ctx, run.VersionID); err == nil {
+		for i, t := range p.TopoOrder() {
+			rank[t] = i + 1
+		}
+	} else {
+		a.log.Error("api: cannot read a run's version", "run", id, "version", run.VersionID, "err", err)
+	}
+	sort.SliceStable(ins, func(i, j int) bool {
+		ri, rj := rank[ins[i].TaskID], rank[ins[j].TaskID]
+		if (ri == 0) != (rj == 0) {
+			return ri != 0
+		}
+		if ri != rj {
+			return ri < rj
+		}
+		return ins[i].TaskID < ins[j].TaskID
+	})
+	out := RunDetail{Run: a.runOut(run), Tasks: make([]TaskInstance, 0, len(ins))}
+	for _, in := range ins {
+		out.Tasks = append(out.Tasks, a.instanceOut(in))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) cancel(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	if err := a.ctl.Cancel(r.Context(), id, by(r)); err != nil {
+		return err
+	}
+	run, err := a.st.RunGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.runOut(run))
+	return nil
+}
+
+func (a *API) retry(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	n, err := a.ctl.RetryFailed(r.Context(), id, by(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, RetryResult{Retried: n})
+	return nil
+}
+
+func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	task := r.PathValue("task")
+	in, err := a.st.InstanceGet(ctx, id, task)
+	if err != nil {
+		return err
+	}
+	atts, err := a.st.AttemptList(ctx, in.ID)
+	if err != nil {
+		return err
+	}
+	outputs, err := a.st.OutputList(ctx, id, []string{task})
+	if err != nil {
+		return err
+	}
+	ti := a.instanceOut(in)
+	out := TaskDetail{
+		Run: id, Task: ti.Task, State: ti.State, Failures: ti.Failures, ReadyAt: ti.ReadyAt, StartedAt: ti.StartedAt,
+		FinishedAt: ti.FinishedAt, DurationSeconds: ti.DurationSeconds, Attempts: make([]Attempt, 0, len(atts)), Outputs: outputs[task],
+	}
+	if out.Outputs == nil {
+		out.Outputs = map[string]string{}
+	}
+	for _, at := range atts {
+		out.Attempts = append(out.Attempts, a.attemptOut(at))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) clearTask(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	task := r.PathValue("task")
+	if err := a.ctl.Clear(r.Context(), id, task, by(r)); err != nil {
+		return err
+	}
+	return a.writeInstance(w, r, id, task)
+}
+
+func (a *API) markTask(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	var req MarkRequest
+	if err := decodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	state := sluice.InstanceState(req.State)
+	if state != sluice.InstanceSuccess && state != sluice.InstanceFailed {
+		return sluice.Errorf(sluice.EINVALID, "state %q: a task can be marked success or failed", req.State)
+	}
+	task := r.PathValue("task")
+	if err := a.ctl.Mark(r.Context(), id, task, state, by(r)); err != nil {
+		return err
+	}
+	return a.writeInstance(w, r, id, task)
+}
+
+func (a *API) writeInstance(w http.ResponseWriter, r *http.Request, runID int64, task string) error {
+	in, err := a.st.InstanceGet(r.Context(), runID, task)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.instanceOut(in))
+	return nil
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/client"
+	"github.com/sluice-dev/sluice/server"
+)
+
+// The commands that talk to a running server through its REST API.
+
+const defaultServer = "http://127.0.0.1:8080"
+
+// clientCmds returns the API client commands for the root.
+func clientCmds() []*cobra.Command {
+	cmds := []*cobra.Command{pipelinesCmd(), runsCmd(), logsCmd(), tokensCmd(), usersCmd()}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.HasSubCommands() {
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = groupRun
+		}
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitWith(2, err) })
+		documentEnv(c.PersistentFlags())
+		documentEnv(c.LocalNonPersistentFlags())
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	for _, c := range cmds {
+		walk(c)
+	}
+	return cmds
+}
+
+// groupRun runs a command that only groups others: it shows its help, or
+// refuses an unknown subcommand as a usage error.
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	cmd.SuggestionsMinimumDistance = 2
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return exitWith(2, fmt.Errorf("%s\nRun '%s --help' for usage.", msg, cmd.CommandPath()))
+}
+
+// remote holds the flags of a command that talks to a server.
+type remote struct {
+	server string
+	token  string
+	json   bool
+	// tokenFile is where the token came from when read from a file.
+	tokenFile string
+}
+
+// addFlags defines --server, --token and --json on fs.
+func (r *remote) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&r.server, "server", defaultServer, "URL of the sluice server")
+	fs.StringVar(&r.token, "token", "", "API token; better set in the environment, since a flag shows in the process list. "+
+		"Without one, on the server's machine, the admin token the server keeps in its home directory (SLUICE_HOME, or ./.sluice) as cli-token")
+	fs.BoolVar(&r.json, "json", false, "print the API's JSON instead of tables, for scripts")
+}
+
+// client returns a client of the server, with the token of --token, or
+// on loopback the local CLI token the server wrote.
+func (r *remote) client() (*client.Client, error) {
+	base := r.server
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, exitWith(2, fmt.Errorf("--server %q: want a URL such as %s", r.server, defaultServer))
+	}
+	token := strings.TrimSpace(r.token)
+	if token == "" && isLoopback(u.Hostname()) {
+		token, r.tokenFile = localToken()
+	}
+	return client.New(base, token, client.WithUserAgent("sluice-cli/"+version())), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// localToken reads the admin token `sluice server` keeps for the CLI on
+// its machine: in $SLUICE_HOME, else in ./.sluice (the server's default
+// home when started in this directory).
+func localToken() (token, file string) {
+	var files []string
+	if home := os.Getenv("SLUICE_HOME"); home != "" {
+		files = append(files, filepath.Join(home, server.CLITokenFile))
+	}
+	files = append(files, filepath.Join(".sluice", server.CLITokenFile))
+	for _, f := range files {
+		if data, err := os.ReadFile(f); err == nil {
+			if t := strings.TrimSpace(string(data)); t != "" {
+				return t, f
+			}
+		}
+	}
+	return "", ""
+}
+
+// fail turns an error of the API into the command's error: the server's
+// message, with a hint of what to do where one helps, and exit status 1.
+func (r *remote) fail(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	msg := err.Error()
+	switch sluice.ErrorCode(err) {
+	case sluice.EUNAUTH:
+		switch {
+		case r.token != "":
+			msg += "\n(the token given with --token or $SLUICE_TOKEN was refused)"
+		case r.tokenFile != "":
+			msg += fmt.Sprintf("\n(the local token in %s was refused: restarting the server renews it)", r.tokenFile)
+		default:
+			msg += "\npass an API token with --token or $SLUICE_TOKEN: an admin creates one with 'sluice tokens create --role operator'" +
+				" (on the server's machine, run this where the server keeps its home, or set $SLUICE_HOME)"
+		}
+	case sluice.EFORBIDDEN:
+		msg += "\n(ask an admin for a token with a higher role)"
+	case sluice.EUNAVAIL:
+		msg += fmt.Sprintf("\nis the server running? start one with 'sluice server', or point --server (or $SLUICE_SERVER) at it (now %s)", r.server)
+	}
+	return exitWith(1, errors.New(msg))
+}
+
+// commandLineOnly makes flags of cmd ignore their environment variables.
+// SLUICE_PIPELINE and SLUICE_ATTEMPT are also the run context sluice gives
+// every task: a task that runs 'sluice runs list' must not find the runs
+// filtered by its own pipeline. The root applies environment variables to
+// every flag not given on the command line; this notes which flags were
+// given (cobra's initializers run after the command line is parsed and
+// before the root's hook) and resets the others before the command runs.
+func commandLineOnly(cmd *cobra.Command, names ...string) {
+	given := map[string]bool{}
+	cobra.OnInitialize(func() {
+		for _, n := range names {
+			given[n] = cmd.Flags().Changed(n)
+		}
+	})
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		for _, n := range names {
+			if f := cmd.Flags().Lookup(n); f != nil && f.Changed && !given[n] {
+				if err := f.Value.Set(f.DefValue); err != nil {
+					return err
+				}
+				f.Changed = false
+			}
+		}
+		return nil
+	}
+}
+
+// usageArgs wraps an argument check so that a wrong number of arguments
+// exits 2, like any other usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return exitWith(2, fmt.Errorf("%v\nRun '%s --help' for usage.", err, cmd.CommandPath()))
+		}
+		return nil
+	}
+}
+
+// runArg reads a run id argument.
+func runArg(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, exitWith(2, fmt.Errorf("run %q: want a run id, a number such as 42", s))
+	}
+	return id, nil
+}

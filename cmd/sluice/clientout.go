@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Output of the client commands: tables for people, JSON for scripts.
+
+// printJSON prints v as indented JSON, as the API sent it.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table writes aligned columns.
+type table struct{ tw *tabwriter.Writer }
+
+func newTable(w io.Writer, header ...string) *table {
+	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t.row(header...)
+	return t
+}
+
+func (t *table) row(cells ...string) {
+	for i, c := range cells {
+		cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+	}
+	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+}
+
+func (t *table) flush() { _ = t.tw.Flush() }
+
+// shortTime shows a time in the local zone, as short as it can be while
+// unambiguous: the time of day for today, the date and minute for this
+// year, the full date otherwise. A zero or nil time is "-".
+func shortTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	l, now := t.Local(), time.Now()
+	switch {
+	case l.Year() == now.Year() && l.YearDay() == now.YearDay():
+		return l.Format("15:04:05")
+	case l.Year() == now.Year():
+		return l.Format("Jan 02 15:04")
+	}
+	return l.Format("2006-01-02 15:04")
+}
+
+func shortTimePtr(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return shortTime(*t)
+}
+
+// shortDuration rounds a duration in seconds for reading: milliseconds
+// under a second, tenths under a minute, seconds under an hour, minutes
+// beyond. Nil is "-".
+func shortDuration(secs *float64) string {
+	if secs == nil {
+		return "-"
+	}
+	d := time.Duration(*secs * float64(time.Second))
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}
+
+// shortHash is the first 12 hex digits of a version hash.
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	if h == "" {
+		return "-"
+	}
+	return h
+}
+
+// orDash shows an empty string as "-".
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// jsonLine is v as JSON on one line, with its newline.
+func jsonLine(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/api"
+)
+
+func logsCmd() *cobra.Command {
+	r := &remote{}
+	var (
+		follow  bool
+		attempt int
+	)
+	cmd := &cobra.Command{
+		Use:   "logs RUN TASK",
+		Short: "Print the log of a task of a run, or follow it as it is written",
+		Long: `Print the log of one task of a run: what its command wrote to stdout and
+stderr, with the time of each line, and notes sluice itself added. A task
+that was retried has a log per attempt; the latest is shown unless you
+pick one with --attempt.
+
+With -f, follow the log as the task writes it, until the attempt ends;
+for a task that has not started yet, wait for it. 'sluice runs show RUN'
+lists a run's tasks.`,
+		Example: `  sluice logs 42 extract
+  sluice logs 42 extract -f
+  sluice logs 42 extract --attempt 1 --json`,
+		Args: usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := runArg(args[0])
+			if err != nil {
+				return err
+			}
+			if attempt < 0 {
+				return exitWith(2, fmt.Errorf("--attempt %d: want an attempt number, from 1", attempt))
+			}
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			show := func(l api.LogLine) {
+				if r.json {
+					_ = printJSONLine(out, l)
+					return
+				}
+				printLogLine(out, l)
+			}
+			if !follow {
+				lines, err := c.Logs(cmd.Context(), id, args[1], attempt)
+				if err != nil {
+					return r.fail(err)
+				}
+				for _, l := range lines {
+					show(l)
+				}
+				if len(lines) == 0 && !r.json {
+					fmt.Fprintf(cmd.ErrOrStderr(), "The log is empty: the task may not have started or written anything yet (follow it with -f).\n")
+				}
+				return nil
+			}
+			ctx, stop := interrupted(cmd.Context())
+			defer stop()
+			end, err := c.FollowLogs(ctx, id, args[1], attempt, show)
+			if err != nil {
+				if ctx.Err() != nil {
+					return exitWith(130, nil)
+				}
+				return r.fail(err)
+			}
+			if !r.json {
+				if end.Attempt == 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "task %s ended %s without running\n", args[1], end.State)
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "attempt %d ended: %s\n", end.Attempt, end.State)
+				}
+			}
+			return nil
+		},
+	}
+	r.addFlags(cmd.Flags())
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log as it is written, until the attempt ends")
+	cmd.Flags().IntVar(&attempt, "attempt", 0, "the attempt to show, from 1 (default the latest)")
+	commandLineOnly(cmd, "attempt")
+	return cmd
+}
+
+// printLogLine prints a log line for people: local time, then the text;
+// stderr lines are marked with "!", sluice's own with "#".
+func printLogLine(w io.Writer, l api.LogLine) {
+	mark := "|"
+	switch l.Stream {
+	case "stderr":
+		mark = "!"
+	case "sluice":
+		mark = "#"
+	}
+	ts := "-"
+	if !l.Time.IsZero() {
+		ts = l.Time.Local().Format("15:04:05.000")
+	}
+	fmt.Fprintf(w, "%s %s %s\n", ts, mark, l.Line)
+}
+
+// printJSONLine prints v as one line of JSON.
+func printJSONLine(w io.Writer, v any) error {
+	b, err := jsonLine(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}

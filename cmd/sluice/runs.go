@@ -1,0 +1,349 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/client"
+)
+
+func runsCmd() *cobra.Command {
+	r := &remote{}
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List, show, cancel and retry the runs of a running server",
+		Long: `Work with the runs of a running sluice server, through its REST API. A run
+is one execution of a pipeline: scheduled, triggered by hand, or a
+backfill. Each of its tasks runs in one or more attempts, each with its
+own log ('sluice logs RUN TASK').
+
+These commands talk to --server (default ` + defaultServer + `); see
+'sluice pipelines --help' for tokens.`,
+		Example: `  sluice runs list --state failed
+  sluice runs show 42
+  sluice runs retry 42`,
+	}
+	r.addFlags(cmd.PersistentFlags())
+	cmd.AddCommand(runsListCmd(r), runsShowCmd(r), runsCancelCmd(r), runsRetryCmd(r), runsClearCmd(r), runsMarkCmd(r))
+	return cmd
+}
+
+func runsListCmd(r *remote) *cobra.Command {
+	var f client.RunFilter
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Example: `  sluice runs list
+  sluice runs list --pipeline daily_orders --state failed,cancelled --limit 50`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			page, err := c.ListRuns(cmd.Context(), f)
+			if err != nil {
+				return r.fail(err)
+			}
+			out := cmd.OutOrStdout()
+			if r.json {
+				return printJSON(out, page)
+			}
+			if len(page.Runs) == 0 {
+				fmt.Fprintln(out, "No runs.")
+				return nil
+			}
+			t := newTable(out, "RUN", "PIPELINE", "STATE", "KIND", "LOGICAL DATE", "STARTED", "DURATION")
+			for _, run := range page.Runs {
+				t.row(fmt.Sprint(run.ID), run.Pipeline, run.State, run.Kind, shortTime(run.LogicalDate), shortTimePtr(run.StartedAt), shortDuration(run.DurationSeconds))
+			}
+			t.flush()
+			if page.NextBefore != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "More: sluice runs list --before %d\n", *page.NextBefore)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.Pipeline, "pipeline", "", "only runs of this pipeline")
+	fl.StringSliceVar(&f.States, "state", nil, "only runs in these states: queued, running, success, failed, cancelled (repeat or separate with commas)")
+	fl.IntVar(&f.Limit, "limit", 20, "how many runs to list, at most 500")
+	fl.Int64Var(&f.Before, "before", 0, "only runs older than this run id, for the next page")
+	commandLineOnly(cmd, "pipeline")
+	return cmd
+}
+
+func runsShowCmd(r *remote) *cobra.Command {
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show a run and the state of each of its tasks",
+		Long: `Show a run and the state of each of its tasks, in dependency order, with
+the error of each task that failed. With --wait, follow the run until it
+finishes; the exit status is then 0 when it succeeded and 1 when not.`,
+		Example: `  sluice runs show 42
+  sluice runs show 42 --wait`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := runArg(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			if wait {
+				ctx, stop := interrupted(cmd.Context())
+				defer stop()
+				return followRun(ctx, r, c, id, cmd.OutOrStdout())
+			}
+			d, err := c.GetRun(cmd.Context(), id)
+			if err != nil {
+				return r.fail(err)
+			}
+			out := cmd.OutOrStdout()
+			if r.json {
+				return printJSON(out, d)
+			}
+			showRun(cmd.Context(), out, c, d)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the run until it finishes; exit 0 if it succeeded, 1 if not")
+	return cmd
+}
+
+func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDetail) {
+	kv := newTable(out, "run", fmt.Sprintf("%d of %s (%s)", d.ID, d.Pipeline, d.Kind))
+	kv.row("state", d.State)
+	kv.row("logical date", d.LogicalDate.Local().Format("2006-01-02 15:04:05 MST"))
+	if p := string(d.Params); p != "{}" && p != "" && p != "null" {
+		kv.row("params", p)
+	}
+	kv.row("started", shortTimePtr(d.StartedAt))
+	kv.row("finished", shortTimePtr(d.FinishedAt))
+	kv.row("duration", shortDuration(d.DurationSeconds))
+	kv.flush()
+	fmt.Fprintln(out)
+	t := newTable(out, "TASK", "STATE", "ATTEMPTS", "STARTED", "DURATION", "ERROR")
+	for _, task := range d.Tasks {
+		t.row(task.Task, task.State, fmt.Sprint(task.Attempts), shortTimePtr(task.StartedAt), shortDuration(task.DurationSeconds), orDash(taskError(ctx, c, d.ID, task)))
+	}
+	t.flush()
+	fmt.Fprintf(out, "\nA task's log: sluice logs %d TASK\n", d.ID)
+}
+
+// taskError is why a failed task failed: its last attempt's error.
+func taskError(ctx context.Context, c *client.Client, run int64, t api.TaskInstance) string {
+	if t.State != "failed" && t.State != "up_for_retry" {
+		return ""
+	}
+	d, err := c.GetTask(ctx, run, t.Task)
+	if err != nil || len(d.Attempts) == 0 {
+		return ""
+	}
+	return d.Attempts[len(d.Attempts)-1].Error
+}
+
+// interrupted returns a context that ends at the first SIGINT or SIGTERM.
+func interrupted(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// followRun prints a run's task state changes until the run finishes,
+// then a summary; the error says whether it succeeded.
+func followRun(ctx context.Context, r *remote, c *client.Client, id int64, out io.Writer) error {
+	seen := map[string]string{}
+	width := 4
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		d, err := c.GetRun(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return stoppedFollowing(out, id)
+			}
+			return r.fail(err)
+		}
+		for _, t := range d.Tasks {
+			width = max(width, len(t.Task))
+		}
+		if !r.json {
+			for _, t := range d.Tasks {
+				key := fmt.Sprintf("%s/%d", t.State, t.Attempts)
+				if seen[t.Task] == key {
+					continue
+				}
+				seen[t.Task] = key
+				if t.State == "pending" {
+					continue // every task starts so: not news
+				}
+				detail := ""
+				switch t.State {
+				case "running":
+					detail = fmt.Sprintf("attempt %d", t.Attempts)
+				case "up_for_retry":
+					detail = taskError(ctx, c, id, t)
+					if t.ReadyAt != nil {
+						detail += "; retry at " + t.ReadyAt.Local().Format("15:04:05")
+					}
+				case "success":
+					detail = shortDuration(t.DurationSeconds)
+				case "failed":
+					detail = taskError(ctx, c, id, t)
+				}
+				fmt.Fprintf(out, "%s  %-*s  %-15s %s\n", time.Now().Format("15:04:05.000"), width, t.Task, t.State, detail)
+			}
+		}
+		if d.FinishedAt != nil && (d.State == "success" || d.State == "failed" || d.State == "cancelled") {
+			if r.json {
+				if err := printJSON(out, d); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(out)
+				t := newTable(out, "TASK", "STATE", "ATTEMPTS", "DURATION")
+				for _, task := range d.Tasks {
+					t.row(task.Task, task.State, fmt.Sprint(task.Attempts), shortDuration(task.DurationSeconds))
+				}
+				t.flush()
+				fmt.Fprintf(out, "\nrun %d %s in %s\n", d.ID, d.State, shortDuration(d.DurationSeconds))
+			}
+			if d.State != "success" {
+				return exitWith(1, nil)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return stoppedFollowing(out, id)
+		case <-tick.C:
+		}
+	}
+}
+
+func stoppedFollowing(out io.Writer, id int64) error {
+	fmt.Fprintf(out, "stopped following; run %d goes on: sluice runs show %d\n", id, id)
+	return exitWith(130, nil)
+}
+
+func runsCancelCmd(r *remote) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel RUN",
+		Short: "Cancel a queued or running run; its running tasks are stopped",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := runArg(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			run, err := c.Cancel(cmd.Context(), id)
+			if err != nil {
+				return r.fail(err)
+			}
+			if r.json {
+				return printJSON(cmd.OutOrStdout(), run)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cancelled run %d of %s\n", run.ID, run.Pipeline)
+			return nil
+		},
+	}
+}
+
+func runsRetryCmd(r *remote) *cobra.Command {
+	return &cobra.Command{
+		Use:   "retry RUN",
+		Short: "Run the failed tasks of a run again (and the tasks they held back)",
+		Long: `Run the failed and upstream_failed tasks of a run again, each with its
+retries afresh; the run is running again until they finish.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := runArg(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			n, err := c.Retry(cmd.Context(), id)
+			if err != nil {
+				return r.fail(err)
+			}
+			if r.json {
+				return printJSON(cmd.OutOrStdout(), api.RetryResult{Retried: n})
+			}
+			if n == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "run %d has no failed tasks to retry\n", id)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "retrying %d task(s) of run %d: sluice runs show %d --wait\n", n, id, id)
+			return nil
+		},
+	}
+}
+
+func runsClearCmd(r *remote) *cobra.Command {
+	return &cobra.Command{
+		Use:   "clear RUN TASK",
+		Short: "Run a finished task again, with every task downstream of it",
+		Args:  usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return taskAction(cmd, r, args, func(ctx context.Context, c *client.Client, id int64) (*api.TaskInstance, error) {
+				return c.Clear(ctx, id, args[1])
+			})
+		},
+	}
+}
+
+func runsMarkCmd(r *remote) *cobra.Command {
+	return &cobra.Command{
+		Use:   "mark RUN TASK success|failed",
+		Short: "Set a task's final state by hand; its downstream tasks react as if it had finished so",
+		Args:  usageArgs(cobra.ExactArgs(3)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			state := strings.ToLower(args[2])
+			if state != "success" && state != "failed" {
+				return exitWith(2, errors.New("a task can be marked success or failed, not "+args[2]))
+			}
+			return taskAction(cmd, r, args, func(ctx context.Context, c *client.Client, id int64) (*api.TaskInstance, error) {
+				return c.Mark(ctx, id, args[1], state)
+			})
+		},
+	}
+}
+
+func taskAction(cmd *cobra.Command, r *remote, args []string, do func(context.Context, *client.Client, int64) (*api.TaskInstance, error)) error {
+	id, err := runArg(args[0])
+	if err != nil {
+		return err
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	t, err := do(cmd.Context(), c, id)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		return printJSON(cmd.OutOrStdout(), t)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "task %s of run %d is %s\n", t.Task, id, t.State)
+	return nil
+}
