@@ -259,7 +259,13 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 	if err != nil && sluice.ErrorCode(err) != sluice.ENOTFOUND {
 		return nil, err
 	}
-	if u == nil || u.Disabled || !CheckPassword(u.PasswordHash, password) {
+	hash := dummyHash
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	// The hash is checked even for an unknown user, so the time a login
+	// takes does not tell which user names exist.
+	if !CheckPassword(hash, password) || u == nil || u.Disabled {
 		if err := a.st.LoginFailureAdd(ctx, []string{userKey, addrKey}, now.Add(-24*time.Hour)); err != nil {
 			return nil, err
 		}
@@ -277,6 +283,9 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 	a.cfg.Logger.Info("user logged in", "user", u.Name, "addr", addr)
 	return &Principal{Name: u.Name, Role: u.Role, Via: "session", CSRFToken: s.CSRFToken, SessionHash: s.IDHash}, nil
 }
+
+// dummyHash is checked for logins of unknown users.
+var dummyHash, _ = HashPassword("sluice-dummy-password")
 
 // Logout ends the request's session, if any, and clears its cookie.
 func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) error {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/api"
@@ -39,10 +41,24 @@ func Handler(st store.Store, a *auth.Auth, log *slog.Logger) http.Handler {
 	})
 	if a != nil {
 		ctl := control.New(st, nil, log)
-		mux.Handle("/api/", api.New(api.Config{Control: ctl, Auth: a, Logger: log}).Handler())
+		apiHandler := api.New(api.Config{Control: ctl, Auth: a, Logger: log}).Handler()
+		mux.Handle("/api/", apiHandler)
 		mux.Handle("/", web.New(web.Config{Control: ctl, Auth: a, Logger: log}).Handler())
 	}
-	return http.MaxBytesHandler(mux, MaxBody)
+	var h http.Handler = mux
+	if a != nil {
+		apiHandler, _ := mux.Handler(&http.Request{Method: "GET", URL: &url.URL{Path: "/api/"}})
+		// Every /api/ path goes to the API as it is: the mux would redirect
+		// an unclean one (/api/v1//runs) with an HTML page.
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				apiHandler.ServeHTTP(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})
+	}
+	return http.MaxBytesHandler(h, MaxBody)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -147,33 +147,6 @@ func (r *remote) fail(err error) error {
 	return exitWith(1, errors.New(msg))
 }
 
-// commandLineOnly makes flags of cmd ignore their environment variables.
-// SLUICE_PIPELINE and SLUICE_ATTEMPT are also the run context sluice gives
-// every task: a task that runs 'sluice runs list' must not find the runs
-// filtered by its own pipeline. The root applies environment variables to
-// every flag not given on the command line; this notes which flags were
-// given (cobra's initializers run after the command line is parsed and
-// before the root's hook) and resets the others before the command runs.
-func commandLineOnly(cmd *cobra.Command, names ...string) {
-	given := map[string]bool{}
-	cobra.OnInitialize(func() {
-		for _, n := range names {
-			given[n] = cmd.Flags().Changed(n)
-		}
-	})
-	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
-		for _, n := range names {
-			if f := cmd.Flags().Lookup(n); f != nil && f.Changed && !given[n] {
-				if err := f.Value.Set(f.DefValue); err != nil {
-					return err
-				}
-				f.Changed = false
-			}
-		}
-		return nil
-	}
-}
-
 // usageArgs wraps an argument check so that a wrong number of arguments
 // exits 2, like any other usage error.
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {

@@ -102,7 +102,7 @@ func envName(flag string) string {
 func applyEnv(fs *pflag.FlagSet) error {
 	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "help" {
+		if f.Changed || f.Name == "help" || f.Annotations[noEnvAnnotation] != nil {
 			return
 		}
 		v, ok := os.LookupEnv(envName(f.Name))
@@ -116,10 +116,23 @@ func applyEnv(fs *pflag.FlagSet) error {
 	return errors.Join(errs...)
 }
 
+// noEnvAnnotation marks a flag that is never read from the environment.
+const noEnvAnnotation = "sluice_no_env"
+
+// commandLineOnly makes flags of cmd ignore their environment variables:
+// SLUICE_PIPELINE and SLUICE_ATTEMPT are also the run context sluice gives
+// every task, and a task that runs 'sluice runs list' must not find the
+// runs filtered by its own pipeline.
+func commandLineOnly(cmd *cobra.Command, names ...string) {
+	for _, n := range names {
+		_ = cmd.Flags().SetAnnotation(n, noEnvAnnotation, []string{"true"})
+	}
+}
+
 // documentEnv adds each flag's environment variable to its help text.
 func documentEnv(fs *pflag.FlagSet) {
 	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Name == "help" || strings.Contains(f.Usage, "$SLUICE_") {
+		if f.Name == "help" || strings.Contains(f.Usage, "$SLUICE_") || f.Annotations[noEnvAnnotation] != nil {
 			return
 		}
 		f.Usage += " [$" + envName(f.Name) + "]"

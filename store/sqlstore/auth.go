@@ -95,12 +95,19 @@ func (db *DB) UserUpdate(ctx context.Context, p *store.UserUpdateParams) error {
 		if p.Disabled != nil {
 			sets, args = append(sets, "disabled = ?"), append(args, *p.Disabled)
 		}
+		admins, err := lockAdmins(t)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE name = ?`, append(args, p.Name)...)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return sluice.Errorf(sluice.ENOTFOUND, "user %q not found", p.Name)
+		}
+		if err := keepAnAdmin(t, admins, p.Name); err != nil {
+			return err
 		}
 		if (p.Disabled != nil && *p.Disabled) || p.PasswordHash != nil {
 			// A disabled user, or one whose password changed, is logged out.
@@ -113,6 +120,10 @@ func (db *DB) UserUpdate(ctx context.Context, p *store.UserUpdateParams) error {
 // UserDelete implements store.Auth.
 func (db *DB) UserDelete(ctx context.Context, name string) error {
 	return dbErr(db.inTx(ctx, func(t *txn) error {
+		admins, err := lockAdmins(t)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(`DELETE FROM users WHERE name = ?`, name)
 		if err != nil {
 			return err
@@ -120,7 +131,7 @@ func (db *DB) UserDelete(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return sluice.Errorf(sluice.ENOTFOUND, "user %q not found", name)
 		}
-		return nil
+		return keepAnAdmin(t, admins, name)
 	}))
 }
 
@@ -289,4 +300,23 @@ func (db *DB) LoginFailureCount(ctx context.Context, key string, since time.Time
 	var n int
 	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?`), key, us(since)).Scan(&n)
 	return n, dbErr(err)
+}
+
+// lockAdmins locks the admins' rows, so two transactions cannot each
+// remove one of the last two admins, and counts the enabled ones.
+func lockAdmins(t *txn) (int, error) {
+	if _, err := t.ids(`SELECT id FROM users WHERE role = 'admin' ORDER BY id` + t.db.d.ForUpdate); err != nil {
+		return 0, err
+	}
+	return t.count(`SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = ?`, false)
+}
+
+// keepAnAdmin fails the transaction when it removed the last enabled
+// admin: nobody could manage users any more.
+func keepAnAdmin(t *txn, before int, name string) error {
+	n, err := t.count(`SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = ?`, false)
+	if err != nil || n > 0 || before == 0 {
+		return err
+	}
+	return sluice.Errorf(sluice.ECONFLICT, "%q is the last enabled admin: make another user admin first", name)
 }

@@ -274,6 +274,27 @@ func testUsersSessionsTokens(t *testing.T, open Opener) {
 		t.Fatalf("deleted user: %v", err)
 	}
 
+	// The last enabled admin cannot be disabled, demoted or deleted.
+	if _, err := b.s.UserCreate(ctx, &store.UserCreateParams{Name: "root", PasswordHash: "h", Role: store.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	viewer := store.RoleViewer
+	if err := b.s.UserUpdate(ctx, &store.UserUpdateParams{Name: "root", Role: &viewer}); sluice.ErrorCode(err) != sluice.ECONFLICT {
+		t.Fatalf("demoting the last admin: %v", err)
+	}
+	if err := b.s.UserUpdate(ctx, &store.UserUpdateParams{Name: "root", Disabled: &disabled}); sluice.ErrorCode(err) != sluice.ECONFLICT {
+		t.Fatalf("disabling the last admin: %v", err)
+	}
+	if err := b.s.UserDelete(ctx, "root"); sluice.ErrorCode(err) != sluice.ECONFLICT {
+		t.Fatalf("deleting the last admin: %v", err)
+	}
+	if _, err := b.s.UserCreate(ctx, &store.UserCreateParams{Name: "root2", PasswordHash: "h", Role: store.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.UserDelete(ctx, "root"); err != nil {
+		t.Fatalf("deleting one of two admins: %v", err)
+	}
+
 	exp := b.clock.Now().Add(time.Hour)
 	tk, err := b.s.TokenCreate(ctx, &store.Token{Name: "ci", Hash: "th", Role: store.RoleOperator, CreatedBy: "admin", ExpiresAt: &exp})
 	if err != nil || tk.ID == 0 {
