@@ -6,6 +6,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/control"
@@ -151,7 +152,11 @@ func partFileName(fh *multipart.FileHeader) string {
 }
 
 func (a *API) deletePipeline(w http.ResponseWriter, r *http.Request) error {
-	if err := a.ctl.Delete(r.Context(), r.PathValue("id"), by(r)); err != nil {
+	andFile, err := boolQuery(r, "and_file")
+	if err != nil {
+		return err
+	}
+	if err := a.ctl.Delete(r.Context(), r.PathValue("id"), by(r), andFile); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -259,4 +264,17 @@ func (a *API) diff(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, Diff{From: versionOut(from, sp.VersionID), To: versionOut(to, sp.VersionID), Diff: text})
 	return nil
+}
+
+// boolQuery reads an optional true/false query parameter.
+func boolQuery(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, sluice.Errorf(sluice.EBADREQUEST, "?%s=%q: want true or false", name, v)
+	}
+	return b, nil
 }

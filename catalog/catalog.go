@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
+
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
@@ -39,12 +41,13 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 				Exponential: t.RetryBackoff == pipeline.BackoffExponential,
 				MaxDelay:    time.Duration(t.MaxRetryDelay),
 			},
-			Pool:        t.Pool,
-			PoolSlots:   t.PoolSlots,
-			Requires:    t.Requires,
-			Mapped:      t.ForEach != nil,
-			MaxParallel: t.MaxParallel,
-			Callbacks:   callbacks(t.OnSuccess, t.OnFailure, t.OnRetry),
+			Pool:          t.Pool,
+			PoolSlots:     t.PoolSlots,
+			Requires:      t.Requires,
+			Mapped:        t.ForEach != nil,
+			MaxParallel:   t.MaxParallel,
+			Callbacks:     callbacks(t.OnSuccess, t.OnFailure, t.OnRetry),
+			QueuedTimeout: t.QueuedTimeout.D(),
 		})
 	}
 	return &store.PipelineSaveParams{
@@ -164,6 +167,9 @@ func (l *Loader) Sync(ctx context.Context) ([]Result, error) {
 			delete(l.files, path)
 		}
 	}
+	if err := l.markMissing(ctx, abs, present); err != nil {
+		return nil, err
+	}
 	for _, path := range paths {
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -250,11 +256,39 @@ func (l *Loader) display(path string) string {
 	return path
 }
 
-// Run syncs every interval until ctx ends. A database that cannot be
-// reached is logged once when it goes and once when it comes back.
+// markMissing marks the pipelines whose file in the folder is gone: they
+// get no new runs, and keep their history until deleted. A file that comes
+// back unmarks its pipeline when it is saved again.
+func (l *Loader) markMissing(ctx context.Context, abs string, present map[string]bool) error {
+	ps, err := l.st.PipelineList(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if p.File == "" || p.Missing || present[p.File] || !strings.HasPrefix(p.File, abs+string(filepath.Separator)) {
+			continue
+		}
+		if _, err := os.Stat(p.File); err == nil {
+			continue // outside the walk (a hidden folder) but there
+		}
+		l.log.Warn("pipeline file removed: the pipeline is missing and gets no new runs; delete it to remove its history",
+			"pipeline", p.ID, "file", l.display(p.File))
+		if err := l.st.PipelineSetMissing(ctx, p.ID, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run keeps the store in step with the folder until ctx ends: it syncs on
+// file system events (a saved change is live within a moment) and every
+// interval, for file systems that send no events (network mounts). A
+// database that cannot be reached is logged once when it goes and once
+// when it comes back.
 func (l *Loader) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	events := l.watch(ctx)
 	health := store.NewHealth(l.log, "pipeline loader")
 	var lastErr string
 	for {
@@ -262,6 +296,7 @@ func (l *Loader) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-events:
 		}
 		_, err := l.Sync(ctx)
 		if ctx.Err() != nil {
@@ -290,4 +325,72 @@ func PeekID(src []byte, path string) string {
 	}
 	base := filepath.Base(path)
 	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// watch returns a channel that receives, debounced, when something changes
+// in the folder or its subfolders. Without file system events it never
+// receives, and the periodic rescan does the work.
+func (l *Loader) watch(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		l.log.Warn("no file system events; relying on the periodic rescan", "err", err)
+		return out
+	}
+	add := func(root string) {
+		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				if path != root && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				_ = w.Add(path)
+			}
+			return nil
+		})
+	}
+	add(l.dir)
+	go func() {
+		defer w.Close()
+		var timer *time.Timer
+		fire := make(chan struct{}, 1)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if ev.Has(fsnotify.Create) {
+					if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+						add(ev.Name) // a new subfolder
+					}
+				}
+				// Editors save in bursts (write, rename, chmod): gather
+				// what comes in the next 100ms into one sync. The window
+				// is not extended by later events, so a busy folder is
+				// still synced every 100ms.
+				if timer == nil {
+					timer = time.AfterFunc(100*time.Millisecond, func() {
+						select {
+						case fire <- struct{}{}:
+						default:
+						}
+					})
+				}
+			case <-fire:
+				timer = nil
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				l.log.Warn("file system events failed; relying on the periodic rescan", "err", err)
+			}
+		}
+	}()
+	return out
 }

@@ -131,3 +131,53 @@ func TestPeekID(t *testing.T) {
 		}
 	}
 }
+
+func TestRemovedFileMarksMissing(t *testing.T) {
+	t.Parallel()
+	st, l, dir := setup(t)
+	path := filepath.Join(dir, "orders.yaml")
+	write(t, path, good)
+	if _, err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := st.PipelineGet(context.Background(), "orders")
+	if !p.Missing || p.VersionID == 0 {
+		t.Fatalf("after its file went: %+v", p)
+	}
+	// A new loader (a restart) also sees it gone, and the file's return
+	// brings the pipeline back.
+	write(t, path, good)
+	l2 := catalog.NewLoader(st, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := l2.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := st.PipelineGet(context.Background(), "orders"); p.Missing {
+		t.Fatal("still missing after the file came back")
+	}
+}
+
+func TestRunReloadsOnEvents(t *testing.T) {
+	t.Parallel()
+	st, l, dir := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go l.Run(ctx, time.Hour) // only events can bring the change in
+	path := filepath.Join(dir, "orders.yaml")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		write(t, path, good) // until the watcher is set up
+		if p, err := st.PipelineGet(context.Background(), "orders"); err == nil && p.VersionID != 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a saved file was not loaded on its file system event")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

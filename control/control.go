@@ -177,14 +177,23 @@ func checkFileName(name string) error {
 // Delete deletes a pipeline and all of its history. A pipeline whose file
 // is still in the pipelines folder is refused: the next scan would bring
 // it back.
-func (c *Control) Delete(ctx context.Context, id, by string) error {
+//
+// With andFile, the file is removed first (on this machine: in a
+// multi-machine set-up, where the pipelines folder lives).
+func (c *Control) Delete(ctx context.Context, id, by string, andFile bool) error {
 	sp, err := c.st.PipelineGet(ctx, id)
 	if err != nil {
 		return err
 	}
 	if sp.File != "" {
 		if _, err := os.Stat(sp.File); err == nil {
-			return sluice.Errorf(sluice.ECONFLICT, "pipeline %q is defined by the file %s, which still exists: delete the file too, or it comes back on the next scan", id, sp.File)
+			if !andFile {
+				return sluice.Errorf(sluice.ECONFLICT, "pipeline %q is defined by the file %s, which still exists: delete the file too (--and-file), or the pipeline comes back on the next scan", id, sp.File)
+			}
+			if err := os.Remove(sp.File); err != nil {
+				return sluice.Errorf(sluice.ECONFLICT, "cannot delete the file of pipeline %q: %v", id, err)
+			}
+			c.log.Info("pipeline file deleted", "pipeline", id, "file", sp.File, "by", by)
 		}
 	}
 	if err := c.st.PipelineDelete(ctx, id); err != nil {

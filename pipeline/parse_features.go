@@ -161,6 +161,24 @@ func (p *parser) settingFeature(e entry, s *settings) bool {
 				p.errorf(e.valAt, "pick a name without the SLUICE_ prefix", "secrets: %s is reserved", quoteShort(n))
 			}
 		}
+	case "interpreter":
+		at := e.keyAt
+		s.interpAt = &at
+		if isScalar(e.val) && !isNull(e.val) {
+			if v, ok := p.str(e, "interpreter"); ok && strings.TrimSpace(v) != "" {
+				s.interpreter = []string{v}
+			}
+		} else {
+			s.interpreter = p.command(e)
+		}
+	case "queued_timeout":
+		if v, ok := p.duration(e, e.key); ok {
+			if v <= 0 {
+				p.errorf(e.valAt, "e.g. queued_timeout: 1h", "queued_timeout: must be more than 0")
+			} else {
+				s.queuedTimeout = &v
+			}
+		}
 	case "on_success":
 		s.onSuccess = p.action(e, "on_success")
 	case "on_failure":

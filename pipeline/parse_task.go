@@ -17,7 +17,7 @@ var (
 	settingKeys = []string{
 		"description", "env", "workdir", "retries", "retry_delay", "retry_backoff",
 		"max_retry_delay", "timeout", "priority", "trigger_rule", "pool", "pool_slots",
-		"requires", "secrets", "on_success", "on_failure", "on_retry",
+		"requires", "secrets", "on_success", "on_failure", "on_retry", "interpreter", "queued_timeout",
 	}
 	// kindKeys are the keys that say what a task runs; a task has one.
 	kindKeys     = []string{"run", "command", "noop", "http", "wait_for", "pipeline"}
@@ -30,6 +30,7 @@ const (
 	defaultRetryDelay    = Duration(30 * time.Second)
 	defaultRetryBackoff  = BackoffFixed
 	defaultMaxRetryDelay = Duration(time.Hour)
+	defaultQueuedTimeout = Duration(time.Hour)
 )
 
 // envName is what an environment variable name looks like.
@@ -55,6 +56,9 @@ type settings struct {
 	onSuccess     *Action
 	onFailure     *Action
 	onRetry       *Action
+	interpreter   []string
+	interpAt      *pos
+	queuedTimeout *Duration
 	// exprs are the expression fields among these settings, to check the
 	// tasks they mention.
 	exprs []exprRef
@@ -200,6 +204,9 @@ func (p *parser) task(e entry) *rawTask {
 		p.errorf(t.kinds[len(t.kinds)-1].keyAt,
 			"keep only one: run: for a shell script, command: for an argv list, noop: true, http:, wait_for: or pipeline:",
 			"%s sets %s", where, what)
+	}
+	if t.set.interpAt != nil && len(t.kinds) == 1 && t.kinds[0].key != "run" {
+		p.errorf(*t.set.interpAt, "interpreter: runs a run: script; a command: names its program itself", "%s sets interpreter: without run:", where)
 	}
 	if t.params != nil && t.pipeline == "" && t.valid {
 		p.errorf(t.at, "params: passes params to the pipeline a pipeline: task runs; remove it", "%s sets params: without pipeline:", where)
@@ -374,7 +381,7 @@ func (p *parser) buildTasks(f *file) map[string]*Task {
 			}
 		}
 		t.When, t.ForEach, t.MaxParallel = rt.when, rt.forEach, rt.maxParallel
-		t.TriggerRule, t.PoolSlots = string(sluice.AllSuccess), 1
+		t.TriggerRule, t.PoolSlots, t.QueuedTimeout = string(sluice.AllSuccess), 1, defaultQueuedTimeout
 		for _, d := range rt.deps {
 			t.DependsOn = append(t.DependsOn, d.id)
 		}
@@ -443,5 +450,11 @@ func (s *settings) apply(t *Task) {
 	}
 	if s.onRetry != nil {
 		t.OnRetry = s.onRetry
+	}
+	if s.interpreter != nil {
+		t.Interpreter = s.interpreter
+	}
+	if s.queuedTimeout != nil {
+		t.QueuedTimeout = *s.queuedTimeout
 	}
 }

@@ -121,6 +121,14 @@ type Task struct {
 	Timeout Duration `json:"timeout,omitempty"`
 	// Priority orders ready tasks: higher first; default 0.
 	Priority int `json:"priority"`
+	// Interpreter runs the task's script instead of /bin/sh: the script is
+	// written to a file and the interpreter's argv gets its path, e.g.
+	// [/opt/venvs/etl/bin/python, -u].
+	Interpreter []string `json:"interpreter,omitempty"`
+	// QueuedTimeout fails the task when it is ready but nothing can start
+	// it (no worker with its labels, a pool too small) for this long;
+	// default 1h.
+	QueuedTimeout Duration `json:"queued_timeout"`
 
 	// TriggerRule says when the task runs given its upstream tasks' final
 	// states; default all_success.

@@ -34,8 +34,9 @@ type Scheduler struct {
 	log    *slog.Logger
 	health *store.Health
 
-	mu       sync.Mutex
-	versions map[int64]*pipeline.Pipeline
+	mu        sync.Mutex
+	versions  map[int64]*pipeline.Pipeline
+	lastCheck time.Time // of waiting instances
 }
 
 // New returns a Scheduler for cfg.
@@ -118,6 +119,12 @@ func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
 	var errs []error
 	if err := s.reap(ctx, now); err != nil {
 		errs = append(errs, err)
+	}
+	if now.Sub(s.lastCheck) >= waitBeforeBlocked {
+		s.lastCheck = now
+		if err := s.checkWaiting(ctx, now); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	due, err := s.st.PipelineListDue(ctx, now)
 	if err != nil {

@@ -131,6 +131,8 @@ type Store interface {
 	Features
 	// Backfills; see backfill.go.
 	Backfiller
+	// Workers, missing files, blocked instances; see lifecycle.go.
+	Lifecycle
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a
@@ -186,6 +188,8 @@ type Pipeline struct {
 	NextDueAt *time.Time
 	// LastScheduledAt is the logical date of the newest scheduled run.
 	LastScheduledAt *time.Time
+	// Missing reports that its file left the pipelines folder: no new runs.
+	Missing bool
 	// ParseError is the last error of the pipeline's file, empty when the
 	// file parsed. ParseErrorAt is when it was recorded.
 	ParseError   string
@@ -225,6 +229,10 @@ type VersionTask struct {
 	MaxParallel int
 	// Callbacks says which task callbacks exist (CallbackSuccess, …).
 	Callbacks int
+	// QueuedTimeout fails a ready instance that nothing can start (no
+	// worker with its labels, a pool too small) after this long; 0 for
+	// the default (1h).
+	QueuedTimeout time.Duration
 }
 
 // Callback bits: which callbacks a task or pipeline has.
@@ -347,7 +355,9 @@ type Instance struct {
 	Failures int
 	Priority int
 	// ReadyAt is when a queued or up_for_retry instance becomes claimable.
-	ReadyAt    *time.Time
+	ReadyAt *time.Time
+	// Blocked says why a ready instance cannot start; empty when it can.
+	Blocked    string
 	StartedAt  *time.Time
 	FinishedAt *time.Time
 }

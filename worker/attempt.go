@@ -155,9 +155,20 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 		return failed(err.Error())
 	}
 	a.logs.mask(x.secretValues)
+	script, argv := task.Run, task.Command
+	if len(task.Interpreter) > 0 && script != "" {
+		// The script goes to a file the interpreter runs, as GitHub
+		// Actions' shell: does.
+		file := filepath.Join(w.tmpDir, "script-"+strconv.FormatInt(c.AttemptID, 10))
+		if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+			return failed("cannot write the script: " + err.Error())
+		}
+		defer os.Remove(file)
+		script, argv = "", append(append([]string(nil), task.Interpreter...), file)
+	}
 	req := &executor.Request{
-		Script:     task.Run,
-		Argv:       task.Command,
+		Script:     script,
+		Argv:       argv,
 		Dir:        dir,
 		Env:        env,
 		Timeout:    time.Duration(task.Timeout),

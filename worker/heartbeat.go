@@ -25,6 +25,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 		case <-t.C:
 		case <-taken:
 		}
+		w.announce(ctx)
 		w.mu.Lock()
 		held := make(map[int64]*attempt, len(w.running))
 		leases := make([]store.Lease, 0, len(w.running))

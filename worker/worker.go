@@ -64,6 +64,9 @@ type Worker struct {
 	completer *completer
 	clock     sluice.Clock
 
+	problems []string // what the environment check found at start
+	draining bool
+
 	mu      sync.Mutex
 	running map[int64]*attempt // by attempt id
 	slots   chan struct{}      // one token per free slot
@@ -148,6 +151,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	hbDone := make(chan struct{})
 	go func() { w.heartbeat(hbCtx); close(hbDone) }()
 
+	w.register(ctx)
+	defer func() {
+		if err := w.st.WorkerRemove(context.Background(), w.cfg.ID); err != nil {
+			w.log.Warn("could not deregister; the worker will expire", "err", err)
+		}
+	}()
 	cbCtx, stopCB := context.WithCancel(context.Background())
 	cbDone := make(chan struct{})
 	go func() { w.callbacks(cbCtx); close(cbDone) }()
@@ -237,7 +246,9 @@ func (w *Worker) giveSlots(n int) {
 func (w *Worker) drain() {
 	w.mu.Lock()
 	n := len(w.running)
+	w.draining = true
 	w.mu.Unlock()
+	w.announce(context.Background())
 	if n > 0 {
 		w.log.Info("draining: waiting for running attempts", "running", n, "timeout", w.cfg.DrainTimeout.String())
 	}

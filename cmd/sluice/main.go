@@ -65,7 +65,7 @@ e.g. SLUICE_HOME=/var/lib/sluice or SLUICE_CONCURRENCY=32.`,
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, json otherwise)")
 	root.AddCommand(roleCmds()...)
-	root.AddCommand(runCmd(), validateCmd(), benchCmd(), versionCmd())
+	root.AddCommand(runCmd(), validateCmd(), doctorCmd(), benchCmd(), versionCmd())
 	root.AddCommand(clientCmds()...)
 	for _, c := range root.Commands() {
 		documentEnv(c.Flags())

@@ -119,7 +119,7 @@ func roleCmd(r role) *cobra.Command {
 	}
 	if r.scheduler {
 		f.StringVar(&cfg.Pipelines, "pipelines", "pipelines", "folder of pipeline files (*.yaml, *.yml), watched for changes")
-		f.DurationVar(&cfg.Rescan, "rescan", time.Second, "how often the pipelines folder is checked for changes")
+		f.DurationVar(&cfg.Rescan, "rescan", 2*time.Second, "how often the pipelines folder is rescanned, besides file system events (for network file systems)")
 	}
 	if r.worker {
 		addWorkerFlags(f, &cfg)

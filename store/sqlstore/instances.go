@@ -19,7 +19,7 @@ func (db *DB) InstanceList(ctx context.Context, runID int64) ([]*store.Instance,
 
 func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*store.Instance, error) {
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, run_id, task_id, map_index, parent_id, item, items_total, state, attempts, failures, priority,
-		ready_at, started_at, finished_at FROM task_instances `+where), args...)
+		ready_at, started_at, finished_at, blocked FROM task_instances `+where), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -34,7 +34,7 @@ func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*
 			ready, started, finished sql.NullInt64
 		)
 		if err := rows.Scan(&in.ID, &in.RunID, &in.TaskID, &in.MapIndex, &parent, &item, &in.ItemsTotal, &state, &in.Attempts, &in.Failures, &in.Priority,
-			&ready, &started, &finished); err != nil {
+			&ready, &started, &finished, &in.Blocked); err != nil {
 			return nil, dbErr(err)
 		}
 		if parent.Valid {
@@ -348,7 +348,7 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	ids = sortedIDs(ids)
 	padded := padIDs(ids)
 	rows, err := t.query(`UPDATE task_instances
-		SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?
+		SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?, blocked = ''
 		WHERE id IN (`+placeholders(len(padded))+`)
 		RETURNING id, run_id, task_id, map_index, item, attempts, failures, started_at, ready_at`,
 		append([]any{now, now}, int64Args(padded)...)...)
@@ -471,7 +471,7 @@ func (db *DB) claimInOneStatement(ctx context.Context, p *store.InstanceClaimPar
 			LIMIT ?`+db.d.SkipLocked+`
 		), claimed AS (
 			UPDATE task_instances ti
-			SET state = 'running', attempts = ti.attempts + 1, started_at = COALESCE(ti.started_at, ?), updated_at = ?
+			SET state = 'running', attempts = ti.attempts + 1, started_at = COALESCE(ti.started_at, ?), updated_at = ?, blocked = ''
 			FROM picked WHERE ti.id = picked.id
 			RETURNING ti.id, ti.run_id, ti.task_id, ti.map_index, ti.item, ti.attempts, ti.failures, ti.started_at, ti.ready_at
 		), inserted AS (

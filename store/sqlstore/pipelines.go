@@ -13,7 +13,7 @@ import (
 )
 
 const pipelineColumns = `p.id, COALESCE(p.version_id, 0), COALESCE(v.hash, ''), p.file, p.paused, p.schedule,
-	p.max_active_runs, p.next_due_at, p.last_scheduled_at, p.parse_error, p.parse_error_at, p.loaded_at, p.created_at`
+	p.max_active_runs, p.next_due_at, p.last_scheduled_at, p.parse_error, p.parse_error_at, p.loaded_at, p.created_at, p.missing`
 
 const pipelineFrom = ` FROM pipelines p LEFT JOIN versions v ON v.id = p.version_id`
 
@@ -25,7 +25,7 @@ func scanPipeline(sc interface{ Scan(...any) error }) (*store.Pipeline, error) {
 		loadedAt, createdAt            int64
 	)
 	if err := sc.Scan(&p.ID, &p.VersionID, &p.Hash, &p.File, &paused, &p.Schedule, &p.MaxActiveRuns,
-		&nextDue, &lastSched, &p.ParseError, &parseErrAt, &loadedAt, &createdAt); err != nil {
+		&nextDue, &lastSched, &p.ParseError, &parseErrAt, &loadedAt, &createdAt, &p.Missing); err != nil {
 		return nil, err
 	}
 	p.Paused = paused
@@ -76,10 +76,10 @@ func (db *DB) PipelineSave(ctx context.Context, p *store.PipelineSaveParams) (*s
 		// A changed version may change the schedule: make the pipeline due
 		// now so a scheduler recomputes its next run from its history.
 		_, err = t.exec(`UPDATE pipelines SET version_id = ?, file = ?, schedule = ?, max_active_runs = ?, max_active_tasks = ?,
-			parse_error = '', parse_error_at = NULL, loaded_at = ?, updated_at = ?,
+			parse_error = '', parse_error_at = NULL, missing = ?, loaded_at = ?, updated_at = ?,
 			next_due_at = CASE WHEN ? = '' THEN NULL WHEN ? THEN ? ELSE next_due_at END
 			WHERE id = ?`,
-			vid, p.File, p.Schedule, p.MaxActiveRuns, p.MaxActiveTasks, now, now, p.Schedule, res.Changed, now, p.ID)
+			vid, p.File, p.Schedule, p.MaxActiveRuns, p.MaxActiveTasks, false, now, now, p.Schedule, res.Changed, now, p.ID)
 		if res.Changed {
 			t.notify(store.TopicPipelines)
 		}
@@ -97,13 +97,13 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 		part := tasks[start:min(start+chunk, len(tasks))]
 		q := `INSERT INTO version_tasks (version_id, task_id, upstream_count, trigger_rule, priority,
 			retries, retry_delay_us, retry_exponential, max_retry_delay_us,
-			pool, pool_slots, requires, mapped, max_parallel, callbacks) VALUES `
-		args := make([]any, 0, len(part)*15)
+			pool, pool_slots, requires, mapped, max_parallel, callbacks, queued_timeout_us) VALUES `
+		args := make([]any, 0, len(part)*16)
 		for i, vt := range part {
 			if i > 0 {
 				q += ", "
 			}
-			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 			rule := vt.TriggerRule
 			if rule == "" {
 				rule = sluice.AllSuccess
@@ -114,7 +114,7 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 			}
 			args = append(args, vid, vt.TaskID, len(vt.Upstream), string(rule), vt.Priority,
 				vt.Retry.Retries, vt.Retry.Delay.Microseconds(), vt.Retry.Exponential, vt.Retry.MaxDelay.Microseconds(),
-				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks)
+				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks, queuedTimeout(vt.QueuedTimeout))
 		}
 		if _, err := t.exec(q, args...); err != nil {
 			return err
@@ -178,8 +178,8 @@ func (db *DB) PipelineList(ctx context.Context) ([]*store.Pipeline, error) {
 // PipelineListDue implements store.Store.
 func (db *DB) PipelineListDue(ctx context.Context, now time.Time) ([]*store.Pipeline, error) {
 	return db.listPipelines(ctx, `SELECT `+pipelineColumns+pipelineFrom+`
-		WHERE p.next_due_at IS NOT NULL AND p.next_due_at <= ? AND p.paused = ? AND p.version_id IS NOT NULL
-		ORDER BY p.next_due_at, p.id`, us(now), false)
+		WHERE p.next_due_at IS NOT NULL AND p.next_due_at <= ? AND p.paused = ? AND p.missing = ? AND p.version_id IS NOT NULL
+		ORDER BY p.next_due_at, p.id`, us(now), false, false)
 }
 
 func (db *DB) listPipelines(ctx context.Context, query string, args ...any) ([]*store.Pipeline, error) {
@@ -256,4 +256,11 @@ func encodeLabels(labels []string) string {
 	sorted := slices.Clone(labels)
 	slices.Sort(sorted)
 	return "," + strings.Join(slices.Compact(sorted), ",") + ","
+}
+
+func queuedTimeout(d time.Duration) int64 {
+	if d <= 0 {
+		d = DefaultQueuedTimeout
+	}
+	return d.Microseconds()
 }

@@ -538,3 +538,78 @@ func testBackfill(t *testing.T, open Opener) {
 		t.Fatalf("bad rerun: %v", err)
 	}
 }
+
+func testLifecycle(t *testing.T, open Opener) {
+	b := setup(t, open)
+	w := &store.WorkerInfo{ID: "w1", Hostname: "h", PID: 7, Labels: []string{"gpu", "a"}, Concurrency: 4, Version: "v", Problems: []string{"x: not on PATH"}}
+	if err := b.s.WorkerUpsert(b.ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(time.Minute)
+	w.Draining = true
+	if err := b.s.WorkerUpsert(b.ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := b.s.WorkerList(b.ctx)
+	if err != nil || len(ws) != 1 || fmt.Sprint(ws[0].Labels) != "[a gpu]" || !ws[0].Draining || ws[0].Problems[0] != "x: not on PATH" ||
+		!ws[0].StartedAt.Equal(Epoch) || !ws[0].LastSeenAt.Equal(Epoch.Add(time.Minute)) {
+		t.Fatalf("workers = %+v, %v", ws[0], err)
+	}
+	if n, _ := b.s.WorkerPrune(b.ctx, Epoch.Add(30*time.Second)); n != 0 {
+		t.Fatal("pruned a live worker")
+	}
+	if n, _ := b.s.WorkerPrune(b.ctx, Epoch.Add(2*time.Minute)); n != 1 {
+		t.Fatal("did not prune a dead worker")
+	}
+	if err := b.s.WorkerUpsert(b.ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.WorkerRemove(b.ctx, "w1"); err != nil {
+		t.Fatal(err)
+	}
+
+	b.saveWith("p", pipelineOpts{maxActiveRuns: 5}, task{id: "gpu", requires: []string{"gpu"}}, task{id: "b", up: []string{"gpu"}})
+	if _, err := b.s.PipelineSave(b.ctx, &store.PipelineSaveParams{ID: "sched", Hash: "h", Schedule: "@hourly", MaxActiveRuns: 1, Tasks: []store.VersionTask{{TaskID: "a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.PipelineSetMissing(b.ctx, "sched", true); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := b.s.PipelineListDue(b.ctx, b.clock.Now().Add(time.Hour)); len(due) != 0 {
+		t.Fatal("a missing pipeline is due")
+	}
+	p, _ := b.s.PipelineGet(b.ctx, "sched")
+	if !p.Missing {
+		t.Fatal("not missing")
+	}
+	if _, err := b.s.PipelineSave(b.ctx, &store.PipelineSaveParams{ID: "sched", Hash: "h", Schedule: "@hourly", MaxActiveRuns: 1, Tasks: []store.VersionTask{{TaskID: "a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := b.s.PipelineGet(b.ctx, "sched"); p.Missing {
+		t.Fatal("saving the file again does not bring it back")
+	}
+
+	r := b.createRun("p", "r")
+	b.clock.Advance(time.Minute)
+	waiting, err := b.s.InstanceListWaiting(b.ctx, b.clock.Now(), 10)
+	if err != nil || len(waiting) != 1 || waiting[0].TaskID != "gpu" || fmt.Sprint(waiting[0].Requires) != "[gpu]" || waiting[0].QueuedTimeout != time.Hour {
+		t.Fatalf("waiting = %+v, %v", waiting, err)
+	}
+	id := waiting[0].ID
+	if err := b.s.InstanceSetBlocked(b.ctx, map[int64]string{id: "no live worker has the label gpu"}); err != nil {
+		t.Fatal(err)
+	}
+	ins, _ := b.s.InstanceList(b.ctx, r.ID)
+	for _, in := range ins {
+		if in.TaskID == "gpu" && in.Blocked != "no live worker has the label gpu" {
+			t.Fatalf("blocked = %q", in.Blocked)
+		}
+	}
+	if err := b.s.InstanceFailBlocked(b.ctx, map[int64]string{id: "blocked for 1h: no live worker has the label gpu"}); err != nil {
+		t.Fatal(err)
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"gpu": sluice.InstanceFailed, "b": sluice.InstanceUpstreamFailed})
+	if s := b.runState(r.ID); s != sluice.RunFailed {
+		t.Fatalf("run = %s", s)
+	}
+}

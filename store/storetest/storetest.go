@@ -227,6 +227,7 @@ func Run(t *testing.T, open Opener) {
 		"Callbacks":                testCallbacks,
 		"SecretsAndVariables":      testSecretsAndVariables,
 		"Backfill":                 testBackfill,
+		"Lifecycle":                testLifecycle,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {

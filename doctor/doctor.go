@@ -1,0 +1,176 @@
+// Package doctor checks, on the machine it runs on, that the tasks of
+// pipelines have what they need: the programs their commands start are on
+// the PATH, their interpreters exist and run, their working directories
+// exist, and the worker has the labels they require. It catches the
+// Airflow classic of a task whose dependencies live only in the
+// orchestrator's own environment, before a run fails on it.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/pipeline"
+)
+
+// Check is one thing checked about a task.
+type Check struct {
+	Pipeline string
+	Task     string
+	// What is "command", "interpreter", "workdir" or "labels".
+	What string
+	OK   bool
+	// Detail says what was found, or what is wrong and what to do.
+	Detail string
+}
+
+// Options say how to check.
+type Options struct {
+	// Labels are the worker's labels; nil skips the label check (a task
+	// may be meant for other workers).
+	Labels []string
+	// CheckLabels checks required labels against Labels.
+	CheckLabels bool
+	// Timeout bounds running an interpreter; default 10s.
+	Timeout time.Duration
+}
+
+// Pipeline checks every task of a pipeline loaded from file (empty for an
+// uploaded one).
+func Pipeline(ctx context.Context, p *pipeline.Pipeline, file string, o Options) []Check {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	var out []Check
+	for _, id := range p.TopoOrder() {
+		t := p.Tasks[id]
+		add := func(what string, ok bool, detail string) {
+			out = append(out, Check{Pipeline: p.ID, Task: id, What: what, OK: ok, Detail: detail})
+		}
+		dir, dirOK := workdir(t, file)
+		if dir != "" {
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				add("workdir", false, fmt.Sprintf("%s does not exist on this machine", dir))
+				dirOK = false
+			} else {
+				add("workdir", true, dir)
+			}
+		}
+		if t.Kind == pipeline.KindCommand {
+			path, err := resolve(t.Command[0], dir)
+			if err != nil {
+				add("command", false, err.Error())
+			} else {
+				add("command", true, path)
+			}
+		}
+		if len(t.Interpreter) > 0 {
+			path, err := resolve(t.Interpreter[0], dir)
+			if err != nil {
+				add("interpreter", false, err.Error())
+			} else if err := runs(ctx, t.Interpreter, dir, dirOK, o.Timeout); err != nil {
+				add("interpreter", false, fmt.Sprintf("%s does not run: %v", path, err))
+			} else {
+				add("interpreter", true, path)
+			}
+		}
+		if o.CheckLabels && len(t.Requires) > 0 {
+			if missing := minus(t.Requires, o.Labels); len(missing) > 0 {
+				add("labels", false, fmt.Sprintf("needs label(s) %s, which this worker lacks: start it with --labels %s",
+					strings.Join(missing, ", "), strings.Join(t.Requires, ",")))
+			} else {
+				add("labels", true, strings.Join(t.Requires, ", "))
+			}
+		}
+	}
+	return out
+}
+
+// workdir resolves a task's working directory as a worker does; "" when
+// it gets a fresh one per attempt (an uploaded pipeline).
+func workdir(t *pipeline.Task, file string) (string, bool) {
+	switch {
+	case filepath.IsAbs(t.Workdir):
+		return t.Workdir, true
+	case file != "":
+		return filepath.Join(filepath.Dir(file), t.Workdir), true
+	}
+	return "", false
+}
+
+// resolve finds a program: on the PATH, or, when it names a path,
+// relative to dir.
+func resolve(prog, dir string) (string, error) {
+	if strings.ContainsRune(prog, '/') && !filepath.IsAbs(prog) && dir != "" {
+		prog = filepath.Join(dir, prog)
+	}
+	path, err := exec.LookPath(prog)
+	if err != nil {
+		if strings.ContainsRune(prog, '/') {
+			return "", fmt.Errorf("%s does not exist or is not executable", prog)
+		}
+		return "", fmt.Errorf("%s is not on the PATH (%s)", prog, os.Getenv("PATH"))
+	}
+	return path, nil
+}
+
+// runs runs the interpreter on an empty script.
+func runs(ctx context.Context, argv []string, dir string, dirOK bool, timeout time.Duration) error {
+	f, err := os.CreateTemp("", "sluice-doctor-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], append(append([]string(nil), argv[1:]...), f.Name())...)
+	if dirOK {
+		cmd.Dir = dir
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if s := strings.TrimSpace(string(out)); s != "" {
+			return fmt.Errorf("%v: %s", err, firstLine(s))
+		}
+		return err
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func minus(need, have []string) []string {
+	set := map[string]bool{}
+	for _, h := range have {
+		set[h] = true
+	}
+	var out []string
+	for _, n := range need {
+		if !set[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Problems returns the failed checks as lines for logs.
+func Problems(checks []Check) []string {
+	var out []string
+	for _, c := range checks {
+		if !c.OK {
+			out = append(out, fmt.Sprintf("%s/%s %s: %s", c.Pipeline, c.Task, c.What, c.Detail))
+		}
+	}
+	return out
+}

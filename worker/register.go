@@ -1,0 +1,68 @@
+package worker
+
+import (
+	"context"
+	"os"
+	"runtime/debug"
+
+	"github.com/sluice-dev/sluice/doctor"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// register checks this machine against every live pipeline (the
+// `sluice doctor` checks, without labels: a task may be meant for other
+// workers), logs what is wrong, and announces the worker with its labels
+// so schedulers can tell tasks nobody can run.
+func (w *Worker) register(ctx context.Context) {
+	w.problems = w.selfCheck(ctx)
+	for _, p := range w.problems {
+		w.log.Warn("environment check: a task cannot run on this worker", "problem", p)
+	}
+	w.announce(ctx)
+}
+
+func (w *Worker) selfCheck(ctx context.Context) []string {
+	ps, err := w.st.PipelineList(ctx)
+	if err != nil {
+		return nil
+	}
+	var problems []string
+	for _, sp := range ps {
+		if sp.VersionID == 0 || sp.Missing {
+			continue
+		}
+		v, err := w.versions.get(ctx, sp.VersionID)
+		if err != nil {
+			continue
+		}
+		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.pipeline, v.file, doctor.Options{}))...)
+	}
+	return problems
+}
+
+// announce records the worker as alive now.
+func (w *Worker) announce(ctx context.Context) {
+	host, _ := os.Hostname()
+	w.mu.Lock()
+	draining := w.draining
+	w.mu.Unlock()
+	err := w.st.WorkerUpsert(ctx, &store.WorkerInfo{
+		ID: w.cfg.ID, Hostname: host, PID: os.Getpid(), Labels: w.cfg.Labels, Concurrency: w.cfg.Concurrency,
+		Version: buildVersion(), Draining: draining, Problems: w.problems,
+	})
+	if ctx.Err() == nil {
+		w.health.Observe(err)
+	}
+}
+
+func buildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+		return info.Main.Version
+	}
+	return ""
+}
