@@ -1,0 +1,263 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// funcs are the template functions. Time formatting needs the request's
+// zone, so it is done by methods of view instead.
+var funcs = template.FuncMap{
+	"seg":        url.PathEscape,
+	"stateLabel": stateLabel,
+	"shortHash":  shortHash,
+	"asset":      assetURL,
+	"add":        func(a, b int) int { return a + b },
+	"addf":       func(a, b float64) float64 { return a + b },
+	"stc":        stateClass,
+	"dict":       dict,
+	"states":     func() []string { return legendStates },
+	"runStates":  func() []string { return runLegendStates },
+	"upper":      strings.ToUpper,
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
+}
+
+// legendStates are the task instance states, in the order of the legend.
+var legendStates = []string{"success", "failed", "running", "queued", "up_for_retry", "upstream_failed", "skipped", "cancelled", "pending"}
+
+// runLegendStates are the run states.
+var runLegendStates = []string{"success", "failed", "running", "queued", "cancelled"}
+
+// dict makes a map of key, value pairs, to pass several values to a
+// template.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
+
+// stateClass is the CSS class of a state: "st-success", or "st-none"
+// for no state.
+func stateClass(s any) string {
+	str := fmt.Sprint(s)
+	if str == "" {
+		return "st-none"
+	}
+	return "st-" + str
+}
+
+// stateLabel is how a state reads in text: "up for retry".
+func stateLabel(s any) string {
+	str := fmt.Sprint(s)
+	if str == "" {
+		return "no status"
+	}
+	return strings.ReplaceAll(str, "_", " ")
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// zoneCookie holds the browser's IANA time zone, set by app.js, so that
+// the server renders times as the reader's clock shows them.
+const zoneCookie = "sluice_tz"
+
+var zoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
+
+// requestZone returns the reader's time zone, or UTC.
+func requestZone(r *http.Request) *time.Location {
+	c, err := r.Cookie(zoneCookie)
+	if err != nil {
+		return time.UTC
+	}
+	name, err := url.QueryUnescape(c.Value)
+	if err != nil || name == "Local" || !zoneName.MatchString(name) {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// ZoneName is the name of the reader's zone, for the footer.
+func (v *view) ZoneName() string { return v.Zone.String() }
+
+// Time formats a time in the reader's zone: "2026-01-02 15:04:05". A nil
+// or zero time is "—".
+func (v *view) Time(t any) string {
+	tt, ok := timeOf(t)
+	if !ok {
+		return "—"
+	}
+	return tt.In(v.Zone).Format("2006-01-02 15:04:05")
+}
+
+// Short formats a time compactly: the time of day for today, else the
+// date and time without seconds.
+func (v *view) Short(t any) string {
+	tt, ok := timeOf(t)
+	if !ok {
+		return "—"
+	}
+	tt = tt.In(v.Zone)
+	now := v.Now.In(v.Zone)
+	if tt.Year() == now.Year() && tt.YearDay() == now.YearDay() {
+		return tt.Format("15:04:05")
+	}
+	if tt.Year() == now.Year() {
+		return tt.Format("Jan 02 15:04")
+	}
+	return tt.Format("2006-01-02 15:04")
+}
+
+// Clock formats a time of day with milliseconds, for log lines.
+func (v *view) Clock(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(v.Zone).Format("15:04:05.000")
+}
+
+// linesView is the data of the log-lines template.
+type linesView struct {
+	V     *view
+	Lines []logLine
+}
+
+// WithLines pairs log lines with the view, for the log-lines template.
+func (v *view) WithLines(lines []logLine) *linesView { return &linesView{V: v, Lines: lines} }
+
+// Rel says how far a time is from now: "in 5m", "3h ago".
+func (v *view) Rel(t any) string {
+	tt, ok := timeOf(t)
+	if !ok {
+		return ""
+	}
+	d := tt.Sub(v.Now)
+	if d >= 0 {
+		if d < time.Second {
+			return "now"
+		}
+		return "in " + roughDuration(d)
+	}
+	if -d < time.Second {
+		return "just now"
+	}
+	return roughDuration(-d) + " ago"
+}
+
+// Dur is the duration from start to end, or to now while end is nil.
+func (v *view) Dur(start, end any) string {
+	s, ok := timeOf(start)
+	if !ok {
+		return "—"
+	}
+	e, ok := timeOf(end)
+	if !ok {
+		e = v.Now
+	}
+	return formatDuration(e.Sub(s))
+}
+
+func timeOf(t any) (time.Time, bool) {
+	switch x := t.(type) {
+	case time.Time:
+		return x, !x.IsZero()
+	case *time.Time:
+		if x == nil || x.IsZero() {
+			return time.Time{}, false
+		}
+		return *x, true
+	}
+	return time.Time{}, false
+}
+
+// formatDuration writes a duration for people: "850ms", "12.3s", "4m 05s",
+// "2h 10m", "3d 4h".
+func formatDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm %02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// roughDuration is a duration to one unit: "5s", "3m", "2h", "4d".
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours())/24)
+}
+
+// buildVersion is the version of the running binary, for the footer.
+func buildVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "devel " + rev
+}

@@ -1,0 +1,443 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// gridRuns is how many runs the grid shows.
+const gridRuns = 25
+
+// pipelineHead is what every tab of a pipeline page shows at the top.
+type pipelineHead struct {
+	SP   *store.Pipeline
+	P    *pipeline.Pipeline
+	Tab  string
+	Next *time.Time
+	// Fingerprint is the state the page shows, for its event stream.
+	Fingerprint string
+}
+
+func (w *Web) loadHead(ctx context.Context, id, tab string) (*pipelineHead, error) {
+	sp, p, err := w.pipelineOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	h := &pipelineHead{SP: sp, P: p, Tab: tab}
+	if p != nil && !sp.Paused {
+		if next, ok := w.ctl.NextRun(p); ok {
+			h.Next = &next
+		}
+	}
+	return h, nil
+}
+
+// pipelineFingerprint sums up what the pipeline pages show: the pipeline
+// itself, its newest runs and the task states of the unfinished ones.
+// Finished runs change only by starting again, which changes their state.
+func (w *Web) pipelineFingerprint(ctx context.Context, id string) (string, error) {
+	sp, err := w.st.PipelineGet(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	runs, err := w.st.RunList(ctx, &store.RunListParams{PipelineID: id, Limit: gridRuns})
+	if err != nil {
+		return "", err
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d|%t|%s|", sp.VersionID, sp.Paused, sp.ParseError)
+	for _, r := range runs {
+		fmt.Fprintf(h, "%d:%s;", r.ID, r.State)
+		if r.State.Finished() {
+			continue
+		}
+		ins, err := w.st.InstanceList(ctx, r.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, in := range ins {
+			fmt.Fprintf(h, "%s[%d]=%s/%d,", in.TaskID, in.MapIndex, in.State, in.Attempts)
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum64()), nil
+}
+
+// Grid.
+
+type gridData struct {
+	*pipelineHead
+	Runs []gridRun
+	Rows []gridRow
+	// Recent are the newest runs, newest first, for the list beside the
+	// grid.
+	Recent []*store.Run
+}
+
+type gridRun struct {
+	Run *store.Run
+	// BarH is the height of the run's duration bar, of gridBarMax.
+	BarH, BarY float64
+}
+
+type gridRow struct {
+	Task  string
+	Cells []gridCell
+}
+
+type gridCell struct {
+	RunID    int64
+	Has      bool
+	State    sluice.InstanceState
+	Attempts int
+	Logical  time.Time
+}
+
+const gridBarMax = 36.0
+
+func (w *Web) loadGrid(ctx context.Context, r *http.Request, id string) (*gridData, error) {
+	head, err := w.loadHead(ctx, id, "grid")
+	if err != nil {
+		return nil, err
+	}
+	if head.Fingerprint, err = w.pipelineFingerprint(ctx, id); err != nil {
+		return nil, err
+	}
+	runs, err := w.st.RunList(ctx, &store.RunListParams{PipelineID: id, Limit: gridRuns})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(runs)
+	d := &gridData{pipelineHead: head}
+	byRun := make([]map[string]*store.Instance, len(runs))
+	extra := map[string]bool{}
+	var longest time.Duration
+	now := w.clock.Now()
+	for i, run := range runs {
+		ins, err := w.st.InstanceList(ctx, run.ID)
+		if err != nil {
+			return nil, err
+		}
+		byRun[i] = map[string]*store.Instance{}
+		for _, in := range ins {
+			extra[in.TaskID] = true
+			if in.MapIndex < 0 { // not an item of a mapped task
+				byRun[i][in.TaskID] = in
+			}
+		}
+		longest = max(longest, runDuration(run, now))
+	}
+	for i := len(runs) - 1; i >= 0 && len(d.Recent) < 10; i-- {
+		d.Recent = append(d.Recent, runs[i])
+	}
+	for _, run := range runs {
+		gr := gridRun{Run: run}
+		if longest > 0 {
+			gr.BarH = max(2, gridBarMax*float64(runDuration(run, now))/float64(longest))
+		}
+		gr.BarY = gridBarMax - gr.BarH
+		d.Runs = append(d.Runs, gr)
+	}
+	for _, task := range taskOrder(head.P, extra) {
+		row := gridRow{Task: task}
+		for i, run := range runs {
+			c := gridCell{RunID: run.ID, Logical: run.LogicalDate}
+			if in := byRun[i][task]; in != nil {
+				c.Has, c.State, c.Attempts = true, in.State, in.Attempts
+			}
+			row.Cells = append(row.Cells, c)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	return d, nil
+}
+
+func runDuration(r *store.Run, now time.Time) time.Duration {
+	if r.StartedAt == nil {
+		return 0
+	}
+	end := now
+	if r.FinishedAt != nil {
+		end = *r.FinishedAt
+	}
+	return end.Sub(*r.StartedAt)
+}
+
+func (w *Web) gridPage(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.loadGrid(r.Context(), r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return w.render(rw, http.StatusOK, "grid", w.newView(r, d.SP.ID, "pipelines", d))
+}
+
+func (w *Web) gridLive(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.loadGrid(r.Context(), r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return w.fragment(rw, http.StatusOK, "grid-live", w.newView(r, "", "", d))
+}
+
+// Graph.
+
+type graphData struct {
+	*pipelineHead
+	Run     *store.Run
+	Runs    []*store.Run
+	Pinned  bool
+	Graph   *graphView
+	Version *pipeline.Pipeline
+}
+
+func (w *Web) loadGraph(ctx context.Context, r *http.Request, id string) (*graphData, error) {
+	head, err := w.loadHead(ctx, id, "graph")
+	if err != nil {
+		return nil, err
+	}
+	d := &graphData{pipelineHead: head}
+	if d.Runs, err = w.st.RunList(ctx, &store.RunListParams{PipelineID: id, Limit: gridRuns}); err != nil {
+		return nil, err
+	}
+	if s := r.URL.Query().Get("run"); s != "" {
+		runID, _ := strconv.ParseInt(s, 10, 64)
+		run, err := w.st.RunGet(ctx, runID)
+		if err != nil {
+			return nil, err
+		}
+		if run.PipelineID != id {
+			return nil, sluice.Errorf(sluice.ENOTFOUND, "run %d is not a run of %s", runID, id)
+		}
+		d.Run, d.Pinned = run, true
+	} else if len(d.Runs) > 0 {
+		d.Run = d.Runs[0]
+	}
+	d.Version = head.P
+	instances := map[string]*store.Instance{}
+	var runID int64
+	if d.Run != nil {
+		runID = d.Run.ID
+		if d.Version, err = w.versionOf(ctx, d.Run.VersionID); err != nil {
+			return nil, err
+		}
+		ins, err := w.st.InstanceList(ctx, d.Run.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range ins {
+			if in.MapIndex < 0 {
+				instances[in.TaskID] = in
+			}
+		}
+	}
+	d.Graph = buildGraph(d.Version, instances, runID)
+	if d.Pinned {
+		d.Fingerprint, err = w.runFingerprint(ctx, d.Run.ID, time.Time{})
+	} else {
+		d.Fingerprint, err = w.pipelineFingerprint(ctx, id)
+	}
+	return d, err
+}
+
+func (w *Web) graphPage(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.loadGraph(r.Context(), r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return w.render(rw, http.StatusOK, "graph", w.newView(r, d.SP.ID+" · graph", "pipelines", d))
+}
+
+func (w *Web) graphLive(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.loadGraph(r.Context(), r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return w.fragment(rw, http.StatusOK, "graph-live", w.newView(r, "", "", d))
+}
+
+// Code.
+
+type codeData struct {
+	*pipelineHead
+	Versions []*store.Version
+	Version  *store.Version
+	Lines    []string
+	From, To int64
+	Diff     []diffLine
+	Same     bool
+}
+
+type diffLine struct {
+	Kind, Text string
+}
+
+func (w *Web) codePage(rw http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	head, err := w.loadHead(ctx, id, "code")
+	if err != nil {
+		return err
+	}
+	d := &codeData{pipelineHead: head}
+	if d.Versions, err = w.st.VersionList(ctx, id); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	d.From, _ = strconv.ParseInt(q.Get("from"), 10, 64)
+	d.To, _ = strconv.ParseInt(q.Get("to"), 10, 64)
+	if d.From != 0 && d.To != 0 {
+		diff, err := w.ctl.Diff(ctx, id, d.From, d.To)
+		if err != nil {
+			return err
+		}
+		d.Same = diff == ""
+		for _, l := range strings.SplitAfter(diff, "\n") {
+			if l == "" {
+				continue
+			}
+			l = strings.TrimSuffix(l, "\n")
+			kind := "ctx"
+			switch {
+			case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+				kind = "file"
+			case strings.HasPrefix(l, "@@"):
+				kind = "hunk"
+			case strings.HasPrefix(l, "+"):
+				kind = "add"
+			case strings.HasPrefix(l, "-"):
+				kind = "del"
+			}
+			d.Diff = append(d.Diff, diffLine{kind, l})
+		}
+	}
+	vid, _ := strconv.ParseInt(q.Get("version"), 10, 64)
+	if vid == 0 {
+		vid = head.SP.VersionID
+		if vid == 0 && len(d.Versions) > 0 {
+			vid = d.Versions[0].ID
+		}
+	}
+	if vid != 0 {
+		v, err := w.st.VersionGet(ctx, vid)
+		if err != nil {
+			return err
+		}
+		if v.PipelineID != id {
+			return sluice.Errorf(sluice.ENOTFOUND, "version %d is not a version of %s", vid, id)
+		}
+		d.Version = v
+		d.Lines = strings.Split(strings.TrimSuffix(v.Source, "\n"), "\n")
+	}
+	if d.From == 0 && len(d.Versions) > 1 {
+		d.From = d.Versions[1].ID
+	}
+	if d.To == 0 && len(d.Versions) > 0 {
+		d.To = d.Versions[0].ID
+	}
+	return w.render(rw, http.StatusOK, "code", w.newView(r, id+" · code", "pipelines", d))
+}
+
+// Runs.
+
+type runsData struct {
+	*pipelineHead
+	Runs   []*store.Run
+	Before int64
+	Next   int64
+}
+
+const runsPage = 50
+
+func (w *Web) loadRuns(ctx context.Context, r *http.Request, id string) (*runsData, error) {
+	head, err := w.loadHead(ctx, id, "runs")
+	if err != nil {
+		return nil, err
+	}
+	d := &runsData{pipelineHead: head}
+	d.Before, _ = strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	runs, err := w.st.RunList(ctx, &store.RunListParams{PipelineID: id, BeforeID: d.Before, Limit: runsPage + 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(runs) > runsPage {
+		runs = runs[:runsPage]
+		d.Next = runs[len(runs)-1].ID
+	}
+	d.Runs = runs
+	if d.Before == 0 {
+		d.Fingerprint, err = w.pipelineFingerprint(ctx, id)
+	}
+	return d, err
+}
+
+func (w *Web) runsPage(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.loadRuns(r.Context(), r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return w.render(rw, http.StatusOK, "runs", w.newView(r, d.SP.ID+" · runs", "pipelines", d))
+}
+
+func (w *Web) runsLive(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.loadRuns(r.Context(), r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return w.fragment(rw, http.StatusOK, "runs-live", w.newView(r, "", "", d))
+}
+
+// Delete.
+
+type deleteData struct {
+	*pipelineHead
+	Confirm, Problem string
+	// AndFile asks to delete the pipeline's file too.
+	AndFile bool
+}
+
+func (w *Web) deletePage(rw http.ResponseWriter, r *http.Request) error {
+	head, err := w.loadHead(r.Context(), r.PathValue("id"), "delete")
+	if err != nil {
+		return err
+	}
+	return w.render(rw, http.StatusOK, "delete", w.newView(r, "Delete "+head.SP.ID, "pipelines", &deleteData{pipelineHead: head}))
+}
+
+func (w *Web) deletePost(rw http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	head, err := w.loadHead(ctx, id, "delete")
+	if err != nil {
+		return err
+	}
+	d := &deleteData{pipelineHead: head, Confirm: r.PostFormValue("confirm"), AndFile: r.PostFormValue("and_file") == "true"}
+	st := http.StatusUnprocessableEntity
+	if d.Confirm != id {
+		d.Problem = fmt.Sprintf("Type the pipeline id %q exactly to confirm.", id)
+	} else if err := w.ctl.Delete(ctx, id, auth.FromContext(ctx).Name, d.AndFile); err != nil {
+		if sluice.ErrorCode(err) != sluice.ECONFLICT {
+			return err
+		}
+		d.Problem, st = sluice.ErrorMessage(err), http.StatusConflict
+	} else {
+		target := "/?notice=" + url.QueryEscape(fmt.Sprintf("Pipeline %s was deleted with all of its runs and logs.", id))
+		if isHTMX(r) {
+			rw.Header().Set("HX-Redirect", target)
+			return nil
+		}
+		http.Redirect(rw, r, target, http.StatusSeeOther)
+		return nil
+	}
+	return w.render(rw, st, "delete", w.newView(r, "Delete "+id, "pipelines", d))
+}

@@ -1,0 +1,270 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// runTick is how often a running run's page refreshes even when nothing
+// changed, so its durations and Gantt bars grow.
+const runTick = 5 * time.Second
+
+type runData struct {
+	Run         *store.Run
+	P           *pipeline.Pipeline
+	Params      []keyValue
+	Tasks       []*taskRow
+	Counts      []stateCount
+	Graph       *graphView
+	Gantt       *ganttView
+	Fingerprint string
+}
+
+type keyValue struct{ Key, Value string }
+
+type taskRow struct {
+	ID       string
+	Instance *store.Instance
+	State    sluice.InstanceState
+	Attempts []*store.Attempt
+	Error    string
+	// Items are the instances of a mapped task's items.
+	Items []*itemRow
+}
+
+// itemRow is one item of a mapped task.
+type itemRow struct {
+	Instance *store.Instance
+	Item     string
+	Attempts []*store.Attempt
+	Error    string
+	Href     string
+}
+
+// lastError is why the last of attempts did not succeed; empty when it
+// did (a successful attempt may carry a note, such as how many items a
+// mapped task expanded into).
+func lastError(attempts []*store.Attempt) string {
+	if n := len(attempts); n > 0 && attempts[n-1].State != sluice.AttemptSuccess && attempts[n-1].State != sluice.AttemptRunning {
+		return attempts[n-1].Error
+	}
+	return ""
+}
+
+// taskHref links to the log of a task of a run, or of one of its items
+// when item >= 0.
+func taskHref(runID int64, task string, item int) string {
+	h := fmt.Sprintf("/runs/%d/tasks/%s", runID, url.PathEscape(task))
+	if item >= 0 {
+		h += fmt.Sprintf("?item=%d", item)
+	}
+	return h
+}
+
+type stateCount struct {
+	State string
+	N     int
+}
+
+// runFingerprint sums up a run's state and its instances'; with a non-zero
+// tick, an unfinished run's also changes every runTick.
+func (w *Web) runFingerprint(ctx context.Context, id int64, tick time.Time) (string, error) {
+	run, err := w.st.RunGet(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	ins, err := w.st.InstanceList(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s|", run.State)
+	if !run.State.Finished() && !tick.IsZero() {
+		fmt.Fprintf(h, "%d|", tick.UnixNano()/int64(runTick))
+	}
+	for _, in := range ins {
+		fmt.Fprintf(h, "%s[%d]=%s/%d/%d,", in.TaskID, in.MapIndex, in.State, in.Attempts, in.Failures)
+	}
+	return fmt.Sprintf("%x", h.Sum64()), nil
+}
+
+func (w *Web) loadRun(ctx context.Context, r *http.Request) (*runData, *view, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, nil, err
+	}
+	fp, err := w.runFingerprint(ctx, id, w.clock.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	run, err := w.st.RunGet(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &runData{Run: run, Fingerprint: fp}
+	if d.P, err = w.versionOf(ctx, run.VersionID); err != nil {
+		return nil, nil, err
+	}
+	var params map[string]any
+	if len(run.Params) > 0 {
+		if err := json.Unmarshal(run.Params, &params); err != nil {
+			return nil, nil, fmt.Errorf("run %d params: %w", id, err)
+		}
+	}
+	for k, v := range params {
+		s, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			s = string(b)
+		}
+		d.Params = append(d.Params, keyValue{k, s})
+	}
+	sort.Slice(d.Params, func(i, j int) bool { return d.Params[i].Key < d.Params[j].Key })
+
+	ins, err := w.st.InstanceList(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	attempts, err := w.st.AttemptListByRun(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A mapped task has its own instance (MapIndex -1), which carries the
+	// task's state, and one instance per item.
+	byTask := map[string]*store.Instance{}
+	items := map[string][]*store.Instance{}
+	present := map[string]bool{}
+	for _, in := range ins {
+		present[in.TaskID] = true
+		if in.MapIndex < 0 {
+			byTask[in.TaskID] = in
+		} else {
+			items[in.TaskID] = append(items[in.TaskID], in)
+		}
+	}
+	attemptsOf := map[int64][]*store.Attempt{}
+	for _, a := range attempts {
+		attemptsOf[a.InstanceID] = append(attemptsOf[a.InstanceID], a)
+	}
+	counts := map[string]int{}
+	order := taskOrder(d.P, present)
+	var rows []ganttRowSpec
+	for _, t := range order {
+		row := &taskRow{ID: t, Instance: byTask[t]}
+		if row.Instance != nil {
+			row.State = row.Instance.State
+			row.Attempts = attemptsOf[row.Instance.ID]
+			counts[string(row.State)]++
+			rows = append(rows, ganttRowSpec{InstanceID: row.Instance.ID, Task: t, Label: t, Href: taskHref(run.ID, t, -1)})
+		}
+		row.Error = lastError(row.Attempts)
+		for _, it := range items[t] {
+			ir := &itemRow{Instance: it, Attempts: attemptsOf[it.ID], Href: taskHref(run.ID, t, it.MapIndex)}
+			if it.Item != nil {
+				ir.Item = *it.Item
+			}
+			ir.Error = lastError(ir.Attempts)
+			row.Items = append(row.Items, ir)
+			rows = append(rows, ganttRowSpec{InstanceID: it.ID, Task: t, Label: fmt.Sprintf("%s[%d]", t, it.MapIndex), Href: ir.Href})
+		}
+		d.Tasks = append(d.Tasks, row)
+	}
+	for _, s := range legendStates {
+		if counts[s] > 0 {
+			d.Counts = append(d.Counts, stateCount{s, counts[s]})
+		}
+	}
+	v := w.newView(r, fmt.Sprintf("%s · run %d", run.PipelineID, run.ID), "pipelines", d)
+	d.Graph = buildGraph(d.P, byTask, run.ID)
+	d.Gantt = buildGantt(run, rows, attempts, v.Now, v.Zone)
+	return d, v, nil
+}
+
+func (w *Web) runPage(rw http.ResponseWriter, r *http.Request) error {
+	_, v, err := w.loadRun(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	return w.render(rw, http.StatusOK, "run", v)
+}
+
+func (w *Web) runLive(rw http.ResponseWriter, r *http.Request) error {
+	_, v, err := w.loadRun(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	return w.fragment(rw, http.StatusOK, "run-live", v)
+}
+
+func (w *Web) cancelPost(rw http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := w.ctl.Cancel(r.Context(), id, auth.FromContext(r.Context()).Name); err != nil {
+		return err
+	}
+	return w.done(rw, r, fmt.Sprintf("/runs/%d", id), fmt.Sprintf("Run %d cancelled: its running tasks are being stopped.", id))
+}
+
+func (w *Web) retryPost(rw http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	n, err := w.ctl.RetryFailed(r.Context(), id, auth.FromContext(r.Context()).Name)
+	if err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("Run %d: %d failed %s will run again.", id, n, pluralWord(n, "task", "tasks"))
+	if n == 0 {
+		msg = fmt.Sprintf("Run %d has no failed tasks to retry.", id)
+	}
+	return w.done(rw, r, fmt.Sprintf("/runs/%d", id), msg)
+}
+
+func (w *Web) clearPost(rw http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	task := r.PathValue("task")
+	if err := w.ctl.Clear(r.Context(), id, task, auth.FromContext(r.Context()).Name); err != nil {
+		return err
+	}
+	return w.done(rw, r, backTo(r, fmt.Sprintf("/runs/%d", id)), fmt.Sprintf("Task %s cleared: it runs again, with everything downstream of it.", task))
+}
+
+func (w *Web) markPost(rw http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	task := r.PathValue("task")
+	state := sluice.InstanceState(r.PostFormValue("state"))
+	if state != sluice.InstanceSuccess && state != sluice.InstanceFailed {
+		return sluice.Errorf(sluice.EBADREQUEST, "a task can be marked success or failed, not %q", state)
+	}
+	if err := w.ctl.Mark(r.Context(), id, task, state, auth.FromContext(r.Context()).Name); err != nil {
+		return err
+	}
+	return w.done(rw, r, backTo(r, fmt.Sprintf("/runs/%d", id)), fmt.Sprintf("Task %s marked %s.", task, state))
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
