@@ -63,7 +63,7 @@ func (c *Control) Backfill(ctx context.Context, pipelineID string, from, to time
 	}
 	b, err := c.st.BackfillCreate(ctx, &store.BackfillCreateParams{PipelineID: pipelineID, From: from, To: to, Dates: dates, Rerun: rerun, Params: raw, By: by})
 	if err == nil {
-		c.log.Info("backfill created", "pipeline", pipelineID, "backfill", b.ID, "runs", b.Total, "skipped", b.Skipped, "by", by)
+		c.logger(ctx).Info("backfill created", "pipeline", pipelineID, "backfill", b.ID, "runs", b.Total, "skipped", b.Skipped, "by", by)
 	}
 	return b, err
 }

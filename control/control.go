@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/scheduler"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -31,6 +32,7 @@ type Control struct {
 	st    store.Store
 	clock sluice.Clock
 	log   *slog.Logger
+	box   *secret.Box
 }
 
 // New returns a Control over st.
@@ -109,7 +111,7 @@ func (c *Control) Trigger(ctx context.Context, pipelineID string, params map[str
 	if err != nil {
 		return nil, err
 	}
-	c.log.Info("run triggered", "pipeline", pipelineID, "run", run.ID, "by", by)
+	c.logger(ctx).Info("run triggered", "pipeline", pipelineID, "run", run.ID, "by", by)
 	return run, nil
 }
 
@@ -159,7 +161,7 @@ func (c *Control) Upload(ctx context.Context, name string, src []byte, by string
 	if err != nil {
 		return nil, err
 	}
-	c.log.Info("pipeline uploaded", "pipeline", p.ID, "version", p.Hash()[:12], "new_version", res.Created, "by", by)
+	c.logger(ctx).Info("pipeline uploaded", "pipeline", p.ID, "version", p.Hash()[:12], "new_version", res.Created, "by", by)
 	return &UploadResult{Pipeline: p, PipelineSaveResult: *res}, nil
 }
 
@@ -193,13 +195,13 @@ func (c *Control) Delete(ctx context.Context, id, by string, andFile bool) error
 			if err := os.Remove(sp.File); err != nil {
 				return sluice.Errorf(sluice.ECONFLICT, "cannot delete the file of pipeline %q: %v", id, err)
 			}
-			c.log.Info("pipeline file deleted", "pipeline", id, "file", sp.File, "by", by)
+			c.logger(ctx).Info("pipeline file deleted", "pipeline", id, "file", sp.File, "by", by)
 		}
 	}
 	if err := c.st.PipelineDelete(ctx, id); err != nil {
 		return err
 	}
-	c.log.Info("pipeline deleted", "pipeline", id, "by", by)
+	c.logger(ctx).Info("pipeline deleted", "pipeline", id, "by", by)
 	return nil
 }
 
@@ -208,7 +210,7 @@ func (c *Control) SetPaused(ctx context.Context, id string, paused bool, by stri
 	if err := c.st.PipelineSetPaused(ctx, id, paused); err != nil {
 		return err
 	}
-	c.log.Info("pipeline paused", "pipeline", id, "paused", paused, "by", by)
+	c.logger(ctx).Info("pipeline paused", "pipeline", id, "paused", paused, "by", by)
 	return nil
 }
 
@@ -217,7 +219,7 @@ func (c *Control) Cancel(ctx context.Context, runID int64, by string) error {
 	if err := c.st.RunCancel(ctx, runID); err != nil {
 		return err
 	}
-	c.log.Info("run cancelled", "run", runID, "by", by)
+	c.logger(ctx).Info("run cancelled", "run", runID, "by", by)
 	return nil
 }
 
@@ -225,7 +227,7 @@ func (c *Control) Cancel(ctx context.Context, runID int64, by string) error {
 func (c *Control) RetryFailed(ctx context.Context, runID int64, by string) (int, error) {
 	n, err := c.st.RunRetryFailed(ctx, runID)
 	if err == nil {
-		c.log.Info("failed tasks retried", "run", runID, "tasks", n, "by", by)
+		c.logger(ctx).Info("failed tasks retried", "run", runID, "tasks", n, "by", by)
 	}
 	return n, err
 }
@@ -235,7 +237,7 @@ func (c *Control) Clear(ctx context.Context, runID int64, taskID, by string) err
 	if err := c.st.InstanceClear(ctx, runID, taskID); err != nil {
 		return err
 	}
-	c.log.Info("task cleared", "run", runID, "task", taskID, "by", by)
+	c.logger(ctx).Info("task cleared", "run", runID, "task", taskID, "by", by)
 	return nil
 }
 
@@ -244,7 +246,7 @@ func (c *Control) Mark(ctx context.Context, runID int64, taskID string, state sl
 	if err := c.st.InstanceMark(ctx, runID, taskID, state); err != nil {
 		return err
 	}
-	c.log.Info("task marked", "run", runID, "task", taskID, "state", string(state), "by", by)
+	c.logger(ctx).Info("task marked", "run", runID, "task", taskID, "state", string(state), "by", by)
 	return nil
 }
 

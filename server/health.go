@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-dev/sluice/api"
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/control"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/web"
 )
@@ -22,7 +23,9 @@ const MaxBody = control.MaxUpload + 64<<10
 
 // Handler returns the HTTP endpoints of a process: /healthz and /readyz,
 // and with a (the web role) the REST API and the UI.
-func Handler(st store.Store, a *auth.Auth, log *slog.Logger) http.Handler {
+// box seals secrets set through the API and UI; nil when this process has
+// no key.
+func Handler(st store.Store, a *auth.Auth, box *secret.Box, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -40,7 +43,7 @@ func Handler(st store.Store, a *auth.Auth, log *slog.Logger) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	if a != nil {
-		ctl := control.New(st, nil, log)
+		ctl := control.New(st, nil, log).WithSecrets(box)
 		apiHandler := api.New(api.Config{Control: ctl, Auth: a, Logger: log}).Handler()
 		mux.Handle("/api/", apiHandler)
 		mux.Handle("/", web.New(web.Config{Control: ctl, Auth: a, Logger: log}).Handler())

@@ -170,15 +170,19 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		go func() { defer wg.Done(); _ = sch.Run(bgCtx) }()
 	}
 	workerDone := make(chan struct{})
-	if cfg.Worker {
+	// Workers open secrets with the key; web processes seal them with it.
+	var box *secret.Box
+	if cfg.Worker || au != nil {
 		home := ""
 		if single {
 			home = cfg.Home // the key file lives beside the database
 		}
-		box, err := secret.Load(home, single)
-		if err != nil {
+		if box, err = secret.Load(home, single); err != nil {
+			bgStop()
 			return err
 		}
+	}
+	if cfg.Worker {
 		w, err := worker.New(worker.Config{
 			Store: st, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
 			DrainTimeout: cfg.DrainTimeout, KillGrace: cfg.KillGrace, Logger: log, Labels: cfg.Labels, Secrets: box,
@@ -206,7 +210,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 			<-workerDone
 			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
-		srv = &http.Server{Handler: Handler(st, au, log), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: Handler(st, au, box, log), ReadHeaderTimeout: 10 * time.Second}
 		addr := ln.Addr().String()
 		scheme := "http"
 		if cfg.TLSCert != "" {

@@ -62,3 +62,24 @@ type WaitingInstance struct {
 	QueuedTimeout time.Duration
 	Blocked       string
 }
+
+// Stats is the state of the store's work at one moment, for metrics.
+type Stats struct {
+	// Ready counts claimable instances by pool ("" for none).
+	Ready map[string]int
+	// Running counts running instances by pool.
+	Running map[string]int
+	// Blocked counts ready instances nothing can start.
+	Blocked int
+	// ActiveRuns counts queued and running runs by state.
+	ActiveRuns map[string]int
+	// PipelinesWithErrors counts pipelines whose file does not parse.
+	PipelinesWithErrors int
+	// PoolSlots is the slots of each pool.
+	PoolSlots map[string]int
+}
+
+// StatsReader is implemented by stores that can summarize their work.
+type StatsReader interface {
+	StatsGet(ctx context.Context) (*Stats, error)
+}

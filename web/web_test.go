@@ -49,7 +49,7 @@ func setup(t *testing.T) *testBundle {
 	}
 	t.Cleanup(func() { st.Close() })
 	au := auth.New(auth.Config{Store: st, Logger: quiet})
-	srv := httptest.NewServer(server.Handler(st, au, quiet))
+	srv := httptest.NewServer(server.Handler(st, au, nil, quiet))
 	t.Cleanup(srv.Close)
 	return &testBundle{t: t, ctx: ctx, st: st, ctl: control.New(st, nil, quiet), url: srv.URL}
 }

@@ -172,3 +172,46 @@ func (db *DB) InstanceFailBlocked(ctx context.Context, reasons map[int64]string)
 		return f.done()
 	}))
 }
+
+// StatsGet implements store.StatsReader.
+func (db *DB) StatsGet(ctx context.Context) (*store.Stats, error) {
+	s := &store.Stats{Ready: map[string]int{}, Running: map[string]int{}, ActiveRuns: map[string]int{}, PoolSlots: map[string]int{}}
+	count := func(query string, args []any, into func(key string, n int)) error {
+		rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+		if err != nil {
+			return dbErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key string
+			var n int
+			if err := rows.Scan(&key, &n); err != nil {
+				return dbErr(err)
+			}
+			into(key, n)
+		}
+		return dbErr(rows.Err())
+	}
+	if err := count(`SELECT pool, COUNT(*) FROM task_instances WHERE `+claimable+` AND ready_at <= ? GROUP BY pool`,
+		[]any{us(db.now())}, func(k string, n int) { s.Ready[k] = n }); err != nil {
+		return nil, err
+	}
+	if err := count(`SELECT pool, COUNT(*) FROM task_instances WHERE state = 'running' GROUP BY pool`, nil,
+		func(k string, n int) { s.Running[k] = n }); err != nil {
+		return nil, err
+	}
+	if err := count(`SELECT state, COUNT(*) FROM runs WHERE state IN ('queued', 'running') GROUP BY state`, nil,
+		func(k string, n int) { s.ActiveRuns[k] = n }); err != nil {
+		return nil, err
+	}
+	if err := count(`SELECT name, slots FROM pools`, nil, func(k string, n int) { s.PoolSlots[k] = n }); err != nil {
+		return nil, err
+	}
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM task_instances WHERE blocked <> ''`).Scan(&s.Blocked); err != nil {
+		return nil, dbErr(err)
+	}
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM pipelines WHERE parse_error <> ''`).Scan(&s.PipelinesWithErrors); err != nil {
+		return nil, dbErr(err)
+	}
+	return s, nil
+}
