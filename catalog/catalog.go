@@ -21,6 +21,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
 )
@@ -83,9 +84,10 @@ func callbacks(success, failure, retry *pipeline.Action) int {
 // store: a valid file becomes the live version of its pipeline, a broken
 // one records its errors next to the last good version, which stays live.
 type Loader struct {
-	st  store.Store
-	dir string
-	log *slog.Logger
+	st      store.Store
+	dir     string
+	log     *slog.Logger
+	metrics *metrics.Metrics
 
 	mu     sync.Mutex
 	files  map[string]fileStamp
@@ -104,6 +106,9 @@ func NewLoader(st store.Store, dir string, log *slog.Logger) *Loader {
 	}
 	return &Loader{st: st, dir: dir, log: log, files: map[string]fileStamp{}, fileID: map[string]string{}}
 }
+
+// SetMetrics makes the loader count parse errors and new versions.
+func (l *Loader) SetMetrics(m *metrics.Metrics) { l.metrics = m }
 
 // Result is what loading one file came to.
 type Result struct {
@@ -208,6 +213,7 @@ func (l *Loader) load(ctx context.Context, path string) Result {
 	if perr != nil {
 		r.ID = PeekID(src, path)
 		r.Err = perr
+		l.metrics.PipelineLoaded(true, false)
 		l.log.Error("pipeline file has errors; its last good version stays live", "file", l.display(path), "pipeline", r.ID, "errors", perr.Error())
 		if err := l.st.PipelineSetError(ctx, &store.PipelineSetErrorParams{ID: r.ID, File: path, Error: perr.Error()}); err != nil {
 			r.Err = err
@@ -218,6 +224,7 @@ func (l *Loader) load(ctx context.Context, path string) Result {
 	if other := l.owner(p.ID, path); other != "" {
 		msg := fmt.Sprintf("%s: pipeline id %q is already defined in %s; this file is ignored until one of them changes its id", l.display(path), p.ID, l.display(other))
 		r.Err = &sluice.Error{Code: sluice.EINVALID, Message: msg}
+		l.metrics.PipelineLoaded(true, false)
 		l.log.Error("duplicate pipeline id", "file", l.display(path), "pipeline", p.ID, "first", l.display(other))
 		_ = l.st.PipelineSetError(ctx, &store.PipelineSetErrorParams{ID: p.ID, File: other, Error: msg})
 		return r
@@ -230,6 +237,7 @@ func (l *Loader) load(ctx context.Context, path string) Result {
 	}
 	r.Created, r.Changed = res.Created, res.Changed
 	if res.Changed {
+		l.metrics.PipelineLoaded(false, true)
 		l.log.Info("pipeline loaded", "pipeline", p.ID, "version", p.Hash()[:12], "file", l.display(path))
 	}
 	return r

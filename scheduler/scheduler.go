@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
 )
@@ -25,6 +26,8 @@ type Config struct {
 	// still held belongs to a process that died.
 	ReapOrphans bool
 	Logger      *slog.Logger
+	// Metrics records passes and lease expirations; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Scheduler runs the scheduling loop. Create it with New.
@@ -62,7 +65,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		wakeRuns := s.st.Wait(store.TopicRuns)
 		wakePipelines := s.st.Wait(store.TopicPipelines)
+		start := time.Now()
 		next, err := s.Tick(ctx)
+		s.cfg.Metrics.SchedulerPass(time.Since(start))
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -160,6 +165,7 @@ func (s *Scheduler) reap(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		s.cfg.Metrics.LeasesExpired(len(reaped))
 		for _, a := range reaped {
 			s.log.Warn("lease expired; attempt requeued as lost", "run", a.RunID, "task", a.TaskID, "attempt", a.Number, "worker", a.Worker)
 		}

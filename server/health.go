@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-dev/sluice/api"
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/control"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/web"
@@ -22,31 +23,65 @@ import (
 const MaxBody = control.MaxUpload + 64<<10
 
 // Handler returns the HTTP endpoints of a process: /healthz and /readyz,
-// and with a (the web role) the REST API and the UI.
-// box seals secrets set through the API and UI; nil when this process has
-// no key.
+// and with a (the web role) the REST API and the UI. box seals secrets set
+// through the API and UI; nil when this process has no key.
 func Handler(st store.Store, a *auth.Auth, box *secret.Box, log *slog.Logger) http.Handler {
+	return NewHandler(HandlerConfig{Store: st, Auth: a, Secrets: box, Logger: log})
+}
+
+// HandlerConfig configures NewHandler.
+type HandlerConfig struct {
+	Store store.Store
+	// Auth, when set, serves the API and the UI (the web role).
+	Auth *auth.Auth
+	// Secrets seals secrets set through the API and the UI; nil when the
+	// process has no key.
+	Secrets *secret.Box
+	// Metrics, when set, is served at /metrics and measures requests.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+}
+
+// NewHandler returns the HTTP endpoints of a process: /healthz, /readyz
+// and /metrics on every role, and the REST API and the UI on the web role.
+func NewHandler(cfg HandlerConfig) http.Handler {
+	st, a, log := cfg.Store, cfg.Auth, cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	routes := http.NewServeMux() // patterns only, to label metrics
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		routes.Handle(pattern, h)
+	}
+	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		p, ok := st.(store.Pinger)
-		if ok {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			defer cancel()
-			if err := p.Ping(ctx); err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": err.Error()})
-				return
-			}
+	}))
+	handle("GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx, st); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": err.Error()})
+			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	}))
+	if cfg.Metrics != nil {
+		handle("GET /metrics", cfg.Metrics.Handler())
+	}
 	if a != nil {
-		ctl := control.New(st, nil, log).WithSecrets(box)
+		ctl := control.New(st, nil, log).WithSecrets(cfg.Secrets)
 		apiHandler := api.New(api.Config{Control: ctl, Auth: a, Logger: log}).Handler()
 		mux.Handle("/api/", apiHandler)
-		mux.Handle("/", web.New(web.Config{Control: ctl, Auth: a, Logger: log}).Handler())
+		for _, rt := range api.Routes() {
+			routes.Handle(rt.Method+" "+rt.Path, apiHandler)
+		}
+		routes.Handle("/api/", apiHandler)
+		ui := web.New(web.Config{Control: ctl, Auth: a, Logger: log}).Handler()
+		mux.Handle("/", ui)
+		routes.Handle("GET /static/", ui)
+		routes.Handle("/", ui)
 	}
 	var h http.Handler = mux
 	if a != nil {
@@ -61,7 +96,23 @@ func Handler(st store.Store, a *auth.Auth, box *secret.Box, log *slog.Logger) ht
 			mux.ServeHTTP(w, r)
 		})
 	}
-	return http.MaxBytesHandler(h, MaxBody)
+	return http.MaxBytesHandler(cfg.Metrics.Middleware(routes, h), MaxBody)
+}
+
+// ready reports whether the process can serve: the database answers and
+// has every migration this binary needs.
+func ready(ctx context.Context, st store.Store) error {
+	if p, ok := st.(store.Pinger); ok {
+		if err := p.Ping(ctx); err != nil {
+			return err
+		}
+	}
+	if sc, ok := st.(store.SchemaChecker); ok {
+		if err := sc.SchemaCheck(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

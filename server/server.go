@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/catalog"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/scheduler"
 	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
@@ -136,6 +137,13 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	}
 	defer st.Close()
 	_, single := st.(*sqlite.Store)
+	m := metrics.New()
+	if o, ok := st.(store.Observable); ok {
+		o.SetObserver(m)
+	}
+	if sr, ok := st.(store.StatsReader); ok {
+		m.WatchStore(sr)
+	}
 	var au *auth.Auth
 	if cfg.Web {
 		au = auth.New(auth.Config{Store: st, Mode: cfg.Auth, SecureCookies: cfg.TLSCert != "", Logger: log})
@@ -152,6 +160,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 
 	if cfg.Pipelines != "" {
 		loader := catalog.NewLoader(st, cfg.Pipelines, log)
+		loader.SetMetrics(m)
 		if _, err := os.Stat(cfg.Pipelines); err != nil {
 			log.Warn("pipelines folder not found; create it or pass --pipelines", "dir", cfg.Pipelines)
 		} else if _, err := loader.Sync(ctx); err != nil {
@@ -165,7 +174,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		go func() { defer wg.Done(); loader.Run(bgCtx, rescan) }()
 	}
 	if cfg.Scheduler {
-		sch := scheduler.New(scheduler.Config{Store: st, Logger: log, ReapOrphans: single, Interval: cfg.Poll})
+		sch := scheduler.New(scheduler.Config{Store: st, Logger: log, ReapOrphans: single, Interval: cfg.Poll, Metrics: m})
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = sch.Run(bgCtx) }()
 	}
@@ -184,7 +193,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	}
 	if cfg.Worker {
 		w, err := worker.New(worker.Config{
-			Store: st, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
+			Store: st, Metrics: m, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
 			DrainTimeout: cfg.DrainTimeout, KillGrace: cfg.KillGrace, Logger: log, Labels: cfg.Labels, Secrets: box,
 		})
 		if err != nil {
@@ -210,7 +219,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 			<-workerDone
 			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
-		srv = &http.Server{Handler: Handler(st, au, box, log), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: NewHandler(HandlerConfig{Store: st, Auth: au, Secrets: box, Metrics: m, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
 		addr := ln.Addr().String()
 		scheme := "http"
 		if cfg.TLSCert != "" {

@@ -399,6 +399,8 @@ type Claim struct {
 	RunKey         string
 	LogicalDate    time.Time
 	Params         []byte
+	// Pool is the pool whose slots the attempt holds; empty for none.
+	Pool string
 	// ReadyAt is when the instance became claimable; StartedAt is now.
 	ReadyAt        time.Time
 	StartedAt      time.Time
@@ -480,4 +482,34 @@ type Pinger interface {
 // be told by it, so they compare with the times the store writes itself.
 type Clocked interface {
 	Clock() sluice.Clock
+}
+
+// Observer hears what a store did, after each write transaction committed
+// (or failed for good), so a process can measure the calls it made and
+// count the events it caused. It must be quick and must not call the store.
+type Observer interface {
+	// DBCall reports one write transaction or read: its operation (the
+	// store method, or "read"), how long it took, retries included, and
+	// the error it ended with.
+	DBCall(op string, d time.Duration, err error)
+	// RunChanged reports a run that started (state running) or finished.
+	RunChanged(e RunEvent)
+}
+
+// RunEvent is a run that started or finished.
+type RunEvent struct {
+	PipelineID string
+	Kind       RunKind
+	State      sluice.RunState
+}
+
+// Observable is implemented by stores that take an Observer.
+type Observable interface {
+	SetObserver(o Observer)
+}
+
+// SchemaChecker is implemented by stores that can tell whether the
+// database has every migration this binary needs.
+type SchemaChecker interface {
+	SchemaCheck(ctx context.Context) error
 }

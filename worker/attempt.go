@@ -70,8 +70,10 @@ func (w *Worker) execute(a *attempt) {
 	if res.Stopped {
 		switch cause := context.Cause(a.ctx); {
 		case errors.Is(cause, errLeaseLost):
+			w.cfg.Metrics.AttemptEnded(c.PipelineID, sluice.AttemptLost, res.Finished.Sub(c.StartedAt))
 			w.release(a)
 		default: // draining or killed: give the lease back, not a failure
+			w.cfg.Metrics.AttemptEnded(c.PipelineID, sluice.AttemptHandedBack, res.Finished.Sub(c.StartedAt))
 			err := w.st.AttemptHandBack(context.Background(), []store.Lease{c.Lease})
 			if err != nil {
 				w.log.Warn("could not hand lease back; it will expire instead", "task", c.TaskID, "run", c.RunID, "err", err)

@@ -115,9 +115,11 @@ func (c *completer) settled(b *completion, err error) {
 		if b.p.State != sluice.AttemptSuccess {
 			lvl = w.log.Info
 		}
+		w.cfg.Metrics.AttemptEnded(cl.PipelineID, b.p.State, b.p.FinishedAt.Sub(cl.StartedAt))
 		lvl("attempt finished", "pipeline", cl.PipelineID, "run", cl.RunID, "task", cl.TaskID,
 			"attempt", cl.Attempt, "state", string(b.p.State), "error", b.p.Error)
 	case errors.Is(err, sluice.ErrLeaseLost):
+		w.cfg.Metrics.AttemptEnded(cl.PipelineID, sluice.AttemptLost, b.p.FinishedAt.Sub(cl.StartedAt))
 		w.log.Warn("attempt outcome discarded: its lease was taken over before it finished",
 			"pipeline", cl.PipelineID, "run", cl.RunID, "task", cl.TaskID, "attempt", cl.Attempt, "state", string(b.p.State))
 	}

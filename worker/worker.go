@@ -17,12 +17,15 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/secret"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/store"
 )
 
 // Config configures a Worker. Zero values take the documented defaults.
 type Config struct {
 	Store store.Store
+	// Metrics records attempts; nil records nothing.
+	Metrics *metrics.Metrics
 	// ID names the worker in attempts and logs; default host:pid:random.
 	ID string
 	// Concurrency is the number of attempts run at once; default 16.
@@ -199,6 +202,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 		}
 		failures = 0
 		for _, c := range claims {
+			w.cfg.Metrics.AttemptStarted(c.Pool, c.StartedAt.Sub(c.ReadyAt))
 			w.start(c)
 		}
 		w.giveSlots(free - len(claims))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -335,6 +336,7 @@ tasks:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	checkMetrics(t, s)
 	s.stop()
 	st := openHome(t, filepath.Join(dir, "home"))
 	runs, _ := st.RunList(context.Background(), &store.RunListParams{PipelineID: "tick"})
@@ -384,8 +386,8 @@ tasks:
     retries: 1
     retry_delay: 1s
     run: |
-      touch %[1]s/slow-$SLUICE_ATTEMPT
       echo $$ > %[1]s/slow-$SLUICE_ATTEMPT.pid
+      touch %[1]s/slow-$SLUICE_ATTEMPT
       sleep 3
   last:
     depends_on: [slow]
@@ -448,4 +450,72 @@ tasks:
 	if !strings.Contains(s2.logs(), "requeued attempts left running by a previous process") {
 		t.Fatalf("restart did not report the recovery:\n%s", s2.logs())
 	}
+}
+
+// checkMetrics scrapes /metrics of a server that ran the tick pipeline and
+// checks each kind of metric the operations guide lists is there, with
+// the values the runs imply.
+func checkMetrics(t *testing.T, s *server) {
+	t.Helper()
+	// Attempts are counted once the worker recorded them: wait for one.
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var code int
+		code, body = s.get("/metrics")
+		if code != 200 {
+			t.Fatalf("/metrics = %d %s", code, body)
+		}
+		if metricValue(body, `sluice_attempts_total{outcome="success",pipeline="tick"}`) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no successful attempt counted:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, want := range []struct {
+		series string
+		min    float64
+	}{
+		{`sluice_runs_started_total{kind="scheduled",pipeline="tick"}`, 1},
+		{`sluice_runs_finished_total{pipeline="tick",state="success"}`, 1},
+		{`sluice_task_ready_to_started_seconds_count{pool=""}`, 1},
+		{`sluice_task_duration_seconds_count{outcome="success",pipeline="tick"}`, 1},
+		{`sluice_scheduler_loop_seconds_count`, 1},
+		{`sluice_db_call_seconds_count{op="AttemptComplete"}`, 1},
+		{`sluice_db_call_seconds_count{op="read"}`, 1},
+		{`sluice_pipeline_versions_loaded_total`, 1},
+		{`sluice_http_requests_total{code="200",route="GET /healthz"}`, 1},
+		{`sluice_store_up`, 1},
+		{`sluice_pipelines_with_parse_errors`, 0},
+		{`sluice_lease_expirations_total`, 0},
+		{`process_resident_memory_bytes`, 1},
+	} {
+		if v := metricValue(body, want.series); v < want.min {
+			t.Errorf("%s = %v, want at least %v", want.series, v, want.min)
+		}
+	}
+	// Ids never become labels: the cardinality stays bounded.
+	for _, bad := range []string{"run=", "run_id=", "attempt=", "instance="} {
+		if strings.Contains(body, bad) {
+			t.Errorf("/metrics has a %s label", bad)
+		}
+	}
+}
+
+// metricValue returns the value of one series in Prometheus' text format,
+// -1 when it is absent.
+func metricValue(body, series string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		rest, ok := strings.CutPrefix(line, series+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err == nil {
+			return v
+		}
+	}
+	return -1
 }

@@ -108,6 +108,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	s.DB = sqlstore.New(sqlstore.Options{
 		Dialect: sqlstore.Dialect{
 			Name:        "postgres",
+			Migrations:  mustSub(migrations, "migrations"),
 			Numbered:    true,
 			SkipLocked:  " FOR UPDATE SKIP LOCKED",
 			ForUpdate:   " FOR UPDATE",
@@ -228,4 +229,12 @@ func (c *skewClock) keepMeasuring(ctx context.Context, db *sql.DB) {
 			cancel()
 		}
 	}
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
 }

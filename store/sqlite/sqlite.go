@@ -115,6 +115,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 			Name:         "sqlite",
 			Retryable:    isBusy,
 			PrepareCache: true,
+			Migrations:   mustSub(migrations, "migrations"),
 		},
 		Write:   w,
 		Read:    r,

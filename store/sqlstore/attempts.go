@@ -20,7 +20,7 @@ func (db *DB) AttemptHeartbeat(ctx context.Context, p *store.AttemptHeartbeatPar
 		return nil, nil
 	}
 	var lost []store.Lease
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "AttemptHeartbeat", func(t *txn) error {
 		lost = lost[:0]
 		until := us(t.now.Add(p.LeaseDuration))
 		for _, l := range sortedLeases(p.Leases) {
@@ -60,7 +60,7 @@ func holdLease(t *txn, l store.Lease) error {
 
 // AttemptLogAppend implements store.Store.
 func (db *DB) AttemptLogAppend(ctx context.Context, p *store.AttemptLogAppendParams) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "AttemptLogAppend", func(t *txn) error {
 		if err := holdLease(t, p.Lease); err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ps[a].Lease.AttemptID, ps[b].Lease.AttemptID) })
 	results := make([]error, len(ps))
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "AttemptComplete", func(t *txn) error {
 		clear(results)
 		fenced, err := fenceAttempts(t, ps, order)
 		if err != nil {
@@ -281,7 +281,7 @@ func (db *DB) AttemptHandBack(ctx context.Context, leases []store.Lease) error {
 	if len(leases) == 0 {
 		return nil
 	}
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "AttemptHandBack", func(t *txn) error {
 		now := us(t.now)
 		for _, l := range sortedLeases(leases) {
 			var instanceID int64
@@ -313,7 +313,7 @@ func (db *DB) AttemptReap(ctx context.Context, p *store.AttemptReapParams) ([]*s
 		limit = 100
 	}
 	var reaped []*store.Attempt
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "AttemptReap", func(t *txn) error {
 		reaped = reaped[:0]
 		// A literal state, so the partial index attempts_lease applies.
 		q := `SELECT ` + attemptColumns + ` FROM attempts WHERE state = 'running'`
@@ -398,7 +398,7 @@ func (db *DB) AttemptListByRun(ctx context.Context, runID int64) ([]*store.Attem
 }
 
 func (db *DB) listAttempts(ctx context.Context, query string, args ...any) ([]*store.Attempt, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	rows, err := db.read(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -416,7 +416,7 @@ func (db *DB) listAttempts(ctx context.Context, query string, args ...any) ([]*s
 
 // LogList implements store.Store.
 func (db *DB) LogList(ctx context.Context, attemptID int64, afterSeq int) ([]*store.LogChunk, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT seq, data FROM log_chunks WHERE attempt_id = ? AND seq > ? ORDER BY seq`), attemptID, afterSeq)
+	rows, err := db.read(ctx, db.q(`SELECT seq, data FROM log_chunks WHERE attempt_id = ? AND seq > ? ORDER BY seq`), attemptID, afterSeq)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -441,7 +441,7 @@ func (db *DB) OutputList(ctx context.Context, runID int64, taskIDs []string) (ma
 		return out, nil
 	}
 	args := append([]any{runID}, stringArgs(taskIDs)...)
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT ti.task_id, ti.map_index, o.key, o.value FROM outputs o
+	rows, err := db.read(ctx, db.q(`SELECT ti.task_id, ti.map_index, o.key, o.value FROM outputs o
 		JOIN task_instances ti ON ti.id = o.instance_id
 		WHERE ti.run_id = ? AND ti.task_id IN (`+placeholders(len(taskIDs))+`)`), args...)
 	if err != nil {
@@ -477,7 +477,7 @@ func (db *DB) OutputList(ctx context.Context, runID int64, taskIDs []string) (ma
 		return out, nil
 	}
 	totals := map[string]int{}
-	trows, err := db.r.QueryContext(ctx, db.q(`SELECT task_id, items_total FROM task_instances
+	trows, err := db.read(ctx, db.q(`SELECT task_id, items_total FROM task_instances
 		WHERE run_id = ? AND map_index = -1 AND task_id IN (`+placeholders(len(taskIDs))+`)`), args...)
 	if err != nil {
 		return nil, dbErr(err)

@@ -33,7 +33,7 @@ func (db *DB) UserCreate(ctx context.Context, p *store.UserCreateParams) (*store
 		return nil, sluice.Errorf(sluice.EINVALID, "role %q: want viewer, operator or admin", p.Role)
 	}
 	var u *store.User
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "UserCreate", func(t *txn) error {
 		now := us(t.now)
 		var id int64
 		err := t.queryRow(`INSERT INTO users (name, password_hash, role, disabled, created_at, updated_at)
@@ -53,7 +53,7 @@ func (db *DB) UserCreate(ctx context.Context, p *store.UserCreateParams) (*store
 
 // UserGet implements store.Auth.
 func (db *DB) UserGet(ctx context.Context, name string) (*store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, db.q(`SELECT `+userColumns+` FROM users WHERE name = ?`), name))
+	u, err := scanUser(db.readRow(ctx, db.q(`SELECT `+userColumns+` FROM users WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, sluice.Errorf(sluice.ENOTFOUND, "user %q not found", name)
 	}
@@ -62,7 +62,7 @@ func (db *DB) UserGet(ctx context.Context, name string) (*store.User, error) {
 
 // UserList implements store.Auth.
 func (db *DB) UserList(ctx context.Context) ([]*store.User, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
+	rows, err := db.read(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -80,7 +80,7 @@ func (db *DB) UserList(ctx context.Context) ([]*store.User, error) {
 
 // UserUpdate implements store.Auth.
 func (db *DB) UserUpdate(ctx context.Context, p *store.UserUpdateParams) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "UserUpdate", func(t *txn) error {
 		sets := []string{"updated_at = ?"}
 		args := []any{us(t.now)}
 		if p.PasswordHash != nil {
@@ -119,7 +119,7 @@ func (db *DB) UserUpdate(ctx context.Context, p *store.UserUpdateParams) error {
 
 // UserDelete implements store.Auth.
 func (db *DB) UserDelete(ctx context.Context, name string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "UserDelete", func(t *txn) error {
 		admins, err := lockAdmins(t)
 		if err != nil {
 			return err
@@ -138,13 +138,13 @@ func (db *DB) UserDelete(ctx context.Context, name string) error {
 // UserCount implements store.Auth.
 func (db *DB) UserCount(ctx context.Context) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	err := db.readRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
 	return n, dbErr(err)
 }
 
 // SessionCreate implements store.Auth.
 func (db *DB) SessionCreate(ctx context.Context, s *store.Session) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "SessionCreate", func(t *txn) error {
 		// Sessions that ended are cleaned up as new ones begin.
 		if _, err := t.exec(`DELETE FROM sessions WHERE expires_at < ?`, us(t.now)); err != nil {
 			return err
@@ -161,7 +161,7 @@ func (db *DB) SessionGet(ctx context.Context, idHash string) (*store.Session, *s
 		s                store.Session
 		created, expires int64
 	)
-	row := db.r.QueryRowContext(ctx, db.q(`SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.expires_at,
+	row := db.readRow(ctx, db.q(`SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.expires_at,
 		u.id, u.name, u.password_hash, u.role, u.disabled, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = ?`), idHash, us(db.now()), false)
@@ -184,7 +184,7 @@ func (db *DB) SessionGet(ctx context.Context, idHash string) (*store.Session, *s
 
 // SessionDelete implements store.Auth.
 func (db *DB) SessionDelete(ctx context.Context, idHash string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "SessionDelete", func(t *txn) error {
 		_, err := t.exec(`DELETE FROM sessions WHERE id_hash = ?`, idHash)
 		return err
 	}))
@@ -215,7 +215,7 @@ func (db *DB) TokenCreate(ctx context.Context, tk *store.Token) (*store.Token, e
 		return nil, sluice.Errorf(sluice.EINVALID, "role %q: want viewer, operator or admin", tk.Role)
 	}
 	out := *tk
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "TokenCreate", func(t *txn) error {
 		out.CreatedAt = t.now
 		return t.queryRow(`INSERT INTO tokens (name, hash, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
 			tk.Name, tk.Hash, string(tk.Role), tk.CreatedBy, us(t.now), usPtr(tk.ExpiresAt)).Scan(&out.ID)
@@ -229,7 +229,7 @@ func (db *DB) TokenCreate(ctx context.Context, tk *store.Token) (*store.Token, e
 // TokenGet implements store.Auth.
 func (db *DB) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
 	now := db.now()
-	tk, err := scanToken(db.r.QueryRowContext(ctx, db.q(`SELECT `+tokenColumns+` FROM tokens
+	tk, err := scanToken(db.readRow(ctx, db.q(`SELECT `+tokenColumns+` FROM tokens
 		WHERE hash = ? AND (expires_at IS NULL OR expires_at > ?)`), hash, us(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, sluice.Errorf(sluice.ENOTFOUND, "no such token")
@@ -240,7 +240,7 @@ func (db *DB) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
 	// Record the use at most once a minute: a busy script must not turn
 	// every read into a write.
 	if tk.LastUsedAt == nil || now.Sub(*tk.LastUsedAt) > time.Minute {
-		_ = db.inTx(ctx, func(t *txn) error {
+		_ = db.inTx(ctx, "TokenGet", func(t *txn) error {
 			_, err := t.exec(`UPDATE tokens SET last_used_at = ? WHERE id = ?`, us(now), tk.ID)
 			return err
 		})
@@ -250,7 +250,7 @@ func (db *DB) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
 
 // TokenList implements store.Auth.
 func (db *DB) TokenList(ctx context.Context) ([]*store.Token, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id DESC`)
+	rows, err := db.read(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id DESC`)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -268,7 +268,7 @@ func (db *DB) TokenList(ctx context.Context) ([]*store.Token, error) {
 
 // TokenDelete implements store.Auth.
 func (db *DB) TokenDelete(ctx context.Context, id int64) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "TokenDelete", func(t *txn) error {
 		res, err := t.exec(`DELETE FROM tokens WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -282,7 +282,7 @@ func (db *DB) TokenDelete(ctx context.Context, id int64) error {
 
 // LoginFailureAdd implements store.Auth.
 func (db *DB) LoginFailureAdd(ctx context.Context, keys []string, before time.Time) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "LoginFailureAdd", func(t *txn) error {
 		if _, err := t.exec(`DELETE FROM login_failures WHERE at < ?`, us(before)); err != nil {
 			return err
 		}
@@ -298,7 +298,7 @@ func (db *DB) LoginFailureAdd(ctx context.Context, keys []string, before time.Ti
 // LoginFailureCount implements store.Auth.
 func (db *DB) LoginFailureCount(ctx context.Context, key string, since time.Time) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?`), key, us(since)).Scan(&n)
+	err := db.readRow(ctx, db.q(`SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?`), key, us(since)).Scan(&n)
 	return n, dbErr(err)
 }
 

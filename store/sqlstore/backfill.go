@@ -24,7 +24,7 @@ func (db *DB) BackfillCreate(ctx context.Context, p *store.BackfillCreateParams)
 		params = []byte("{}")
 	}
 	var b *store.Backfill
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "BackfillCreate", func(t *txn) error {
 		var (
 			live      sql.NullInt64
 			maxActive int
@@ -129,7 +129,7 @@ func (db *DB) BackfillList(ctx context.Context, pipelineID string) ([]*store.Bac
 }
 
 func (db *DB) listBackfills(ctx context.Context, where string, args ...any) ([]*store.Backfill, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, pipeline_id, from_date, to_date, rerun, state, created_by, created_at FROM backfills `+where), args...)
+	rows, err := db.read(ctx, db.q(`SELECT id, pipeline_id, from_date, to_date, rerun, state, created_by, created_at FROM backfills `+where), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -149,7 +149,7 @@ func (db *DB) listBackfills(ctx context.Context, where string, args ...any) ([]*
 		return nil, dbErr(err)
 	}
 	for _, b := range out {
-		rows, err := db.r.QueryContext(ctx, db.q(`SELECT state, COUNT(*) FROM runs WHERE backfill_id = ? GROUP BY state`), b.ID)
+		rows, err := db.read(ctx, db.q(`SELECT state, COUNT(*) FROM runs WHERE backfill_id = ? GROUP BY state`), b.ID)
 		if err != nil {
 			return nil, dbErr(err)
 		}
@@ -174,7 +174,7 @@ func (db *DB) listBackfills(ctx context.Context, where string, args ...any) ([]*
 // BackfillCancel implements store.Backfiller.
 func (db *DB) BackfillCancel(ctx context.Context, id int64) error {
 	var runs []int64
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "BackfillCancel", func(t *txn) error {
 		res, err := t.exec(`UPDATE backfills SET state = 'cancelled' WHERE id = ?`, id)
 		if err != nil {
 			return err

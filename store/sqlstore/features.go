@@ -13,7 +13,7 @@ import (
 
 // InstanceExpand implements store.Features.
 func (db *DB) InstanceExpand(ctx context.Context, p *store.InstanceExpandParams) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "InstanceExpand", func(t *txn) error {
 		now := us(t.now)
 		var instanceID int64
 		err := t.queryRow(`UPDATE attempts SET state = 'success', finished_at = ?, error = ?
@@ -82,7 +82,7 @@ func (db *DB) PoolSet(ctx context.Context, p *store.Pool) error {
 	if !validName(p.Name, 64) {
 		return sluice.Errorf(sluice.EINVALID, "pool name %q: use up to 64 letters, digits, _, . and -", p.Name)
 	}
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "PoolSet", func(t *txn) error {
 		now := us(t.now)
 		_, err := t.exec(`INSERT INTO pools (name, slots, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, description = excluded.description, updated_at = excluded.updated_at`,
@@ -95,7 +95,7 @@ func (db *DB) PoolSet(ctx context.Context, p *store.Pool) error {
 
 // PoolList implements store.Features.
 func (db *DB) PoolList(ctx context.Context) ([]*store.Pool, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT p.name, p.slots, p.description,
+	rows, err := db.read(ctx, `SELECT p.name, p.slots, p.description,
 		COALESCE((SELECT SUM(pool_slots) FROM task_instances WHERE state = 'running' AND pool = p.name), 0),
 		(SELECT COUNT(*) FROM task_instances WHERE state IN ('queued', 'up_for_retry', 'up_for_reschedule') AND pool = p.name)
 		FROM pools p ORDER BY p.name`)
@@ -116,7 +116,7 @@ func (db *DB) PoolList(ctx context.Context) ([]*store.Pool, error) {
 
 // PoolDelete implements store.Features.
 func (db *DB) PoolDelete(ctx context.Context, name string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "PoolDelete", func(t *txn) error {
 		res, err := t.exec(`DELETE FROM pools WHERE name = ?`, name)
 		if err != nil {
 			return err
@@ -142,7 +142,7 @@ func validName(s string, max int) bool {
 
 // SecretSet implements store.Features.
 func (db *DB) SecretSet(ctx context.Context, name string, ciphertext []byte) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "SecretSet", func(t *txn) error {
 		now := us(t.now)
 		_, err := t.exec(`INSERT INTO secrets (name, value, created_at, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, ciphertext, now, now)
@@ -156,7 +156,7 @@ func (db *DB) SecretGet(ctx context.Context, names []string) (map[string][]byte,
 	if len(names) == 0 {
 		return out, nil
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT name, value FROM secrets WHERE name IN (`+placeholders(len(names))+`)`), stringArgs(names)...)
+	rows, err := db.read(ctx, db.q(`SELECT name, value FROM secrets WHERE name IN (`+placeholders(len(names))+`)`), stringArgs(names)...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -174,7 +174,7 @@ func (db *DB) SecretGet(ctx context.Context, names []string) (map[string][]byte,
 
 // SecretList implements store.Features.
 func (db *DB) SecretList(ctx context.Context) ([]*store.Secret, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT name, created_at, updated_at FROM secrets ORDER BY name`)
+	rows, err := db.read(ctx, `SELECT name, created_at, updated_at FROM secrets ORDER BY name`)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -199,7 +199,7 @@ func (db *DB) SecretDelete(ctx context.Context, name string) error {
 
 // VariableSet implements store.Features.
 func (db *DB) VariableSet(ctx context.Context, name, value string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "VariableSet", func(t *txn) error {
 		_, err := t.exec(`INSERT INTO variables (name, value, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, us(t.now))
 		return err
@@ -208,7 +208,7 @@ func (db *DB) VariableSet(ctx context.Context, name, value string) error {
 
 // VariableList implements store.Features.
 func (db *DB) VariableList(ctx context.Context) ([]*store.Variable, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT name, value, updated_at FROM variables ORDER BY name`)
+	rows, err := db.read(ctx, `SELECT name, value, updated_at FROM variables ORDER BY name`)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -232,7 +232,7 @@ func (db *DB) VariableDelete(ctx context.Context, name string) error {
 }
 
 func (db *DB) deleteNamed(ctx context.Context, table, what, name string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, what+"Delete", func(t *txn) error {
 		res, err := t.exec(`DELETE FROM `+table+` WHERE name = ?`, name)
 		if err != nil {
 			return err
@@ -253,7 +253,7 @@ func (db *DB) CallbackClaim(ctx context.Context, p *store.CallbackClaimParams) (
 		return nil, nil
 	}
 	var out []*store.Callback
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "CallbackClaim", func(t *txn) error {
 		out = out[:0]
 		now := us(t.now)
 		// Callbacks whose worker died more often than allowed give up.
@@ -282,7 +282,7 @@ func (db *DB) CallbackClaim(ctx context.Context, p *store.CallbackClaimParams) (
 
 // CallbackComplete implements store.Features.
 func (db *DB) CallbackComplete(ctx context.Context, id, token int64, errMsg string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "CallbackComplete", func(t *txn) error {
 		state := "done"
 		if errMsg != "" {
 			state = "failed"
@@ -301,7 +301,7 @@ func (db *DB) CallbackComplete(ctx context.Context, id, token int64, errMsg stri
 
 // CallbackList implements store.Features.
 func (db *DB) CallbackList(ctx context.Context, runID int64) ([]*store.Callback, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, run_id, task_id, map_index, attempt, event, tries, state, error
+	rows, err := db.read(ctx, db.q(`SELECT id, run_id, task_id, map_index, attempt, event, tries, state, error
 		FROM callbacks WHERE run_id = ? ORDER BY id`), runID)
 	if err != nil {
 		return nil, dbErr(err)

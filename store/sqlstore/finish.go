@@ -397,12 +397,13 @@ func (f *finisher) done() error {
 		var (
 			unfinished, callbacks int
 			pipelineID, state     string
+			kind                  string
 			parentTask            string
 			parentRun             sql.NullInt64
 		)
 		err := t.queryRow(`UPDATE runs SET unfinished = unfinished - ? WHERE id = ?
-			RETURNING unfinished, pipeline_id, state, callbacks, parent_run_id, parent_task`,
-			f.runs[id].finished, id).Scan(&unfinished, &pipelineID, &state, &callbacks, &parentRun, &parentTask)
+			RETURNING unfinished, pipeline_id, state, callbacks, parent_run_id, parent_task, kind`,
+			f.runs[id].finished, id).Scan(&unfinished, &pipelineID, &state, &callbacks, &parentRun, &parentTask, &kind)
 		if err != nil {
 			return err
 		}
@@ -421,6 +422,7 @@ func (f *finisher) done() error {
 		if _, err := t.exec(`UPDATE runs SET state = ?, finished_at = ? WHERE id = ?`, string(final), us(t.now), id); err != nil {
 			return err
 		}
+		t.runEvent(pipelineID, kind, final)
 		t.notify(store.TopicRuns)
 		if bit, event := callbackOf(sluice.InstanceState(final)); callbacks&bit != 0 {
 			if err := addCallback(t, id, "", -1, 0, event); err != nil {

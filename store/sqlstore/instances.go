@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -18,7 +19,7 @@ func (db *DB) InstanceList(ctx context.Context, runID int64) ([]*store.Instance,
 }
 
 func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*store.Instance, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, run_id, task_id, map_index, parent_id, item, items_total, state, attempts, failures, priority,
+	rows, err := db.read(ctx, db.q(`SELECT id, run_id, task_id, map_index, parent_id, item, items_total, state, attempts, failures, priority,
 		ready_at, started_at, finished_at, blocked FROM task_instances `+where), args...)
 	if err != nil {
 		return nil, dbErr(err)
@@ -113,7 +114,7 @@ type candidate struct {
 func (db *DB) claimLimited(ctx context.Context, p *store.InstanceClaimParams, limit int, onlyLimited bool) ([]*store.Claim, error) {
 	labels, labelArgs := labelFilter(p.Labels)
 	var claims []*store.Claim
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "InstanceClaim", func(t *txn) error {
 		claims = claims[:0]
 		now := us(t.now)
 		cond := claimable + ` AND ready_at <= ? AND ` + labels
@@ -350,7 +351,7 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	rows, err := t.query(`UPDATE task_instances
 		SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?, blocked = ''
 		WHERE id IN (`+placeholders(len(padded))+`)
-		RETURNING id, run_id, task_id, map_index, item, attempts, failures, started_at, ready_at`,
+		RETURNING id, run_id, task_id, map_index, item, attempts, failures, started_at, ready_at, pool`,
 		append([]any{now, now}, int64Args(padded)...)...)
 	if err != nil {
 		return nil, err
@@ -361,7 +362,7 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 		c := &store.Claim{}
 		var readyAt, started int64
 		var item sql.NullString
-		if err := rows.Scan(&c.InstanceID, &c.RunID, &c.TaskID, &c.MapIndex, &item, &c.Attempt, &c.Failures, &started, &readyAt); err != nil {
+		if err := rows.Scan(&c.InstanceID, &c.RunID, &c.TaskID, &c.MapIndex, &item, &c.Attempt, &c.Failures, &started, &readyAt, &c.Pool); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -459,6 +460,13 @@ func newToken() int64 {
 // which matters when several worker processes claim thousands of tasks a
 // second.
 func (db *DB) claimInOneStatement(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
+	start := time.Now()
+	claims, err := db.claimStatement(ctx, p)
+	db.observe("InstanceClaim", start, err)
+	return claims, err
+}
+
+func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
 	now := db.now()
 	expires := now.Add(p.LeaseDuration)
 	labels, labelArgs := labelFilter(p.Labels)
@@ -482,7 +490,7 @@ func (db *DB) claimInOneStatement(ctx context.Context, p *store.InstanceClaimPar
 		SELECT i.id, i.token, c.id, c.run_id, c.task_id, c.map_index, c.item, c.attempts, c.failures, c.started_at, c.ready_at,
 			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params
 		FROM inserted i JOIN claimed c ON c.id = i.instance_id JOIN runs r ON r.id = c.run_id
-		ORDER BY c.id`), args...)
+		ORDER BY c.id`), args...) // only instances without a pool: Claim.Pool stays empty
 	if err != nil {
 		return nil, dbErr(err)
 	}

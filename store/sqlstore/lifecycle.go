@@ -23,7 +23,7 @@ func (db *DB) WorkerUpsert(ctx context.Context, w *store.WorkerInfo) error {
 	if w.Problems == nil {
 		problems = []byte("[]")
 	}
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "WorkerUpsert", func(t *txn) error {
 		now := us(t.now)
 		started := now
 		if !w.StartedAt.IsZero() {
@@ -40,7 +40,7 @@ func (db *DB) WorkerUpsert(ctx context.Context, w *store.WorkerInfo) error {
 
 // WorkerRemove implements store.Lifecycle.
 func (db *DB) WorkerRemove(ctx context.Context, id string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "WorkerRemove", func(t *txn) error {
 		_, err := t.exec(`DELETE FROM workers WHERE id = ?`, id)
 		return err
 	}))
@@ -48,7 +48,7 @@ func (db *DB) WorkerRemove(ctx context.Context, id string) error {
 
 // WorkerList implements store.Lifecycle.
 func (db *DB) WorkerList(ctx context.Context) ([]*store.WorkerInfo, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, hostname, pid, labels, concurrency, version, draining, problems, started_at, last_seen_at FROM workers ORDER BY id`)
+	rows, err := db.read(ctx, `SELECT id, hostname, pid, labels, concurrency, version, draining, problems, started_at, last_seen_at FROM workers ORDER BY id`)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -72,7 +72,7 @@ func (db *DB) WorkerList(ctx context.Context) ([]*store.WorkerInfo, error) {
 // WorkerPrune implements store.Lifecycle.
 func (db *DB) WorkerPrune(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "WorkerPrune", func(t *txn) error {
 		res, err := t.exec(`DELETE FROM workers WHERE last_seen_at < ?`, us(before))
 		if err != nil {
 			return err
@@ -93,7 +93,7 @@ func decodeLabels(s string) []string {
 
 // PipelineSetMissing implements store.Lifecycle.
 func (db *DB) PipelineSetMissing(ctx context.Context, id string, missing bool) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "PipelineSetMissing", func(t *txn) error {
 		res, err := t.exec(`UPDATE pipelines SET missing = ?, updated_at = ? WHERE id = ?`, missing, us(t.now), id)
 		if err != nil {
 			return err
@@ -111,7 +111,7 @@ func (db *DB) InstanceListWaiting(ctx context.Context, before time.Time, limit i
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, run_id, pipeline_id, task_id, map_index, pool, pool_slots, requires, ready_at, queued_timeout_us, blocked
+	rows, err := db.read(ctx, db.q(`SELECT id, run_id, pipeline_id, task_id, map_index, pool, pool_slots, requires, ready_at, queued_timeout_us, blocked
 		FROM task_instances WHERE `+claimable+` AND ready_at <= ? ORDER BY ready_at, id LIMIT ?`), us(before), limit)
 	if err != nil {
 		return nil, dbErr(err)
@@ -138,7 +138,7 @@ func (db *DB) InstanceSetBlocked(ctx context.Context, reasons map[int64]string) 
 	if len(reasons) == 0 {
 		return nil
 	}
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "InstanceSetBlocked", func(t *txn) error {
 		for _, id := range sortedIDs(keys(reasons)) {
 			if _, err := t.exec(`UPDATE task_instances SET blocked = ? WHERE id = ? AND blocked <> ?`, reasons[id], id, reasons[id]); err != nil {
 				return err
@@ -154,7 +154,7 @@ func (db *DB) InstanceFailBlocked(ctx context.Context, reasons map[int64]string)
 	if len(reasons) == 0 {
 		return nil
 	}
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "InstanceFailBlocked", func(t *txn) error {
 		var waiting []int64
 		for _, id := range sortedIDs(keys(reasons)) {
 			res, err := t.exec(`UPDATE task_instances SET blocked = ? WHERE id = ? AND `+claimable, reasons[id], id)
@@ -177,7 +177,7 @@ func (db *DB) InstanceFailBlocked(ctx context.Context, reasons map[int64]string)
 func (db *DB) StatsGet(ctx context.Context) (*store.Stats, error) {
 	s := &store.Stats{Ready: map[string]int{}, Running: map[string]int{}, ActiveRuns: map[string]int{}, PoolSlots: map[string]int{}}
 	count := func(query string, args []any, into func(key string, n int)) error {
-		rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+		rows, err := db.read(ctx, db.q(query), args...)
 		if err != nil {
 			return dbErr(err)
 		}
@@ -207,10 +207,10 @@ func (db *DB) StatsGet(ctx context.Context) (*store.Stats, error) {
 	if err := count(`SELECT name, slots FROM pools`, nil, func(k string, n int) { s.PoolSlots[k] = n }); err != nil {
 		return nil, err
 	}
-	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM task_instances WHERE blocked <> ''`).Scan(&s.Blocked); err != nil {
+	if err := db.readRow(ctx, `SELECT COUNT(*) FROM task_instances WHERE blocked <> ''`).Scan(&s.Blocked); err != nil {
 		return nil, dbErr(err)
 	}
-	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM pipelines WHERE parse_error <> ''`).Scan(&s.PipelinesWithErrors); err != nil {
+	if err := db.readRow(ctx, `SELECT COUNT(*) FROM pipelines WHERE parse_error <> ''`).Scan(&s.PipelinesWithErrors); err != nil {
 		return nil, dbErr(err)
 	}
 	return s, nil

@@ -12,7 +12,7 @@ import (
 
 // PipelineDelete implements store.Store.
 func (db *DB) PipelineDelete(ctx context.Context, id string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "PipelineDelete", func(t *txn) error {
 		var one int
 		err := t.queryRow(`SELECT 1 FROM pipelines WHERE id = ?`+db.d.ForUpdate, id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -38,7 +38,7 @@ func (db *DB) PipelineDelete(ctx context.Context, id string) error {
 
 // VersionList implements store.Store.
 func (db *DB) VersionList(ctx context.Context, pipelineID string) ([]*store.Version, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, pipeline_id, hash, file, created_at FROM versions WHERE pipeline_id = ? ORDER BY id DESC`), pipelineID)
+	rows, err := db.read(ctx, db.q(`SELECT id, pipeline_id, hash, file, created_at FROM versions WHERE pipeline_id = ? ORDER BY id DESC`), pipelineID)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -74,7 +74,7 @@ func (db *DB) RunListRecent(ctx context.Context, perPipeline int) (map[string][]
 			q.WriteString(`SELECT * FROM (SELECT ` + runColumns + ` FROM runs WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?) AS r`)
 			args = append(args, id, perPipeline)
 		}
-		rows, err := db.r.QueryContext(ctx, db.q(q.String()), args...)
+		rows, err := db.read(ctx, db.q(q.String()), args...)
 		if err != nil {
 			return nil, dbErr(err)
 		}
@@ -95,7 +95,7 @@ func (db *DB) RunListRecent(ctx context.Context, perPipeline int) (map[string][]
 }
 
 func (db *DB) pipelineIDs(ctx context.Context) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id FROM pipelines ORDER BY id`)
+	rows, err := db.read(ctx, `SELECT id FROM pipelines ORDER BY id`)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -113,15 +113,15 @@ func (db *DB) pipelineIDs(ctx context.Context) ([]string, error) {
 
 // RunCancel implements store.Store.
 func (db *DB) RunCancel(ctx context.Context, id int64) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "RunCancel", func(t *txn) error {
 		now := us(t.now)
 		// Locks in the usual order: attempts, instances, the run.
 		if _, err := t.exec(`UPDATE attempts SET state = 'cancelled', finished_at = ?, error = 'run cancelled'
 			WHERE run_id = ? AND state = 'running'`, now, id); err != nil {
 			return err
 		}
-		var state, pipelineID string
-		err := t.queryRow(`SELECT state, pipeline_id FROM runs WHERE id = ?`+db.d.ForUpdate, id).Scan(&state, &pipelineID)
+		var state, pipelineID, kind string
+		err := t.queryRow(`SELECT state, pipeline_id, kind FROM runs WHERE id = ?`+db.d.ForUpdate, id).Scan(&state, &pipelineID, &kind)
 		if errors.Is(err, sql.ErrNoRows) {
 			return sluice.Errorf(sluice.ENOTFOUND, "run %d not found", id)
 		}
@@ -138,6 +138,7 @@ func (db *DB) RunCancel(ctx context.Context, id int64) error {
 		if _, err := t.exec(`UPDATE runs SET state = 'cancelled', finished_at = ?, unfinished = 0 WHERE id = ?`, now, id); err != nil {
 			return err
 		}
+		t.runEvent(pipelineID, kind, sluice.RunCancelled)
 		t.notify(store.TopicRuns)
 		t.notify(store.TopicInstances)
 		t.notify(store.TopicLeases)
@@ -153,7 +154,7 @@ func (db *DB) RunCancel(ctx context.Context, id int64) error {
 // RunRetryFailed implements store.Store.
 func (db *DB) RunRetryFailed(ctx context.Context, id int64) (int, error) {
 	var n int
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "RunRetryFailed", func(t *txn) error {
 		var state string
 		var versionID int64
 		err := t.queryRow(`SELECT state, version_id FROM runs WHERE id = ?`, id).Scan(&state, &versionID)
@@ -190,7 +191,7 @@ func (db *DB) InstanceGet(ctx context.Context, runID int64, taskID string) (*sto
 
 // InstanceClear implements store.Store.
 func (db *DB) InstanceClear(ctx context.Context, runID int64, taskID string) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "InstanceClear", func(t *txn) error {
 		var (
 			id        int64
 			state     string
@@ -220,7 +221,7 @@ func (db *DB) InstanceMark(ctx context.Context, runID int64, taskID string, to s
 	if to != sluice.InstanceSuccess && to != sluice.InstanceFailed {
 		return sluice.Errorf(sluice.EINVALID, "a task can be marked success or failed, not %q", to)
 	}
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "InstanceMark", func(t *txn) error {
 		now := us(t.now)
 		if _, err := t.exec(`UPDATE attempts SET state = 'cancelled', finished_at = ?, error = ?
 			WHERE run_id = ? AND task_id = ? AND state = 'running'`, now, "marked "+string(to)+" by hand", runID, taskID); err != nil {

@@ -43,7 +43,7 @@ func (db *DB) PipelineSave(ctx context.Context, p *store.PipelineSaveParams) (*s
 		return nil, sluice.Errorf(sluice.EINVALID, "pipeline %q: max_active_runs must be at least 1", p.ID)
 	}
 	res := &store.PipelineSaveResult{}
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "PipelineSave", func(t *txn) error {
 		now := us(t.now)
 		if _, err := t.exec(`INSERT INTO pipelines (id, file, schedule, max_active_runs, loaded_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
@@ -147,7 +147,7 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 
 // PipelineSetError implements store.Store.
 func (db *DB) PipelineSetError(ctx context.Context, p *store.PipelineSetErrorParams) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "PipelineSetError", func(t *txn) error {
 		now := us(t.now)
 		// A pipeline that never parsed still gets a row, so its error shows.
 		if _, err := t.exec(`INSERT INTO pipelines (id, file, loaded_at, created_at, updated_at)
@@ -163,7 +163,7 @@ func (db *DB) PipelineSetError(ctx context.Context, p *store.PipelineSetErrorPar
 
 // PipelineGet implements store.Store.
 func (db *DB) PipelineGet(ctx context.Context, id string) (*store.Pipeline, error) {
-	p, err := scanPipeline(db.r.QueryRowContext(ctx, db.q(`SELECT `+pipelineColumns+pipelineFrom+` WHERE p.id = ?`), id))
+	p, err := scanPipeline(db.readRow(ctx, db.q(`SELECT `+pipelineColumns+pipelineFrom+` WHERE p.id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, sluice.Errorf(sluice.ENOTFOUND, "pipeline %q not found", id)
 	}
@@ -183,7 +183,7 @@ func (db *DB) PipelineListDue(ctx context.Context, now time.Time) ([]*store.Pipe
 }
 
 func (db *DB) listPipelines(ctx context.Context, query string, args ...any) ([]*store.Pipeline, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	rows, err := db.read(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -201,7 +201,7 @@ func (db *DB) listPipelines(ctx context.Context, query string, args ...any) ([]*
 
 // PipelineSetPaused implements store.Store.
 func (db *DB) PipelineSetPaused(ctx context.Context, id string, paused bool) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "PipelineSetPaused", func(t *txn) error {
 		now := us(t.now)
 		// Unpausing makes the pipeline due now so its schedule is
 		// recomputed from its history rather than from when it was paused.
@@ -221,7 +221,7 @@ func (db *DB) PipelineSetPaused(ctx context.Context, id string, paused bool) err
 
 // PipelineSetNextDue implements store.Store.
 func (db *DB) PipelineSetNextDue(ctx context.Context, id string, next *time.Time) error {
-	return dbErr(db.inTx(ctx, func(t *txn) error {
+	return dbErr(db.inTx(ctx, "PipelineSetNextDue", func(t *txn) error {
 		_, err := t.exec(`UPDATE pipelines SET next_due_at = ? WHERE id = ?`, usPtr(next), id)
 		return err
 	}))
@@ -234,7 +234,7 @@ func (db *DB) VersionGet(ctx context.Context, id int64) (*store.Version, error) 
 		spec      string
 		createdAt int64
 	)
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, pipeline_id, hash, source, spec, file, created_at FROM versions WHERE id = ?`), id).
+	err := db.readRow(ctx, db.q(`SELECT id, pipeline_id, hash, source, spec, file, created_at FROM versions WHERE id = ?`), id).
 		Scan(&v.ID, &v.PipelineID, &v.Hash, &v.Source, &spec, &v.File, &createdAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, sluice.Errorf(sluice.ENOTFOUND, "version %d not found", id)

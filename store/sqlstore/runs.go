@@ -49,7 +49,7 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 		run     *store.Run
 		created bool
 	)
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "RunCreate", func(t *txn) error {
 		var (
 			live      sql.NullInt64
 			maxActive int
@@ -108,7 +108,7 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 // RunStartQueued implements store.Store.
 func (db *DB) RunStartQueued(ctx context.Context, pipelineID string) (int, error) {
 	var n int
-	err := db.inTx(ctx, func(t *txn) error {
+	err := db.inTx(ctx, "RunStartQueued", func(t *txn) error {
 		var maxActive int
 		err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+db.d.ForUpdate, pipelineID).Scan(&maxActive)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -174,9 +174,12 @@ func startRun(t *txn, runID, versionID int64) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(`UPDATE runs SET state = 'running', started_at = ?, finished_at = NULL WHERE id = ?`, now, runID); err != nil {
+		var pipelineID, kind string
+		if err := t.queryRow(`UPDATE runs SET state = 'running', started_at = ?, finished_at = NULL WHERE id = ?
+			RETURNING pipeline_id, kind`, now, runID).Scan(&pipelineID, &kind); err != nil {
 			return err
 		}
+		t.runEvent(pipelineID, kind, sluice.RunRunning)
 		t.notify(store.TopicRuns)
 		f := newFinisher(t)
 		if err := f.decide(existing); err != nil {
@@ -211,9 +214,14 @@ func startRun(t *txn, runID, versionID int64) error {
 	if n == 0 {
 		state, finished = sluice.RunSuccess, now
 	}
-	if _, err := t.exec(`UPDATE runs SET state = ?, started_at = ?, finished_at = ?, unfinished = ? WHERE id = ?`,
-		string(state), now, finished, n, runID); err != nil {
+	var pipelineID, kind string
+	if err := t.queryRow(`UPDATE runs SET state = ?, started_at = ?, finished_at = ?, unfinished = ? WHERE id = ?
+		RETURNING pipeline_id, kind`, string(state), now, finished, n, runID).Scan(&pipelineID, &kind); err != nil {
 		return err
+	}
+	t.runEvent(pipelineID, kind, sluice.RunRunning)
+	if state != sluice.RunRunning {
+		t.runEvent(pipelineID, kind, state)
 	}
 	t.notify(store.TopicReady)
 	t.notify(store.TopicRuns)
@@ -223,7 +231,7 @@ func startRun(t *txn, runID, versionID int64) error {
 
 // RunGet implements store.Store.
 func (db *DB) RunGet(ctx context.Context, id int64) (*store.Run, error) {
-	r, err := scanRun(db.r.QueryRowContext(ctx, db.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id))
+	r, err := scanRun(db.readRow(ctx, db.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, sluice.Errorf(sluice.ENOTFOUND, "run %d not found", id)
 	}
@@ -264,7 +272,7 @@ func (db *DB) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit)
-	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
+	rows, err := db.read(ctx, db.q(q), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -283,7 +291,7 @@ func (db *DB) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run
 // RunCountActive implements store.Store.
 func (db *DB) RunCountActive(ctx context.Context, pipelineID string) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM runs WHERE pipeline_id = ? AND state IN (?, ?)`),
+	err := db.readRow(ctx, db.q(`SELECT COUNT(*) FROM runs WHERE pipeline_id = ? AND state IN (?, ?)`),
 		pipelineID, string(sluice.RunQueued), string(sluice.RunRunning)).Scan(&n)
 	return n, dbErr(err)
 }

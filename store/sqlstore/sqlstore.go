@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-dev/sluice"
@@ -43,6 +45,9 @@ type Dialect struct {
 	// AfterCommit, when set, is called after a transaction committed with
 	// the topics it changed, so other processes hear of the commit.
 	AfterCommit func(topics []store.Topic)
+	// Migrations are the embedded migration files (goose's NNNNN_name.sql),
+	// to tell whether the database's schema is current.
+	Migrations fs.FS
 }
 
 // Options configure a DB.
@@ -66,6 +71,8 @@ type DB struct {
 	clock   sluice.Clock
 	signals *store.Signals
 	onClose func() error
+
+	obs atomic.Pointer[store.Observer]
 
 	rebindMu sync.RWMutex
 	rebinds  map[string]string
@@ -166,9 +173,17 @@ type txn struct {
 	ctx    context.Context
 	now    time.Time
 	topics [store.NumTopics]bool
+	// runs are the runs the transaction started or finished, told to the
+	// observer once it committed.
+	runs []store.RunEvent
 }
 
 func (t *txn) notify(topic store.Topic) { t.topics[topic] = true }
+
+// runEvent records that a run started (state running) or finished.
+func (t *txn) runEvent(pipelineID, kind string, state sluice.RunState) {
+	t.runs = append(t.runs, store.RunEvent{PipelineID: pipelineID, Kind: store.RunKind(kind), State: state})
+}
 
 func (t *txn) exec(query string, args ...any) (sql.Result, error) {
 	if st := t.stmt(query); st != nil {
@@ -249,7 +264,9 @@ func (db *DB) prepareNew(ctx context.Context) {
 
 // inTx runs fn in a write transaction, retrying it as a whole after a
 // retryable error, and notifies the topics fn marked once it committed.
-func (db *DB) inTx(ctx context.Context, fn func(t *txn) error) error {
+// op names the operation for the observer (the store method).
+func (db *DB) inTx(ctx context.Context, op string, fn func(t *txn) error) error {
+	start := time.Now()
 	for try := 0; ; try++ {
 		t := &txn{db: db, ctx: ctx, now: db.now()}
 		err := db.runTx(t, fn)
@@ -264,13 +281,44 @@ func (db *DB) inTx(ctx context.Context, fn func(t *txn) error) error {
 				}
 			}
 			db.committed(topics)
+			if o := db.observer(); o != nil {
+				o.DBCall(op, time.Since(start), nil)
+				for _, e := range t.runs {
+					o.RunChanged(e)
+				}
+			}
 			return nil
 		}
 		if try < 8 && db.d.Retryable(err) && ctx.Err() == nil {
 			time.Sleep(time.Duration(1<<try) * time.Millisecond)
 			continue
 		}
+		db.observe(op, start, err)
 		return err
+	}
+}
+
+// SetObserver makes o hear of every transaction and every run that starts
+// or finishes, after commit; nil stops it.
+func (db *DB) SetObserver(o store.Observer) {
+	if o == nil {
+		db.obs.Store(nil)
+		return
+	}
+	db.obs.Store(&o)
+}
+
+func (db *DB) observer() store.Observer {
+	if o := db.obs.Load(); o != nil {
+		return *o
+	}
+	return nil
+}
+
+// observe tells the observer of a database call that began at start.
+func (db *DB) observe(op string, start time.Time, err error) {
+	if o := db.observer(); o != nil {
+		o.DBCall(op, time.Since(start), err)
 	}
 }
 
@@ -359,8 +407,69 @@ func (db *DB) Ping(ctx context.Context) error {
 		return dbErr(err)
 	}
 	var one int
-	return dbErr(db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one))
+	return dbErr(db.readRow(ctx, "SELECT 1").Scan(&one))
 }
 
 // Clock returns the store's clock.
 func (db *DB) Clock() sluice.Clock { return db.clock }
+
+// read runs a query on the read pool, measured as a "read" call.
+func (db *DB) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	start := time.Now()
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	db.observe("read", start, err)
+	return rows, err
+}
+
+// readRow runs a query for one row on the read pool, measured as a "read"
+// call.
+func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	start := time.Now()
+	row := db.r.QueryRowContext(ctx, query, args...)
+	db.observe("read", start, row.Err())
+	return row
+}
+
+// SchemaCheck implements store.SchemaChecker: the database must have every
+// migration this binary has. A newer schema is fine: migrations only add,
+// so processes of the previous release keep working during a rolling
+// upgrade.
+func (db *DB) SchemaCheck(ctx context.Context) error {
+	want, err := LatestMigration(db.d.Migrations)
+	if err != nil || want == 0 {
+		return err
+	}
+	var have sql.NullInt64
+	if err := db.readRow(ctx, `SELECT MAX(version_id) FROM goose_db_version WHERE is_applied`).Scan(&have); err != nil {
+		return dbErr(err)
+	}
+	if have.Int64 < want {
+		return sluice.Errorf(sluice.EUNAVAIL, "the database schema is at migration %d and this sluice needs %d: a process is migrating it, or none of this version has started yet", have.Int64, want)
+	}
+	return nil
+}
+
+// LatestMigration returns the number of the newest migration file in
+// fsys, 0 when there is none.
+func LatestMigration(fsys fs.FS) (int64, error) {
+	if fsys == nil {
+		return 0, nil
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return 0, err
+	}
+	var latest int64
+	for _, n := range names {
+		num, _, ok := strings.Cut(n, "_")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil {
+			continue
+		}
+		latest = max(latest, v)
+	}
+	return latest, nil
+}

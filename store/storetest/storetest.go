@@ -228,6 +228,7 @@ func Run(t *testing.T, open Opener) {
 		"SecretsAndVariables":      testSecretsAndVariables,
 		"Backfill":                 testBackfill,
 		"Lifecycle":                testLifecycle,
+		"ObserveAndStats":          testObserveAndStats,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
