@@ -1,0 +1,11 @@
+// Package deploy holds the files that run sluice outside a terminal: a
+// Docker Compose file (compose.yaml), Kubernetes manifests (k8s/), and a
+// systemd unit (sluice.service); the image itself is built from the
+// Dockerfile at the root of the repository. docs/deploy.md explains them.
+//
+// The package has no code. Its test reads those files and checks what
+// must hold for a deploy to drain instead of dropping work: probes on
+// /readyz and /healthz, stop grace periods longer than each process's
+// drain, containers that run as non-root, the stated number of each role,
+// and one image everywhere.
+package deploy
