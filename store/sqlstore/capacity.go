@@ -47,13 +47,10 @@ func (db *DB) CapacityHistory(ctx context.Context, p *store.CapacityHistoryParam
 	h := &store.CapacityHistory{From: p.From.UTC(), To: p.To.UTC()}
 	w := capWindow{from: us(p.From), to: us(p.To), now: us(now), pipeline: p.PipelineID}
 
-	var oldest sql.NullInt64
-	if err := db.readRow(ctx, `SELECT MIN(started_at) FROM runs`).Scan(&oldest); err != nil {
-		return nil, dbErr(err)
-	}
-	h.Oldest = fromNullUS(oldest)
-
 	var err error
+	if h.Oldest, h.PipelineOldest, err = db.capacityOldest(ctx); err != nil {
+		return nil, err
+	}
 	if h.Runs, err = db.capacityRuns(ctx, w); err != nil {
 		return nil, err
 	}
@@ -69,6 +66,44 @@ func (db *DB) CapacityHistory(ctx context.Context, p *store.CapacityHistoryParam
 	return h, nil
 }
 
+// capacityOldest returns the start of the oldest run stored, overall and
+// by pipeline: one index probe (runs_pipeline_started) per pipeline.
+func (db *DB) capacityOldest(ctx context.Context) (*time.Time, map[string]time.Time, error) {
+	rows, err := db.read(ctx, `SELECT p.id, (SELECT MIN(r.started_at) FROM runs r WHERE r.pipeline_id = p.id AND r.started_at IS NOT NULL) FROM pipelines p`)
+	if err != nil {
+		return nil, nil, dbErr(err)
+	}
+	defer rows.Close()
+	var oldest *time.Time
+	by := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var v sql.NullInt64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, nil, dbErr(err)
+		}
+		if !v.Valid {
+			continue
+		}
+		t := fromUS(v.Int64)
+		by[id] = t
+		if oldest == nil || t.Before(*oldest) {
+			oldest = &t
+		}
+	}
+	return oldest, by, dbErr(rows.Err())
+}
+
+// capRuns selects the runs that started in a window (its arguments are
+// the window's bounds), driven from the pipelines so that each is one
+// range of runs_pipeline_started. The joins are CROSS JOINs with their
+// conditions in WHERE because SQLite keeps the order of a CROSS JOIN: its
+// planner, without statistics, would otherwise scan a whole table (every
+// attempt, every output) and look the window up from it. PostgreSQL
+// plans a CROSS JOIN like any other join.
+const capRuns = ` FROM pipelines p CROSS JOIN runs r`
+const capRunsWhere = ` WHERE r.pipeline_id = p.id AND r.started_at >= ? AND r.started_at < ?`
+
 // capWindow is a window in stored microseconds.
 type capWindow struct {
 	from, to, now int64
@@ -78,21 +113,20 @@ type capWindow struct {
 func (w capWindow) day(n int64) time.Time  { return fromUS(w.from + n*usDay) }
 func (w capWindow) hour(n int64) time.Time { return fromUS(w.from + n*usHour) }
 
-// pipelineFilter is the condition and argument that limit runs r to the
-// window's pipeline, if it has one.
+// pipelineFilter is the condition (to follow a WHERE) and argument that
+// limit pipelines p to the window's pipeline, if it has one.
 func (w capWindow) pipelineFilter(args []any) (string, []any) {
 	if w.pipeline == "" {
 		return "", args
 	}
-	return ` AND r.pipeline_id = ?`, append(args, w.pipeline)
+	return ` AND p.id = ?`, append(args, w.pipeline)
 }
 
 // capacityRuns counts runs by pipeline and day, in SQL.
 func (db *DB) capacityRuns(ctx context.Context, w capWindow) ([]store.RunDay, error) {
 	cond, args := w.pipelineFilter([]any{w.from, w.from, w.to})
 	rows, err := db.read(ctx, db.q(`SELECT r.pipeline_id, (r.started_at - ?) / `+itoa(usDay)+` AS d, COUNT(*),
-		SUM(CASE WHEN r.state = 'success' THEN 1 ELSE 0 END), SUM(CASE WHEN r.state = 'failed' THEN 1 ELSE 0 END)
-		FROM runs r WHERE r.started_at >= ? AND r.started_at < ?`+cond+`
+		SUM(CASE WHEN r.state = 'success' THEN 1 ELSE 0 END), SUM(CASE WHEN r.state = 'failed' THEN 1 ELSE 0 END)`+capRuns+capRunsWhere+cond+`
 		GROUP BY r.pipeline_id, d ORDER BY r.pipeline_id, d`), args...)
 	if err != nil {
 		return nil, dbErr(err)
@@ -115,16 +149,15 @@ func (db *DB) capacityRuns(ctx context.Context, w capWindow) ([]store.RunDay, er
 // evenly down to about maxDur per pipeline: percentiles need the values,
 // and portable SQL has no percentile function.
 func (db *DB) capacityDurations(ctx context.Context, w capWindow, maxDur int) ([]store.RunDuration, error) {
-	cond, args := w.pipelineFilter([]any{w.from, w.from, w.to})
-	inner := strings.ReplaceAll(cond, "r.", "")
-	args = append(args, w.from, w.to)
-	outer, args := w.pipelineFilter(args)
-	args = append(args, maxDur)
+	// c counts each pipeline's successful runs, to sample down to maxDur.
+	args := []any{w.from, w.from, w.to}
+	cond, args := w.pipelineFilter(args)
+	args = append(args, w.from, w.to, maxDur)
 	rows, err := db.read(ctx, db.q(`SELECT r.pipeline_id, (r.started_at - ?) / `+itoa(usDay)+`, r.finished_at - r.started_at
-		FROM runs r JOIN (SELECT pipeline_id, COUNT(*) AS n FROM runs
-			WHERE started_at >= ? AND started_at < ? AND state = 'success'`+inner+` GROUP BY pipeline_id) c ON c.pipeline_id = r.pipeline_id
-		WHERE r.started_at >= ? AND r.started_at < ?`+outer+` AND r.state = 'success' AND r.finished_at IS NOT NULL
-			AND (r.id * `+itoa(sampleMultiplier)+`) % `+itoa(sampleModulus)+` < CAST(? AS BIGINT) * `+itoa(sampleModulus)+` / c.n + 1`), args...)
+		FROM (SELECT r.pipeline_id, COUNT(*) AS n`+capRuns+capRunsWhere+` AND r.state = 'success'`+cond+` GROUP BY r.pipeline_id) c
+		CROSS JOIN runs r
+		WHERE r.pipeline_id = c.pipeline_id AND r.started_at >= ? AND r.started_at < ? AND r.state = 'success' AND r.finished_at IS NOT NULL
+		AND (r.id * `+itoa(sampleMultiplier)+`) % `+itoa(sampleModulus)+` < CAST(? AS BIGINT) * `+itoa(sampleModulus)+` / c.n + 1`), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -142,48 +175,47 @@ func (db *DB) capacityDurations(ctx context.Context, w capWindow, maxDur int) ([
 	return out, dbErr(rows.Err())
 }
 
-// capacityPools sums slot use by pool and hour. Attempts that start and
-// end within one hour are summed in SQL; the few that cross an hour
-// boundary (at most the slots in use at each boundary) are split here.
+// capacityPools sums slot use by pool, pipeline and hour. Attempts that
+// start and end within one hour are summed in SQL; the few that cross an
+// hour boundary (at most the slots in use at each boundary) are split
+// here.
 func (db *DB) capacityPools(ctx context.Context, w capWindow) ([]store.PoolHour, error) {
 	const (
-		from = ` FROM runs r JOIN attempts a ON a.run_id = r.id JOIN task_instances ti ON ti.id = a.instance_id
-		WHERE r.started_at >= ? AND r.started_at < ? AND ti.pool <> ''`
+		from = capRuns + ` CROSS JOIN attempts a CROSS JOIN task_instances ti` + capRunsWhere + `
+		AND a.run_id = r.id AND ti.id = a.instance_id AND ti.pool <> ''`
 		end       = `COALESCE(a.finished_at, ?)`
 		startHour = `(a.started_at - ?) / `
 	)
 	hour := itoa(usHour)
 	look := w.from - int64(store.CapacityLookback/time.Microsecond)
-	sums := map[string]map[int64]int64{} // pool -> hour -> slot-microseconds
-	add := func(pool string, h, slotUS int64) {
-		if sums[pool] == nil {
-			sums[pool] = map[int64]int64{}
-		}
-		sums[pool][h] += slotUS
+	type key struct {
+		pool, pipeline string
+		hour           int64
 	}
+	sums := map[key]int64{} // slot-microseconds
 
-	rows, err := db.read(ctx, db.q(`SELECT ti.pool, `+startHour+hour+` AS h, CAST(SUM(ti.pool_slots * (`+end+` - a.started_at)) AS BIGINT)`+from+`
+	rows, err := db.read(ctx, db.q(`SELECT ti.pool, r.pipeline_id, `+startHour+hour+` AS h, CAST(SUM(ti.pool_slots * (`+end+` - a.started_at)) AS BIGINT)`+from+`
 		AND a.started_at >= ? AND a.started_at < ? AND `+startHour+hour+` = (`+end+` - ?) / `+hour+`
-		GROUP BY ti.pool, h`),
+		GROUP BY ti.pool, r.pipeline_id, h`),
 		w.from, w.now, look, w.to, w.from, w.to, w.from, w.now, w.from)
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var pool string
-		var h, slotUS int64
-		if err := rows.Scan(&pool, &h, &slotUS); err != nil {
+		var k key
+		var slotUS int64
+		if err := rows.Scan(&k.pool, &k.pipeline, &k.hour, &slotUS); err != nil {
 			return nil, dbErr(err)
 		}
-		add(pool, h, slotUS)
+		sums[k] += slotUS
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbErr(err)
 	}
 	rows.Close()
 
-	rows, err = db.read(ctx, db.q(`SELECT ti.pool, ti.pool_slots, a.started_at, `+end+from+`
+	rows, err = db.read(ctx, db.q(`SELECT ti.pool, r.pipeline_id, ti.pool_slots, a.started_at, `+end+from+`
 		AND a.started_at < ? AND `+end+` > ?
 		AND (a.started_at < ? OR `+startHour+hour+` <> (`+end+` - ?) / `+hour+`)`),
 		w.now, look, w.to, w.to, w.now, w.from, w.from, w.from, w.now, w.from)
@@ -192,16 +224,16 @@ func (db *DB) capacityPools(ctx context.Context, w capWindow) ([]store.PoolHour,
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var pool string
+		var pool, pipeline string
 		var slots, start, stop int64
-		if err := rows.Scan(&pool, &slots, &start, &stop); err != nil {
+		if err := rows.Scan(&pool, &pipeline, &slots, &start, &stop); err != nil {
 			return nil, dbErr(err)
 		}
 		start, stop = max(start, w.from), min(stop, w.to)
 		for t := start; t < stop; {
 			h := (t - w.from) / usHour
 			next := min(w.from+(h+1)*usHour, stop)
-			add(pool, h, slots*(next-t))
+			sums[key{pool, pipeline, h}] += slots * (next - t)
 			t = next
 		}
 	}
@@ -209,11 +241,9 @@ func (db *DB) capacityPools(ctx context.Context, w capWindow) ([]store.PoolHour,
 		return nil, dbErr(err)
 	}
 
-	var out []store.PoolHour
-	for pool, byHour := range sums {
-		for h, slotUS := range byHour {
-			out = append(out, store.PoolHour{Pool: pool, Hour: w.hour(h), SlotSeconds: float64(slotUS) / 1e6})
-		}
+	out := make([]store.PoolHour, 0, len(sums))
+	for k, slotUS := range sums {
+		out = append(out, store.PoolHour{Pool: k.pool, PipelineID: k.pipeline, Hour: w.hour(k.hour), SlotSeconds: float64(slotUS) / 1e6})
 	}
 	sortPoolHours(out)
 	return out, nil
@@ -225,9 +255,9 @@ func (db *DB) capacityPools(ctx context.Context, w capWindow) ([]store.PoolHour,
 // output of the window, streamed.
 func (db *DB) capacityMetrics(ctx context.Context, w capWindow) ([]store.MetricDay, error) {
 	cond, args := w.pipelineFilter([]any{w.from, w.from, w.to})
-	rows, err := db.read(ctx, db.q(`SELECT r.pipeline_id, ti.task_id, o.key, (r.started_at - ?) / `+itoa(usDay)+`, o.value
-		FROM runs r JOIN task_instances ti ON ti.run_id = r.id JOIN outputs o ON o.instance_id = ti.id
-		WHERE r.started_at >= ? AND r.started_at < ?`+cond+` AND substr(o.key, 1, 7) = 'metric.'`), args...)
+	rows, err := db.read(ctx, db.q(`SELECT r.pipeline_id, ti.task_id, o.key, (r.started_at - ?) / `+itoa(usDay)+`, o.value`+capRuns+`
+		CROSS JOIN task_instances ti CROSS JOIN outputs o`+capRunsWhere+`
+		AND ti.run_id = r.id AND o.instance_id = ti.id AND substr(o.key, 1, 7) = 'metric.'`+cond), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -279,7 +309,7 @@ func (db *DB) capacityMetrics(ctx context.Context, w capWindow) ([]store.MetricD
 
 func sortPoolHours(hs []store.PoolHour) {
 	slices.SortFunc(hs, func(a, b store.PoolHour) int {
-		return cmp.Or(cmp.Compare(a.Pool, b.Pool), a.Hour.Compare(b.Hour))
+		return cmp.Or(cmp.Compare(a.Pool, b.Pool), a.Hour.Compare(b.Hour), cmp.Compare(a.PipelineID, b.PipelineID))
 	})
 }
 

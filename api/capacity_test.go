@@ -1,0 +1,150 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/capacity/capacitytest"
+)
+
+// startSeededServer starts `sluice server` on a data dir seeded with 30
+// days of synthetic history that ends today (UTC); see capacitytest.
+func startSeededServer(t *testing.T) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	s := &testServer{t: t, dir: dir, home: filepath.Join(dir, "home"), pipes: filepath.Join(dir, "pipelines"), done: make(chan struct{})}
+	if err := capacitytest.SeedDir(context.Background(), s.home, capacitytest.Options{Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.pipes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "server", "--listen", "127.0.0.1:0", "--home", s.home, "--pipelines", s.pipes, "--log-format", "json")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SLUICE_ADMIN_PASSWORD="+adminPassword)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.log.WriteString(line + "\n")
+			s.mu.Unlock()
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
+				listening <- rec["url"].(string)
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-s.done
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.logs())
+		}
+	})
+	select {
+	case s.url = <-listening:
+	case <-s.done:
+		t.Fatalf("server exited early:\n%s", s.logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not listen:\n%s", s.logs())
+	}
+	waitFor(t, 30*time.Second, "the CLI token file", func() bool {
+		data, err := os.ReadFile(filepath.Join(s.home, "cli-token"))
+		s.admin = strings.TrimSpace(string(data))
+		return err == nil && s.admin != ""
+	})
+	return s
+}
+
+func TestCapacity(t *testing.T) {
+	t.Parallel()
+	s := startSeededServer(t)
+	viewer := s.createToken("viewer")
+
+	// A viewer may read the report; every response is checked against
+	// the OpenAPI document's schema by do.
+	q := url.Values{"threshold": {"daily_orders.load.rows=5M", "events.ingest.events=1e5"}}
+	var rep api.Capacity
+	s.do(request{method: "GET", path: "/api/v1/capacity?" + q.Encode(), token: viewer}).want(t, 200).decode(t, &rep)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	if rep.Days != 28 || !rep.To.Equal(today) && !rep.To.Equal(today.AddDate(0, 0, -1)) || !rep.From.Equal(rep.To.AddDate(0, 0, -28)) {
+		t.Errorf("window %s to %s, %d days", rep.From, rep.To, rep.Days)
+	}
+	if len(rep.Pipelines) != 3 || len(rep.Pools) != 2 || len(rep.Volumes) != 2 || len(rep.Forecasts) != 7 {
+		t.Fatalf("report: %d pipelines, %d pools, %d volumes, %d forecasts", len(rep.Pipelines), len(rep.Pools), len(rep.Volumes), len(rep.Forecasts))
+	}
+	var warehouse *api.CapacityPool
+	for i := range rep.Pools {
+		if rep.Pools[i].Name == "warehouse" {
+			warehouse = &rep.Pools[i]
+		}
+	}
+	if warehouse == nil || warehouse.Slots != 4 || warehouse.Full == nil || warehouse.Full.Status != "date" || warehouse.Full.Date == nil ||
+		!strings.Contains(warehouse.Full.Message, "at this growth, pool `warehouse` is full from "+warehouse.Full.Date.Format(time.DateOnly)) ||
+		len(warehouse.PeakUtilisation.Points) != 28 || warehouse.PeakUtilisation.Trend == nil || len(warehouse.Users) != 2 {
+		t.Errorf("warehouse: %+v", warehouse)
+	}
+	for _, v := range rep.Volumes {
+		if v.Threshold == nil || v.Forecast == nil {
+			t.Errorf("volume %s without its threshold's forecast", v.Key)
+		}
+	}
+	if f := rep.Forecasts[0]; f.Risk != "high" && f.Risk != "medium" {
+		t.Errorf("most urgent forecast first, got %+v", f)
+	}
+
+	// One pipeline, fewer days.
+	s.do(request{method: "GET", path: "/api/v1/capacity?pipeline=events&days=10", token: viewer}).want(t, 200).decode(t, &rep)
+	if rep.Days != 10 || len(rep.Pipelines) != 1 || rep.Pipelines[0].ID != "events" || rep.Pipelines[0].IntervalSeconds == nil || *rep.Pipelines[0].IntervalSeconds != 7200 {
+		t.Errorf("events, 10 days: %+v", rep.Pipelines)
+	}
+
+	// Mistakes.
+	for _, tc := range []struct {
+		query, code, text string
+		status            int
+	}{
+		{"days=0", "bad_request", "days", 400},
+		{"days=367", "bad_request", "at most 366", 400},
+		{"threshold=rows", "bad_request", "pipeline.task.metric=value", 400},
+		{"threshold=" + url.QueryEscape("daily_orders.load.rows=lots"), "bad_request", "not a number", 400},
+		{"threshold=" + url.QueryEscape("daily_orders.load.bytes=5G"), "invalid", "metrics reported: daily_orders.load.rows, events.ingest.events", 422},
+		{"pipeline=nope", "not_found", "nope", 404},
+	} {
+		e := s.do(request{method: "GET", path: "/api/v1/capacity?" + tc.query, token: viewer}).wantError(t, tc.status, tc.code)
+		if !strings.Contains(e.Message, tc.text) {
+			t.Errorf("%s: %q lacks %q", tc.query, e.Message, tc.text)
+		}
+	}
+}
+
+// TestCapacityEmpty: a server without history answers an empty report.
+func TestCapacityEmpty(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	var rep api.Capacity
+	s.do(request{method: "GET", path: "/api/v1/capacity", token: s.admin}).want(t, 200).decode(t, &rep)
+	if len(rep.Pipelines)+len(rep.Pools)+len(rep.Volumes)+len(rep.Forecasts) != 0 || rep.HistoryFrom != nil || len(rep.Notes) != 1 {
+		t.Errorf("empty report: %+v", rep)
+	}
+}
