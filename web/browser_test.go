@@ -406,6 +406,10 @@ func TestBrowser(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(pipes, "report.yaml"), reportV1)
 	writeFile(t, filepath.Join(pipes, "broken.yaml"), "id: broken\ntasks:\n  \"<script>alert(1)</script>\":\n    run: echo hi\n")
+	writeFile(t, filepath.Join(pipes, "pooled.yaml"), pooledPipeline(filepath.Join(dir, "release")))
+	writeFile(t, filepath.Join(pipes, "dbt_models.yaml"), dbtPipeline)
+	writeFile(t, filepath.Join(pipes, "nightly.yaml"), nightlyPipeline)
+	writeFile(t, filepath.Join(pipes, "lifecycle.yaml"), lifecyclePipeline)
 
 	srv := startSluice(t, dir)
 	br := newBrowser(t)
@@ -749,6 +753,8 @@ fetch(%q, {method: "POST", credentials: "include", mode: "no-cors",
 		br.shot(ctx, "tokens")
 	})
 
+	featureTests(t, br, srv)
+
 	t.Run("phone", func(t *testing.T) {
 		phone := br.tab()
 		do(t, phone, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
@@ -764,6 +770,24 @@ fetch(%q, {method: "POST", credentials: "include", mode: "no-cors",
 			t.Errorf("the run page is %dpx wide on a 390px phone; too wide: %s", w, eval[string](t, phone, wideElements))
 		}
 		br.shot(phone, "phone-run")
+		for _, page := range []struct{ path, ready, shot string }{
+			{"/pools", `document.querySelector('#pool-reports_pool')`, "phone-pools"},
+			{"/workers", `document.querySelector('.workers-table tbody tr')`, "phone-workers"},
+			{"/variables", `document.querySelector('#var-bucket')`, ""},
+			{"/secrets", `document.querySelector('#secret-API_TOKEN')`, ""},
+			{"/pipelines/nightly/backfills", `document.querySelector('#backfill-form') && document.querySelector('.bf')`, "phone-backfills"},
+			{"/pipelines/lifecycle", `document.querySelector('#missing-badge')`, ""},
+		} {
+			do(t, phone, "open "+page.path, chromedp.Navigate(base+page.path))
+			waitJS(t, phone, page.path+" shown", page.ready, 20*time.Second)
+			if w := eval[int](t, phone, `document.documentElement.scrollWidth`); w > 400 {
+				t.Errorf("%s is %dpx wide on a 390px phone; too wide: %s", page.path, w, eval[string](t, phone, wideElements))
+			}
+			noCSPViolations(t, phone)
+			if page.shot != "" {
+				br.shot(phone, page.shot)
+			}
+		}
 	})
 
 	br.mu.Lock()

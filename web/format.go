@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -25,6 +26,9 @@ var funcs = template.FuncMap{
 	"states":     func() []string { return legendStates },
 	"runStates":  func() []string { return runLegendStates },
 	"upper":      strings.ToUpper,
+	"blocked":    isBlocked,
+	"perrLines":  perrLines,
+	"base":       filepath.Base,
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return one
@@ -54,6 +58,33 @@ func dict(kv ...any) (map[string]any, error) {
 		m[k] = kv[i+1]
 	}
 	return m, nil
+}
+
+// perrLine is one line of a stored parse error: "file:line:col" in Pos
+// and the rest (": message") in Text, or a hint ("\thint: …") in Text
+// with Hint set, or any other line in Text.
+type perrLine struct {
+	Pos, Text string
+	Hint      bool
+}
+
+var perrPos = regexp.MustCompile(`^(.+?:\d+:\d+)(: .*)$`)
+
+// perrLines splits a stored parse error into lines, so that a page can
+// set their positions apart. Put back together, the lines are the error.
+func perrLines(s string) []perrLine {
+	var out []perrLine
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		switch m := perrPos.FindStringSubmatch(l); {
+		case m != nil:
+			out = append(out, perrLine{Pos: m[1], Text: m[2]})
+		case strings.HasPrefix(strings.TrimSpace(l), "hint:"):
+			out = append(out, perrLine{Text: l, Hint: true})
+		default:
+			out = append(out, perrLine{Text: l})
+		}
+	}
+	return out
 }
 
 // stateClass is the CSS class of a state: "st-success", or "st-none"

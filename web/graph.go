@@ -22,7 +22,9 @@ type graphView struct {
 
 type graphNode struct {
 	ID, Label, State, Href string
-	X, Y, W, H             float64
+	// Blocked says why the ready task cannot start.
+	Blocked    string
+	X, Y, W, H float64
 }
 
 type graphEdge struct {
@@ -69,6 +71,9 @@ func buildGraph(p *pipeline.Pipeline, instances map[string]*store.Instance, runI
 		n := graphNode{ID: b.ID, Label: graphLabel(b.ID, b.W), X: b.X, Y: b.Y, W: b.W, H: b.H}
 		if in := instances[b.ID]; in != nil {
 			n.State = string(in.State)
+			if isBlocked(in) {
+				n.Blocked = in.Blocked
+			}
 		}
 		if runID != 0 {
 			n.Href = fmt.Sprintf("/runs/%d/tasks/%s", runID, url.PathEscape(b.ID))

@@ -147,7 +147,7 @@ func instanceFingerprint(in *store.Instance) string {
 		return "none"
 	}
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%d/%d", in.State, in.Attempts, in.Failures)
+	fmt.Fprintf(h, "%s/%d/%d/%t:%s", in.State, in.Attempts, in.Failures, isBlocked(in), in.Blocked)
 	return fmt.Sprintf("%x", h.Sum64())
 }
 

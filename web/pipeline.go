@@ -36,7 +36,7 @@ func (w *Web) loadHead(ctx context.Context, id, tab string) (*pipelineHead, erro
 		return nil, err
 	}
 	h := &pipelineHead{SP: sp, P: p, Tab: tab}
-	if p != nil && !sp.Paused {
+	if p != nil && !sp.Paused && !sp.Missing {
 		if next, ok := w.ctl.NextRun(p); ok {
 			h.Next = &next
 		}
@@ -57,7 +57,7 @@ func (w *Web) pipelineFingerprint(ctx context.Context, id string) (string, error
 		return "", err
 	}
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d|%t|%s|", sp.VersionID, sp.Paused, sp.ParseError)
+	fmt.Fprintf(h, "%d|%t|%t|%s|", sp.VersionID, sp.Paused, sp.Missing, sp.ParseError)
 	for _, r := range runs {
 		fmt.Fprintf(h, "%d:%s;", r.ID, r.State)
 		if r.State.Finished() {
@@ -72,6 +72,24 @@ func (w *Web) pipelineFingerprint(ctx context.Context, id string) (string, error
 		}
 	}
 	return fmt.Sprintf("%x", h.Sum64()), nil
+}
+
+// pipelineHeadLive is the head of a pipeline's pages, for the pages that
+// follow the pipeline live: its state, lifecycle and file errors.
+func (w *Web) pipelineHeadLive(rw http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	head, err := w.loadHead(r.Context(), id, r.URL.Query().Get("tab"))
+	if err != nil {
+		return err
+	}
+	head.Fingerprint = "live"
+	v := w.newView(r, "", "", head)
+	// The pause switch comes back to the page, not to this fragment.
+	v.Path = "/pipelines/" + url.PathEscape(id)
+	if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil && u.Host == r.Host && u.Path != "" {
+		v.Path = stripNotice(localPath(u.RequestURI()))
+	}
+	return w.fragment(rw, http.StatusOK, "pipeline-head-live", v)
 }
 
 // Grid.

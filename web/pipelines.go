@@ -21,13 +21,18 @@ type pipelineRow struct {
 	Schedule, Zone  string
 	File            string
 	Paused          bool
-	HasVersion      bool
-	Next            *time.Time
-	Runs            []*store.Run // oldest first
-	ParseError      string
-	ParseErrorAt    *time.Time
-	Active          int
-	LastState       sluice.RunState
+	// Missing is set when the file left the pipelines folder.
+	Missing    bool
+	HasVersion bool
+	// Hash is the live version's; LoadedAt when it was loaded.
+	Hash         string
+	LoadedAt     time.Time
+	Next         *time.Time
+	Runs         []*store.Run // oldest first
+	ParseError   string
+	ParseErrorAt *time.Time
+	Active       int
+	LastState    sluice.RunState
 }
 
 type pipelinesData struct {
@@ -42,7 +47,7 @@ type pipelinesData struct {
 func pipelinesFingerprint(list []*store.Pipeline, recent map[string][]*store.Run) string {
 	h := fnv.New64a()
 	for _, sp := range list {
-		fmt.Fprintf(h, "%s|%d|%t|%s|", sp.ID, sp.VersionID, sp.Paused, sp.ParseError)
+		fmt.Fprintf(h, "%s|%d|%t|%t|%s|", sp.ID, sp.VersionID, sp.Paused, sp.Missing, sp.ParseError)
 		for _, run := range recent[sp.ID] {
 			fmt.Fprintf(h, "%d:%s,", run.ID, run.State)
 		}
@@ -73,8 +78,8 @@ func (w *Web) loadPipelines(ctx context.Context) (*pipelinesData, error) {
 		runs := slices.Clone(recent[sp.ID])
 		slices.Reverse(runs)
 		row := &pipelineRow{
-			ID: sp.ID, File: sp.File, Paused: sp.Paused, Schedule: sp.Schedule,
-			HasVersion: sp.VersionID != 0, Runs: runs, ParseError: sp.ParseError, ParseErrorAt: sp.ParseErrorAt,
+			ID: sp.ID, File: sp.File, Paused: sp.Paused, Missing: sp.Missing, Schedule: sp.Schedule,
+			HasVersion: sp.VersionID != 0, Hash: sp.Hash, LoadedAt: sp.LoadedAt, Runs: runs, ParseError: sp.ParseError, ParseErrorAt: sp.ParseErrorAt,
 		}
 		for _, run := range runs {
 			if !run.State.Finished() {
@@ -90,7 +95,7 @@ func (w *Web) loadPipelines(ctx context.Context) (*pipelinesData, error) {
 		}
 		if p != nil {
 			row.Description, row.Zone = p.Description, p.Timezone
-			if !sp.Paused {
+			if !sp.Paused && !sp.Missing {
 				if next, ok := w.ctl.NextRun(p); ok {
 					row.Next = &next
 				}

@@ -21,14 +21,40 @@ import (
 const runTick = 5 * time.Second
 
 type runData struct {
-	Run         *store.Run
-	P           *pipeline.Pipeline
-	Params      []keyValue
-	Tasks       []*taskRow
-	Counts      []stateCount
-	Graph       *graphView
-	Gantt       *ganttView
+	Run    *store.Run
+	P      *pipeline.Pipeline
+	Params []keyValue
+	Tasks  []*taskRow
+	Counts []stateCount
+	Graph  *graphView
+	Gantt  *ganttView
+	// Parent is the run whose pipeline: task started this one (nil when
+	// none did, or when it was deleted: Run.ParentRunID still says which).
+	Parent *store.Run
+	// Blocked are the tasks and items that are ready but that nothing can
+	// start, with why.
+	Blocked     []blockedTask
+	Callbacks   []*store.Callback
 	Fingerprint string
+}
+
+// blockedTask is a ready task (or item) that cannot start.
+type blockedTask struct {
+	Label, Href, Reason string
+}
+
+// isBlocked reports whether an instance is ready but cannot start: the
+// scheduler records why in Blocked, and the reason stays until it is
+// gone, so only a waiting instance counts.
+func isBlocked(in *store.Instance) bool {
+	if in == nil || in.Blocked == "" {
+		return false
+	}
+	switch in.State {
+	case sluice.InstanceQueued, sluice.InstanceUpForRetry, sluice.InstanceUpForReschedule:
+		return true
+	}
+	return false
 }
 
 type keyValue struct{ Key, Value string }
@@ -39,6 +65,10 @@ type taskRow struct {
 	State    sluice.InstanceState
 	Attempts []*store.Attempt
 	Error    string
+	// Blocked says why the ready task cannot start; empty when it can.
+	Blocked string
+	// Children are the runs a pipeline: task started, oldest first.
+	Children []*store.Run
 	// Items are the instances of a mapped task's items.
 	Items []*itemRow
 }
@@ -49,6 +79,7 @@ type itemRow struct {
 	Item     string
 	Attempts []*store.Attempt
 	Error    string
+	Blocked  string
 	Href     string
 }
 
@@ -94,9 +125,39 @@ func (w *Web) runFingerprint(ctx context.Context, id int64, tick time.Time) (str
 		fmt.Fprintf(h, "%d|", tick.UnixNano()/int64(runTick))
 	}
 	for _, in := range ins {
-		fmt.Fprintf(h, "%s[%d]=%s/%d/%d,", in.TaskID, in.MapIndex, in.State, in.Attempts, in.Failures)
+		fmt.Fprintf(h, "%s[%d]=%s/%d/%d/%t:%s,", in.TaskID, in.MapIndex, in.State, in.Attempts, in.Failures, isBlocked(in), in.Blocked)
+	}
+	// The runs this one started, and its callbacks, change on their own.
+	children, err := w.children(ctx, run)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range children {
+		fmt.Fprintf(h, "child %d:%s,", c.ID, c.State)
+	}
+	cbs, err := w.st.CallbackList(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range cbs {
+		fmt.Fprintf(h, "cb %d:%s:%d,", c.ID, c.State, c.Tries)
 	}
 	return fmt.Sprintf("%x", h.Sum64()), nil
+}
+
+// children returns the runs that a run's pipeline: tasks started; none
+// when its version has no such task (which costs no query).
+func (w *Web) children(ctx context.Context, run *store.Run) ([]*store.Run, error) {
+	p, err := w.versionOf(ctx, run.VersionID)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	for _, t := range p.Tasks {
+		if t.Kind == pipeline.KindPipeline {
+			return w.ctl.Children(ctx, run, p)
+		}
+	}
+	return nil, nil
 }
 
 func (w *Web) loadRun(ctx context.Context, r *http.Request) (*runData, *view, error) {
@@ -157,11 +218,34 @@ func (w *Web) loadRun(ctx context.Context, r *http.Request) (*runData, *view, er
 	for _, a := range attempts {
 		attemptsOf[a.InstanceID] = append(attemptsOf[a.InstanceID], a)
 	}
+	children, err := w.children(ctx, run)
+	if err != nil {
+		return nil, nil, err
+	}
+	childrenOf := map[string][]*store.Run{}
+	for _, c := range children {
+		childrenOf[c.ParentTask] = append(childrenOf[c.ParentTask], c)
+	}
+	if run.ParentRunID != nil {
+		switch parent, err := w.st.RunGet(ctx, *run.ParentRunID); {
+		case err == nil:
+			d.Parent = parent
+		case sluice.ErrorCode(err) != sluice.ENOTFOUND:
+			return nil, nil, err
+		}
+	}
+	if d.Callbacks, err = w.st.CallbackList(ctx, id); err != nil {
+		return nil, nil, err
+	}
 	counts := map[string]int{}
 	order := taskOrder(d.P, present)
 	var rows []ganttRowSpec
 	for _, t := range order {
-		row := &taskRow{ID: t, Instance: byTask[t]}
+		row := &taskRow{ID: t, Instance: byTask[t], Children: childrenOf[t]}
+		if isBlocked(row.Instance) {
+			row.Blocked = row.Instance.Blocked
+			d.Blocked = append(d.Blocked, blockedTask{Label: t, Href: taskHref(run.ID, t, -1), Reason: row.Blocked})
+		}
 		if row.Instance != nil {
 			row.State = row.Instance.State
 			row.Attempts = attemptsOf[row.Instance.ID]
@@ -175,6 +259,10 @@ func (w *Web) loadRun(ctx context.Context, r *http.Request) (*runData, *view, er
 				ir.Item = *it.Item
 			}
 			ir.Error = lastError(ir.Attempts)
+			if isBlocked(it) {
+				ir.Blocked = it.Blocked
+				d.Blocked = append(d.Blocked, blockedTask{Label: fmt.Sprintf("%s[%d]", t, it.MapIndex), Href: ir.Href, Reason: it.Blocked})
+			}
 			row.Items = append(row.Items, ir)
 			rows = append(rows, ganttRowSpec{InstanceID: it.ID, Task: t, Label: fmt.Sprintf("%s[%d]", t, it.MapIndex), Href: ir.Href})
 		}

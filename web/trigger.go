@@ -92,6 +92,35 @@ func paramFields(p *pipeline.Pipeline, form map[string][]string) []*paramField {
 	return out
 }
 
+// formParams returns the fields of p's params with the values posted in
+// form, and the params given.
+func formParams(p *pipeline.Pipeline, form map[string][]string) ([]*paramField, map[string]any) {
+	fields := paramFields(p, form)
+	params := map[string]any{}
+	for _, f := range fields {
+		if _, sent := form[f.Field()]; !sent {
+			continue
+		}
+		// An empty input means "not given": the default applies, or a
+		// required param is reported missing.
+		if f.Value == "" && (f.Type != string(pipeline.ParamString) || f.Required || f.HasDefault()) {
+			continue
+		}
+		params[f.Name] = f.Value
+	}
+	return fields, params
+}
+
+// fieldProblems puts the problems of an error about params (its Details
+// map each param to its problem) next to their fields.
+func fieldProblems(fields []*paramField, se *sluice.Error) {
+	if problems, ok := se.Details.(map[string]string); ok {
+		for _, f := range fields {
+			f.Problem = problems[f.Name]
+		}
+	}
+}
+
 func (w *Web) triggerPage(rw http.ResponseWriter, r *http.Request) error {
 	head, err := w.loadHead(r.Context(), r.PathValue("id"), "trigger")
 	if err != nil {
@@ -116,18 +145,7 @@ func (w *Web) triggerPost(rw http.ResponseWriter, r *http.Request) error {
 	d := &triggerData{pipelineHead: head}
 	params := map[string]any{}
 	if head.P != nil {
-		d.Fields = paramFields(head.P, r.PostForm)
-		for _, f := range d.Fields {
-			if _, sent := r.PostForm[f.Field()]; !sent {
-				continue
-			}
-			// An empty input means "not given": the default applies, or a
-			// required param is reported missing.
-			if f.Value == "" && (f.Type != string(pipeline.ParamString) || f.Required || f.HasDefault()) {
-				continue
-			}
-			params[f.Name] = f.Value
-		}
+		d.Fields, params = formParams(head.P, r.PostForm)
 	}
 	run, err := w.ctl.Trigger(ctx, head.SP.ID, params, auth.FromContext(ctx).Name)
 	if err == nil {
@@ -145,11 +163,7 @@ func (w *Web) triggerPost(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.Problem = se.Message
-	if problems, ok := se.Details.(map[string]string); ok {
-		for _, f := range d.Fields {
-			f.Problem = problems[f.Name]
-		}
-	}
+	fieldProblems(d.Fields, se)
 	v := w.newView(r, "Trigger "+head.SP.ID, "pipelines", d)
 	if isHTMX(r) {
 		return w.fragment(rw, http.StatusUnprocessableEntity, "trigger-form", v)

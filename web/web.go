@@ -82,6 +82,7 @@ func (w *Web) Handler() http.Handler {
 	mux.Handle("POST /pipelines/{id}/pause", w.act(operator, w.pausePost))
 
 	mux.Handle("GET /pipelines/{id}", w.page(viewer, w.gridPage))
+	mux.Handle("GET /pipelines/{id}/live/head", w.page(viewer, w.pipelineHeadLive))
 	mux.Handle("GET /pipelines/{id}/live/grid", w.page(viewer, w.gridLive))
 	mux.Handle("GET /pipelines/{id}/graph", w.page(viewer, w.graphPage))
 	mux.Handle("GET /pipelines/{id}/live/graph", w.page(viewer, w.graphLive))
@@ -90,6 +91,10 @@ func (w *Web) Handler() http.Handler {
 	mux.Handle("GET /pipelines/{id}/live/runs", w.page(viewer, w.runsLive))
 	mux.Handle("GET /pipelines/{id}/trigger", w.page(operator, w.triggerPage))
 	mux.Handle("POST /pipelines/{id}/trigger", w.act(operator, w.triggerPost))
+	mux.Handle("GET /pipelines/{id}/backfills", w.page(viewer, w.backfillsPage))
+	mux.Handle("GET /pipelines/{id}/live/backfills", w.page(viewer, w.backfillsLive))
+	mux.Handle("POST /pipelines/{id}/backfills", w.act(operator, w.backfillPost))
+	mux.Handle("POST /backfills/{id}/cancel", w.act(operator, w.backfillCancel))
 	mux.Handle("GET /pipelines/{id}/delete", w.page(admin, w.deletePage))
 	mux.Handle("POST /pipelines/{id}/delete", w.act(admin, w.deletePost))
 
@@ -102,6 +107,27 @@ func (w *Web) Handler() http.Handler {
 	mux.Handle("GET /runs/{id}/tasks/{task}", w.page(viewer, w.logPage))
 	mux.Handle("GET /runs/{id}/tasks/{task}/live", w.page(viewer, w.logLive))
 	mux.Handle("GET /runs/{id}/tasks/{task}/log.txt", w.page(viewer, w.logText))
+
+	mux.Handle("GET /pools", w.page(viewer, w.poolsPage))
+	mux.Handle("GET /live/pools", w.page(viewer, w.poolsLive))
+	mux.Handle("POST /pools", w.act(operator, w.poolSet))
+	mux.Handle("POST /pools/{name}/delete", w.act(operator, w.poolDelete))
+
+	mux.Handle("GET /workers", w.page(viewer, w.workersPage))
+	mux.Handle("GET /live/workers", w.page(viewer, w.workersLive))
+
+	// Variables may hold what viewers should not read; secrets show only
+	// their names, and only admins set them.
+	mux.Handle("GET /variables", w.page(operator, w.variablesPage))
+	mux.Handle("GET /live/variables", w.page(operator, w.variablesLive))
+	mux.Handle("POST /variables", w.act(operator, w.variableSet))
+	mux.Handle("POST /variables/{name}/delete", w.act(operator, w.variableDelete))
+	mux.Handle("GET /secrets", w.page(operator, w.secretsPage))
+	mux.Handle("GET /live/secrets", w.page(operator, w.secretsLive))
+	mux.Handle("POST /secrets", w.act(admin, w.secretSet))
+	mux.Handle("POST /secrets/{name}/delete", w.act(admin, w.secretDelete))
+
+	mux.Handle("GET /capacity", w.page(viewer, w.capacityPage))
 
 	mux.Handle("GET /upload", w.page(admin, w.uploadPage))
 	mux.Handle("POST /upload", w.act(admin, w.uploadPost))
@@ -121,6 +147,9 @@ func (w *Web) Handler() http.Handler {
 	mux.Handle("GET /events/pipelines/{id}", w.stream(w.pipelineEvents))
 	mux.Handle("GET /events/runs/{id}", w.stream(w.runEvents))
 	mux.Handle("GET /events/logs/{run}/{task}/{attempt}", w.stream(w.logEvents))
+	mux.Handle("GET /events/pools", w.stream(w.poolsEvents))
+	mux.Handle("GET /events/workers", w.stream(w.workersEvents))
+	mux.Handle("GET /events/backfills/{id}", w.stream(w.backfillEvents))
 
 	mux.Handle("/", w.page(viewer, func(rw http.ResponseWriter, r *http.Request) error {
 		return sluice.Errorf(sluice.ENOTFOUND, "there is no page at %s", r.URL.Path)
