@@ -70,7 +70,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info("user created", "user", u.Name, "role", string(u.Role), "by", by(r))
+	a.logger(r).Info("user created", "user", u.Name, "role", string(u.Role), "by", by(r))
 	writeJSON(w, http.StatusCreated, userOut(u))
 	return nil
 }
@@ -114,7 +114,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if u, err = a.st.UserGet(ctx, name); err != nil {
 		return err
 	}
-	a.log.Info("user changed", "user", name, "role", string(u.Role), "disabled", u.Disabled, "password_changed", p.PasswordHash != nil, "by", by(r))
+	a.logger(r).Info("user changed", "user", name, "role", string(u.Role), "disabled", u.Disabled, "password_changed", p.PasswordHash != nil, "by", by(r))
 	writeJSON(w, http.StatusOK, userOut(u))
 	return nil
 }
@@ -154,7 +154,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := a.st.UserDelete(ctx, name); err != nil {
 		return err
 	}
-	a.log.Info("user deleted", "user", name, "by", by(r))
+	a.logger(r).Info("user deleted", "user", name, "by", by(r))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -202,7 +202,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info("API token created", "token", tk.ID, "name", tk.Name, "role", string(tk.Role), "by", by(r))
+	a.logger(r).Info("API token created", "token", tk.ID, "name", tk.Name, "role", string(tk.Role), "by", by(r))
 	writeJSON(w, http.StatusCreated, NewToken{Token: tokenOut(tk), Secret: secret})
 	return nil
 }
@@ -215,7 +215,7 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	if err := a.st.TokenDelete(r.Context(), id); err != nil {
 		return err
 	}
-	a.log.Info("API token revoked", "token", id, "by", by(r))
+	a.logger(r).Info("API token revoked", "token", id, "by", by(r))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/control"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -21,9 +22,14 @@ type Config struct {
 	Auth *auth.Auth
 	// Clock tells durations of running runs; default the system clock.
 	Clock sluice.Clock
-	// Logger records internal errors, which responses never show;
-	// default slog.Default().
+	// Logger records internal errors, which responses never show, and
+	// one line per request; default slog.Default().
 	Logger *slog.Logger
+	// Secrets seals the values of secrets set through the API. When nil,
+	// the control's own key (control.Control.WithSecrets) is used; without
+	// either, setting a secret is refused with a message that names
+	// $SLUICE_SECRET_KEY.
+	Secrets *secret.Box
 }
 
 // API serves the REST API. Create it with New.
@@ -50,12 +56,16 @@ func New(cfg Config) *API {
 	if cfg.Auth == nil {
 		cfg.Auth = auth.New(auth.Config{Store: cfg.Control.Store(), Logger: cfg.Logger})
 	}
+	if cfg.Secrets != nil {
+		cfg.Control.WithSecrets(cfg.Secrets)
+	}
 	st := cfg.Control.Store()
 	return &API{ctl: cfg.Control, st: st, auth: cfg.Auth, clock: cfg.Clock, log: cfg.Logger, versions: newVersionCache(st)}
 }
 
 // Handler serves every route under /api/v1/. Requests pass, in order:
-// common headers; authentication and the CSRF and cross-origin checks of
+// the request id (see RequestIDHeader) and the access log; common
+// headers; authentication and the CSRF and cross-origin checks of
 // auth.Middleware; routing, where an unknown path is a JSON 404 and a
 // known path with another method a JSON 405; the role the route needs; and
 // the route's handler.
@@ -68,6 +78,7 @@ func (a *API) Handler() http.Handler {
 		mux.Handle(pattern, a.endpoint(rt))
 	}
 	dispatch := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r.Context()).principal = by(r)
 		// A path that is not clean ("//", "..") would be redirected by
 		// the mux with an HTML body; it names no route.
 		if _, pattern := mux.Handler(r); !known[pattern] || path.Clean(r.URL.EscapedPath()) != r.URL.EscapedPath() {
@@ -77,7 +88,7 @@ func (a *API) Handler() http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 	authed := a.auth.Middleware(a.writeError)(dispatch)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.withRequest(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
@@ -89,7 +100,7 @@ func (a *API) Handler() http.Handler {
 			r.Header.Del("Cookie")
 		}
 		authed.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // endpoint checks the role a route needs and runs its handler.

@@ -23,7 +23,7 @@ func TestNoCredentials(t *testing.T) {
 		if rt.Role == "" {
 			continue
 		}
-		path := strings.NewReplacer("{id}", "manual", "{run}", "1", "{task}", "only", "{version}", "live", "{name}", "admin", "{token}", "1").Replace(rt.Path)
+		path := strings.NewReplacer("{id}", "manual", "{run}", "1", "{task}", "only", "{version}", "live", "{name}", "admin", "{token}", "1", "{backfill}", "1").Replace(rt.Path)
 		r := s.do(request{method: rt.Method, path: path})
 		r.wantError(t, http.StatusUnauthorized, "unauthorized")
 		if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {

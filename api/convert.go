@@ -85,7 +85,7 @@ func seconds(start, end *time.Time, now time.Time) *float64 {
 // version, nil when it has none.
 func (a *API) pipelineOut(sp *store.Pipeline, p *pipeline.Pipeline, recent []*store.Run) Pipeline {
 	out := Pipeline{
-		ID: sp.ID, Schedule: sp.Schedule, Paused: sp.Paused, File: sp.File, Version: sp.Hash, VersionID: sp.VersionID,
+		ID: sp.ID, Schedule: sp.Schedule, Paused: sp.Paused, File: sp.File, Version: sp.Hash, VersionID: sp.VersionID, Missing: sp.Missing,
 		LoadedAt: utc(sp.LoadedAt), ParseErrorAt: utcPtr(sp.ParseErrorAt), Timezone: "UTC",
 		Params: map[string]Param{}, RecentRuns: []RunSummary{},
 	}
@@ -129,15 +129,54 @@ func (a *API) runOut(r *store.Run) Run {
 		LogicalDate: utc(r.LogicalDate), Params: params, State: string(r.State), CreatedAt: utc(r.CreatedAt),
 		StartedAt: utcPtr(r.StartedAt), FinishedAt: utcPtr(r.FinishedAt),
 		DurationSeconds: seconds(r.StartedAt, r.FinishedAt, a.clock.Now()),
+		ParentRunID:     r.ParentRunID, ParentTask: r.ParentTask,
 	}
 }
 
-func (a *API) instanceOut(in *store.Instance) TaskInstance {
-	return TaskInstance{
+// instanceOut is a task instance; items are the instances of its items
+// when it is a mapped task, in order.
+func (a *API) instanceOut(in *store.Instance, items []*store.Instance) TaskInstance {
+	out := TaskInstance{
 		Task: in.TaskID, State: string(in.State), Attempts: in.Attempts, Failures: in.Failures,
 		ReadyAt: utcPtr(in.ReadyAt), StartedAt: utcPtr(in.StartedAt), FinishedAt: utcPtr(in.FinishedAt),
-		DurationSeconds: seconds(in.StartedAt, in.FinishedAt, a.clock.Now()),
+		DurationSeconds: seconds(in.StartedAt, in.FinishedAt, a.clock.Now()), Blocked: in.Blocked, ItemsTotal: in.ItemsTotal,
 	}
+	if len(items) > 0 {
+		out.Items = make([]TaskItem, 0, len(items))
+		for _, it := range items {
+			out.Items = append(out.Items, a.itemOut(it))
+		}
+	}
+	return out
+}
+
+// itemOut is one item of a mapped task.
+func (a *API) itemOut(in *store.Instance) TaskItem {
+	item := ""
+	if in.Item != nil {
+		item = *in.Item
+	}
+	return TaskItem{
+		MapIndex: in.MapIndex, Item: item, State: string(in.State), Attempts: in.Attempts, Blocked: in.Blocked,
+		StartedAt: utcPtr(in.StartedAt), FinishedAt: utcPtr(in.FinishedAt), DurationSeconds: seconds(in.StartedAt, in.FinishedAt, a.clock.Now()),
+	}
+}
+
+// byTask splits the instances of a run into its tasks (map index -1) and
+// the items of its mapped tasks, by task id and in item order.
+func byTask(ins []*store.Instance) (tasks []*store.Instance, items map[string][]*store.Instance) {
+	items = map[string][]*store.Instance{}
+	for _, in := range ins {
+		if in.MapIndex < 0 {
+			tasks = append(tasks, in)
+			continue
+		}
+		items[in.TaskID] = append(items[in.TaskID], in)
+	}
+	for _, list := range items {
+		sort.Slice(list, func(i, j int) bool { return list[i].MapIndex < list[j].MapIndex })
+	}
+	return tasks, items
 }
 
 func (a *API) attemptOut(at *store.Attempt) Attempt {

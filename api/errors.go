@@ -80,7 +80,7 @@ func errorBody(err error) (int, ErrorBody) {
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := errorBody(err)
 	if status == http.StatusInternalServerError {
-		a.log.Error("api: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.logger(r).Error("api: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	switch status {
 	case http.StatusUnauthorized:

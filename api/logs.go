@@ -47,7 +47,11 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 			return sluice.Errorf(sluice.EBADREQUEST, "follow=%q: want true or false", s)
 		}
 	}
-	in, err := a.st.InstanceGet(ctx, runID, r.PathValue("task"))
+	item, err := itemQuery(r)
+	if err != nil {
+		return err
+	}
+	in, err := a.instance(ctx, runID, r.PathValue("task"), item)
 	if err != nil {
 		return err
 	}
@@ -119,7 +123,7 @@ func (a *API) followLogs(w http.ResponseWriter, r *http.Request, in *store.Insta
 		}
 		status, body := errorBody(err)
 		if status == http.StatusInternalServerError {
-			a.log.Error("api: following a log", "run", in.RunID, "task", in.TaskID, "err", err)
+			a.logger(r).Error("api: following a log", "run", in.RunID, "task", in.TaskID, "err", err)
 		}
 		ev.send("error", "", ErrorResponse{Error: body})
 		_ = rc.Flush()
@@ -135,7 +139,7 @@ func (a *API) followLogs(w http.ResponseWriter, r *http.Request, in *store.Insta
 		wake := a.st.Wait(store.TopicInstances)
 		var state sluice.AttemptState
 		if at == nil {
-			cur, err := a.st.InstanceGet(ctx, in.RunID, in.TaskID)
+			cur, err := a.instance(ctx, in.RunID, in.TaskID, in.MapIndex)
 			if err != nil {
 				fail(err)
 				return

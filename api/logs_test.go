@@ -70,6 +70,9 @@ func (s *testServer) stream(path string, header map[string]string) <-chan event 
 				ev.id = strings.TrimPrefix(line, "id: ")
 			case strings.HasPrefix(line, "data: "):
 				ev.data = strings.TrimPrefix(line, "data: ")
+				if secretValues.leaked(ev.data) {
+					s.t.Errorf("GET %s sent a secret's value: %s", path, ev.data)
+				}
 			}
 		}
 	}()

@@ -437,6 +437,12 @@ func checkResponse(t *testing.T, req *http.Request, r *response) {
 	if r.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("%s %s: no X-Content-Type-Options: nosniff", req.Method, req.URL.Path)
 	}
+	if r.header.Get(api.RequestIDHeader) == "" {
+		t.Fatalf("%s %s: no %s header", req.Method, req.URL.Path, api.RequestIDHeader)
+	}
+	if secretValues.leaked(string(r.body)) {
+		t.Fatalf("%s %s answered with a secret's value: %s", req.Method, req.URL, r.body)
+	}
 	_, pattern := routeMux.Handler(req)
 	if pattern == "" {
 		return // not a route: a 404 or 405, checked by the test
@@ -517,4 +523,39 @@ func query(path string, kv ...string) string {
 		q.Add(kv[i], kv[i+1])
 	}
 	return path + "?" + q.Encode()
+}
+
+// secretValues are the values of every secret a test set. No response of
+// any test may contain one: checkResponse fails the test that gets it.
+var secretValues = &secretSet{}
+
+type secretSet struct {
+	mu     sync.Mutex
+	values []string
+}
+
+func (s *secretSet) add(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values = append(s.values, v)
+}
+
+// leaked reports whether text contains a secret's value.
+func (s *secretSet) leaked(text string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.values {
+		if strings.Contains(text, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// setSecret sets a secret through the API and remembers its value, which
+// no response may then contain.
+func (s *testServer) setSecret(name, value string) {
+	s.t.Helper()
+	secretValues.add(value)
+	s.asAdmin("PUT", "/api/v1/secrets/"+name, api.SecretSet{Value: value}).want(s.t, 204)
 }

@@ -34,11 +34,13 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
 // the OpenAPI document describes too.
 var HealthPaths = []string{"/healthz", "/readyz"}
 
-const apiDescription = `The REST API of sluice, a workflow orchestrator: pipelines of tasks on a schedule, their runs, task logs, users and API tokens.
+const apiDescription = `The REST API of sluice, a workflow orchestrator: pipelines of tasks on a schedule, their runs and backfills, task logs, pools, secrets, variables, workers, users and API tokens.
 
 Authenticate with an API token ("Authorization: Bearer slc_…", made by an admin with POST /api/v1/tokens or 'sluice tokens create'), or with a browser session from POST /api/v1/login. Every POST, PATCH and DELETE of a session must send the session's CSRF token (from the login response or GET /api/v1/me) in the X-CSRF-Token header and come from the same origin; requests with a bearer token need neither.
 
-Roles: viewer reads everything; operator also triggers, cancels, retries, clears, marks and pauses; admin also uploads and deletes pipelines and manages users and tokens.
+Roles: viewer reads everything but secrets; operator also triggers, cancels, retries, clears, marks and pauses, backfills, and sets variables; admin also uploads and deletes pipelines and manages pools, secrets, users and tokens.
+
+Every response carries an X-Request-Id header: the request's own when it sent a sane one, else a new one. The server's log lines about the request carry it as request_id.
 
 Every error has the same shape: {"error": {"code", "message", "details"}}. The message is written for people; details carries structured extras such as the positioned errors of a pipeline file.`
 
@@ -55,7 +57,7 @@ func OpenAPI() []byte {
 		"BadRequest":      errorResponse("bad_request: the request is malformed (bad JSON, a bad file name, a bad query value)"),
 		"Unauthorized":    errorResponse("unauthorized: no valid session or API token"),
 		"Forbidden":       errorResponse("forbidden: the role is too low, the CSRF token is missing or wrong, or the request is cross-origin"),
-		"NotFound":        errorResponse("not_found: the pipeline, version, run, task, user or token does not exist"),
+		"NotFound":        errorResponse("not_found: the pipeline, version, run, task, backfill, pool, secret, variable, user or token does not exist"),
 		"Conflict":        errorResponse("conflict: the request conflicts with the current state"),
 		"TooLarge":        errorResponse("too_large: the request body is over the limit"),
 		"Invalid":         errorResponse("invalid: the input is well-formed but wrong; details says where"),
@@ -145,6 +147,10 @@ func OpenAPI() []byte {
 			}
 		}
 		resp := map[string]any{fmt.Sprint(rt.Status): ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
+		for status, result := range rt.Also {
+			resp[fmt.Sprint(status)] = map[string]any{"description": http.StatusText(status),
+				"content": map[string]any{"application/json": map[string]any{"schema": g.ref(reflect.TypeOf(result))}}}
+		}
 		for _, code := range errorStatuses(rt) {
 			resp[fmt.Sprint(code)] = map[string]any{"$ref": "#/components/responses/" + statusRef[code]}
 		}
@@ -180,6 +186,11 @@ func OpenAPI() []byte {
 			map[string]any{"name": "auth", "description": "sessions and who you are"},
 			map[string]any{"name": "pipelines", "description": "pipelines, their versions, and triggering runs"},
 			map[string]any{"name": "runs", "description": "runs, their tasks, attempts and logs"},
+			map[string]any{"name": "backfills", "description": "runs for a range of past logical dates, and their progress"},
+			map[string]any{"name": "pools", "description": "named numbers of slots that bound how many tasks run at once"},
+			map[string]any{"name": "secrets", "description": "encrypted values tasks get as environment variables (admin only); values are never returned"},
+			map[string]any{"name": "variables", "description": "named values expressions read as vars.<name>"},
+			map[string]any{"name": "workers", "description": "the worker processes, their labels and problems"},
 			map[string]any{"name": "admin", "description": "users and API tokens (admin only)"},
 			map[string]any{"name": "meta", "description": "this document"},
 			map[string]any{"name": "health", "description": "health checks for load balancers and orchestrators"},
@@ -223,7 +234,7 @@ func errorStatuses(rt Route) []int {
 	if unsafe && rt.Role == "" {
 		codes = append(codes, 403) // cross-origin
 	}
-	if rt.Body != nil || rt.Kind == KindUpload || len(rt.Query) > 0 || strings.Contains(rt.Path, "{run}") || strings.Contains(rt.Path, "{token}") {
+	if rt.Body != nil || rt.Kind == KindUpload || len(rt.Query) > 0 || strings.Contains(rt.Path, "{run}") || strings.Contains(rt.Path, "{token}") || strings.Contains(rt.Path, "{backfill}") {
 		codes = append(codes, 400)
 	}
 	if strings.Contains(rt.Path, "{") {

@@ -255,13 +255,14 @@ func TestRouteRoles(t *testing.T) {
 	t.Parallel()
 	for _, rt := range api.Routes() {
 		var want store.Role
+		adminOnly := strings.HasPrefix(rt.Path, "/api/v1/users") || strings.HasPrefix(rt.Path, "/api/v1/tokens") || strings.HasPrefix(rt.Path, "/api/v1/secrets")
 		switch {
 		case rt.Path == "/api/v1/login" || rt.Path == "/api/v1/logout" || rt.Path == "/api/v1/openapi.json":
 			want = ""
-		case rt.Method == "GET" && !strings.HasPrefix(rt.Path, "/api/v1/users") && !strings.HasPrefix(rt.Path, "/api/v1/tokens"):
+		case rt.Method == "GET" && !adminOnly:
 			want = store.RoleViewer
 		case rt.Method == "POST" && rt.Path == "/api/v1/pipelines", rt.Method == "DELETE" && strings.HasPrefix(rt.Path, "/api/v1/pipelines/"),
-			strings.HasPrefix(rt.Path, "/api/v1/users"), strings.HasPrefix(rt.Path, "/api/v1/tokens"):
+			strings.HasPrefix(rt.Path, "/api/v1/pools/"), adminOnly:
 			want = store.RoleAdmin
 		default:
 			want = store.RoleOperator

@@ -33,7 +33,7 @@ func (a *API) listPipelines(w http.ResponseWriter, r *http.Request) error {
 		if sp.VersionID != 0 {
 			if p, err = a.versions.get(ctx, sp.VersionID); err != nil {
 				// One bad version must not hide every pipeline.
-				a.log.Error("api: cannot read a pipeline's live version", "pipeline", sp.ID, "version", sp.VersionID, "err", err)
+				a.logger(r).Error("api: cannot read a pipeline's live version", "pipeline", sp.ID, "version", sp.VersionID, "err", err)
 			}
 		}
 		out = append(out, a.pipelineOut(sp, p, recent[sp.ID]))

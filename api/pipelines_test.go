@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/api"
 )
@@ -226,5 +227,15 @@ func TestUpload(t *testing.T) {
 	if err := os.Remove(filepath.Join(s.pipes, "manual.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	s.asAdmin("DELETE", "/api/v1/pipelines/manual", nil).want(t, 204)
+	// The scheduler marks it missing when it sees the file go (file system
+	// events, or the rescan); until then the delete is refused.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := s.asAdmin("DELETE", "/api/v1/pipelines/manual", nil)
+		if r.status == 204 || time.Now().After(deadline) {
+			r.want(t, 204)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

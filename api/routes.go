@@ -25,6 +25,9 @@ type Route struct {
 	Body any
 	// Result is the JSON response's type (a zero value), or nil.
 	Result any
+	// Also lists other successful responses by status, each with its
+	// JSON type: the 200 of a dry run beside a route's 201, say.
+	Also map[int]any
 	// Query lists the query parameters.
 	Query []QueryParam
 	// Kind is how the request or response deviates from plain JSON.
@@ -134,7 +137,11 @@ func table() []Route {
 		{Method: "POST", Path: "/api/v1/runs/{run}/retry", Tag: "runs", Role: store.RoleOperator, Summary: "Run a run's failed and upstream_failed tasks again",
 			Result: RetryResult{}, Status: 200, handle: (*API).retry},
 		{Method: "GET", Path: "/api/v1/runs/{run}/tasks/{task}", Tag: "runs", Role: store.RoleViewer, Summary: "Show a task of a run with its attempts and outputs",
-			Result: TaskDetail{}, Status: 200, handle: (*API).getTask},
+			Doc: "A mapped task (for_each) lists its items, each with its state; ?item=N shows one item instead, with its own attempts. " +
+				"A ready task that nothing can start says why in blocked.",
+			Result: TaskDetail{}, Status: 200,
+			Query:  []QueryParam{{Name: "item", Type: "integer", Doc: "the map_index of one item of a mapped task, from 0"}},
+			handle: (*API).getTask},
 		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/clear", Tag: "runs", Role: store.RoleOperator, Summary: "Run a finished task again, with everything downstream of it",
 			Result: TaskInstance{}, Status: 200, handle: (*API).clearTask},
 		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/mark", Tag: "runs", Role: store.RoleOperator, Summary: "Set a task's final state by hand (success or failed)",
@@ -148,8 +155,55 @@ func table() []Route {
 			Query: []QueryParam{
 				{Name: "attempt", Type: "integer", Doc: "attempt number, from 1; default the latest"},
 				{Name: "follow", Type: "boolean", Doc: "stream server-sent events until the attempt finishes"},
+				{Name: "item", Type: "integer", Doc: "the map_index of one item of a mapped task, from 0: its log instead of the task's"},
 			},
 			handle: (*API).logs},
+
+		// Backfills.
+		{Method: "POST", Path: "/api/v1/pipelines/{id}/backfills", Tag: "backfills", Role: store.RoleOperator, Summary: "Backfill a range of logical dates, or list them with dry_run",
+			Doc: "Creates one run per logical date of the pipeline's schedule from from to to, both included, queued behind max_active_runs and started oldest first. " +
+				"A date (YYYY-MM-DD) is read in the pipeline's timezone: from is the start of its day, to includes its whole day. " +
+				"A date that already has a run is left alone (counted in skipped) unless rerun is failed or all. " +
+				"With dry_run, answers 200 with the dates and creates nothing. A pipeline without a schedule has no dates (422).",
+			Body: BackfillRequest{}, Result: Backfill{}, Status: 201, Also: map[int]any{200: BackfillDates{}}, handle: (*API).createBackfill},
+		{Method: "GET", Path: "/api/v1/pipelines/{id}/backfills", Tag: "backfills", Role: store.RoleViewer, Summary: "List a pipeline's backfills, newest first, with their progress",
+			Result: []Backfill{}, Status: 200, handle: (*API).listBackfills},
+		{Method: "GET", Path: "/api/v1/backfills/{backfill}", Tag: "backfills", Role: store.RoleViewer, Summary: "Show a backfill with the count of its runs by state",
+			Result: Backfill{}, Status: 200, handle: (*API).getBackfill},
+		{Method: "POST", Path: "/api/v1/backfills/{backfill}/cancel", Tag: "backfills", Role: store.RoleOperator, Summary: "Cancel a backfill's queued and running runs",
+			Doc:    "Its finished runs stay as they are. A backfill that is done or cancelled already cannot be cancelled (409).",
+			Result: Backfill{}, Status: 200, handle: (*API).cancelBackfill},
+
+		// Pools, secrets and variables.
+		{Method: "GET", Path: "/api/v1/pools", Tag: "pools", Role: store.RoleViewer, Summary: "List pools with their slots in use and their queues",
+			Result: []Pool{}, Status: 200, handle: (*API).listPools},
+		{Method: "PUT", Path: "/api/v1/pools/{name}", Tag: "pools", Role: store.RoleAdmin, Summary: "Create a pool, or change its slots and description",
+			Doc:  "A name is up to 64 letters, digits, _, . and -. Tasks waiting for the pool may start at once when it grows.",
+			Body: PoolSet{}, Result: Pool{}, Status: 200, handle: (*API).setPool},
+		{Method: "DELETE", Path: "/api/v1/pools/{name}", Tag: "pools", Role: store.RoleAdmin, Summary: "Delete a pool; tasks that name it wait until it exists again",
+			Status: 204, handle: (*API).deletePool},
+		{Method: "GET", Path: "/api/v1/secrets", Tag: "secrets", Role: store.RoleAdmin, Summary: "List secrets: names and times, never values",
+			Result: []Secret{}, Status: 200, handle: (*API).listSecrets},
+		{Method: "PUT", Path: "/api/v1/secrets/{name}", Tag: "secrets", Role: store.RoleAdmin, Summary: "Set a secret's value; it is encrypted and never returned",
+			Doc: "A name is an environment variable name (letters, digits and _, not starting with a digit, not SLUICE_…): a task that lists it in secrets: gets it as that variable, masked in its log. " +
+				"The value is encrypted with the server's key ($SLUICE_SECRET_KEY, or on a single SQLite server its key file); a server without a key refuses (409).",
+			Body: SecretSet{}, Status: 204, handle: (*API).setSecret},
+		{Method: "DELETE", Path: "/api/v1/secrets/{name}", Tag: "secrets", Role: store.RoleAdmin, Summary: "Delete a secret",
+			Status: 204, handle: (*API).deleteSecret},
+		{Method: "GET", Path: "/api/v1/variables", Tag: "variables", Role: store.RoleViewer, Summary: "List variables with their values",
+			Result: []Variable{}, Status: 200, handle: (*API).listVariables},
+		{Method: "GET", Path: "/api/v1/variables/{name}", Tag: "variables", Role: store.RoleViewer, Summary: "Show one variable",
+			Result: Variable{}, Status: 200, handle: (*API).getVariable},
+		{Method: "PUT", Path: "/api/v1/variables/{name}", Tag: "variables", Role: store.RoleOperator, Summary: "Set a variable, read in expressions as ${{ vars.<name> }}",
+			Doc:  "A name is letters, digits and _, not starting with a digit.",
+			Body: VariableSet{}, Result: Variable{}, Status: 200, handle: (*API).setVariable},
+		{Method: "DELETE", Path: "/api/v1/variables/{name}", Tag: "variables", Role: store.RoleOperator, Summary: "Delete a variable",
+			Status: 204, handle: (*API).deleteVariable},
+
+		// Workers.
+		{Method: "GET", Path: "/api/v1/workers", Tag: "workers", Role: store.RoleViewer, Summary: "List the workers that announced themselves, with their labels and problems",
+			Doc:    "A worker announces itself at every heartbeat; alive says it was seen within the last minute. Workers not seen for 10 minutes are forgotten.",
+			Result: []Worker{}, Status: 200, handle: (*API).listWorkers},
 
 		// Administration.
 		{Method: "GET", Path: "/api/v1/users", Tag: "admin", Role: store.RoleAdmin, Summary: "List users",
@@ -169,6 +223,27 @@ func table() []Route {
 		{Method: "DELETE", Path: "/api/v1/tokens/{token}", Tag: "admin", Role: store.RoleAdmin, Summary: "Revoke an API token",
 			Status: 204, handle: (*API).deleteToken},
 
+		// Capacity planning.
+		{Method: "GET", Path: "/api/v1/capacity", Tag: "capacity", Role: store.RoleViewer, Summary: "Plan capacity: daily trends of runs, run times, pool use and reported volumes, with forecasts",
+			Doc: "For the last days (whole UTC days; today is left out) and each pipeline, pool and reported metric: daily series with a least-squares trend, " +
+				"and forecasts in words of when a pool's busiest hour is full, when a pipeline's p95 run time passes its schedule interval, and when a metric's daily mean passes a threshold. " +
+				"A forecast needs 7 days with data. Only runs still stored count: the report says where history starts when retention pruned older runs. " +
+				"A threshold that names a metric no task reported in the window is refused (422) with the metrics that were.",
+			Result: Capacity{}, Status: 200,
+			Query: []QueryParam{
+				{Name: "days", Type: "integer", Doc: "the window in whole days before today, default 28, at most 366"},
+				{Name: "pipeline", Type: "string", Doc: "only this pipeline's runs and metrics; pools are always shown whole"},
+				{Name: "threshold", Type: "string", Repeated: true, Doc: "pipeline.task.metric=value: forecast when the metric's daily mean passes value (5000000, 5e6 or 5M)"},
+			},
+			handle: (*API).capacity},
+
+		// Maintenance.
+		{Method: "POST", Path: "/api/v1/maintenance/cleanup", Tag: "maintenance", Role: store.RoleAdmin, Summary: "Prune finished runs past their retention now, or see what would go",
+			Doc: "What the schedulers' retention job does every --retention-every: finished runs older than their pipeline's retention: (else the default) go with their task instances, attempts, logs, outputs and callbacks, in small batches. " +
+				"With dry_run nothing is deleted. A cleanup returns after about 20 s with more: true when runs remain; ask again to go on. " +
+				"While a scheduler is pruning, a cleanup is refused (409).",
+			Body: CleanupRequest{}, Result: Cleanup{}, Status: 200, handle: (*API).cleanup},
+
 		{Method: "GET", Path: openapiPath, Tag: "meta", Summary: "This API's OpenAPI 3.1 document",
 			Kind: KindDocument, Status: 200, handle: (*API).openAPI},
 	}
@@ -176,4 +251,4 @@ func table() []Route {
 
 // pathParamTypes gives the schema type of numeric path parameters; the
 // others are strings.
-var pathParamTypes = map[string]string{"run": "integer", "token": "integer"}
+var pathParamTypes = map[string]string{"run": "integer", "token": "integer", "backfill": "integer"}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"sort"
 	"strconv"
@@ -89,19 +91,21 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ins, err := a.st.InstanceList(ctx, id)
+	all, err := a.st.InstanceList(ctx, id)
 	if err != nil {
 		return err
 	}
+	ins, items := byTask(all)
 	// Tasks in the dependency order of the run's version; any the version
 	// does not know (there should be none) go last, by id.
 	rank := map[string]int{}
-	if p, err := a.versions.get(ctx, run.VersionID); err == nil {
+	p, err := a.versions.get(ctx, run.VersionID)
+	if err == nil {
 		for i, t := range p.TopoOrder() {
 			rank[t] = i + 1
 		}
 	} else {
-		a.log.Error("api: cannot read a run's version", "run", id, "version", run.VersionID, "err", err)
+		a.logger(r).Error("api: cannot read a run's version", "run", id, "version", run.VersionID, "err", err)
 	}
 	sort.SliceStable(ins, func(i, j int) bool {
 		ri, rj := rank[ins[i].TaskID], rank[ins[j].TaskID]
@@ -113,9 +117,18 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) error {
 		}
 		return ins[i].TaskID < ins[j].TaskID
 	})
-	out := RunDetail{Run: a.runOut(run), Tasks: make([]TaskInstance, 0, len(ins))}
+	out := RunDetail{Run: a.runOut(run), Tasks: make([]TaskInstance, 0, len(ins)), Children: []Run{}}
 	for _, in := range ins {
-		out.Tasks = append(out.Tasks, a.instanceOut(in))
+		out.Tasks = append(out.Tasks, a.instanceOut(in, items[in.TaskID]))
+	}
+	if p != nil {
+		children, err := a.ctl.Children(ctx, run, p)
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
+			out.Children = append(out.Children, a.runOut(c))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -150,14 +163,67 @@ func (a *API) retry(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// itemQuery reads ?item=, the map index of one item of a mapped task;
+// -1 when absent.
+func itemQuery(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("item")
+	if s == "" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, sluice.Errorf(sluice.EBADREQUEST, "item=%q: want the index of an item, from 0", s)
+	}
+	return n, nil
+}
+
+// instance returns a task of a run, or with item ≥ 0 one of its items.
+func (a *API) instance(ctx context.Context, runID int64, task string, item int) (*store.Instance, error) {
+	in, err := a.st.InstanceGet(ctx, runID, task)
+	if err != nil || item < 0 {
+		return in, err
+	}
+	items, err := a.items(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if it.MapIndex == item {
+			return it, nil
+		}
+	}
+	if in.ItemsTotal == 0 {
+		return nil, sluice.Errorf(sluice.ENOTFOUND, "task %q of run %d has no items: it is not a mapped task, or it has not expanded yet", task, runID)
+	}
+	return nil, sluice.Errorf(sluice.ENOTFOUND, "task %q of run %d has no item %d: it has %d, from 0", task, runID, item, in.ItemsTotal)
+}
+
+// items returns the items of a mapped task's instance, in order; none for
+// another task.
+func (a *API) items(ctx context.Context, in *store.Instance) ([]*store.Instance, error) {
+	if in.MapIndex >= 0 || in.ItemsTotal == 0 {
+		return nil, nil
+	}
+	all, err := a.st.InstanceList(ctx, in.RunID)
+	if err != nil {
+		return nil, err
+	}
+	_, items := byTask(all)
+	return items[in.TaskID], nil
+}
+
 func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id, err := pathInt(r, "run")
 	if err != nil {
 		return err
 	}
+	item, err := itemQuery(r)
+	if err != nil {
+		return err
+	}
 	task := r.PathValue("task")
-	in, err := a.st.InstanceGet(ctx, id, task)
+	in, err := a.instance(ctx, id, task, item)
 	if err != nil {
 		return err
 	}
@@ -169,10 +235,21 @@ func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ti := a.instanceOut(in)
+	var items []*store.Instance
+	if item < 0 {
+		if items, err = a.items(ctx, in); err != nil {
+			return err
+		}
+	}
+	ti := a.instanceOut(in, items)
 	out := TaskDetail{
 		Run: id, Task: ti.Task, State: ti.State, Failures: ti.Failures, ReadyAt: ti.ReadyAt, StartedAt: ti.StartedAt,
 		FinishedAt: ti.FinishedAt, DurationSeconds: ti.DurationSeconds, Attempts: make([]Attempt, 0, len(atts)), Outputs: outputs[task],
+		Blocked: ti.Blocked, ItemsTotal: ti.ItemsTotal, Items: ti.Items,
+	}
+	if item >= 0 {
+		out.MapIndex, out.Item = &in.MapIndex, in.Item
+		out.Outputs = itemOutputs(outputs[task], item)
 	}
 	if out.Outputs == nil {
 		out.Outputs = map[string]string{}
@@ -182,6 +259,21 @@ func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// itemOutputs picks one item's outputs out of its mapped task's, which
+// hold a JSON array per key with an element per item (null where the item
+// gave none).
+func itemOutputs(task map[string]string, index int) map[string]string {
+	out := map[string]string{}
+	for k, v := range task {
+		var values []*string
+		if json.Unmarshal([]byte(v), &values) != nil || index >= len(values) || values[index] == nil {
+			continue
+		}
+		out[k] = *values[index]
+	}
+	return out
 }
 
 func (a *API) clearTask(w http.ResponseWriter, r *http.Request) error {
@@ -221,6 +313,6 @@ func (a *API) writeInstance(w http.ResponseWriter, r *http.Request, runID int64,
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a.instanceOut(in))
+	writeJSON(w, http.StatusOK, a.instanceOut(in, nil))
 	return nil
 }

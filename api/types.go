@@ -24,6 +24,9 @@ type Pipeline struct {
 	File        string `json:"file" doc:"the file on the server the pipeline comes from; empty when it was uploaded"`
 	Version     string `json:"version" doc:"hash of the live version; empty when no valid version was ever loaded"`
 	VersionID   int64  `json:"version_id" doc:"id of the live version; 0 when there is none"`
+	// Missing reports that the pipeline's file left the pipelines folder:
+	// it gets no new runs, and keeps its history until it is deleted.
+	Missing bool `json:"missing" doc:"its file left the pipelines folder: no new runs; its history stays until it is deleted"`
 	// LoadedAt is when the live version was last loaded or uploaded.
 	LoadedAt time.Time `json:"loaded_at"`
 	// NextRun is when the schedule next fires; null for a paused pipeline
@@ -124,6 +127,10 @@ type Run struct {
 	// DurationSeconds runs from start to finish, or to now while running;
 	// null before the run starts.
 	DurationSeconds *float64 `json:"duration_seconds" doc:"from start to finish, or to now while running; null before it starts"`
+	// ParentRunID and ParentTask name the pipeline: task whose run
+	// started this one; null and empty for other runs.
+	ParentRunID *int64 `json:"parent_run_id" doc:"the run whose pipeline: task started this run; null for other runs"`
+	ParentTask  string `json:"parent_task" doc:"that task's id; empty for other runs"`
 }
 
 // RunList is one page of runs, newest first.
@@ -138,12 +145,15 @@ type RunDetail struct {
 	Run
 	// Tasks are in the dependency order of the run's pipeline version.
 	Tasks []TaskInstance `json:"tasks" doc:"in the dependency order of the run's version"`
+	// Children are the runs this run's pipeline: tasks started, oldest
+	// first.
+	Children []Run `json:"children" doc:"runs started by this run's pipeline: tasks, oldest first"`
 }
 
 // TaskInstance is one task inside one run.
 type TaskInstance struct {
 	Task  string `json:"task"`
-	State string `json:"state" enum:"pending,queued,up_for_retry,running,success,failed,upstream_failed,skipped,cancelled"`
+	State string `json:"state" enum:"pending,queued,up_for_retry,up_for_reschedule,running,success,failed,upstream_failed,skipped,cancelled"`
 	// Attempts counts the attempts started; Failures those that failed.
 	Attempts        int        `json:"attempts"`
 	Failures        int        `json:"failures"`
@@ -151,13 +161,39 @@ type TaskInstance struct {
 	StartedAt       *time.Time `json:"started_at"`
 	FinishedAt      *time.Time `json:"finished_at"`
 	DurationSeconds *float64   `json:"duration_seconds"`
+	// Blocked says why a ready task cannot start (no worker with its
+	// labels, a pool that does not exist or is too small); empty when it
+	// can.
+	Blocked string `json:"blocked" doc:"why a ready task cannot start; empty when nothing stops it"`
+	// ItemsTotal counts the items of a mapped task (for_each) once it has
+	// expanded; 0 for other tasks.
+	ItemsTotal int `json:"items_total" doc:"the items of a mapped task once it expanded; 0 otherwise"`
+	// Items are a mapped task's items in order; absent for other tasks.
+	Items []TaskItem `json:"items,omitempty" doc:"a mapped task's items, in order; absent for other tasks"`
+}
+
+// TaskItem is one item of a mapped task (for_each): an instance of the
+// task of its own, with its own attempts and log.
+type TaskItem struct {
+	MapIndex        int        `json:"map_index" doc:"the item's index, from 0: pass it as ?item= for its detail and log"`
+	Item            string     `json:"item" doc:"the item, as the task sees it in $SLUICE_ITEM"`
+	State           string     `json:"state" enum:"pending,queued,up_for_retry,up_for_reschedule,running,success,failed,upstream_failed,skipped,cancelled"`
+	Attempts        int        `json:"attempts"`
+	Blocked         string     `json:"blocked" doc:"why the ready item cannot start; empty when nothing stops it"`
+	StartedAt       *time.Time `json:"started_at"`
+	FinishedAt      *time.Time `json:"finished_at"`
+	DurationSeconds *float64   `json:"duration_seconds"`
 }
 
 // TaskDetail is a task instance with its attempts and outputs.
 type TaskDetail struct {
-	Run             int64      `json:"run"`
-	Task            string     `json:"task"`
-	State           string     `json:"state" enum:"pending,queued,up_for_retry,running,success,failed,upstream_failed,skipped,cancelled"`
+	Run  int64  `json:"run"`
+	Task string `json:"task"`
+	// MapIndex and Item name the item of a mapped task this detail is
+	// of (asked with ?item=); null for the task itself.
+	MapIndex        *int       `json:"map_index" doc:"the item shown, when asked with ?item=; null for the task itself"`
+	Item            *string    `json:"item" doc:"that item's value; null for the task itself"`
+	State           string     `json:"state" enum:"pending,queued,up_for_retry,up_for_reschedule,running,success,failed,upstream_failed,skipped,cancelled"`
 	Failures        int        `json:"failures" doc:"attempts that failed, counting against the retries"`
 	ReadyAt         *time.Time `json:"ready_at"`
 	StartedAt       *time.Time `json:"started_at"`
@@ -166,14 +202,19 @@ type TaskDetail struct {
 	// Attempts are every attempt, first to last.
 	Attempts []Attempt `json:"attempts" doc:"every attempt, first to last"`
 	// Outputs are the key=value pairs the task wrote to $SLUICE_OUTPUT in
-	// its successful attempt.
-	Outputs map[string]string `json:"outputs" doc:"what the task wrote to $SLUICE_OUTPUT in its successful attempt"`
+	// its successful attempt. A mapped task's are JSON arrays with one
+	// element per item.
+	Outputs map[string]string `json:"outputs" doc:"what the task wrote to $SLUICE_OUTPUT in its successful attempt; for a mapped task, JSON arrays with one element per item"`
+	Blocked string            `json:"blocked" doc:"why a ready task cannot start; empty when nothing stops it"`
+	// ItemsTotal and Items, for a mapped task (without ?item=).
+	ItemsTotal int        `json:"items_total" doc:"the items of a mapped task once it expanded; 0 otherwise"`
+	Items      []TaskItem `json:"items,omitempty" doc:"a mapped task's items, in order; absent for other tasks and for one item"`
 }
 
 // Attempt is one try of a task instance.
 type Attempt struct {
 	Number          int        `json:"number"`
-	State           string     `json:"state" enum:"running,success,failed,timed_out,lost,handed_back,cancelled"`
+	State           string     `json:"state" enum:"running,success,failed,timed_out,lost,handed_back,cancelled,skipped,rescheduled"`
 	Worker          string     `json:"worker"`
 	StartedAt       time.Time  `json:"started_at"`
 	FinishedAt      *time.Time `json:"finished_at"`
@@ -306,4 +347,143 @@ type FileError struct {
 	Col     int    `json:"col"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+}
+
+// Pool is a named number of slots that bounds how many tasks naming it
+// run at once, across every worker.
+type Pool struct {
+	Name        string `json:"name"`
+	Slots       int    `json:"slots" doc:"how many slots the pool has; 0 holds every task of the pool back"`
+	Description string `json:"description"`
+	Used        int    `json:"used" doc:"slots taken by running tasks"`
+	Queued      int    `json:"queued" doc:"tasks ready to run and waiting for the pool"`
+}
+
+// PoolSet creates a pool or changes its slots and description.
+type PoolSet struct {
+	// Slots is required: 0 or more.
+	Slots       *int   `json:"slots" doc:"required: 0 or more"`
+	Description string `json:"description,omitempty"`
+}
+
+// Secret is a secret's name and times. Its value is never shown.
+type Secret struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SecretSet sets a secret's value. The server encrypts it; no response
+// ever contains it.
+type SecretSet struct {
+	Value string `json:"value" doc:"the secret's value, at most 64 KiB; encrypted at rest and never returned"`
+}
+
+// Variable is a named value that expressions read as ${{ vars.<name> }}.
+type Variable struct {
+	Name      string    `json:"name"`
+	Value     string    `json:"value"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// VariableSet sets a variable's value.
+type VariableSet struct {
+	// Value is required; it may be empty.
+	Value *string `json:"value" doc:"required; may be empty; at most 64 KiB"`
+}
+
+// BackfillRequest creates a backfill: one run per logical date of the
+// pipeline's schedule between From and To.
+type BackfillRequest struct {
+	// From and To are dates (YYYY-MM-DD), times of day without a zone
+	// (2026-01-31T06:00), both read in the pipeline's timezone, or RFC
+	// 3339 times. A date for From is the start of its day; for To, the
+	// whole day.
+	From string `json:"from" doc:"YYYY-MM-DD (the start of that day in the pipeline's timezone), YYYY-MM-DDTHH:MM there, or an RFC 3339 time"`
+	To   string `json:"to" doc:"YYYY-MM-DD (that whole day, in the pipeline's timezone), YYYY-MM-DDTHH:MM there, or an RFC 3339 time; included"`
+	// Rerun says what happens to a date that already has a run: none
+	// (the default) leaves it alone, failed runs the failed tasks of a
+	// failed run again, all every task of a finished run.
+	Rerun string `json:"rerun,omitempty" enum:"none,failed,all" doc:"a date that already has a run: none (default) leaves it alone, failed reruns a failed run's failed tasks, all reruns every task of a finished run"`
+	// Params are the runs' params, checked against the pipeline's param
+	// types as a trigger's; absent params take their defaults.
+	Params map[string]any `json:"params,omitempty" doc:"the runs' params by name, checked like a trigger's; absent ones take their defaults"`
+	// DryRun lists the dates without creating anything.
+	DryRun bool `json:"dry_run,omitempty" doc:"list the logical dates and create nothing (answers 200 with BackfillDates)"`
+}
+
+// BackfillDates are the logical dates a backfill would create runs for.
+type BackfillDates struct {
+	Pipeline string `json:"pipeline"`
+	Timezone string `json:"timezone" doc:"the pipeline's timezone, which the schedule is read in"`
+	// Dates are in UTC, oldest first.
+	Dates []time.Time `json:"dates" doc:"oldest first; a date that already has a run is left alone unless rerun says otherwise"`
+}
+
+// Backfill is a range of logical dates run after the fact, with the
+// progress of its runs.
+type Backfill struct {
+	ID       int64     `json:"id"`
+	Pipeline string    `json:"pipeline"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Rerun    string    `json:"rerun" enum:"none,failed,all"`
+	// State is running until every run finished, then done; cancelled
+	// once cancelled.
+	State string `json:"state" enum:"running,done,cancelled"`
+	// Total counts the backfill's runs; Runs counts them by state.
+	Total int            `json:"total" doc:"the backfill's runs"`
+	Runs  map[string]int `json:"runs" doc:"the backfill's runs by state: queued, running, success, failed, cancelled"`
+	// Skipped counts the dates left alone because they had a run; it is
+	// known only in the response that created the backfill.
+	Skipped   *int      `json:"skipped" doc:"dates left alone because they already had a run; null except in the response that created the backfill"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Worker is a worker process as it last announced itself.
+type Worker struct {
+	ID          string    `json:"id"`
+	Hostname    string    `json:"hostname"`
+	PID         int       `json:"pid"`
+	Labels      []string  `json:"labels" doc:"a task that requires labels runs only on a worker with all of them"`
+	Concurrency int       `json:"concurrency" doc:"how many tasks it runs at once"`
+	Version     string    `json:"version" doc:"the sluice version it runs"`
+	Draining    bool      `json:"draining" doc:"it is stopping: it claims no new tasks"`
+	Problems    []string  `json:"problems" doc:"what its environment check found at start, such as a missing interpreter"`
+	StartedAt   time.Time `json:"started_at"`
+	LastSeenAt  time.Time `json:"last_seen_at"`
+	// Alive reports that it was seen within the last minute
+	// (scheduler.WorkerTTL).
+	Alive bool `json:"alive" doc:"seen within the last minute"`
+}
+
+// CleanupRequest asks to prune finished runs past their retention now,
+// or with dry_run to see what would go.
+type CleanupRequest struct {
+	DryRun bool `json:"dry_run,omitempty" doc:"count what would go and delete nothing"`
+	// Retention is a duration such as 30d or 12h; "" uses the schedulers'.
+	Retention string `json:"retention,omitempty" doc:"how long the runs of pipelines that set no retention: are kept, e.g. 30d or 12h (0 keeps them); default the schedulers' --retention, else 30d"`
+	Pipeline  string `json:"pipeline,omitempty" doc:"clean up only this pipeline"`
+}
+
+// Cleanup is what a cleanup deleted, or a dry run would.
+type Cleanup struct {
+	DryRun                  bool              `json:"dry_run"`
+	DefaultRetentionSeconds float64           `json:"default_retention_seconds" doc:"the retention of pipelines that set none; 0 keeps their runs"`
+	Pipelines               []CleanupPipeline `json:"pipelines" doc:"each pipeline with runs past its retention"`
+	// Rows counts rows by kind: runs, instances, attempts, log_chunks,
+	// outputs, callbacks, sessions.
+	Rows     map[string]int64 `json:"rows" doc:"rows by kind: runs, instances, attempts, log_chunks, outputs, callbacks, sessions"`
+	LogBytes int64            `json:"log_bytes" doc:"the size of the task logs that go"`
+	More     bool             `json:"more" doc:"runs past their retention remain: ask again to go on"`
+}
+
+// CleanupPipeline is one pipeline's part of a cleanup.
+type CleanupPipeline struct {
+	ID               string     `json:"id"`
+	RetentionSeconds float64    `json:"retention_seconds"`
+	Cutoff           time.Time  `json:"cutoff" doc:"finished runs older than this go"`
+	Runs             int64      `json:"runs"`
+	Oldest           *time.Time `json:"oldest" doc:"when the oldest of them finished"`
 }

@@ -31,6 +31,7 @@ var Scenarios = map[string]string{
 	"fanout":       "N independent noop tasks and one join; throughput",
 	"shell-chain":  "N sequential `true` shell tasks; compared with N bare fork/execs",
 	"shell-fanout": "N independent `true` shell tasks and one join; compared with N bare fork/execs at the same concurrency",
+	"soak":         "a steady stream of runs (N task instances, default 100,000) with a short retention; shows the database size levelling off",
 }
 
 // Options configure a benchmark run.

@@ -60,6 +60,7 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 		Schedule:       p.Schedule,
 		MaxActiveRuns:  p.MaxActiveRuns,
 		MaxActiveTasks: p.MaxActiveTasks,
+		Retention:      p.Retention.D(),
 		Callbacks:      callbacks(p.OnSuccess, p.OnFailure, nil),
 		Tasks:          tasks,
 	}

@@ -120,7 +120,12 @@ func decodeError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var body api.ErrorResponse
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "application/json" && json.Unmarshal(data, &body) == nil && body.Error.Code != "" {
-		return &sluice.Error{Code: body.Error.Code, Message: body.Error.Message, Details: body.Error.Details}
+		msg := body.Error.Message
+		if id := resp.Header.Get(api.RequestIDHeader); id != "" && body.Error.Code == sluice.EINTERNAL {
+			// The message says nothing; the server's log does, under this id.
+			msg += " (request " + id + " in the server's log)"
+		}
+		return &sluice.Error{Code: body.Error.Code, Message: msg, Details: body.Error.Details}
 	}
 	code := sluice.EINTERNAL
 	if resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout {

@@ -26,15 +26,30 @@ func decodeBody(resp *http.Response, out any) error {
 
 func logsPath(run int64, task string) string { return runPath(run) + "/tasks/" + esc(task) + "/logs" }
 
+// logsQuery is the query of a log: item is a mapped task's item (-1 for
+// the task itself), attempt the attempt number (0 for the latest).
+func logsQuery(item, attempt int) url.Values {
+	q := url.Values{}
+	if item >= 0 {
+		q.Set("item", strconv.Itoa(item))
+	}
+	if attempt > 0 {
+		q.Set("attempt", strconv.Itoa(attempt))
+	}
+	return q
+}
+
 // Logs returns the log of a task's attempt as it is now: attempt is the
 // attempt number, or 0 for the latest. A task that has not started has an
 // empty log.
 func (c *Client) Logs(ctx context.Context, run int64, task string, attempt int) ([]api.LogLine, error) {
-	q := url.Values{}
-	if attempt > 0 {
-		q.Set("attempt", strconv.Itoa(attempt))
-	}
-	req, err := c.request(ctx, http.MethodGet, logsPath(run, task), q, nil)
+	return c.ItemLogs(ctx, run, task, -1, attempt)
+}
+
+// ItemLogs is Logs of one item of a mapped task (for_each): item is its
+// map index, from 0; -1 means the task itself, as Logs.
+func (c *Client) ItemLogs(ctx context.Context, run int64, task string, item, attempt int) ([]api.LogLine, error) {
+	req, err := c.request(ctx, http.MethodGet, logsPath(run, task), logsQuery(item, attempt), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -79,13 +94,17 @@ const maxReconnects = 5
 // stream that breaks (a restarting server, a proxy's timeout) is picked
 // up again where it stopped, a few times.
 func (c *Client) FollowLogs(ctx context.Context, run int64, task string, attempt int, fn func(api.LogLine)) (*api.LogEnd, error) {
+	return c.FollowItemLogs(ctx, run, task, -1, attempt, fn)
+}
+
+// FollowItemLogs is FollowLogs of one item of a mapped task (for_each):
+// item is its map index, from 0; -1 means the task itself, as FollowLogs.
+func (c *Client) FollowItemLogs(ctx context.Context, run int64, task string, item, attempt int, fn func(api.LogLine)) (*api.LogEnd, error) {
 	// No timeout: a log is followed for as long as its task runs.
 	hc := *c.http
 	hc.Timeout = 0
-	q := url.Values{"follow": {"true"}}
-	if attempt > 0 {
-		q.Set("attempt", strconv.Itoa(attempt))
-	}
+	q := logsQuery(item, attempt)
+	q.Set("follow", "true")
 	lastID := ""
 	for try := 0; ; try++ {
 		req, err := c.request(ctx, http.MethodGet, logsPath(run, task), q, nil)

@@ -80,6 +80,12 @@ func (c *Client) DeletePipeline(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "/api/v1/pipelines/"+esc(id), nil, nil, nil)
 }
 
+// DeletePipelineAndFile deletes a pipeline and its file in the server's
+// pipelines folder.
+func (c *Client) DeletePipelineAndFile(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/pipelines/"+esc(id)+"?and_file=true", nil, nil, nil)
+}
+
 // Pause pauses a pipeline's schedule.
 func (c *Client) Pause(ctx context.Context, id string) (*api.Pipeline, error) {
 	return call[api.Pipeline](ctx, c, http.MethodPost, "/api/v1/pipelines/"+esc(id)+"/pause", nil, nil)

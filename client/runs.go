@@ -74,3 +74,10 @@ func (c *Client) Clear(ctx context.Context, run int64, task string) (*api.TaskIn
 func (c *Client) Mark(ctx context.Context, run int64, task, state string) (*api.TaskInstance, error) {
 	return call[api.TaskInstance](ctx, c, http.MethodPost, runPath(run)+"/tasks/"+esc(task)+"/mark", nil, api.MarkRequest{State: state})
 }
+
+// GetTaskItem returns one item of a mapped task (for_each) with its
+// attempts and outputs; item is its map index, from 0.
+func (c *Client) GetTaskItem(ctx context.Context, run int64, task string, item int) (*api.TaskDetail, error) {
+	q := url.Values{"item": {strconv.Itoa(item)}}
+	return call[api.TaskDetail](ctx, c, http.MethodGet, runPath(run)+"/tasks/"+esc(task), q, nil)
+}

@@ -187,15 +187,22 @@ func (c *Control) Delete(ctx context.Context, id, by string, andFile bool) error
 	if err != nil {
 		return err
 	}
+	// The file must be gone, or the next scan brings the pipeline back.
+	// It may be on this machine (one server), or on a scheduler's: there
+	// the scheduler marks the pipeline missing when the file goes.
 	if sp.File != "" {
-		if _, err := os.Stat(sp.File); err == nil {
-			if !andFile {
-				return sluice.Errorf(sluice.ECONFLICT, "pipeline %q is defined by the file %s, which still exists: delete the file too (--and-file), or the pipeline comes back on the next scan", id, sp.File)
-			}
+		_, statErr := os.Stat(sp.File)
+		local := statErr == nil
+		switch {
+		case local && !andFile:
+			return sluice.Errorf(sluice.ECONFLICT, "pipeline %q is defined by the file %s, which still exists: delete the file too (--and-file), or the pipeline comes back on the next scan", id, sp.File)
+		case local:
 			if err := os.Remove(sp.File); err != nil {
 				return sluice.Errorf(sluice.ECONFLICT, "cannot delete the file of pipeline %q: %v", id, err)
 			}
 			c.logger(ctx).Info("pipeline file deleted", "pipeline", id, "file", sp.File, "by", by)
+		case !sp.Missing:
+			return sluice.Errorf(sluice.ECONFLICT, "pipeline %q is defined by the file %s, which its scheduler still sees: if the file is on another machine, remove it there; once the scheduler marks the pipeline missing (within seconds of the file going), delete it again", id, sp.File)
 		}
 	}
 	if err := c.st.PipelineDelete(ctx, id); err != nil {

@@ -133,7 +133,7 @@ func TestZoneNamesLoad(t *testing.T) {
 
 func TestSuggest(t *testing.T) {
 	t.Parallel()
-	keys := []string{"retries", "retry_delay", "retry_backoff", "timeout", "run", "command"}
+	keys := []string{"retries", "retry_delay", "retry_backoff", "timeout", "run", "command", "requires", "depends_on"}
 	tests := []struct{ word, want string }{
 		{"retires", "retries"},
 		{"Retries", "retries"},
@@ -143,6 +143,9 @@ func TestSuggest(t *testing.T) {
 		{"retry_back", "retry_backoff"},
 		{"x", ""},
 		{"zzzzzz", ""},
+		// A swap of two letters is one edit, closer than "requires".
+		{"reqiures", "requires"},
+		{"depnedson", "depends_on"},
 	}
 	for _, tt := range tests {
 		if got := suggest(tt.word, keys); got != tt.want {

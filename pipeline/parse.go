@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
@@ -23,7 +24,7 @@ const idHint = "use up to 128 letters, digits, _, . and -, starting with a lette
 // topKeys are the keys of a pipeline file.
 var topKeys = []string{
 	"id", "description", "schedule", "timezone", "start", "end", "catchup",
-	"max_active_runs", "max_active_tasks", "params", "defaults", "on_success", "on_failure", "tasks",
+	"max_active_runs", "max_active_tasks", "retention", "params", "defaults", "on_success", "on_failure", "tasks",
 }
 
 // Defaults of a pipeline.
@@ -278,6 +279,14 @@ func (p *parser) top(f *file, root ast.Node) {
 					p.errorf(e.valAt, "use 0 for no limit", "max_active_tasks: must be 0 or more, got %d", n)
 				} else {
 					pl.MaxActiveTasks = n
+				}
+			}
+		case "retention":
+			if d, ok := p.duration(e, "retention"); ok {
+				if d > 0 && d.D() < time.Hour {
+					p.errorf(e.valAt, `keep runs at least an hour, e.g. "7d"`, "retention: %s is too short", d)
+				} else {
+					pl.Retention = d
 				}
 			}
 		case "on_success":

@@ -439,6 +439,7 @@ func (p *parser) action(e entry, label string) *Action {
 		case "run":
 			kinds = append(kinds, it)
 			a.Run, _ = p.str(it, label+": run")
+			p.noTemplate(it, label+": run", a.Run)
 		case "command":
 			kinds = append(kinds, it)
 			a.Command = p.command(it)

@@ -168,6 +168,7 @@ func (p *parser) task(e entry) *rawTask {
 		case "run":
 			t.kinds = append(t.kinds, e)
 			t.run, _ = p.str(e, "run")
+			p.noTemplate(e, "run", t.run)
 		case "command":
 			t.kinds = append(t.kinds, e)
 			t.command = p.command(e)
@@ -235,10 +236,22 @@ func (p *parser) command(e entry) []string {
 	argv := make([]string, 0, len(items))
 	for _, it := range items {
 		if s, ok := p.text(it, "command"); ok {
+			p.noTemplate(it, "command", s)
 			argv = append(argv, s)
 		}
 	}
 	return argv
+}
+
+// noTemplate refuses ${{ … }} in a script or argv: a value spliced into
+// code could run as code (GitHub Actions' script injection), so scripts
+// read values from the environment instead.
+func (p *parser) noTemplate(e entry, label, s string) {
+	if !strings.Contains(s, "${{") {
+		return
+	}
+	p.errorf(e.valAt, `scripts are not templated, so a value cannot inject code: read $SLUICE_OUTPUT_<TASK>_<KEY> or $SLUICE_PARAM_<NAME>, or set env: { NAME: "${{ … }}" } and use $NAME`,
+		"%s: ${{ … }} is not expanded here", label)
 }
 
 // dependsOn reads depends_on: one task id, or a list of them.

@@ -54,9 +54,14 @@ func didYouMean(word string, candidates []string, fallback string) string {
 	return fallback
 }
 
-// levenshtein returns the edit distance between a and b, counted in runes.
+// levenshtein returns the edit distance between a and b, counted in runes,
+// with a swap of two neighbouring runes counting as one edit (the optimal
+// string alignment distance): "retires" is one edit from "retries" and two
+// from "requires".
 func levenshtein(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	// Three rows: the one before the previous is needed for swaps.
+	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -70,8 +75,11 @@ func levenshtein(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
 }

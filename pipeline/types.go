@@ -29,6 +29,10 @@ type Pipeline struct {
 	// MaxActiveTasks bounds the task instances of this pipeline that run
 	// at once across all its runs; 0 (the default) means no bound.
 	MaxActiveTasks int `json:"max_active_tasks,omitempty"`
+	// Retention is how long the pipeline's finished runs are kept, with
+	// their attempts, logs and outputs; 0 (the default) uses the server's
+	// --retention.
+	Retention Duration `json:"retention,omitempty"`
 	// Params are the typed inputs of a run, keyed by name.
 	Params map[string]*Param `json:"params,omitempty"`
 	// OnSuccess and OnFailure run when a run of the pipeline ends so.

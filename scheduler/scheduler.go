@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -28,6 +30,14 @@ type Config struct {
 	Logger      *slog.Logger
 	// Metrics records passes and lease expirations; nil records nothing.
 	Metrics *metrics.Metrics
+	// Retention is how long finished runs are kept when their pipeline
+	// sets no retention; 0 keeps them forever.
+	Retention time.Duration
+	// RetentionEvery is how often retention runs, on whichever scheduler
+	// takes the job; default 1h, negative for never.
+	RetentionEvery time.Duration
+	// ID names this scheduler as the holder of jobs; default host:pid.
+	ID string
 }
 
 // Scheduler runs the scheduling loop. Create it with New.
@@ -53,6 +63,13 @@ func New(cfg Config) *Scheduler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.RetentionEvery == 0 {
+		cfg.RetentionEvery = time.Hour
+	}
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomSuffix())
+	}
 	return &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*pipeline.Pipeline{}}
 }
 
@@ -60,6 +77,11 @@ func New(cfg Config) *Scheduler {
 func (s *Scheduler) Run(ctx context.Context) error {
 	if s.cfg.ReapOrphans {
 		s.reapOrphans(ctx)
+	}
+	if s.cfg.RetentionEvery > 0 {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); s.retentionLoop(ctx) }()
 	}
 	failures := 0
 	for {

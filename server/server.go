@@ -43,6 +43,10 @@ type Config struct {
 	Pipelines string
 	// Rescan is how often the pipelines folder is checked for changes.
 	Rescan time.Duration
+	// Retention is how long finished runs are kept by default (0: forever);
+	// RetentionEvery how often schedulers prune (negative: never).
+	Retention      time.Duration
+	RetentionEvery time.Duration
 	// Listen is the HTTP address; empty for no HTTP server.
 	Listen string
 	// Roles to run. Web serves the REST API and the UI on Listen; without
@@ -174,7 +178,8 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		go func() { defer wg.Done(); loader.Run(bgCtx, rescan) }()
 	}
 	if cfg.Scheduler {
-		sch := scheduler.New(scheduler.Config{Store: st, Logger: log, ReapOrphans: single, Interval: cfg.Poll, Metrics: m})
+		sch := scheduler.New(scheduler.Config{Store: st, Logger: log, ReapOrphans: single, Interval: cfg.Poll, Metrics: m,
+			Retention: cfg.Retention, RetentionEvery: cfg.RetentionEvery})
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = sch.Run(bgCtx) }()
 	}

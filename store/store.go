@@ -133,6 +133,10 @@ type Store interface {
 	Backfiller
 	// Workers, missing files, blocked instances; see lifecycle.go.
 	Lifecycle
+	// History aggregates for capacity planning; see capacity.go.
+	Capacity
+	// Pruning and periodic jobs; see retention.go.
+	Retention
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a
@@ -196,6 +200,9 @@ type Pipeline struct {
 	ParseErrorAt *time.Time
 	LoadedAt     time.Time
 	CreatedAt    time.Time
+	// Retention is how long its finished runs are kept; 0 for the
+	// server's default.
+	Retention time.Duration
 }
 
 // Version is an immutable parse of a pipeline file.
@@ -256,6 +263,8 @@ type PipelineSaveParams struct {
 	MaxActiveTasks int
 	// Callbacks says which run callbacks the pipeline has.
 	Callbacks int
+	// Retention is how long finished runs are kept; 0 for the default.
+	Retention time.Duration
 	Tasks     []VersionTask
 }
 

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
-	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/metrics"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 )
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +15,7 @@ import (
 func benchCmd() *cobra.Command {
 	var (
 		o      bench.Options
+		so     bench.SoakOptions
 		asJSON bool
 		printP bool
 	)
@@ -28,16 +30,23 @@ func benchCmd() *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
-		Short: "Measure sluice on a scenario: chain, fanout, shell-chain or shell-fanout",
+		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout or soak",
 		Long: "Run a benchmark scenario on a fresh temporary store and print its figures.\n\nScenarios:\n" + help.String() +
 			"\nTimes come from the database's own records of each attempt. Record results\nin bench/RESULTS.md with the machine and the date.",
-		Example:   "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json",
+		Example:   "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json\n  sluice bench soak --tasks 100000 --retention 20s",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Scenario = args[0]
 			if _, ok := bench.Scenarios[o.Scenario]; !ok {
 				return exitWith(2, fmt.Errorf("unknown scenario %q: want one of %s", o.Scenario, strings.Join(names, ", ")))
+			}
+			if o.Scenario == "soak" {
+				so.DB, so.Sync, so.Concurrency = o.DB, o.Sync, o.Concurrency
+				if cmd.Flags().Changed("tasks") {
+					so.Instances = o.Tasks
+				}
+				return runSoak(cmd, so, asJSON)
 			}
 			if printP {
 				src, err := bench.Source(o.Scenario, o.Tasks)
@@ -82,5 +91,37 @@ func benchCmd() *cobra.Command {
 	f.IntVar(&o.WorkerProcs, "workers-procs", 0, "run the workers as this many `sluice worker` processes (PostgreSQL only)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")
+	so.Retention = 20 * time.Second
+	f.Var((*days)(&so.Retention), "retention", "soak: how long finished runs are kept")
+	f.DurationVar(&so.RetentionEvery, "retention-every", 2*time.Second, "soak: how often retention runs")
+	f.IntVar(&so.ActiveRuns, "active-runs", 16, "soak: runs kept going at once")
+	f.DurationVar(&so.Sample, "sample", 5*time.Second, "soak: how often the database size is sampled")
 	return cmd
 }
+
+// runSoak runs the soak scenario and prints its samples as they come.
+func runSoak(cmd *cobra.Command, o bench.SoakOptions, asJSON bool) error {
+	out := cmd.OutOrStdout()
+	if !asJSON {
+		fmt.Fprintf(out, "%8s %12s %14s %12s %10s\n", "seconds", "instances", "instance rows", "db MB", "wal MB")
+		o.Progress = func(s bench.SoakSample) {
+			fmt.Fprintf(out, "%8.0f %12d %14d %12.1f %10.1f\n", s.Seconds, s.Done, s.Rows, mb(s.Bytes), mb(s.WALBytes))
+		}
+	}
+	res, err := bench.Soak(cmd.Context(), o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(out).Encode(res)
+	}
+	fmt.Fprintf(out, "\nscenario      soak (%s, retention %s)\n", res.Store, res.Retention)
+	fmt.Fprintf(out, "instances     %d in %d runs, %.0f s (%.0f/s)\n", res.Instances, res.Runs, res.Seconds, res.InstancesPerS)
+	fmt.Fprintf(out, "instance rows peak %d, at end %d\n", res.PeakRows, res.FinalRows)
+	fmt.Fprintf(out, "db size       %.1f MB at half-way, %.1f MB at the end (%+.1f%%), peak %.1f MB\n",
+		mb(res.HalfBytes), mb(res.FinalBytes), 100*res.GrowthLastHalf, mb(res.PeakBytes))
+	fmt.Fprintf(out, "peak RSS      %.1f MB\n", res.PeakRSSMB)
+	return nil
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }

@@ -24,10 +24,13 @@ const defaultServer = "http://127.0.0.1:8080"
 
 // clientCmds returns the API client commands for the root.
 func clientCmds() []*cobra.Command {
-	cmds := []*cobra.Command{pipelinesCmd(), runsCmd(), logsCmd(), tokensCmd(), usersCmd()}
+	cmds := []*cobra.Command{pipelinesCmd(), runsCmd(), logsCmd(), backfillCmd(), poolsCmd(), varsCmd(), secretsCmd(), workersCmd(), tokensCmd(), usersCmd()}
+	cmds = append(cmds, capacityCmd(), dbCmd())
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		if c.HasSubCommands() {
+		// A group that does something itself (sluice backfill PIPELINE)
+		// keeps its own arguments and action.
+		if c.HasSubCommands() && c.RunE == nil {
 			c.Args = cobra.ArbitraryArgs
 			c.RunE = groupRun
 		}

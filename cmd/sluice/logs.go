@@ -14,6 +14,7 @@ func logsCmd() *cobra.Command {
 	var (
 		follow  bool
 		attempt int
+		item    int
 	)
 	cmd := &cobra.Command{
 		Use:   "logs RUN TASK",
@@ -21,14 +22,17 @@ func logsCmd() *cobra.Command {
 		Long: `Print the log of one task of a run: what its command wrote to stdout and
 stderr, with the time of each line, and notes sluice itself added. A task
 that was retried has a log per attempt; the latest is shown unless you
-pick one with --attempt.
+pick one with --attempt. Each item of a mapped task (for_each) has its own
+log: pick it with --item, its index from 0 ('sluice runs show RUN' lists
+the items).
 
 With -f, follow the log as the task writes it, until the attempt ends;
 for a task that has not started yet, wait for it. 'sluice runs show RUN'
 lists a run's tasks.`,
 		Example: `  sluice logs 42 extract
   sluice logs 42 extract -f
-  sluice logs 42 extract --attempt 1 --json`,
+  sluice logs 42 extract --attempt 1 --json
+  sluice logs 42 process --item 3 -f`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := runArg(args[0])
@@ -37,6 +41,9 @@ lists a run's tasks.`,
 			}
 			if attempt < 0 {
 				return exitWith(2, fmt.Errorf("--attempt %d: want an attempt number, from 1", attempt))
+			}
+			if item < -1 {
+				return exitWith(2, fmt.Errorf("--item %d: want the index of an item, from 0", item))
 			}
 			c, err := r.client()
 			if err != nil {
@@ -51,7 +58,7 @@ lists a run's tasks.`,
 				printLogLine(out, l)
 			}
 			if !follow {
-				lines, err := c.Logs(cmd.Context(), id, args[1], attempt)
+				lines, err := c.ItemLogs(cmd.Context(), id, args[1], item, attempt)
 				if err != nil {
 					return r.fail(err)
 				}
@@ -65,7 +72,7 @@ lists a run's tasks.`,
 			}
 			ctx, stop := interrupted(cmd.Context())
 			defer stop()
-			end, err := c.FollowLogs(ctx, id, args[1], attempt, show)
+			end, err := c.FollowItemLogs(ctx, id, args[1], item, attempt, show)
 			if err != nil {
 				if ctx.Err() != nil {
 					return exitWith(130, nil)
@@ -85,7 +92,8 @@ lists a run's tasks.`,
 	r.addFlags(cmd.Flags())
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log as it is written, until the attempt ends")
 	cmd.Flags().IntVar(&attempt, "attempt", 0, "the attempt to show, from 1 (default the latest)")
-	commandLineOnly(cmd, "attempt")
+	cmd.Flags().IntVar(&item, "item", -1, "the item of a mapped task to show, its index from 0 (default the task itself)")
+	commandLineOnly(cmd, "attempt", "item")
 	return cmd
 }
 

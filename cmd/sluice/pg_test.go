@@ -28,6 +28,9 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	url  chan string
+	// listening is closed when the process says it listens: by then it
+	// handles SIGTERM (before, the signal would kill it outright).
+	listening chan struct{}
 
 	mu  sync.Mutex
 	log strings.Builder
@@ -36,7 +39,14 @@ type proc struct {
 // startProc starts `sluice ROLE args…` and returns at once.
 func startProc(t *testing.T, dir, role string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{role}, args...)...)
+	return startBinary(t, binary, dir, role, args...)
+}
+
+// startBinary is startProc for a given binary, such as another
+// generation's.
+func startBinary(t *testing.T, bin, dir, role string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{role}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	stderr, err := cmd.StderrPipe()
@@ -46,7 +56,7 @@ func startProc(t *testing.T, dir, role string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{role: role, cmd: cmd, done: make(chan struct{}), url: make(chan string, 1)}
+	p := &proc{role: role, cmd: cmd, done: make(chan struct{}), url: make(chan string, 1), listening: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -58,6 +68,7 @@ func startProc(t *testing.T, dir, role string, args ...string) *proc {
 			var rec map[string]any
 			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
 				p.url <- rec["url"].(string)
+				close(p.listening)
 			}
 		}
 	}()
@@ -91,6 +102,12 @@ func (p *proc) waitURL(t *testing.T) string {
 // term stops a process with SIGTERM and returns its exit code.
 func (p *proc) term(t *testing.T) int {
 	t.Helper()
+	// A process started a moment ago may not handle signals yet.
+	select {
+	case <-p.listening:
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:

@@ -39,7 +39,7 @@ server keeps in its home directory. Elsewhere, pass an API token with
 	}
 	r.addFlags(cmd.PersistentFlags())
 	cmd.AddCommand(pipelinesListCmd(r), pipelinesShowCmd(r), pipelinesTriggerCmd(r), pipelinesPauseCmd(r, true), pipelinesPauseCmd(r, false),
-		pipelinesUploadCmd(r), pipelinesDeleteCmd(r), pipelinesVersionsCmd(r), pipelinesDiffCmd(r))
+		pipelinesUploadCmd(r), pipelinesDeleteCmd(r), pipelinesVersionsCmd(r), pipelinesDiffCmd(r), pipelinesStatusCmd(r))
 	return cmd
 }
 
@@ -78,6 +78,9 @@ func pipelinesListCmd(r *remote) *cobra.Command {
 				}
 				if p.ParseError != nil {
 					notes = append(notes, "file has errors")
+				}
+				if p.Missing {
+					notes = append(notes, "file missing")
 				}
 				sched := p.Schedule
 				if sched == "" {
@@ -341,7 +344,7 @@ cannot be replaced by an upload: change that file instead.`,
 }
 
 func pipelinesDeleteCmd(r *remote) *cobra.Command {
-	var yes bool
+	var yes, andFile bool
 	cmd := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete a pipeline with all of its versions, runs and logs (admin)",
@@ -349,10 +352,12 @@ func pipelinesDeleteCmd(r *remote) *cobra.Command {
 This cannot be undone. It asks you to type the pipeline's id to confirm,
 unless --yes is given; without a terminal to ask on, it needs --yes.
 
-A pipeline whose file is still in the server's --pipelines folder cannot
-be deleted: the next scan would bring it back. Delete the file first.`,
+A pipeline whose file is still in the server's --pipelines folder is not
+deleted, since the next scan would bring it back: pass --and-file to
+delete the file too, or remove it first (the pipeline is then marked
+missing and keeps its history until you delete it).`,
 		Example: `  sluice pipelines delete old_pipeline
-  sluice pipelines delete old_pipeline --yes`,
+  sluice pipelines delete old_pipeline --and-file --yes`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
@@ -365,7 +370,11 @@ be deleted: the next scan would bring it back. Delete the file first.`,
 			if err != nil {
 				return err
 			}
-			if err := c.DeletePipeline(cmd.Context(), id); err != nil {
+			del := c.DeletePipeline
+			if andFile {
+				del = c.DeletePipelineAndFile
+			}
+			if err := del(cmd.Context(), id); err != nil {
 				return r.fail(err)
 			}
 			if !r.json {
@@ -375,6 +384,7 @@ be deleted: the next scan would bring it back. Delete the file first.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	cmd.Flags().BoolVar(&andFile, "and-file", false, "also delete the pipeline's file from the server's pipelines folder")
 	return cmd
 }
 

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -127,6 +129,9 @@ finishes; the exit status is then 0 when it succeeded and 1 when not.`,
 func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDetail) {
 	kv := newTable(out, "run", fmt.Sprintf("%d of %s (%s)", d.ID, d.Pipeline, d.Kind))
 	kv.row("state", d.State)
+	if d.ParentRunID != nil {
+		kv.row("started by", fmt.Sprintf("run %d, task %s (sluice runs show %d)", *d.ParentRunID, d.ParentTask, *d.ParentRunID))
+	}
 	kv.row("logical date", d.LogicalDate.Local().Format("2006-01-02 15:04:05 MST"))
 	if p := string(d.Params); p != "{}" && p != "" && p != "null" {
 		kv.row("params", p)
@@ -136,12 +141,122 @@ func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDet
 	kv.row("duration", shortDuration(d.DurationSeconds))
 	kv.flush()
 	fmt.Fprintln(out)
-	t := newTable(out, "TASK", "STATE", "ATTEMPTS", "STARTED", "DURATION", "ERROR")
+	children := map[string][]api.Run{}
+	for _, ch := range d.Children {
+		children[ch.ParentTask] = append(children[ch.ParentTask], ch)
+	}
+	t := newTable(out, "TASK", "STATE", "ATTEMPTS", "STARTED", "DURATION", "NOTE")
 	for _, task := range d.Tasks {
-		t.row(task.Task, task.State, fmt.Sprint(task.Attempts), shortTimePtr(task.StartedAt), shortDuration(task.DurationSeconds), orDash(taskError(ctx, c, d.ID, task)))
+		t.row(task.Task, task.State, fmt.Sprint(task.Attempts), shortTimePtr(task.StartedAt), shortDuration(task.DurationSeconds),
+			orDash(taskNote(ctx, c, d.ID, task, children[task.Task])))
+		for _, it := range shownItems(task.Items) {
+			t.row("  ["+strconv.Itoa(it.MapIndex)+"] "+clip(it.Item, 30), it.State, fmt.Sprint(it.Attempts), shortTimePtr(it.StartedAt), shortDuration(it.DurationSeconds),
+				orDash(itemNote(ctx, c, d.ID, task.Task, it)))
+		}
+		if n := len(task.Items) - len(shownItems(task.Items)); n > 0 {
+			t.row(fmt.Sprintf("  … %d more item(s)", n), "", "", "", "", fmt.Sprintf("sluice runs show %d --json", d.ID))
+		}
 	}
 	t.flush()
+	if len(d.Children) > 0 {
+		fmt.Fprintln(out)
+		t := newTable(out, "CHILD RUN", "PIPELINE", "STARTED BY TASK", "STATE", "DURATION")
+		for _, ch := range d.Children {
+			t.row(strconv.FormatInt(ch.ID, 10), ch.Pipeline, ch.ParentTask, ch.State, shortDuration(ch.DurationSeconds))
+		}
+		t.flush()
+	}
+	showCallbacks(out, d)
 	fmt.Fprintf(out, "\nA task's log: sluice logs %d TASK\n", d.ID)
+}
+
+// maxItemsShown bounds the items of a mapped task that 'runs show' lists;
+// past it, those that did not succeed are shown first.
+const maxItemsShown = 20
+
+// shownItems picks the items of a mapped task to list: all of them when
+// few, else those that did not succeed (or were skipped) first, in order.
+func shownItems(items []api.TaskItem) []api.TaskItem {
+	if len(items) <= maxItemsShown {
+		return items
+	}
+	var out []api.TaskItem
+	for _, it := range items {
+		if it.State != "success" && it.State != "skipped" && len(out) < maxItemsShown {
+			out = append(out, it)
+		}
+	}
+	for _, it := range items {
+		if len(out) >= maxItemsShown {
+			break
+		}
+		if it.State == "success" || it.State == "skipped" {
+			out = append(out, it)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].MapIndex < out[j].MapIndex })
+	return out
+}
+
+// taskNote says what a task's row needs said: why it failed, why it
+// cannot start, how far its items are, which runs it started.
+func taskNote(ctx context.Context, c *client.Client, run int64, t api.TaskInstance, children []api.Run) string {
+	var notes []string
+	if t.Blocked != "" {
+		notes = append(notes, blockedNote(t.State, t.Blocked))
+	}
+	if t.ItemsTotal > 0 {
+		notes = append(notes, itemCounts(t))
+	}
+	if len(children) > 0 {
+		last := children[len(children)-1]
+		notes = append(notes, fmt.Sprintf("child run %d of %s: %s", last.ID, last.Pipeline, last.State))
+	}
+	if t.ItemsTotal == 0 {
+		if e := taskError(ctx, c, run, t); e != "" {
+			notes = append(notes, e)
+		}
+	}
+	return strings.Join(notes, "; ")
+}
+
+// blockedNote says why a task cannot start; once it has failed for that
+// reason (after its queued_timeout) the reason alone is said.
+func blockedNote(state, reason string) string {
+	if state == "failed" || state == "upstream_failed" || state == "cancelled" {
+		return reason
+	}
+	return "blocked: " + reason
+}
+
+// itemCounts sums up a mapped task's items by state.
+func itemCounts(t api.TaskInstance) string {
+	counts := map[string]int{}
+	for _, it := range t.Items {
+		counts[it.State]++
+	}
+	var parts []string
+	for _, s := range []string{"success", "failed", "upstream_failed", "skipped", "cancelled", "running", "up_for_retry", "queued", "pending"} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	return fmt.Sprintf("%d item(s): %s", t.ItemsTotal, strings.Join(parts, ", "))
+}
+
+// itemNote is why an item of a mapped task failed or cannot start.
+func itemNote(ctx context.Context, c *client.Client, run int64, task string, it api.TaskItem) string {
+	if it.Blocked != "" {
+		return blockedNote(it.State, it.Blocked)
+	}
+	if it.State != "failed" && it.State != "up_for_retry" {
+		return ""
+	}
+	d, err := c.GetTaskItem(ctx, run, task, it.MapIndex)
+	if err != nil || len(d.Attempts) == 0 {
+		return ""
+	}
+	return d.Attempts[len(d.Attempts)-1].Error
 }
 
 // taskError is why a failed task failed: its last attempt's error.
@@ -181,7 +296,7 @@ func followRun(ctx context.Context, r *remote, c *client.Client, id int64, out i
 		}
 		if !r.json {
 			for _, t := range d.Tasks {
-				key := fmt.Sprintf("%s/%d", t.State, t.Attempts)
+				key := fmt.Sprintf("%s/%d/%s", t.State, t.Attempts, t.Blocked)
 				if seen[t.Task] == key {
 					continue
 				}
@@ -202,6 +317,9 @@ func followRun(ctx context.Context, r *remote, c *client.Client, id int64, out i
 					detail = shortDuration(t.DurationSeconds)
 				case "failed":
 					detail = taskError(ctx, c, id, t)
+				}
+				if t.Blocked != "" {
+					detail = blockedNote(t.State, t.Blocked)
 				}
 				fmt.Fprintf(out, "%s  %-*s  %-15s %s\n", time.Now().Format("15:04:05.000"), width, t.Task, t.State, detail)
 			}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/server"
 )
 
@@ -120,6 +122,9 @@ func roleCmd(r role) *cobra.Command {
 	if r.scheduler {
 		f.StringVar(&cfg.Pipelines, "pipelines", "pipelines", "folder of pipeline files (*.yaml, *.yml), watched for changes")
 		f.DurationVar(&cfg.Rescan, "rescan", 2*time.Second, "how often the pipelines folder is rescanned, besides file system events (for network file systems)")
+		cfg.Retention = 30 * 24 * time.Hour
+		f.Var((*days)(&cfg.Retention), "retention", "how long finished runs are kept with their logs and outputs, unless their pipeline sets retention: (e.g. 30d, 12h; 0 keeps them forever)")
+		f.DurationVar(&cfg.RetentionEvery, "retention-every", time.Hour, "how often retention prunes, on whichever scheduler takes the job")
 	}
 	if r.worker {
 		addWorkerFlags(f, &cfg)
@@ -135,3 +140,26 @@ func addWorkerFlags(f *pflag.FlagSet, cfg *server.Config) {
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "on shutdown, how long running tasks may finish before they are handed back")
 	f.DurationVar(&cfg.KillGrace, "kill-grace", 10*time.Second, "time between SIGTERM and SIGKILL when a task is stopped")
 }
+
+// days is a duration flag that also takes days ("30d"), as pipeline files
+// do, and prints whole days as days.
+type days time.Duration
+
+func (d *days) Set(s string) error {
+	v, err := pipeline.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = days(v)
+	return nil
+}
+
+func (d *days) String() string {
+	v := time.Duration(*d)
+	if v > 0 && v%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", v/(24*time.Hour))
+	}
+	return v.String()
+}
+
+func (d *days) Type() string { return "duration" }

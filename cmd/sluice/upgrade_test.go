@@ -1,9 +1,7 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,43 +35,6 @@ func buildGeneration(dir, version string) (string, error) {
 		return "", fmt.Errorf("building the %s generation: %v\n%s", version, err, out)
 	}
 	return bin, nil
-}
-
-// startBinary is startProc for a given binary: it starts `bin role args…`
-// and returns at once.
-func startBinary(t *testing.T, bin, dir, role string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{role}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = os.Environ()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{role: role, cmd: cmd, done: make(chan struct{}), url: make(chan string, 1)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
-				p.url <- rec["url"].(string)
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-	})
-	return p
 }
 
 // waitFor polls cond until it holds or d passes.

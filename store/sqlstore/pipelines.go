@@ -13,7 +13,7 @@ import (
 )
 
 const pipelineColumns = `p.id, COALESCE(p.version_id, 0), COALESCE(v.hash, ''), p.file, p.paused, p.schedule,
-	p.max_active_runs, p.next_due_at, p.last_scheduled_at, p.parse_error, p.parse_error_at, p.loaded_at, p.created_at, p.missing`
+	p.max_active_runs, p.next_due_at, p.last_scheduled_at, p.parse_error, p.parse_error_at, p.loaded_at, p.created_at, p.missing, p.retention_us`
 
 const pipelineFrom = ` FROM pipelines p LEFT JOIN versions v ON v.id = p.version_id`
 
@@ -22,12 +22,13 @@ func scanPipeline(sc interface{ Scan(...any) error }) (*store.Pipeline, error) {
 		p                              store.Pipeline
 		paused                         bool
 		nextDue, lastSched, parseErrAt sql.NullInt64
-		loadedAt, createdAt            int64
+		loadedAt, createdAt, retention int64
 	)
 	if err := sc.Scan(&p.ID, &p.VersionID, &p.Hash, &p.File, &paused, &p.Schedule, &p.MaxActiveRuns,
-		&nextDue, &lastSched, &p.ParseError, &parseErrAt, &loadedAt, &createdAt, &p.Missing); err != nil {
+		&nextDue, &lastSched, &p.ParseError, &parseErrAt, &loadedAt, &createdAt, &p.Missing, &retention); err != nil {
 		return nil, err
 	}
+	p.Retention = time.Duration(retention) * time.Microsecond
 	p.Paused = paused
 	p.NextDueAt = fromNullUS(nextDue)
 	p.LastScheduledAt = fromNullUS(lastSched)
@@ -76,10 +77,10 @@ func (db *DB) PipelineSave(ctx context.Context, p *store.PipelineSaveParams) (*s
 		// A changed version may change the schedule: make the pipeline due
 		// now so a scheduler recomputes its next run from its history.
 		_, err = t.exec(`UPDATE pipelines SET version_id = ?, file = ?, schedule = ?, max_active_runs = ?, max_active_tasks = ?,
-			parse_error = '', parse_error_at = NULL, missing = ?, loaded_at = ?, updated_at = ?,
+			retention_us = ?, parse_error = '', parse_error_at = NULL, missing = ?, loaded_at = ?, updated_at = ?,
 			next_due_at = CASE WHEN ? = '' THEN NULL WHEN ? THEN ? ELSE next_due_at END
 			WHERE id = ?`,
-			vid, p.File, p.Schedule, p.MaxActiveRuns, p.MaxActiveTasks, false, now, now, p.Schedule, res.Changed, now, p.ID)
+			vid, p.File, p.Schedule, p.MaxActiveRuns, p.MaxActiveTasks, p.Retention.Microseconds(), false, now, now, p.Schedule, res.Changed, now, p.ID)
 		if res.Changed {
 			t.notify(store.TopicPipelines)
 		}

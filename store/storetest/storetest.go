@@ -60,6 +60,7 @@ type pipelineOpts struct {
 	maxActiveRuns  int
 	maxActiveTasks int
 	callbacks      int
+	retention      time.Duration
 }
 
 // save stores a pipeline of the given tasks and returns its version id.
@@ -79,7 +80,7 @@ func (b *testBundle) saveWith(id string, o pipelineOpts, tasks ...task) int64 {
 	}
 	res, err := b.s.PipelineSave(b.ctx, &store.PipelineSaveParams{
 		ID: id, Hash: hash, Source: "id: " + id, Spec: []byte(`{"id":"` + id + `"}`),
-		MaxActiveRuns: o.maxActiveRuns, MaxActiveTasks: o.maxActiveTasks, Callbacks: o.callbacks, Tasks: vts,
+		MaxActiveRuns: o.maxActiveRuns, MaxActiveTasks: o.maxActiveTasks, Callbacks: o.callbacks, Retention: o.retention, Tasks: vts,
 	})
 	if err != nil {
 		b.t.Fatalf("PipelineSave: %v", err)
@@ -228,7 +229,10 @@ func Run(t *testing.T, open Opener) {
 		"SecretsAndVariables":      testSecretsAndVariables,
 		"Backfill":                 testBackfill,
 		"Lifecycle":                testLifecycle,
+		"CapacityHistory":          testCapacityHistory,
 		"ObserveAndStats":          testObserveAndStats,
+		"RetentionPrune":           testRetentionPrune,
+		"JobLease":                 testJobLease,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
