@@ -2,12 +2,12 @@ package web
 
 import (
 	"fmt"
+	"github.com/sluice-dev/sluice"
 	"html/template"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -264,31 +264,4 @@ func roughDuration(d time.Duration) string {
 }
 
 // buildVersion is the version of the running binary, for the footer.
-func buildVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	rev, dirty := "", false
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return "devel " + rev
-}
+func buildVersion() string { return sluice.Version() }

@@ -220,7 +220,7 @@ func (w *Worker) workdir(v *version, task *pipeline.Task, c *store.Claim) (strin
 // environment builds the task's environment: the worker's own, then the
 // task's env, then the run context, so SLUICE_* always mean what sluice says.
 func (w *Worker) environment(ctx context.Context, v *version, task *pipeline.Task, c *store.Claim, outFile string, x *exprContext) ([]string, error) {
-	env := os.Environ()
+	env := baseEnv()
 	keys := make([]string, 0, len(task.Env))
 	for k := range task.Env {
 		keys = append(keys, k)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -127,7 +126,7 @@ func (w *Worker) callback(ctx context.Context, cb *store.Callback) error {
 		}
 		return nil
 	}
-	vars := append(os.Environ(),
+	vars := append(baseEnv(),
 		"SLUICE_EVENT="+cb.Event,
 		"SLUICE_PIPELINE="+run.PipelineID,
 		"SLUICE_RUN_ID="+strconv.FormatInt(run.ID, 10),

@@ -2,8 +2,8 @@ package worker
 
 import (
 	"context"
+	"github.com/sluice-dev/sluice"
 	"os"
-	"runtime/debug"
 
 	"github.com/sluice-dev/sluice/doctor"
 	"github.com/sluice-dev/sluice/store"
@@ -55,14 +55,4 @@ func (w *Worker) announce(ctx context.Context) {
 	}
 }
 
-func buildVersion() string {
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return s.Value[:12]
-			}
-		}
-		return info.Main.Version
-	}
-	return ""
-}
+func buildVersion() string { return sluice.Version() }

@@ -411,3 +411,26 @@ tasks:
 		t.Fatalf("attempt = %+v", atts[0])
 	}
 }
+
+// TestTaskEnvHidesCredentials: a task inherits the worker's environment,
+// but not the database URL nor the key that seals secrets, which any
+// pipeline's author could otherwise print.
+func TestTaskEnvHidesCredentials(t *testing.T) {
+	t.Setenv("SLUICE_DB", "postgres://sluice:hunter2@db/sluice")
+	t.Setenv("SLUICE_SECRET_KEY", "c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXkh")
+	t.Setenv("SLUICE_ADMIN_PASSWORD", "hunter3")
+	t.Setenv("SLUICE_TEST_INHERITED", "yes")
+	b := setup(t)
+	run := b.trigger(`id: env
+tasks:
+  show:
+    run: echo "db=${SLUICE_DB-unset} key=${SLUICE_SECRET_KEY-unset} admin=${SLUICE_ADMIN_PASSWORD-unset} inherited=$SLUICE_TEST_INHERITED"
+`)
+	b.start(worker.Config{})
+	if s := b.waitRun(run.ID); s != sluice.RunSuccess {
+		t.Fatalf("run %s: %q", s, b.log(run.ID, "show"))
+	}
+	if log := b.log(run.ID, "show"); !strings.Contains(log, " o db=unset key=unset admin=unset inherited=yes\n") {
+		t.Errorf("the task's environment: %q", log)
+	}
+}

@@ -93,7 +93,7 @@ func (r *remote) client() (*client.Client, error) {
 	if token == "" && isLoopback(u.Hostname()) {
 		token, r.tokenFile = localToken()
 	}
-	return client.New(base, token, client.WithUserAgent("sluice-cli/"+version())), nil
+	return client.New(base, token, client.WithUserAgent("sluice-cli/"+sluice.Version())), nil
 }
 
 func isLoopback(host string) bool {

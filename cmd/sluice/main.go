@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"github.com/sluice-dev/sluice"
 )
 
 // exitError carries a process exit code through cobra.
@@ -186,7 +188,7 @@ func versionCmd() *cobra.Command {
 		Short: "Print the version of sluice",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "sluice", version())
+			fmt.Fprintln(cmd.OutOrStdout(), "sluice", sluice.Version())
 		},
 	}
 }

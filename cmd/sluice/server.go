@@ -28,8 +28,9 @@ var roles = []role{
 		short: "Run every role in one process: pipeline loading, scheduler, workers, HTTP",
 		long: `Run every role of sluice in one process: it loads the pipeline files of
 --pipelines (and reloads them when they change), creates runs when their
-schedules are due, runs tasks on its workers, and serves /healthz and
-/readyz on --listen.
+schedules are due, prunes runs past their retention, runs tasks on its
+workers, and serves the web UI, the REST API (/api/v1), /metrics, /healthz
+and /readyz on --listen.
 
 With no --db, state lives in an embedded SQLite database under --home, and
 only one process may use a home directory. With --db postgres://…, run
@@ -49,8 +50,10 @@ signal stops at once.`,
 		long: `Run only the scheduler: it loads the pipeline files of --pipelines into the
 database, creates runs when their schedules are due, starts queued runs
 when max_active_runs allows, and requeues the tasks of workers that
-stopped renewing their leases. Any number may run at once: they coordinate
-through row locks and unique keys, with no leader.`,
+stopped renewing their leases; one of them at a time prunes runs past
+their retention. Any number may run at once: they coordinate through row
+locks, unique keys and leases, with no leader. It serves /metrics,
+/healthz and /readyz on --listen.`,
 		example: `  sluice scheduler --db postgres://sluice@db/sluice --pipelines /etc/sluice/pipelines`,
 	},
 	{
@@ -59,14 +62,16 @@ through row locks and unique keys, with no leader.`,
 		long: `Run only a worker: it claims ready tasks, runs them with up to --concurrency
 at once, renews their leases, and records their outcomes. On SIGINT or
 SIGTERM it claims nothing more, lets running tasks finish for up to
---drain-timeout, then hands the rest back; a second signal stops at once.`,
+--drain-timeout, then hands the rest back; a second signal stops at once.
+It serves /metrics, /healthz and /readyz on --listen.`,
 		example: `  sluice worker --db postgres://sluice@db/sluice --concurrency 32`,
 	},
 	{
 		name: "web", web: true, defaultListen: "127.0.0.1:8080",
-		short: "Run the web role (PostgreSQL): the HTTP endpoints",
-		long: `Run only the HTTP endpoints: /healthz and /readyz. Every web process reads
-everything from the database, so all of them show the same truth.`,
+		short: "Run the web role (PostgreSQL): the web UI and the REST API",
+		long: `Run only the web UI and the REST API (/api/v1), with /metrics, /healthz and
+/readyz. Every web process reads everything from the database, so all of
+them show the same truth; run as many as you like behind a load balancer.`,
 		example: `  sluice web --db postgres://sluice@db/sluice --listen :8080`,
 	},
 }
