@@ -255,7 +255,8 @@ func TestRouteRoles(t *testing.T) {
 	t.Parallel()
 	for _, rt := range api.Routes() {
 		var want store.Role
-		adminOnly := strings.HasPrefix(rt.Path, "/api/v1/users") || strings.HasPrefix(rt.Path, "/api/v1/tokens") || strings.HasPrefix(rt.Path, "/api/v1/secrets")
+		adminOnly := strings.HasPrefix(rt.Path, "/api/v1/users") || strings.HasPrefix(rt.Path, "/api/v1/tokens") || strings.HasPrefix(rt.Path, "/api/v1/secrets") ||
+			strings.HasPrefix(rt.Path, "/api/v1/maintenance/")
 		switch {
 		case rt.Path == "/api/v1/login" || rt.Path == "/api/v1/logout" || rt.Path == "/api/v1/openapi.json":
 			want = ""

@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice"
@@ -259,8 +260,10 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 	if err != nil && sluice.ErrorCode(err) != sluice.ENOTFOUND {
 		return nil, err
 	}
-	hash := dummyHash
-	if u != nil {
+	hash := ""
+	if u == nil {
+		hash = dummyHash()
+	} else {
 		hash = u.PasswordHash
 	}
 	// The hash is checked even for an unknown user, so the time a login
@@ -284,8 +287,13 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 	return &Principal{Name: u.Name, Role: u.Role, Via: "session", CSRFToken: s.CSRFToken, SessionHash: s.IDHash}, nil
 }
 
-// dummyHash is checked for logins of unknown users.
-var dummyHash, _ = HashPassword("sluice-dummy-password")
+// dummyHash is checked for logins of unknown users. It is made at the
+// first such login, not when the program starts: hashing costs 64 MiB and
+// a quarter of a second, which every CLI command would otherwise pay.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("sluice-dummy-password")
+	return h
+})
 
 // Logout ends the request's session, if any, and clears its cookie.
 func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) error {

@@ -3,6 +3,8 @@ package auth_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -11,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/argon2"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
@@ -127,6 +131,14 @@ func TestPasswords(t *testing.T) {
 	}
 	if _, err := auth.HashPassword("short"); err == nil {
 		t.Fatal("a 5-character password was accepted")
+	}
+	// A hash carries its parameters: one made with other ones, as earlier
+	// versions did (64 MiB, 3 passes, 2 lanes), still checks.
+	salt := []byte("0123456789abcdef")
+	old := fmt.Sprintf("$argon2id$v=%d$m=65536,t=3,p=2$%s$%s", argon2.Version, base64.RawStdEncoding.EncodeToString(salt),
+		base64.RawStdEncoding.EncodeToString(argon2.IDKey([]byte("correct horse"), salt, 3, 64*1024, 2, 32)))
+	if !auth.CheckPassword(old, "correct horse") || auth.CheckPassword(old, "correct horsE") {
+		t.Fatal("a hash with earlier parameters does not check")
 	}
 	secret, hash := auth.NewToken()
 	if !strings.HasPrefix(secret, auth.TokenPrefix) || auth.HashSecret(secret) != hash || strings.Contains(hash, secret) {

@@ -115,8 +115,17 @@ func (c *Control) Cleanup(ctx context.Context, p CleanupParams, by string) (*Cle
 		if _, err := c.st.JobRenew(ctx, scheduler.RetentionJob, holder, 0); err != nil {
 			return nil, err
 		}
-	} else if err := c.st.JobDone(ctx, scheduler.RetentionJob, holder, summary); err != nil {
-		return nil, err
+	} else {
+		vacuumed, err := c.st.RetentionVacuum(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if vacuumed != "" {
+			summary += "; " + vacuumed
+		}
+		if err := c.st.JobDone(ctx, scheduler.RetentionJob, holder, summary); err != nil {
+			return nil, err
+		}
 	}
 	c.logger(ctx).Info(summary, "more", total.More, "default_retention", def.String(), "pipeline", p.PipelineID)
 	return &CleanupResult{PruneResult: total, DefaultRetention: def}, nil

@@ -83,6 +83,16 @@ func (s *Scheduler) Prune(ctx context.Context) (*store.PruneResult, error) {
 	if total.Rows["runs"] > 0 {
 		s.log.Info("retention "+summary, "retention", s.cfg.Retention.String())
 	}
+	vacuumed, err := s.st.RetentionVacuum(ctx)
+	if err != nil {
+		return total, err
+	}
+	if vacuumed != "" {
+		summary += "; " + vacuumed
+		s.vacuumOnce.Do(func() {
+			s.log.Warn("PostgreSQL's autovacuum is off: the retention job vacuums sluice's tables itself every --retention-every; turn autovacuum on to let PostgreSQL do it as rows change")
+		})
+	}
 	return total, s.st.JobDone(ctx, RetentionJob, s.cfg.ID, summary)
 }
 

@@ -50,6 +50,8 @@ type Scheduler struct {
 	mu        sync.Mutex
 	versions  map[int64]*pipeline.Pipeline
 	lastCheck time.Time // of waiting instances
+
+	vacuumOnce sync.Once // warns once that autovacuum is off
 }
 
 // New returns a Scheduler for cfg.

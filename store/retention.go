@@ -32,6 +32,12 @@ type Retention interface {
 	// RetentionPreview counts what RetentionPrune would delete, without
 	// deleting anything.
 	RetentionPreview(ctx context.Context, p *RetentionParams) (*PruneResult, error)
+	// RetentionVacuum reclaims the space of deleted and updated rows when
+	// the database would not do it by itself: on PostgreSQL with
+	// autovacuum turned off, a plain VACUUM (which blocks no reads or
+	// writes) of the busy tables. It says what it did; "" when nothing
+	// was needed (autovacuum on, or SQLite, which reuses freed pages).
+	RetentionVacuum(ctx context.Context) (string, error)
 }
 
 // JobAcquireParams are the arguments of Retention.JobAcquire.
