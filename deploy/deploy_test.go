@@ -13,17 +13,16 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/sluice-dev/sluice/server"
 )
 
-// What a sluice process takes to stop, from the flags of cmd/sluice and
-// server.Run; keep these in step with them. A draining role (worker,
-// server) lets running tasks finish for --drain-timeout, then stops them,
-// each with --kill-grace between SIGTERM and SIGKILL; every role then
-// gives its HTTP server up to httpShutdown to close.
+// What a sluice process takes to stop, as server.Run and the flags of
+// cmd/sluice have it.
 const (
-	defaultDrainTimeout = 30 * time.Second
-	defaultKillGrace    = 10 * time.Second
-	httpShutdown        = 10 * time.Second
+	defaultDrainTimeout = server.DefaultDrainTimeout
+	defaultKillGrace    = server.DefaultKillGrace
+	httpShutdown        = server.ShutdownTimeout
 )
 
 // The deployment as the files state it.

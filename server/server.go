@@ -28,6 +28,18 @@ import (
 	"github.com/sluice-dev/sluice/worker"
 )
 
+// How long a process takes to stop, at most, by default: a role that runs
+// tasks lets them finish for DefaultDrainTimeout, then stops each with
+// DefaultKillGrace between SIGTERM and SIGKILL; every role then gives its
+// HTTP server up to ShutdownTimeout to close. The flags of cmd/sluice
+// default to these, and deploy's tests hold the grace periods of the
+// deployment files to them.
+const (
+	DefaultDrainTimeout = 30 * time.Second
+	DefaultKillGrace    = 10 * time.Second
+	ShutdownTimeout     = 10 * time.Second
+)
+
 // Config configures a sluice process. Zero values take the documented
 // defaults of the `sluice server` flags.
 type Config struct {
@@ -263,7 +275,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	<-workerDone
 	bgStop()
 	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		_ = srv.Shutdown(sctx)
 		cancel()
 	}

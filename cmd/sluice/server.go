@@ -142,8 +142,8 @@ func addWorkerFlags(f *pflag.FlagSet, cfg *server.Config) {
 	f.StringSliceVar(&cfg.Labels, "labels", nil, "labels of this worker, e.g. gpu,python3.12: it runs tasks that require only labels it has")
 	f.IntVar(&cfg.Concurrency, "concurrency", 16, "tasks this process runs at once")
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a task's lease lasts without a heartbeat; a dead worker's tasks are retried after it")
-	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "on shutdown, how long running tasks may finish before they are handed back")
-	f.DurationVar(&cfg.KillGrace, "kill-grace", 10*time.Second, "time between SIGTERM and SIGKILL when a task is stopped")
+	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "on shutdown, how long running tasks may finish before they are handed back")
+	f.DurationVar(&cfg.KillGrace, "kill-grace", server.DefaultKillGrace, "time between SIGTERM and SIGKILL when a task is stopped")
 }
 
 // days is a duration flag that also takes days ("30d"), as pipeline files
