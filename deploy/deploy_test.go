@@ -205,7 +205,7 @@ func load(t *testing.T) *bundle {
 		t.Fatalf("compose.yaml: %v", err)
 	}
 	files, _ := filepath.Glob("k8s/*.yaml")
-	files = append(files, "k8s/secret.yaml.example")
+	files = append(files, "k8s/secret.yaml.example", "k8s/pipelines.yaml.example")
 	if len(files) < 4 {
 		t.Fatalf("k8s manifests: %v", files)
 	}
