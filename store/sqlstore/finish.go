@@ -287,14 +287,19 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 	}
 	// The increments are counted first (one per finished upstream), then
 	// added under the row lock, so concurrent transactions add up right.
+	// The downstream instances are found through the edges and the
+	// (run_id, task_id) key: CROSS JOIN fixes that order in SQLite, and
+	// "state || ''" keeps it from picking the (run_id, state) index, which
+	// would visit every pending instance of the run on every hop (a chain
+	// of N tasks then costs N² row visits). PostgreSQL plans both forms
+	// alike.
 	rows, err := t.query(`UPDATE task_instances SET `+col+` = `+col+` + inc.inc_n, updated_at = ?
 		FROM (
 			SELECT ti.id AS inc_id, COUNT(*) AS inc_n
 			FROM (VALUES `+values.String()+`) AS f
-			JOIN runs r ON r.id = f.column1
-			JOIN version_edges e ON e.version_id = r.version_id AND e.upstream = f.column2
-			JOIN task_instances ti ON ti.run_id = f.column1 AND ti.task_id = e.downstream
-			WHERE ti.state = 'pending'
+			CROSS JOIN runs r CROSS JOIN version_edges e CROSS JOIN task_instances ti
+			WHERE r.id = f.column1 AND e.version_id = r.version_id AND e.upstream = f.column2
+				AND ti.run_id = f.column1 AND ti.task_id = e.downstream AND ti.state || '' = 'pending'
 			GROUP BY ti.id
 		) AS inc
 		WHERE id = inc.inc_id AND state = 'pending'
