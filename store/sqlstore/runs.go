@@ -209,6 +209,7 @@ func startRun(t *txn, runID, versionID int64) error {
 	if err != nil {
 		return err
 	}
+	t.inserted += n
 	state := sluice.RunRunning
 	var finished any
 	if n == 0 {

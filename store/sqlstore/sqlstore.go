@@ -80,6 +80,9 @@ type DB struct {
 	stmtMu    sync.Mutex
 	stmts     map[string]*sql.Stmt
 	toPrepare map[string]bool
+
+	analyzeMu   sync.Mutex
+	lastAnalyze time.Time
 }
 
 var _ store.Store = (*DB)(nil)
@@ -176,6 +179,8 @@ type txn struct {
 	// runs are the runs the transaction started or finished, told to the
 	// observer once it committed.
 	runs []store.RunEvent
+	// inserted counts the task instances the transaction created.
+	inserted int64
 }
 
 func (t *txn) notify(topic store.Topic) { t.topics[topic] = true }
@@ -281,6 +286,9 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(t *txn) error) error 
 				}
 			}
 			db.committed(topics)
+			if t.inserted >= analyzeAfter {
+				db.analyze(ctx)
+			}
 			if o := db.observer(); o != nil {
 				o.DBCall(op, time.Since(start), nil)
 				for _, e := range t.runs {
@@ -472,4 +480,30 @@ func LatestMigration(fsys fs.FS) (int64, error) {
 		latest = max(latest, v)
 	}
 	return latest, nil
+}
+
+// analyzeAfter is how many task instances one transaction must create for
+// the planner's statistics to be refreshed after it.
+const analyzeAfter = 1000
+
+// analyze refreshes PostgreSQL's statistics of task_instances after a
+// transaction created many instances, at most once a minute per process.
+// Without it the planner goes on believing the table as small as when it
+// was last analyzed (autoanalyze comes a minute later at best, never when
+// autovacuum is off), and plans the claim and the readiness updates as
+// scans: a 10,000-task fan-out on a fresh database then ran at half speed.
+// ANALYZE samples at most 30,000 rows, whatever the table's size.
+func (db *DB) analyze(ctx context.Context) {
+	if db.d.Name != "postgres" {
+		return
+	}
+	db.analyzeMu.Lock()
+	now := time.Now()
+	if now.Sub(db.lastAnalyze) < time.Minute {
+		db.analyzeMu.Unlock()
+		return
+	}
+	db.lastAnalyze = now
+	db.analyzeMu.Unlock()
+	_, _ = db.w.ExecContext(ctx, `ANALYZE task_instances`) // a hint to the planner: losing it costs only speed
 }
