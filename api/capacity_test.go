@@ -1,13 +1,8 @@
 package api_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,59 +15,11 @@ import (
 // days of synthetic history that ends today (UTC); see capacitytest.
 func startSeededServer(t *testing.T) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	s := &testServer{t: t, dir: dir, home: filepath.Join(dir, "home"), pipes: filepath.Join(dir, "pipelines"), done: make(chan struct{})}
+	s := newTestServer(t)
 	if err := capacitytest.SeedDir(context.Background(), s.home, capacitytest.Options{Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(s.pipes, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary, "server", "--listen", "127.0.0.1:0", "--home", s.home, "--pipelines", s.pipes, "--log-format", "json")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SLUICE_ADMIN_PASSWORD="+adminPassword)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.log.WriteString(line + "\n")
-			s.mu.Unlock()
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
-				listening <- rec["url"].(string)
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-s.done
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.logs())
-		}
-	})
-	select {
-	case s.url = <-listening:
-	case <-s.done:
-		t.Fatalf("server exited early:\n%s", s.logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not listen:\n%s", s.logs())
-	}
-	waitFor(t, 30*time.Second, "the CLI token file", func() bool {
-		data, err := os.ReadFile(filepath.Join(s.home, "cli-token"))
-		s.admin = strings.TrimSpace(string(data))
-		return err == nil && s.admin != ""
-	})
+	s.start()
 	return s
 }
 

@@ -78,16 +78,32 @@ type testServer struct {
 // files (name → content) in its pipelines folder.
 func startServer(t *testing.T, files map[string]string) *testServer {
 	t.Helper()
+	s := newTestServer(t)
+	for name, content := range files {
+		s.writePipeline(name, content)
+	}
+	s.start("--rescan", "100ms", "--poll", "100ms")
+	return s
+}
+
+// newTestServer makes a test server's folders; start runs it.
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	s := &testServer{t: t, dir: dir, home: filepath.Join(dir, "home"), pipes: filepath.Join(dir, "pipelines"), done: make(chan struct{})}
 	if err := os.Mkdir(s.pipes, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, content := range files {
-		s.writePipeline(name, content)
-	}
-	cmd := exec.Command(binary, "server", "--listen", "127.0.0.1:0", "--home", s.home, "--pipelines", s.pipes,
-		"--rescan", "100ms", "--poll", "100ms", "--log-format", "json")
+	return s
+}
+
+// start runs `sluice server` on port 0 over the server's folders, with
+// more flags, and waits until it listens and has written its CLI token.
+func (s *testServer) start(flags ...string) {
+	t := s.t
+	t.Helper()
+	dir := s.dir
+	cmd := exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0", "--home", s.home, "--pipelines", s.pipes, "--log-format", "json"}, flags...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SLUICE_ADMIN_PASSWORD="+adminPassword)
 	stderr, err := cmd.StderrPipe()
@@ -134,7 +150,6 @@ func startServer(t *testing.T, files map[string]string) *testServer {
 		s.admin = strings.TrimSpace(string(data))
 		return err == nil && s.admin != ""
 	})
-	return s
 }
 
 func (s *testServer) logs() string {
