@@ -169,3 +169,86 @@ func TestBadURL(t *testing.T) {
 		t.Fatalf("err = %v, want unavailable", err)
 	}
 }
+
+// TestBigRunRefreshesStatistics: creating a run of 1,000+ instances
+// refreshes the planner's statistics of task_instances, which would
+// otherwise still describe the table as it was (empty, here) and plan
+// claims as scans of it.
+func TestBigRunRefreshesStatistics(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	s := openStore(t, url, postgres.Options{})
+	ctx := context.Background()
+	tasks := make([]store.VersionTask, 1200)
+	for i := range tasks {
+		tasks[i] = store.VersionTask{TaskID: fmt.Sprintf("t%04d", i)}
+	}
+	saved, err := s.PipelineSave(ctx, &store.PipelineSaveParams{ID: "wide", Hash: "h", MaxActiveRuns: 1, Tasks: tasks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyzed := func() int {
+		var n int
+		err := pgtest.Require(t).QueryRow(`SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables
+			WHERE schemaname = $1 AND relname = 'task_instances'`, pgtest.SchemaOf(url)).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := analyzed()
+	if _, _, err := s.RunCreate(ctx, &store.RunCreateParams{PipelineID: "wide", VersionID: saved.VersionID, Key: "r1", Kind: store.RunManual, LogicalDate: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// The statistics collector reports with a short delay.
+	deadline := time.Now().Add(10 * time.Second)
+	for analyzed() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("creating a run of 1,200 instances did not analyze task_instances")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRetentionVacuum: with autovacuum off, the retention job's vacuum
+// reclaims dead rows of the busy tables itself; with it on, it leaves that
+// to PostgreSQL.
+func TestRetentionVacuum(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	s := openStore(t, url, postgres.Options{})
+	db := pgtest.Require(t)
+	var autovacuum string
+	if err := db.QueryRow(`SELECT current_setting('autovacuum')`).Scan(&autovacuum); err != nil {
+		t.Fatal(err)
+	}
+	vacuums := func() int {
+		var n int
+		if err := db.QueryRow(`SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'task_instances'`,
+			pgtest.SchemaOf(url)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := vacuums()
+	did, err := s.RetentionVacuum(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if autovacuum == "on" {
+		if did != "" {
+			t.Fatalf("autovacuum is on, yet the job vacuumed: %q", did)
+		}
+		return
+	}
+	if !strings.Contains(did, "autovacuum is off") {
+		t.Fatalf("autovacuum is off and the job says %q", did)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for vacuums() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("task_instances was not vacuumed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
