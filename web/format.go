@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"github.com/sluice-dev/sluice"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -262,6 +261,3 @@ func roughDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dd", int(d.Hours())/24)
 }
-
-// buildVersion is the version of the running binary, for the footer.
-func buildVersion() string { return sluice.Version() }

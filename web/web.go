@@ -56,7 +56,7 @@ func New(cfg Config) *Web {
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
 		versions: newVersionCache(256),
-		version:  buildVersion(),
+		version:  sluice.Version(),
 		shutdown: newShutdownWatch(),
 	}
 	w.tmpl = mustParseTemplates()

@@ -2,8 +2,9 @@ package worker
 
 import (
 	"context"
-	"github.com/sluice-dev/sluice"
 	"os"
+
+	"github.com/sluice-dev/sluice"
 
 	"github.com/sluice-dev/sluice/doctor"
 	"github.com/sluice-dev/sluice/store"
@@ -48,11 +49,9 @@ func (w *Worker) announce(ctx context.Context) {
 	w.mu.Unlock()
 	err := w.st.WorkerUpsert(ctx, &store.WorkerInfo{
 		ID: w.cfg.ID, Hostname: host, PID: os.Getpid(), Labels: w.cfg.Labels, Concurrency: w.cfg.Concurrency,
-		Version: buildVersion(), Draining: draining, Problems: w.problems,
+		Version: sluice.Version(), Draining: draining, Problems: w.problems,
 	})
 	if ctx.Err() == nil {
 		w.health.Observe(err)
 	}
 }
-
-func buildVersion() string { return sluice.Version() }

@@ -386,32 +386,22 @@ func backfillListCmd(r *remote) *cobra.Command {
 		Use:   "list PIPELINE",
 		Short: "List a pipeline's backfills, newest first, with their progress",
 		Args:  usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			list, err := c.ListBackfills(cmd.Context(), args[0])
-			if err != nil {
-				return r.fail(err)
-			}
-			out := cmd.OutOrStdout()
-			if r.json {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintf(out, "No backfills of %s. Start one with 'sluice backfill %s --from DATE --to DATE'.\n", args[0], args[0])
-				return nil
-			}
-			t := newTable(out, "BACKFILL", "STATE", "FINISHED", "RUNS", "FROM", "TO", "RERUN", "CREATED", "BY")
-			for _, b := range list {
-				finished := b.Runs["success"] + b.Runs["failed"] + b.Runs["cancelled"]
-				t.row(strconv.FormatInt(b.ID, 10), b.State, fmt.Sprintf("%d/%d", finished, b.Total), backfillCounts(&b),
-					rangeTime(b.From), rangeTime(b.To), b.Rerun, shortTime(b.CreatedAt), b.CreatedBy)
-			}
-			t.flush()
-			return nil
-		},
+		RunE: listRun(r,
+			func(ctx context.Context, c *client.Client, args []string) ([]api.Backfill, error) {
+				return c.ListBackfills(ctx, args[0])
+			},
+			func(args []string) string {
+				return fmt.Sprintf("No backfills of %s. Start one with 'sluice backfill %s --from DATE --to DATE'.", args[0], args[0])
+			},
+			func(out io.Writer, list []api.Backfill) {
+				t := newTable(out, "BACKFILL", "STATE", "FINISHED", "RUNS", "FROM", "TO", "RERUN", "CREATED", "BY")
+				for _, b := range list {
+					finished := b.Runs["success"] + b.Runs["failed"] + b.Runs["cancelled"]
+					t.row(strconv.FormatInt(b.ID, 10), b.State, fmt.Sprintf("%d/%d", finished, b.Total), backfillCounts(&b),
+						rangeTime(b.From), rangeTime(b.To), b.Rerun, shortTime(b.CreatedAt), b.CreatedBy)
+				}
+				t.flush()
+			}),
 	}
 }
 

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -169,3 +171,33 @@ func runArg(s string) (int64, error) {
 	}
 	return id, nil
 }
+
+// listRun is the action of a list command: fetch the list from the API,
+// then print it as the API's JSON with --json, as the hint empty(args)
+// when there is nothing, or else with table.
+func listRun[T any](r *remote, fetch func(ctx context.Context, c *client.Client, args []string) ([]T, error),
+	empty func(args []string) string, table func(out io.Writer, list []T)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := r.client()
+		if err != nil {
+			return err
+		}
+		list, err := fetch(cmd.Context(), c, args)
+		if err != nil {
+			return r.fail(err)
+		}
+		out := cmd.OutOrStdout()
+		switch {
+		case r.json:
+			return printJSON(out, list)
+		case len(list) == 0:
+			fmt.Fprintln(out, empty(args))
+		default:
+			table(out, list)
+		}
+		return nil
+	}
+}
+
+// hint is an empty-list message that does not depend on the arguments.
+func hint(s string) func([]string) string { return func([]string) string { return s } }

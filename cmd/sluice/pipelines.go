@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/client"
 )
 
 func pipelinesCmd() *cobra.Command {
@@ -48,49 +50,37 @@ func pipelinesListCmd(r *remote) *cobra.Command {
 		Use:   "list",
 		Short: "List pipelines: schedule, next run, last run, live version",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			list, err := c.ListPipelines(cmd.Context())
-			if err != nil {
-				return r.fail(err)
-			}
-			out := cmd.OutOrStdout()
-			if r.json {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "No pipelines yet: put pipeline files in the server's --pipelines folder, or upload one with 'sluice pipelines upload FILE'.")
-				return nil
-			}
-			t := newTable(out, "ID", "SCHEDULE", "NEXT RUN", "LAST RUN", "VERSION", "NOTE")
-			for _, p := range list {
-				last := "-"
-				if len(p.RecentRuns) > 0 {
-					rr := p.RecentRuns[0]
-					last = fmt.Sprintf("%s (#%d %s)", rr.State, rr.ID, shortTime(rr.LogicalDate))
+		RunE: listRun(r,
+			func(ctx context.Context, c *client.Client, _ []string) ([]api.Pipeline, error) {
+				return c.ListPipelines(ctx)
+			},
+			hint("No pipelines yet: put pipeline files in the server's --pipelines folder, or upload one with 'sluice pipelines upload FILE'."),
+			func(out io.Writer, list []api.Pipeline) {
+				t := newTable(out, "ID", "SCHEDULE", "NEXT RUN", "LAST RUN", "VERSION", "NOTE")
+				for _, p := range list {
+					last := "-"
+					if len(p.RecentRuns) > 0 {
+						rr := p.RecentRuns[0]
+						last = fmt.Sprintf("%s (#%d %s)", rr.State, rr.ID, shortTime(rr.LogicalDate))
+					}
+					var notes []string
+					if p.Paused {
+						notes = append(notes, "paused")
+					}
+					if p.ParseError != nil {
+						notes = append(notes, "file has errors")
+					}
+					if p.Missing {
+						notes = append(notes, "file missing")
+					}
+					sched := p.Schedule
+					if sched == "" {
+						sched = "manual"
+					}
+					t.row(p.ID, sched, shortTimePtr(p.NextRun), last, shortHash(p.Version), orDash(strings.Join(notes, ", ")))
 				}
-				var notes []string
-				if p.Paused {
-					notes = append(notes, "paused")
-				}
-				if p.ParseError != nil {
-					notes = append(notes, "file has errors")
-				}
-				if p.Missing {
-					notes = append(notes, "file missing")
-				}
-				sched := p.Schedule
-				if sched == "" {
-					sched = "manual"
-				}
-				t.row(p.ID, sched, shortTimePtr(p.NextRun), last, shortHash(p.Version), orDash(strings.Join(notes, ", ")))
-			}
-			t.flush()
-			return nil
-		},
+				t.flush()
+			}),
 	}
 }
 

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/client"
 )
 
 func poolsCmd() *cobra.Command {
@@ -36,30 +41,16 @@ func poolsListCmd(r *remote) *cobra.Command {
 		Use:   "list",
 		Short: "List pools with their slots in use and the tasks waiting for them",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			list, err := c.ListPools(cmd.Context())
-			if err != nil {
-				return r.fail(err)
-			}
-			out := cmd.OutOrStdout()
-			if r.json {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "No pools. Create one with 'sluice pools set NAME SLOTS'.")
-				return nil
-			}
-			t := newTable(out, "POOL", "SLOTS", "USED", "QUEUED", "DESCRIPTION")
-			for _, p := range list {
-				t.row(p.Name, strconv.Itoa(p.Slots), strconv.Itoa(p.Used), strconv.Itoa(p.Queued), orDash(p.Description))
-			}
-			t.flush()
-			return nil
-		},
+		RunE: listRun(r,
+			func(ctx context.Context, c *client.Client, _ []string) ([]api.Pool, error) { return c.ListPools(ctx) },
+			hint("No pools. Create one with 'sluice pools set NAME SLOTS'."),
+			func(out io.Writer, list []api.Pool) {
+				t := newTable(out, "POOL", "SLOTS", "USED", "QUEUED", "DESCRIPTION")
+				for _, p := range list {
+					t.row(p.Name, strconv.Itoa(p.Slots), strconv.Itoa(p.Used), strconv.Itoa(p.Queued), orDash(p.Description))
+				}
+				t.flush()
+			}),
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/client"
 	"github.com/sluice-dev/sluice/control"
 )
 
@@ -47,30 +50,18 @@ func secretsListCmd(r *remote) *cobra.Command {
 		Use:   "list",
 		Short: "List secrets: names and when they were set, never their values",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			list, err := c.ListSecrets(cmd.Context())
-			if err != nil {
-				return r.fail(err)
-			}
-			out := cmd.OutOrStdout()
-			if r.json {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "No secrets. Set one with 'sluice secrets set NAME' (it reads the value from stdin).")
-				return nil
-			}
-			t := newTable(out, "SECRET", "CREATED", "UPDATED")
-			for _, s := range list {
-				t.row(s.Name, shortTime(s.CreatedAt), shortTime(s.UpdatedAt))
-			}
-			t.flush()
-			return nil
-		},
+		RunE: listRun(r,
+			func(ctx context.Context, c *client.Client, _ []string) ([]api.Secret, error) {
+				return c.ListSecrets(ctx)
+			},
+			hint("No secrets. Set one with 'sluice secrets set NAME' (it reads the value from stdin)."),
+			func(out io.Writer, list []api.Secret) {
+				t := newTable(out, "SECRET", "CREATED", "UPDATED")
+				for _, s := range list {
+					t.row(s.Name, shortTime(s.CreatedAt), shortTime(s.UpdatedAt))
+				}
+				t.flush()
+			}),
 	}
 }
 

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/client"
 	"github.com/sluice-dev/sluice/control"
 )
 
@@ -40,30 +44,18 @@ func varsListCmd(r *remote) *cobra.Command {
 		Use:   "list",
 		Short: "List variables with their values",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			list, err := c.ListVariables(cmd.Context())
-			if err != nil {
-				return r.fail(err)
-			}
-			out := cmd.OutOrStdout()
-			if r.json {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "No variables. Set one with 'sluice vars set NAME VALUE'.")
-				return nil
-			}
-			t := newTable(out, "VARIABLE", "VALUE", "UPDATED")
-			for _, v := range list {
-				t.row(v.Name, clip(v.Value, 60), shortTime(v.UpdatedAt))
-			}
-			t.flush()
-			return nil
-		},
+		RunE: listRun(r,
+			func(ctx context.Context, c *client.Client, _ []string) ([]api.Variable, error) {
+				return c.ListVariables(ctx)
+			},
+			hint("No variables. Set one with 'sluice vars set NAME VALUE'."),
+			func(out io.Writer, list []api.Variable) {
+				t := newTable(out, "VARIABLE", "VALUE", "UPDATED")
+				for _, v := range list {
+					t.row(v.Name, clip(v.Value, 60), shortTime(v.UpdatedAt))
+				}
+				t.flush()
+			}),
 	}
 }
 

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/client"
 )
 
 func workersCmd() *cobra.Command {
@@ -35,51 +40,39 @@ func workersListCmd(r *remote) *cobra.Command {
 		Use:   "list",
 		Short: "List workers with their labels, capacity and problems",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
-			list, err := c.ListWorkers(cmd.Context())
-			if err != nil {
-				return r.fail(err)
-			}
-			out := cmd.OutOrStdout()
-			if r.json {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "No workers: tasks wait until one starts ('sluice server', or 'sluice worker' with PostgreSQL).")
-				return nil
-			}
-			t := newTable(out, "WORKER", "HOST", "PID", "LABELS", "CONCURRENCY", "VERSION", "STATE", "STARTED", "LAST SEEN")
-			var problems []string
-			for _, w := range list {
-				state := "alive"
-				switch {
-				case !w.Alive:
-					state = "gone"
-				case w.Draining:
-					state = "draining"
+		RunE: listRun(r,
+			func(ctx context.Context, c *client.Client, _ []string) ([]api.Worker, error) {
+				return c.ListWorkers(ctx)
+			},
+			hint("No workers: tasks wait until one starts ('sluice server', or 'sluice worker' with PostgreSQL)."),
+			func(out io.Writer, list []api.Worker) {
+				t := newTable(out, "WORKER", "HOST", "PID", "LABELS", "CONCURRENCY", "VERSION", "STATE", "STARTED", "LAST SEEN")
+				var problems []string
+				for _, w := range list {
+					state := "alive"
+					switch {
+					case !w.Alive:
+						state = "gone"
+					case w.Draining:
+						state = "draining"
+					}
+					if len(w.Problems) > 0 {
+						state += fmt.Sprintf(", %d problem(s)", len(w.Problems))
+						for _, p := range w.Problems {
+							problems = append(problems, w.ID+": "+p)
+						}
+					}
+					t.row(w.ID, w.Hostname, strconv.Itoa(w.PID), orDash(strings.Join(w.Labels, ",")), strconv.Itoa(w.Concurrency),
+						orDash(w.Version), state, shortTime(w.StartedAt), ago(w.LastSeenAt))
 				}
-				if len(w.Problems) > 0 {
-					state += fmt.Sprintf(", %d problem(s)", len(w.Problems))
-					for _, p := range w.Problems {
-						problems = append(problems, w.ID+": "+p)
+				t.flush()
+				if len(problems) > 0 {
+					fmt.Fprintln(out, "\nProblems the workers found in their environment at start:")
+					for _, p := range problems {
+						fmt.Fprintln(out, "  "+p)
 					}
 				}
-				t.row(w.ID, w.Hostname, strconv.Itoa(w.PID), orDash(strings.Join(w.Labels, ",")), strconv.Itoa(w.Concurrency),
-					orDash(w.Version), state, shortTime(w.StartedAt), ago(w.LastSeenAt))
-			}
-			t.flush()
-			if len(problems) > 0 {
-				fmt.Fprintln(out, "\nProblems the workers found in their environment at start:")
-				for _, p := range problems {
-					fmt.Fprintln(out, "  "+p)
-				}
-			}
-			return nil
-		},
+			}),
 	}
 }
 
