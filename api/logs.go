@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/control"
+	"github.com/sluice-dev/sluice/internal/httpstream"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -108,7 +109,10 @@ func (a *API) attempt(ctx context.Context, in *store.Instance, number int) (*sto
 // waits for the task's first one. Errors after the stream started are sent
 // as an "error" event, since the status is already written.
 func (a *API) followLogs(w http.ResponseWriter, r *http.Request, in *store.Instance, number int, at *store.Attempt) {
-	ctx := r.Context()
+	// The stream ends when the server shuts down; the client resumes from
+	// another web process with Last-Event-ID.
+	ctx, cancel := httpstream.Context(r)
+	defer cancel()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

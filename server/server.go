@@ -266,6 +266,9 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		}
 	}
 
+	// From here on a signal drains: tests and supervisors may wait for
+	// this line before they send one.
+	log.Info("running", "roles", cfg.roles())
 	<-ctx.Done()
 	if cfg.Worker {
 		log.Info("stopping: no new tasks are claimed; running ones may finish", "drain_timeout", cfg.DrainTimeout.String())
@@ -275,11 +278,37 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	<-workerDone
 	bgStop()
 	if srv != nil {
+		// Requests in flight get ShutdownTimeout to finish, streams end at
+		// once (internal/httpstream), and a second signal cuts it short.
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		_ = srv.Shutdown(sctx)
+		go func() {
+			select {
+			case <-kill:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("open HTTP requests cut short", "err", err)
+			_ = srv.Close()
+		}
 		cancel()
 	}
 	wg.Wait()
 	log.Info("stopped")
 	return runErr
+}
+
+// roles names the roles cfg runs, for the log.
+func (cfg *Config) roles() []string {
+	var out []string
+	for _, r := range []struct {
+		on   bool
+		name string
+	}{{cfg.Scheduler, "scheduler"}, {cfg.Worker, "worker"}, {cfg.Web, "web"}} {
+		if r.on {
+			out = append(out, r.name)
+		}
+	}
+	return out
 }

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/internal/httpstream"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -80,15 +80,8 @@ func (w *Web) stream(f streamFunc) http.Handler {
 			http.Error(rw, sluice.ErrorMessage(err), status(sluice.ErrorCode(err)))
 			return
 		}
-		ctx, cancel := context.WithCancel(r.Context())
+		ctx, cancel := httpstream.Context(r)
 		defer cancel()
-		go func() {
-			select {
-			case <-w.shutdown.of(r):
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		h := rw.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-store")
@@ -296,34 +289,4 @@ func (w *Web) logEvents(ctx context.Context, s *sseWriter, r *http.Request) erro
 		}
 		return nil
 	})
-}
-
-// shutdownWatch tells streams that their server is shutting down:
-// http.Server.Shutdown waits for connections to go idle, which a stream
-// never does.
-type shutdownWatch struct {
-	mu sync.Mutex
-	m  map[*http.Server]chan struct{}
-}
-
-func newShutdownWatch() *shutdownWatch {
-	return &shutdownWatch{m: map[*http.Server]chan struct{}{}}
-}
-
-// of returns a channel closed when the request's server shuts down; nil
-// (never closed) when the request has no server.
-func (sw *shutdownWatch) of(r *http.Request) <-chan struct{} {
-	srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
-	if !ok || srv == nil {
-		return nil
-	}
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	ch, ok := sw.m[srv]
-	if !ok {
-		ch = make(chan struct{})
-		sw.m[srv] = ch
-		srv.RegisterOnShutdown(func() { close(ch) })
-	}
-	return ch
 }

@@ -38,7 +38,6 @@ type Web struct {
 	tmpl     *templates
 	versions *versionCache
 	version  string
-	shutdown *shutdownWatch
 }
 
 // New returns a Web for cfg.
@@ -57,7 +56,6 @@ func New(cfg Config) *Web {
 		log:      cfg.Logger,
 		versions: newVersionCache(256),
 		version:  sluice.Version(),
-		shutdown: newShutdownWatch(),
 	}
 	w.tmpl = mustParseTemplates()
 	return w

@@ -28,9 +28,9 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	url  chan string
-	// listening is closed when the process says it listens: by then it
-	// handles SIGTERM (before, the signal would kill it outright).
-	listening chan struct{}
+	// running is closed when the process says it runs its roles: by then
+	// it handles SIGTERM (before, the signal would kill it outright).
+	running chan struct{}
 
 	mu  sync.Mutex
 	log strings.Builder
@@ -56,7 +56,7 @@ func startBinary(t *testing.T, bin, dir, role string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{role: role, cmd: cmd, done: make(chan struct{}), url: make(chan string, 1), listening: make(chan struct{})}
+	p := &proc{role: role, cmd: cmd, done: make(chan struct{}), url: make(chan string, 1), running: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -66,9 +66,13 @@ func startBinary(t *testing.T, bin, dir, role string, args ...string) *proc {
 			p.log.WriteString(line + "\n")
 			p.mu.Unlock()
 			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
-				p.url <- rec["url"].(string)
-				close(p.listening)
+			if json.Unmarshal([]byte(line), &rec) == nil {
+				switch rec["msg"] {
+				case "listening":
+					p.url <- rec["url"].(string)
+				case "running":
+					close(p.running)
+				}
 			}
 		}
 	}()
@@ -104,7 +108,7 @@ func (p *proc) term(t *testing.T) int {
 	t.Helper()
 	// A process started a moment ago may not handle signals yet.
 	select {
-	case <-p.listening:
+	case <-p.running:
 	case <-p.done:
 	case <-time.After(30 * time.Second):
 	}

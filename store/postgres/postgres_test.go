@@ -170,44 +170,55 @@ func TestBadURL(t *testing.T) {
 	}
 }
 
-// TestBigRunRefreshesStatistics: creating a run of 1,000+ instances
-// refreshes the planner's statistics of task_instances, which would
-// otherwise still describe the table as it was (empty, here) and plan
-// claims as scans of it.
+// TestBigRunRefreshesStatistics: saving a version of 1,000+ edges and
+// creating a run of 1,000+ instances refresh the planner's statistics of
+// version_edges and task_instances, which would otherwise still describe
+// the tables as they were (empty, here): claims planned as scans, and
+// readiness reading every edge of the version for each finished task.
 func TestBigRunRefreshesStatistics(t *testing.T) {
 	t.Parallel()
 	url := pgtest.Schema(t)
 	s := openStore(t, url, postgres.Options{})
 	ctx := context.Background()
-	tasks := make([]store.VersionTask, 1200)
-	for i := range tasks {
-		tasks[i] = store.VersionTask{TaskID: fmt.Sprintf("t%04d", i)}
-	}
-	saved, err := s.PipelineSave(ctx, &store.PipelineSaveParams{ID: "wide", Hash: "h", MaxActiveRuns: 1, Tasks: tasks})
-	if err != nil {
-		t.Fatal(err)
-	}
-	analyzed := func() int {
+	analyzed := func(table string) int {
 		var n int
-		err := pgtest.Require(t).QueryRow(`SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables
-			WHERE schemaname = $1 AND relname = 'task_instances'`, pgtest.SchemaOf(url)).Scan(&n)
+		err := pgtest.Require(t).QueryRow(`SELECT COALESCE(SUM(analyze_count + autoanalyze_count), 0) FROM pg_stat_user_tables
+			WHERE schemaname = $1 AND relname = $2`, pgtest.SchemaOf(url), table).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	before := analyzed()
+	// The statistics collector reports with a short delay.
+	waitAnalyzed := func(table string, before int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for analyzed(table) == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not analyze %s", what, table)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// A fan-out: 1,199 tasks after one, 1,199 edges.
+	tasks := make([]store.VersionTask, 1200)
+	for i := range tasks {
+		tasks[i] = store.VersionTask{TaskID: fmt.Sprintf("t%04d", i)}
+		if i > 0 {
+			tasks[i].Upstream = []string{"t0000"}
+		}
+	}
+	edges := analyzed("version_edges")
+	saved, err := s.PipelineSave(ctx, &store.PipelineSaveParams{ID: "wide", Hash: "h", MaxActiveRuns: 1, Tasks: tasks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAnalyzed("version_edges", edges, "saving a version of 1,199 edges")
+	instances := analyzed("task_instances")
 	if _, _, err := s.RunCreate(ctx, &store.RunCreateParams{PipelineID: "wide", VersionID: saved.VersionID, Key: "r1", Kind: store.RunManual, LogicalDate: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	// The statistics collector reports with a short delay.
-	deadline := time.Now().Add(10 * time.Second)
-	for analyzed() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("creating a run of 1,200 instances did not analyze task_instances")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitAnalyzed("task_instances", instances, "creating a run of 1,200 instances")
 }
 
 // TestRetentionVacuum: with autovacuum off, the retention job's vacuum

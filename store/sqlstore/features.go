@@ -68,7 +68,7 @@ func (db *DB) InstanceExpand(ctx context.Context, p *store.InstanceExpandParams)
 		if _, err := t.exec(`UPDATE runs SET unfinished = unfinished + ? WHERE id = ?`, len(p.Items), runID); err != nil {
 			return err
 		}
-		t.inserted += int64(len(p.Items))
+		t.grew("task_instances", int64(len(p.Items)))
 		t.notify(store.TopicReady)
 		t.notify(store.TopicInstances)
 		return nil

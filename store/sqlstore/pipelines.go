@@ -143,6 +143,7 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 			return err
 		}
 	}
+	t.grew("version_edges", int64(len(edges)))
 	return nil
 }
 

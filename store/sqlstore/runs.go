@@ -209,7 +209,7 @@ func startRun(t *txn, runID, versionID int64) error {
 	if err != nil {
 		return err
 	}
-	t.inserted += n
+	t.grew("task_instances", n)
 	state := sluice.RunRunning
 	var finished any
 	if n == 0 {

@@ -82,7 +82,7 @@ type DB struct {
 	toPrepare map[string]bool
 
 	analyzeMu   sync.Mutex
-	lastAnalyze time.Time
+	lastAnalyze map[string]time.Time
 }
 
 var _ store.Store = (*DB)(nil)
@@ -179,8 +179,17 @@ type txn struct {
 	// runs are the runs the transaction started or finished, told to the
 	// observer once it committed.
 	runs []store.RunEvent
-	// inserted counts the task instances the transaction created.
-	inserted int64
+	// grown counts the rows the transaction inserted into the tables
+	// whose size the planner must know (see analyze).
+	grown map[string]int64
+}
+
+// grew records that the transaction inserted n rows into table.
+func (t *txn) grew(table string, n int64) {
+	if t.grown == nil {
+		t.grown = map[string]int64{}
+	}
+	t.grown[table] += n
 }
 
 func (t *txn) notify(topic store.Topic) { t.topics[topic] = true }
@@ -286,8 +295,10 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(t *txn) error) error 
 				}
 			}
 			db.committed(topics)
-			if t.inserted >= analyzeAfter {
-				db.analyze(ctx)
+			for table, n := range t.grown {
+				if n >= analyzeAfter {
+					db.analyze(ctx, table)
+				}
 			}
 			if o := db.observer(); o != nil {
 				o.DBCall(op, time.Since(start), nil)
@@ -482,28 +493,39 @@ func LatestMigration(fsys fs.FS) (int64, error) {
 	return latest, nil
 }
 
-// analyzeAfter is how many task instances one transaction must create for
-// the planner's statistics to be refreshed after it.
+// analyzeAfter is how many rows one transaction must insert into a table
+// for the planner's statistics of that table to be refreshed after it.
 const analyzeAfter = 1000
 
-// analyze refreshes PostgreSQL's statistics of task_instances after a
-// transaction created many instances, at most once a minute per process.
+// analyze refreshes PostgreSQL's statistics of a table after a transaction
+// inserted many rows into it, at most once a minute per table and process.
 // Without it the planner goes on believing the table as small as when it
 // was last analyzed (autoanalyze comes a minute later at best, never when
-// autovacuum is off), and plans the claim and the readiness updates as
-// scans: a 10,000-task fan-out on a fresh database then ran at half speed.
+// autovacuum is off) and picks plans that only suit a small table:
+//   - task_instances: the claim and the readiness updates planned as
+//     scans; a 10,000-task fan-out on a fresh database ran at half speed;
+//   - version_edges: readiness propagation looked edges up by version
+//     alone and filtered the upstream task, reading all 10,000 edges of a
+//     fan-out for every finished task (4 worker processes: 1,700 → see
+//     bench/RESULTS.md).
+//
 // ANALYZE samples at most 30,000 rows, whatever the table's size.
-func (db *DB) analyze(ctx context.Context) {
+func (db *DB) analyze(ctx context.Context, table string) {
 	if db.d.Name != "postgres" {
 		return
 	}
 	db.analyzeMu.Lock()
 	now := time.Now()
-	if now.Sub(db.lastAnalyze) < time.Minute {
+	if now.Sub(db.lastAnalyze[table]) < time.Minute {
 		db.analyzeMu.Unlock()
 		return
 	}
-	db.lastAnalyze = now
+	if db.lastAnalyze == nil {
+		db.lastAnalyze = map[string]time.Time{}
+	}
+	db.lastAnalyze[table] = now
 	db.analyzeMu.Unlock()
-	_, _ = db.w.ExecContext(ctx, `ANALYZE task_instances`) // a hint to the planner: losing it costs only speed
+	// A hint to the planner: losing it costs only speed. The table name
+	// is one of ours, never input.
+	_, _ = db.w.ExecContext(ctx, `ANALYZE `+table)
 }
