@@ -62,7 +62,7 @@ func waitFor(t *testing.T, d time.Duration, what string, logs func() string, con
 // exactly once, both in the store and by the marks the tasks leave. Both
 // generations come from this tree; what differs between releases on the
 // same database is the schema, whose migrations are additive and applied
-// once under an advisory lock (store/postgres), so an older binary keeps
+// once under the migration lock (store/postgres), so an older binary keeps
 // working against a newer schema during the roll.
 func TestRollingUpgrade(t *testing.T) {
 	t.Parallel()

@@ -14,6 +14,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,8 +40,12 @@ type Options struct {
 	Clock sluice.Clock
 	// MaxConns bounds the connection pool; default 8.
 	MaxConns int
-	// NoListen turns off LISTEN (for transaction-pooling proxies such as
-	// PgBouncer in transaction mode): waiters then rely on polling.
+	// NoListen keeps no state on a connection beyond a transaction, for
+	// transaction-pooling proxies such as PgBouncer in transaction mode:
+	// no LISTEN (waiters rely on polling), and statements are sent
+	// without named prepared statements (pgx's "exec" mode) unless the
+	// URL sets default_query_exec_mode itself (PgBouncer 1.21+ with
+	// max_prepared_statements can keep the faster default).
 	NoListen bool
 	// NotifyWindow is the debounce window of outgoing notifications of
 	// ready work: at most one is sent at once, and one more at the end of
@@ -65,7 +70,7 @@ var _ store.Store = (*Store)(nil)
 const Channel = "sluice"
 
 // Open connects to the database at url (a postgres:// URL or DSN), applies
-// pending migrations (one process at a time, under an advisory lock), and
+// pending migrations (one process at a time, under a lock with a lease), and
 // starts listening for other processes' notifications.
 func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if o.MaxConns <= 0 {
@@ -80,6 +85,9 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, sluice.Errorf(sluice.EINVALID, "postgres: bad connection URL: %v", err)
+	}
+	if o.NoListen && !strings.Contains(url, "default_query_exec_mode") {
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(o.MaxConns)
@@ -152,11 +160,22 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	// One advisory lock per schema: processes starting together migrate
-	// one after the other, and the others find nothing left to do.
+	// One lock per schema: processes starting together migrate one after
+	// the other, and the others find nothing left to do. The lock is a row
+	// with a lease (goose's table locker), not a session advisory lock: a
+	// transaction-pooling proxy may run the lock and the unlock on
+	// different server connections, leaving a session lock held for good;
+	// a row lock is released whatever connection it was taken on, and by
+	// its lease if the process dies while migrating.
 	h := fnv.New64a()
 	h.Write([]byte("sluice:" + schema))
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 600))
+	locker, err := lock.NewPostgresTableLocker(
+		lock.WithTableName("sluice_migration_lock"),
+		lock.WithTableLockID(int64(h.Sum64()>>1)|1),
+		lock.WithTableLockTimeout(200*time.Millisecond, 3000), // up to 10 minutes
+		lock.WithTableUnlockTimeout(200*time.Millisecond, 300),
+		lock.WithTableLogger(slog.New(slog.DiscardHandler)),
+	)
 	if err != nil {
 		return err
 	}
@@ -164,7 +183,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithLocker(locker))
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
