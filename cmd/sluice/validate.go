@@ -51,7 +51,11 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 				if p.Schedule != "" {
 					sched = "schedule " + p.Schedule + " (" + p.Timezone + ")"
 				}
-				fmt.Fprintf(out, "%s: ok: pipeline %s, %d tasks, %s, version %s\n", f, p.ID, len(p.Tasks), sched, p.Hash()[:12])
+				tasks := "tasks"
+				if len(p.Tasks) == 1 {
+					tasks = "task"
+				}
+				fmt.Fprintf(out, "%s: ok: pipeline %s, %d %s, %s, version %s\n", f, p.ID, len(p.Tasks), tasks, sched, p.Hash()[:12])
 			}
 			if bad > 0 {
 				return exitWith(2, fmt.Errorf("%d of %d files have errors", bad, len(files)))

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,28 +263,21 @@ func testClaimOrder(t *testing.T, open Opener) {
 	r1 := b.createRun("p", "r1")
 	b.clock.Advance(time.Second)
 	r2 := b.createRun("p", "r2")
-	cs := b.claim(4)
+	// Priority first, then age: both highs, then both mids, the older
+	// run first each time. One at a time, so the order is the claims'.
+	order := map[int64]string{r1.ID: "r1", r2.ID: "r2"}
+	var cs []*store.Claim
 	var got []string
-	for _, c := range cs {
-		got = append(got, c.TaskID)
-	}
-	if len(cs) != 4 {
-		t.Fatalf("claimed %d, want 4", len(cs))
-	}
-	// Priority first, then age: both highs, then both mids; the older run first.
-	order := map[int64]int{r1.ID: 0, r2.ID: 1}
-	want := []struct {
-		task string
-		run  int
-	}{{"high", 0}, {"high", 1}, {"mid", 0}, {"mid", 1}}
-	gotPairs := map[string]bool{}
-	for _, c := range cs {
-		gotPairs[c.TaskID+string(rune('0'+order[c.RunID]))] = true
-	}
-	for _, w := range want {
-		if !gotPairs[w.task+string(rune('0'+w.run))] {
-			t.Fatalf("claimed %v, want both high and both mid", got)
+	for range 4 {
+		c := b.claim(1)
+		if len(c) != 1 {
+			t.Fatalf("after %v: claimed %d, want 1", got, len(c))
 		}
+		cs = append(cs, c[0])
+		got = append(got, c[0].TaskID+"/"+order[c[0].RunID])
+	}
+	if want := "high/r1 high/r2 mid/r1 mid/r2"; strings.Join(got, " ") != want {
+		t.Fatalf("claimed %v, want %s", got, want)
 	}
 	for _, c := range cs {
 		if c.Attempt != 1 || c.Token == 0 || c.AttemptID == 0 || c.PipelineID != "p" || string(c.Params) != `{"n":1}` ||
