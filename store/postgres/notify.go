@@ -21,9 +21,10 @@ import (
 // costs a few notifications, and the last change is always announced.
 // Notifications are hints; a lost one delays a waiter until its next poll.
 type notifier struct {
-	db     *sql.DB
-	window time.Duration
-	log    *slog.Logger
+	db      *sql.DB
+	channel string // Channel, but for tests
+	window  time.Duration
+	log     *slog.Logger
 
 	mu      sync.Mutex
 	last    [store.NumTopics]time.Time
@@ -33,7 +34,7 @@ type notifier struct {
 }
 
 func newNotifier(db *sql.DB, window time.Duration, log *slog.Logger) *notifier {
-	return &notifier{db: db, window: window, log: log}
+	return &notifier{db: db, channel: Channel, window: window, log: log}
 }
 
 // windowOf is the debounce window of a topic: ready work wakes workers,
@@ -90,7 +91,7 @@ func (n *notifier) send(t store.Topic) {
 		defer n.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_, _ = n.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.Itoa(int(t)))
+		_, _ = n.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, n.channel, strconv.Itoa(int(t)))
 	}()
 }
 
