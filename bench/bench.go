@@ -185,6 +185,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
+	// A worker checks this machine against every pipeline before it
+	// claims (decoding a 10,000-task version and looking at each task):
+	// start the clock once every worker is past that, as in a deployment
+	// whose workers were up before the run.
+	want := o.Workers
+	if o.WorkerProcs > 0 {
+		want = o.WorkerProcs
+	}
+	if err := waitWorkers(ctx, st, want); err != nil {
+		return nil, err
+	}
 	run, _, err := st.RunCreate(ctx, &store.RunCreateParams{PipelineID: p.ID, VersionID: saved.VersionID, Key: "bench", Kind: store.RunManual, LogicalDate: time.Now()})
 	if err != nil {
 		return nil, err
@@ -307,4 +318,22 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// waitWorkers waits until n workers have registered.
+func waitWorkers(ctx context.Context, st store.Store, n int) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ws, err := st.WorkerList(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ws) >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d workers registered after 60s", len(ws), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
