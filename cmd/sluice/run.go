@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/secret"
+	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/sqlite"
 	"github.com/sluice-dev/sluice/worker"
@@ -34,6 +35,7 @@ type runOptions struct {
 	quiet       bool
 	secrets     []string
 	pools       []string
+	killGrace   time.Duration
 }
 
 func runCmd() *cobra.Command {
@@ -65,6 +67,7 @@ is invalid.`,
 	f.StringArrayVarP(&o.params, "param", "p", nil, "a run param as name=value (repeatable)")
 	f.StringVar(&o.home, "home", "", "keep the run's history in this data directory (default: a temporary one)")
 	f.IntVar(&o.concurrency, "concurrency", 16, "tasks run at once")
+	f.DurationVar(&o.killGrace, "kill-grace", server.DefaultKillGrace, "time between SIGTERM and SIGKILL when a task is stopped (timeout, Ctrl-C)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "show state changes only, not task output")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret as NAME=VALUE, or NAME to take the value of the environment variable NAME (repeatable)")
 	f.StringArrayVar(&o.pools, "pool", nil, "a pool as NAME=SLOTS (repeatable); pools the pipeline names otherwise get one slot")
@@ -138,7 +141,7 @@ func runPipeline(out io.Writer, file string, o runOptions) error {
 	}
 	w, err := worker.New(worker.Config{
 		Store: st, Concurrency: o.concurrency, Poll: 200 * time.Millisecond, DrainTimeout: time.Second,
-		Logger: quietLog, Secrets: box,
+		KillGrace: o.killGrace, Logger: quietLog, Secrets: box,
 	})
 	if err != nil {
 		return err
