@@ -298,11 +298,25 @@ func viaProxy(t *testing.T, rawURL string, p *proxy) string {
 }
 
 // TestDatabaseOutage cuts PostgreSQL away for a few seconds while a task
-// runs: the process keeps going, says so once, reports not ready, and
-// carries on when the database is back; the task is not killed, because
-// the outage was shorter than its lease.
+// runs, once for `sluice server` and once for a scheduler, a worker and a
+// web process apart: every process keeps going, says so once, reports not
+// ready, and carries on when the database is back; the task is not
+// killed, because the outage was shorter than its lease.
 func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
+	for _, split := range []bool{false, true} {
+		name := "server"
+		if split {
+			name = "scheduler+worker+web"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testDatabaseOutage(t, split)
+		})
+	}
+}
+
+func testDatabaseOutage(t *testing.T, split bool) {
 	url := pgtest.Schema(t)
 	u, _ := neturl.Parse(url)
 	px := startProxy(t, u.Host)
@@ -318,50 +332,86 @@ tasks:
     depends_on: [long]
     run: touch %[1]s/after
 `, dir))
-	s := startProc(t, dir, "server", "--db", viaProxy(t, url, px), "--listen", "127.0.0.1:0", "--pipelines", pipes, "--lease", "10s")
-	base := s.waitURL(t)
-	waitFile(t, filepath.Join(dir, "started"), 30*time.Second, s.logs)
+	common := []string{"--db", viaProxy(t, url, px), "--listen", "127.0.0.1:0"}
+	var procs []*proc
+	if split {
+		procs = []*proc{
+			startProc(t, dir, "scheduler", append(common, "--pipelines", pipes)...),
+			startProc(t, dir, "worker", append(common, "--lease", "10s")...),
+			startProc(t, dir, "web", common...),
+		}
+	} else {
+		procs = []*proc{startProc(t, dir, "server", append(common, "--pipelines", pipes, "--lease", "10s")...)}
+	}
+	bases := make([]string, len(procs))
+	for i, p := range procs {
+		bases[i] = p.waitURL(t)
+	}
+	logs := func() string {
+		var b strings.Builder
+		for _, p := range procs {
+			fmt.Fprintf(&b, "--- %s\n%s", p.role, p.logs())
+		}
+		return b.String()
+	}
+	waitFile(t, filepath.Join(dir, "started"), 30*time.Second, logs)
 
 	px.cut()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, body := httpGet(t, base+"/readyz")
-		if code == 503 && strings.Contains(body, "unavailable") {
-			break
+	for i, base := range bases {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			code, body := httpGet(t, base+"/readyz")
+			if code == 503 && strings.Contains(body, "unavailable") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: /readyz = %d %s during the outage", procs[i].role, code, body)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz = %d %s during the outage", code, body)
+		if code, _ := httpGet(t, base+"/healthz"); code != 200 {
+			t.Fatalf("%s: /healthz = %d during the outage: the process is alive", procs[i].role, code)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if code, _ := httpGet(t, base+"/healthz"); code != 200 {
-		t.Fatalf("/healthz = %d during the outage: the process is alive", code)
 	}
 	time.Sleep(3 * time.Second)
 	px.restore()
 
-	waitFile(t, filepath.Join(dir, "after"), 60*time.Second, s.logs)
-	if code, _ := httpGet(t, base+"/readyz"); code != 200 {
-		t.Fatalf("/readyz = %d after the outage", code)
+	waitFile(t, filepath.Join(dir, "after"), 60*time.Second, logs)
+	for i, base := range bases {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			code, _ := httpGet(t, base+"/readyz")
+			if code == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: /readyz = %d after the outage", procs[i].role, code)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
-	if code := s.term(t); code != 0 {
-		t.Fatalf("server exited %d", code)
+	for _, p := range procs {
+		if code := p.term(t); code != 0 {
+			t.Fatalf("%s exited %d:\n%s", p.role, code, p.logs())
+		}
 	}
 	st := openPG(t, url)
-	runs := waitRuns(t, st, "outage", 1, 10*time.Second, s.logs)
+	runs := waitRuns(t, st, "outage", 1, 10*time.Second, logs)
 	atts, _ := st.AttemptListByRun(context.Background(), runs[0].ID)
 	if len(atts) != 2 || atts[0].TaskID != "long" || atts[0].State != "success" {
 		t.Fatalf("the task did not survive the outage: %+v", atts[0])
 	}
-	logs := s.logs()
-	down := strings.Count(logs, "database unavailable")
-	up := strings.Count(logs, "database reachable again")
-	if down == 0 || up == 0 {
-		t.Fatalf("the outage was not reported (%d down, %d up):\n%s", down, up, logs)
+	for _, p := range procs {
+		l := p.logs()
+		down := strings.Count(l, "database unavailable")
+		up := strings.Count(l, "database reachable again")
+		if down == 0 || up == 0 {
+			t.Fatalf("%s did not report the outage (%d down, %d up):\n%s", p.role, down, up, l)
+		}
+		// One line per component and state change, not one per failed call.
+		if down > 6 || up > 6 {
+			t.Fatalf("%s: %d 'unavailable' and %d 'reachable' lines: a flood\n%s", p.role, down, up, l)
+		}
+		t.Logf("%s: %d 'unavailable' and %d 'reachable again' lines", p.role, down, up)
 	}
-	// One line per component and state change, not one per failed call.
-	if down > 6 || up > 6 {
-		t.Fatalf("%d 'unavailable' and %d 'reachable' lines: a flood\n%s", down, up, logs)
-	}
-	t.Logf("outage: %d 'unavailable' and %d 'reachable again' lines", down, up)
 }
