@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,30 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, clock sluice.Clock) store.Store {
 		s, err := postgres.Open(context.Background(), pgtest.Schema(t), postgres.Options{Clock: clock, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// TestConformanceBehindPooler runs the suite again through PgBouncer in
+// transaction mode with NoListen, as a deployment behind a pooler would:
+// statements without named prepared statements, no session state.
+func TestConformanceBehindPooler(t *testing.T) {
+	t.Parallel()
+	pooler, err := url.Parse(pgtest.TransactionPooler(t, pgtest.BaseURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, func(t *testing.T, clock sluice.Clock) store.Store {
+		u, err := url.Parse(pgtest.Database(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Host = pooler.Host
+		s, err := postgres.Open(context.Background(), u.String(), postgres.Options{Clock: clock, MaxConns: 4, NoListen: true})
 		if err != nil {
 			t.Fatal(err)
 		}
