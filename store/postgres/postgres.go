@@ -172,6 +172,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	locker, err := lock.NewPostgresTableLocker(
 		lock.WithTableName("sluice_migration_lock"),
 		lock.WithTableLockID(int64(h.Sum64()>>1)|1),
+		// A process killed while it holds the lock delays the next start
+		// by the lease at most; the holder's heartbeat keeps a long
+		// migration's lease alive.
+		lock.WithTableLeaseDuration(10*time.Second),
+		lock.WithTableHeartbeatInterval(2*time.Second),
 		lock.WithTableLockTimeout(200*time.Millisecond, 3000), // up to 10 minutes
 		lock.WithTableUnlockTimeout(200*time.Millisecond, 300),
 		lock.WithTableLogger(slog.New(slog.DiscardHandler)),
