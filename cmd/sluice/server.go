@@ -120,7 +120,7 @@ func roleCmd(r role) *cobra.Command {
 		f.StringVar(&cfg.Listen, "listen", r.defaultListen, "HTTP address of /healthz and /readyz (port 0 picks a free port; empty for none)")
 	}
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 8, "PostgreSQL connections this process may open")
-	f.BoolVar(&cfg.NoListen, "no-listen", false, "PostgreSQL: do not LISTEN for wake-ups, only poll (behind a transaction-pooling proxy)")
+	f.BoolVar(&cfg.NoListen, "no-listen", false, "PostgreSQL behind a transaction-pooling proxy (PgBouncer): keep nothing on a connection beyond a transaction (no LISTEN: waiters poll; no named prepared statements)")
 	if r.scheduler || r.worker {
 		f.DurationVar(&cfg.Poll, "poll", time.Second, "longest wait for work when no wake-up arrives")
 	}
