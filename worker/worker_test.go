@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -132,6 +133,23 @@ func (b *testBundle) waitFor(what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// waitPid waits for a task to write its pid (echo $$ > name) and returns
+// it. The shell creates the file before it writes to it: an empty file
+// must not read as pid 0, which kill(2) takes for the test's own group.
+func (b *testBundle) waitPid(name string) int {
+	b.t.Helper()
+	var pid int
+	b.waitFor("the task to write its pid", func() bool {
+		data, err := os.ReadFile(filepath.Join(b.dir, name))
+		if err != nil || !bytes.HasSuffix(data, []byte("\n")) {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil && pid > 0
+	})
+	return pid
 }
 
 func (b *testBundle) instances(runID int64) map[string]*store.Instance {
@@ -278,10 +296,7 @@ tasks:
     run: echo $$ > pid; sleep 60
 `)
 	b.start(worker.Config{Lease: 300 * time.Millisecond, KillGrace: time.Second})
-	pidFile := filepath.Join(b.dir, "pid")
-	b.waitFor("the task to start", func() bool { _, err := os.Stat(pidFile); return err == nil })
-	data, _ := os.ReadFile(pidFile)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	pid := b.waitPid("pid")
 	// Another scheduler takes the lease over, as if this worker had hung.
 	if _, err := b.st.AttemptReap(b.ctx, &store.AttemptReapParams{Reason: "taken over by the test"}); err != nil {
 		t.Fatal(err)
@@ -399,10 +414,7 @@ tasks:
 `)
 	// A long lease: the task must stop because of the cancel, not a beat.
 	b.start(worker.Config{Lease: time.Hour, KillGrace: time.Second})
-	pidFile := filepath.Join(b.dir, "pid")
-	b.waitFor("the task to start", func() bool { _, err := os.Stat(pidFile); return err == nil })
-	data, _ := os.ReadFile(pidFile)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	pid := b.waitPid("pid")
 	if err := b.st.RunCancel(b.ctx, run.ID); err != nil {
 		t.Fatal(err)
 	}
