@@ -110,6 +110,9 @@ func pidAlive(pid int) bool {
 
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
+	if pid <= 0 { // kill(0) and kill(-1) would address whole groups
+		t.Fatalf("no pid read (%d)", pid)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for pidAlive(pid) {
 		if time.Now().After(deadline) {
