@@ -52,3 +52,22 @@ func TestMigrationLockOfDeadProcess(t *testing.T) {
 		t.Fatalf("migration %d applied %d times once the lock was free (%v)", last, applied, err)
 	}
 }
+
+// TestMigrateWithOneConnection: a process allowed a single connection
+// still migrates a fresh schema (the migration needs three at once) and
+// then keeps to its one.
+func TestMigrateWithOneConnection(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatalf("open a fresh schema with one connection: %v", err)
+	}
+	defer s.Close()
+	savePipeline(t, s)
+	if st := s.Write().Stats(); st.MaxOpenConnections != 1 {
+		t.Fatalf("pool allows %d connections after migrating, want 1", st.MaxOpenConnections)
+	}
+}

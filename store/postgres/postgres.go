@@ -97,10 +97,15 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		db.Close()
 		return nil, &sluice.Error{Code: sluice.EUNAVAIL, Message: fmt.Sprintf("postgres: cannot connect to %s: %v", redact(cfg), err)}
 	}
-	if err := migrate(ctx, db); err != nil {
+	// Migrating takes three connections at once: goose's, the lock's
+	// queries and its heartbeat. A smaller pool would wait on itself for
+	// good, so it grows for the migration and shrinks back after.
+	db.SetMaxOpenConns(max(o.MaxConns, 3))
+	if err := migrate(ctx, db, o.Logger); err != nil {
 		db.Close()
 		return nil, err
 	}
+	db.SetMaxOpenConns(o.MaxConns)
 	clock := o.Clock
 	var skew *skewClock
 	if clock == nil {
@@ -155,7 +160,7 @@ func (s *Store) stop() error {
 	return nil
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
+func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	var schema string
 	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		return fmt.Errorf("postgres: %w", err)
@@ -174,12 +179,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		lock.WithTableLockID(int64(h.Sum64()>>1)|1),
 		// A process killed while it holds the lock delays the next start
 		// by the lease at most; the holder's heartbeat keeps a long
-		// migration's lease alive.
-		lock.WithTableLeaseDuration(10*time.Second),
-		lock.WithTableHeartbeatInterval(2*time.Second),
+		// migration's lease alive. The lease is long enough that a holder
+		// paused for a while (a stopped container, a long GC) keeps it.
+		lock.WithTableLeaseDuration(30*time.Second),
+		lock.WithTableHeartbeatInterval(3*time.Second),
 		lock.WithTableLockTimeout(200*time.Millisecond, 3000), // up to 10 minutes
 		lock.WithTableUnlockTimeout(200*time.Millisecond, 300),
-		lock.WithTableLogger(slog.New(slog.DiscardHandler)),
+		lock.WithTableLogger(logger.With("during", "migration")),
 	)
 	if err != nil {
 		return err
