@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/catalog"
+	"github.com/sluice-dev/sluice/internal/httpstream"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/scheduler"
 	"github.com/sluice-dev/sluice/secret"
@@ -237,6 +238,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 		srv = &http.Server{Handler: NewHandler(HandlerConfig{Store: st, Auth: au, Secrets: box, Metrics: m, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
+		httpstream.Watch(srv)
 		addr := ln.Addr().String()
 		scheme := "http"
 		if cfg.TLSCert != "" {

@@ -6,27 +6,34 @@ package httpstream
 
 import (
 	"context"
+	"net"
 	"net/http"
-	"sync"
 )
 
-var servers sync.Map // *http.Server → chan struct{}
+type stoppingKey struct{}
+
+// Watch makes the streams srv serves end when srv starts shutting down.
+// Call it before srv serves: it sets srv.BaseContext (wrapping any set
+// before) so that every request, whenever it starts, carries a channel
+// that Shutdown closes.
+func Watch(srv *http.Server) {
+	stopping := make(chan struct{})
+	srv.RegisterOnShutdown(func() { close(stopping) })
+	base := srv.BaseContext
+	srv.BaseContext = func(l net.Listener) context.Context {
+		ctx := context.Background()
+		if base != nil {
+			ctx = base(l)
+		}
+		return context.WithValue(ctx, stoppingKey{}, (<-chan struct{})(stopping))
+	}
+}
 
 // Stopping returns a channel closed when the server of r starts shutting
-// down; nil (never closed) when r was not served by an http.Server.
+// down; nil (never closed) when r's server is not watched.
 func Stopping(r *http.Request) <-chan struct{} {
-	srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
-	if !ok || srv == nil {
-		return nil
-	}
-	ch := make(chan struct{})
-	got, loaded := servers.LoadOrStore(srv, ch)
-	if !loaded {
-		// The closed channel stays, so a stream that asks after the
-		// shutdown began still sees it. One entry per server ever made.
-		srv.RegisterOnShutdown(func() { close(ch) })
-	}
-	return got.(chan struct{})
+	ch, _ := r.Context().Value(stoppingKey{}).(<-chan struct{})
+	return ch
 }
 
 // Context returns a context of r that also ends when r's server starts
