@@ -78,17 +78,48 @@ func TransactionPooler(t testing.TB, dbURL string) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	name := u.User.Username()
+	users := filepath.Join(dir, "users.txt")
+	if err := os.WriteFile(users, fmt.Appendf(nil, "%q \"\"\n", name), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{}
+	if os.Geteuid() == 0 {
+		if _, err := user.Lookup("postgres"); err == nil {
+			args = []string{"-u", "postgres"}
+		} else {
+			args = []string{"-u", "nobody"}
+		}
+	}
+	// PgBouncer takes its port from its file: a free port is picked, then
+	// handed over, and another process may take it meanwhile. A start
+	// that fails to listen tries another port.
+	var addr string
+	for try := 1; ; try++ {
+		var log []byte
+		addr, log = startPgbouncer(t, bin, args, dir, host, port, users)
+		if addr != "" {
+			break
+		}
+		if try == 3 {
+			t.Fatalf("pgbouncer did not start:\n%s", log)
+		}
+	}
+	pu := *u
+	pu.Host = addr
+	return pu.String()
+}
+
+// startPgbouncer starts PgBouncer on a free port of 127.0.0.1 and returns
+// its address, or "" and its log when it exited or did not listen.
+func startPgbouncer(t testing.TB, bin string, args []string, dir, host, port, users string) (string, []byte) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	listen := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	name := u.User.Username()
-	users := filepath.Join(dir, "users.txt")
-	if err := os.WriteFile(users, fmt.Appendf(nil, "%q \"\"\n", name), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ini := filepath.Join(dir, "pgbouncer.ini")
 	conf := fmt.Sprintf(`[databases]
 * = host=%s port=%s
@@ -106,16 +137,9 @@ ignore_startup_parameters = extra_float_digits
 	if err := os.WriteFile(ini, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{ini}
-	if os.Geteuid() == 0 {
-		if _, err := user.Lookup("postgres"); err == nil {
-			args = []string{"-u", "postgres", ini}
-		} else {
-			args = []string{"-u", "nobody", ini}
-		}
-	}
-	cmd := exec.Command(bin, args...)
-	out, err := os.Create(filepath.Join(dir, "log"))
+	cmd := exec.Command(bin, append(args, ini)...)
+	logFile := filepath.Join(dir, "log")
+	out, err := os.Create(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,32 +149,30 @@ ignore_startup_parameters = extra_float_digits
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Kill()
 		<-done
 		out.Close()
-	})
+	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(listen))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			break
+			t.Cleanup(stop)
+			return addr, nil
 		}
 		select {
 		case <-done:
-			log, _ := os.ReadFile(out.Name())
-			t.Fatalf("pgbouncer exited:\n%s", log)
 		default:
+			if time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
 		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(out.Name())
-			t.Fatalf("pgbouncer did not listen on %s:\n%s", addr, log)
-		}
-		time.Sleep(20 * time.Millisecond)
+		stop()
+		log, _ := os.ReadFile(logFile)
+		return "", log
 	}
-	pu := *u
-	pu.Host = addr
-	return pu.String()
 }
