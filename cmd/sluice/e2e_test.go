@@ -364,6 +364,22 @@ func TestServerHelpListsEnvAndDefaults(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "SLUICE_CONCURRENCY") {
 		t.Fatalf("a bad env value: exit %d %s", r.code, r.stderr)
 	}
+	// A zero would silently mean the default: it is refused instead.
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"server", "--kill-grace", "0"}, "invalid --kill-grace 0s (flag or $SLUICE_KILL_GRACE): it must be more than 0"},
+		{[]string{"SLUICE_DRAIN_TIMEOUT=0s"}, []string{"server"}, "invalid --drain-timeout 0s"},
+		{nil, []string{"server", "--db-max-conns", "0"}, "invalid --db-max-conns 0"},
+		{nil, []string{"run", "--concurrency", "-1", "x.yaml"}, "invalid --concurrency -1"},
+	} {
+		r := sluiceCmd(t, t.TempDir(), c.env, c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("sluice %s: exit %d, stderr %q, want 2 and %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
+	}
 }
 
 // TestCrashRecovery kills the server with SIGKILL while a task runs,

@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -191,4 +193,44 @@ func versionCmd() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), "sluice", sluice.Version())
 		},
 	}
+}
+
+// positive checks that the named flags (numbers or durations) are more
+// than zero. The packages they configure take zero for their default, so
+// a 0 a user typed would silently become, say, ten seconds.
+func positive(f *pflag.FlagSet, names ...string) error {
+	for _, name := range names {
+		fl := f.Lookup(name)
+		if fl == nil {
+			continue
+		}
+		v := fl.Value.String()
+		var ok bool
+		switch fl.Value.Type() {
+		case "duration":
+			d, err := time.ParseDuration(v)
+			ok = err == nil && d > 0
+		case "int":
+			n, err := strconv.Atoi(v)
+			ok = err == nil && n > 0
+		default:
+			panic("positive: flag --" + name + " is a " + fl.Value.Type())
+		}
+		if !ok {
+			from := ""
+			if fl.Annotations[noEnvAnnotation] == nil {
+				from = " (flag or $" + envName(name) + ")"
+			}
+			return exitWith(2, fmt.Errorf("invalid --%s %s%s: it must be more than 0", name, v, from))
+		}
+	}
+	return nil
+}
+
+// count says "1 task" or "3 tasks".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

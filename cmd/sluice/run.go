@@ -60,6 +60,9 @@ is invalid.`,
   sluice run pipelines/load.yaml --secret DB_PASSWORD --pool warehouse=2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := positive(cmd.Flags(), "concurrency", "kill-grace"); err != nil {
+				return err
+			}
 			return runPipeline(cmd.OutOrStdout(), args[0], o)
 		},
 	}
@@ -153,7 +156,7 @@ func runPipeline(out io.Writer, file string, o runOptions) error {
 		<-kill
 		w.Kill()
 	}()
-	fmt.Fprintf(out, "sluice: running %s (version %s), run %d, %d tasks\n", p.ID, p.Hash()[:12], run.ID, len(p.Tasks))
+	fmt.Fprintf(out, "sluice: running %s (version %s), run %d, %s\n", p.ID, p.Hash()[:12], run.ID, count(len(p.Tasks), "task"))
 	v := newRunView(out, st, run.ID, p, o.quiet)
 	final, err := v.follow(ctx)
 	if err == nil {

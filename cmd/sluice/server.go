@@ -98,6 +98,9 @@ func roleCmd(r role) *cobra.Command {
 				return exitWith(2, errors.New("'sluice "+r.name+"' runs one role in its own process, which needs a database that many processes share: "+
 					"pass --db postgres://… (or set SLUICE_DB); on one machine with SQLite, run 'sluice server'"))
 			}
+			if err := positive(cmd.Flags(), "db-max-conns", "poll", "rescan", "retention-every", "concurrency", "lease", "drain-timeout", "kill-grace"); err != nil {
+				return err
+			}
 			ctx, kill, stop := signals()
 			defer stop()
 			cfg.Holder = "sluice " + r.name

@@ -51,11 +51,7 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 				if p.Schedule != "" {
 					sched = "schedule " + p.Schedule + " (" + p.Timezone + ")"
 				}
-				tasks := "tasks"
-				if len(p.Tasks) == 1 {
-					tasks = "task"
-				}
-				fmt.Fprintf(out, "%s: ok: pipeline %s, %d %s, %s, version %s\n", f, p.ID, len(p.Tasks), tasks, sched, p.Hash()[:12])
+				fmt.Fprintf(out, "%s: ok: pipeline %s, %s, %s, version %s\n", f, p.ID, count(len(p.Tasks), "task"), sched, p.Hash()[:12])
 			}
 			if bad > 0 {
 				return exitWith(2, fmt.Errorf("%d of %d files have errors", bad, len(files)))
