@@ -58,5 +58,19 @@ func ensureCLIToken(ctx context.Context, st store.Store, home string) error {
 	if _, err := st.TokenCreate(ctx, &store.Token{Name: "local CLI (" + path + ")", Hash: hash, Role: store.RoleAdmin, CreatedBy: "sluice server"}); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(secret+"\n"), 0o600)
+	// Written aside and renamed into place: a command started meanwhile
+	// reads the old token or the new one, never half of one.
+	tmp, err := os.CreateTemp(home, CLITokenFile+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, nothing to remove
+	if _, err := tmp.WriteString(secret + "\n"); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
