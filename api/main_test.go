@@ -158,9 +158,16 @@ func (s *testServer) logs() string {
 	return s.log.String()
 }
 
+// writePipeline saves a pipeline file whole: written aside and renamed
+// into place, so a rescan never reads it half-written (empty), which
+// would report an error the test did not make.
 func (s *testServer) writePipeline(name, content string) {
 	s.t.Helper()
-	if err := os.WriteFile(filepath.Join(s.pipes, name), []byte(content), 0o644); err != nil {
+	tmp := filepath.Join(s.pipes, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.pipes, name)); err != nil {
 		s.t.Fatal(err)
 	}
 }

@@ -8,12 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/executor"
+	"github.com/sluice-dev/sluice/sluicetest"
 )
 
 type lines struct {
@@ -105,7 +105,7 @@ func TestMissingWorkdir(t *testing.T) {
 
 // pidAlive reports whether a process exists.
 func pidAlive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
+	return sluicetest.Alive(pid)
 }
 
 func waitGone(t *testing.T, pid int) {
@@ -131,10 +131,10 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 	res, _ := run(t, &executor.Request{
 		Script:    `sleep 60 & echo $! > child.pid; wait`,
 		Dir:       dir,
-		Timeout:   300 * time.Millisecond,
+		Timeout:   2 * time.Second, // the shell must have written the pid by then
 		KillGrace: time.Second,
 	})
-	if res.State != sluice.AttemptTimedOut || !strings.Contains(res.Error, "timed out after 300ms") {
+	if res.State != sluice.AttemptTimedOut || !strings.Contains(res.Error, "timed out after 2s") {
 		t.Fatalf("result = %+v", res)
 	}
 	data, err := os.ReadFile(pidFile)
@@ -149,7 +149,7 @@ func TestTimeoutEscalatesToSIGKILL(t *testing.T) {
 	t.Parallel()
 	res, _ := run(t, &executor.Request{
 		Script:    `trap '' TERM; while true; do sleep 0.05; done`,
-		Timeout:   200 * time.Millisecond,
+		Timeout:   2 * time.Second, // the trap must be set by then
 		KillGrace: 200 * time.Millisecond,
 	})
 	if res.State != sluice.AttemptTimedOut || !strings.Contains(res.Error, "SIGKILL") {

@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/sluicetest"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/sqlite"
 	"github.com/sluice-dev/sluice/worker"
@@ -301,7 +301,7 @@ tasks:
 	if _, err := b.st.AttemptReap(b.ctx, &store.AttemptReapParams{Reason: "taken over by the test"}); err != nil {
 		t.Fatal(err)
 	}
-	b.waitFor("the task process to be killed", func() bool { return syscall.Kill(pid, 0) != nil })
+	b.waitFor("the task process to be killed", func() bool { return !sluicetest.Alive(pid) })
 	atts := b.attempts(run.ID, "long")
 	if len(atts) != 1 || atts[0].State != sluice.AttemptLost || atts[0].Error != "taken over by the test" {
 		t.Fatalf("the worker wrote after losing its lease: %+v", atts[0])
@@ -418,7 +418,7 @@ tasks:
 	if err := b.st.RunCancel(b.ctx, run.ID); err != nil {
 		t.Fatal(err)
 	}
-	b.waitFor("the task process to be killed", func() bool { return syscall.Kill(pid, 0) != nil })
+	b.waitFor("the task process to be killed", func() bool { return !sluicetest.Alive(pid) })
 	if atts := b.attempts(run.ID, "long"); atts[0].State != sluice.AttemptCancelled {
 		t.Fatalf("attempt = %+v", atts[0])
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/sluicetest"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/sqlite"
 )
@@ -108,10 +109,17 @@ func TestRunEveryExample(t *testing.T) {
 	}
 }
 
+// writeFile saves a file whole: written aside and renamed into place, so
+// a server watching dir never reads it half-written (an empty pipeline
+// file would report an error the test did not make).
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -425,7 +433,10 @@ tasks:
 	var pid int
 	fmt.Sscan(string(data), &pid)
 	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
+	if pid <= 0 {
+		t.Fatalf("no pid in slow-1.pid: %q", data)
+	}
+	for sluicetest.Alive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("task process %d outlived its killed worker", pid)
 		}

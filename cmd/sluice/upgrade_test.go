@@ -109,7 +109,7 @@ func TestRollingUpgrade(t *testing.T) {
 		// A short lease: an attempt left behind by a botched hand-back
 		// would be reaped as lost, and fail the test, within its time.
 		return append(append([]string{}, common...), "--worker-id", id, "--concurrency", "4",
-			"--lease", "5s", "--drain-timeout", "3s", "--kill-grace", "2s")
+			"--lease", "10s", "--drain-timeout", "3s", "--kill-grace", "2s")
 	}
 	var all []*proc
 	logs := func() string {

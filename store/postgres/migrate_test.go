@@ -28,6 +28,7 @@ func TestMigrationLockOfDeadProcess(t *testing.T) {
 	if _, err := db.Exec(`DELETE FROM `+schema+`.goose_db_version WHERE version_id = $1`, last); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now() // before the lease's clock starts
 	res, err := db.Exec(`UPDATE ` + schema + `.sluice_migration_lock
 		SET locked = true, locked_by = 'a dead process', lease_expires_at = now() + interval '2 seconds'`)
 	if err != nil {
@@ -36,7 +37,6 @@ func TestMigrationLockOfDeadProcess(t *testing.T) {
 	if n, _ := res.RowsAffected(); n != 1 {
 		t.Fatalf("%d lock rows, want 1", n)
 	}
-	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
