@@ -22,7 +22,7 @@ import (
 // Notifications are hints; a lost one delays a waiter until its next poll.
 type notifier struct {
 	db      *sql.DB
-	channel string // Channel, but for tests
+	channel string
 	window  time.Duration
 	log     *slog.Logger
 
@@ -33,8 +33,8 @@ type notifier struct {
 	wg      sync.WaitGroup
 }
 
-func newNotifier(db *sql.DB, window time.Duration, log *slog.Logger) *notifier {
-	return &notifier{db: db, channel: Channel, window: window, log: log}
+func newNotifier(db *sql.DB, channel string, window time.Duration, log *slog.Logger) *notifier {
+	return &notifier{db: db, channel: channel, window: window, log: log}
 }
 
 // windowOf is the debounce window of a topic: ready work wakes workers,
@@ -106,7 +106,7 @@ func (n *notifier) close() {
 // notifications and turns them into local wake-ups, until ctx ends. It
 // reconnects after a failure and then wakes every waiter, since
 // notifications sent meanwhile are lost.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, signals *store.Signals, log *slog.Logger) {
+func listen(ctx context.Context, cfg *pgx.ConnConfig, channel string, signals *store.Signals, log *slog.Logger) {
 	health := store.NewHealth(log, "listener")
 	l := &pgxlisten.Listener{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
@@ -123,7 +123,7 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, signals *store.Signals, lo
 		},
 		ReconnectDelay: time.Second,
 	}
-	l.Handle(Channel, handler{signals})
+	l.Handle(channel, handler{signals})
 	_ = l.Listen(ctx)
 }
 

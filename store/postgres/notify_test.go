@@ -59,8 +59,7 @@ func TestNotifyDebounced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	n := newNotifier(db, time.Second, slog.Default())
-	n.channel = channel
+	n := newNotifier(db, channel, time.Second, slog.Default())
 	for range 500 {
 		n.notify([]store.Topic{store.TopicReady})
 	}

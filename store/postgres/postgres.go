@@ -66,8 +66,18 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Channel is the NOTIFY channel sluice uses.
-const Channel = "sluice"
+// ChannelOf is the NOTIFY channel of the sluice whose tables are in
+// schema: "sluice" in public, and one per schema elsewhere, so sluices
+// in several schemas of a database do not wake each other. (A channel
+// name is at most 63 bytes; a schema name may be as long itself.)
+func ChannelOf(schema string) string {
+	if schema == "public" {
+		return "sluice"
+	}
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	return fmt.Sprintf("sluice_%016x", h.Sum64())
+}
 
 // Open connects to the database at url (a postgres:// URL or DSN), applies
 // pending migrations (one process at a time, under a lock with a lease), and
@@ -101,7 +111,12 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	// queries and its heartbeat. A smaller pool would wait on itself for
 	// good, so it grows for the migration and shrinks back after.
 	db.SetMaxOpenConns(max(o.MaxConns, 3))
-	if err := migrate(ctx, db, o.Logger); err != nil {
+	var schema string
+	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := migrate(ctx, db, schema, o.Logger); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -117,7 +132,8 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		clock = skew
 	}
 	s := &Store{}
-	s.notifier = newNotifier(db, o.NotifyWindow, o.Logger)
+	channel := ChannelOf(schema)
+	s.notifier = newNotifier(db, channel, o.NotifyWindow, o.Logger)
 	s.DB = sqlstore.New(sqlstore.Options{
 		Dialect: sqlstore.Dialect{
 			Name:        "postgres",
@@ -145,7 +161,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 			go skew.keepMeasuring(lctx, db)
 		}
 		if !o.NoListen {
-			listen(lctx, cfg, s.DB.Signals(), o.Logger)
+			listen(lctx, cfg, channel, s.DB.Signals(), o.Logger)
 		} else {
 			<-lctx.Done()
 		}
@@ -160,11 +176,7 @@ func (s *Store) stop() error {
 	return nil
 }
 
-func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
-	var schema string
-	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
+func migrate(ctx context.Context, db *sql.DB, schema string, logger *slog.Logger) error {
 	// One lock per schema: processes starting together migrate one after
 	// the other, and the others find nothing left to do. The lock is a row
 	// with a lease (goose's table locker), not a session advisory lock: a

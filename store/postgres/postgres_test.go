@@ -83,11 +83,18 @@ func TestNotifyWakesOtherProcesses(t *testing.T) {
 	a := openStore(t, url, postgres.Options{})
 	b := openStore(t, url, postgres.Options{})
 	savePipeline(t, a)
-	// The listener of b connects in the background: wait until it hears.
+	waitHears(t, a, b)
+}
+
+// waitHears creates runs of pipeline p in from until a waiter in to wakes.
+// The listener of a store connects in the background: the first runs may
+// go unheard.
+func waitHears(t *testing.T, from, to store.Store) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; ; i++ {
-		wake := b.Wait(store.TopicReady)
-		if _, _, err := a.RunCreate(context.Background(), &store.RunCreateParams{PipelineID: "p", Key: fmt.Sprint("k", i), Kind: store.RunManual}); err != nil {
+		wake := to.Wait(store.TopicReady)
+		if _, _, err := from.RunCreate(context.Background(), &store.RunCreateParams{PipelineID: "p", Key: fmt.Sprint("hear-", time.Now().UnixNano()), Kind: store.RunManual}); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -98,6 +105,37 @@ func TestNotifyWakesOtherProcesses(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("a run created in one process never woke a waiter in another")
 		}
+	}
+}
+
+// TestSchemasDoNotWakeEachOther: sluices in two schemas of one database
+// notify on channels of their own.
+func TestSchemasDoNotWakeEachOther(t *testing.T) {
+	t.Parallel()
+	urlA, urlB := pgtest.Schema(t), pgtest.Schema(t)
+	a1, a2 := openStore(t, urlA, postgres.Options{}), openStore(t, urlA, postgres.Options{})
+	b1, b2 := openStore(t, urlB, postgres.Options{}), openStore(t, urlB, postgres.Options{})
+	savePipeline(t, a1)
+	savePipeline(t, b1)
+	waitHears(t, b1, b2) // b2 listens
+	waitHears(t, a1, a2) // a1 notifies, a2 listens
+	wake := b2.Wait(store.TopicReady)
+	heard := a2.Wait(store.TopicReady)
+	if _, _, err := a1.RunCreate(context.Background(), &store.RunCreateParams{PipelineID: "p", Key: "quiet", Kind: store.RunManual}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-heard:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a run in schema A did not wake its own schema's other process")
+	}
+	select {
+	case <-wake:
+		t.Fatal("a run in schema A woke a process of schema B")
+	case <-time.After(300 * time.Millisecond):
+	}
+	if postgres.ChannelOf("public") != "sluice" || len(postgres.ChannelOf(strings.Repeat("s", 63))) > 63 {
+		t.Fatal("channel names: public keeps \"sluice\"; any schema's fits in 63 bytes")
 	}
 }
 
