@@ -88,7 +88,7 @@ func benchCmd() *cobra.Command {
 	f.IntVar(&o.Workers, "workers", 1, "workers in this process")
 	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")
 	f.StringVar(&o.DB, "db", "", "run on PostgreSQL (a postgres:// URL), in a fresh schema dropped afterwards")
-	f.IntVar(&o.WorkerProcs, "workers-procs", 0, "run the workers as this many `sluice worker` processes (PostgreSQL only)")
+	f.IntVar(&o.WorkerProcs, "workers-procs", 0, "run the workers as this many 'sluice worker' processes (PostgreSQL only)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")
 	so.Retention = 20 * time.Second
