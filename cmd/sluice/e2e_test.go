@@ -382,6 +382,7 @@ func TestServerHelpListsEnvAndDefaults(t *testing.T) {
 		{[]string{"SLUICE_DRAIN_TIMEOUT=0s"}, []string{"server"}, "invalid --drain-timeout 0s"},
 		{nil, []string{"server", "--db-max-conns", "0"}, "invalid --db-max-conns 0"},
 		{nil, []string{"run", "--concurrency", "-1", "x.yaml"}, "invalid --concurrency -1"},
+		{nil, []string{"server", "--retention-every", "0"}, "or a negative duration to never prune"},
 	} {
 		r := sluiceCmd(t, t.TempDir(), c.env, c.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) {

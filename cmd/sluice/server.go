@@ -98,8 +98,11 @@ func roleCmd(r role) *cobra.Command {
 				return exitWith(2, errors.New("'sluice "+r.name+"' runs one role in its own process, which needs a database that many processes share: "+
 					"pass --db postgres://… (or set SLUICE_DB); on one machine with SQLite, run 'sluice server'"))
 			}
-			if err := positive(cmd.Flags(), "db-max-conns", "poll", "rescan", "retention-every", "concurrency", "lease", "drain-timeout", "kill-grace"); err != nil {
+			if err := positive(cmd.Flags(), "db-max-conns", "poll", "rescan", "concurrency", "lease", "drain-timeout", "kill-grace"); err != nil {
 				return err
+			}
+			if r.scheduler && cfg.RetentionEvery == 0 {
+				return exitWith(2, errors.New("invalid --retention-every 0s (flag or $SLUICE_RETENTION_EVERY): give how often to prune, or a negative duration to never prune"))
 			}
 			ctx, kill, stop := signals()
 			defer stop()
@@ -132,7 +135,7 @@ func roleCmd(r role) *cobra.Command {
 		f.DurationVar(&cfg.Rescan, "rescan", 2*time.Second, "how often the pipelines folder is rescanned, besides file system events (for network file systems)")
 		cfg.Retention = 30 * 24 * time.Hour
 		f.Var((*days)(&cfg.Retention), "retention", "how long finished runs are kept with their logs and outputs, unless their pipeline sets retention: (e.g. 30d, 12h; 0 keeps them forever)")
-		f.DurationVar(&cfg.RetentionEvery, "retention-every", time.Hour, "how often retention prunes, on whichever scheduler takes the job")
+		f.DurationVar(&cfg.RetentionEvery, "retention-every", time.Hour, "how often retention prunes, on whichever scheduler takes the job (negative: never)")
 	}
 	if r.worker {
 		addWorkerFlags(f, &cfg)

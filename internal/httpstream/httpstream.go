@@ -8,6 +8,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync"
 )
 
 type stoppingKey struct{}
@@ -18,7 +19,8 @@ type stoppingKey struct{}
 // that Shutdown closes.
 func Watch(srv *http.Server) {
 	stopping := make(chan struct{})
-	srv.RegisterOnShutdown(func() { close(stopping) })
+	var once sync.Once // the hooks run on every call of Shutdown
+	srv.RegisterOnShutdown(func() { once.Do(func() { close(stopping) }) })
 	base := srv.BaseContext
 	srv.BaseContext = func(l net.Listener) context.Context {
 		ctx := context.Background()

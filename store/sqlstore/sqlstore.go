@@ -184,8 +184,14 @@ type txn struct {
 	grown map[string]int64
 }
 
-// grew records that the transaction inserted n rows into table.
+// grew records that the transaction inserted n rows into table, one of
+// the tables analyze knows.
 func (t *txn) grew(table string, n int64) {
+	switch table {
+	case "task_instances", "version_edges":
+	default:
+		panic("sqlstore: grew of a table analyze does not know: " + table)
+	}
 	if t.grown == nil {
 		t.grown = map[string]int64{}
 	}
@@ -525,15 +531,30 @@ func (db *DB) analyze(ctx context.Context, table string) {
 	}
 	db.lastAnalyze[table] = now
 	db.analyzeMu.Unlock()
-	// A hint to the planner: losing it costs only speed. So it skips a
-	// table another session holds locked (a VACUUM FULL, a migration)
-	// rather than wait, and gives up after a few seconds.
-	switch table {
-	case "task_instances", "version_edges":
-	default:
-		panic("sqlstore: analyze of an unknown table " + table)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// A hint to the planner: losing it costs only speed, so it waits at
+	// most a few seconds for the table's lock (held by a VACUUM FULL or a
+	// migration; an autovacuum gives way to it). Not SKIP_LOCKED, which
+	// would also give way to an autovacuum and leave the statistics
+	// stale. A failed ANALYZE is tried again after the next big insert.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, _ = db.w.ExecContext(ctx, `ANALYZE (SKIP_LOCKED) `+table)
+	err := func() error {
+		tx, err := db.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `ANALYZE `+table); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		db.analyzeMu.Lock()
+		delete(db.lastAnalyze, table)
+		db.analyzeMu.Unlock()
+	}
 }
