@@ -11,20 +11,24 @@ import (
 // stops the attempts whose leases were taken over or taken away. While the database is
 // unreachable the attempts keep running: their leases stay valid until they
 // expire, and an outage shorter than that costs nothing.
-func (w *Worker) heartbeat(ctx context.Context) {
+//
+// Leases taken away by hand (a cancelled run, a task marked or cleared)
+// are checked at once, not at the next beat: taken is the first wake-up,
+// armed by the caller before any attempt starts (this goroutine may be
+// scheduled only later), and each next one is armed before a check reads
+// the leases, so a wake-up that comes during a check brings another.
+func (w *Worker) heartbeat(ctx context.Context, taken <-chan struct{}) {
 	every := w.cfg.Lease / 3
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		// Leases taken away by hand (a cancelled run, a task marked or
-		// cleared) are checked at once, not at the next beat.
-		taken := w.st.Wait(store.TopicLeases)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-taken:
 		}
+		taken = w.st.Wait(store.TopicLeases)
 		w.announce(ctx)
 		w.mu.Lock()
 		held := make(map[int64]*attempt, len(w.running))

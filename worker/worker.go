@@ -152,7 +152,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { w.completer.run(w.killCtx); close(completerDone) }()
 	hbCtx, stopHB := context.WithCancel(context.Background())
 	hbDone := make(chan struct{})
-	go func() { w.heartbeat(hbCtx); close(hbDone) }()
+	taken := w.st.Wait(store.TopicLeases)
+	go func() { w.heartbeat(hbCtx, taken); close(hbDone) }()
 
 	w.register(ctx)
 	defer func() {
