@@ -23,6 +23,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/sluicetest"
 )
 
 // These tests run the real sluice binary, built once in TestMain, and
@@ -158,18 +159,10 @@ func (s *testServer) logs() string {
 	return s.log.String()
 }
 
-// writePipeline saves a pipeline file whole: written aside and renamed
-// into place, so a rescan never reads it half-written (empty), which
-// would report an error the test did not make.
+// writePipeline saves a pipeline file whole (see sluicetest.WriteFile).
 func (s *testServer) writePipeline(name, content string) {
 	s.t.Helper()
-	tmp := filepath.Join(s.pipes, "."+name+".tmp")
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(s.pipes, name)); err != nil {
-		s.t.Fatal(err)
-	}
+	sluicetest.WriteFile(s.t, filepath.Join(s.pipes, name), content)
 }
 
 // waitFor polls cond until it holds, failing the test after d.

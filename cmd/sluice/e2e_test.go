@@ -109,19 +109,12 @@ func TestRunEveryExample(t *testing.T) {
 	}
 }
 
-// writeFile saves a file whole: written aside and renamed into place, so
-// a server watching dir never reads it half-written (an empty pipeline
-// file would report an error the test did not make).
+// writeFile saves a file whole (see sluicetest.WriteFile) and returns
+// its path.
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	sluicetest.WriteFile(t, path, content)
 	return path
 }
 
