@@ -103,11 +103,12 @@ func (a *API) Handler() http.Handler {
 	}))
 }
 
-// endpoint checks the role a route needs and runs its handler.
+// endpoint checks that the request may do the route's action and runs its
+// handler.
 func (a *API) endpoint(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rt.Role != "" {
-			if err := auth.Require(r.Context(), rt.Role); err != nil {
+		if rt.Action != "" {
+			if err := auth.Allow(r.Context(), rt.Action); err != nil {
 				a.writeError(w, r, err)
 				return
 			}

@@ -20,7 +20,7 @@ func TestNoCredentials(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, map[string]string{"manual.yaml": manualPipeline})
 	for _, rt := range api.Routes() {
-		if rt.Role == "" {
+		if rt.Action == "" {
 			continue
 		}
 		path := strings.NewReplacer("{id}", "manual", "{run}", "1", "{task}", "only", "{version}", "live", "{name}", "admin", "{token}", "1", "{backfill}", "1").Replace(rt.Path)

@@ -2,7 +2,8 @@
 // the OpenAPI 3.1 document it serves at /api/v1/openapi.json.
 //
 // Every route comes from one table (see Routes): its method and path
-// pattern for the mux, the least role it needs (auth.Require runs before
+// pattern for the mux, the action it performs (auth.Allow checks it
+// against auth's table of permissions, which the UI follows too, before
 // every handler whose route names one), and what the OpenAPI document
 // says of it. The document is generated from that table and from the wire
 // types in types.go, which the Go client (package client) reuses.

@@ -34,11 +34,11 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
 // the OpenAPI document describes too.
 var HealthPaths = []string{"/healthz", "/readyz"}
 
-const apiDescription = `The REST API of sluice, a workflow orchestrator: pipelines of tasks on a schedule, their runs and backfills, task logs, pools, secrets, variables, workers, users and API tokens.
+var apiDescription = `The REST API of sluice, a workflow orchestrator: pipelines of tasks on a schedule, their runs and backfills, task logs, pools, secrets, variables, workers, users and API tokens.
 
 Authenticate with an API token ("Authorization: Bearer slc_…", made by an admin with POST /api/v1/tokens or 'sluice tokens create'), or with a browser session from POST /api/v1/login. Every POST, PATCH and DELETE of a session must send the session's CSRF token (from the login response or GET /api/v1/me) in the X-CSRF-Token header and come from the same origin; requests with a bearer token need neither.
 
-Roles: viewer reads everything but secrets; operator also triggers, cancels, retries, clears, marks and pauses, backfills, and sets variables; admin also uploads and deletes pipelines and manages pools, secrets, users and tokens.
+Roles (each route names its role as x-sluice-role): ` + auth.RolesText() + `.
 
 Every response carries an X-Request-Id header: the request's own when it sent a sane one, else a new one. The server's log lines about the request carry it as request_id.
 
@@ -76,8 +76,8 @@ func OpenAPI() []byte {
 		if rt.Doc != "" {
 			op["description"] = rt.Doc
 		}
-		if rt.Role != "" {
-			op["x-sluice-role"] = string(rt.Role)
+		if rt.Action != "" {
+			op["x-sluice-role"] = string(rt.Role())
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
@@ -227,11 +227,11 @@ func operationID(rt Route) string {
 // catch-all default.
 func errorStatuses(rt Route) []int {
 	var codes []int
-	if rt.Role != "" {
+	if rt.Action != "" {
 		codes = append(codes, 401, 403)
 	}
 	unsafe := rt.Method != "GET"
-	if unsafe && rt.Role == "" {
+	if unsafe && rt.Action == "" {
 		codes = append(codes, 403) // cross-origin
 	}
 	if rt.Body != nil || rt.Kind == KindUpload || len(rt.Query) > 0 || strings.Contains(rt.Path, "{run}") || strings.Contains(rt.Path, "{token}") || strings.Contains(rt.Path, "{backfill}") {
@@ -259,7 +259,7 @@ func security(rt Route) []any {
 	switch {
 	case rt.Path == "/api/v1/logout":
 		return []any{map[string]any{"session": []string{}, "csrfToken": []string{}}, none}
-	case rt.Role == "":
+	case rt.Action == "":
 		return []any{}
 	case rt.Method == "GET":
 		return []any{map[string]any{"bearerToken": []string{}}, map[string]any{"session": []string{}}}

@@ -83,9 +83,10 @@ tasks:
 	value := "s3cr3t-" + randomHex(t)
 	operator := s.createToken("operator")
 
-	// Only admins see or set secrets.
+	// Only admins set secrets; operators list their names, viewers do not.
 	s.do(request{method: "PUT", path: "/api/v1/secrets/API_TOKEN", token: operator, json: api.SecretSet{Value: value}}).wantError(t, 403, "forbidden")
-	s.do(request{method: "GET", path: "/api/v1/secrets", token: operator}).wantError(t, 403, "forbidden")
+	s.do(request{method: "GET", path: "/api/v1/secrets", token: operator}).want(t, 200)
+	s.do(request{method: "GET", path: "/api/v1/secrets", token: s.createToken("viewer")}).wantError(t, 403, "forbidden")
 
 	// A task that needs a secret that is not set fails, saying so.
 	run := s.trigger("uses", nil)
@@ -158,7 +159,7 @@ tasks:
 `})
 	viewer, operator := s.createToken("viewer"), s.createToken("operator")
 
-	// Operators set variables; viewers read them.
+	// Operators set and read variables; viewers do neither.
 	var v api.Variable
 	s.do(request{method: "PUT", path: "/api/v1/variables/bucket", token: operator, json: api.VariableSet{Value: ptr("s3://data")}}).want(t, 200).decode(t, &v)
 	if v.Name != "bucket" || v.Value != "s3://data" || v.UpdatedAt.IsZero() {
@@ -166,13 +167,15 @@ tasks:
 	}
 	s.do(request{method: "PUT", path: "/api/v1/variables/bucket", token: viewer, json: api.VariableSet{Value: ptr("s3://evil")}}).wantError(t, 403, "forbidden")
 	s.do(request{method: "PUT", path: "/api/v1/variables/empty", token: operator, json: api.VariableSet{Value: ptr("")}}).want(t, 200)
+	s.do(request{method: "GET", path: "/api/v1/variables", token: viewer}).wantError(t, 403, "forbidden")
+	s.do(request{method: "GET", path: "/api/v1/variables/bucket", token: viewer}).wantError(t, 403, "forbidden")
 	var list []api.Variable
-	s.do(request{method: "GET", path: "/api/v1/variables", token: viewer}).want(t, 200).decode(t, &list)
+	s.do(request{method: "GET", path: "/api/v1/variables", token: operator}).want(t, 200).decode(t, &list)
 	if len(list) != 2 || list[0].Name != "bucket" || list[0].Value != "s3://data" || list[1].Name != "empty" || list[1].Value != "" {
 		t.Fatalf("variables = %+v", list)
 	}
 
-	s.do(request{method: "GET", path: "/api/v1/variables/bucket", token: viewer}).want(t, 200).decode(t, &v)
+	s.do(request{method: "GET", path: "/api/v1/variables/bucket", token: operator}).want(t, 200).decode(t, &v)
 	if v.Name != "bucket" || v.Value != "s3://data" {
 		t.Fatalf("get = %+v", v)
 	}

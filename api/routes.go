@@ -3,12 +3,14 @@ package api
 import (
 	"net/http"
 
+	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/store"
 )
 
 // Route is one endpoint of the API. The table of routes is the single
-// source of the mux's patterns, of the role each endpoint needs, and of
-// the OpenAPI document.
+// source of the mux's patterns, of the action each endpoint performs (and
+// so, through auth's table of permissions, the role it needs), and of the
+// OpenAPI document.
 type Route struct {
 	Method string
 	// Path is a Go ServeMux path pattern, such as /api/v1/runs/{run}.
@@ -16,9 +18,10 @@ type Route struct {
 	Summary string
 	// Tag groups the route in the OpenAPI document.
 	Tag string
-	// Role is the least role a request needs; empty for a route anyone
-	// may call (logging in, the OpenAPI document).
-	Role store.Role
+	// Action is what the route does, which decides the role it needs
+	// (auth.Permissions); empty for a route anyone may call (logging in,
+	// the OpenAPI document).
+	Action auth.Action
 	// Status is the status of a successful response.
 	Status int
 	// Body is the JSON request body's type (a zero value), or nil.
@@ -80,38 +83,38 @@ func table() []Route {
 			Doc:  "Sets the session cookie and returns the session's CSRF token, which every POST, PATCH and DELETE of the session must send in the X-CSRF-Token header. Failed logins are limited per user name and per client address (429).",
 			Body: LoginRequest{}, Result: LoginResult{}, Status: 200, handle: (*API).login},
 		{Method: "POST", Path: "/api/v1/logout", Tag: "auth", Summary: "End the session and clear its cookie", Status: 204, handle: (*API).logout},
-		{Method: "GET", Path: "/api/v1/me", Tag: "auth", Role: store.RoleViewer, Summary: "Who the request comes from, with which role",
+		{Method: "GET", Path: "/api/v1/me", Tag: "auth", Action: auth.View, Summary: "Who the request comes from, with which role",
 			Result: Me{}, Status: 200, handle: (*API).me},
 
 		// Pipelines.
-		{Method: "GET", Path: "/api/v1/pipelines", Tag: "pipelines", Role: store.RoleViewer, Summary: "List pipelines with their schedules, params and recent runs",
+		{Method: "GET", Path: "/api/v1/pipelines", Tag: "pipelines", Action: auth.View, Summary: "List pipelines with their schedules, params and recent runs",
 			Result: []Pipeline{}, Status: 200, handle: (*API).listPipelines},
-		{Method: "POST", Path: "/api/v1/pipelines", Tag: "pipelines", Role: store.RoleAdmin, Summary: "Upload a pipeline file",
+		{Method: "POST", Path: "/api/v1/pipelines", Tag: "pipelines", Action: auth.UploadPipelines, Summary: "Upload a pipeline file",
 			Doc: "Send the file as multipart/form-data in the field \"file\", or as the raw body with Content-Type application/yaml (the file name in ?name=). " +
 				"The file is parsed and validated like a file of the pipelines folder; a file with errors is refused with 422 and every error, positioned, in details, and nothing is stored. " +
 				"A pipeline that comes from a file on the server cannot be replaced by an upload (409).",
 			Kind: KindUpload, Result: UploadResult{}, Status: 201,
 			Query:  []QueryParam{{Name: "name", Type: "string", Doc: "file name for a raw upload, such as orders.yaml (default upload.yaml)"}},
 			handle: (*API).upload},
-		{Method: "GET", Path: "/api/v1/pipelines/{id}", Tag: "pipelines", Role: store.RoleViewer, Summary: "Show a pipeline with the tasks and source of its live version",
+		{Method: "GET", Path: "/api/v1/pipelines/{id}", Tag: "pipelines", Action: auth.View, Summary: "Show a pipeline with the tasks and source of its live version",
 			Result: PipelineDetail{}, Status: 200, handle: (*API).getPipeline},
-		{Method: "DELETE", Path: "/api/v1/pipelines/{id}", Tag: "pipelines", Role: store.RoleAdmin, Summary: "Delete a pipeline with all of its versions and runs",
+		{Method: "DELETE", Path: "/api/v1/pipelines/{id}", Tag: "pipelines", Action: auth.DeletePipelines, Summary: "Delete a pipeline with all of its versions and runs",
 			Doc:    "Refused with 409 while the pipeline's file exists in the pipelines folder, since the next scan would bring it back, unless and_file=true deletes the file too.",
 			Query:  []QueryParam{{Name: "and_file", Type: "boolean", Doc: "also delete the pipeline's file from the pipelines folder"}},
 			Status: 204, handle: (*API).deletePipeline},
-		{Method: "POST", Path: "/api/v1/pipelines/{id}/pause", Tag: "pipelines", Role: store.RoleOperator, Summary: "Pause a pipeline's schedule",
+		{Method: "POST", Path: "/api/v1/pipelines/{id}/pause", Tag: "pipelines", Action: auth.PausePipelines, Summary: "Pause a pipeline's schedule",
 			Result: Pipeline{}, Status: 200, handle: (*API).pause},
-		{Method: "POST", Path: "/api/v1/pipelines/{id}/unpause", Tag: "pipelines", Role: store.RoleOperator, Summary: "Resume a pipeline's schedule",
+		{Method: "POST", Path: "/api/v1/pipelines/{id}/unpause", Tag: "pipelines", Action: auth.PausePipelines, Summary: "Resume a pipeline's schedule",
 			Result: Pipeline{}, Status: 200, handle: (*API).unpause},
-		{Method: "POST", Path: "/api/v1/pipelines/{id}/runs", Tag: "pipelines", Role: store.RoleOperator, Summary: "Trigger a run of the live version now, with params",
+		{Method: "POST", Path: "/api/v1/pipelines/{id}/runs", Tag: "pipelines", Action: auth.TriggerRuns, Summary: "Trigger a run of the live version now, with params",
 			Doc:  "Params are checked against the pipeline's param types: a wrong type, an unknown param or a missing required one is refused with 422, with the problem of each param in details.",
 			Body: TriggerRequest{}, Result: Run{}, Status: 201, handle: (*API).trigger},
-		{Method: "GET", Path: "/api/v1/pipelines/{id}/versions", Tag: "pipelines", Role: store.RoleViewer, Summary: "List a pipeline's versions, newest first",
+		{Method: "GET", Path: "/api/v1/pipelines/{id}/versions", Tag: "pipelines", Action: auth.View, Summary: "List a pipeline's versions, newest first",
 			Result: []Version{}, Status: 200, handle: (*API).listVersions},
-		{Method: "GET", Path: "/api/v1/pipelines/{id}/versions/{version}", Tag: "pipelines", Role: store.RoleViewer, Summary: "Show one version with its source and normalized spec",
+		{Method: "GET", Path: "/api/v1/pipelines/{id}/versions/{version}", Tag: "pipelines", Action: auth.View, Summary: "Show one version with its source and normalized spec",
 			Doc:    "{version} is a version id, \"live\", or at least 6 hex digits of the version's hash.",
 			Result: VersionDetail{}, Status: 200, handle: (*API).getVersion},
-		{Method: "GET", Path: "/api/v1/pipelines/{id}/diff", Tag: "pipelines", Role: store.RoleViewer, Summary: "Diff the sources of two versions",
+		{Method: "GET", Path: "/api/v1/pipelines/{id}/diff", Tag: "pipelines", Action: auth.View, Summary: "Diff the sources of two versions",
 			Result: Diff{}, Status: 200,
 			Query: []QueryParam{
 				{Name: "from", Type: "string", Doc: "version id, \"live\" or hash prefix; default the version before to"},
@@ -120,7 +123,7 @@ func table() []Route {
 			handle: (*API).diff},
 
 		// Runs.
-		{Method: "GET", Path: "/api/v1/runs", Tag: "runs", Role: store.RoleViewer, Summary: "List runs, newest first, a page at a time",
+		{Method: "GET", Path: "/api/v1/runs", Tag: "runs", Action: auth.View, Summary: "List runs, newest first, a page at a time",
 			Result: RunList{}, Status: 200,
 			Query: []QueryParam{
 				{Name: "pipeline", Type: "string", Doc: "only runs of this pipeline"},
@@ -129,24 +132,24 @@ func table() []Route {
 				{Name: "limit", Type: "integer", Doc: "page size, default 50, at most 500"},
 			},
 			handle: (*API).listRuns},
-		{Method: "GET", Path: "/api/v1/runs/{run}", Tag: "runs", Role: store.RoleViewer, Summary: "Show a run with its tasks",
+		{Method: "GET", Path: "/api/v1/runs/{run}", Tag: "runs", Action: auth.View, Summary: "Show a run with its tasks",
 			Result: RunDetail{}, Status: 200, handle: (*API).getRun},
-		{Method: "POST", Path: "/api/v1/runs/{run}/cancel", Tag: "runs", Role: store.RoleOperator, Summary: "Cancel a queued or running run; its running tasks are stopped",
+		{Method: "POST", Path: "/api/v1/runs/{run}/cancel", Tag: "runs", Action: auth.ChangeRuns, Summary: "Cancel a queued or running run; its running tasks are stopped",
 			Doc:    "A run that already finished cannot be cancelled (409).",
 			Result: Run{}, Status: 200, handle: (*API).cancel},
-		{Method: "POST", Path: "/api/v1/runs/{run}/retry", Tag: "runs", Role: store.RoleOperator, Summary: "Run a run's failed and upstream_failed tasks again",
+		{Method: "POST", Path: "/api/v1/runs/{run}/retry", Tag: "runs", Action: auth.ChangeRuns, Summary: "Run a run's failed and upstream_failed tasks again",
 			Result: RetryResult{}, Status: 200, handle: (*API).retry},
-		{Method: "GET", Path: "/api/v1/runs/{run}/tasks/{task}", Tag: "runs", Role: store.RoleViewer, Summary: "Show a task of a run with its attempts and outputs",
+		{Method: "GET", Path: "/api/v1/runs/{run}/tasks/{task}", Tag: "runs", Action: auth.View, Summary: "Show a task of a run with its attempts and outputs",
 			Doc: "A mapped task (for_each) lists its items, each with its state; ?item=N shows one item instead, with its own attempts. " +
 				"A ready task that nothing can start says why in blocked.",
 			Result: TaskDetail{}, Status: 200,
 			Query:  []QueryParam{{Name: "item", Type: "integer", Doc: "the map_index of one item of a mapped task, from 0"}},
 			handle: (*API).getTask},
-		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/clear", Tag: "runs", Role: store.RoleOperator, Summary: "Run a finished task again, with everything downstream of it",
+		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/clear", Tag: "runs", Action: auth.ChangeRuns, Summary: "Run a finished task again, with everything downstream of it",
 			Result: TaskInstance{}, Status: 200, handle: (*API).clearTask},
-		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/mark", Tag: "runs", Role: store.RoleOperator, Summary: "Set a task's final state by hand (success or failed)",
+		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/mark", Tag: "runs", Action: auth.ChangeRuns, Summary: "Set a task's final state by hand (success or failed)",
 			Body: MarkRequest{}, Result: TaskInstance{}, Status: 200, handle: (*API).markTask},
-		{Method: "GET", Path: "/api/v1/runs/{run}/tasks/{task}/logs", Tag: "runs", Role: store.RoleViewer, Summary: "Read or follow the log of a task's attempt",
+		{Method: "GET", Path: "/api/v1/runs/{run}/tasks/{task}/logs", Tag: "runs", Action: auth.View, Summary: "Read or follow the log of a task's attempt",
 			Doc: "As text/plain, one line per log line: \"<time RFC 3339, microseconds> <stdout|stderr|sluice> <text>\". " +
 				"With follow=true or Accept: text/event-stream, a stream of server-sent events: each line as `data: {\"time\",\"stream\",\"line\"}` (with `id:` its line number, so Last-Event-ID resumes), " +
 				"ending with `event: end` and `data: {\"attempt\",\"state\"}` once the attempt has finished and its log is complete. " +
@@ -160,71 +163,71 @@ func table() []Route {
 			handle: (*API).logs},
 
 		// Backfills.
-		{Method: "POST", Path: "/api/v1/pipelines/{id}/backfills", Tag: "backfills", Role: store.RoleOperator, Summary: "Backfill a range of logical dates, or list them with dry_run",
+		{Method: "POST", Path: "/api/v1/pipelines/{id}/backfills", Tag: "backfills", Action: auth.TriggerRuns, Summary: "Backfill a range of logical dates, or list them with dry_run",
 			Doc: "Creates one run per logical date of the pipeline's schedule from from to to, both included, queued behind max_active_runs and started oldest first. " +
 				"A date (YYYY-MM-DD) is read in the pipeline's timezone: from is the start of its day, to includes its whole day. " +
 				"A date that already has a run is left alone (counted in skipped) unless rerun is failed or all. " +
 				"With dry_run, answers 200 with the dates and creates nothing. A pipeline without a schedule has no dates (422).",
 			Body: BackfillRequest{}, Result: Backfill{}, Status: 201, Also: map[int]any{200: BackfillDates{}}, handle: (*API).createBackfill},
-		{Method: "GET", Path: "/api/v1/pipelines/{id}/backfills", Tag: "backfills", Role: store.RoleViewer, Summary: "List a pipeline's backfills, newest first, with their progress",
+		{Method: "GET", Path: "/api/v1/pipelines/{id}/backfills", Tag: "backfills", Action: auth.View, Summary: "List a pipeline's backfills, newest first, with their progress",
 			Result: []Backfill{}, Status: 200, handle: (*API).listBackfills},
-		{Method: "GET", Path: "/api/v1/backfills/{backfill}", Tag: "backfills", Role: store.RoleViewer, Summary: "Show a backfill with the count of its runs by state",
+		{Method: "GET", Path: "/api/v1/backfills/{backfill}", Tag: "backfills", Action: auth.View, Summary: "Show a backfill with the count of its runs by state",
 			Result: Backfill{}, Status: 200, handle: (*API).getBackfill},
-		{Method: "POST", Path: "/api/v1/backfills/{backfill}/cancel", Tag: "backfills", Role: store.RoleOperator, Summary: "Cancel a backfill's queued and running runs",
+		{Method: "POST", Path: "/api/v1/backfills/{backfill}/cancel", Tag: "backfills", Action: auth.ChangeRuns, Summary: "Cancel a backfill's queued and running runs",
 			Doc:    "Its finished runs stay as they are. A backfill that is done or cancelled already cannot be cancelled (409).",
 			Result: Backfill{}, Status: 200, handle: (*API).cancelBackfill},
 
 		// Pools, secrets and variables.
-		{Method: "GET", Path: "/api/v1/pools", Tag: "pools", Role: store.RoleViewer, Summary: "List pools with their slots in use and their queues",
+		{Method: "GET", Path: "/api/v1/pools", Tag: "pools", Action: auth.View, Summary: "List pools with their slots in use and their queues",
 			Result: []Pool{}, Status: 200, handle: (*API).listPools},
-		{Method: "PUT", Path: "/api/v1/pools/{name}", Tag: "pools", Role: store.RoleAdmin, Summary: "Create a pool, or change its slots and description",
+		{Method: "PUT", Path: "/api/v1/pools/{name}", Tag: "pools", Action: auth.EditPools, Summary: "Create a pool, or change its slots and description",
 			Doc:  "A name is up to 64 letters, digits, _, . and -. Tasks waiting for the pool may start at once when it grows.",
 			Body: PoolSet{}, Result: Pool{}, Status: 200, handle: (*API).setPool},
-		{Method: "DELETE", Path: "/api/v1/pools/{name}", Tag: "pools", Role: store.RoleAdmin, Summary: "Delete a pool; tasks that name it wait until it exists again",
+		{Method: "DELETE", Path: "/api/v1/pools/{name}", Tag: "pools", Action: auth.EditPools, Summary: "Delete a pool; tasks that name it wait until it exists again",
 			Status: 204, handle: (*API).deletePool},
-		{Method: "GET", Path: "/api/v1/secrets", Tag: "secrets", Role: store.RoleAdmin, Summary: "List secrets: names and times, never values",
+		{Method: "GET", Path: "/api/v1/secrets", Tag: "secrets", Action: auth.ViewSecrets, Summary: "List secrets: names and times, never values",
 			Result: []Secret{}, Status: 200, handle: (*API).listSecrets},
-		{Method: "PUT", Path: "/api/v1/secrets/{name}", Tag: "secrets", Role: store.RoleAdmin, Summary: "Set a secret's value; it is encrypted and never returned",
+		{Method: "PUT", Path: "/api/v1/secrets/{name}", Tag: "secrets", Action: auth.EditSecrets, Summary: "Set a secret's value; it is encrypted and never returned",
 			Doc: "A name is an environment variable name (letters, digits and _, not starting with a digit, not SLUICE_…): a task that lists it in secrets: gets it as that variable, masked in its log. " +
 				"The value is encrypted with the server's key ($SLUICE_SECRET_KEY, or on a single SQLite server its key file); a server without a key refuses (409).",
 			Body: SecretSet{}, Status: 204, handle: (*API).setSecret},
-		{Method: "DELETE", Path: "/api/v1/secrets/{name}", Tag: "secrets", Role: store.RoleAdmin, Summary: "Delete a secret",
+		{Method: "DELETE", Path: "/api/v1/secrets/{name}", Tag: "secrets", Action: auth.EditSecrets, Summary: "Delete a secret",
 			Status: 204, handle: (*API).deleteSecret},
-		{Method: "GET", Path: "/api/v1/variables", Tag: "variables", Role: store.RoleViewer, Summary: "List variables with their values",
+		{Method: "GET", Path: "/api/v1/variables", Tag: "variables", Action: auth.ViewVariables, Summary: "List variables with their values",
 			Result: []Variable{}, Status: 200, handle: (*API).listVariables},
-		{Method: "GET", Path: "/api/v1/variables/{name}", Tag: "variables", Role: store.RoleViewer, Summary: "Show one variable",
+		{Method: "GET", Path: "/api/v1/variables/{name}", Tag: "variables", Action: auth.ViewVariables, Summary: "Show one variable",
 			Result: Variable{}, Status: 200, handle: (*API).getVariable},
-		{Method: "PUT", Path: "/api/v1/variables/{name}", Tag: "variables", Role: store.RoleOperator, Summary: "Set a variable, read in expressions as ${{ vars.<name> }}",
+		{Method: "PUT", Path: "/api/v1/variables/{name}", Tag: "variables", Action: auth.EditVariables, Summary: "Set a variable, read in expressions as ${{ vars.<name> }}",
 			Doc:  "A name is letters, digits and _, not starting with a digit.",
 			Body: VariableSet{}, Result: Variable{}, Status: 200, handle: (*API).setVariable},
-		{Method: "DELETE", Path: "/api/v1/variables/{name}", Tag: "variables", Role: store.RoleOperator, Summary: "Delete a variable",
+		{Method: "DELETE", Path: "/api/v1/variables/{name}", Tag: "variables", Action: auth.EditVariables, Summary: "Delete a variable",
 			Status: 204, handle: (*API).deleteVariable},
 
 		// Workers.
-		{Method: "GET", Path: "/api/v1/workers", Tag: "workers", Role: store.RoleViewer, Summary: "List the workers that announced themselves, with their labels and problems",
+		{Method: "GET", Path: "/api/v1/workers", Tag: "workers", Action: auth.View, Summary: "List the workers that announced themselves, with their labels and problems",
 			Doc:    "A worker announces itself at every heartbeat; alive says it was seen within the last minute. Workers not seen for 10 minutes are forgotten.",
 			Result: []Worker{}, Status: 200, handle: (*API).listWorkers},
 
 		// Administration.
-		{Method: "GET", Path: "/api/v1/users", Tag: "admin", Role: store.RoleAdmin, Summary: "List users",
+		{Method: "GET", Path: "/api/v1/users", Tag: "admin", Action: auth.ManageUsers, Summary: "List users",
 			Result: []User{}, Status: 200, handle: (*API).listUsers},
-		{Method: "POST", Path: "/api/v1/users", Tag: "admin", Role: store.RoleAdmin, Summary: "Add a user",
+		{Method: "POST", Path: "/api/v1/users", Tag: "admin", Action: auth.ManageUsers, Summary: "Add a user",
 			Body: UserCreate{}, Result: User{}, Status: 201, handle: (*API).createUser},
-		{Method: "PATCH", Path: "/api/v1/users/{name}", Tag: "admin", Role: store.RoleAdmin, Summary: "Change a user's role or password, or disable them",
+		{Method: "PATCH", Path: "/api/v1/users/{name}", Tag: "admin", Action: auth.ManageUsers, Summary: "Change a user's role or password, or disable them",
 			Doc:  "Changing the password or disabling a user ends their sessions. The last enabled admin cannot be demoted or disabled (409).",
 			Body: UserUpdate{}, Result: User{}, Status: 200, handle: (*API).updateUser},
-		{Method: "DELETE", Path: "/api/v1/users/{name}", Tag: "admin", Role: store.RoleAdmin, Summary: "Delete a user",
+		{Method: "DELETE", Path: "/api/v1/users/{name}", Tag: "admin", Action: auth.ManageUsers, Summary: "Delete a user",
 			Doc:    "You cannot delete yourself or the last enabled admin (409).",
 			Status: 204, handle: (*API).deleteUser},
-		{Method: "GET", Path: "/api/v1/tokens", Tag: "admin", Role: store.RoleAdmin, Summary: "List API tokens (without their secrets)",
+		{Method: "GET", Path: "/api/v1/tokens", Tag: "admin", Action: auth.ManageTokens, Summary: "List API tokens (without their secrets)",
 			Result: []Token{}, Status: 200, handle: (*API).listTokens},
-		{Method: "POST", Path: "/api/v1/tokens", Tag: "admin", Role: store.RoleAdmin, Summary: "Create an API token; its secret is shown only in this response",
+		{Method: "POST", Path: "/api/v1/tokens", Tag: "admin", Action: auth.ManageTokens, Summary: "Create an API token; its secret is shown only in this response",
 			Body: TokenCreate{}, Result: NewToken{}, Status: 201, handle: (*API).createToken},
-		{Method: "DELETE", Path: "/api/v1/tokens/{token}", Tag: "admin", Role: store.RoleAdmin, Summary: "Revoke an API token",
+		{Method: "DELETE", Path: "/api/v1/tokens/{token}", Tag: "admin", Action: auth.ManageTokens, Summary: "Revoke an API token",
 			Status: 204, handle: (*API).deleteToken},
 
 		// Capacity planning.
-		{Method: "GET", Path: "/api/v1/capacity", Tag: "capacity", Role: store.RoleViewer, Summary: "Plan capacity: daily trends of runs, run times, pool use and reported volumes, with forecasts",
+		{Method: "GET", Path: "/api/v1/capacity", Tag: "capacity", Action: auth.View, Summary: "Plan capacity: daily trends of runs, run times, pool use and reported volumes, with forecasts",
 			Doc: "For the last days (whole UTC days; today is left out) and each pipeline, pool and reported metric: daily series with a least-squares trend, " +
 				"and forecasts in words of when a pool's busiest hour is full, when a pipeline's p95 run time passes its schedule interval, and when a metric's daily mean passes a threshold. " +
 				"A forecast needs 7 days with data. Only runs still stored count: the report says where history starts when retention pruned older runs. " +
@@ -238,7 +241,7 @@ func table() []Route {
 			handle: (*API).capacity},
 
 		// Maintenance.
-		{Method: "POST", Path: "/api/v1/maintenance/cleanup", Tag: "maintenance", Role: store.RoleAdmin, Summary: "Prune finished runs past their retention now, or see what would go",
+		{Method: "POST", Path: "/api/v1/maintenance/cleanup", Tag: "maintenance", Action: auth.Maintain, Summary: "Prune finished runs past their retention now, or see what would go",
 			Doc: "What the schedulers' retention job does every --retention-every: finished runs older than their pipeline's retention: (else the default) go with their task instances, attempts, logs, outputs and callbacks, in small batches. " +
 				"With dry_run nothing is deleted. A cleanup returns after about 20 s with more: true when runs remain; ask again to go on. " +
 				"While a scheduler is pruning, a cleanup is refused (409).",
@@ -252,3 +255,12 @@ func table() []Route {
 // pathParamTypes gives the schema type of numeric path parameters; the
 // others are strings.
 var pathParamTypes = map[string]string{"run": "integer", "token": "integer", "backfill": "integer"}
+
+// Role returns the least role the route needs; empty for a route anyone
+// may call.
+func (rt Route) Role() store.Role {
+	if rt.Action == "" {
+		return ""
+	}
+	return rt.Action.Role()
+}

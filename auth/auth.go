@@ -116,9 +116,6 @@ type Principal struct {
 	SessionHash string
 }
 
-// Allows reports whether the principal may do what needs role need.
-func (p *Principal) Allows(need store.Role) bool { return p != nil && p.Role.Allows(need) }
-
 type ctxKey struct{}
 
 // FromContext returns the request's principal, or nil when anonymous.
@@ -130,20 +127,6 @@ func FromContext(ctx context.Context) *Principal {
 // WithPrincipal returns ctx carrying p.
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, ctxKey{}, p)
-}
-
-// Require returns an error unless the request's principal may do what
-// needs role need: EUNAUTH when nobody is logged in, EFORBIDDEN when the
-// role is too low.
-func Require(ctx context.Context, need store.Role) error {
-	p := FromContext(ctx)
-	if p == nil {
-		return sluice.Errorf(sluice.EUNAUTH, "log in, or send an API token as 'Authorization: Bearer …'")
-	}
-	if !p.Allows(need) {
-		return sluice.Errorf(sluice.EFORBIDDEN, "%s %q may not do this: it needs the %s role", p.Via, p.Name, need)
-	}
-	return nil
 }
 
 // Authenticate finds the principal of a request: a bearer token, a session

@@ -73,10 +73,10 @@ func (s *sseWriter) write(str string) error {
 // or the server shuts down (ctx ends).
 type streamFunc func(ctx context.Context, s *sseWriter, r *http.Request) error
 
-// stream serves an event stream to viewers.
-func (w *Web) stream(f streamFunc) http.Handler {
+// events serves an event stream to those who may do act.
+func (w *Web) events(act auth.Action, f streamFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if err := auth.Require(r.Context(), store.RoleViewer); err != nil {
+		if err := auth.Allow(r.Context(), act); err != nil {
 			http.Error(rw, sluice.ErrorMessage(err), status(sluice.ErrorCode(err)))
 			return
 		}

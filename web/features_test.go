@@ -56,7 +56,17 @@ func TestPools(t *testing.T) {
 	b := setup(t)
 	b.user("otto", store.RoleOperator)
 	b.user("vic", store.RoleViewer)
-	op := b.login("otto")
+	b.user("ada", store.RoleAdmin)
+	// Pools are the admins', as in the API: an operator sees them and
+	// cannot change them.
+	otto := b.login("otto")
+	if st, body, _ := otto.post("/pools", otto.form("name", "warehouse", "slots", "2")); st != http.StatusForbidden || !strings.Contains(body, "needs the admin role") {
+		t.Fatalf("operator creates a pool: %d\n%s", st, shorten(body))
+	}
+	if _, body := otto.get("/pools"); strings.Contains(body, `id="pool-form"`) || strings.Contains(body, "Operators add") {
+		t.Errorf("an operator is offered the pool form:\n%s", shorten(body))
+	}
+	op := b.login("ada")
 
 	st, _, resp := op.post("/pools", op.form("name", "warehouse", "slots", "2", "description", "the "+evil+" warehouse"))
 	if st != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/pools?notice=") {

@@ -9,11 +9,14 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/auth"
 )
 
 // funcs are the template functions. Time formatting needs the request's
 // zone, so it is done by methods of view instead.
 var funcs = template.FuncMap{
+	"rolesText": auth.RolesText,
 	"seg":        url.PathEscape,
 	"stateLabel": stateLabel,
 	"shortHash":  shortHash,

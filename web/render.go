@@ -15,7 +15,6 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
-	"github.com/sluice-dev/sluice/store"
 )
 
 //go:embed templates
@@ -93,8 +92,17 @@ func (v *view) HXHeaders() string {
 // CSRFField is the name of the form field of the CSRF token.
 func (v *view) CSRFField() string { return auth.CSRFField }
 
-// Can reports whether the user has a role: "viewer", "operator", "admin".
-func (v *view) Can(role string) bool { return v.User.Allows(store.Role(role)) }
+// Can reports whether the user may do an action of auth's table of
+// permissions, such as "runs.trigger" or "pools.edit". A name that is not
+// an action panics, so a typo in a template fails its tests rather than
+// hiding a button.
+func (v *view) Can(action string) bool {
+	a := auth.Action(action)
+	if !a.Valid() {
+		panic("web: template asks Can of unknown action " + action)
+	}
+	return v.User.Can(a)
+}
 
 // render writes a full page.
 func (w *Web) render(rw http.ResponseWriter, status int, page string, v *view) error {
@@ -131,11 +139,13 @@ func writeHTML(rw http.ResponseWriter, status int, body []byte) error {
 // the user by fail.
 type handlerFunc func(rw http.ResponseWriter, r *http.Request) error
 
-// page serves a page that needs a role: anonymous visitors are sent to the
-// login page and come back after it.
-func (w *Web) page(need store.Role, h handlerFunc) http.Handler {
+// page serves a page or a form action for those who may do act:
+// anonymous visitors are sent to the login page and come back after it. A
+// state-changing request has already passed the auth middleware's checks
+// of its origin and CSRF token.
+func (w *Web) page(act auth.Action, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if err := auth.Require(r.Context(), need); err != nil {
+		if err := auth.Allow(r.Context(), act); err != nil {
 			w.fail(rw, r, err)
 			return
 		}
@@ -144,11 +154,6 @@ func (w *Web) page(need store.Role, h handlerFunc) http.Handler {
 		}
 	})
 }
-
-// act serves a state-changing request. The auth middleware has already
-// refused cross-origin requests and requests without the session's CSRF
-// token; act checks the role, as every handler must.
-func (w *Web) act(need store.Role, h handlerFunc) http.Handler { return w.page(need, h) }
 
 // isHTMX reports whether htmx made the request (and so wants a fragment).
 func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }

@@ -9,6 +9,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -61,6 +62,99 @@ func New(cfg Config) *Web {
 	return w
 }
 
+// Route is one page, live fragment or form action of the UI, with the
+// action it performs: auth's table of permissions decides who may, as it
+// does for the API.
+type Route struct {
+	Method, Path string
+	Action       auth.Action
+	// Stream marks an event stream (text/event-stream).
+	Stream bool
+
+	page   func(w *Web, rw http.ResponseWriter, r *http.Request) error
+	stream func(w *Web, ctx context.Context, s *sseWriter, r *http.Request) error
+}
+
+// Routes returns the UI's routes that need a login; the login page and
+// the static assets are open to anyone.
+func Routes() []Route {
+	view := auth.View
+	return []Route{
+		{Method: "POST", Path: "/logout", Action: view, page: (*Web).logout},
+
+		{Method: "GET", Path: "/{$}", Action: view, page: (*Web).pipelinesPage},
+		{Method: "GET", Path: "/live/pipelines", Action: view, page: (*Web).pipelinesLive},
+		{Method: "POST", Path: "/pipelines/{id}/pause", Action: auth.PausePipelines, page: (*Web).pausePost},
+
+		{Method: "GET", Path: "/pipelines/{id}", Action: view, page: (*Web).gridPage},
+		{Method: "GET", Path: "/pipelines/{id}/live/head", Action: view, page: (*Web).pipelineHeadLive},
+		{Method: "GET", Path: "/pipelines/{id}/live/grid", Action: view, page: (*Web).gridLive},
+		{Method: "GET", Path: "/pipelines/{id}/graph", Action: view, page: (*Web).graphPage},
+		{Method: "GET", Path: "/pipelines/{id}/live/graph", Action: view, page: (*Web).graphLive},
+		{Method: "GET", Path: "/pipelines/{id}/code", Action: view, page: (*Web).codePage},
+		{Method: "GET", Path: "/pipelines/{id}/runs", Action: view, page: (*Web).runsPage},
+		{Method: "GET", Path: "/pipelines/{id}/live/runs", Action: view, page: (*Web).runsLive},
+		{Method: "GET", Path: "/pipelines/{id}/trigger", Action: auth.TriggerRuns, page: (*Web).triggerPage},
+		{Method: "POST", Path: "/pipelines/{id}/trigger", Action: auth.TriggerRuns, page: (*Web).triggerPost},
+		{Method: "GET", Path: "/pipelines/{id}/backfills", Action: view, page: (*Web).backfillsPage},
+		{Method: "GET", Path: "/pipelines/{id}/live/backfills", Action: view, page: (*Web).backfillsLive},
+		{Method: "POST", Path: "/pipelines/{id}/backfills", Action: auth.TriggerRuns, page: (*Web).backfillPost},
+		{Method: "POST", Path: "/backfills/{id}/cancel", Action: auth.ChangeRuns, page: (*Web).backfillCancel},
+		{Method: "GET", Path: "/pipelines/{id}/delete", Action: auth.DeletePipelines, page: (*Web).deletePage},
+		{Method: "POST", Path: "/pipelines/{id}/delete", Action: auth.DeletePipelines, page: (*Web).deletePost},
+
+		{Method: "GET", Path: "/runs/{id}", Action: view, page: (*Web).runPage},
+		{Method: "GET", Path: "/runs/{id}/live", Action: view, page: (*Web).runLive},
+		{Method: "POST", Path: "/runs/{id}/cancel", Action: auth.ChangeRuns, page: (*Web).cancelPost},
+		{Method: "POST", Path: "/runs/{id}/retry", Action: auth.ChangeRuns, page: (*Web).retryPost},
+		{Method: "POST", Path: "/runs/{id}/tasks/{task}/clear", Action: auth.ChangeRuns, page: (*Web).clearPost},
+		{Method: "POST", Path: "/runs/{id}/tasks/{task}/mark", Action: auth.ChangeRuns, page: (*Web).markPost},
+		{Method: "GET", Path: "/runs/{id}/tasks/{task}", Action: view, page: (*Web).logPage},
+		{Method: "GET", Path: "/runs/{id}/tasks/{task}/live", Action: view, page: (*Web).logLive},
+		{Method: "GET", Path: "/runs/{id}/tasks/{task}/log.txt", Action: view, page: (*Web).logText},
+
+		{Method: "GET", Path: "/pools", Action: view, page: (*Web).poolsPage},
+		{Method: "GET", Path: "/live/pools", Action: view, page: (*Web).poolsLive},
+		{Method: "POST", Path: "/pools", Action: auth.EditPools, page: (*Web).poolSet},
+		{Method: "POST", Path: "/pools/{name}/delete", Action: auth.EditPools, page: (*Web).poolDelete},
+
+		{Method: "GET", Path: "/workers", Action: view, page: (*Web).workersPage},
+		{Method: "GET", Path: "/live/workers", Action: view, page: (*Web).workersLive},
+
+		{Method: "GET", Path: "/variables", Action: auth.ViewVariables, page: (*Web).variablesPage},
+		{Method: "GET", Path: "/live/variables", Action: auth.ViewVariables, page: (*Web).variablesLive},
+		{Method: "POST", Path: "/variables", Action: auth.EditVariables, page: (*Web).variableSet},
+		{Method: "POST", Path: "/variables/{name}/delete", Action: auth.EditVariables, page: (*Web).variableDelete},
+		{Method: "GET", Path: "/secrets", Action: auth.ViewSecrets, page: (*Web).secretsPage},
+		{Method: "GET", Path: "/live/secrets", Action: auth.ViewSecrets, page: (*Web).secretsLive},
+		{Method: "POST", Path: "/secrets", Action: auth.EditSecrets, page: (*Web).secretSet},
+		{Method: "POST", Path: "/secrets/{name}/delete", Action: auth.EditSecrets, page: (*Web).secretDelete},
+
+		{Method: "GET", Path: "/capacity", Action: view, page: (*Web).capacityPage},
+
+		{Method: "GET", Path: "/upload", Action: auth.UploadPipelines, page: (*Web).uploadPage},
+		{Method: "POST", Path: "/upload", Action: auth.UploadPipelines, page: (*Web).uploadPost},
+
+		{Method: "GET", Path: "/admin/users", Action: auth.ManageUsers, page: (*Web).usersPage},
+		{Method: "POST", Path: "/admin/users", Action: auth.ManageUsers, page: (*Web).userCreate},
+		{Method: "POST", Path: "/admin/users/{name}/role", Action: auth.ManageUsers, page: (*Web).userRole},
+		{Method: "POST", Path: "/admin/users/{name}/disabled", Action: auth.ManageUsers, page: (*Web).userDisabled},
+		{Method: "POST", Path: "/admin/users/{name}/password", Action: auth.ManageUsers, page: (*Web).userPassword},
+		{Method: "POST", Path: "/admin/users/{name}/delete", Action: auth.ManageUsers, page: (*Web).userDelete},
+		{Method: "GET", Path: "/admin/tokens", Action: auth.ManageTokens, page: (*Web).tokensPage},
+		{Method: "POST", Path: "/admin/tokens", Action: auth.ManageTokens, page: (*Web).tokenCreate},
+		{Method: "POST", Path: "/admin/tokens/{id}/revoke", Action: auth.ManageTokens, page: (*Web).tokenRevoke},
+
+		{Method: "GET", Path: "/events/pipelines", Action: view, Stream: true, stream: (*Web).pipelinesEvents},
+		{Method: "GET", Path: "/events/pipelines/{id}", Action: view, Stream: true, stream: (*Web).pipelineEvents},
+		{Method: "GET", Path: "/events/runs/{id}", Action: view, Stream: true, stream: (*Web).runEvents},
+		{Method: "GET", Path: "/events/logs/{run}/{task}/{attempt}", Action: view, Stream: true, stream: (*Web).logEvents},
+		{Method: "GET", Path: "/events/pools", Action: view, Stream: true, stream: (*Web).poolsEvents},
+		{Method: "GET", Path: "/events/workers", Action: view, Stream: true, stream: (*Web).workersEvents},
+		{Method: "GET", Path: "/events/backfills/{id}", Action: view, Stream: true, stream: (*Web).backfillEvents},
+	}
+}
+
 // Handler serves the UI's pages and assets at the root.
 func (w *Web) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -68,88 +162,20 @@ func (w *Web) Handler() http.Handler {
 	mux.HandleFunc("GET /favicon.ico", func(rw http.ResponseWriter, r *http.Request) {
 		http.Redirect(rw, r, assetURL("favicon.svg"), http.StatusMovedPermanently)
 	})
-
 	mux.HandleFunc("GET /login", w.loginPage)
 	mux.HandleFunc("POST /login", w.loginPost)
-	mux.Handle("POST /logout", w.act(store.RoleViewer, w.logout))
-
-	viewer, operator, admin := store.RoleViewer, store.RoleOperator, store.RoleAdmin
-
-	mux.Handle("GET /{$}", w.page(viewer, w.pipelinesPage))
-	mux.Handle("GET /live/pipelines", w.page(viewer, w.pipelinesLive))
-	mux.Handle("POST /pipelines/{id}/pause", w.act(operator, w.pausePost))
-
-	mux.Handle("GET /pipelines/{id}", w.page(viewer, w.gridPage))
-	mux.Handle("GET /pipelines/{id}/live/head", w.page(viewer, w.pipelineHeadLive))
-	mux.Handle("GET /pipelines/{id}/live/grid", w.page(viewer, w.gridLive))
-	mux.Handle("GET /pipelines/{id}/graph", w.page(viewer, w.graphPage))
-	mux.Handle("GET /pipelines/{id}/live/graph", w.page(viewer, w.graphLive))
-	mux.Handle("GET /pipelines/{id}/code", w.page(viewer, w.codePage))
-	mux.Handle("GET /pipelines/{id}/runs", w.page(viewer, w.runsPage))
-	mux.Handle("GET /pipelines/{id}/live/runs", w.page(viewer, w.runsLive))
-	mux.Handle("GET /pipelines/{id}/trigger", w.page(operator, w.triggerPage))
-	mux.Handle("POST /pipelines/{id}/trigger", w.act(operator, w.triggerPost))
-	mux.Handle("GET /pipelines/{id}/backfills", w.page(viewer, w.backfillsPage))
-	mux.Handle("GET /pipelines/{id}/live/backfills", w.page(viewer, w.backfillsLive))
-	mux.Handle("POST /pipelines/{id}/backfills", w.act(operator, w.backfillPost))
-	mux.Handle("POST /backfills/{id}/cancel", w.act(operator, w.backfillCancel))
-	mux.Handle("GET /pipelines/{id}/delete", w.page(admin, w.deletePage))
-	mux.Handle("POST /pipelines/{id}/delete", w.act(admin, w.deletePost))
-
-	mux.Handle("GET /runs/{id}", w.page(viewer, w.runPage))
-	mux.Handle("GET /runs/{id}/live", w.page(viewer, w.runLive))
-	mux.Handle("POST /runs/{id}/cancel", w.act(operator, w.cancelPost))
-	mux.Handle("POST /runs/{id}/retry", w.act(operator, w.retryPost))
-	mux.Handle("POST /runs/{id}/tasks/{task}/clear", w.act(operator, w.clearPost))
-	mux.Handle("POST /runs/{id}/tasks/{task}/mark", w.act(operator, w.markPost))
-	mux.Handle("GET /runs/{id}/tasks/{task}", w.page(viewer, w.logPage))
-	mux.Handle("GET /runs/{id}/tasks/{task}/live", w.page(viewer, w.logLive))
-	mux.Handle("GET /runs/{id}/tasks/{task}/log.txt", w.page(viewer, w.logText))
-
-	mux.Handle("GET /pools", w.page(viewer, w.poolsPage))
-	mux.Handle("GET /live/pools", w.page(viewer, w.poolsLive))
-	mux.Handle("POST /pools", w.act(operator, w.poolSet))
-	mux.Handle("POST /pools/{name}/delete", w.act(operator, w.poolDelete))
-
-	mux.Handle("GET /workers", w.page(viewer, w.workersPage))
-	mux.Handle("GET /live/workers", w.page(viewer, w.workersLive))
-
-	// Variables may hold what viewers should not read; secrets show only
-	// their names, and only admins set them.
-	mux.Handle("GET /variables", w.page(operator, w.variablesPage))
-	mux.Handle("GET /live/variables", w.page(operator, w.variablesLive))
-	mux.Handle("POST /variables", w.act(operator, w.variableSet))
-	mux.Handle("POST /variables/{name}/delete", w.act(operator, w.variableDelete))
-	mux.Handle("GET /secrets", w.page(operator, w.secretsPage))
-	mux.Handle("GET /live/secrets", w.page(operator, w.secretsLive))
-	mux.Handle("POST /secrets", w.act(admin, w.secretSet))
-	mux.Handle("POST /secrets/{name}/delete", w.act(admin, w.secretDelete))
-
-	mux.Handle("GET /capacity", w.page(viewer, w.capacityPage))
-
-	mux.Handle("GET /upload", w.page(admin, w.uploadPage))
-	mux.Handle("POST /upload", w.act(admin, w.uploadPost))
-
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/users", http.StatusSeeOther))
-	mux.Handle("GET /admin/users", w.page(admin, w.usersPage))
-	mux.Handle("POST /admin/users", w.act(admin, w.userCreate))
-	mux.Handle("POST /admin/users/{name}/role", w.act(admin, w.userRole))
-	mux.Handle("POST /admin/users/{name}/disabled", w.act(admin, w.userDisabled))
-	mux.Handle("POST /admin/users/{name}/password", w.act(admin, w.userPassword))
-	mux.Handle("POST /admin/users/{name}/delete", w.act(admin, w.userDelete))
-	mux.Handle("GET /admin/tokens", w.page(admin, w.tokensPage))
-	mux.Handle("POST /admin/tokens", w.act(admin, w.tokenCreate))
-	mux.Handle("POST /admin/tokens/{id}/revoke", w.act(admin, w.tokenRevoke))
-
-	mux.Handle("GET /events/pipelines", w.stream(w.pipelinesEvents))
-	mux.Handle("GET /events/pipelines/{id}", w.stream(w.pipelineEvents))
-	mux.Handle("GET /events/runs/{id}", w.stream(w.runEvents))
-	mux.Handle("GET /events/logs/{run}/{task}/{attempt}", w.stream(w.logEvents))
-	mux.Handle("GET /events/pools", w.stream(w.poolsEvents))
-	mux.Handle("GET /events/workers", w.stream(w.workersEvents))
-	mux.Handle("GET /events/backfills/{id}", w.stream(w.backfillEvents))
-
-	mux.Handle("/", w.page(viewer, func(rw http.ResponseWriter, r *http.Request) error {
+	for _, rt := range Routes() {
+		pattern := rt.Method + " " + rt.Path
+		if rt.Stream {
+			f := rt.stream
+			mux.Handle(pattern, w.events(rt.Action, func(ctx context.Context, s *sseWriter, r *http.Request) error { return f(w, ctx, s, r) }))
+			continue
+		}
+		f := rt.page
+		mux.Handle(pattern, w.page(rt.Action, func(rw http.ResponseWriter, r *http.Request) error { return f(w, rw, r) }))
+	}
+	mux.Handle("/", w.page(auth.View, func(rw http.ResponseWriter, r *http.Request) error {
 		return sluice.Errorf(sluice.ENOTFOUND, "there is no page at %s", r.URL.Path)
 	}))
 	return securityHeaders(w.cfg.Auth.Middleware(w.onAuthError)(mux))
