@@ -16,7 +16,7 @@ import (
 // funcs are the template functions. Time formatting needs the request's
 // zone, so it is done by methods of view instead.
 var funcs = template.FuncMap{
-	"rolesText": auth.RolesText,
+	"rolesText":  auth.RolesText,
 	"seg":        url.PathEscape,
 	"stateLabel": stateLabel,
 	"shortHash":  shortHash,
