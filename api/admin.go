@@ -198,7 +198,11 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		expires = &t
 	}
 	secret, hash := auth.NewToken()
-	tk, err := a.st.TokenCreate(r.Context(), &store.Token{Name: name, Hash: hash, Role: store.Role(req.Role), CreatedBy: p.Name, ExpiresAt: expires})
+	tk, err := p.NewToken(name, hash, store.Role(req.Role), expires)
+	if err != nil {
+		return err
+	}
+	tk, err = a.st.TokenCreate(r.Context(), tk)
 	if err != nil {
 		return err
 	}

@@ -193,6 +193,11 @@ func userOut(u *store.User) User {
 }
 
 func tokenOut(t *store.Token) Token {
-	return Token{ID: t.ID, Name: t.Name, Role: string(t.Role), CreatedBy: t.CreatedBy, CreatedAt: utc(t.CreatedAt),
+	out := Token{ID: t.ID, Name: t.Name, Role: string(t.Role), System: t.System, Usable: t.System, CreatedBy: t.CreatedBy, CreatedAt: utc(t.CreatedAt),
 		ExpiresAt: utcPtr(t.ExpiresAt), LastUsedAt: utcPtr(t.LastUsedAt)}
+	if t.User != nil {
+		out.User = t.User.Name
+		out.Usable = !t.User.Disabled
+	}
+	return out
 }

@@ -33,6 +33,6 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	p := auth.FromContext(r.Context())
-	writeJSON(w, http.StatusOK, Me{Name: p.Name, Role: string(p.Role), Via: p.Via, CSRFToken: p.CSRFToken})
+	writeJSON(w, http.StatusOK, Me{Name: p.Name, Role: string(p.Role), Via: p.Via, Token: p.Token, CSRFToken: p.CSRFToken})
 	return nil
 }

@@ -267,9 +267,11 @@ type LoginResult struct {
 
 // Me is who made a request.
 type Me struct {
-	Name string `json:"name"`
-	Role string `json:"role" enum:"viewer,operator,admin"`
+	Name string `json:"name" doc:"the user's name; for a system token, the token's"`
+	Role string `json:"role" enum:"viewer,operator,admin" doc:"what the request may do: a token's role capped by its user's"`
 	Via  string `json:"via" enum:"session,token,none"`
+	// Token is the API token's name when Via is "token".
+	Token string `json:"token,omitempty" doc:"the API token's name, for a request with a token"`
 	// CSRFToken is the session's token; absent for API tokens.
 	CSRFToken string `json:"csrf_token,omitempty" doc:"the session's CSRF token; absent for API tokens"`
 }
@@ -299,9 +301,16 @@ type UserUpdate struct {
 
 // Token is an API token, without its secret.
 type Token struct {
-	ID         int64      `json:"id"`
-	Name       string     `json:"name"`
-	Role       string     `json:"role" enum:"viewer,operator,admin"`
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role" enum:"viewer,operator,admin" doc:"the most the token may do; its user's role caps it"`
+	// User is the user the token acts for; empty for a system token and
+	// for a token whose user is gone (which is refused).
+	User string `json:"user,omitempty" doc:"the user the token acts for: their role caps the token's, and it stops working when they are disabled or deleted"`
+	// System marks a token of the installation itself, such as the local
+	// CLI's, which belongs to no user.
+	System     bool       `json:"system,omitempty" doc:"a token of the installation itself (the local CLI's and those made with it), which belongs to no user"`
+	Usable     bool       `json:"usable" doc:"false when the token is refused: its user is disabled or gone"`
 	CreatedBy  string     `json:"created_by"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at" doc:"null for a token that does not expire"`

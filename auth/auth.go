@@ -24,6 +24,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -53,15 +54,19 @@ const (
 	CSRFField  = "csrf_token"
 )
 
-// Login rate limits: failures allowed within LoginWindow per user name and
-// per client address.
+// Login rate limits: failed logins allowed within LoginWindow. A user name
+// from one client address gets MaxFailuresPerUserAddr tries, so one
+// address cannot lock a user out for the others; a user name from all
+// addresses together gets MaxFailuresPerUser, which slows a guesser
+// spread over many addresses. Nothing counts per address alone: behind a
+// proxy every client may share one (see Config.TrustedProxies).
 const (
-	LoginWindow         = 5 * time.Minute
-	MaxFailuresPerUser  = 5
-	MaxFailuresPerAddr  = 20
-	DefaultSessionTTL   = 12 * time.Hour
-	DefaultAdminName    = "admin"
-	AdminPasswordEnvVar = "SLUICE_ADMIN_PASSWORD"
+	LoginWindow            = 5 * time.Minute
+	MaxFailuresPerUserAddr = 5
+	MaxFailuresPerUser     = 50
+	DefaultSessionTTL      = 12 * time.Hour
+	DefaultAdminName       = "admin"
+	AdminPasswordEnvVar    = "SLUICE_ADMIN_PASSWORD"
 )
 
 // Config configures Auth. Zero values take the documented defaults.
@@ -74,7 +79,15 @@ type Config struct {
 	SessionTTL time.Duration
 	// SecureCookies marks cookies Secure; set it when serving over TLS.
 	SecureCookies bool
-	Logger        *slog.Logger
+	// AllowedHosts, when set, are the only Host names served (see
+	// ParseHosts); loopback names are always served. With ModeNone and no
+	// list, only loopback names are served.
+	AllowedHosts []string
+	// TrustedProxies are the proxies whose X-Forwarded-For and Forwarded
+	// headers tell the client's address (see ClientAddr); none by default,
+	// so the peer's address is the client's.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 // Auth authenticates requests. Create it with New.
@@ -106,14 +119,58 @@ func (a *Auth) Mode() Mode { return a.cfg.Mode }
 
 // Principal is who makes a request.
 type Principal struct {
+	// Name is the user's name; for a system token, the token's name.
 	Name string
+	// Role is what the request may do: the user's role, or a token's role
+	// capped by its user's.
 	Role store.Role
 	// Via is "session", "token" or "none".
 	Via string
+	// UserID is the user the request acts for; 0 for a system token and
+	// with --auth none.
+	UserID int64
+	// System marks a request made with a system token.
+	System bool
+	// Token is the name of the API token, when Via is "token".
+	Token string
 	// CSRFToken is the session's token, for pages to embed.
 	CSRFToken string
 	// SessionHash identifies the session, for logout.
 	SessionHash string
+}
+
+// NewToken returns a token, not yet stored, that the principal makes:
+// it belongs to the principal's user, and a token made with a system
+// token is a system token too. With --auth none there is no user to own
+// it, so it is refused.
+func (p *Principal) NewToken(name, hash string, role store.Role, expires *time.Time) (*store.Token, error) {
+	if p == nil || (p.UserID == 0 && !p.System) {
+		return nil, sluice.Errorf(sluice.EINVALID, "an API token acts for the user who makes it, and with --auth none there is no user: "+
+			"start the server with --auth password and make the token as a user")
+	}
+	return &store.Token{Name: name, Hash: hash, Role: role, UserID: p.UserID, System: p.System, CreatedBy: p.Name, ExpiresAt: expires}, nil
+}
+
+// tokenPrincipal is the principal of a request with tk: a token acts for
+// its user, so a disabled or deleted user's tokens are refused and a
+// demoted user's tokens do no more than the user's new role.
+func tokenPrincipal(tk *store.Token) (*Principal, error) {
+	p := &Principal{Name: tk.Name, Role: tk.Role, Via: "token", System: tk.System, Token: tk.Name}
+	if tk.System {
+		return p, nil
+	}
+	switch u := tk.User; {
+	case u == nil:
+		return nil, sluice.Errorf(sluice.EUNAUTH, "the API token %q belongs to no user (its user was deleted): make a new one", tk.Name)
+	case u.Disabled:
+		return nil, sluice.Errorf(sluice.EUNAUTH, "the API token %q belongs to user %q, who is disabled", tk.Name, u.Name)
+	default:
+		p.Name, p.UserID = u.Name, u.ID
+		if !u.Role.Allows(p.Role) {
+			p.Role = u.Role
+		}
+	}
+	return p, nil
 }
 
 type ctxKey struct{}
@@ -145,13 +202,13 @@ func (a *Auth) Authenticate(r *http.Request) (*Principal, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Principal{Name: tk.Name, Role: tk.Role, Via: "token"}, nil
+		return tokenPrincipal(tk)
 	}
 	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
 		hash := HashSecret(c.Value)
 		s, u, err := a.st.SessionGet(r.Context(), hash)
 		if err == nil {
-			return &Principal{Name: u.Name, Role: u.Role, Via: "session", CSRFToken: s.CSRFToken, SessionHash: hash}, nil
+			return &Principal{Name: u.Name, Role: u.Role, Via: "session", UserID: u.ID, CSRFToken: s.CSRFToken, SessionHash: hash}, nil
 		}
 		if sluice.ErrorCode(err) != sluice.ENOTFOUND {
 			return nil, err
@@ -169,6 +226,10 @@ func (a *Auth) Authenticate(r *http.Request) (*Principal, error) {
 func (a *Auth) Middleware(onError func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := a.checkHost(r); err != nil {
+				onError(w, r, err)
+				return
+			}
 			if err := a.cross.Check(r); err != nil {
 				onError(w, r, sluice.Errorf(sluice.EFORBIDDEN, "cross-origin request refused: sluice only accepts changes from its own pages"))
 				return
@@ -221,22 +282,33 @@ func checkCSRF(r *http.Request, want string) error {
 }
 
 // Login checks a user's password and starts a session, setting its cookie
-// on w. Failed attempts are limited per user name and per client address.
+// on w. Failed attempts are limited per user name and client address, and
+// per user name from every address (see MaxFailuresPerUserAddr); not per
+// address alone, since behind a proxy every client may share one.
+// Failures and lockouts are logged with the user name and address, never
+// the password.
 func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password string) (*Principal, error) {
 	ctx := r.Context()
 	now := a.cfg.Clock.Now()
 	since := now.Add(-LoginWindow)
-	addr := clientAddr(r)
-	userKey, addrKey := "user:"+strings.ToLower(name), "addr:"+addr
+	addr := a.ClientAddr(r)
+	if len(name) > maxUserName {
+		a.cfg.Logger.Warn("login failed", "user", name[:maxUserName]+"…", "addr", addr, "reason", "user name too long")
+		return nil, sluice.Errorf(sluice.EUNAUTH, "wrong user name or password")
+	}
+	lower := strings.ToLower(name)
+	userKey, pairKey := "user:"+lower, "user+addr:"+lower+" "+addr
 	nu, err := a.st.LoginFailureCount(ctx, userKey, since)
 	if err != nil {
 		return nil, err
 	}
-	na, err := a.st.LoginFailureCount(ctx, addrKey, since)
+	np, err := a.st.LoginFailureCount(ctx, pairKey, since)
 	if err != nil {
 		return nil, err
 	}
-	if nu >= MaxFailuresPerUser || na >= MaxFailuresPerAddr {
+	if np >= MaxFailuresPerUserAddr || nu >= MaxFailuresPerUser {
+		a.cfg.Logger.Warn("login refused: too many failures", "user", name, "addr", addr,
+			"failures_from_addr", np, "failures_of_user", nu, "window", LoginWindow.String())
 		return nil, sluice.Errorf(sluice.ERATELIMIT, "too many failed logins: wait %s and try again", LoginWindow)
 	}
 	u, err := a.st.UserGet(ctx, name)
@@ -252,9 +324,17 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 	// The hash is checked even for an unknown user, so the time a login
 	// takes does not tell which user names exist.
 	if !CheckPassword(hash, password) || u == nil || u.Disabled {
-		if err := a.st.LoginFailureAdd(ctx, []string{userKey, addrKey}, now.Add(-24*time.Hour)); err != nil {
+		if err := a.st.LoginFailureAdd(ctx, []string{userKey, pairKey}, now.Add(-24*time.Hour)); err != nil {
 			return nil, err
 		}
+		reason := "wrong password"
+		switch {
+		case u == nil:
+			reason = "no such user"
+		case u.Disabled:
+			reason = "user disabled"
+		}
+		a.cfg.Logger.Warn("login failed", "user", name, "addr", addr, "reason", reason)
 		return nil, sluice.Errorf(sluice.EUNAUTH, "wrong user name or password")
 	}
 	id := randomString(32)
@@ -267,8 +347,12 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 		Secure: a.cfg.SecureCookies || r.TLS != nil, Expires: s.ExpiresAt,
 	})
 	a.cfg.Logger.Info("user logged in", "user", u.Name, "addr", addr)
-	return &Principal{Name: u.Name, Role: u.Role, Via: "session", CSRFToken: s.CSRFToken, SessionHash: s.IDHash}, nil
+	return &Principal{Name: u.Name, Role: u.Role, Via: "session", UserID: u.ID, CSRFToken: s.CSRFToken, SessionHash: s.IDHash}, nil
 }
+
+// maxUserName bounds the user name a login may give: longer ones cannot
+// exist, and are not stored as failure keys.
+const maxUserName = 200
 
 // dummyHash is checked for logins of unknown users. It is made at the
 // first such login, not when the program starts: hashing costs 64 MiB and
@@ -287,14 +371,6 @@ func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	return nil
-}
-
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // EnsureAdmin creates the first user, an admin, when there are no users.

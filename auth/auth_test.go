@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/argon2"
@@ -27,17 +28,43 @@ type testBundle struct {
 	st  store.Store
 	a   *auth.Auth
 	srv *httptest.Server
+	log *syncBuffer
+}
+
+// syncBuffer is a log the server writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // setup serves a handler behind the middleware that echoes the principal.
 func setup(t *testing.T, mode auth.Mode) *testBundle {
+	return setupWith(t, auth.Config{Mode: mode})
+}
+
+// setupWith is setup with more of the config.
+func setupWith(t *testing.T, cfg auth.Config) *testBundle {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a := auth.New(auth.Config{Store: st, Mode: mode, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	log := &syncBuffer{}
+	cfg.Store, cfg.Logger = st, slog.New(slog.NewTextHandler(log, nil))
+	a := auth.New(cfg)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Login(w, r, r.FormValue("user"), r.FormValue("password"))
@@ -68,7 +95,7 @@ func setup(t *testing.T, mode auth.Mode) *testBundle {
 	})
 	srv := httptest.NewServer(http.MaxBytesHandler(h, 1<<20))
 	t.Cleanup(srv.Close)
-	return &testBundle{t: t, st: st, a: a, srv: srv}
+	return &testBundle{t: t, st: st, a: a, srv: srv, log: log}
 }
 
 func (b *testBundle) user(name, password string, role store.Role) {
@@ -217,7 +244,7 @@ func TestTokens(t *testing.T) {
 	t.Parallel()
 	b := setup(t, auth.ModePassword)
 	secret, hash := auth.NewToken()
-	if _, err := b.st.TokenCreate(context.Background(), &store.Token{Name: "ci", Hash: hash, Role: store.RoleViewer}); err != nil {
+	if _, err := b.st.TokenCreate(context.Background(), &store.Token{Name: "ci", Hash: hash, Role: store.RoleViewer, System: true}); err != nil {
 		t.Fatal(err)
 	}
 	req := mustReq(t, "POST", b.srv.URL+"/who", nil)
@@ -236,7 +263,7 @@ func TestLoginRateLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, auth.ModePassword)
 	b.user("ann", "ann-password", store.RoleViewer)
-	for i := 0; i < auth.MaxFailuresPerUser; i++ {
+	for i := 0; i < auth.MaxFailuresPerUserAddr; i++ {
 		resp, _ := http.PostForm(b.srv.URL+"/login", url.Values{"user": {"ann"}, "password": {"guess"}})
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -248,7 +275,7 @@ func TestLoginRateLimit(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(body), "too_many_requests") {
-		t.Fatalf("after %d failures the right password still logs in: %s", auth.MaxFailuresPerUser, body)
+		t.Fatalf("after %d failures the right password still logs in: %s", auth.MaxFailuresPerUserAddr, body)
 	}
 }
 

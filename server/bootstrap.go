@@ -55,7 +55,7 @@ func ensureCLIToken(ctx context.Context, st store.Store, home string) error {
 		}
 	}
 	secret, hash := auth.NewToken()
-	if _, err := st.TokenCreate(ctx, &store.Token{Name: "local CLI (" + path + ")", Hash: hash, Role: store.RoleAdmin, CreatedBy: "sluice server"}); err != nil {
+	if _, err := st.TokenCreate(ctx, &store.Token{Name: "local CLI (" + path + ")", Hash: hash, Role: store.RoleAdmin, System: true, CreatedBy: "sluice server"}); err != nil {
 		return err
 	}
 	// Written aside and renamed into place: a command started meanwhile

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -68,6 +69,12 @@ type Config struct {
 	// Auth is how web requests are authenticated: password (default) or
 	// none (loopback only).
 	Auth auth.Mode
+	// AllowedHosts, when set, are the only Host names the web role serves
+	// besides loopback ones (see auth.ParseHosts).
+	AllowedHosts []string
+	// TrustedProxies are the proxies whose X-Forwarded-For tells the
+	// client's address (see auth.ParseProxies).
+	TrustedProxies []string
 	// TLSCert and TLSKey serve HTTPS when both are set.
 	TLSCert, TLSKey string
 	// Worker settings; see worker.Config.
@@ -140,9 +147,20 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	if cfg.Auth != auth.ModePassword && cfg.Auth != auth.ModeNone {
 		return sluice.Errorf(sluice.EINVALID, "--auth %q: want password or none", cfg.Auth)
 	}
+	var (
+		hosts   []string
+		proxies []netip.Prefix
+	)
 	if cfg.Web {
 		if err := auth.CheckListen(cfg.Auth, cfg.Listen); err != nil {
 			return err
+		}
+		var err error
+		if hosts, err = auth.ParseHosts(cfg.AllowedHosts); err != nil {
+			return sluice.Errorf(sluice.EINVALID, "%v", err)
+		}
+		if proxies, err = auth.ParseProxies(cfg.TrustedProxies); err != nil {
+			return sluice.Errorf(sluice.EINVALID, "%v", err)
 		}
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
@@ -163,7 +181,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	}
 	var au *auth.Auth
 	if cfg.Web {
-		au = auth.New(auth.Config{Store: st, Mode: cfg.Auth, SecureCookies: cfg.TLSCert != "", Logger: log})
+		au = auth.New(auth.Config{Store: st, Mode: cfg.Auth, SecureCookies: cfg.TLSCert != "", AllowedHosts: hosts, TrustedProxies: proxies, Logger: log})
 	}
 
 	var (

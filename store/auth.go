@@ -48,7 +48,7 @@ type Auth interface {
 	// UserUpdate changes a user's role, password or disabled flag (the
 	// fields that are set). Disabling a user ends their sessions.
 	UserUpdate(ctx context.Context, p *UserUpdateParams) error
-	// UserDelete deletes a user and their sessions.
+	// UserDelete deletes a user with their sessions and API tokens.
 	UserDelete(ctx context.Context, name string) error
 	// UserCount counts users, to know whether to create the first admin.
 	UserCount(ctx context.Context) (int, error)
@@ -64,8 +64,9 @@ type Auth interface {
 
 	// TokenCreate stores an API token by the hash of its secret.
 	TokenCreate(ctx context.Context, t *Token) (*Token, error)
-	// TokenGet returns a live token by the hash of its secret, or
-	// ENOTFOUND, and records its use.
+	// TokenGet returns a live token by the hash of its secret, with its
+	// user, or ENOTFOUND, and records its use. It does not judge whether
+	// the user may still use it.
 	TokenGet(ctx context.Context, hash string) (*Token, error)
 	// TokenList returns every token (without secrets), newest first.
 	TokenList(ctx context.Context) ([]*Token, error)
@@ -116,16 +117,27 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// Token is an API token for scripts.
+// Token is an API token for scripts. A token acts for the user it
+// belongs to (UserID), or, when System, for the installation itself.
 type Token struct {
 	ID   int64
 	Name string
 	// Hash is the SHA-256 of the token's secret.
-	Hash      string
-	Role      Role
+	Hash string
+	// Role is the most the token may do; its user's role caps it.
+	Role Role
+	// UserID is the user the token acts for; 0 for a system token, or for
+	// a token made before tokens had owners whose maker was deleted.
+	UserID int64
+	// System marks a token of the installation itself, such as the local
+	// CLI's, which belongs to no user.
+	System    bool
 	CreatedBy string
 	CreatedAt time.Time
 	// ExpiresAt is nil for a token that does not expire.
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
+	// User is the token's user as it is now, read with the token by
+	// TokenGet and TokenList; nil when the token has none.
+	User *User
 }

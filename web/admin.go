@@ -185,7 +185,11 @@ func (w *Web) tokenCreate(rw http.ResponseWriter, r *http.Request) error {
 		return w.renderTokens(rw, r, http.StatusUnprocessableEntity, d)
 	}
 	secret, hash := auth.NewToken()
-	tk, err := w.st.TokenCreate(ctx, &store.Token{Name: d.Name, Hash: hash, Role: role, CreatedBy: auth.FromContext(ctx).Name, ExpiresAt: expires})
+	tk, err := auth.FromContext(ctx).NewToken(d.Name, hash, role, expires)
+	if err != nil {
+		return err
+	}
+	tk, err = w.st.TokenCreate(ctx, tk)
 	if err != nil {
 		return err
 	}

@@ -94,13 +94,13 @@ func tokensListCmd(r *remote) *cobra.Command {
 			if r.json {
 				return printJSON(out, list)
 			}
-			t := newTable(out, "ID", "NAME", "ROLE", "CREATED BY", "CREATED", "EXPIRES", "LAST USED")
+			t := newTable(out, "ID", "NAME", "ROLE", "ACTS FOR", "CREATED", "EXPIRES", "LAST USED")
 			for _, tk := range list {
 				expires := "never"
 				if tk.ExpiresAt != nil {
 					expires = shortTime(*tk.ExpiresAt)
 				}
-				t.row(fmt.Sprint(tk.ID), tk.Name, tk.Role, tk.CreatedBy, shortTime(tk.CreatedAt), expires, shortTimePtr(tk.LastUsedAt))
+				t.row(fmt.Sprint(tk.ID), tk.Name, tk.Role, actsFor(tk), shortTime(tk.CreatedAt), expires, shortTimePtr(tk.LastUsedAt))
 			}
 			t.flush()
 			return nil
@@ -132,4 +132,17 @@ func tokensDeleteCmd(r *remote) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// actsFor says whom a token acts for, and when it is refused, why.
+func actsFor(tk api.Token) string {
+	switch {
+	case tk.System:
+		return "the installation"
+	case tk.User == "":
+		return "no user (refused)"
+	case !tk.Usable:
+		return tk.User + " (disabled: refused)"
+	}
+	return tk.User
 }

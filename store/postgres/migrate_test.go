@@ -2,11 +2,17 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/postgres"
+	"github.com/sluice-dev/sluice/store/storetest"
 )
 
 // TestMigrationLockOfDeadProcess: a process that died holding the
@@ -70,4 +76,23 @@ func TestMigrateWithOneConnection(t *testing.T) {
 	if st := s.Write().Stats(); st.MaxOpenConnections != 1 {
 		t.Fatalf("pool allows %d connections after migrating, want 1", st.MaxOpenConnections)
 	}
+}
+
+// TestLegacyTokens migrates tokens made before they had owners.
+func TestLegacyTokens(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), storetest.LegacyTokensVersion); err != nil {
+		t.Fatal(err)
+	}
+	storetest.LegacyTokens(t, db, func() store.Store { return openStore(t, url, postgres.Options{}) })
 }

@@ -2,8 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -45,4 +50,30 @@ func TestOneProcessPerDataDir(t *testing.T) {
 		t.Fatalf("reopen after close: %v", err)
 	}
 	s2.Close()
+}
+
+// TestLegacyTokens migrates tokens made before they had owners.
+func TestLegacyTokens(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName)+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), storetest.LegacyTokensVersion); err != nil {
+		t.Fatal(err)
+	}
+	storetest.LegacyTokens(t, db, func() store.Store {
+		s, err := sqlite.Open(context.Background(), dir, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

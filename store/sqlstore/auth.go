@@ -190,22 +190,38 @@ func (db *DB) SessionDelete(ctx context.Context, idHash string) error {
 	}))
 }
 
-const tokenColumns = `id, name, hash, role, created_by, created_at, expires_at, last_used_at`
+// tokenSelect reads tokens with their users. A token without user_id
+// that is not a system token was made by a process older than token
+// owners (during a rolling upgrade): its user is the one its created_by
+// names, if that user existed when the token was made.
+const tokenSelect = `SELECT t.id, t.name, t.hash, t.role, t.user_id, t.system, t.created_by, t.created_at, t.expires_at, t.last_used_at,
+	u.id, u.name, u.role, u.disabled, u.created_at
+	FROM tokens t LEFT JOIN users u ON u.id = t.user_id
+		OR (t.user_id IS NULL AND NOT t.system AND u.name = t.created_by AND u.created_at <= t.created_at)`
 
 func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
 	var (
 		tk            store.Token
 		role          string
+		userID        sql.NullInt64
 		created       int64
 		expires, used sql.NullInt64
+		uID, uCreated sql.NullInt64
+		uName, uRole  sql.NullString
+		uDisabled     sql.NullBool
 	)
-	if err := sc.Scan(&tk.ID, &tk.Name, &tk.Hash, &role, &tk.CreatedBy, &created, &expires, &used); err != nil {
+	if err := sc.Scan(&tk.ID, &tk.Name, &tk.Hash, &role, &userID, &tk.System, &tk.CreatedBy, &created, &expires, &used,
+		&uID, &uName, &uRole, &uDisabled, &uCreated); err != nil {
 		return nil, err
 	}
 	tk.Role = store.Role(role)
+	tk.UserID = userID.Int64
 	tk.CreatedAt = fromUS(created)
 	tk.ExpiresAt = fromNullUS(expires)
 	tk.LastUsedAt = fromNullUS(used)
+	if uID.Valid {
+		tk.User = &store.User{ID: uID.Int64, Name: uName.String, Role: store.Role(uRole.String), Disabled: uDisabled.Bool, CreatedAt: fromUS(uCreated.Int64)}
+	}
 	return &tk, nil
 }
 
@@ -214,11 +230,27 @@ func (db *DB) TokenCreate(ctx context.Context, tk *store.Token) (*store.Token, e
 	if !tk.Role.Valid() {
 		return nil, sluice.Errorf(sluice.EINVALID, "role %q: want viewer, operator or admin", tk.Role)
 	}
+	if (tk.UserID == 0) == !tk.System {
+		return nil, sluice.Errorf(sluice.EINVALID, "a token belongs to a user or is a system token, one of the two")
+	}
 	out := *tk
 	err := db.inTx(ctx, "TokenCreate", func(t *txn) error {
 		out.CreatedAt = t.now
-		return t.queryRow(`INSERT INTO tokens (name, hash, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-			tk.Name, tk.Hash, string(tk.Role), tk.CreatedBy, us(t.now), usPtr(tk.ExpiresAt)).Scan(&out.ID)
+		var userID any
+		if tk.UserID != 0 {
+			userID = tk.UserID
+			u, err := scanUser(t.queryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, tk.UserID))
+			if errors.Is(err, sql.ErrNoRows) {
+				return sluice.Errorf(sluice.ENOTFOUND, "the token's user no longer exists")
+			}
+			if err != nil {
+				return err
+			}
+			u.PasswordHash = ""
+			out.User = u
+		}
+		return t.queryRow(`INSERT INTO tokens (name, hash, role, user_id, system, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			tk.Name, tk.Hash, string(tk.Role), userID, tk.System, tk.CreatedBy, us(t.now), usPtr(tk.ExpiresAt)).Scan(&out.ID)
 	})
 	if err != nil {
 		return nil, dbErr(err)
@@ -229,8 +261,8 @@ func (db *DB) TokenCreate(ctx context.Context, tk *store.Token) (*store.Token, e
 // TokenGet implements store.Auth.
 func (db *DB) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
 	now := db.now()
-	tk, err := scanToken(db.readRow(ctx, db.q(`SELECT `+tokenColumns+` FROM tokens
-		WHERE hash = ? AND (expires_at IS NULL OR expires_at > ?)`), hash, us(now)))
+	tk, err := scanToken(db.readRow(ctx, db.q(tokenSelect+`
+		WHERE t.hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`), hash, us(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, sluice.Errorf(sluice.ENOTFOUND, "no such token")
 	}
@@ -250,7 +282,7 @@ func (db *DB) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
 
 // TokenList implements store.Auth.
 func (db *DB) TokenList(ctx context.Context) ([]*store.Token, error) {
-	rows, err := db.read(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id DESC`)
+	rows, err := db.read(ctx, tokenSelect+` ORDER BY t.id DESC`)
 	if err != nil {
 		return nil, dbErr(err)
 	}

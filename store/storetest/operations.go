@@ -296,16 +296,57 @@ func testUsersSessionsTokens(t *testing.T, open Opener) {
 	}
 
 	exp := b.clock.Now().Add(time.Hour)
-	tk, err := b.s.TokenCreate(ctx, &store.Token{Name: "ci", Hash: "th", Role: store.RoleOperator, CreatedBy: "admin", ExpiresAt: &exp})
+	root2, err := b.s.UserGet(ctx, "root2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.TokenCreate(ctx, &store.Token{Name: "nobody's", Hash: "tn", Role: store.RoleOperator}); sluice.ErrorCode(err) != sluice.EINVALID {
+		t.Fatalf("a token of no user that is not a system token: %v", err)
+	}
+	if _, err := b.s.TokenCreate(ctx, &store.Token{Name: "ghost's", Hash: "tg", Role: store.RoleOperator, UserID: 999999}); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("a token of a user that does not exist: %v", err)
+	}
+	tk, err := b.s.TokenCreate(ctx, &store.Token{Name: "ci", Hash: "th", Role: store.RoleOperator, UserID: root2.ID, CreatedBy: "root2", ExpiresAt: &exp})
 	if err != nil || tk.ID == 0 {
 		t.Fatal(err)
 	}
 	got2, err := b.s.TokenGet(ctx, "th")
-	if err != nil || got2.Name != "ci" || got2.Role != store.RoleOperator {
-		t.Fatalf("token = %+v %v", got2, err)
+	if err != nil || got2.Name != "ci" || got2.Role != store.RoleOperator || got2.UserID != root2.ID || got2.System ||
+		got2.User == nil || got2.User.Name != "root2" || got2.User.Role != store.RoleAdmin || got2.User.Disabled {
+		t.Fatalf("token = %+v (user %+v) %v", got2, got2.User, err)
 	}
-	if list, _ := b.s.TokenList(ctx); len(list) != 1 || list[0].LastUsedAt == nil {
+	if list, _ := b.s.TokenList(ctx); len(list) != 1 || list[0].LastUsedAt == nil || list[0].User == nil || list[0].User.Name != "root2" {
 		t.Fatalf("tokens = %+v", list)
+	}
+	sys, err := b.s.TokenCreate(ctx, &store.Token{Name: "local CLI", Hash: "ts", Role: store.RoleAdmin, System: true, CreatedBy: "sluice server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.s.TokenGet(ctx, "ts"); err != nil || !got.System || got.User != nil || got.UserID != 0 {
+		t.Fatalf("system token = %+v %v", got, err)
+	}
+	if err := b.s.TokenDelete(ctx, sys.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The token reads its user as the user is now, and goes with them.
+	if _, err := b.s.UserCreate(ctx, &store.UserCreateParams{Name: "temp", PasswordHash: "h", Role: store.RoleOperator}); err != nil {
+		t.Fatal(err)
+	}
+	temp, _ := b.s.UserGet(ctx, "temp")
+	if _, err := b.s.TokenCreate(ctx, &store.Token{Name: "temp's", Hash: "tt", Role: store.RoleAdmin, UserID: temp.ID, CreatedBy: "temp"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.UserUpdate(ctx, &store.UserUpdateParams{Name: "temp", Role: &viewer, Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.s.TokenGet(ctx, "tt"); err != nil || got.User == nil || got.User.Role != store.RoleViewer || !got.User.Disabled {
+		t.Fatalf("token of a demoted, disabled user = %+v %v", got, err)
+	}
+	if err := b.s.UserDelete(ctx, "temp"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.TokenGet(ctx, "tt"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("the token of a deleted user: %v", err)
 	}
 	b.clock.Advance(2 * time.Hour)
 	if _, err := b.s.TokenGet(ctx, "th"); sluice.ErrorCode(err) != sluice.ENOTFOUND {

@@ -1,0 +1,132 @@
+package auth
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ParseProxies parses the --trusted-proxies list: IP addresses and CIDR
+// prefixes (10.0.0.0/8, ::1). It names the entry that is neither.
+func ParseProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies %q: want an IP address or a CIDR prefix such as 10.0.0.0/8", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// ClientAddr returns the address of the client that made r: the peer's
+// address, or, when the peer is a trusted proxy, the address the proxies
+// say they received the request from. X-Forwarded-For (else Forwarded) is
+// read from the right, past the trusted proxies, so a client cannot pick
+// its address by sending the header itself: only the entry the nearest
+// untrusted hop was seen from counts.
+func (a *Auth) ClientAddr(r *http.Request) string {
+	peer := peerAddr(r)
+	if !a.trusted(peer) {
+		return addrString(peer, r.RemoteAddr)
+	}
+	hops := forwardedFor(r.Header)
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, ok := parseHop(hops[i])
+		if !ok {
+			// A hop that is not an address: the proxies cannot tell
+			// us more, so the last trusted one is the client we know.
+			break
+		}
+		client = hop
+		if !a.trusted(hop) {
+			break
+		}
+	}
+	return addrString(client, r.RemoteAddr)
+}
+
+func (a *Auth) trusted(addr netip.Addr) bool {
+	if !addr.IsValid() {
+		return false
+	}
+	for _, p := range a.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerAddr is the address of the connection's other end.
+func peerAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+func addrString(a netip.Addr, fallback string) string {
+	if !a.IsValid() {
+		return fallback
+	}
+	return a.String()
+}
+
+// forwardedFor lists the hops of X-Forwarded-For, or of the for=
+// parameters of Forwarded (RFC 7239) when there is no X-Forwarded-For,
+// from the first to the last. Several headers of a name count as one list
+// in order.
+func forwardedFor(h http.Header) []string {
+	var hops []string
+	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+		for _, line := range xff {
+			for _, hop := range strings.Split(line, ",") {
+				hops = append(hops, strings.TrimSpace(hop))
+			}
+		}
+		return hops
+	}
+	for _, line := range h.Values("Forwarded") {
+		for _, elem := range strings.Split(line, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if ok && strings.EqualFold(k, "for") {
+					hops = append(hops, strings.Trim(strings.TrimSpace(v), `"`))
+				}
+			}
+		}
+	}
+	return hops
+}
+
+// parseHop reads one hop: an address, with or without a port, IPv6 in
+// brackets or not.
+func parseHop(s string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
