@@ -26,7 +26,9 @@ func (b *testBundle) tryLogin(name, password string, headers ...string) (int, st
 	return b.do(req)
 }
 
-func loggedIn(body string) bool { return !strings.Contains(body, "unauthorized") && !strings.Contains(body, "too_many_requests") }
+func loggedIn(body string) bool {
+	return !strings.Contains(body, "unauthorized") && !strings.Contains(body, "too_many_requests")
+}
 
 // TestLoginLockoutSparesOthers: failures from one address, with made-up
 // names or with a real one, do not lock the real user out from elsewhere,
