@@ -344,7 +344,7 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: a.cfg.SecureCookies || r.TLS != nil, Expires: s.ExpiresAt,
+		Secure: a.cfg.SecureCookies || a.overTLS(r), Expires: s.ExpiresAt,
 	})
 	a.cfg.Logger.Info("user logged in", "user", u.Name, "addr", addr)
 	return &Principal{Name: u.Name, Role: u.Role, Via: "session", UserID: u.ID, CSRFToken: s.CSRFToken, SessionHash: s.IDHash}, nil

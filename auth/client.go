@@ -58,6 +58,31 @@ func (a *Auth) ClientAddr(r *http.Request) string {
 	return addrString(client, r.RemoteAddr)
 }
 
+// overTLS reports whether the client reached sluice over TLS: directly, or
+// through a trusted proxy that says so in X-Forwarded-Proto (the last
+// value, the nearest proxy's) or Forwarded's proto=.
+func (a *Auth) overTLS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !a.trusted(peerAddr(r)) {
+		return false
+	}
+	if v := r.Header.Values("X-Forwarded-Proto"); len(v) > 0 {
+		protos := strings.Split(v[len(v)-1], ",")
+		return strings.EqualFold(strings.TrimSpace(protos[len(protos)-1]), "https")
+	}
+	for _, line := range r.Header.Values("Forwarded") {
+		for _, pair := range strings.Split(line, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if ok && strings.EqualFold(k, "proto") && strings.EqualFold(strings.Trim(v, `"`), "https") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (a *Auth) trusted(addr netip.Addr) bool {
 	if !addr.IsValid() {
 		return false

@@ -204,3 +204,41 @@ func hostRequest(t *testing.T, b *testBundle, host string) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
+
+// TestSecureCookieBehindProxy: behind a trusted TLS proxy the session
+// cookie is Secure; a client cannot make it so, or not, by the header.
+func TestSecureCookieBehindProxy(t *testing.T) {
+	t.Parallel()
+	behind := setupWith(t, auth.Config{Mode: auth.ModePassword, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	direct := setup(t, auth.ModePassword)
+	for _, c := range []struct {
+		name    string
+		b       *testBundle
+		headers []string
+		secure  bool
+	}{
+		{"trusted proxy over TLS", behind, []string{"X-Forwarded-Proto", "https"}, true},
+		{"trusted proxy, Forwarded", behind, []string{"Forwarded", "for=198.51.100.1;proto=https"}, true},
+		{"trusted proxy over plain HTTP", behind, []string{"X-Forwarded-Proto", "http"}, false},
+		{"untrusted peer says https", direct, []string{"X-Forwarded-Proto", "https"}, false},
+	} {
+		c.b.user("ann", "ann-password", store.RoleViewer)
+		req := mustReq(t, "POST", c.b.srv.URL+"/login", strings.NewReader(url.Values{"user": {"ann"}, "password": {"ann-password"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(c.headers); i += 2 {
+			req.Header.Set(c.headers[i], c.headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cookies := resp.Cookies()
+		if len(cookies) != 1 || cookies[0].Secure != c.secure {
+			t.Errorf("%s: cookies %+v, want Secure=%v", c.name, cookies, c.secure)
+		}
+		if _, err := c.b.st.UserGet(t.Context(), "ann"); err == nil {
+			_ = c.b.st.UserDelete(t.Context(), "ann")
+		}
+	}
+}
