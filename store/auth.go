@@ -8,14 +8,16 @@ import (
 // Role is what a user or token may do.
 type Role string
 
-// The roles, each allowed what the ones before it are.
+// The roles, each allowed what the ones before it are; auth.Permissions
+// says which role each action needs.
 const (
-	// RoleViewer reads everything.
+	// RoleViewer reads pipelines, runs and logs.
 	RoleViewer Role = "viewer"
-	// RoleOperator also triggers, cancels, retries, clears and pauses.
+	// RoleOperator also triggers, cancels, retries, clears and pauses, and
+	// reads and sets variables.
 	RoleOperator Role = "operator"
-	// RoleAdmin also uploads and deletes pipelines and manages users and
-	// tokens.
+	// RoleAdmin also uploads and deletes pipelines and manages pools,
+	// secrets, users and tokens.
 	RoleAdmin Role = "admin"
 )
 

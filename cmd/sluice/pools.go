@@ -25,7 +25,7 @@ such tasks run at once, whichever workers run them. A task whose pool is
 full waits, queued; a pool of 0 slots holds its tasks back; a task whose
 pool does not exist waits until it does.
 
-Anyone may list pools; operators and admins set and delete them.`,
+Anyone may list pools; admins set and delete them.`,
 		Example: `  sluice pools list
   sluice pools set warehouse 4 --description "connections to the warehouse"
   sluice pools set warehouse 0      # hold its tasks back for a while

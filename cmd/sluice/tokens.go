@@ -19,7 +19,9 @@ func tokensCmd() *cobra.Command {
 lets a script or another machine use the REST API and these commands:
 send it as 'Authorization: Bearer <token>', or give it to the CLI with
 $SLUICE_TOKEN (or --token). Its role bounds what it may do: viewer reads,
-operator also triggers, cancels and retries, admin does everything.
+operator also triggers, cancels and retries, admin does everything. A
+token acts for the user who made it: that user's role caps it, and it is
+refused while the user is disabled and deleted with them.
 
 Only admins manage tokens. A token's secret is shown once, when it is
 created; the server keeps only its hash.`,

@@ -21,9 +21,11 @@ func usersCmd() *cobra.Command {
 		Aliases: []string{"user"},
 		Short:   "List, create and delete the users who log in to the web UI (admin)",
 		Long: `Manage the users of a running sluice server: the people who log in to its
-web UI. Each has a role: viewer reads everything, operator also triggers,
-cancels and retries, admin also uploads and deletes pipelines and manages
-users and tokens. Only admins manage users.
+web UI. Each has a role: viewer reads pipelines, runs and logs; operator
+also triggers, cancels and retries runs, pauses pipelines, reads and sets
+variables and lists secret names; admin also uploads and deletes pipelines
+and manages pools, secrets, users and tokens (the whole table: the API
+document, or docs/api.md). Only admins manage users.
 
 The server creates the first admin, "admin", at its first start (its
 password is $SLUICE_ADMIN_PASSWORD, or printed once).`,
