@@ -1,0 +1,175 @@
+package secret
+
+import (
+	"encoding/json"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// MinMaskLength is the length, in bytes, of the shortest secret value a
+// Masker masks. Shorter values are left alone: a secret of one or two
+// characters would blank out ordinary text everywhere ("a" in every word),
+// making logs unreadable and showing the secret anyway by where the blanks
+// fall. Three matches what sluice has always done; a value that short is
+// not a secret worth the name, and the worker says so in the task's log.
+const MinMaskLength = 3
+
+// Masked is what a secret value is replaced with.
+const Masked = "***"
+
+// cutMark is what sluice appends where it cuts a text short (a quoted
+// output line, an HTTP error's body): a secret cut there leaves only its
+// beginning, which the Masker masks too.
+const cutMark = "…"
+
+// Masker replaces secret values with Masked in text. It knows each value
+// in the forms it takes in what a task produces: as it is, each of its
+// lines (a value of several lines reaches a log one line at a time), each
+// line without its surrounding blanks, and each of these as Go's %q and
+// %+q quote it (errors such as `got "…"`), as JSON escapes it (with and
+// without HTML escaping), and as URL query and path escaping write it.
+//
+// What it cannot catch is documented in docs/pipelines.md: values shorter
+// than MinMaskLength, values encoded or transformed otherwise (base64,
+// hex, upper-cased, reversed), and values split across lines or writes.
+//
+// A nil or zero Masker masks nothing. A Masker is safe for concurrent use.
+type Masker struct {
+	forms []string // longest first
+}
+
+// NewMasker returns a Masker of the values. Values shorter than
+// MinMaskLength are ignored.
+func NewMasker(values ...string) *Masker {
+	seen := map[string]bool{}
+	var forms []string
+	add := func(s string) {
+		if len(s) >= MinMaskLength && !seen[s] {
+			seen[s] = true
+			forms = append(forms, s)
+		}
+	}
+	for _, v := range values {
+		if len(v) < MinMaskLength {
+			continue
+		}
+		bases := []string{v}
+		if strings.ContainsAny(v, "\r\n") {
+			for _, line := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
+				bases = append(bases, line, strings.TrimSpace(line))
+			}
+		}
+		for _, b := range bases {
+			if len(b) < MinMaskLength {
+				continue // a short line of a long value: "}" or "--"
+			}
+			add(b)
+			add(inner(strconv.Quote(b)))
+			add(inner(strconv.QuoteToASCII(b)))
+			add(jsonString(b, true))
+			add(jsonString(b, false))
+			add(url.QueryEscape(b))
+			add(url.PathEscape(b))
+		}
+	}
+	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	return &Masker{forms: forms}
+}
+
+// inner strips the quotes around a quoted string.
+func inner(quoted string) string { return quoted[1 : len(quoted)-1] }
+
+// jsonString returns s as it is written inside a JSON string.
+func jsonString(s string, escapeHTML bool) string {
+	var sb strings.Builder
+	enc := json.NewEncoder(&sb)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(s) // a string always encodes
+	return inner(strings.TrimSuffix(sb.String(), "\n"))
+}
+
+// Empty reports whether the Masker masks nothing.
+func (m *Masker) Empty() bool { return m == nil || len(m.forms) == 0 }
+
+// String returns s with every secret value in it replaced by Masked.
+//
+// Overlapping values are masked as one: every byte that is part of any
+// occurrence of any form is hidden, so two secrets that share characters,
+// or a secret next to a copy of itself, leave no part behind whatever order
+// they are found in. strings.Replacer cannot do this (it takes the first
+// match at each position and never looks inside it), hence the spans. A
+// form's beginning just before a cut mark ("…") is masked too: it is what
+// is left of a secret where sluice cut the text short.
+func (m *Masker) String(s string) string {
+	if m.Empty() || s == "" {
+		return s
+	}
+	var spans [][2]int
+	for _, f := range m.forms {
+		for from := 0; ; {
+			i := strings.Index(s[from:], f)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, [2]int{from + i, from + i + len(f)})
+			from += i + 1
+		}
+	}
+	for from := 0; ; {
+		i := strings.Index(s[from:], cutMark)
+		if i < 0 {
+			break
+		}
+		at := from + i
+		for _, f := range m.forms {
+			if k := cutPrefix(s[:at], f); k > 0 {
+				spans = append(spans, [2]int{at - k, at})
+			}
+		}
+		from = at + len(cutMark)
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
+	var sb strings.Builder
+	sb.Grow(len(s))
+	last := 0 // end of the text written or masked so far
+	for i := 0; i < len(spans); {
+		start, end := spans[i][0], spans[i][1]
+		for i++; i < len(spans) && spans[i][0] <= end; i++ {
+			end = max(end, spans[i][1])
+		}
+		sb.WriteString(s[last:start])
+		sb.WriteString(Masked)
+		last = end
+	}
+	sb.WriteString(s[last:])
+	return sb.String()
+}
+
+// cutPrefix returns the length of the longest beginning of form, at least
+// MinMaskLength long and shorter than form, that text ends with; or 0.
+func cutPrefix(text, form string) int {
+	for k := min(len(form)-1, len(text)); k >= MinMaskLength; k-- {
+		if text[len(text)-k] == form[0] && strings.HasSuffix(text, form[:k]) {
+			return k
+		}
+	}
+	return 0
+}
+
+// Bytes is String for a byte slice. It returns b itself when nothing in it
+// is masked.
+func (m *Masker) Bytes(b []byte) []byte {
+	if m.Empty() || len(b) == 0 {
+		return b
+	}
+	s := string(b)
+	if out := m.String(s); out != s {
+		return []byte(out)
+	}
+	return b
+}
