@@ -38,6 +38,11 @@ const cutMark = "…"
 // A nil or zero Masker masks nothing. A Masker is safe for concurrent use.
 type Masker struct {
 	forms []string // longest first
+	// heads finds the forms that may start at a position of a text: by
+	// their first MinMaskLength bytes, longest first. pairs has a bit set
+	// for the first two bytes of each form, a quick no for most positions.
+	heads map[uint32][]int
+	pairs *[1 << 16 / 64]uint64
 }
 
 // NewMasker returns a Masker of the values. Values shorter than
@@ -75,8 +80,18 @@ func NewMasker(values ...string) *Masker {
 		}
 	}
 	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
-	return &Masker{forms: forms}
+	m := &Masker{forms: forms, heads: map[uint32][]int{}, pairs: new([1 << 16 / 64]uint64)}
+	for i, f := range forms {
+		m.heads[head(f)] = append(m.heads[head(f)], i)
+		p := pair(f)
+		m.pairs[p/64] |= 1 << (p % 64)
+	}
+	return m
 }
+
+// head and pair are the first MinMaskLength and two bytes of s.
+func head(s string) uint32 { return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) }
+func pair(s string) uint16 { return uint16(s[0])<<8 | uint16(s[1]) }
 
 // inner strips the quotes around a quoted string.
 func inner(quoted string) string { return quoted[1 : len(quoted)-1] }
@@ -102,19 +117,27 @@ func (m *Masker) Empty() bool { return m == nil || len(m.forms) == 0 }
 // match at each position and never looks inside it), hence the spans. A
 // form's beginning just before a cut mark ("…") is masked too: it is what
 // is left of a secret where sluice cut the text short.
+//
+// The text is read once, whatever the number of forms (a key of 50 lines
+// has some 150): at each position, the forms that start with its first
+// bytes are tried, longest first. That is the job of Aho-Corasick, but the
+// Go packages of it at hand report no positions or no overlapping matches,
+// and with forms at least MinMaskLength long this table does as well.
 func (m *Masker) String(s string) string {
 	if m.Empty() || s == "" {
 		return s
 	}
 	var spans [][2]int
-	for _, f := range m.forms {
-		for from := 0; ; {
-			i := strings.Index(s[from:], f)
-			if i < 0 {
+	for i := 0; i+MinMaskLength <= len(s); i++ {
+		if p := pair(s[i:]); m.pairs[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		for _, fi := range m.heads[head(s[i:])] {
+			if f := m.forms[fi]; strings.HasPrefix(s[i:], f) {
+				// The longest form found here covers the shorter ones.
+				spans = append(spans, [2]int{i, i + len(f)})
 				break
 			}
-			spans = append(spans, [2]int{from + i, from + i + len(f)})
-			from += i + 1
 		}
 	}
 	for from := 0; ; {
