@@ -22,8 +22,9 @@ import (
 // openedSecret is a secret a task declares, decrypted.
 type openedSecret struct{ name, value string }
 
-// openSecrets decrypts the named secrets.
-func (w *Worker) openSecrets(ctx context.Context, names []string) ([]openedSecret, error) {
+// openSecrets decrypts the named secrets. A name that is not set is an
+// error, unless missingOK: a secret that does not exist cannot leak.
+func (w *Worker) openSecrets(ctx context.Context, names []string, missingOK bool) ([]openedSecret, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -37,6 +38,9 @@ func (w *Worker) openSecrets(ctx context.Context, names []string) ([]openedSecre
 	out := make([]openedSecret, 0, len(names))
 	for _, n := range names {
 		s, ok := sealed[n]
+		if !ok && missingOK {
+			continue
+		}
 		if !ok {
 			return nil, fmt.Errorf("secret %s is not set: set it with `sluice secrets set %s`", n, n)
 		}
@@ -53,7 +57,7 @@ func (w *Worker) openSecrets(ctx context.Context, names []string) ([]openedSecre
 // it produces from now on. It returns the secrets, for the environment of
 // a process.
 func (w *Worker) arm(a *attempt, task *pipeline.Task) ([]openedSecret, error) {
-	secrets, err := w.openSecrets(a.ctx, task.Secrets)
+	secrets, err := w.openSecrets(a.ctx, task.Secrets, false)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +126,7 @@ func (w *Worker) callbackMask(ctx context.Context, p *pipeline.Pipeline, taskID 
 		}
 		sort.Strings(names)
 	}
-	secrets, err := w.openSecrets(ctx, names)
+	secrets, err := w.openSecrets(ctx, names, true)
 	if err != nil {
 		return nil, err
 	}

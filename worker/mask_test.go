@@ -487,3 +487,38 @@ tasks:
 		t.Errorf("error = %q", e)
 	}
 }
+
+// TestMaskCallbackWithheldWithoutKey: a worker that cannot open a task's
+// secrets cannot mask them, so a failing callback of that task has its
+// error withheld rather than stored and logged as it is.
+func TestMaskCallbackWithheldWithoutKey(t *testing.T) {
+	t.Parallel()
+	token := newSecret(t, "TOKEN", func(r string) string { return "tok-" + r })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, "expected token %s", token.value)
+	}))
+	t.Cleanup(srv.Close)
+	b := setupMask(t, token)
+	run := b.trigger(`id: withheld
+tasks:
+  fails:
+    secrets: [TOKEN]
+    run: echo never
+    on_failure: {http: {method: POST, url: "` + srv.URL + `"}}
+`)
+	logger := slog.New(slog.NewJSONHandler(b.logged, nil))
+	b.start(worker.Config{Logger: logger}) // no key
+	if s := b.waitRun(run.ID); s != sluice.RunFailed {
+		t.Fatalf("run %s", s)
+	}
+	b.waitFor("the callback", func() bool {
+		cbs, err := b.st.CallbackList(b.ctx, run.ID)
+		return err == nil && len(cbs) == 1 && cbs[0].State == "failed"
+	})
+	cbs, _ := b.st.CallbackList(b.ctx, run.ID)
+	if want := "the callback failed, and its error is not shown: it may hold a secret that cannot be masked, as the task needs secrets [TOKEN], but this worker has no secret key"; !strings.HasPrefix(cbs[0].Error, want) {
+		t.Errorf("callback error = %q, want %q…", cbs[0].Error, want)
+	}
+	b.noLeak([]int64{run.ID}, token)
+}
