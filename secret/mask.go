@@ -2,10 +2,13 @@ package secret
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // MinMaskLength is the length, in bytes, of the shortest secret value a
@@ -29,7 +32,9 @@ const cutMark = "…"
 // lines (a value of several lines reaches a log one line at a time), each
 // line without its surrounding blanks, and each of these as Go's %q and
 // %+q quote it (errors such as `got "…"`), as JSON escapes it (with and
-// without HTML escaping), and as URL query and path escaping write it.
+// without HTML escaping, and with every character outside ASCII escaped,
+// as Python's json.dumps does), and as URL query and path escaping write
+// it.
 //
 // What it cannot catch is documented in docs/pipelines.md: values shorter
 // than MinMaskLength, values encoded or transformed otherwise (base64,
@@ -75,6 +80,7 @@ func NewMasker(values ...string) *Masker {
 			add(inner(strconv.QuoteToASCII(b)))
 			add(jsonString(b, true))
 			add(jsonString(b, false))
+			add(jsonASCII(jsonString(b, false)))
 			add(url.QueryEscape(b))
 			add(url.PathEscape(b))
 		}
@@ -95,6 +101,25 @@ func pair(s string) uint16 { return uint16(s[0])<<8 | uint16(s[1]) }
 
 // inner strips the quotes around a quoted string.
 func inner(quoted string) string { return quoted[1 : len(quoted)-1] }
+
+// jsonASCII writes the characters outside ASCII of a JSON string as
+// \uXXXX escapes (UTF-16 surrogate pairs beyond the BMP), as Python's
+// json.dumps and other encoders do by default.
+func jsonASCII(s string) string {
+	var sb strings.Builder
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			sb.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&sb, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&sb, `\u%04x`, r)
+		}
+	}
+	return sb.String()
+}
 
 // jsonString returns s as it is written inside a JSON string.
 func jsonString(s string, escapeHTML bool) string {

@@ -31,6 +31,7 @@ func TestMasker(t *testing.T) {
 		{"Go %+q", []string{weird}, fmt.Sprintf("got %+q", weird), `got "***"`},
 		{"JSON", []string{weird}, `{"w":` + jsonOf(weird) + `}`, `{"w":"***"}`},
 		{"JSON without HTML escaping", []string{weird}, `{"w":"we\"ird\\pa\tß<&>\u0001-42"}`, `{"w":"***"}`},
+		{"JSON in ASCII", []string{weird + "😀"}, `{"w": "we\"ird\\pa\t\u00df<&>\u0001-42\ud83d\ude00"}`, `{"w": "***"}`},
 		{"URL query", []string{weird}, "https://h/?p=" + url.QueryEscape(weird), "https://h/?p=***"},
 		{"each line", []string{pem}, "line abcdef123456 and zyxw", "line *** and ***"},
 		{"each line, indented or not", []string{pem}, "  abcdef123456\r", "***\r"},
