@@ -144,10 +144,12 @@ func (m *Masker) Empty() bool { return m == nil || len(m.forms) == 0 }
 // is left of a secret where sluice cut the text short.
 //
 // The text is read once, whatever the number of forms (a key of 50 lines
-// has some 150): at each position, the forms that start with its first
-// bytes are tried, longest first. That is the job of Aho-Corasick, but the
-// Go packages of it at hand report no positions or no overlapping matches,
-// and with forms at least MinMaskLength long this table does as well.
+// has some 150): at each position, only the forms that start with its
+// first bytes are tried, longest first. Aho-Corasick would do the same
+// job; the one Go package of it our module list offers is young and little
+// used, and with forms at least MinMaskLength long this small table, in
+// the standard library only, reads a log line in well under a microsecond
+// (BenchmarkMaskerLine).
 func (m *Masker) String(s string) string {
 	if m.Empty() || s == "" {
 		return s

@@ -117,6 +117,8 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 		now := time.Now()
 		return &executor.Result{State: sluice.AttemptSuccess, Started: now, Finished: now}
 	}
+	// The mask is armed before the attempt can produce anything, for
+	// every kind of task.
 	secrets, err := w.arm(a, task)
 	if err != nil {
 		return failed(err.Error())
