@@ -188,7 +188,7 @@ func table() []Route {
 		{Method: "GET", Path: "/api/v1/secrets", Tag: "secrets", Action: auth.ViewSecrets, Summary: "List secrets: names and times, never values",
 			Result: []Secret{}, Status: 200, handle: (*API).listSecrets},
 		{Method: "PUT", Path: "/api/v1/secrets/{name}", Tag: "secrets", Action: auth.EditSecrets, Summary: "Set a secret's value; it is encrypted and never returned",
-			Doc: "A name is an environment variable name (letters, digits and _, not starting with a digit, not SLUICE_…): a task that lists it in secrets: gets it as that variable, masked in its log. " +
+			Doc: "A name is an environment variable name (letters, digits and _, not starting with a digit, not SLUICE_…): a task that lists it in secrets: gets it as that variable, masked as *** in its log, outputs and error (a value under 3 bytes is not masked). " +
 				"The value is encrypted with the server's key ($SLUICE_SECRET_KEY, or on a single SQLite server its key file); a server without a key refuses (409).",
 			Body: SecretSet{}, Status: 204, handle: (*API).setSecret},
 		{Method: "DELETE", Path: "/api/v1/secrets/{name}", Tag: "secrets", Action: auth.EditSecrets, Summary: "Delete a secret",

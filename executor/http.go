@@ -132,13 +132,7 @@ func statusText(status int, err error) string {
 	return strconv.Itoa(status)
 }
 
-func snippet(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
-}
+func snippet(s string) string { return truncate(strings.TrimSpace(s), 200) }
 
 func logf(l LogSink, format string, args ...any) {
 	if l != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 var outputKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
@@ -86,9 +87,16 @@ func ReadOutputs(path string, max int) (map[string]string, error) {
 	return outs, nil
 }
 
+// truncate cuts s to at most n bytes and marks the cut with "…". It cuts
+// between characters, never inside one: the worker's mask recognises the
+// beginning of a secret before the mark, which a character cut in two
+// (quoted as \xNN) would hide from it.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/executor"
 	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -22,6 +23,9 @@ type attempt struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	logs   *logShipper
+	// mask hides the task's secrets in everything the attempt produces;
+	// arm sets it before the attempt produces anything. Nil masks nothing.
+	mask *secret.Masker
 }
 
 // errLeaseLost stops an attempt whose lease was taken over.
@@ -65,6 +69,8 @@ func (w *Worker) execute(a *attempt) {
 		w.release(a) // settled in the store already
 		return
 	}
+	// Before anything reads it: the store, the worker's log, callbacks.
+	a.maskResult(res)
 	res.Finished = w.clock.Now() // in the store's time, like the attempt's start
 
 	if res.Stopped {
@@ -111,6 +117,12 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 		now := time.Now()
 		return &executor.Result{State: sluice.AttemptSuccess, Started: now, Finished: now}
 	}
+	// The mask is armed before the attempt can produce anything, for
+	// every kind of task.
+	secrets, err := w.arm(a, task)
+	if err != nil {
+		return failed(err.Error())
+	}
 	x, err := w.newExprContext(a.ctx, v, task, c)
 	if err != nil {
 		return failed(err.Error())
@@ -152,11 +164,10 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 	defer cleanup()
 	outFile := filepath.Join(w.tmpDir, "output-"+strconv.FormatInt(c.AttemptID, 10))
 	defer os.Remove(outFile)
-	env, err := w.environment(a.ctx, v, task, c, outFile, x)
+	env, err := w.environment(v, task, c, outFile, x, secrets)
 	if err != nil {
 		return failed(err.Error())
 	}
-	a.logs.mask(x.secretValues)
 	script, argv := task.Run, task.Command
 	if len(task.Interpreter) > 0 && script != "" {
 		// The script goes to a file the interpreter runs, as GitHub
@@ -219,7 +230,7 @@ func (w *Worker) workdir(v *version, task *pipeline.Task, c *store.Claim) (strin
 
 // environment builds the task's environment: the worker's own, then the
 // task's env, then the run context, so SLUICE_* always mean what sluice says.
-func (w *Worker) environment(ctx context.Context, v *version, task *pipeline.Task, c *store.Claim, outFile string, x *exprContext) ([]string, error) {
+func (w *Worker) environment(v *version, task *pipeline.Task, c *store.Claim, outFile string, x *exprContext, secrets []openedSecret) ([]string, error) {
 	env := baseEnv()
 	keys := make([]string, 0, len(task.Env))
 	for k := range task.Env {
@@ -233,11 +244,9 @@ func (w *Worker) environment(ctx context.Context, v *version, task *pipeline.Tas
 		}
 		env = append(env, k+"="+val)
 	}
-	secrets, err := w.secrets(ctx, task.Secrets, x)
-	if err != nil {
-		return nil, err
+	for _, s := range secrets {
+		env = append(env, s.name+"="+s.value)
 	}
-	env = append(env, secrets...)
 	loc := v.pipeline.Location()
 	env = append(env,
 		"SLUICE_PIPELINE="+c.PipelineID,

@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/executor"
 	"github.com/sluice-dev/sluice/expression"
 	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -47,11 +48,11 @@ func (w *Worker) callbacks(ctx context.Context) {
 }
 
 func (w *Worker) runCallback(ctx context.Context, cb *store.Callback) {
-	err := w.callback(ctx, cb)
+	mask, err := w.callback(ctx, cb)
 	msg := ""
 	if err != nil {
-		msg = err.Error()
-		w.log.Warn("callback failed; the run is not affected", "run", cb.RunID, "task", cb.TaskID, "event", cb.Event, "err", err)
+		msg = mask.String(err.Error()) // it is stored and logged
+		w.log.Warn("callback failed; the run is not affected", "run", cb.RunID, "task", cb.TaskID, "event", cb.Event, "err", msg)
 	} else {
 		w.log.Info("callback ran", "run", cb.RunID, "task", cb.TaskID, "event", cb.Event)
 	}
@@ -60,14 +61,16 @@ func (w *Worker) runCallback(ctx context.Context, cb *store.Callback) {
 	}
 }
 
-func (w *Worker) callback(ctx context.Context, cb *store.Callback) error {
+// callback runs a callback. It returns the mask its error must pass
+// before it is stored or logged.
+func (w *Worker) callback(ctx context.Context, cb *store.Callback) (*secret.Masker, error) {
 	run, err := w.st.RunGet(ctx, cb.RunID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v, err := w.versions.get(ctx, run.VersionID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var action *pipeline.Action
 	lastError, attemptNo := "", 0
@@ -91,8 +94,21 @@ func (w *Worker) callback(ctx context.Context, cb *store.Callback) error {
 		}
 	}
 	if action == nil {
-		return nil // the version has no such callback any more
+		return nil, nil // the version has no such callback any more
 	}
+	mask, maskErr := w.callbackMask(ctx, v.pipeline, cb.TaskID)
+	// The attempt's error was masked when it was stored; masking it again
+	// covers errors stored by an older worker that did not.
+	lastError = mask.String(lastError)
+	err = w.act(ctx, v, run, cb, action, lastError, attemptNo)
+	if err != nil && maskErr != nil {
+		err = fmt.Errorf("the callback failed, and its error is not shown: it may hold a secret that cannot be masked, as %v", maskErr)
+	}
+	return mask, err
+}
+
+// act runs a callback's action, an HTTP request or a process.
+func (w *Worker) act(ctx context.Context, v *version, run *store.Run, cb *store.Callback, action *pipeline.Action, lastError string, attemptNo int) error {
 	loc := v.pipeline.Location()
 	var params map[string]any
 	_ = json.Unmarshal(run.Params, &params)

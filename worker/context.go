@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/sluice-dev/sluice/executor"
 	"github.com/sluice-dev/sluice/expression"
@@ -21,9 +22,6 @@ type exprContext struct {
 	v     *version
 	task  *pipeline.Task
 	claim *store.Claim
-
-	// secretValues are the task's secrets, to mask in its log.
-	secretValues []string
 
 	once    sync.Once
 	env     map[string]any
@@ -196,9 +194,14 @@ func (x *exprContext) httpRequest(h *pipeline.HTTP) (*executor.HTTPRequest, erro
 	return &executor.HTTPRequest{Method: h.Method, URL: url, Headers: headers, Body: body, Expect: h.Expect, Timeout: h.Timeout.D()}, nil
 }
 
+// shorten cuts s to at most n bytes, between characters (see the
+// executor's truncate), and marks the cut with "…".
 func shorten(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -156,32 +156,3 @@ func (w *Worker) childRun(ctx context.Context, x *exprContext, task *pipeline.Ta
 	}
 	return run, err
 }
-
-// secrets decrypts the task's secrets as environment entries and has the
-// log shipper mask their values.
-func (w *Worker) secrets(ctx context.Context, names []string, x *exprContext) ([]string, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	if w.cfg.Secrets == nil {
-		return nil, fmt.Errorf("the task needs secrets %v, but this worker has no secret key: set SLUICE_SECRET_KEY (the same on every process)", names)
-	}
-	sealed, err := w.st.SecretGet(ctx, names)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read secrets: %w", err)
-	}
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		s, ok := sealed[n]
-		if !ok {
-			return nil, fmt.Errorf("secret %s is not set: set it with `sluice secrets set %s`", n, n)
-		}
-		v, err := w.cfg.Secrets.Open(n, s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n+"="+string(v))
-		x.secretValues = append(x.secretValues, string(v))
-	}
-	return out, nil
-}

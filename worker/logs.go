@@ -1,16 +1,15 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/executor"
+	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -37,7 +36,7 @@ type logShipper struct {
 	timer   *time.Timer
 	dropped int
 	closed  bool
-	masks   [][]byte
+	mask    *secret.Masker
 	flushMu sync.Mutex // one flush at a time, in order
 }
 
@@ -55,9 +54,7 @@ func (l *logShipper) Line(stream executor.Stream, at time.Time, line []byte) {
 		l.mu.Unlock()
 		return
 	}
-	for _, m := range l.masks {
-		line = bytes.ReplaceAll(line, m, []byte("***"))
-	}
+	line = l.mask.Bytes(line)
 	l.buf = strconv.AppendInt(l.buf, at.UnixMicro(), 10)
 	l.buf = append(l.buf, ' ', byte(stream), ' ')
 	l.buf = append(l.buf, line...)
@@ -72,21 +69,12 @@ func (l *logShipper) Line(stream executor.Stream, at time.Time, line []byte) {
 	}
 }
 
-// mask replaces every occurrence of the values with *** in the lines to
-// come. Values shorter than 3 bytes are left alone: masking them would
-// blank out ordinary text.
-func (l *logShipper) mask(values []string) {
+// setMask has the secrets of m masked in every line to come. The worker
+// sets it before the attempt can write a line.
+func (l *logShipper) setMask(m *secret.Masker) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, v := range values {
-		// Lines are masked one by one: a value of several lines is
-		// masked line by line too.
-		for _, part := range append([]string{v}, strings.Split(v, "\n")...) {
-			if len(part) >= 3 {
-				l.masks = append(l.masks, []byte(part))
-			}
-		}
-	}
+	l.mask = m
 }
 
 // flush writes the buffered lines as the next chunk.

@@ -24,20 +24,22 @@ import (
 )
 
 type testBundle struct {
-	t   *testing.T
-	ctx context.Context
-	st  store.Store
-	dir string
+	t    *testing.T
+	ctx  context.Context
+	st   store.Store
+	dir  string
+	home string // the SQLite store's directory
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
+	home := t.TempDir()
+	st, err := sqlite.Open(context.Background(), home, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return &testBundle{t: t, ctx: context.Background(), st: st, dir: t.TempDir()}
+	return &testBundle{t: t, ctx: context.Background(), st: st, dir: t.TempDir(), home: home}
 }
 
 // trigger saves a pipeline from YAML (its file placed in b.dir) and

@@ -21,11 +21,13 @@ func secretsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "secrets",
 		Aliases: []string{"secret"},
-		Short:   "Set, list and delete secrets: values tasks get as environment variables, masked in logs",
+		Short:   "Set, list and delete secrets: values tasks get as environment variables, masked in what they produce",
 		Long: `Work with the secrets of a running sluice server. A secret is a named value
 (a password, an API key) that the server stores encrypted; a task that
 lists it (secrets: [API_TOKEN]) gets it as the environment variable of
-that name, and sluice masks it in the task's log.
+that name, and sluice masks it as *** in all the task produces: its log,
+outputs and error (see "Masking" in docs/pipelines.md for what it cannot
+catch: values under 3 bytes, encoded or split values).
 
 A value goes one way only: no command, API response or log shows it
 again. 'sluice secrets set' reads it from stdin, never from the command
