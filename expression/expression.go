@@ -12,6 +12,8 @@
 //	                                int(), float() or fromJSON() to convert;
 //	                                a mapped task's outputs are JSON arrays)
 //	vars.<name>                     variables (sluice vars set)
+//	secrets.<name>                  a secret the task lists, in text
+//	                                fields only (env values, http:)
 //	item, item_index                the item of a mapped task
 package expression
 
@@ -22,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -188,4 +191,61 @@ func TaskRefs(s string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Members returns the names an expression, or the expressions of a
+// template text, look up in the variable root: secrets.X and
+// secrets["X"] name X. dynamic is true when it uses root any other way
+// (secrets[params.name], or secrets alone), so that what it reads cannot
+// be known before it runs. Text that does not compile names nothing.
+func Members(s, root string) (names []string, dynamic bool) {
+	var progs []*Program
+	if t, err := ParseTemplate(s); err == nil && HasExpressions(s) {
+		for _, p := range t.parts {
+			if p.prog != nil {
+				progs = append(progs, p.prog)
+			}
+		}
+	} else if p, err := Compile(s); err == nil {
+		progs = append(progs, p)
+	}
+	seen := map[string]bool{}
+	for _, p := range progs {
+		v := &memberVisitor{root: root, seen: seen}
+		tree := p.prog.Node()
+		ast.Walk(&tree, v)
+		dynamic = dynamic || v.uses > v.named
+	}
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, dynamic
+}
+
+// memberVisitor finds the uses of one variable in an expression's tree.
+type memberVisitor struct {
+	root string
+	seen map[string]bool
+	// uses counts the identifiers that are root; named those of them
+	// that are root.X or root["X"].
+	uses, named int
+}
+
+func (v *memberVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == v.root {
+			v.uses++
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != v.root {
+			return
+		}
+		if prop, ok := n.Property.(*ast.StringNode); ok {
+			v.seen[prop.Value] = true
+			v.named++
+		}
+	}
 }

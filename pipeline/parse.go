@@ -68,6 +68,9 @@ type parser struct {
 	// exprSink collects the expression fields of the task or defaults
 	// being read.
 	exprSink *[]exprRef
+	// secretsOK is set while reading the fields where ${{ secrets.X }}
+	// may be used: a task's env: and http: (url, headers, body).
+	secretsOK bool
 }
 
 // file is what the walk of a pipeline file collects before the checks that

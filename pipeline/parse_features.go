@@ -29,11 +29,12 @@ var (
 	actionKeys   = []string{"run", "command", "http"}
 )
 
-// exprRef is an expression field and the tasks it mentions.
+// exprRef is an expression field and the tasks and secrets it mentions.
 type exprRef struct {
-	field string
-	at    pos
-	tasks []string
+	field   string
+	at      pos
+	tasks   []string
+	secrets []string
 }
 
 // template checks the ${{ }} expressions of a text field and records the
@@ -50,9 +51,19 @@ func (p *parser) template(at pos, label, s string) {
 }
 
 func (p *parser) refs(at pos, label, s string) {
+	names, other := expression.Members(s, "secrets")
+	switch {
+	case (len(names) > 0 || other) && !p.secretsOK:
+		p.errorf(at, "use ${{ secrets.NAME }} only in a task's env: and http: (url, headers, body), where the worker masks it; "+
+			"a task that lists a secret under secrets: also gets it as $NAME",
+			"%s: secrets cannot be used here", label)
+		names = nil
+	case other:
+		p.errorf(at, "write secrets.NAME, with the secret's name, so it can be checked against secrets:", "%s: use secrets.NAME", label)
+	}
 	if p.exprSink != nil {
-		if ids := expression.TaskRefs(s); len(ids) > 0 {
-			*p.exprSink = append(*p.exprSink, exprRef{field: label, at: at, tasks: ids})
+		if ids := expression.TaskRefs(s); len(ids) > 0 || len(names) > 0 {
+			*p.exprSink = append(*p.exprSink, exprRef{field: label, at: at, tasks: ids, secrets: names})
 		}
 	}
 }
@@ -80,7 +91,9 @@ func (p *parser) taskFeature(e entry, t *rawTask, where string) bool {
 	switch e.key {
 	case "http":
 		t.kinds = append(t.kinds, e)
+		p.secretsOK = true
 		t.http = p.httpSpec(e, "http")
+		p.secretsOK = false
 	case "wait_for":
 		t.kinds = append(t.kinds, e)
 		t.waitFor = p.waitFor(e)
@@ -474,7 +487,23 @@ func (p *parser) checkRefs(f *file) {
 			deps[d.id] = true
 		}
 		refs := append(append([]exprRef(nil), t.exprs...), t.set.exprs...)
+		secrets := t.set.secrets
+		if secrets == nil {
+			secrets = f.defaults.secrets
+		}
+		// The env of defaults that the task keeps is the task's too.
+		for k := range f.defaults.env {
+			if _, own := t.set.env[k]; own {
+				continue
+			}
+			for _, r := range f.defaults.exprs {
+				if r.field == fmt.Sprintf("env %s", quoteShort(k)) {
+					p.checkSecretRefs(r, secrets, "task "+quoteShort(t.id))
+				}
+			}
+		}
 		for _, r := range refs {
+			p.checkSecretRefs(r, secrets, "task "+quoteShort(t.id))
 			for _, id := range r.tasks {
 				switch {
 				case !known[id]:
@@ -487,7 +516,22 @@ func (p *parser) checkRefs(f *file) {
 		}
 	}
 	for _, r := range f.defaults.exprs {
-		p.errorf(r.at, "use tasks.<id> in a task's own settings, where its depends_on is known", "%s in defaults mentions tasks.%s", r.field, r.tasks[0])
+		p.checkSecretRefs(r, f.defaults.secrets, "defaults")
+		if len(r.tasks) > 0 {
+			p.errorf(r.at, "use tasks.<id> in a task's own settings, where its depends_on is known", "%s in defaults mentions tasks.%s", r.field, r.tasks[0])
+		}
+	}
+}
+
+// checkSecretRefs checks that the secrets an expression mentions are
+// listed under secrets: where it is written: only those are opened for
+// the task, and masked in what it produces.
+func (p *parser) checkSecretRefs(r exprRef, listed []string, where string) {
+	for _, name := range r.secrets {
+		if !contains(listed, name) {
+			p.errorf(r.at, fmt.Sprintf("add %s to the secrets: of %s", name, where),
+				"%s of %s uses secrets.%s, which is not in its secrets:", r.field, where, name)
+		}
 	}
 }
 

@@ -294,7 +294,9 @@ func (p *parser) setting(e entry, s *settings) bool {
 			s.description = &v
 		}
 	case "env":
+		p.secretsOK = true
 		s.env = p.env(e)
+		p.secretsOK = false
 	case "workdir":
 		if v, ok := p.str(e, e.key); ok {
 			s.workdir = &v

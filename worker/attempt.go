@@ -123,7 +123,7 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 	if err != nil {
 		return failed(err.Error())
 	}
-	x, err := w.newExprContext(a.ctx, v, task, c)
+	x, err := w.newExprContext(a.ctx, v, task, c, secrets)
 	if err != nil {
 		return failed(err.Error())
 	}

@@ -23,14 +23,23 @@ type exprContext struct {
 	task  *pipeline.Task
 	claim *store.Claim
 
+	// secrets are the task's secrets by name, for the env: and http:
+	// fields (the parser allows ${{ secrets.X }} nowhere else); the mask
+	// of the attempt already hides them.
+	secrets map[string]any
+
 	once    sync.Once
 	env     map[string]any
 	outs    map[string]map[string]string
 	loadErr error
 }
 
-func (w *Worker) newExprContext(ctx context.Context, v *version, task *pipeline.Task, c *store.Claim) (*exprContext, error) {
-	return &exprContext{w: w, ctx: ctx, v: v, task: task, claim: c}, nil
+func (w *Worker) newExprContext(ctx context.Context, v *version, task *pipeline.Task, c *store.Claim, secrets []openedSecret) (*exprContext, error) {
+	x := &exprContext{w: w, ctx: ctx, v: v, task: task, claim: c, secrets: map[string]any{}}
+	for _, s := range secrets {
+		x.secrets[s.name] = s.value
+	}
+	return x, nil
 }
 
 // outputs returns the outputs of the task's direct upstream tasks.
@@ -100,6 +109,8 @@ func (x *exprContext) usesVars() bool {
 	return strings.Contains(string(b), "vars.")
 }
 
+// render renders a text field. Only texts see the task's secrets; when:
+// and for_each: do not, since what they yield is shown and stored.
 func (x *exprContext) render(s string) (string, error) {
 	if !expression.HasExpressions(s) {
 		return s, nil
@@ -108,7 +119,20 @@ func (x *exprContext) render(s string) (string, error) {
 	if x.loadErr != nil {
 		return "", x.loadErr
 	}
-	return expression.Render(s, x.env)
+	env := x.env
+	if names, _ := expression.Members(s, "secrets"); len(names) > 0 {
+		env = make(map[string]any, len(x.env)+1)
+		for k, v := range x.env {
+			env[k] = v
+		}
+		env["secrets"] = x.secrets
+		for _, n := range names {
+			if _, ok := x.secrets[n]; !ok {
+				return "", fmt.Errorf("secrets.%s: the task does not list %s under secrets:", n, n)
+			}
+		}
+	}
+	return expression.Render(s, env)
 }
 
 func (x *exprContext) eval(src string) (any, error) {

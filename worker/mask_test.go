@@ -522,3 +522,68 @@ tasks:
 	}
 	b.noLeak([]int64{run.ID}, token)
 }
+
+// TestSecretsInExpressions: an HTTP task sends a declared secret in a
+// header and its URL through ${{ secrets.NAME }}, and an env value gets
+// one; what comes back, and the URL in an error, is masked.
+func TestSecretsInExpressions(t *testing.T) {
+	t.Parallel()
+	token := newSecret(t, "TOKEN", func(r string) string { return "tok-" + r })
+	var (
+		mu   sync.Mutex
+		auth []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization")+" "+r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/fail/"+token.value {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, "no access for %s", r.Header.Get("Authorization"))
+			return
+		}
+		fmt.Fprintf(w, "hello %s", r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(srv.Close)
+	b := setupMask(t, token)
+	run := b.trigger(`id: secret_exprs
+tasks:
+  call:
+    secrets: [TOKEN]
+    http:
+      url: "` + srv.URL + `/ok"
+      headers: {Authorization: "Bearer ${{ secrets.TOKEN }}"}
+  refused:
+    secrets: [TOKEN]
+    http:
+      url: "` + srv.URL + `/fail/${{ secrets.TOKEN }}"
+      headers: {Authorization: "Bearer ${{ secrets['TOKEN'] }}"}
+  shell:
+    secrets: [TOKEN]
+    env: {API_KEY: "key=${{ secrets.TOKEN }}"}
+    run: 'test "$API_KEY" = "key=$TOKEN" && echo "got $API_KEY"'
+`)
+	b.startWorker()
+	if s := b.waitRun(run.ID); s != sluice.RunFailed {
+		t.Fatalf("run %s", s)
+	}
+	mu.Lock()
+	got := strings.Join(auth, "\n")
+	mu.Unlock()
+	if !strings.Contains(got, "Bearer "+token.value+" /ok") || !strings.Contains(got, "Bearer "+token.value+" /fail/"+token.value) {
+		t.Fatalf("the server did not get the secret: %q", got)
+	}
+	if outs, _ := b.st.OutputList(b.ctx, run.ID, []string{"call"}); outs["call"]["body"] != "hello Bearer ***" {
+		t.Errorf("body output = %q", outs["call"]["body"])
+	}
+	if e := b.attempts(run.ID, "refused")[0].Error; !strings.Contains(e, "403") || !strings.Contains(e, "no access for Bearer ***") {
+		t.Errorf("refused: %q", e)
+	}
+	if st := b.attempts(run.ID, "shell")[0].State; st != sluice.AttemptSuccess {
+		t.Errorf("shell: %s\n%s", st, b.log(run.ID, "shell"))
+	}
+	if log := b.log(run.ID, "shell"); !strings.Contains(log, "got key=***") {
+		t.Errorf("shell log = %q", log)
+	}
+	b.noLeak([]int64{run.ID}, token)
+}
