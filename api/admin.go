@@ -184,6 +184,9 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(req.Name)
 	if name == "" {
 		name = req.Role + " token of " + p.Name
+		if req.User != "" {
+			name = req.Role + " token of " + req.User
+		}
 	}
 	if len(name) > 200 {
 		return sluice.Errorf(sluice.EINVALID, "token name: at most 200 characters")
@@ -198,15 +201,29 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		expires = &t
 	}
 	secret, hash := auth.NewToken()
-	tk, err := p.NewToken(name, hash, store.Role(req.Role), expires)
-	if err != nil {
+	var (
+		tk  *store.Token
+		err error
+	)
+	if req.User != "" {
+		u, err := a.st.UserGet(r.Context(), req.User)
+		if sluice.ErrorCode(err) == sluice.ENOTFOUND {
+			return sluice.Errorf(sluice.EINVALID, "user %q: no such user", req.User)
+		}
+		if err != nil {
+			return err
+		}
+		if tk, err = p.NewTokenFor(u, name, hash, store.Role(req.Role), expires); err != nil {
+			return err
+		}
+	} else if tk, err = p.NewToken(name, hash, store.Role(req.Role), expires); err != nil {
 		return err
 	}
 	tk, err = a.st.TokenCreate(r.Context(), tk)
 	if err != nil {
 		return err
 	}
-	a.logger(r).Info("API token created", "token", tk.ID, "name", tk.Name, "role", string(tk.Role), "by", by(r))
+	a.logger(r).Info("API token created", "token", tk.ID, "name", tk.Name, "role", string(tk.Role), "for", tokenOut(tk).User, "by", by(r))
 	writeJSON(w, http.StatusCreated, NewToken{Token: tokenOut(tk), Secret: secret})
 	return nil
 }

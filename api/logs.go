@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/control"
 	"github.com/sluice-dev/sluice/internal/httpstream"
 	"github.com/sluice-dev/sluice/store"
@@ -113,6 +114,9 @@ func (a *API) followLogs(w http.ResponseWriter, r *http.Request, in *store.Insta
 	// another web process with Last-Event-ID.
 	ctx, cancel := httpstream.Context(r)
 	defer cancel()
+	// It ends too when the principal may no longer read it (the user was
+	// disabled or deleted, the token revoked), saying why.
+	ctx = a.auth.Watch(ctx, r, auth.View)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -203,6 +207,11 @@ func (a *API) followLogs(w http.ResponseWriter, r *http.Request, in *store.Insta
 		}
 		select {
 		case <-ctx.Done():
+			if cause := context.Cause(ctx); sluice.ErrorCode(cause) == sluice.EFORBIDDEN {
+				_, body := errorBody(cause)
+				ev.send("error", "", ErrorResponse{Error: body})
+				_ = rc.Flush()
+			}
 			return
 		case <-wake:
 		case <-poll.C:

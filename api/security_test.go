@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/api"
 )
@@ -127,6 +129,8 @@ func TestDNSRebinding(t *testing.T) {
 			{method: "POST", path: "/api/v1/pipelines/manual/runs", json: api.TriggerRequest{}, header: origin},
 			{method: "GET", path: "/api/v1/variables", header: origin},
 			{method: "GET", path: "/", header: origin},
+			{method: "GET", path: "/metrics", header: origin},
+			{method: "GET", path: "/events/pipelines", header: origin},
 		} {
 			r := s.do(req)
 			if r.status != http.StatusForbidden || !strings.Contains(string(r.body), "refused") {
@@ -145,4 +149,90 @@ func TestDNSRebinding(t *testing.T) {
 		s.do(request{method: "POST", path: "/api/v1/pipelines/manual/runs", json: api.TriggerRequest{},
 			header: map[string]string{"Host": host, "Origin": "http://" + host, "Sec-Fetch-Site": "same-origin"}}).want(t, 201)
 	}
+}
+
+// TestStreamsEndWithTheirPrincipal: a followed log was allowed when it
+// began; it ends once its user is disabled, or its token's user deleted,
+// rather than streaming on to someone who may no longer read it.
+func TestStreamsEndWithTheirPrincipal(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"ticker.yaml": `id: ticker
+tasks:
+  tick:
+    run: 'for i in $(seq 1 3000); do echo "tick $i"; sleep 0.1; done'
+`})
+	s.createUser("eve", "eve-password", "viewer")
+	s.createUser("ada", "ada-password", "admin")
+	eve := s.login("eve", "eve-password")
+	var tk api.NewToken
+	s.do(request{method: "POST", path: "/api/v1/tokens", session: s.login("ada", "ada-password"), json: api.TokenCreate{Role: "viewer"}}).want(t, 201).decode(t, &tk)
+	run := s.trigger("ticker", nil)
+	s.waitTask(run.ID, "tick", "running")
+	path := fmt.Sprintf("/api/v1/runs/%d/tasks/tick/logs?follow=true", run.ID)
+	for _, c := range []struct {
+		name   string
+		header map[string]string
+		revoke func()
+	}{
+		{"session of a disabled user", map[string]string{"Authorization": "", "Cookie": eve.cookie.String()}, func() {
+			yes := true
+			s.asAdmin("PATCH", "/api/v1/users/eve", api.UserUpdate{Disabled: &yes}).want(t, 200)
+		}},
+		{"token of a deleted user", map[string]string{"Authorization": "Bearer " + tk.Secret}, func() {
+			s.asAdmin("DELETE", "/api/v1/users/ada", nil).want(t, 204)
+		}},
+	} {
+		events := s.stream(path, c.header)
+		if ev := next(t, events); !strings.Contains(ev.data, "tick") {
+			t.Fatalf("%s: first event %+v", c.name, ev)
+		}
+		c.revoke()
+		deadline := time.After(60 * time.Second)
+		var last event
+	read:
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break read
+				}
+				last = ev
+			case <-deadline:
+				t.Fatalf("%s: the stream still runs a minute after its principal lost access", c.name)
+			}
+		}
+		if last.name != "error" || !strings.Contains(last.data, "may no longer") {
+			t.Errorf("%s: the stream ended without saying why: %+v", c.name, last)
+		}
+	}
+	s.asAdmin("POST", fmt.Sprintf("/api/v1/runs/%d/cancel", run.ID), nil).want(t, 200)
+}
+
+// TestTokenForAServiceAccount: an admin (here with the local CLI's token)
+// makes a token for a service account; it acts for that user, no more
+// than its role, and ends with it.
+func TestTokenForAServiceAccount(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"manual.yaml": manualPipeline})
+	s.createUser("ci-bot", "ci-bot-password", "operator")
+	e := s.asAdmin("POST", "/api/v1/tokens", api.TokenCreate{Role: "admin", User: "ci-bot"}).wantError(t, 422, "invalid")
+	if !strings.Contains(e.Message, "the user is operator") {
+		t.Errorf("422 = %q", e.Message)
+	}
+	s.asAdmin("POST", "/api/v1/tokens", api.TokenCreate{Role: "viewer", User: "nobody"}).wantError(t, 422, "invalid")
+	var tk api.NewToken
+	s.asAdmin("POST", "/api/v1/tokens", api.TokenCreate{Role: "operator", User: "ci-bot"}).want(t, 201).decode(t, &tk)
+	if tk.User != "ci-bot" || tk.System || tk.Name != "operator token of ci-bot" {
+		t.Fatalf("token = %+v", tk.Token)
+	}
+	var me api.Me
+	s.do(request{method: "GET", path: "/api/v1/me", token: tk.Secret}).want(t, 200).decode(t, &me)
+	if me.Name != "ci-bot" || me.Role != "operator" {
+		t.Fatalf("me = %+v", me)
+	}
+	s.do(request{method: "POST", path: "/api/v1/pipelines/manual/runs", token: tk.Secret}).want(t, 201)
+	yes := true
+	s.asAdmin("PATCH", "/api/v1/users/ci-bot", api.UserUpdate{Disabled: &yes}).want(t, 200)
+	s.do(request{method: "POST", path: "/api/v1/pipelines/manual/runs", token: tk.Secret}).wantError(t, 401, "unauthorized")
+	s.asAdmin("POST", "/api/v1/tokens", api.TokenCreate{Role: "viewer", User: "ci-bot"}).wantError(t, 422, "invalid")
 }

@@ -321,6 +321,8 @@ type Token struct {
 type TokenCreate struct {
 	Name string `json:"name,omitempty" doc:"what the token is for; default names its creator and role"`
 	Role string `json:"role" enum:"viewer,operator,admin"`
+	// User is the user the token acts for; empty for the one who makes it.
+	User string `json:"user,omitempty" doc:"the user the token acts for, such as a service account's; default the user making it. The token's role may not exceed theirs"`
 	// ExpiresIn is a duration such as "720h" or "30d"; empty for a token
 	// that does not expire.
 	ExpiresIn string `json:"expires_in,omitempty" doc:"a duration such as 720h or 30d; absent for a token that does not expire"`

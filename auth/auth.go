@@ -87,7 +87,16 @@ type Config struct {
 	// headers tell the client's address (see ClientAddr); none by default,
 	// so the peer's address is the client's.
 	TrustedProxies []netip.Prefix
-	Logger         *slog.Logger
+	// ForwardedHeader is the header the trusted proxies write the
+	// client's address in: HeaderXForwardedFor (the default) or
+	// HeaderForwarded. The other is not read.
+	ForwardedHeader string
+	// RecheckEvery is how often a long request (an event stream, a
+	// followed log) checks that its principal may still do what it does:
+	// a stream of a user disabled or deleted, a token revoked, or a role
+	// lowered meanwhile ends. Default 5s.
+	RecheckEvery time.Duration
+	Logger       *slog.Logger
 }
 
 // Auth authenticates requests. Create it with New.
@@ -107,6 +116,9 @@ func New(cfg Config) *Auth {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.RecheckEvery <= 0 {
+		cfg.RecheckEvery = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -142,13 +154,26 @@ type Principal struct {
 // NewToken returns a token, not yet stored, that the principal makes:
 // it belongs to the principal's user, and a token made with a system
 // token is a system token too. With --auth none there is no user to own
-// it, so it is refused.
+// it, so it is refused. NewTokenFor makes one for another user.
 func (p *Principal) NewToken(name, hash string, role store.Role, expires *time.Time) (*store.Token, error) {
 	if p == nil || (p.UserID == 0 && !p.System) {
 		return nil, sluice.Errorf(sluice.EINVALID, "an API token acts for the user who makes it, and with --auth none there is no user: "+
 			"start the server with --auth password and make the token as a user")
 	}
 	return &store.Token{Name: name, Hash: hash, Role: role, UserID: p.UserID, System: p.System, CreatedBy: p.Name, ExpiresAt: expires}, nil
+}
+
+// NewTokenFor returns a token, not yet stored, that the principal makes
+// for user u (a service account, say): it acts for u, whose role its own
+// may not exceed.
+func (p *Principal) NewTokenFor(u *store.User, name, hash string, role store.Role, expires *time.Time) (*store.Token, error) {
+	if u.Disabled {
+		return nil, sluice.Errorf(sluice.EINVALID, "user %q is disabled: a token of theirs would be refused", u.Name)
+	}
+	if !u.Role.Allows(role) {
+		return nil, sluice.Errorf(sluice.EINVALID, "a token for %q may not be %s: the user is %s, and a token does no more than its user", u.Name, role, u.Role)
+	}
+	return &store.Token{Name: name, Hash: hash, Role: role, UserID: u.ID, CreatedBy: p.Name, ExpiresAt: expires}, nil
 }
 
 // tokenPrincipal is the principal of a request with tk: a token acts for
@@ -226,7 +251,7 @@ func (a *Auth) Authenticate(r *http.Request) (*Principal, error) {
 func (a *Auth) Middleware(onError func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := a.checkHost(r); err != nil {
+			if err := a.CheckHost(r); err != nil {
 				onError(w, r, err)
 				return
 			}
@@ -248,6 +273,38 @@ func (a *Auth) Middleware(onError func(w http.ResponseWriter, r *http.Request, e
 			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 		})
 	}
+}
+
+// Watch returns a context that ends with ctx, or as soon as the request's
+// principal may no longer do act: the session ended, the user was disabled
+// or deleted or lost the role, the token was revoked. It is for requests
+// that last (event streams, followed logs), which were allowed once, when
+// they began.
+func (a *Auth) Watch(ctx context.Context, r *http.Request, act Action) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		defer cancel(nil)
+		t := time.NewTicker(a.cfg.RecheckEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			p, err := a.Authenticate(r.WithContext(ctx))
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return
+			case err != nil && sluice.ErrorCode(err) != sluice.EUNAUTH:
+				continue // the database is away: judge at the next tick
+			case err != nil || !p.Can(act):
+				cancel(sluice.Errorf(sluice.EFORBIDDEN, "the request may no longer %s", act))
+				return
+			}
+		}
+	}()
+	return ctx
 }
 
 func safeMethod(m string) bool {
@@ -285,35 +342,50 @@ func checkCSRF(r *http.Request, want string) error {
 // on w. Failed attempts are limited per user name and client address, and
 // per user name from every address (see MaxFailuresPerUserAddr); not per
 // address alone, since behind a proxy every client may share one.
-// Failures and lockouts are logged with the user name and address, never
-// the password.
+//
+// A login is recorded as a failure before its password is checked and
+// forgotten if it succeeds, so logins sent all at once cannot each pass
+// the limit before any failure is stored; a login refused by the limit is
+// forgotten too, so one address that keeps trying does not count against
+// the user from everywhere. Failures and lockouts are logged with the
+// client address and the user name (a name that is no user is shortened,
+// as it may be a password typed in the wrong field), never the password.
 func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password string) (*Principal, error) {
 	ctx := r.Context()
 	now := a.cfg.Clock.Now()
-	since := now.Add(-LoginWindow)
 	addr := a.ClientAddr(r)
 	if len(name) > maxUserName {
-		a.cfg.Logger.Warn("login failed", "user", name[:maxUserName]+"…", "addr", addr, "reason", "user name too long")
+		a.cfg.Logger.Warn("login failed", "user", redactName(name), "addr", addr, "reason", "user name too long")
 		return nil, sluice.Errorf(sluice.EUNAUTH, "wrong user name or password")
 	}
 	lower := strings.ToLower(name)
 	userKey, pairKey := "user:"+lower, "user+addr:"+lower+" "+addr
+	attempt := randomString(16)
+	if err := a.st.LoginAttemptAdd(ctx, attempt, []string{userKey, pairKey}, now.Add(-24*time.Hour)); err != nil {
+		return nil, err
+	}
+	forget := func() error { return a.st.LoginAttemptForget(context.WithoutCancel(ctx), attempt) }
+	since := now.Add(-LoginWindow)
 	nu, err := a.st.LoginFailureCount(ctx, userKey, since)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, forget())
 	}
 	np, err := a.st.LoginFailureCount(ctx, pairKey, since)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, forget())
 	}
-	if np >= MaxFailuresPerUserAddr || nu >= MaxFailuresPerUser {
-		a.cfg.Logger.Warn("login refused: too many failures", "user", name, "addr", addr,
-			"failures_from_addr", np, "failures_of_user", nu, "window", LoginWindow.String())
+	// The counts include this login.
+	if np > MaxFailuresPerUserAddr || nu > MaxFailuresPerUser {
+		if err := forget(); err != nil {
+			return nil, err
+		}
+		a.cfg.Logger.Warn("login refused: too many failures", "user", a.logName(ctx, name), "addr", addr,
+			"failures_from_addr", np-1, "failures_of_user", nu-1, "window", LoginWindow.String())
 		return nil, sluice.Errorf(sluice.ERATELIMIT, "too many failed logins: wait %s and try again", LoginWindow)
 	}
 	u, err := a.st.UserGet(ctx, name)
 	if err != nil && sluice.ErrorCode(err) != sluice.ENOTFOUND {
-		return nil, err
+		return nil, errors.Join(err, forget())
 	}
 	hash := ""
 	if u == nil {
@@ -323,19 +395,23 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 	}
 	// The hash is checked even for an unknown user, so the time a login
 	// takes does not tell which user names exist.
-	if !CheckPassword(hash, password) || u == nil || u.Disabled {
-		if err := a.st.LoginFailureAdd(ctx, []string{userKey, pairKey}, now.Add(-24*time.Hour)); err != nil {
-			return nil, err
-		}
-		reason := "wrong password"
+	ok, err := checkPasswordLimited(ctx, hash, password)
+	if err != nil {
+		return nil, errors.Join(err, forget())
+	}
+	if !ok || u == nil || u.Disabled {
+		reason, logged := "wrong password", name
 		switch {
 		case u == nil:
-			reason = "no such user"
+			reason, logged = "no such user", redactName(name)
 		case u.Disabled:
 			reason = "user disabled"
 		}
-		a.cfg.Logger.Warn("login failed", "user", name, "addr", addr, "reason", reason)
+		a.cfg.Logger.Warn("login failed", "user", logged, "addr", addr, "reason", reason)
 		return nil, sluice.Errorf(sluice.EUNAUTH, "wrong user name or password")
+	}
+	if err := forget(); err != nil {
+		return nil, err
 	}
 	id := randomString(32)
 	s := &store.Session{IDHash: HashSecret(id), UserID: u.ID, CSRFToken: randomString(32), CreatedAt: now, ExpiresAt: now.Add(a.cfg.SessionTTL)}
@@ -348,6 +424,26 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, name, password stri
 	})
 	a.cfg.Logger.Info("user logged in", "user", u.Name, "addr", addr)
 	return &Principal{Name: u.Name, Role: u.Role, Via: "session", UserID: u.ID, CSRFToken: s.CSRFToken, SessionHash: s.IDHash}, nil
+}
+
+// logName is how a login's user name is logged: as it is when it names a
+// user, else shortened (see redactName).
+func (a *Auth) logName(ctx context.Context, name string) string {
+	if _, err := a.st.UserGet(ctx, name); err == nil {
+		return name
+	}
+	return redactName(name)
+}
+
+// redactName shortens a user name that is no user to its first two
+// characters and its length: a failed login's "name" is now and then a
+// password typed into the wrong field, and logs must not keep passwords.
+func redactName(name string) string {
+	r := []rune(name)
+	if len(r) <= 2 {
+		return fmt.Sprintf("%q (no such user)", name)
+	}
+	return fmt.Sprintf("%q… (%d characters, no such user)", string(r[:2]), len(r))
 }
 
 // maxUserName bounds the user name a login may give: longer ones cannot

@@ -32,16 +32,16 @@ func ParseProxies(list []string) ([]netip.Prefix, error) {
 
 // ClientAddr returns the address of the client that made r: the peer's
 // address, or, when the peer is a trusted proxy, the address the proxies
-// say they received the request from. X-Forwarded-For (else Forwarded) is
-// read from the right, past the trusted proxies, so a client cannot pick
-// its address by sending the header itself: only the entry the nearest
-// untrusted hop was seen from counts.
+// say they received the request from. The header they write
+// (Config.ForwardedHeader) is read from the right, past the trusted
+// proxies, so a client cannot pick its address by sending the header
+// itself: only the entry the nearest untrusted hop was seen from counts.
 func (a *Auth) ClientAddr(r *http.Request) string {
 	peer := peerAddr(r)
 	if !a.trusted(peer) {
 		return addrString(peer, r.RemoteAddr)
 	}
-	hops := forwardedFor(r.Header)
+	hops := a.forwardedFor(r.Header)
 	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
 		hop, ok := parseHop(hops[i])
@@ -59,8 +59,9 @@ func (a *Auth) ClientAddr(r *http.Request) string {
 }
 
 // overTLS reports whether the client reached sluice over TLS: directly, or
-// through a trusted proxy that says so in X-Forwarded-Proto (the last
-// value, the nearest proxy's) or Forwarded's proto=.
+// through a trusted proxy that says so, in X-Forwarded-Proto (the last
+// value, the nearest proxy's) or, when the proxies write Forwarded, in the
+// last proto= of Forwarded.
 func (a *Auth) overTLS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
@@ -68,19 +69,18 @@ func (a *Auth) overTLS(r *http.Request) bool {
 	if !a.trusted(peerAddr(r)) {
 		return false
 	}
-	if v := r.Header.Values("X-Forwarded-Proto"); len(v) > 0 {
-		protos := strings.Split(v[len(v)-1], ",")
-		return strings.EqualFold(strings.TrimSpace(protos[len(protos)-1]), "https")
-	}
-	for _, line := range r.Header.Values("Forwarded") {
-		for _, pair := range strings.Split(line, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-			if ok && strings.EqualFold(k, "proto") && strings.EqualFold(strings.Trim(v, `"`), "https") {
-				return true
+	last := ""
+	if a.cfg.ForwardedHeader == HeaderForwarded {
+		for _, pair := range forwardedPairs(r.Header) {
+			if strings.EqualFold(pair[0], "proto") {
+				last = pair[1]
 			}
 		}
+	} else if v := r.Header.Values("X-Forwarded-Proto"); len(v) > 0 {
+		protos := strings.Split(v[len(v)-1], ",")
+		last = strings.TrimSpace(protos[len(protos)-1])
 	}
-	return false
+	return strings.EqualFold(last, "https")
 }
 
 func (a *Auth) trusted(addr netip.Addr) bool {
@@ -115,31 +115,62 @@ func addrString(a netip.Addr, fallback string) string {
 	return a.String()
 }
 
-// forwardedFor lists the hops of X-Forwarded-For, or of the for=
-// parameters of Forwarded (RFC 7239) when there is no X-Forwarded-For,
-// from the first to the last. Several headers of a name count as one list
-// in order.
-func forwardedFor(h http.Header) []string {
+// The headers a proxy may write the client's address in.
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
+
+// ParseForwardedHeader checks the --forwarded-header value: the header the
+// trusted proxies write, X-Forwarded-For (the default) or Forwarded. Only
+// that one is read: a proxy passes the other on as the client sent it.
+func ParseForwardedHeader(s string) (string, error) {
+	switch {
+	case s == "", strings.EqualFold(s, HeaderXForwardedFor):
+		return HeaderXForwardedFor, nil
+	case strings.EqualFold(s, HeaderForwarded):
+		return HeaderForwarded, nil
+	}
+	return "", fmt.Errorf("--forwarded-header %q: want X-Forwarded-For or Forwarded, the header your proxy writes", s)
+}
+
+// forwardedFor lists the hops of the header the proxies write
+// (X-Forwarded-For, or the for= parameters of RFC 7239's Forwarded), from
+// the first to the last. Several headers of the name count as one list in
+// order.
+func (a *Auth) forwardedFor(h http.Header) []string {
 	var hops []string
-	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
-		for _, line := range xff {
+	if a.cfg.ForwardedHeader != HeaderForwarded {
+		for _, line := range h.Values(HeaderXForwardedFor) {
 			for _, hop := range strings.Split(line, ",") {
 				hops = append(hops, strings.TrimSpace(hop))
 			}
 		}
 		return hops
 	}
-	for _, line := range h.Values("Forwarded") {
+	for _, pair := range forwardedPairs(h) {
+		if strings.EqualFold(pair[0], "for") {
+			hops = append(hops, pair[1])
+		}
+	}
+	return hops
+}
+
+// forwardedPairs lists the key=value pairs of the Forwarded headers, in
+// order, values unquoted.
+func forwardedPairs(h http.Header) [][2]string {
+	var out [][2]string
+	for _, line := range h.Values(HeaderForwarded) {
 		for _, elem := range strings.Split(line, ",") {
 			for _, pair := range strings.Split(elem, ";") {
 				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if ok && strings.EqualFold(k, "for") {
-					hops = append(hops, strings.Trim(strings.TrimSpace(v), `"`))
+				if ok {
+					out = append(out, [2]string{strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)})
 				}
 			}
 		}
 	}
-	return hops
+	return out
 }
 
 // parseHop reads one hop: an address, with or without a port, IPv6 in

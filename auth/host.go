@@ -27,8 +27,10 @@ func ParseHosts(list []string) ([]string, error) {
 	for _, s := range list {
 		h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
 		switch {
-		case h == "":
+		case h == "" && strings.TrimSpace(s) == "":
 			continue
+		case h == "":
+			return nil, fmt.Errorf("--allowed-hosts %q: give a host name, such as sluice.example.com", s)
 		case h == "*":
 		case isPrefix(h):
 		case isAddr(strings.Trim(h, "[]")):
@@ -44,6 +46,25 @@ func ParseHosts(list []string) ([]string, error) {
 
 var hostName = regexp.MustCompile(`^\.?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$`)
 
+// CheckHosts refuses an --allowed-hosts list that would serve any name
+// with --auth none: every request there is an admin's, so any web page
+// could act as one through a name it points at this machine.
+func CheckHosts(mode Mode, hosts []string) error {
+	if mode != ModeNone {
+		return nil
+	}
+	for _, h := range hosts {
+		if h == "*" {
+			return sluice.Errorf(sluice.EINVALID, "--allowed-hosts '*' with --auth none would let any web page act as admin "+
+				"through a DNS name it points at this machine: list the names to serve, or use --auth password")
+		}
+		if p, err := netip.ParsePrefix(h); err == nil && p.Bits() == 0 {
+			return sluice.Errorf(sluice.EINVALID, "--allowed-hosts %s with --auth none takes every address: list the names or addresses to serve, or use --auth password", h)
+		}
+	}
+	return nil
+}
+
 func isPrefix(s string) bool {
 	_, err := netip.ParsePrefix(s)
 	return err == nil
@@ -54,10 +75,11 @@ func isAddr(s string) bool {
 	return err == nil
 }
 
-// checkHost refuses a request whose Host header names a host this server
+// CheckHost refuses a request whose Host header names a host this server
 // does not serve: with --auth none any but a loopback name or address, and
-// with --allowed-hosts any the list does not name.
-func (a *Auth) checkHost(r *http.Request) error {
+// with --allowed-hosts any the list does not name. The auth middleware
+// calls it for the UI and the API; /metrics calls it too.
+func (a *Auth) CheckHost(r *http.Request) error {
 	host := requestHost(r)
 	if isLoopbackHost(host) || hostListed(a.cfg.AllowedHosts, host) {
 		return nil

@@ -47,7 +47,7 @@ func TestLoginLockoutSparesOthers(t *testing.T) {
 		t.Fatalf("40 failures of other names from this address locked the admin out: %s", body)
 	}
 	log := b.log.String()
-	if !strings.Contains(log, "login failed") || !strings.Contains(log, "made-up-7") || !strings.Contains(log, "addr=127.0.0.1") {
+	if !strings.Contains(log, "login failed") || !strings.Contains(log, "no such user") || !strings.Contains(log, "addr=127.0.0.1") {
 		t.Errorf("failed logins are not logged with the name and address:\n%s", log)
 	}
 	if strings.Contains(log, "guess") || strings.Contains(log, "admin-password") {
@@ -118,8 +118,8 @@ func TestClientAddr(t *testing.T) {
 		{"all trusted", "10.1.2.3:80", []string{"X-Forwarded-For", "10.0.0.7, 10.0.0.8"}, "10.0.0.7"},
 		{"with ports and brackets", "[::1]:80", []string{"X-Forwarded-For", "[2001:db8::5]:443"}, "2001:db8::5"},
 		{"garbage hop", "10.1.2.3:80", []string{"X-Forwarded-For", "198.51.100.7, not-an-ip"}, "10.1.2.3"},
-		{"Forwarded", "10.1.2.3:80", []string{"Forwarded", `for=6.6.6.6, for="[2001:db8::9]:1234";proto=https`}, "2001:db8::9"},
-		{"X-Forwarded-For wins", "10.1.2.3:80", []string{"Forwarded", "for=6.6.6.6", "X-Forwarded-For", "198.51.100.8"}, "198.51.100.8"},
+		{"Forwarded is not read", "10.1.2.3:80", []string{"Forwarded", `for=198.51.100.8`}, "10.1.2.3"},
+		{"X-Forwarded-For is", "10.1.2.3:80", []string{"Forwarded", "for=198.51.100.8", "X-Forwarded-For", "6.6.6.6"}, "6.6.6.6"},
 		{"mapped IPv4 peer", "[::ffff:10.1.2.3]:80", []string{"X-Forwarded-For", "198.51.100.9"}, "198.51.100.9"},
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
@@ -130,6 +130,36 @@ func TestClientAddr(t *testing.T) {
 		if got := a.ClientAddr(r); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
+	}
+	// With proxies that write Forwarded, only Forwarded counts: a client's
+	// own X-Forwarded-For passes through such a proxy untouched.
+	fwd := auth.New(auth.Config{TrustedProxies: proxies, ForwardedHeader: auth.HeaderForwarded})
+	for _, c := range []struct {
+		name    string
+		headers []string
+		want    string
+	}{
+		{"Forwarded", []string{"Forwarded", `for=6.6.6.6, for="[2001:db8::9]:1234";proto=https`}, "2001:db8::9"},
+		{"client's X-Forwarded-For ignored", []string{"Forwarded", "for=198.51.100.1", "X-Forwarded-For", "10.9.9.1"}, "198.51.100.1"},
+		{"obfuscated hop", []string{"Forwarded", "for=_hidden, for=198.51.100.2"}, "198.51.100.2"},
+		{"unknown", []string{"Forwarded", "for=unknown"}, "10.1.2.3"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "10.1.2.3:80"
+		for i := 0; i+1 < len(c.headers); i += 2 {
+			r.Header.Set(c.headers[i], c.headers[i+1])
+		}
+		if got := fwd.ClientAddr(r); got != c.want {
+			t.Errorf("Forwarded: %s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	for _, ok := range []string{"", "x-forwarded-for", "Forwarded"} {
+		if _, err := auth.ParseForwardedHeader(ok); err != nil {
+			t.Errorf("ParseForwardedHeader(%q): %v", ok, err)
+		}
+	}
+	if _, err := auth.ParseForwardedHeader("X-Real-IP"); err == nil {
+		t.Error("ParseForwardedHeader took X-Real-IP")
 	}
 	for _, bad := range []string{"10.0.0.0/33", "proxy.example", "10.0.0.1:80"} {
 		if _, err := auth.ParseProxies([]string{bad}); err == nil || !strings.Contains(err.Error(), bad) {
@@ -181,9 +211,22 @@ func TestHostCheck(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"http://sluice.example.com", "sluice.example.com:8080", "a/b", "exa mple"} {
+	for _, bad := range []string{"http://sluice.example.com", "sluice.example.com:8080", "a/b", "exa mple", ".", "*.example.com"} {
 		if _, err := auth.ParseHosts([]string{bad}); err == nil {
 			t.Errorf("ParseHosts(%q) took it", bad)
+		}
+	}
+	// With --auth none, a list that takes every name undoes the check.
+	for _, all := range [][]string{{"*"}, {"sluice.example.com", "*"}, {"0.0.0.0/0"}, {"::/0"}} {
+		hosts, err := auth.ParseHosts(all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := auth.CheckHosts(auth.ModeNone, hosts); err == nil || !strings.Contains(err.Error(), "--auth none") {
+			t.Errorf("CheckHosts(none, %v) = %v", all, err)
+		}
+		if err := auth.CheckHosts(auth.ModePassword, hosts); err != nil {
+			t.Errorf("CheckHosts(password, %v) = %v", all, err)
 		}
 	}
 }
@@ -211,6 +254,8 @@ func TestSecureCookieBehindProxy(t *testing.T) {
 	t.Parallel()
 	behind := setupWith(t, auth.Config{Mode: auth.ModePassword, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	direct := setup(t, auth.ModePassword)
+	behindFwd := setupWith(t, auth.Config{Mode: auth.ModePassword, ForwardedHeader: auth.HeaderForwarded,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	for _, c := range []struct {
 		name    string
 		b       *testBundle
@@ -218,7 +263,8 @@ func TestSecureCookieBehindProxy(t *testing.T) {
 		secure  bool
 	}{
 		{"trusted proxy over TLS", behind, []string{"X-Forwarded-Proto", "https"}, true},
-		{"trusted proxy, Forwarded", behind, []string{"Forwarded", "for=198.51.100.1;proto=https"}, true},
+		{"trusted proxy, Forwarded", behindFwd, []string{"Forwarded", "for=198.51.100.1;proto=https"}, true},
+		{"trusted proxy, Forwarded, client's X-Forwarded-Proto", behindFwd, []string{"Forwarded", "for=198.51.100.1;proto=http", "X-Forwarded-Proto", "https"}, false},
 		{"trusted proxy over plain HTTP", behind, []string{"X-Forwarded-Proto", "http"}, false},
 		{"untrusted peer says https", direct, []string{"X-Forwarded-Proto", "https"}, false},
 	} {
@@ -240,5 +286,68 @@ func TestSecureCookieBehindProxy(t *testing.T) {
 		if _, err := c.b.st.UserGet(t.Context(), "ann"); err == nil {
 			_ = c.b.st.UserDelete(t.Context(), "ann")
 		}
+	}
+}
+
+// TestLoginBurst: logins sent all at once are limited like logins sent one
+// by one: at most MaxFailuresPerUserAddr passwords are checked for a user
+// from one address, and that address's burst does not lock the user out
+// from another.
+func TestLoginBurst(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, auth.Config{Mode: auth.ModePassword, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	b.user("bob", "bob-password", store.RoleViewer)
+	const burst = 3 * auth.MaxFailuresPerUser / 2
+	codes := make(chan string, burst)
+	start := make(chan struct{})
+	for range burst {
+		go func() {
+			<-start
+			_, body := b.tryLogin("bob", "guess", "X-Forwarded-For", "203.0.113.66")
+			codes <- body
+		}()
+	}
+	close(start)
+	checked := 0
+	for range burst {
+		if body := <-codes; strings.Contains(body, "wrong user name or password") {
+			checked++
+		} else if !strings.Contains(body, "too_many_requests") {
+			t.Errorf("unexpected answer: %s", body)
+		}
+	}
+	if checked > auth.MaxFailuresPerUserAddr {
+		t.Errorf("%d passwords checked in a burst from one address, limit %d", checked, auth.MaxFailuresPerUserAddr)
+	}
+	// The burst, and more refused tries after it, leave bob able to log
+	// in from his own address.
+	for range auth.MaxFailuresPerUser {
+		b.tryLogin("bob", "guess", "X-Forwarded-For", "203.0.113.66")
+	}
+	if _, body := b.tryLogin("bob", "bob-password", "X-Forwarded-For", "198.51.100.3"); !loggedIn(body) {
+		t.Fatalf("one address's refused tries locked bob out everywhere: %s", body)
+	}
+	// Successful logins are not failures: logging in often is fine.
+	for i := range 2 * auth.MaxFailuresPerUserAddr {
+		if _, body := b.tryLogin("bob", "bob-password", "X-Forwarded-For", "198.51.100.3"); !loggedIn(body) {
+			t.Fatalf("login %d of a user who logs in often: %s", i, body)
+		}
+	}
+}
+
+// TestLoginLogsNoPasswordTypedAsName: a name that is no user may be a
+// password typed into the wrong field; the log keeps only its start.
+func TestLoginLogsNoPasswordTypedAsName(t *testing.T) {
+	t.Parallel()
+	b := setup(t, auth.ModePassword)
+	b.user("ann", "ann-password", store.RoleViewer)
+	b.tryLogin("MyS3cretPassw0rd!", "whatever")
+	b.tryLogin("ann", "wrong")
+	log := b.log.String()
+	if strings.Contains(log, "MyS3cretPassw0rd") || !strings.Contains(log, `My\"…`) || !strings.Contains(log, "17 characters") {
+		t.Errorf("the name that is no user is not shortened:\n%s", log)
+	}
+	if !strings.Contains(log, "user=ann") {
+		t.Errorf("a known user's failure does not name them:\n%s", log)
 	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -8,9 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/sluice-dev/sluice"
 )
 
 // argon2id parameters, written into every hash so they can change later
@@ -90,3 +95,30 @@ func HashSecret(secret string) string {
 
 // NewPassword returns a random password for a new account.
 func NewPassword() string { return randomString(15) }
+
+// hashSlots bounds the password checks in progress at once: each holds
+// argonMemory (19 MiB), so a burst of logins, even with made-up names,
+// which no limit per user stops, must not take the server's memory.
+// Logins beyond the slots wait their turn; beyond maxHashWaiters waiting,
+// they are turned away at once rather than pile up.
+var (
+	hashSlots      = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	hashWaiters    atomic.Int64
+	maxHashWaiters = int64(64)
+)
+
+// checkPasswordLimited is CheckPassword within hashSlots.
+func checkPasswordLimited(ctx context.Context, hash, password string) (bool, error) {
+	if hashWaiters.Add(1) > maxHashWaiters {
+		hashWaiters.Add(-1)
+		return false, sluice.Errorf(sluice.ERATELIMIT, "the server is busy checking other logins: try again in a few seconds")
+	}
+	defer hashWaiters.Add(-1)
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-hashSlots }()
+	return CheckPassword(hash, password), nil
+}

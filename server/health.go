@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/api"
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/control"
@@ -68,7 +69,21 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}))
 	if cfg.Metrics != nil {
-		handle("GET /metrics", cfg.Metrics.Handler())
+		var mh http.Handler = cfg.Metrics.Handler()
+		if a != nil {
+			// With --auth none or --allowed-hosts, a page of another site
+			// must not read the metrics (pipeline names, counts) through
+			// a name it points at this machine.
+			inner := mh
+			mh = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := a.CheckHost(r); err != nil {
+					http.Error(w, sluice.ErrorMessage(err), http.StatusForbidden)
+					return
+				}
+				inner.ServeHTTP(w, r)
+			})
+		}
+		handle("GET /metrics", mh)
 	}
 	if a != nil {
 		ctl := control.New(st, nil, log).WithSecrets(cfg.Secrets)

@@ -75,6 +75,9 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For tells the
 	// client's address (see auth.ParseProxies).
 	TrustedProxies []string
+	// ForwardedHeader is the header they write it in: X-Forwarded-For
+	// (default) or Forwarded.
+	ForwardedHeader string
 	// TLSCert and TLSKey serve HTTPS when both are set.
 	TLSCert, TLSKey string
 	// Worker settings; see worker.Config.
@@ -148,8 +151,9 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		return sluice.Errorf(sluice.EINVALID, "--auth %q: want password or none", cfg.Auth)
 	}
 	var (
-		hosts   []string
-		proxies []netip.Prefix
+		hosts     []string
+		proxies   []netip.Prefix
+		forwarded string
 	)
 	if cfg.Web {
 		if err := auth.CheckListen(cfg.Auth, cfg.Listen); err != nil {
@@ -161,6 +165,12 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		}
 		if proxies, err = auth.ParseProxies(cfg.TrustedProxies); err != nil {
 			return sluice.Errorf(sluice.EINVALID, "%v", err)
+		}
+		if forwarded, err = auth.ParseForwardedHeader(cfg.ForwardedHeader); err != nil {
+			return sluice.Errorf(sluice.EINVALID, "%v", err)
+		}
+		if err := auth.CheckHosts(cfg.Auth, hosts); err != nil {
+			return err
 		}
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
@@ -181,7 +191,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	}
 	var au *auth.Auth
 	if cfg.Web {
-		au = auth.New(auth.Config{Store: st, Mode: cfg.Auth, SecureCookies: cfg.TLSCert != "", AllowedHosts: hosts, TrustedProxies: proxies, Logger: log})
+		au = auth.New(auth.Config{Store: st, Mode: cfg.Auth, SecureCookies: cfg.TLSCert != "", AllowedHosts: hosts, TrustedProxies: proxies, ForwardedHeader: forwarded, Logger: log})
 	}
 
 	var (

@@ -75,9 +75,15 @@ type Auth interface {
 	// TokenDelete revokes a token.
 	TokenDelete(ctx context.Context, id int64) error
 
-	// LoginFailureAdd records a failed login under each key (a user name,
-	// a client address) and forgets failures older than before.
-	LoginFailureAdd(ctx context.Context, keys []string, before time.Time) error
+	// LoginAttemptAdd records a login, as a failure, under each of its
+	// keys (a user name, a user name and address), and forgets failures
+	// older than before. A login is recorded before its password is
+	// checked: counted once its record is in, a burst of logins at once
+	// cannot all pass a limit.
+	LoginAttemptAdd(ctx context.Context, attempt string, keys []string, before time.Time) error
+	// LoginAttemptForget removes the records of a login that succeeded,
+	// or that was refused without checking a password.
+	LoginAttemptForget(ctx context.Context, attempt string) error
 	// LoginFailureCount counts the failures under key since a time.
 	LoginFailureCount(ctx context.Context, key string, since time.Time) (int, error)
 }

@@ -22,9 +22,13 @@ type usersData struct {
 }
 
 type tokensData struct {
-	Tokens  []*store.Token
-	Roles   []store.Role
-	Expiry  []expiryChoice
+	Tokens []*store.Token
+	Roles  []store.Role
+	Expiry []expiryChoice
+	// Users are those a token may be made for; For is the one chosen,
+	// empty for the user making it.
+	Users   []*store.User
+	For     string
 	Name    string
 	Role    string
 	Expires string
@@ -158,16 +162,38 @@ func (w *Web) renderTokens(rw http.ResponseWriter, r *http.Request, st int, d *t
 	if err != nil {
 		return err
 	}
+	users, err := w.st.UserList(r.Context())
+	if err != nil {
+		return err
+	}
 	d.Tokens, d.Roles, d.Expiry = tokens, store.Roles, expiryChoices
+	me := auth.FromContext(r.Context())
+	for _, u := range users {
+		if !u.Disabled && (me == nil || u.ID != me.UserID) {
+			d.Users = append(d.Users, u)
+		}
+	}
 	return w.render(rw, st, "tokens", w.newView(r, "API tokens", "admin", d))
 }
 
 func (w *Web) tokenCreate(rw http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	d := &tokensData{Name: strings.TrimSpace(r.PostFormValue("name")), Role: r.PostFormValue("role"), Expires: r.PostFormValue("expires")}
+	d := &tokensData{Name: strings.TrimSpace(r.PostFormValue("name")), Role: r.PostFormValue("role"), Expires: r.PostFormValue("expires"), For: r.PostFormValue("for")}
 	role := store.Role(d.Role)
-	var expires *time.Time
+	var (
+		expires *time.Time
+		forUser *store.User
+	)
+	if d.For != "" {
+		u, err := w.st.UserGet(ctx, d.For)
+		if err != nil && sluice.ErrorCode(err) != sluice.ENOTFOUND {
+			return err
+		}
+		forUser = u
+	}
 	switch {
+	case d.For != "" && forUser == nil:
+		d.Problem = fmt.Sprintf("There is no user %q.", d.For)
 	case d.Name == "" || len(d.Name) > 100:
 		d.Problem = "Name the token (up to 100 characters) after what uses it, such as \"nightly backfill job\"."
 	case !role.Valid():
@@ -185,7 +211,19 @@ func (w *Web) tokenCreate(rw http.ResponseWriter, r *http.Request) error {
 		return w.renderTokens(rw, r, http.StatusUnprocessableEntity, d)
 	}
 	secret, hash := auth.NewToken()
-	tk, err := auth.FromContext(ctx).NewToken(d.Name, hash, role, expires)
+	var (
+		tk  *store.Token
+		err error
+	)
+	if forUser != nil {
+		tk, err = auth.FromContext(ctx).NewTokenFor(forUser, d.Name, hash, role, expires)
+	} else {
+		tk, err = auth.FromContext(ctx).NewToken(d.Name, hash, role, expires)
+	}
+	if sluice.ErrorCode(err) == sluice.EINVALID {
+		d.Problem = sluice.ErrorMessage(err)
+		return w.renderTokens(rw, r, http.StatusUnprocessableEntity, d)
+	}
 	if err != nil {
 		return err
 	}

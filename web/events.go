@@ -82,6 +82,9 @@ func (w *Web) events(act auth.Action, f streamFunc) http.Handler {
 		}
 		ctx, cancel := httpstream.Context(r)
 		defer cancel()
+		// The stream ends when its principal may no longer see it; the
+		// page's next request then meets the login page or a 403.
+		ctx = w.cfg.Auth.Watch(ctx, r, act)
 		h := rw.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-store")

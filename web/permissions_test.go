@@ -1,15 +1,21 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/api"
 	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/control"
+	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlite"
 	"github.com/sluice-dev/sluice/web"
 )
 
@@ -153,5 +159,41 @@ func TestUIAndAPIAgree(t *testing.T) {
 		if u != a {
 			t.Errorf("%s does %s but %s does %s", p.ui, u, p.api, a)
 		}
+	}
+}
+
+// TestEventStreamEndsWithItsUser: a page's event stream was allowed when
+// it opened; it closes once its user is disabled.
+func TestEventStreamEndsWithItsUser(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	au := auth.New(auth.Config{Store: st, Logger: quiet, RecheckEvery: 20 * time.Millisecond})
+	srv := httptest.NewServer(server.Handler(st, au, nil, quiet))
+	t.Cleanup(srv.Close)
+	b := &testBundle{t: t, ctx: ctx, st: st, ctl: control.New(st, nil, quiet), url: srv.URL}
+	b.user("vic", store.RoleViewer)
+	c := b.login("vic")
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(sctx, http.MethodGet, srv.URL+"/events/pipelines", nil)
+	resp, err := c.http.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	if !sc.Scan() {
+		t.Fatalf("no first line: %v", sc.Err())
+	}
+	yes := true
+	must(t, st.UserUpdate(ctx, &store.UserUpdateParams{Name: "vic", Disabled: &yes}))
+	for sc.Scan() {
+	}
+	if sctx.Err() != nil {
+		t.Fatal("the stream of a disabled user still ran after 30s")
 	}
 }

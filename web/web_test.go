@@ -749,6 +749,27 @@ func TestAdminUsersAndTokens(t *testing.T) {
 	if _, err := b.st.TokenGet(b.ctx, auth.HashSecret(secret[1])); sluice.ErrorCode(err) != sluice.ENOTFOUND {
 		t.Fatalf("revoked token still works: %v", err)
 	}
+
+	// A token for a service account acts for it, no more than its role.
+	b.user("ci-bot", store.RoleOperator)
+	_, body = c.get("/admin/tokens")
+	wantContains(t, "token form", body, `<select id="tk-for" name="for">`, `<option value="ci-bot">ci-bot (operator)</option>`)
+	st, body, _ = c.post("/admin/tokens", c.form("name", "too much", "role", "admin", "expires", "30", "for", "ci-bot"))
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "the user is operator") {
+		t.Fatalf("an admin token for an operator: %d\n%s", st, shorten(body))
+	}
+	st, body, _ = c.post("/admin/tokens", c.form("name", "ci", "role", "operator", "expires", "30", "for", "ci-bot"))
+	secret = regexp.MustCompile(`value="(slc_[^"]+)"`).FindStringSubmatch(body)
+	if st != http.StatusOK || secret == nil {
+		t.Fatalf("token for ci-bot: %d", st)
+	}
+	tk, err = b.st.TokenGet(b.ctx, auth.HashSecret(secret[1]))
+	must(t, err)
+	if tk.User == nil || tk.User.Name != "ci-bot" || tk.CreatedBy != "ada" {
+		t.Fatalf("token for ci-bot: %+v", tk)
+	}
+	_, body = c.get("/admin/tokens")
+	wantContains(t, "tokens", body, `<td data-label="Acts for">ci-bot</td>`)
 }
 
 func TestEventStreams(t *testing.T) {

@@ -120,8 +120,9 @@ func roleCmd(r role) *cobra.Command {
 	if r.web {
 		f.StringVar(&cfg.Listen, "listen", r.defaultListen, "HTTP address of the UI, the API, /healthz and /readyz (port 0 picks a free port)")
 		f.StringVar(&authMode, "auth", "password", "authentication: password (users and API tokens), or none (only when listening on loopback, and only for requests addressed to a loopback name)")
-		f.StringSliceVar(&cfg.AllowedHosts, "allowed-hosts", nil, "serve the UI and API only to requests addressed to these hosts (besides localhost and loopback addresses): names, .domain for a domain and its subdomains, addresses, CIDR prefixes, or *; default any with --auth password, loopback only with --auth none")
-		f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "addresses or CIDR prefixes of the reverse proxies in front of sluice, whose X-Forwarded-For (or Forwarded) header gives the client's address for login limits and logs; default none")
+		f.StringSliceVar(&cfg.AllowedHosts, "allowed-hosts", nil, "serve the UI and API only to requests addressed to these hosts (besides localhost and loopback addresses): names, .domain for a domain and its subdomains, addresses, CIDR prefixes, or *; default any with --auth password, loopback only with --auth none (where * is refused)")
+		f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "addresses or CIDR prefixes of the reverse proxies in front of sluice, whose --forwarded-header gives the client's address (login limits, logs) and whether it came over HTTPS (Secure cookies); default none")
+		f.StringVar(&cfg.ForwardedHeader, "forwarded-header", "X-Forwarded-For", "the header the --trusted-proxies write the client's address in: X-Forwarded-For (with X-Forwarded-Proto) or Forwarded; the other is not read")
 		f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file, to serve HTTPS (with --tls-key)")
 		f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file")
 	} else {

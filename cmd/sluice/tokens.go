@@ -37,13 +37,14 @@ created; the server keeps only its hash.`,
 func tokensCreateCmd(r *remote) *cobra.Command {
 	var req api.TokenCreate
 	cmd := &cobra.Command{
-		Use:   "create --role ROLE [--name NAME] [--expires DURATION]",
+		Use:   "create --role ROLE [--user USER] [--name NAME] [--expires DURATION]",
 		Short: "Create an API token and print its secret, once",
 		Long: `Create an API token and print its secret on stdout, alone, so a script can
 capture it: TOKEN=$(sluice tokens create --role operator). The secret is
 shown only this once; keep it somewhere safe.`,
 		Example: `  sluice tokens create --role viewer --name dashboards
-  sluice tokens create --role operator --name ci --expires 30d`,
+  sluice tokens create --role operator --name ci --expires 30d
+  sluice users create ci-bot --role operator && sluice tokens create --role operator --user ci-bot --name ci`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if req.Role == "" {
@@ -73,6 +74,7 @@ shown only this once; keep it somewhere safe.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.Role, "role", "", "what the token may do: viewer, operator or admin (required)")
+	f.StringVar(&req.User, "user", "", "the user the token acts for, such as a service account; its role caps the token's, and disabling or deleting it ends the token (default: you, or the installation for the local CLI token)")
 	f.StringVar(&req.Name, "name", "", "what the token is for, shown in 'sluice tokens list' (default names you and the role)")
 	f.StringVar(&req.ExpiresIn, "expires", "", "lifetime such as 720h or 30d (default: never expires)")
 	return cmd

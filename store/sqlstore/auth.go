@@ -312,18 +312,29 @@ func (db *DB) TokenDelete(ctx context.Context, id int64) error {
 	}))
 }
 
-// LoginFailureAdd implements store.Auth.
-func (db *DB) LoginFailureAdd(ctx context.Context, keys []string, before time.Time) error {
-	return dbErr(db.inTx(ctx, "LoginFailureAdd", func(t *txn) error {
+// LoginAttemptAdd implements store.Auth.
+func (db *DB) LoginAttemptAdd(ctx context.Context, attempt string, keys []string, before time.Time) error {
+	return dbErr(db.inTx(ctx, "LoginAttemptAdd", func(t *txn) error {
 		if _, err := t.exec(`DELETE FROM login_failures WHERE at < ?`, us(before)); err != nil {
 			return err
 		}
 		for _, k := range keys {
-			if _, err := t.exec(`INSERT INTO login_failures (key, at) VALUES (?, ?)`, k, us(t.now)); err != nil {
+			if _, err := t.exec(`INSERT INTO login_failures (key, at, attempt) VALUES (?, ?, ?)`, k, us(t.now), attempt); err != nil {
 				return err
 			}
 		}
 		return nil
+	}))
+}
+
+// LoginAttemptForget implements store.Auth.
+func (db *DB) LoginAttemptForget(ctx context.Context, attempt string) error {
+	if attempt == "" {
+		return sluice.Errorf(sluice.EINVALID, "no login attempt named")
+	}
+	return dbErr(db.inTx(ctx, "LoginAttemptForget", func(t *txn) error {
+		_, err := t.exec(`DELETE FROM login_failures WHERE attempt = ?`, attempt)
+		return err
 	}))
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -360,16 +361,23 @@ func testUsersSessionsTokens(t *testing.T, open Opener) {
 	}
 
 	now := b.clock.Now()
-	for i := 0; i < 3; i++ {
-		if err := b.s.LoginFailureAdd(ctx, []string{"user:ann", "ip:1.2.3.4"}, now.Add(-time.Hour)); err != nil {
+	for i := 0; i < 4; i++ {
+		if err := b.s.LoginAttemptAdd(ctx, fmt.Sprint("attempt-", i), []string{"user:ann", "ip:1.2.3.4"}, now.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A login that succeeded is not a failure.
+	if err := b.s.LoginAttemptForget(ctx, "attempt-2"); err != nil {
+		t.Fatal(err)
 	}
 	if n, _ := b.s.LoginFailureCount(ctx, "user:ann", now.Add(-time.Minute)); n != 3 {
 		t.Fatalf("failures = %d", n)
 	}
+	if n, _ := b.s.LoginFailureCount(ctx, "ip:1.2.3.4", now.Add(-time.Minute)); n != 3 {
+		t.Fatalf("failures of the address = %d", n)
+	}
 	b.clock.Advance(2 * time.Hour)
-	if err := b.s.LoginFailureAdd(ctx, []string{"ip:5.6.7.8"}, b.clock.Now().Add(-time.Hour)); err != nil {
+	if err := b.s.LoginAttemptAdd(ctx, "attempt-4", []string{"ip:5.6.7.8"}, b.clock.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := b.s.LoginFailureCount(ctx, "user:ann", now.Add(-time.Minute)); n != 0 {
