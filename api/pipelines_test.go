@@ -288,3 +288,33 @@ func seedScheduledRun(t *testing.T, home, src string, logical time.Time) {
 		t.Fatal(err)
 	}
 }
+
+// TestDuplicatePipelineFiles checks a server's pipelines folder with two
+// files of one id: the pipeline shows an error naming both, and deleting
+// the copy clears it without touching the other file.
+func TestDuplicatePipelineFiles(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"a.yaml": manualPipeline, "b.yaml": manualPipeline + "# a copy\n"})
+	var p api.PipelineDetail
+	s.asAdmin("GET", "/api/v1/pipelines/manual", nil).want(t, 200).decode(t, &p)
+	if p.ParseError == nil || !strings.Contains(*p.ParseError, "a.yaml:1:5") || !strings.Contains(*p.ParseError, "b.yaml:1:5") {
+		t.Fatalf("parse_error = %q, want both files named", deref(p.ParseError))
+	}
+	if err := os.Remove(filepath.Join(s.pipes, "b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the duplicate error to clear", func() bool {
+		s.asAdmin("GET", "/api/v1/pipelines/manual", nil).want(t, 200).decode(t, &p)
+		return p.ParseError == nil
+	})
+	if p.Missing || !strings.HasSuffix(p.File, "a.yaml") {
+		t.Fatalf("after deleting the copy: %+v", p)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

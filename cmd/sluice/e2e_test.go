@@ -185,6 +185,34 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateDuplicateIDs checks that files that define one pipeline id
+// fail validation, each error naming the other files with the position of
+// their id, as a server's pipelines folder would refuse them.
+func TestValidateDuplicateIDs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yaml", "id: orders\ntasks:\n  a:\n    noop: true\n")
+	writeFile(t, dir, "b.yaml", "# a copy\nid: orders\ntasks:\n  b:\n    noop: true\n")
+	writeFile(t, dir, "other.yaml", "id: other\ntasks:\n  a:\n    noop: true\n")
+	r := sluiceCmd(t, dir, nil, "validate", ".")
+	for _, want := range []string{
+		`a.yaml:1:5: pipeline id "orders" is also defined in b.yaml:2:5`,
+		`b.yaml:2:5: pipeline id "orders" is also defined in a.yaml:1:5`,
+		"other.yaml: ok",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if r.code != 2 || strings.Contains(r.stdout, "a.yaml: ok") || strings.Contains(r.stdout, "b.yaml: ok") || !strings.Contains(r.stderr, "2 of 3 files have errors") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	// Named one by one, the files clash too.
+	if r := sluiceCmd(t, dir, nil, "validate", "a.yaml", "b.yaml"); r.code != 2 || !strings.Contains(r.stdout, "also defined in b.yaml:2:5") {
+		t.Fatalf("files: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // server is a running `sluice server`.
 type server struct {
 	t    *testing.T
