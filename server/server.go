@@ -155,8 +155,17 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	defer st.Close()
 	_, single := st.(*sqlite.Store)
 	m := metrics.New()
+	// The scheduler and workers do their work by writing: their process is
+	// ready while its writes succeed (see Writes). A web process is ready
+	// while the database answers.
+	var writes *Writes
+	var observer store.Observer = m
+	if cfg.Scheduler || cfg.Worker {
+		writes = NewWrites(WritesConfig{Next: m})
+		observer = writes
+	}
 	if o, ok := st.(store.Observable); ok {
-		o.SetObserver(m)
+		o.SetObserver(observer)
 	}
 	if sr, ok := st.(store.StatsReader); ok {
 		m.WatchStore(sr)
@@ -174,6 +183,10 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	bgCtx, bgStop := context.WithCancel(context.Background())
 	defer bgStop()
 	fail := func(err error) { errOnce.Do(func() { runErr = err }) }
+	if writes != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); writes.Run(bgCtx, st) }()
+	}
 
 	if cfg.Pipelines != "" {
 		loader := catalog.NewLoader(st, cfg.Pipelines, log)
@@ -237,7 +250,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 			<-workerDone
 			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
-		srv = &http.Server{Handler: NewHandler(HandlerConfig{Store: st, Auth: au, Secrets: box, Metrics: m, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: NewHandler(HandlerConfig{Store: st, Auth: au, Secrets: box, Metrics: m, Writes: writes, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
 		httpstream.Watch(srv)
 		addr := ln.Addr().String()
 		scheme := "http"
