@@ -92,16 +92,24 @@ func IsPostgres(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") || strings.Contains(db, "host=")
 }
 
+// CheckDB checks a --db value: empty (or "sqlite") for SQLite in the data
+// directory, or a PostgreSQL URL.
+func CheckDB(db string) error {
+	if db == "" || db == "sqlite" || IsPostgres(db) {
+		return nil
+	}
+	return errors.New("want empty (SQLite in --home) or a postgres:// URL")
+}
+
 // OpenStore opens the store cfg names.
 func OpenStore(ctx context.Context, cfg *Config) (store.Store, error) {
-	switch {
-	case cfg.DB == "" || cfg.DB == "sqlite":
-		return sqlite.Open(ctx, cfg.Home, sqlite.Options{Sync: cfg.Sync, Holder: cfg.Holder})
-	case IsPostgres(cfg.DB):
-		return postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, NoListen: cfg.NoListen, Logger: cfg.Logger})
-	default:
-		return nil, sluice.Errorf(sluice.EINVALID, "--db %q: want empty (SQLite in --home) or a postgres:// URL", cfg.DB)
+	if err := CheckDB(cfg.DB); err != nil {
+		return nil, sluice.Errorf(sluice.EINVALID, "--db %q: %v", cfg.DB, err)
 	}
+	if IsPostgres(cfg.DB) {
+		return postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, NoListen: cfg.NoListen, Logger: cfg.Logger})
+	}
+	return sqlite.Open(ctx, cfg.Home, sqlite.Options{Sync: cfg.Sync, Holder: cfg.Holder})
 }
 
 // openRetrying opens the store, waiting with backoff while the database is

@@ -50,8 +50,8 @@ func TestCLICapacity(t *testing.T) {
 	}
 
 	s.cli(t, "capacity", "--threshold", "daily_orders.load.bytes=1G").want(t, 1, "no task reported the metric daily_orders.load.bytes", "metrics reported: daily_orders.load.rows")
-	s.cli(t, "capacity", "--threshold", "rows=1G").want(t, 1, "pipeline.task.metric")
-	s.cli(t, "capacity", "--days", "400").want(t, 1, "days=400: want at most 366")
+	s.cli(t, "capacity", "--threshold", "rows=1G").want(t, 2, "pipeline.task.metric")
+	s.cli(t, "capacity", "--days", "400").want(t, 2, "want a whole number from 1 to 366")
 	s.cli(t, "capacity", "--pipeline", "nope").want(t, 1, "nope")
 	s.cli(t, "capacity", "extra").want(t, 2, "sluice capacity --help")
 }

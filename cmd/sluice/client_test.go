@@ -444,3 +444,14 @@ func TestCLINextRunFollowsTheLastRun(t *testing.T) {
 		t.Fatalf("--json: next_run = %v, want %v", list[0].NextRun, want)
 	}
 }
+
+// TestCLIBadRequestExit2 checks that a request the server finds malformed
+// (bad_request: it is built from the command's flags and arguments) exits
+// 2 like any usage error, while a well-formed request the server refuses
+// for what it says exits 1.
+func TestCLIBadRequestExit2(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{"hello.yaml": cliPipelines})
+	s.cli(t, "pipelines", "diff", "hello").want(t, 2, "is the first version of", "give from=")
+	s.cli(t, "pipelines", "trigger", "hello", "-p", "nope=1").want(t, 1, "nope")
+}

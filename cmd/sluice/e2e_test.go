@@ -568,3 +568,59 @@ func metricValue(body, series string) float64 {
 	}
 	return -1
 }
+
+// TestUsageErrorsExit2 checks that every mistake on a command line exits 2
+// with the flag and what it wants, before anything runs or any server is
+// asked (--server points nowhere): a flag value its flag refuses (states,
+// bounds, durations, time ranges, choices, formats), a flag without its
+// value, the wrong number of arguments.
+func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ok := writeFile(t, dir, "ok.yaml", "id: ok\ntasks:\n  a:\n    run: echo hi\n")
+	env := []string{"SLUICE_SERVER=http://127.0.0.1:1", "SLUICE_TOKEN=t", "SLUICE_HOME=" + filepath.Join(dir, "home")}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"runs", "list", "--state", "wrong"}, `"wrong": want queued, running, success, failed or cancelled`},
+		{[]string{"runs", "list", "--state", "failed,nope"}, `"nope": want queued`},
+		{[]string{"runs", "list", "--limit", "0"}, `--limit" flag: want a whole number from 1 to 500`},
+		{[]string{"runs", "list", "--limit", "501"}, `from 1 to 500`},
+		{[]string{"runs", "list", "--before", "x"}, `--before`},
+		{[]string{"capacity", "--days", "400"}, `--days" flag: want a whole number from 1 to 366`},
+		{[]string{"capacity", "--threshold", "rows=1G"}, `name the metric as pipeline.task.metric`},
+		{[]string{"capacity", "--threshold", "a.b.c=lots"}, `is not a number`},
+		{[]string{"backfill", "p", "--from", "yesterday", "--to", "2026-01-02"}, `--from "yesterday": want a date`},
+		{[]string{"backfill", "p", "--from", "2026-01-01", "--to", "2026-01-02", "--rerun", "some"}, `--rerun "some": want failed or all`},
+		{[]string{"logs", "1", "a", "--item", "-2"}, `--item -2: want the index of an item`},
+		{[]string{"tokens", "create", "--role", "root"}, `--role" flag: want viewer, operator or admin`},
+		{[]string{"tokens", "create", "--role", "admin", "--expires", "soon"}, `--expires" flag: want a duration of more than 0`},
+		{[]string{"users", "create", "bob", "--role", "root"}, `want viewer, operator or admin`},
+		{[]string{"db", "cleanup", "--retention", "forever"}, `--retention`},
+		{[]string{"server", "--sync", "sometimes"}, `--sync" flag: want normal or full`},
+		{[]string{"server", "--auth", "token"}, `--auth" flag: want password or none`},
+		{[]string{"server", "--db", "mysql://db"}, `--db" flag: want empty (SQLite in --home) or a postgres:// URL`},
+		{[]string{"server", "--lease", "long"}, `--lease`},
+		{[]string{"server", "--retention", "forever"}, `--retention`},
+		{[]string{"server", "--concurrency", "0"}, `--concurrency 0`},
+		{[]string{"server", "--auth", "none", "--listen", "0.0.0.0:0"}, `--auth none is only allowed when listening on loopback`},
+		{[]string{"worker", "--db", "postgres://127.0.0.1:1/x", "--poll", "often"}, `--poll`},
+		{[]string{"run", ok, "--kill-grace", "long"}, `--kill-grace`},
+		{[]string{"run", ok, "--pool", "big"}, `--pool "big": want NAME=SLOTS`},
+		{[]string{"bench", "chain", "--sync", "sometimes"}, `want normal or full`},
+		{[]string{"bench", "chain", "--tasks", "many"}, `--tasks`},
+		{[]string{"doctor", "--labels"}, `flag needs an argument: --labels`},
+		{[]string{"--log-format", "xml", "version"}, `--log-format "xml"`},
+		{[]string{"bench"}, `accepts 1 arg(s), received 0`},
+		{[]string{"validate"}, `requires at least 1 arg(s)`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := sluiceCmd(t, dir, env, tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, want 2 with %q\nstdout:\n%s\nstderr:\n%s", r.code, tt.want, r.stdout, r.stderr)
+			}
+		})
+	}
+}

@@ -8,9 +8,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/store/sqlite"
 )
 
 // role says which parts of sluice a command runs.
@@ -108,18 +110,23 @@ func roleCmd(r role) *cobra.Command {
 			defer stop()
 			cfg.Holder = "sluice " + r.name
 			cfg.Auth = auth.Mode(authMode)
-			return server.Run(ctx, cfg, kill)
+			err := server.Run(ctx, cfg, kill)
+			if sluice.ErrorCode(err) == sluice.EINVALID {
+				// Run refused a setting: a flag or its $SLUICE_ variable.
+				return exitWith(2, err)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DB, "db", "", "database: empty for SQLite in --home, or a postgres:// URL")
+	checkedVar(f, &cfg.DB, "db", "", "database: empty for SQLite in --home, or a postgres:// URL", server.CheckDB)
 	if r.name == "server" {
 		f.StringVar(&cfg.Home, "home", ".sluice", "data directory of the embedded SQLite store")
-		f.StringVar(&cfg.Sync, "sync", "normal", "SQLite durability: normal (a power loss may lose the last commits) or full")
+		choiceVar(f, &cfg.Sync, "sync", "normal", "SQLite durability: normal (a power loss may lose the last commits) or full", sqlite.SyncModes...)
 	}
 	if r.web {
 		f.StringVar(&cfg.Listen, "listen", r.defaultListen, "HTTP address of the UI, the API, /healthz and /readyz (port 0 picks a free port)")
-		f.StringVar(&authMode, "auth", "password", "authentication: password (users and API tokens), or none (only when listening on loopback)")
+		choiceVar(f, &authMode, "auth", string(auth.ModePassword), "authentication: password (users and API tokens), or none (only when listening on loopback)", auth.ModePassword, auth.ModeNone)
 		f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file, to serve HTTPS (with --tls-key)")
 		f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file")
 	} else {

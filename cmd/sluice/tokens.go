@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/store"
 )
 
 func tokensCmd() *cobra.Command {
@@ -70,9 +71,9 @@ shown only this once; keep it somewhere safe.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&req.Role, "role", "", "what the token may do: viewer, operator or admin (required)")
+	choiceVar(f, &req.Role, "role", "", "what the token may do: viewer, operator or admin (required)", store.Roles...)
 	f.StringVar(&req.Name, "name", "", "what the token is for, shown in 'sluice tokens list' (default names you and the role)")
-	f.StringVar(&req.ExpiresIn, "expires", "", "lifetime such as 720h or 30d (default: never expires)")
+	checkedVar(f, &req.ExpiresIn, "expires", "", "lifetime such as 720h or 30d (default: never expires)", positiveDuration)
 	return cmd
 }
 

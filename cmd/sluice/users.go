@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/store"
 )
 
 func usersCmd() *cobra.Command {
@@ -104,7 +105,7 @@ characters.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&role, "role", "", "what the user may do: viewer, operator or admin (required)")
+	choiceVar(cmd.Flags(), &role, "role", "", "what the user may do: viewer, operator or admin (required)", store.Roles...)
 	return cmd
 }
 

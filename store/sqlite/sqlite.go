@@ -46,6 +46,9 @@ type Options struct {
 	Holder string
 }
 
+// SyncModes are the values of Options.Sync; Open checks for them.
+var SyncModes = []string{"normal", "full"}
+
 // Store is the SQLite store.
 type Store struct {
 	*sqlstore.DB
@@ -71,7 +74,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	switch sync {
 	case "":
 		sync = "normal"
-	case "normal", "full":
+	case "normal", "full": // SyncModes
 	default:
 		unlock()
 		return nil, sluice.Errorf(sluice.EINVALID, "sqlite: sync must be normal or full, not %q", o.Sync)
