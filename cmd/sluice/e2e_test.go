@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,7 +130,7 @@ func TestRunExitCodes(t *testing.T) {
 		t.Fatalf("ok: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r := sluiceCmd(t, dir, nil, "run", fail)
-	if r.code != 1 || !strings.Contains(r.stdout, "exited with code 3") || !strings.Contains(r.stdout, "upstream_failed") || !strings.Contains(r.stdout, "| bad") {
+	if r.code != 1 || !strings.Contains(r.stdout, "exited with code 3") || !strings.Contains(r.stdout, "upstream_failed") || !strings.Contains(r.stdout, "! bad") {
 		t.Fatalf("fail: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = sluiceCmd(t, dir, nil, "run", bad)
@@ -622,5 +624,47 @@ func TestUsageErrorsExit2(t *testing.T) {
 				t.Fatalf("exit %d, want 2 with %q\nstdout:\n%s\nstderr:\n%s", r.code, tt.want, r.stdout, r.stderr)
 			}
 		})
+	}
+}
+
+// logLineMark is a printed log line of 'sluice run' or 'sluice logs': its
+// time, an optional task column, the stream's mark and the text.
+var logLineMark = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d\d\d +(?:\S+ +)?([|!#]) (.*)$`)
+
+// TestRunMarksStreamsLikeLogs runs a task that writes to stdout and
+// stderr with 'sluice run', then reads its log with 'sluice logs' from a
+// server on the same data dir: both mark every line the same way (| for
+// stdout, ! for stderr).
+func TestRunMarksStreamsLikeLogs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := writeFile(t, dir, "mixed.yaml", "id: mixed\ntasks:\n  talk:\n    run: |\n      echo to-out-1\n      echo to-err-1 >&2\n      sleep 0.1\n      echo to-out-2\n      echo to-err-2 >&2\n")
+	r := sluiceCmd(t, dir, nil, "run", file, "--home", ".sluice")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	marks := func(out string) []string {
+		var got []string
+		for _, line := range strings.Split(out, "\n") {
+			if m := logLineMark.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[2], "to-") {
+				got = append(got, m[1]+" "+m[2])
+			}
+		}
+		sort.Strings(got)
+		return got
+	}
+	ran := marks(r.stdout)
+	if want := []string{"! to-err-1", "! to-err-2", "| to-out-1", "| to-out-2"}; strings.Join(ran, ",") != strings.Join(want, ",") {
+		t.Fatalf("sluice run marks %q, want %q:\n%s", ran, want, r.stdout)
+	}
+
+	srv := startServer(t, dir, []string{"SLUICE_ADMIN_PASSWORD=admin-password"}, "--home", ".sluice", "--pipelines", filepath.Join(dir, "none"))
+	waitFile(t, filepath.Join(dir, ".sluice", "cli-token"), 30*time.Second, srv.logs)
+	l := sluiceCmd(t, dir, []string{"SLUICE_SERVER=" + srv.url, "SLUICE_TOKEN=", "SLUICE_HOME="}, "logs", "1", "talk")
+	if l.code != 0 {
+		t.Fatalf("logs: exit %d\n%s%s", l.code, l.stdout, l.stderr)
+	}
+	if logged := marks(l.stdout); strings.Join(logged, ",") != strings.Join(ran, ",") {
+		t.Fatalf("sluice logs marks %q, sluice run %q:\n%s", logged, ran, l.stdout)
 	}
 }
