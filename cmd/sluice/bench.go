@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/bench"
-	"github.com/sluice-dev/sluice/server"
-	"github.com/sluice-dev/sluice/store/sqlite"
 )
 
 func benchCmd() *cobra.Command {
@@ -88,8 +86,8 @@ func benchCmd() *cobra.Command {
 	f.IntVar(&o.Tasks, "tasks", 1000, "number of tasks N")
 	f.IntVar(&o.Concurrency, "concurrency", 16, "slots of each worker")
 	f.IntVar(&o.Workers, "workers", 1, "workers in this process")
-	choiceVar(f, &o.Sync, "sync", "normal", "SQLite durability: normal or full", sqlite.SyncModes...)
-	checkedVar(f, &o.DB, "db", "", "run on PostgreSQL (a postgres:// URL), in a fresh schema dropped afterwards", server.CheckDB)
+	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")
+	f.StringVar(&o.DB, "db", "", "run on PostgreSQL (a postgres:// URL), in a fresh schema dropped afterwards")
 	f.IntVar(&o.WorkerProcs, "workers-procs", 0, "run the workers as this many 'sluice worker' processes (PostgreSQL only)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")

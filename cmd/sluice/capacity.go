@@ -61,10 +61,9 @@ its history starts.`,
 	}
 	r.addFlags(cmd.Flags())
 	fl := cmd.Flags()
-	intRangeVar(fl, &q.Days, "days", capacity.DefaultDays, 1, capacity.MaxDays, fmt.Sprintf("the window: this many whole days before today, at most %d", capacity.MaxDays))
+	fl.IntVar(&q.Days, "days", 28, "the window: this many whole days before today, at most 366")
 	fl.StringVar(&q.Pipeline, "pipeline", "", "only this pipeline's runs and volumes (pools are shared, and always shown)")
-	checkedArrayVar(fl, &q.Thresholds, "threshold", "forecast when a volume's daily mean passes a value: pipeline.task.metric=VALUE, such as daily_orders.load.rows=5M (repeat for more)",
-		func(s string) error { _, err := capacity.ParseThreshold(s); return err })
+	fl.StringArrayVar(&q.Thresholds, "threshold", nil, "forecast when a volume's daily mean passes a value: pipeline.task.metric=VALUE, such as daily_orders.load.rows=5M (repeat for more)")
 	commandLineOnly(cmd, "pipeline")
 	return cmd
 }

@@ -107,7 +107,7 @@ and log what they find.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&labels, "labels", nil, "the labels of the worker that would run the tasks; checks tasks' requires: against them")
 	f.StringVar(&pipelines, "pipelines", "pipelines", "folder of pipeline files to check when no file is given")
-	checkedVar(f, &db, "db", "", "check the live pipelines of this database (a postgres:// URL) instead of files", server.CheckDB)
+	f.StringVar(&db, "db", "", "check the live pipelines of this database (a postgres:// URL) instead of files")
 	f.BoolVar(&all, "all", false, "show every check, not only the problems")
 	return cmd
 }

@@ -7,142 +7,116 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/capacity"
 	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlite"
 )
 
-// Flag values that check themselves. A value a flag refuses is a usage
-// error (exit status 2, see usage), found before anything runs or any
-// server is asked, and said the same way for every flag: cobra and pflag
-// print `invalid argument "x" for "--flag" flag: ` and the reason.
-
-// choice is a string flag that takes one of a fixed list of values.
-type choice struct {
-	value   *string
-	choices []string
-}
-
-// choiceVar defines a flag that takes one of choices.
-func choiceVar[T ~string](f *pflag.FlagSet, p *string, name, value, usage string, choices ...T) {
-	*p = value
-	f.Var(&choice{value: p, choices: strs(choices)}, name, usage)
-}
-
-func (c *choice) Set(s string) error {
-	if !slices.Contains(c.choices, s) {
-		return fmt.Errorf("want %s", orList(c.choices))
-	}
-	*c.value = s
-	return nil
-}
-
-func (c *choice) String() string { return *c.value }
-func (c *choice) Type() string   { return "string" }
-
-// choices is a list flag whose values each come from a fixed list;
-// repeat it or separate values with commas.
-type choices struct {
-	value   *[]string
-	choices []string
-	changed bool
-}
-
-// choicesVar defines a list flag of values from choices.
-func choicesVar[T ~string](f *pflag.FlagSet, p *[]string, name, usage string, choices_ ...T) {
-	f.Var(&choices{value: p, choices: strs(choices_)}, name, usage)
-}
-
-func (c *choices) Set(s string) error {
-	var got []string
-	for _, v := range strings.Split(s, ",") {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		if !slices.Contains(c.choices, v) {
-			return fmt.Errorf("%q: want %s", v, orList(c.choices))
-		}
-		got = append(got, v)
-	}
-	if !c.changed {
-		*c.value, c.changed = nil, true
-	}
-	*c.value = append(*c.value, got...)
-	return nil
-}
-
-func (c *choices) String() string { return listString(*c.value) }
-func (c *choices) Type() string   { return "strings" }
-
-// intRange is an integer flag with bounds.
-type intRange struct {
-	value    *int
-	min, max int
-}
-
-// intRangeVar defines an integer flag from min to max, both included.
-func intRangeVar(f *pflag.FlagSet, p *int, name string, value, min, max int, usage string) {
-	*p = value
-	f.Var(&intRange{value: p, min: min, max: max}, name, usage)
-}
-
-func (r *intRange) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < r.min || n > r.max {
-		return fmt.Errorf("want a whole number from %d to %d", r.min, r.max)
-	}
-	*r.value = n
-	return nil
-}
-
-func (r *intRange) String() string { return strconv.Itoa(*r.value) }
-func (r *intRange) Type() string   { return "int" }
-
-// checked is a string flag whose value check accepts; repeated, when
-// list is set, each value is kept.
-type checked struct {
-	value *string
-	list  *[]string
+// flagChecks are the checks of the flag values that have rules: a value a
+// check refuses is a usage error (exit status 2, see usage), found before
+// anything runs or any server is asked, and said the same way for every
+// flag: `invalid argument "x" for "--flag" flag: ` and what it wants. The
+// rules are those the rest of sluice applies, so the CLI cannot take what
+// the server or the store would refuse. Flags whose type does not parse
+// (a duration, a number) are usage errors already.
+var flagChecks = []struct {
+	cmds  []string // command paths
+	flag  string
 	check func(string) error
+}{
+	{[]string{"sluice runs list"}, "state", oneOf(sluice.RunStates...)},
+	{[]string{"sluice runs list"}, "limit", intFrom(1, api.MaxRunLimit)},
+	{[]string{"sluice capacity"}, "days", intFrom(1, capacity.MaxDays)},
+	{[]string{"sluice capacity"}, "threshold", func(s string) error { _, err := capacity.ParseThreshold(s); return err }},
+	{[]string{"sluice tokens create", "sluice users create"}, "role", oneOf(store.Roles...)},
+	{[]string{"sluice tokens create"}, "expires", positiveDuration},
+	{[]string{"sluice server", "sluice scheduler", "sluice worker", "sluice web", "sluice bench", "sluice doctor"}, "db", server.CheckDB},
+	{[]string{"sluice server", "sluice bench"}, "sync", oneOf(sqlite.SyncModes...)},
+	{[]string{"sluice server", "sluice web"}, "auth", oneOf(auth.ModePassword, auth.ModeNone)},
 }
 
-// checkedVar defines a string flag whose value check accepts.
-func checkedVar(f *pflag.FlagSet, p *string, name, value, usage string, check func(string) error) {
-	*p = value
-	f.Var(&checked{value: p, check: check}, name, usage)
-}
-
-// checkedArrayVar defines a repeatable flag whose every value check
-// accepts.
-func checkedArrayVar(f *pflag.FlagSet, p *[]string, name, usage string, check func(string) error) {
-	f.Var(&checked{list: p, check: check}, name, usage)
-}
-
-func (c *checked) Set(s string) error {
-	if err := c.check(s); err != nil {
-		return err
+// checkFlags puts the checks of flagChecks on the flags of root's
+// commands. A check whose command or flag is missing is a mistake in this
+// table, found by any run of the binary.
+func checkFlags(root *cobra.Command) {
+	cmds := map[string]*cobra.Command{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		cmds[c.CommandPath()] = c
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
 	}
-	if c.list != nil {
-		*c.list = append(*c.list, s)
-	} else {
-		*c.value = s
+	walk(root)
+	for _, fc := range flagChecks {
+		for _, path := range fc.cmds {
+			c := cmds[path]
+			if c == nil || c.Flags().Lookup(fc.flag) == nil {
+				panic(fmt.Sprintf("flagChecks: %s has no flag --%s", path, fc.flag))
+			}
+			fl := c.Flags().Lookup(fc.flag)
+			fl.Value = &checkedValue{Value: fl.Value, check: fc.check, list: fl.Value.Type() == "stringSlice"}
+			if fl.DefValue == "[]" {
+				fl.DefValue = "" // --help shows no default for an empty list
+			}
+		}
 	}
-	return nil
 }
 
-func (c *checked) String() string {
-	if c.list != nil {
-		return listString(*c.list)
-	}
-	return *c.value
+// checkedValue is a flag value that check must accept before it is set;
+// for a list (list), each of its comma-separated values.
+type checkedValue struct {
+	pflag.Value
+	check func(string) error
+	list  bool
 }
 
-func (c *checked) Type() string {
-	if c.list != nil {
-		return "stringArray"
+func (c *checkedValue) Set(s string) error {
+	if !c.list {
+		if err := c.check(s); err != nil {
+			return err
+		}
+		return c.Value.Set(s)
 	}
-	return "string"
+	for _, v := range strings.Split(s, ",") {
+		if err := c.check(strings.TrimSpace(v)); err != nil {
+			return fmt.Errorf("%q: %v", strings.TrimSpace(v), err)
+		}
+	}
+	return c.Value.Set(s)
+}
+
+// oneOf accepts one of choices.
+func oneOf[T ~string](choices ...T) func(string) error {
+	return func(s string) error {
+		if !slices.Contains(choices, T(s)) {
+			names := make([]string, len(choices))
+			for i, c := range choices {
+				names[i] = string(c)
+			}
+			return fmt.Errorf("want %s", orList(names))
+		}
+		return nil
+	}
+}
+
+// intFrom accepts a whole number from min to max.
+func intFrom(min, max int) func(string) error {
+	return func(s string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < min || n > max {
+			return fmt.Errorf("want a whole number from %d to %d", min, max)
+		}
+		return nil
+	}
 }
 
 // positiveDuration accepts a duration of more than 0, in days too
@@ -153,23 +127,6 @@ func positiveDuration(s string) error {
 		return errors.New("want a duration of more than 0 such as 720h or 30d")
 	}
 	return nil
-}
-
-// listString shows a list flag's values; empty for none, so --help shows
-// no default.
-func listString(vs []string) string {
-	if len(vs) == 0 {
-		return ""
-	}
-	return "[" + strings.Join(vs, ",") + "]"
-}
-
-func strs[T ~string](vs []T) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = string(v)
-	}
-	return out
 }
 
 // orList says "a, b or c".

@@ -79,6 +79,7 @@ flag, a flag value it does not take, the wrong arguments).`,
 		documentEnv(c.Flags())
 	}
 	documentEnv(root.PersistentFlags())
+	checkFlags(root)
 	usage(root)
 
 	err := root.Execute()
@@ -102,8 +103,8 @@ flag, a flag value it does not take, the wrong arguments).`,
 
 // usage makes every mistake on the command line of c and its subcommands
 // a usage error, exit status 2 with a pointer to --help: an unknown flag,
-// a flag value its flag refuses (see flagvalues.go) or the wrong number
-// of arguments. Other failures exit 1.
+// a flag value its flag refuses (see flagChecks) or the wrong number of
+// arguments. Other failures exit 1.
 func usage(c *cobra.Command) {
 	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(cmd, err) })
 	if c.Args != nil {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/api"
 	"github.com/sluice-dev/sluice/client"
 )
@@ -79,8 +78,8 @@ func runsListCmd(r *remote) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.Pipeline, "pipeline", "", "only runs of this pipeline")
-	choicesVar(fl, &f.States, "state", "only runs in these states: queued, running, success, failed, cancelled (repeat or separate with commas)", sluice.RunStates...)
-	intRangeVar(fl, &f.Limit, "limit", 20, 1, api.MaxRunLimit, fmt.Sprintf("how many runs to list, at most %d", api.MaxRunLimit))
+	fl.StringSliceVar(&f.States, "state", nil, "only runs in these states: queued, running, success, failed, cancelled (repeat or separate with commas)")
+	fl.IntVar(&f.Limit, "limit", 20, "how many runs to list, at most 500")
 	fl.Int64Var(&f.Before, "before", 0, "only runs older than this run id, for the next page")
 	commandLineOnly(cmd, "pipeline")
 	return cmd

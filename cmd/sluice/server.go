@@ -12,7 +12,6 @@ import (
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/server"
-	"github.com/sluice-dev/sluice/store/sqlite"
 )
 
 // role says which parts of sluice a command runs.
@@ -119,14 +118,14 @@ func roleCmd(r role) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	checkedVar(f, &cfg.DB, "db", "", "database: empty for SQLite in --home, or a postgres:// URL", server.CheckDB)
+	f.StringVar(&cfg.DB, "db", "", "database: empty for SQLite in --home, or a postgres:// URL")
 	if r.name == "server" {
 		f.StringVar(&cfg.Home, "home", ".sluice", "data directory of the embedded SQLite store")
-		choiceVar(f, &cfg.Sync, "sync", "normal", "SQLite durability: normal (a power loss may lose the last commits) or full", sqlite.SyncModes...)
+		f.StringVar(&cfg.Sync, "sync", "normal", "SQLite durability: normal (a power loss may lose the last commits) or full")
 	}
 	if r.web {
 		f.StringVar(&cfg.Listen, "listen", r.defaultListen, "HTTP address of the UI, the API, /healthz and /readyz (port 0 picks a free port)")
-		choiceVar(f, &authMode, "auth", string(auth.ModePassword), "authentication: password (users and API tokens), or none (only when listening on loopback)", auth.ModePassword, auth.ModeNone)
+		f.StringVar(&authMode, "auth", "password", "authentication: password (users and API tokens), or none (only when listening on loopback)")
 		f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file, to serve HTTPS (with --tls-key)")
 		f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file")
 	} else {

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/api"
-	"github.com/sluice-dev/sluice/store"
 )
 
 func tokensCmd() *cobra.Command {
@@ -71,9 +70,9 @@ shown only this once; keep it somewhere safe.`,
 		},
 	}
 	f := cmd.Flags()
-	choiceVar(f, &req.Role, "role", "", "what the token may do: viewer, operator or admin (required)", store.Roles...)
+	f.StringVar(&req.Role, "role", "", "what the token may do: viewer, operator or admin (required)")
 	f.StringVar(&req.Name, "name", "", "what the token is for, shown in 'sluice tokens list' (default names you and the role)")
-	checkedVar(f, &req.ExpiresIn, "expires", "", "lifetime such as 720h or 30d (default: never expires)", positiveDuration)
+	f.StringVar(&req.ExpiresIn, "expires", "", "lifetime such as 720h or 30d (default: never expires)")
 	return cmd
 }
 

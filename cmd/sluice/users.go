@@ -12,7 +12,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sluice-dev/sluice/api"
-	"github.com/sluice-dev/sluice/store"
 )
 
 func usersCmd() *cobra.Command {
@@ -105,7 +104,7 @@ characters.`,
 			return nil
 		},
 	}
-	choiceVar(cmd.Flags(), &role, "role", "", "what the user may do: viewer, operator or admin (required)", store.Roles...)
+	cmd.Flags().StringVar(&role, "role", "", "what the user may do: viewer, operator or admin (required)")
 	return cmd
 }
 
