@@ -13,6 +13,9 @@ const (
 	RunCancelled RunState = "cancelled"
 )
 
+// RunStates lists the run states, in the order a run goes through them.
+var RunStates = []RunState{RunQueued, RunRunning, RunSuccess, RunFailed, RunCancelled}
+
 // Finished reports whether s is a final state.
 func (s RunState) Finished() bool {
 	return s == RunSuccess || s == RunFailed || s == RunCancelled

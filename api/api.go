@@ -20,7 +20,7 @@ type Config struct {
 	// Auth authenticates requests. Nil means password mode over the
 	// control's store.
 	Auth *auth.Auth
-	// Clock tells durations of running runs; default the system clock.
+	// Clock tells durations of running runs; default the Control's.
 	Clock sluice.Clock
 	// Logger records internal errors, which responses never show, and
 	// one line per request; default slog.Default().
@@ -48,7 +48,7 @@ type API struct {
 // New returns an API for cfg.
 func New(cfg Config) *API {
 	if cfg.Clock == nil {
-		cfg.Clock = sluice.SystemClock
+		cfg.Clock = cfg.Control.Clock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

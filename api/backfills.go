@@ -11,8 +11,8 @@ import (
 )
 
 func backfillOut(b *store.Backfill) Backfill {
-	runs := make(map[string]int, len(runStates))
-	for _, s := range runStates {
+	runs := make(map[string]int, len(sluice.RunStates))
+	for _, s := range sluice.RunStates {
 		runs[string(s)] = b.Runs[s]
 	}
 	return Backfill{

@@ -95,3 +95,16 @@ func TestCapacityEmpty(t *testing.T) {
 		t.Errorf("empty report: %+v", rep)
 	}
 }
+
+// TestCapacityNoHistoryYet: a scheduled pipeline that has not run yet has
+// a forecast that says there is no history yet, and what to do.
+func TestCapacityNoHistoryYet(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"later.yaml": "id: later\nschedule: \"@daily\"\nstart: 2099-01-01\ntasks:\n  a:\n    run: echo hi\n"})
+	var rep api.Capacity
+	s.do(request{method: "GET", path: "/api/v1/capacity", token: s.admin}).want(t, 200).decode(t, &rep)
+	if len(rep.Forecasts) != 1 || rep.Forecasts[0].Risk != "unknown" ||
+		!strings.Contains(rep.Forecasts[0].Message, "`later` has not run yet: no history to forecast from; a forecast of its run time needs successful runs on 7 days") {
+		t.Fatalf("forecasts: %+v", rep.Forecasts)
+	}
+}

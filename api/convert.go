@@ -102,10 +102,8 @@ func (a *API) pipelineOut(sp *store.Pipeline, p *pipeline.Pipeline, recent []*st
 			}
 			out.Params[name] = Param{Type: string(prm.Type), Default: prm.Default, Required: prm.Required, Values: values, Description: prm.Description}
 		}
-		if !sp.Paused {
-			if next, ok := a.ctl.NextRun(p); ok {
-				out.NextRun = &next
-			}
+		if next, ok := a.ctl.NextRun(sp, p); ok {
+			out.NextRun = &next
 		}
 	}
 	sort.Slice(recent, func(i, j int) bool { return recent[i].ID > recent[j].ID })

@@ -164,6 +164,8 @@ func OpenAPI() []byte {
 	health := map[string]any{"type": "object", "required": []string{"status"}, "properties": map[string]any{
 		"status":   map[string]any{"type": "string", "enum": []string{"ok", "ready", "unavailable"}},
 		"database": map[string]any{"type": "string", "description": "why the database is unavailable"},
+		"writes":   map[string]any{"type": "string", "description": "on a scheduler or worker: the database writes that fail, with their error, since when and how many calls"},
+		"hint":     map[string]any{"type": "string", "description": "what to do about it"},
 	}}
 	healthOp := func(id, summary string, codes ...int) map[string]any {
 		resp := map[string]any{}
@@ -173,7 +175,7 @@ func OpenAPI() []byte {
 		return map[string]any{"operationId": id, "summary": summary, "tags": []string{"health"}, "security": []any{}, "responses": resp}
 	}
 	paths["/healthz"] = map[string]any{"get": healthOp("healthz", "Liveness: the process answers", 200)}
-	paths["/readyz"] = map[string]any{"get": healthOp("readyz", "Readiness: the database answers", 200, 503)}
+	paths["/readyz"] = map[string]any{"get": healthOp("readyz", "Readiness: the database answers, and on a scheduler or worker takes its writes", 200, 503)}
 
 	doc := map[string]any{
 		"openapi": "3.1.0",

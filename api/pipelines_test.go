@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,10 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/control"
+	"github.com/sluice-dev/sluice/scheduler"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlite"
 )
 
 const scheduledPipeline = `id: hourly
@@ -238,4 +244,77 @@ func TestUpload(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestPipelineNextRunFollowsTheLastRun checks next_run of an @every
+// pipeline whose last scheduled run was 10 minutes ago: the scheduler
+// creates the next one an interval after that run, and the API says so
+// (not now plus the interval), in the list and for the one pipeline.
+func TestPipelineNextRunFollowsTheLastRun(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	last := time.Now().UTC().Truncate(time.Second).Add(-10 * time.Minute)
+	seedScheduledRun(t, s.home, "id: hourly\nschedule: \"@every 1h\"\ntasks:\n  a:\n    run: echo hi\n", last)
+	s.start("--poll", "100ms")
+	want := last.Add(time.Hour)
+
+	var list []api.Pipeline
+	s.asAdmin("GET", "/api/v1/pipelines", nil).want(t, 200).decode(t, &list)
+	if len(list) != 1 || list[0].NextRun == nil || !list[0].NextRun.Equal(want) {
+		t.Fatalf("list: next_run = %v, want %v (the last run at %v plus 1h)", list[0].NextRun, want, last)
+	}
+	var d api.PipelineDetail
+	s.asAdmin("GET", "/api/v1/pipelines/hourly", nil).want(t, 200).decode(t, &d)
+	if d.NextRun == nil || !d.NextRun.Equal(want) {
+		t.Fatalf("pipeline: next_run = %v, want %v", d.NextRun, want)
+	}
+}
+
+// seedScheduledRun stores, in the SQLite home of a server not yet
+// started, an uploaded pipeline and a scheduled run of it at logical.
+func seedScheduledRun(t *testing.T, home, src string, logical time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, home, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	res, err := control.New(st, nil, slog.New(slog.DiscardHandler)).Upload(ctx, "seed.yaml", []byte(src), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.RunCreate(ctx, &store.RunCreateParams{PipelineID: res.Pipeline.ID, Key: scheduler.RunKey(logical), Kind: store.RunScheduled, LogicalDate: logical, Params: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDuplicatePipelineFiles checks a server's pipelines folder with two
+// files of one id: the pipeline shows an error naming both, and deleting
+// the copy clears it without touching the other file.
+func TestDuplicatePipelineFiles(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"a.yaml": manualPipeline, "b.yaml": manualPipeline + "# a copy\n"})
+	var p api.PipelineDetail
+	s.asAdmin("GET", "/api/v1/pipelines/manual", nil).want(t, 200).decode(t, &p)
+	if p.ParseError == nil || !strings.Contains(*p.ParseError, "a.yaml:1:5") || !strings.Contains(*p.ParseError, "b.yaml:1:5") {
+		t.Fatalf("parse_error = %q, want both files named", deref(p.ParseError))
+	}
+	if err := os.Remove(filepath.Join(s.pipes, "b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the duplicate error to clear", func() bool {
+		s.asAdmin("GET", "/api/v1/pipelines/manual", nil).want(t, 200).decode(t, &p)
+		return p.ParseError == nil
+	})
+	if p.Missing || !strings.HasSuffix(p.File, "a.yaml") {
+		t.Fatalf("after deleting the copy: %+v", p)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

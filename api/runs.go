@@ -15,12 +15,11 @@ import (
 // Page sizes of GET /api/v1/runs.
 const (
 	defaultRunLimit = 50
-	maxRunLimit     = 500
+	// MaxRunLimit is the most runs one page lists.
+	MaxRunLimit = 500
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-var runStates = []sluice.RunState{sluice.RunQueued, sluice.RunRunning, sluice.RunSuccess, sluice.RunFailed, sluice.RunCancelled}
 
 func (a *API) listRuns(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -33,7 +32,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) error {
 			}
 			state := sluice.RunState(s)
 			ok := false
-			for _, k := range runStates {
+			for _, k := range sluice.RunStates {
 				ok = ok || k == state
 			}
 			if !ok {
@@ -50,7 +49,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit = min(limit, maxRunLimit)
+	limit = min(limit, MaxRunLimit)
 	p.Limit = int(limit) + 1 // one more tells whether there is a next page
 	runs, err := a.st.RunList(r.Context(), p)
 	if err != nil {

@@ -29,9 +29,11 @@ type Pipeline struct {
 	Missing bool `json:"missing" doc:"its file left the pipelines folder: no new runs; its history stays until it is deleted"`
 	// LoadedAt is when the live version was last loaded or uploaded.
 	LoadedAt time.Time `json:"loaded_at"`
-	// NextRun is when the schedule next fires; null for a paused pipeline
-	// or one without a schedule.
-	NextRun *time.Time `json:"next_run" doc:"when the schedule next fires; null when paused or without a schedule"`
+	// NextRun is the logical date of the next scheduled run, as the
+	// scheduler plans it from the last one; a time not after now is a run
+	// due now. Null for a paused or missing pipeline or one without a
+	// schedule.
+	NextRun *time.Time `json:"next_run" doc:"logical date of the next scheduled run, as the scheduler plans it from the last one (a past time: due now); null when paused, missing or without a schedule"`
 	// ParseError is the last error of the pipeline's file, null when it
 	// parsed; the live version, if any, stays live meanwhile.
 	ParseError   *string          `json:"parse_error" doc:"the last error of the pipeline's file; null when it parsed"`

@@ -356,7 +356,11 @@ func (r *Report) pipelines(in Input, asOf time.Time) error {
 		}
 		if p.Interval > 0 {
 			c := Cross(p.P95.Points, p.Interval.Seconds(), asOf, in.Rules)
-			p.Overrun = overrunForecast(p, c, in.Rules)
+			var oldest *time.Time
+			if t, ok := h.PipelineOldest[id]; ok {
+				oldest = &t
+			}
+			p.Overrun = overrunForecast(p, c, in.Rules, oldest, r.To)
 		}
 		r.Pipelines = append(r.Pipelines, p)
 	}

@@ -134,8 +134,8 @@ func TestCompute(t *testing.T) {
 		t.Error("a pipeline without runs or schedule is listed")
 	}
 	if d := pipes["daily_orders"]; d == nil || d.Overrun == nil || d.Overrun.Status != capacity.StatusInsufficient ||
-		!strings.Contains(d.Overrun.Message, "did not succeed in this window") {
-		t.Errorf("daily_orders, scheduled without runs: %+v", d)
+		!strings.Contains(d.Overrun.Message, "`daily_orders` has no runs in this window") {
+		t.Errorf("daily_orders, scheduled without runs in the window: %+v", d.Overrun)
 	}
 
 	if len(r.Volumes) != 1 {
@@ -267,3 +267,40 @@ func wantMessage(t *testing.T, f *capacity.Forecast, status capacity.Status, msg
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// TestComputeWithoutSuccessfulRuns checks what the forecast of a scheduled
+// pipeline without successful runs says: that it has no history yet, and
+// what to do, unless its runs did fail.
+func TestComputeWithoutSuccessfulRuns(t *testing.T) {
+	t.Parallel()
+	older := jan1.AddDate(0, 0, -3)
+	today := day(30).Add(2 * time.Hour)
+	for _, tt := range []struct {
+		name   string
+		oldest *time.Time
+		runs   []store.RunDay
+		want   string
+	}{
+		{"never ran", nil, nil, "`p` has not run yet: no history to forecast from; a forecast of its run time needs successful runs on 7 days, so come back"},
+		{"ran only today", &today, nil, "`p` has run only today, which the report leaves out: no history to forecast from yet"},
+		{"ran before the window", &older, nil, "`p` has no runs in this window: nothing to forecast; its runs are older than the window, so choose a longer one"},
+		{"every run failed", &older, []store.RunDay{{PipelineID: "p", Day: day(3), Runs: 2, Failed: 2}, {PipelineID: "p", Day: day(4), Runs: 1, Failed: 1}},
+			"none of the 3 runs of `p` in this window succeeded: no run time to forecast from; a forecast of its run time needs successful runs on 7 days, so see why its runs fail first"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := &store.CapacityHistory{From: jan1, To: day(30), Oldest: tt.oldest, PipelineOldest: map[string]time.Time{}, Runs: tt.runs}
+			if tt.oldest != nil {
+				h.PipelineOldest["p"] = *tt.oldest
+			}
+			r, err := capacity.Compute(capacity.Input{History: h, Pipelines: []*store.Pipeline{{ID: "p", Schedule: "@hourly"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Pipelines) != 1 {
+				t.Fatalf("pipelines: %+v", r.Pipelines)
+			}
+			wantMessage(t, r.Pipelines[0].Overrun, capacity.StatusInsufficient, tt.want)
+		})
+	}
+}

@@ -39,16 +39,28 @@ func poolForecast(p *PoolTrend, c Crossing, rules Rules) *Forecast {
 	return f
 }
 
-func overrunForecast(p *PipelineTrend, c Crossing, rules Rules) *Forecast {
+// overrunForecast tells when p's runs outgrow their interval. oldest is
+// the start of p's oldest stored run (nil when it never ran) and to the
+// end of the window, to say why a pipeline without successful runs has
+// none.
+func overrunForecast(p *PipelineTrend, c Crossing, rules Rules, oldest *time.Time, to time.Time) *Forecast {
 	f := &Forecast{Crossing: c, Subject: "pipeline " + p.ID, Risk: riskOf(c)}
 	name := "`" + p.ID + "`"
 	interval := fmt.Sprintf("their schedule interval (%s)", Duration(p.Interval))
 	now := "the trend of p95 run time is at " + Duration(seconds(max(0, c.Current)))
+	need := fmt.Sprintf("a forecast of its run time needs successful runs on %s", plural(rules.MinDays, "day"))
 	switch c.Status {
 	case StatusInsufficient:
-		if c.N == 0 {
-			f.Message = fmt.Sprintf("runs of %s did not succeed in this window: nothing to forecast", name)
-		} else {
+		switch {
+		case p.Runs == 0 && oldest == nil:
+			f.Message = fmt.Sprintf("%s has not run yet: no history to forecast from; %s, so come back once its schedule has run it that long", name, need)
+		case p.Runs == 0 && !oldest.Before(to):
+			f.Message = fmt.Sprintf("%s has run only today, which the report leaves out: no history to forecast from yet; %s, so come back once its schedule has run it that long", name, need)
+		case p.Runs == 0:
+			f.Message = fmt.Sprintf("%s has no runs in this window: nothing to forecast; its runs are older than the window, so choose a longer one", name)
+		case c.N == 0:
+			f.Message = fmt.Sprintf("none of the %s of %s in this window succeeded: no run time to forecast from; %s, so see why its runs fail first", plural(p.Runs, "run"), name, need)
+		default:
 			f.Message = fmt.Sprintf("not enough history to forecast the run time of %s: %s with successful runs, need %d", name, plural(c.N, "day"), rules.MinDays)
 		}
 	case StatusAlready:

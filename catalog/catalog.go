@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -84,15 +85,35 @@ func callbacks(success, failure, retry *pipeline.Action) int {
 // Loader loads the pipeline files of a folder (and its subfolders) into a
 // store: a valid file becomes the live version of its pipeline, a broken
 // one records its errors next to the last good version, which stays live.
+//
+// A pipeline id belongs to one file. When several files define the same
+// id, one of them stays loaded (the one that was, else the first by name)
+// and the pipeline shows an error naming them all, until one is left:
+// then that one is loaded and the error goes, whichever file went.
 type Loader struct {
 	st      store.Store
 	dir     string
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
-	mu     sync.Mutex
-	files  map[string]fileStamp
-	fileID map[string]string // path -> pipeline id it defines
+	mu sync.Mutex
+	// files are the pipeline files of the folder as last read, by path.
+	files map[string]*folderFile
+	// owner is the file loaded for each pipeline id.
+	owner map[string]string
+	// clash is the duplicate error stored for each id more than one file
+	// defines.
+	clash map[string]string
+}
+
+// folderFile is what the Loader knows of one pipeline file.
+type folderFile struct {
+	stamp fileStamp
+	// def is the id the file defines, and where; a file that does not
+	// parse defines the id PeekID finds.
+	def Definition
+	// hash is its pipeline's version hash; empty when it does not parse.
+	hash string
 }
 
 type fileStamp struct {
@@ -105,7 +126,15 @@ func NewLoader(st store.Store, dir string, log *slog.Logger) *Loader {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Loader{st: st, dir: dir, log: log, files: map[string]fileStamp{}, fileID: map[string]string{}}
+	l := &Loader{st: st, dir: dir, log: log}
+	l.reset()
+	return l
+}
+
+// reset forgets what the Loader knows, so the next Sync loads every file
+// again, as a new Loader would.
+func (l *Loader) reset() {
+	l.files, l.owner, l.clash = map[string]*folderFile{}, map[string]string{}, map[string]string{}
 }
 
 // SetMetrics makes the loader count parse errors and new versions.
@@ -118,7 +147,8 @@ type Result struct {
 	Hash string
 	// Created reports a new version; Changed that the live version changed.
 	Created, Changed bool
-	// Err is the file's parse errors (a pipeline.ErrorList) or another
+	// Err is the file's parse errors (a pipeline.ErrorList), a
+	// *DuplicateError when another file defines its id too, or another
 	// problem with it.
 	Err error
 }
@@ -133,8 +163,11 @@ func IsPipelineFile(name string) bool {
 	return ext == ".yaml" || ext == ".yml"
 }
 
-// Sync loads every file that changed since the last Sync. It returns the
-// results of the files it looked at.
+// Sync brings the store in step with the folder: it reads the files that
+// changed since the last Sync, loads the file of each pipeline id whose
+// file or clash changed, and marks missing the pipelines no file defines
+// any more. It returns the results of the files it read or loaded. After
+// a store error the next Sync loads every file again.
 func (l *Loader) Sync(ctx context.Context) ([]Result, error) {
 	abs, err := filepath.Abs(l.dir)
 	if err != nil {
@@ -159,40 +192,177 @@ func (l *Loader) Sync(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipelines folder: %w", err)
 	}
-	sort.Strings(paths)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var results []Result
+	results, err := l.sync(ctx, abs, paths)
+	if err != nil {
+		l.reset()
+	}
+	return results, err
+}
+
+// parsed is a file read and parsed in this Sync.
+type parsed struct {
+	src []byte
+	p   *pipeline.Pipeline
+	err error // a parse error (pipeline.ErrorList) or a read error
+}
+
+func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result, error) {
 	present := map[string]bool{}
 	for _, path := range paths {
 		present[path] = true
 	}
-	for path := range l.fileID {
+	for path := range l.files {
 		if !present[path] {
-			delete(l.fileID, path)
 			delete(l.files, path)
 		}
 	}
-	if err := l.markMissing(ctx, abs, present); err != nil {
-		return nil, err
-	}
+	// Read what changed.
+	read := map[string]*parsed{}
+	var results []Result
 	for _, path := range paths {
 		fi, err := os.Stat(path)
 		if err != nil {
 			continue
 		}
 		stamp := fileStamp{fi.ModTime(), fi.Size()}
-		if old, ok := l.files[path]; ok && old == stamp {
+		old := l.files[path]
+		if old != nil && old.stamp == stamp {
 			continue
 		}
-		r := l.load(ctx, path)
-		if r.Err != nil && isStoreErr(r.Err) {
-			return results, r.Err // try again next time
+		pf := l.read(path)
+		f := &folderFile{stamp: stamp, def: l.definition(path, pf)}
+		if pf.p != nil {
+			f.hash = pf.p.Hash()
+		} else if old != nil && pf.src == nil {
+			f.def = old.def // unreadable now: it still stands for its id
 		}
-		l.files[path] = stamp
-		results = append(results, r)
+		l.files[path] = f
+		read[path] = pf
 	}
+	// Group the files by the id they define.
+	byID := map[string][]string{}
+	for path, f := range l.files {
+		byID[f.def.ID] = append(byID[f.def.ID], path)
+	}
+	stored, err := l.markMissing(ctx, abs, present, byID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		files := byID[id]
+		sort.Strings(files)
+		owner := l.pickOwner(id, files, stored[id])
+		var dup *DuplicateError
+		if len(files) > 1 {
+			defs := make([]Definition, len(files))
+			for i, f := range files {
+				defs[i] = l.files[f].def
+			}
+			dup = &DuplicateError{ID: id, Defs: defs, Loaded: l.display(owner)}
+		}
+		for _, f := range files {
+			if f != owner && read[f] != nil {
+				results = append(results, Result{File: f, ID: id, Err: dup})
+			}
+		}
+		// The owner is loaded when it changed, when it took over from
+		// another file, and when its clash ended (loading clears the
+		// pipeline's error).
+		load := read[owner] != nil || l.owner[id] != owner || (dup == nil && l.clash[id] != "")
+		l.owner[id] = owner
+		var perr error
+		if load {
+			pf := read[owner]
+			if pf == nil {
+				pf = l.read(owner)
+			}
+			r := l.load(ctx, owner, pf)
+			if r.Err != nil && isStoreErr(r.Err) {
+				return results, r.Err
+			}
+			results = append(results, r)
+			if pf.p == nil {
+				perr = pf.err
+			}
+		}
+		if dup == nil {
+			delete(l.clash, id)
+			continue
+		}
+		msg := dup.Error()
+		if perr != nil {
+			msg = perr.Error() + "\n" + msg
+		}
+		if !load && l.clash[id] == msg {
+			continue
+		}
+		if l.clash[id] != msg {
+			l.metrics.PipelineLoaded(true, false)
+			l.log.Error("several files define one pipeline id; one is loaded, the others are ignored", "pipeline", id, "loaded", l.display(owner), "files", dup.Error())
+		}
+		if err := l.st.PipelineSetError(ctx, &store.PipelineSetErrorParams{ID: id, File: owner, Error: msg}); err != nil {
+			return results, err
+		}
+		l.clash[id] = msg
+	}
+	for id := range l.owner {
+		if byID[id] == nil {
+			delete(l.owner, id)
+			delete(l.clash, id)
+		}
+	}
+	sort.SliceStable(results, func(i, j int) bool { return results[i].File < results[j].File })
 	return results, nil
+}
+
+// read reads and parses one file.
+func (l *Loader) read(path string) *parsed {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return &parsed{err: &sluice.Error{Code: sluice.EINVALID, Message: err.Error()}}
+	}
+	p, err := pipeline.Parse(l.display(path), src)
+	return &parsed{src: src, p: p, err: err}
+}
+
+// definition returns the id a file read defines, and where.
+func (l *Loader) definition(path string, pf *parsed) Definition {
+	d := Definition{File: l.display(path)}
+	if pf.p != nil {
+		d.ID = pf.p.ID
+	} else {
+		d.ID = PeekID(pf.src, path)
+	}
+	d.Line, d.Col = IDAt(pf.src)
+	return d
+}
+
+// pickOwner chooses the file loaded for id among the files that define
+// it: the one loaded so far; else (after a restart or a rename) the
+// pipeline's file in the store, or a file with its live version; else the
+// first by name.
+func (l *Loader) pickOwner(id string, files []string, sp *store.Pipeline) string {
+	if prev := l.owner[id]; slices.Contains(files, prev) {
+		return prev
+	}
+	if sp != nil {
+		if slices.Contains(files, sp.File) {
+			return sp.File
+		}
+		for _, f := range files {
+			if sp.Hash != "" && l.files[f].hash == sp.Hash {
+				return f
+			}
+		}
+	}
+	return files[0]
 }
 
 func isStoreErr(err error) bool {
@@ -203,35 +373,27 @@ func isStoreErr(err error) bool {
 	return sluice.ErrorCode(err) == sluice.EINTERNAL
 }
 
-func (l *Loader) load(ctx context.Context, path string) Result {
+// load stores a file as its pipeline's: a valid one as its live version,
+// a broken one as its errors.
+func (l *Loader) load(ctx context.Context, path string, pf *parsed) Result {
 	r := Result{File: path}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		r.Err = &sluice.Error{Code: sluice.EINVALID, Message: err.Error()}
+	if pf.src == nil {
+		r.Err = pf.err
 		return r
 	}
-	p, perr := pipeline.Parse(l.display(path), src)
-	if perr != nil {
-		r.ID = PeekID(src, path)
-		r.Err = perr
+	if pf.p == nil {
+		r.ID = PeekID(pf.src, path)
+		r.Err = pf.err
 		l.metrics.PipelineLoaded(true, false)
-		l.log.Error("pipeline file has errors; its last good version stays live", "file", l.display(path), "pipeline", r.ID, "errors", perr.Error())
-		if err := l.st.PipelineSetError(ctx, &store.PipelineSetErrorParams{ID: r.ID, File: path, Error: perr.Error()}); err != nil {
+		l.log.Error("pipeline file has errors; its last good version stays live", "file", l.display(path), "pipeline", r.ID, "errors", pf.err.Error())
+		if err := l.st.PipelineSetError(ctx, &store.PipelineSetErrorParams{ID: r.ID, File: path, Error: pf.err.Error()}); err != nil {
 			r.Err = err
 		}
 		return r
 	}
+	p := pf.p
 	r.ID, r.Hash = p.ID, p.Hash()
-	if other := l.owner(p.ID, path); other != "" {
-		msg := fmt.Sprintf("%s: pipeline id %q is already defined in %s; this file is ignored until one of them changes its id", l.display(path), p.ID, l.display(other))
-		r.Err = &sluice.Error{Code: sluice.EINVALID, Message: msg}
-		l.metrics.PipelineLoaded(true, false)
-		l.log.Error("duplicate pipeline id", "file", l.display(path), "pipeline", p.ID, "first", l.display(other))
-		_ = l.st.PipelineSetError(ctx, &store.PipelineSetErrorParams{ID: p.ID, File: other, Error: msg})
-		return r
-	}
-	l.fileID[path] = p.ID
-	res, err := l.st.PipelineSave(ctx, SaveParams(p, src, path))
+	res, err := l.st.PipelineSave(ctx, SaveParams(p, pf.src, path))
 	if err != nil {
 		r.Err = err
 		return r
@@ -242,16 +404,6 @@ func (l *Loader) load(ctx context.Context, path string) Result {
 		l.log.Info("pipeline loaded", "pipeline", p.ID, "version", p.Hash()[:12], "file", l.display(path))
 	}
 	return r
-}
-
-// owner returns the other file that defines pipeline id, if any.
-func (l *Loader) owner(id, path string) string {
-	for other, oid := range l.fileID {
-		if oid == id && other != path {
-			return other
-		}
-	}
-	return ""
 }
 
 // display shortens a path for messages: relative to the working directory
@@ -265,28 +417,34 @@ func (l *Loader) display(path string) string {
 	return path
 }
 
-// markMissing marks the pipelines whose file in the folder is gone: they
-// get no new runs, and keep their history until deleted. A file that comes
-// back unmarks its pipeline when it is saved again.
-func (l *Loader) markMissing(ctx context.Context, abs string, present map[string]bool) error {
+// markMissing marks the pipelines of the folder that no file in it
+// defines any more (their file went, or now defines another id): they get
+// no new runs, and keep their history until deleted. A file that defines
+// one again unmarks it when it is loaded. It returns the stored pipelines
+// by id.
+func (l *Loader) markMissing(ctx context.Context, abs string, present map[string]bool, byID map[string][]string) (map[string]*store.Pipeline, error) {
 	ps, err := l.st.PipelineList(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	stored := make(map[string]*store.Pipeline, len(ps))
 	for _, p := range ps {
-		if p.File == "" || p.Missing || present[p.File] || !strings.HasPrefix(p.File, abs+string(filepath.Separator)) {
+		stored[p.ID] = p
+		if p.File == "" || p.Missing || len(byID[p.ID]) > 0 || !strings.HasPrefix(p.File, abs+string(filepath.Separator)) {
 			continue
 		}
-		if _, err := os.Stat(p.File); err == nil {
-			continue // outside the walk (a hidden folder) but there
+		if !present[p.File] {
+			if _, err := os.Stat(p.File); err == nil {
+				continue // outside the walk (a hidden folder) but there
+			}
 		}
-		l.log.Warn("pipeline file removed: the pipeline is missing and gets no new runs; delete it to remove its history",
+		l.log.Warn("no file defines the pipeline any more: it is missing and gets no new runs; delete it to remove its history",
 			"pipeline", p.ID, "file", l.display(p.File))
 		if err := l.st.PipelineSetMissing(ctx, p.ID, true); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return stored, nil
 }
 
 // Run keeps the store in step with the folder until ctx ends: it syncs on

@@ -109,7 +109,7 @@ func TestDuplicateIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 2 || res[0].Err != nil || res[1].Err == nil || !strings.Contains(res[1].Err.Error(), "already defined in") {
+	if len(res) != 2 || res[0].Err != nil || res[1].Err == nil || !strings.Contains(res[1].Err.Error(), "is defined in 2 files") {
 		t.Fatalf("results = %+v", res)
 	}
 	p, _ := st.PipelineGet(context.Background(), "orders")

@@ -35,16 +35,24 @@ type Control struct {
 	box   *secret.Box
 }
 
-// New returns a Control over st.
+// New returns a Control over st. A nil clock is the store's (see
+// store.Clocked), the one its scheduler and workers tell time by, or else
+// the system clock.
 func New(st store.Store, clock sluice.Clock, log *slog.Logger) *Control {
 	if clock == nil {
 		clock = sluice.SystemClock
+		if c, ok := st.(store.Clocked); ok {
+			clock = c.Clock()
+		}
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Control{st: st, clock: clock, log: log}
 }
+
+// Clock returns the clock Control tells time by.
+func (c *Control) Clock() sluice.Clock { return c.clock }
 
 // Store returns the store, for reads.
 func (c *Control) Store() store.Store { return c.st }
@@ -75,13 +83,16 @@ func (c *Control) Version(ctx context.Context, id int64) (*pipeline.Pipeline, er
 	return p, nil
 }
 
-// NextRun returns when a pipeline's schedule next fires after now, if it
-// does.
-func (c *Control) NextRun(p *pipeline.Pipeline) (time.Time, bool) {
-	if p == nil {
+// NextRun returns the logical date of a pipeline's next scheduled run, p
+// being its live version: the scheduler's own plan (scheduler.NextRun)
+// from its last scheduled run. A time not after now is a run due now. ok
+// is false when no scheduled run is coming: no schedule or past its end,
+// paused, its file missing, or no valid version.
+func (c *Control) NextRun(sp *store.Pipeline, p *pipeline.Pipeline) (time.Time, bool) {
+	if p == nil || sp.Paused || sp.Missing {
 		return time.Time{}, false
 	}
-	return scheduler.NextFire(p, c.clock.Now())
+	return scheduler.NextRun(p, sp.LastScheduledAt, c.clock.Now())
 }
 
 // Trigger starts a manual run of a pipeline's live version with params,

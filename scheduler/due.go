@@ -65,10 +65,17 @@ func PlanDue(p *pipeline.Pipeline, last *time.Time, now time.Time, room int) Due
 			return d
 		}
 		d.Dates = append(d.Dates, latest)
+		lower = &latest
 	}
+	// The next fire time follows the newest logical date (or start), not
+	// now: "@every 10m" that last ran at 10:03 fires at 10:13 whenever the
+	// scheduler looks. Only when that time has passed with no run (which
+	// latestFire rules out) or there is no history does now decide.
 	from := now
-	if lower != nil && lower.After(now) {
-		from = *lower // not before start
+	if lower != nil {
+		if t, ok := fire(*lower); !ok || t.After(now) {
+			from = *lower
+		}
 	}
 	if t, ok := fire(from); ok {
 		d.Next = &t
@@ -116,4 +123,26 @@ func latestFire(sched cron.Schedule, now time.Time, lower *time.Time, fire func(
 // per pipeline, it makes creating the same scheduled run twice a no-op.
 func RunKey(logical time.Time) string {
 	return "scheduled__" + logical.UTC().Format(time.RFC3339)
+}
+
+// NextRun returns the logical date of the next scheduled run of p, as the
+// scheduler decides it at now: last is the logical date of the newest
+// scheduled run (nil if none). A time at or before now means a run is due
+// (the scheduler creates it on its next pass, or once max_active_runs
+// leaves room); a later one is when the schedule fires next. ok is false
+// when it never fires again: no schedule, or past its end.
+//
+// It is the only answer to "when does this pipeline run next": the API,
+// the CLI and the UI show it, and it is the scheduler's own plan (PlanDue),
+// so what they show cannot differ from what happens. For @every the
+// schedule is anchored to the last run, not to now.
+func NextRun(p *pipeline.Pipeline, last *time.Time, now time.Time) (time.Time, bool) {
+	d := PlanDue(p, last, now, 1)
+	switch {
+	case len(d.Dates) > 0:
+		return d.Dates[0], true
+	case d.Next != nil:
+		return *d.Next, true
+	}
+	return time.Time{}, false
 }

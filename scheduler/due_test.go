@@ -80,7 +80,11 @@ func TestPlanDue(t *testing.T) {
 		{"no room without catchup waits for it", `schedule: "0 3 * * *"`, ptr(utc("2026-03-01 03:00")), utc("2026-03-02 10:00"), 0, "", "03-02 03:00"},
 		{"hourly", `schedule: "@hourly"`, ptr(utc("2026-03-02 08:00")), utc("2026-03-02 10:30"), 16, "03-02 10:00", "03-02 11:00"},
 		{"every 10m, first time: now", `schedule: "@every 10m"`, nil, utc("2026-03-02 10:03"), 16, "03-02 10:03", "03-02 10:13"},
-		{"every 10m, anchored to the last run", `schedule: "@every 10m"`, ptr(utc("2026-03-02 10:03")), utc("2026-03-02 10:15"), 16, "03-02 10:13", "03-02 10:25"},
+		{"every 10m, anchored to the last run", `schedule: "@every 10m"`, ptr(utc("2026-03-02 10:03")), utc("2026-03-02 10:15"), 16, "03-02 10:13", "03-02 10:23"},
+		{"every 10m, not yet due: next follows the last run, not now", `schedule: "@every 10m"`, ptr(utc("2026-03-02 10:03")), utc("2026-03-02 10:08"), 16, "", "03-02 10:13"},
+		{"every 10m, missed several without catchup: latest only, next follows it", `schedule: "@every 10m"`, ptr(utc("2026-03-02 10:03")), utc("2026-03-02 10:41"), 16, "03-02 10:33", "03-02 10:43"},
+		{"every 10m, catchup from the last run", "schedule: \"@every 10m\"\ncatchup: true", ptr(utc("2026-03-02 10:03")), utc("2026-03-02 10:25"), 16, "03-02 10:13, 03-02 10:23", "03-02 10:33"},
+		{"every 90m, no room waits for the missed one", `schedule: "@every 90m"`, ptr(utc("2026-03-02 07:00")), utc("2026-03-02 10:00"), 0, "", "03-02 10:00"},
 		{"timezone: 03:00 in Warsaw is 02:00 UTC in winter", "schedule: \"0 3 * * *\"\ntimezone: Europe/Warsaw", nil, utc("2026-03-02 10:00"), 16, "03-02 02:00", "03-03 02:00"},
 		{"yearly on 29 Feb", `schedule: "0 0 29 2 *"`, nil, utc("2026-03-02 10:00"), 16, "02-29 00:00", "02-29 00:00"},
 	}
@@ -148,6 +152,63 @@ func TestCronDST(t *testing.T) {
 			}
 			if g := strings.Join(got, ", "); g != tt.want {
 				t.Errorf("got  %s\nwant %s", g, tt.want)
+			}
+		})
+	}
+}
+
+// TestNextRunIsWhenTheSchedulerFires pins that the next run people are
+// shown (API, CLI, UI) is the logical date of the run the scheduler
+// creates next: not earlier, not later, whatever the schedule and the time
+// of the last run.
+func TestNextRunIsWhenTheSchedulerFires(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		header string
+		last   *time.Time
+		now    time.Time
+		want   string
+	}{
+		{"every 1h, last run 10 minutes ago", `schedule: "@every 1h"`, ptr(utc("2026-03-02 09:50")), utc("2026-03-02 10:00"), "03-02 10:50"},
+		{"every 10m, last run 7 minutes ago", `schedule: "@every 10m"`, ptr(utc("2026-03-02 10:03")), utc("2026-03-02 10:10"), "03-02 10:13"},
+		{"every 10m, never ran: due now", `schedule: "@every 10m"`, nil, utc("2026-03-02 10:10"), "03-02 10:10"},
+		{"every 10m, overdue: the latest missed fire", `schedule: "@every 10m"`, ptr(utc("2026-03-02 10:03")), utc("2026-03-02 10:41"), "03-02 10:33"},
+		{"every 10m, catchup backlog: the oldest missed fire", "schedule: \"@every 10m\"\ncatchup: true", ptr(utc("2026-03-02 10:03")), utc("2026-03-02 10:41"), "03-02 10:13"},
+		{"daily, ran today", `schedule: "0 3 * * *"`, ptr(utc("2026-03-02 03:00")), utc("2026-03-02 10:00"), "03-03 03:00"},
+		{"daily, start in the future", "schedule: \"0 3 * * *\"\nstart: 2026-04-01", nil, utc("2026-03-02 10:00"), "04-01 03:00"},
+		{"past end", "schedule: \"0 3 * * *\"\nend: 2026-02-27", ptr(utc("2026-02-26 03:00")), utc("2026-03-02 10:00"), "never"},
+		{"manual only", "", nil, utc("2026-03-02 10:00"), "never"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := mustPipeline(t, tt.header)
+			next, ok := scheduler.NextRun(p, tt.last, tt.now)
+			got := "never"
+			if ok {
+				got = next.UTC().Format("01-02 15:04")
+			}
+			if got != tt.want {
+				t.Fatalf("next run = %s, want %s", got, tt.want)
+			}
+			if !ok {
+				return
+			}
+			// The scheduler, looking at the pipeline at that time (or now,
+			// for a run already due), creates exactly that run first.
+			at := next
+			if at.Before(tt.now) {
+				at = tt.now
+			}
+			if at.After(tt.now) {
+				if d := scheduler.PlanDue(p, tt.last, at.Add(-time.Second), 16); len(d.Dates) != 0 {
+					t.Errorf("a second before the next run, the scheduler already creates %s", fmtTimes(d.Dates))
+				}
+			}
+			d := scheduler.PlanDue(p, tt.last, at, 16)
+			if len(d.Dates) == 0 || !d.Dates[0].Equal(next) {
+				t.Errorf("at %s the scheduler creates %q, want first %s", at.Format("01-02 15:04"), fmtTimes(d.Dates), got)
 			}
 		})
 	}

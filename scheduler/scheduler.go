@@ -19,6 +19,8 @@ import (
 // Config configures a Scheduler. Zero values take the documented defaults.
 type Config struct {
 	Store store.Store
+	// Clock tells when runs are due; default the store's (store.Clocked),
+	// which the API and the UI show the next run by, else the system's.
 	Clock sluice.Clock
 	// Interval is the longest the scheduler sleeps between passes when no
 	// change wakes it; default 1s.
@@ -58,6 +60,9 @@ type Scheduler struct {
 func New(cfg Config) *Scheduler {
 	if cfg.Clock == nil {
 		cfg.Clock = sluice.SystemClock
+		if c, ok := cfg.Store.(store.Clocked); ok {
+			cfg.Clock = c.Clock()
+		}
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second

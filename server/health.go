@@ -40,7 +40,12 @@ type HandlerConfig struct {
 	Secrets *secret.Box
 	// Metrics, when set, is served at /metrics and measures requests.
 	Metrics *metrics.Metrics
-	Logger  *slog.Logger
+	// Writes, when set, makes /readyz answer 503 while this process's
+	// database writes fail: for the roles whose work is writing (the
+	// scheduler and workers). A web-only process leaves it nil and is
+	// ready while the database answers.
+	Writes *Writes
+	Logger *slog.Logger
 }
 
 // NewHandler returns the HTTP endpoints of a process: /healthz, /readyz
@@ -65,6 +70,12 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		if err := ready(ctx, st); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": err.Error()})
 			return
+		}
+		if cfg.Writes != nil {
+			if err := cfg.Writes.Err(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "writes": err.Error(), "hint": writesHint})
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}))

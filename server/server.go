@@ -102,16 +102,24 @@ func IsPostgres(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") || strings.Contains(db, "host=")
 }
 
+// CheckDB checks a --db value: empty (or "sqlite") for SQLite in the data
+// directory, or a PostgreSQL URL.
+func CheckDB(db string) error {
+	if db == "" || db == "sqlite" || IsPostgres(db) {
+		return nil
+	}
+	return errors.New("want empty (SQLite in --home) or a postgres:// URL")
+}
+
 // OpenStore opens the store cfg names.
 func OpenStore(ctx context.Context, cfg *Config) (store.Store, error) {
-	switch {
-	case cfg.DB == "" || cfg.DB == "sqlite":
-		return sqlite.Open(ctx, cfg.Home, sqlite.Options{Sync: cfg.Sync, Holder: cfg.Holder})
-	case IsPostgres(cfg.DB):
-		return postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, NoListen: cfg.NoListen, Logger: cfg.Logger})
-	default:
-		return nil, sluice.Errorf(sluice.EINVALID, "--db %q: want empty (SQLite in --home) or a postgres:// URL", cfg.DB)
+	if err := CheckDB(cfg.DB); err != nil {
+		return nil, sluice.Errorf(sluice.EINVALID, "--db %q: %v", cfg.DB, err)
 	}
+	if IsPostgres(cfg.DB) {
+		return postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBMaxConns, NoListen: cfg.NoListen, Logger: cfg.Logger})
+	}
+	return sqlite.Open(ctx, cfg.Home, sqlite.Options{Sync: cfg.Sync, Holder: cfg.Holder})
 }
 
 // openRetrying opens the store, waiting with backoff while the database is
@@ -183,8 +191,17 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	defer st.Close()
 	_, single := st.(*sqlite.Store)
 	m := metrics.New()
+	// The scheduler and workers do their work by writing: their process is
+	// ready while its writes succeed (see Writes). A web process is ready
+	// while the database answers.
+	var writes *Writes
+	var observer store.Observer = m
+	if cfg.Scheduler || cfg.Worker {
+		writes = NewWrites(WritesConfig{Next: m})
+		observer = writes
+	}
 	if o, ok := st.(store.Observable); ok {
-		o.SetObserver(m)
+		o.SetObserver(observer)
 	}
 	if sr, ok := st.(store.StatsReader); ok {
 		m.WatchStore(sr)
@@ -202,6 +219,10 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	bgCtx, bgStop := context.WithCancel(context.Background())
 	defer bgStop()
 	fail := func(err error) { errOnce.Do(func() { runErr = err }) }
+	if writes != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); writes.Run(bgCtx, st) }()
+	}
 
 	if cfg.Pipelines != "" {
 		loader := catalog.NewLoader(st, cfg.Pipelines, log)
@@ -265,7 +286,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 			<-workerDone
 			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
-		srv = &http.Server{Handler: NewHandler(HandlerConfig{Store: st, Auth: au, Secrets: box, Metrics: m, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: NewHandler(HandlerConfig{Store: st, Auth: au, Secrets: box, Metrics: m, Writes: writes, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
 		httpstream.Watch(srv)
 		addr := ln.Addr().String()
 		scheme := "http"

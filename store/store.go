@@ -517,6 +517,13 @@ type Observable interface {
 	SetObserver(o Observer)
 }
 
+// WriteProber is implemented by stores that can check cheaply that the
+// database takes writes (reachable, not read-only, not locked), with a
+// write that changes nothing.
+type WriteProber interface {
+	ProbeWrite(ctx context.Context) error
+}
+
 // SchemaChecker is implemented by stores that can tell whether the
 // database has every migration this binary needs.
 type SchemaChecker interface {

@@ -98,3 +98,18 @@ func TestCapacityPageEmpty(t *testing.T) {
 		t.Errorf("empty capacity page: %d\n%s", code, body)
 	}
 }
+
+// TestCapacityPageNoHistoryYet: a scheduled pipeline that has not run yet
+// is said to have no history, with what to do, not that its runs failed.
+func TestCapacityPageNoHistoryYet(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user("vera", store.RoleViewer)
+	b.upload("nightly.yaml", "id: nightly\nschedule: \"0 3 * * *\"\ntasks:\n  a:\n    run: echo hi\n")
+	code, body := b.login("vera").get("/capacity")
+	if code != http.StatusOK {
+		t.Fatalf("capacity page: %d", code)
+	}
+	wantContains(t, "capacity page", body, "Too little data", "<code>nightly</code> has not run yet: no history to forecast from", "come back once its schedule has run it that long")
+	wantNotContains(t, "capacity page", body, "did not succeed")
+}

@@ -30,16 +30,19 @@ type pipelineHead struct {
 	Fingerprint string
 }
 
+// Head returns the head itself. The head's templates read it through
+// Head, so a field of a tab's data that has the name of a head field
+// (runsData had its own Next) cannot hide the head's.
+func (h *pipelineHead) Head() *pipelineHead { return h }
+
 func (w *Web) loadHead(ctx context.Context, id, tab string) (*pipelineHead, error) {
 	sp, p, err := w.pipelineOf(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	h := &pipelineHead{SP: sp, P: p, Tab: tab}
-	if p != nil && !sp.Paused && !sp.Missing {
-		if next, ok := w.ctl.NextRun(p); ok {
-			h.Next = &next
-		}
+	if next, ok := w.ctl.NextRun(sp, p); ok {
+		h.Next = &next
 	}
 	return h, nil
 }
@@ -370,9 +373,10 @@ func (w *Web) codePage(rw http.ResponseWriter, r *http.Request) error {
 
 type runsData struct {
 	*pipelineHead
-	Runs   []*store.Run
-	Before int64
-	Next   int64
+	Runs []*store.Run
+	// Before is the run id the page lists runs before; 0 for the newest.
+	// Older is the Before of the next page; 0 when there is none.
+	Before, Older int64
 }
 
 const runsPage = 50
@@ -390,7 +394,7 @@ func (w *Web) loadRuns(ctx context.Context, r *http.Request, id string) (*runsDa
 	}
 	if len(runs) > runsPage {
 		runs = runs[:runsPage]
-		d.Next = runs[len(runs)-1].ID
+		d.Older = runs[len(runs)-1].ID
 	}
 	d.Runs = runs
 	if d.Before == 0 {

@@ -95,10 +95,8 @@ func (w *Web) loadPipelines(ctx context.Context) (*pipelinesData, error) {
 		}
 		if p != nil {
 			row.Description, row.Zone = p.Description, p.Timezone
-			if !sp.Paused && !sp.Missing {
-				if next, ok := w.ctl.NextRun(p); ok {
-					row.Next = &next
-				}
+			if next, ok := w.ctl.NextRun(sp, p); ok {
+				row.Next = &next
 			}
 		}
 		d.Rows = append(d.Rows, row)

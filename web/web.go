@@ -24,7 +24,8 @@ type Config struct {
 	Control *control.Control
 	Auth    *auth.Auth
 	// Clock tells the time for relative times and running durations;
-	// default sluice.SystemClock.
+	// default the Control's, so "in 50m" is counted from the now the next
+	// run was planned at.
 	Clock  sluice.Clock
 	Logger *slog.Logger
 }
@@ -44,7 +45,7 @@ type Web struct {
 // New returns a Web for cfg.
 func New(cfg Config) *Web {
 	if cfg.Clock == nil {
-		cfg.Clock = sluice.SystemClock
+		cfg.Clock = cfg.Control.Clock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -42,8 +42,14 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWith(t, sqlite.Options{})
+}
+
+// setupWith is setup over a store opened with o (its clock, for one).
+func setupWith(t *testing.T, o sqlite.Options) *testBundle {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	st, err := sqlite.Open(ctx, t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

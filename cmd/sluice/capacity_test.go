@@ -50,8 +50,19 @@ func TestCLICapacity(t *testing.T) {
 	}
 
 	s.cli(t, "capacity", "--threshold", "daily_orders.load.bytes=1G").want(t, 1, "no task reported the metric daily_orders.load.bytes", "metrics reported: daily_orders.load.rows")
-	s.cli(t, "capacity", "--threshold", "rows=1G").want(t, 1, "pipeline.task.metric")
-	s.cli(t, "capacity", "--days", "400").want(t, 1, "days=400: want at most 366")
+	s.cli(t, "capacity", "--threshold", "rows=1G").want(t, 2, "pipeline.task.metric")
+	s.cli(t, "capacity", "--days", "400").want(t, 2, "want a whole number from 1 to 366")
 	s.cli(t, "capacity", "--pipeline", "nope").want(t, 1, "nope")
 	s.cli(t, "capacity", "extra").want(t, 2, "sluice capacity --help")
+}
+
+// TestCLICapacityNoHistoryYet: 'sluice capacity' on a server whose
+// scheduled pipeline has not run yet says so, and what to do.
+func TestCLICapacityNoHistoryYet(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{"later.yaml": "id: later\nschedule: \"@daily\"\nstart: 2099-01-01\ntasks:\n  a:\n    run: echo hi\n"})
+	r := s.cli(t, "capacity").want(t, 0, "UNKNOWN", "`later` has not run yet: no history to forecast from", "come back once its schedule has run it that long")
+	if strings.Contains(r.stdout, "did not succeed") {
+		t.Fatalf("says runs failed:\n%s", r.stdout)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,10 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/control"
+	"github.com/sluice-dev/sluice/scheduler"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlite"
 )
 
 // cliServer is a running server and the environment its CLI commands run
@@ -27,7 +32,13 @@ type cliServer struct {
 
 func startCLIServer(t *testing.T, files map[string]string) *cliServer {
 	t.Helper()
-	dir := t.TempDir()
+	return startCLIServerIn(t, t.TempDir(), files)
+}
+
+// startCLIServerIn is startCLIServer in dir, whose .sluice may hold a
+// store already.
+func startCLIServerIn(t *testing.T, dir string, files map[string]string) *cliServer {
+	t.Helper()
 	pipes := filepath.Join(dir, "pipelines")
 	if err := os.Mkdir(pipes, 0o755); err != nil {
 		t.Fatal(err)
@@ -390,4 +401,57 @@ func TestCLIHelp(t *testing.T) {
 			t.Errorf("sluice --help lacks %q", want)
 		}
 	}
+}
+
+// TestCLINextRunFollowsTheLastRun checks the next run that 'pipelines list'
+// and 'pipelines show' give for an @every pipeline whose last scheduled
+// run was 10 minutes ago: that run plus the interval, when the scheduler
+// creates the next one, not now plus the interval.
+func TestCLINextRunFollowsTheLastRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	last := time.Now().UTC().Truncate(time.Second).Add(-10 * time.Minute)
+	func() {
+		ctx := context.Background()
+		st, err := sqlite.Open(ctx, filepath.Join(dir, ".sluice"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := control.New(st, nil, slog.New(slog.DiscardHandler)).Upload(ctx, "hourly.yaml", []byte("id: hourly\nschedule: \"@every 1h\"\ntasks:\n  a:\n    run: echo hi\n"), "test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.RunCreate(ctx, &store.RunCreateParams{PipelineID: "hourly", Key: scheduler.RunKey(last), Kind: store.RunScheduled, LogicalDate: last, Params: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	s := startCLIServerIn(t, dir, nil)
+	want := last.Add(time.Hour)
+	// As the CLI prints a time: the time of day today, else with the date.
+	shown := want.Local().Format("Jan 02 15:04")
+	if now := time.Now(); want.Local().YearDay() == now.YearDay() && want.Local().Year() == now.Year() {
+		shown = want.Local().Format("15:04:05")
+	}
+
+	r := s.cli(t, "pipelines", "list").want(t, 0, "NEXT RUN")
+	if !regexp.MustCompile(`(?m)^hourly\s+@every 1h\s+` + regexp.QuoteMeta(shown) + `\s`).MatchString(r.stdout) {
+		t.Errorf("pipelines list: want next run %s (last run %s plus 1h):\n%s", shown, last.Local().Format("15:04:05"), r.stdout)
+	}
+	s.cli(t, "pipelines", "show", "hourly").want(t, 0, "next run "+shown)
+	var list []api.Pipeline
+	s.cli(t, "pipelines", "list", "--json").want(t, 0).decode(t, &list)
+	if len(list) != 1 || list[0].NextRun == nil || !list[0].NextRun.Equal(want) {
+		t.Fatalf("--json: next_run = %v, want %v", list[0].NextRun, want)
+	}
+}
+
+// TestCLIBadRequestExit2 checks that a request the server finds malformed
+// (bad_request: it is built from the command's flags and arguments) exits
+// 2 like any usage error, while a well-formed request the server refuses
+// for what it says exits 1.
+func TestCLIBadRequestExit2(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{"hello.yaml": cliPipelines})
+	s.cli(t, "pipelines", "diff", "hello").want(t, 2, "is the first version of", "give from=")
+	s.cli(t, "pipelines", "trigger", "hello", "-p", "nope=1").want(t, 1, "nope")
 }

@@ -36,7 +36,6 @@ func clientCmds() []*cobra.Command {
 			c.Args = cobra.ArbitraryArgs
 			c.RunE = groupRun
 		}
-		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitWith(2, err) })
 		documentEnv(c.PersistentFlags())
 		documentEnv(c.LocalNonPersistentFlags())
 		for _, sub := range c.Commands() {
@@ -126,7 +125,9 @@ func localToken() (token, file string) {
 }
 
 // fail turns an error of the API into the command's error: the server's
-// message, with a hint of what to do where one helps, and exit status 1.
+// message, with a hint of what to do where one helps, and exit status 1;
+// 2 when the server found the request malformed (bad_request), since a
+// command builds its requests from its flags and arguments.
 func (r *remote) fail(err error) error {
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -148,6 +149,8 @@ func (r *remote) fail(err error) error {
 		msg += "\n(ask an admin for a token with a higher role)"
 	case sluice.EUNAVAIL:
 		msg += fmt.Sprintf("\nis the server running? start one with 'sluice server', or point --server (or $SLUICE_SERVER) at it (now %s)", r.server)
+	case sluice.EBADREQUEST:
+		return exitWith(2, errors.New(msg))
 	}
 	return exitWith(1, errors.New(msg))
 }
@@ -157,7 +160,7 @@ func (r *remote) fail(err error) error {
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := check(cmd, args); err != nil {
-			return exitWith(2, fmt.Errorf("%v\nRun '%s --help' for usage.", err, cmd.CommandPath()))
+			return usageError(cmd, err)
 		}
 		return nil
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,7 +130,7 @@ func TestRunExitCodes(t *testing.T) {
 		t.Fatalf("ok: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r := sluiceCmd(t, dir, nil, "run", fail)
-	if r.code != 1 || !strings.Contains(r.stdout, "exited with code 3") || !strings.Contains(r.stdout, "upstream_failed") || !strings.Contains(r.stdout, "| bad") {
+	if r.code != 1 || !strings.Contains(r.stdout, "exited with code 3") || !strings.Contains(r.stdout, "upstream_failed") || !strings.Contains(r.stdout, "! bad") {
 		t.Fatalf("fail: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = sluiceCmd(t, dir, nil, "run", bad)
@@ -182,6 +184,34 @@ func TestValidate(t *testing.T) {
 	r = sluiceCmd(t, dir, nil, "validate", ".")
 	if r.code != 2 || !strings.Contains(r.stdout, "cycle.yaml:") || !strings.Contains(r.stdout, "dependency cycle") || !strings.Contains(r.stdout, "good.yaml: ok") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestValidateDuplicateIDs checks that files that define one pipeline id
+// fail validation, each error naming the other files with the position of
+// their id, as a server's pipelines folder would refuse them.
+func TestValidateDuplicateIDs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yaml", "id: orders\ntasks:\n  a:\n    noop: true\n")
+	writeFile(t, dir, "b.yaml", "# a copy\nid: orders\ntasks:\n  b:\n    noop: true\n")
+	writeFile(t, dir, "other.yaml", "id: other\ntasks:\n  a:\n    noop: true\n")
+	r := sluiceCmd(t, dir, nil, "validate", ".")
+	for _, want := range []string{
+		`a.yaml:1:5: pipeline id "orders" is also defined in b.yaml:2:5`,
+		`b.yaml:2:5: pipeline id "orders" is also defined in a.yaml:1:5`,
+		"other.yaml: ok",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if r.code != 2 || strings.Contains(r.stdout, "a.yaml: ok") || strings.Contains(r.stdout, "b.yaml: ok") || !strings.Contains(r.stderr, "2 of 3 files have errors") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	// Named one by one, the files clash too.
+	if r := sluiceCmd(t, dir, nil, "validate", "a.yaml", "b.yaml"); r.code != 2 || !strings.Contains(r.stdout, "also defined in b.yaml:2:5") {
+		t.Fatalf("files: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -539,4 +569,102 @@ func metricValue(body, series string) float64 {
 		}
 	}
 	return -1
+}
+
+// TestUsageErrorsExit2 checks that every mistake on a command line exits 2
+// with the flag and what it wants, before anything runs or any server is
+// asked (--server points nowhere): a flag value its flag refuses (states,
+// bounds, durations, time ranges, choices, formats), a flag without its
+// value, the wrong number of arguments.
+func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ok := writeFile(t, dir, "ok.yaml", "id: ok\ntasks:\n  a:\n    run: echo hi\n")
+	env := []string{"SLUICE_SERVER=http://127.0.0.1:1", "SLUICE_TOKEN=t", "SLUICE_HOME=" + filepath.Join(dir, "home")}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"runs", "list", "--state", "wrong"}, `"wrong": want queued, running, success, failed or cancelled`},
+		{[]string{"runs", "list", "--state", "failed,nope"}, `"nope": want queued`},
+		{[]string{"runs", "list", "--limit", "0"}, `--limit" flag: want a whole number from 1 to 500`},
+		{[]string{"runs", "list", "--limit", "501"}, `from 1 to 500`},
+		{[]string{"runs", "list", "--before", "x"}, `--before`},
+		{[]string{"capacity", "--days", "400"}, `--days" flag: want a whole number from 1 to 366`},
+		{[]string{"capacity", "--threshold", "rows=1G"}, `name the metric as pipeline.task.metric`},
+		{[]string{"capacity", "--threshold", "a.b.c=lots"}, `is not a number`},
+		{[]string{"backfill", "p", "--from", "yesterday", "--to", "2026-01-02"}, `--from "yesterday": want a date`},
+		{[]string{"backfill", "p", "--from", "2026-01-01", "--to", "2026-01-02", "--rerun", "some"}, `--rerun "some": want failed or all`},
+		{[]string{"logs", "1", "a", "--item", "-2"}, `--item -2: want the index of an item`},
+		{[]string{"tokens", "create", "--role", "root"}, `--role" flag: want viewer, operator or admin`},
+		{[]string{"tokens", "create", "--role", "admin", "--expires", "soon"}, `--expires" flag: want a duration of more than 0`},
+		{[]string{"users", "create", "bob", "--role", "root"}, `want viewer, operator or admin`},
+		{[]string{"db", "cleanup", "--retention", "forever"}, `--retention`},
+		{[]string{"server", "--sync", "sometimes"}, `--sync" flag: want normal or full`},
+		{[]string{"server", "--auth", "token"}, `--auth" flag: want password or none`},
+		{[]string{"server", "--db", "mysql://db"}, `--db" flag: want empty (SQLite in --home) or a postgres:// URL`},
+		{[]string{"server", "--lease", "long"}, `--lease`},
+		{[]string{"server", "--retention", "forever"}, `--retention`},
+		{[]string{"server", "--concurrency", "0"}, `--concurrency 0`},
+		{[]string{"server", "--auth", "none", "--listen", "0.0.0.0:0"}, `--auth none is only allowed when listening on loopback`},
+		{[]string{"worker", "--db", "postgres://127.0.0.1:1/x", "--poll", "often"}, `--poll`},
+		{[]string{"run", ok, "--kill-grace", "long"}, `--kill-grace`},
+		{[]string{"run", ok, "--pool", "big"}, `--pool "big": want NAME=SLOTS`},
+		{[]string{"bench", "chain", "--sync", "sometimes"}, `want normal or full`},
+		{[]string{"bench", "chain", "--tasks", "many"}, `--tasks`},
+		{[]string{"doctor", "--labels"}, `flag needs an argument: --labels`},
+		{[]string{"--log-format", "xml", "version"}, `--log-format "xml"`},
+		{[]string{"bench"}, `accepts 1 arg(s), received 0`},
+		{[]string{"validate"}, `requires at least 1 arg(s)`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := sluiceCmd(t, dir, env, tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, want 2 with %q\nstdout:\n%s\nstderr:\n%s", r.code, tt.want, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// logLineMark is a printed log line of 'sluice run' or 'sluice logs': its
+// time, an optional task column, the stream's mark and the text.
+var logLineMark = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d\d\d +(?:\S+ +)?([|!#]) (.*)$`)
+
+// TestRunMarksStreamsLikeLogs runs a task that writes to stdout and
+// stderr with 'sluice run', then reads its log with 'sluice logs' from a
+// server on the same data dir: both mark every line the same way (| for
+// stdout, ! for stderr).
+func TestRunMarksStreamsLikeLogs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := writeFile(t, dir, "mixed.yaml", "id: mixed\ntasks:\n  talk:\n    run: |\n      echo to-out-1\n      echo to-err-1 >&2\n      sleep 0.1\n      echo to-out-2\n      echo to-err-2 >&2\n")
+	r := sluiceCmd(t, dir, nil, "run", file, "--home", ".sluice")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	marks := func(out string) []string {
+		var got []string
+		for _, line := range strings.Split(out, "\n") {
+			if m := logLineMark.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[2], "to-") {
+				got = append(got, m[1]+" "+m[2])
+			}
+		}
+		sort.Strings(got)
+		return got
+	}
+	ran := marks(r.stdout)
+	if want := []string{"! to-err-1", "! to-err-2", "| to-out-1", "| to-out-2"}; strings.Join(ran, ",") != strings.Join(want, ",") {
+		t.Fatalf("sluice run marks %q, want %q:\n%s", ran, want, r.stdout)
+	}
+
+	srv := startServer(t, dir, []string{"SLUICE_ADMIN_PASSWORD=admin-password"}, "--home", ".sluice", "--pipelines", filepath.Join(dir, "none"))
+	waitFile(t, filepath.Join(dir, ".sluice", "cli-token"), 30*time.Second, srv.logs)
+	l := sluiceCmd(t, dir, []string{"SLUICE_SERVER=" + srv.url, "SLUICE_TOKEN=", "SLUICE_HOME="}, "logs", "1", "talk")
+	if l.code != 0 {
+		t.Fatalf("logs: exit %d\n%s%s", l.code, l.stdout, l.stderr)
+	}
+	if logged := marks(l.stdout); strings.Join(logged, ",") != strings.Join(ran, ",") {
+		t.Fatalf("sluice logs marks %q, sluice run %q:\n%s", logged, ran, l.stdout)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/control"
 )
 
 func logsCmd() *cobra.Command {
@@ -20,7 +21,8 @@ func logsCmd() *cobra.Command {
 		Use:   "logs RUN TASK",
 		Short: "Print the log of a task of a run, or follow it as it is written",
 		Long: `Print the log of one task of a run: what its command wrote to stdout and
-stderr, with the time of each line, and notes sluice itself added. A task
+stderr, with the time of each line, and notes sluice itself added; a mark
+tells them apart: | stdout, ! stderr, # sluice's notes. A task
 that was retried has a log per attempt; the latest is shown unless you
 pick one with --attempt. Each item of a mapped task (for_each) has its own
 log: pick it with --item, its index from 0 ('sluice runs show RUN' lists
@@ -55,7 +57,7 @@ lists a run's tasks.`,
 					_ = printJSONLine(out, l)
 					return
 				}
-				printLogLine(out, l)
+				printLogLine(out, l, "")
 			}
 			if !follow {
 				lines, err := c.ItemLogs(cmd.Context(), id, args[1], item, attempt)
@@ -97,19 +99,26 @@ lists a run's tasks.`,
 	return cmd
 }
 
-// printLogLine prints a log line for people: local time, then the text;
-// stderr lines are marked with "!", sluice's own with "#".
-func printLogLine(w io.Writer, l api.LogLine) {
+// printLogLine prints a line of a task's log for people: local time, the
+// mark of its stream ("|" stdout, "!" stderr, "#" sluice's own notes),
+// then the text. 'sluice logs' and 'sluice run' both print with it, so a
+// line reads the same in both; label, when not empty, names the task
+// between the time and the mark, for 'sluice run', which shows several.
+func printLogLine(w io.Writer, l api.LogLine, label string) {
 	mark := "|"
 	switch l.Stream {
-	case "stderr":
+	case control.StreamStderr:
 		mark = "!"
-	case "sluice":
+	case control.StreamSluice:
 		mark = "#"
 	}
 	ts := "-"
 	if !l.Time.IsZero() {
 		ts = l.Time.Local().Format("15:04:05.000")
+	}
+	if label != "" {
+		fmt.Fprintf(w, "%s  %s  %s %s\n", ts, label, mark, l.Line)
+		return
 	}
 	fmt.Fprintf(w, "%s %s %s\n", ts, mark, l.Line)
 }

@@ -56,7 +56,11 @@ Start here:
   sluice validate examples              check pipeline files
 
 Every flag can also be set with an environment variable SLUICE_<FLAG>,
-e.g. SLUICE_HOME=/var/lib/sluice or SLUICE_CONCURRENCY=32.`,
+e.g. SLUICE_HOME=/var/lib/sluice or SLUICE_CONCURRENCY=32.
+
+Exit status: 0 when the command did its work, 1 when it failed (a run
+failed, the server refused), 2 for a usage error (an unknown command or
+flag, a flag value it does not take, the wrong arguments).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -75,6 +79,8 @@ e.g. SLUICE_HOME=/var/lib/sluice or SLUICE_CONCURRENCY=32.`,
 		documentEnv(c.Flags())
 	}
 	documentEnv(root.PersistentFlags())
+	checkFlags(root)
+	usage(root)
 
 	err := root.Execute()
 	if err == nil {
@@ -93,6 +99,29 @@ e.g. SLUICE_HOME=/var/lib/sluice or SLUICE_CONCURRENCY=32.`,
 		os.Exit(2)
 	}
 	os.Exit(1)
+}
+
+// usage makes every mistake on the command line of c and its subcommands
+// a usage error, exit status 2 with a pointer to --help: an unknown flag,
+// a flag value its flag refuses (see flagChecks) or the wrong number of
+// arguments. Other failures exit 1.
+func usage(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(cmd, err) })
+	if c.Args != nil {
+		c.Args = usageArgs(c.Args)
+	}
+	for _, sub := range c.Commands() {
+		usage(sub)
+	}
+}
+
+// usageError is err as a usage error of cmd.
+func usageError(cmd *cobra.Command, err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return exitWith(2, fmt.Errorf("%v\nRun '%s --help' for usage.", err, cmd.CommandPath()))
 }
 
 // envName is the environment variable of a flag: SLUICE_ and the flag

@@ -44,7 +44,8 @@ func runCmd() *cobra.Command {
 		Use:   "run FILE",
 		Short: "Run one pipeline now, in this terminal, and wait for it to finish",
 		Long: `Run one pipeline file to the end in this terminal: each task's state as it
-changes, its output lines, and a summary table at the end.
+changes, its output lines (marked as 'sluice logs' marks them: | stdout,
+! stderr, # sluice's notes), and a summary table at the end.
 
 The run uses a private temporary store, so it works beside a running
 server and leaves nothing behind; pass --home to keep its history. The

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/control"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
 )
@@ -199,28 +200,12 @@ func (v *runView) showLogs(ctx context.Context, in *store.Instance) error {
 		}
 		for _, c := range chunks {
 			v.logSeq[a.ID] = c.Seq
-			for _, line := range bytes.Split(bytes.TrimSuffix(c.Data, []byte("\n")), []byte("\n")) {
-				ts, text := parseLogLine(line)
-				fmt.Fprintf(v.out, "%s  %-*s  | %s\n", ts.Local().Format("15:04:05.000"), v.width, displayName(in), text)
+			for _, l := range control.ParseLog(c.Data) {
+				printLogLine(v.out, api.LogLine{Time: l.Time, Stream: l.Stream, Line: l.Text}, fmt.Sprintf("%-*s", v.width, displayName(in)))
 			}
 		}
 	}
 	return nil
-}
-
-// parseLogLine splits a stored log line "<micros> <stream> <text>".
-func parseLogLine(line []byte) (time.Time, string) {
-	s := string(line)
-	us, rest, ok := strings.Cut(s, " ")
-	if !ok {
-		return time.Now(), s
-	}
-	n, err := strconv.ParseInt(us, 10, 64)
-	if err != nil {
-		return time.Now(), s
-	}
-	_, text, _ := strings.Cut(rest, " ")
-	return time.UnixMicro(n), text
 }
 
 func duration(in *store.Instance) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/server"
@@ -108,7 +109,12 @@ func roleCmd(r role) *cobra.Command {
 			defer stop()
 			cfg.Holder = "sluice " + r.name
 			cfg.Auth = auth.Mode(authMode)
-			return server.Run(ctx, cfg, kill)
+			err := server.Run(ctx, cfg, kill)
+			if sluice.ErrorCode(err) == sluice.EINVALID {
+				// Run refused a setting: a flag or its $SLUICE_ variable.
+				return exitWith(2, err)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()

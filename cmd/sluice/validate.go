@@ -18,7 +18,8 @@ func validateCmd() *cobra.Command {
 		Short: "Check pipeline files and print every error with its position",
 		Long: `Check pipeline files without running them. Directories are searched for
 *.yaml and *.yml files. Every error of every file is printed as
-FILE:LINE:COL: message, with a hint where one helps.
+FILE:LINE:COL: message, with a hint where one helps. Two files that
+define the same pipeline id are an error too: a server loads only one.
 
 Exit status: 0 when every file is valid, 2 when any has an error.`,
 		Example: `  sluice validate examples
@@ -33,17 +34,45 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 				return exitWith(2, fmt.Errorf("no pipeline files (*.yaml, *.yml) in %v", args))
 			}
 			out := cmd.OutOrStdout()
-			bad := 0
-			for _, f := range files {
+			type checked struct {
+				p   *pipeline.Pipeline
+				err error
+			}
+			results := make([]checked, len(files))
+			var defs []catalog.Definition
+			for i, f := range files {
 				src, err := os.ReadFile(f)
 				if err != nil {
-					fmt.Fprintf(out, "%s: %v\n", f, err)
-					bad++
+					results[i].err = fmt.Errorf("%s: %v", f, err)
 					continue
 				}
-				p, err := pipeline.Parse(f, src)
+				// The id the file defines, as the server's pipelines folder
+				// sees it: a broken file stands for the id it names.
+				d := catalog.Definition{File: f, ID: catalog.PeekID(src, f)}
+				d.Line, d.Col = catalog.IDAt(src)
+				results[i].p, results[i].err = pipeline.Parse(f, src)
+				if results[i].p != nil {
+					d.ID = results[i].p.ID
+				}
+				defs = append(defs, d)
+			}
+			dups := map[string]*catalog.DuplicateError{}
+			for _, e := range catalog.Duplicates(defs) {
+				for _, d := range e.Defs {
+					dups[d.File] = e
+				}
+			}
+			bad := 0
+			for i, f := range files {
+				p, err := results[i].p, results[i].err
 				if err != nil {
 					fmt.Fprintln(out, err)
+				}
+				if e := dups[f]; e != nil {
+					fmt.Fprintln(out, e.In(f))
+					err = e
+				}
+				if err != nil {
 					bad++
 					continue
 				}

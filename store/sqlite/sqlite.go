@@ -46,6 +46,9 @@ type Options struct {
 	Holder string
 }
 
+// SyncModes are the values of Options.Sync; Open checks for them.
+var SyncModes = []string{"normal", "full"}
+
 // Store is the SQLite store.
 type Store struct {
 	*sqlstore.DB
@@ -71,7 +74,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	switch sync {
 	case "":
 		sync = "normal"
-	case "normal", "full":
+	case "normal", "full": // SyncModes
 	default:
 		unlock()
 		return nil, sluice.Errorf(sluice.EINVALID, "sqlite: sync must be normal or full, not %q", o.Sync)
@@ -96,7 +99,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	if err := migrate(ctx, w); err != nil {
 		w.Close()
 		unlock()
-		return nil, err
+		return nil, explainOpen(path, err)
 	}
 	rq := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "query_only(1)"} {
@@ -138,6 +141,31 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }
+
+// explainOpen names the database file in an error of opening it, and says
+// what to do when the file is damaged or is not a database at all (SQLite
+// finds both when it first reads the file: a bad header, a file shorter
+// than its header says, a schema it cannot read).
+func explainOpen(path string, err error) error {
+	if abs, aerr := filepath.Abs(path); aerr == nil {
+		path = abs
+	}
+	var e *sqlite.Error
+	if asSQLiteError(err, &e) {
+		switch e.Code() & 0xff {
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return fmt.Errorf("sqlite: the database file %s is damaged or is not a sluice database (%v). "+
+				"Stop every sluice process that uses it, move it aside with its -wal and -shm files if there are any "+
+				"(mv %s %s.damaged), then restore your backup to %s (docs/storage.md, Backups), "+
+				"or start again and sluice creates a new, empty database there", path, e, path, path, path)
+		case sqlite3.SQLITE_CANTOPEN:
+			return fmt.Errorf("sqlite: cannot open the database file %s (%v): check that it is a file, not a folder, and that this user may read and write it and its folder", path, e)
+		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM:
+			return fmt.Errorf("sqlite: cannot write the database file %s (%v): check that this user may write it, its -wal and -shm files and its folder", path, e)
+		}
+	}
+	return fmt.Errorf("sqlite: open %s: %w", path, err)
+}
 
 func isBusy(err error) bool {
 	var e *sqlite.Error

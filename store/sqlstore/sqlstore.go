@@ -435,6 +435,17 @@ func (db *DB) Ping(ctx context.Context) error {
 	return dbErr(db.readRow(ctx, "SELECT 1").Scan(&one))
 }
 
+// ProbeWrite implements store.WriteProber: a write transaction whose
+// UPDATE matches no row, so the database must accept a write (PostgreSQL
+// refuses it in a read-only transaction, SQLite on a read-only file) but
+// nothing changes.
+func (db *DB) ProbeWrite(ctx context.Context) error {
+	return dbErr(db.inTx(ctx, "ProbeWrite", func(t *txn) error {
+		_, err := t.exec(`UPDATE pipelines SET id = id WHERE 1 = 0`)
+		return err
+	}))
+}
+
 // Clock returns the store's clock.
 func (db *DB) Clock() sluice.Clock { return db.clock }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,37 @@ func testObserveAndStats(t *testing.T, open Opener) {
 	}
 	if rec.fails != 0 {
 		t.Errorf("%d calls observed failing, want none", rec.fails)
+	}
+}
+
+// testProbeWrite checks the write probe: it succeeds on a healthy store,
+// is observed as a write, and changes nothing.
+func testProbeWrite(t *testing.T, open Opener) {
+	b := setup(t, open)
+	p, ok := b.s.(store.WriteProber)
+	if !ok {
+		t.Skip("store has no write probe")
+	}
+	b.save("p", 5, task{id: "a"})
+	before, err := b.s.PipelineGet(b.ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	if ob, ok := b.s.(store.Observable); ok {
+		ob.SetObserver(rec)
+	}
+	if err := p.ProbeWrite(b.ctx); err != nil {
+		t.Fatalf("ProbeWrite on a healthy store: %v", err)
+	}
+	after, err := b.s.PipelineGet(b.ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(after, before) {
+		t.Errorf("ProbeWrite changed the pipeline:\n%+v\n%+v", before, after)
+	}
+	if _, ok := b.s.(store.Observable); ok && rec.ops["ProbeWrite"] != 1 {
+		t.Errorf("ProbeWrite observed %d times, want once: %v", rec.ops["ProbeWrite"], rec.ops)
 	}
 }

@@ -204,6 +204,7 @@ func Run(t *testing.T, open Opener) {
 		"HandBack":                 testHandBack,
 		"Logs":                     testLogs,
 		"Outputs":                  testOutputs,
+		"ProbeWrite":               testProbeWrite,
 		"CompleteBatch":            testCompleteBatch,
 		"WaitReady":                testWaitReady,
 		"RunList":                  testRunList,
