@@ -131,8 +131,17 @@ func featureTests(t *testing.T, br *browser, srv *sluiceServer) {
 		br.shot(ctx, "run-blocked")
 	})
 
-	t.Run("an operator creates and resizes a pool", func(t *testing.T) {
+	t.Run("an admin creates and resizes a pool, not an operator", func(t *testing.T) {
 		loginAs(t, operatorName, userPassword)
+		do(t, ctx, "open the pools", chromedp.Navigate(base+"/pools"))
+		waitJS(t, ctx, "the nav item", `document.querySelector('.nav a.on[href="/pools"]')`, 10*time.Second)
+		if eval[bool](t, ctx, `document.querySelector('#pool-form, #pools-live form') !== null`) {
+			t.Error("an operator is offered pool forms")
+		}
+		if st := post(t, "/pools", map[string]string{"name": "warehouse", "slots": "4"}); st != 403 {
+			t.Errorf("an operator's POST /pools: %d, want 403", st)
+		}
+		loginAs(t, "admin", adminPassword)
 		do(t, ctx, "open the pools", chromedp.Navigate(base+"/pools"))
 		waitJS(t, ctx, "the nav item", `document.querySelector('.nav a.on[href="/pools"]')`, 10*time.Second)
 		eval[chromedp.Void](t, ctx, `window.__sameDocument = true`)
@@ -181,6 +190,7 @@ func featureTests(t *testing.T, br *browser, srv *sluiceServer) {
 	})
 
 	t.Run("an operator sets a variable", func(t *testing.T) {
+		loginAs(t, operatorName, userPassword)
 		do(t, ctx, "open the variables", chromedp.Navigate(base+"/variables"))
 		do(t, ctx, "set bucket",
 			chromedp.SendKeys(chromedp.ID("var-name"), "bucket"),
