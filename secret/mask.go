@@ -1,15 +1,6 @@
 package secret
 
-import (
-	"encoding/json"
-	"fmt"
-	"net/url"
-	"sort"
-	"strconv"
-	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
-)
+import "strings"
 
 // MinMaskLength is the length, in bytes, of the shortest secret value a
 // Masker masks. Shorter values are left alone: a secret of one or two
@@ -28,13 +19,26 @@ const Masked = "***"
 const cutMark = "…"
 
 // Masker replaces secret values with Masked in text. It knows each value
-// in the forms it takes in what a task produces: as it is, each of its
-// lines (a value of several lines reaches a log one line at a time), each
-// line without its surrounding blanks, and each of these as Go's %q and
-// %+q quote it (errors such as `got "…"`), as JSON escapes it (with and
-// without HTML escaping, and with every character outside ASCII escaped,
-// as Python's json.dumps does), and as URL query and path escaping write
-// it.
+// in the forms it takes in what a task produces:
+//
+//   - as it is; without the blanks around it, and with each run of blanks
+//     inside it made one space (as an unquoted $VAR prints it); each of its
+//     lines, with and without their blanks (a value of several lines
+//     reaches a log one line at a time);
+//   - each of these as Go's %q and %+q quote it (errors such as `got "…"`),
+//     as JSON escapes it (with and without HTML escaping, and with every
+//     character outside ASCII escaped, as Python's json.dumps does), as URL
+//     query and path escaping write it;
+//   - and as the shell quotes it: in single quotes (set -x, ${X@Q}), in
+//     double quotes (declare -p), with backslashes (printf %q) and in
+//     bash's $'…', in a UTF-8 locale and in C.
+//
+// It also looks at a text as displays show it, where a secret split by
+// what they do not show is whole: escape sequences and control characters
+// (a colour reset in the middle, grep's highlight of a part), characters
+// overwritten after a backspace or a carriage return, characters that show
+// as nothing (a zero-width space), and in quoted text the escapes of these
+// (`\x1b[0m`). See String.
 //
 // What it cannot catch is documented in docs/pipelines.md: values shorter
 // than MinMaskLength, values encoded or transformed otherwise (base64,
@@ -42,93 +46,39 @@ const cutMark = "…"
 //
 // A nil or zero Masker masks nothing. A Masker is safe for concurrent use.
 type Masker struct {
-	forms []string // longest first
-	// heads finds the forms that may start at a position of a text: by
-	// their first MinMaskLength bytes, longest first. pairs has a bit set
-	// for the first two bytes of each form, a quick no for most positions.
-	heads map[uint32][]int
+	forms []string
+	ac    *automaton
+	// pairs has a bit set for the first two bytes of each form: a quick no
+	// for most positions of a text, where the automaton is at its root.
 	pairs *[1 << 16 / 64]uint64
 }
 
 // NewMasker returns a Masker of the values. Values shorter than
-// MinMaskLength are ignored.
+// MinMaskLength are ignored, and so are their forms shorter than it.
 func NewMasker(values ...string) *Masker {
 	seen := map[string]bool{}
-	var forms []string
-	add := func(s string) {
-		if len(s) >= MinMaskLength && !seen[s] {
-			seen[s] = true
-			forms = append(forms, s)
-		}
-	}
+	var all []string
 	for _, v := range values {
 		if len(v) < MinMaskLength {
 			continue
 		}
-		bases := []string{v}
-		if strings.ContainsAny(v, "\r\n") {
-			for _, line := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
-				bases = append(bases, line, strings.TrimSpace(line))
+		for _, f := range forms(v) {
+			if len(f) >= MinMaskLength && !seen[f] {
+				seen[f] = true
+				all = append(all, f)
 			}
-		}
-		for _, b := range bases {
-			if len(b) < MinMaskLength {
-				continue // a short line of a long value: "}" or "--"
-			}
-			add(b)
-			add(inner(strconv.Quote(b)))
-			add(inner(strconv.QuoteToASCII(b)))
-			add(jsonString(b, true))
-			add(jsonString(b, false))
-			add(jsonASCII(jsonString(b, false)))
-			add(url.QueryEscape(b))
-			add(url.PathEscape(b))
 		}
 	}
-	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
-	m := &Masker{forms: forms, heads: map[uint32][]int{}, pairs: new([1 << 16 / 64]uint64)}
-	for i, f := range forms {
-		m.heads[head(f)] = append(m.heads[head(f)], i)
+	m := &Masker{forms: all, ac: newAutomaton(all), pairs: new([1 << 16 / 64]uint64)}
+	for _, f := range all {
 		p := pair(f)
 		m.pairs[p/64] |= 1 << (p % 64)
 	}
 	return m
 }
 
-// head and pair are the first MinMaskLength and two bytes of s.
-func head(s string) uint32 { return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) }
+// pair is the first two bytes of s.
 func pair(s string) uint16 { return uint16(s[0])<<8 | uint16(s[1]) }
-
-// inner strips the quotes around a quoted string.
-func inner(quoted string) string { return quoted[1 : len(quoted)-1] }
-
-// jsonASCII writes the characters outside ASCII of a JSON string as
-// \uXXXX escapes (UTF-16 surrogate pairs beyond the BMP), as Python's
-// json.dumps and other encoders do by default.
-func jsonASCII(s string) string {
-	var sb strings.Builder
-	for _, r := range s {
-		switch {
-		case r < utf8.RuneSelf:
-			sb.WriteRune(r)
-		case r > 0xFFFF:
-			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(&sb, `\u%04x\u%04x`, r1, r2)
-		default:
-			fmt.Fprintf(&sb, `\u%04x`, r)
-		}
-	}
-	return sb.String()
-}
-
-// jsonString returns s as it is written inside a JSON string.
-func jsonString(s string, escapeHTML bool) string {
-	var sb strings.Builder
-	enc := json.NewEncoder(&sb)
-	enc.SetEscapeHTML(escapeHTML)
-	_ = enc.Encode(s) // a string always encodes
-	return inner(strings.TrimSuffix(sb.String(), "\n"))
-}
 
 // Empty reports whether the Masker masks nothing.
 func (m *Masker) Empty() bool { return m == nil || len(m.forms) == 0 }
@@ -143,72 +93,104 @@ func (m *Masker) Empty() bool { return m == nil || len(m.forms) == 0 }
 // form's beginning just before a cut mark ("…") is masked too: it is what
 // is left of a secret where sluice cut the text short.
 //
-// The text is read once, whatever the number of forms (a key of 50 lines
-// has some 150): at each position, only the forms that start with its
-// first bytes are tried, longest first. Aho-Corasick would do the same
-// job; the one Go package of it our module list offers is young and little
-// used, and with forms at least MinMaskLength long this small table, in
-// the standard library only, reads a log line in well under a microsecond
+// When s has what a display does not show as it is (hidden), String also
+// reads it as a terminal shows it and as a page that strips escape codes
+// does, and quoted text past its escapes of control characters. If a
+// secret shows in one of these, String returns that text, masked, instead
+// of s: the line loses its colours and control characters (and what a
+// terminal would have overwritten), which is a small price for not showing
+// the secret to whoever reads the log. The text returned then has no
+// control characters left, so it shows as it is, masked, everywhere.
+//
+// The cost is linear in the length of s, whatever the number of forms (a
+// key of 50 lines has some 60, most of them long) or of cut marks: an
+// automaton reads s once (see automaton), and a text with control
+// characters or escapes is read a few more times, as each display shows
+// it. A text with none, the common case, costs one more look at each byte
 // (BenchmarkMaskerLine).
 func (m *Masker) String(s string) string {
 	if m.Empty() || s == "" {
 		return s
 	}
-	var spans [][2]int
-	for i := 0; i+MinMaskLength <= len(s); i++ {
-		if p := pair(s[i:]); m.pairs[p/64]&(1<<(p%64)) == 0 {
-			continue
+	out := m.mask(s)
+	controls, escapes := hidden(out)
+	if controls {
+		if shown, ok := m.revealed(out); ok {
+			out = shown
 		}
-		for _, fi := range m.heads[head(s[i:])] {
-			if f := m.forms[fi]; strings.HasPrefix(s[i:], f) {
-				// The longest form found here covers the shorter ones.
-				spans = append(spans, [2]int{i, i + len(f)})
-				break
+	}
+	// Quoted text, read past its escapes: out as it is, or as a display
+	// showed it above (which may still quote a secret, split by an escaped
+	// escape code).
+	if escapes {
+		if u, ok := unescaped(out); ok {
+			if shown, ok := m.revealed(u); ok {
+				out = shown
 			}
 		}
 	}
-	for from := 0; ; {
-		i := strings.Index(s[from:], cutMark)
-		if i < 0 {
-			break
+	return out
+}
+
+// revealed returns, masked, the first of what a terminal and a page that
+// strips escape codes show of t in which a secret shows; or "", false.
+func (m *Masker) revealed(t string) (string, bool) {
+	plain, same := stripped(t)
+	views := []string{plain}
+	if !same {
+		views = []string{terminal(t), plain}
+	}
+	for _, shown := range views {
+		if masked := m.mask(shown); masked != shown {
+			return masked, true
 		}
-		at := from + i
-		for _, f := range m.forms {
-			if k := cutPrefix(s[:at], f); k > 0 {
-				spans = append(spans, [2]int{at - k, at})
+	}
+	return "", false
+}
+
+// mask returns s with every form, and every form's beginning before a cut
+// mark, replaced by Masked.
+func (m *Masker) mask(s string) string {
+	var spans [][2]int // sorted and apart: each new one ends at or after the last
+	add := func(from, to int) {
+		for len(spans) > 0 && spans[len(spans)-1][1] >= from {
+			from = min(from, spans[len(spans)-1][0])
+			spans = spans[:len(spans)-1]
+		}
+		spans = append(spans, [2]int{from, to})
+	}
+	a := m.ac
+	at := int32(0) // the automaton's node after s[:i]
+	for i := 0; i < len(s); i++ {
+		if at == 0 {
+			if i+MinMaskLength > len(s) {
+				break
 			}
+			if p := pair(s[i:]); m.pairs[p/64]&(1<<(p%64)) == 0 {
+				continue // no form begins here, and none is under way
+			}
+		} else if d := int(a.nodes[at].depth); d >= MinMaskLength && s[i] == cutMark[0] && strings.HasPrefix(s[i:], cutMark) {
+			add(i-d, i) // the beginning of a form, cut here
 		}
-		from = at + len(cutMark)
+		at = a.next(at, s[i])
+		if n := int(a.nodes[at].out); n > 0 {
+			// The longest form that ends here covers the shorter ones.
+			add(i+1-n, i+1)
+		}
 	}
 	if len(spans) == 0 {
 		return s
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
 	var sb strings.Builder
 	sb.Grow(len(s))
 	last := 0 // end of the text written or masked so far
-	for i := 0; i < len(spans); {
-		start, end := spans[i][0], spans[i][1]
-		for i++; i < len(spans) && spans[i][0] <= end; i++ {
-			end = max(end, spans[i][1])
-		}
-		sb.WriteString(s[last:start])
+	for _, sp := range spans {
+		sb.WriteString(s[last:sp[0]])
 		sb.WriteString(Masked)
-		last = end
+		last = sp[1]
 	}
 	sb.WriteString(s[last:])
 	return sb.String()
-}
-
-// cutPrefix returns the length of the longest beginning of form, at least
-// MinMaskLength long and shorter than form, that text ends with; or 0.
-func cutPrefix(text, form string) int {
-	for k := min(len(form)-1, len(text)); k >= MinMaskLength; k-- {
-		if text[len(text)-k] == form[0] && strings.HasSuffix(text, form[:k]) {
-			return k
-		}
-	}
-	return 0
 }
 
 // Bytes is String for a byte slice. It returns b itself when nothing in it

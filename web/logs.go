@@ -106,6 +106,10 @@ type logLine struct {
 	Text   string
 }
 
+// ansiEscape matches the CSI sequences (colours) the log page removes. A
+// secret split by one is whole once it is removed: the worker's mask reads
+// each line as this page and a terminal show it, so such a line is stored
+// masked (secret.Masker.String).
 var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]`)
 
 // parseLog splits log chunks into lines of the form

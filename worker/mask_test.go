@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -202,6 +203,66 @@ tasks:
 		}
 	}
 	b.noLeak([]int64{run.ID}, token, weird)
+}
+
+// TestMaskWhatDisplaysShow: real shell tasks print secrets the way a
+// display joins them back (split by escape codes, overwritten after a
+// carriage return or a backspace, split by an invisible character), with
+// the blanks around a value dropped by an unquoted $VAR, and quoted by
+// bash's set -x, printf %q, ${X@Q} and declare -p. Each line is stored
+// masked, as a terminal or the web UI would show it.
+func TestMaskWhatDisplaysShow(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash on this machine:", err)
+	}
+	split := newSecret(t, "SPLIT", func(r string) string { return "Sup3r" + r + "$ecret.*[x](y)+?" })
+	spaced := newSecret(t, "SPACED", func(r string) string { return "  spaced-" + r + "  " })
+	quoted := newSecret(t, "QUOTED", func(r string) string { return "it's-a-" + r + " pass" })
+	b := setupMask(t, split, spaced, quoted)
+	run := b.trigger(`id: displays
+tasks:
+  split:
+    secrets: [SPLIT]
+    run: |
+      A=$(printf %s "$SPLIT" | head -c 21); B=${SPLIT#"$A"}; X=$(printf %s "$A" | sed 's/./X/g')
+      printf 'ansi: %s\033[0m%s\n' "$A" "$B"
+      printf 'grep: \033[01;31m\033[K%s\033[m\033[K%s\n' "$A" "$B"
+      printf '%s%s\r%s\n' "$X" "$B" "$A"
+      printf 'bs: %sQ\b%s\n' "$A" "$B"
+      printf 'zwsp: %s\342\200\213%s\n' "$A" "$B"
+      printf 'split: %s\033[0m%s\n' "$A" "$B" >> "$SLUICE_OUTPUT"
+  spaced:
+    secrets: [SPACED]
+    run: echo unquoted $SPACED
+  quoted:
+    secrets: [QUOTED]
+    run: |
+      bash -c 'set -x; : "Authorization: Bearer $QUOTED"; set +x
+      printf "%q\n" "$QUOTED"; echo "${QUOTED@Q}"; declare -p QUOTED'
+`)
+	b.startWorker()
+	if s := b.waitRun(run.ID); s != sluice.RunFailed {
+		t.Fatalf("run %s", s)
+	}
+	for task, want := range map[string][]string{
+		"split":  {" o ansi: ***\n", " o grep: ***\n", " o ***\n", " o bs: ***\n", " o zwsp: ***\n"},
+		"spaced": {" o unquoted ***\n"},
+		"quoted": {" e + : 'Authorization: Bearer ***'\n", " o ***\n", " o '***'\n", ` o declare -x QUOTED="***"` + "\n"},
+	} {
+		log := b.log(run.ID, task)
+		for _, w := range want {
+			if !strings.Contains(log, w) {
+				t.Errorf("%s's log lacks %q:\n%s", task, w, log)
+			}
+		}
+	}
+	// A malformed output line is quoted in the attempt's error: split by
+	// an escape code, it is masked there too.
+	if e := b.attempts(run.ID, "split")[0].Error; !strings.HasSuffix(e, `got "split: ***"`) {
+		t.Errorf("split: error %q", e)
+	}
+	b.noLeak([]int64{run.ID}, split, spaced, quoted)
 }
 
 // TestMaskOutputs: an output whose value or key holds a secret is stored

@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// TestSecretsMaskedEverywhere: a secret a task prints, writes as an output
-// or in a malformed output line, gets back in an HTTP response, or a
+// TestSecretsMaskedEverywhere: a secret a task prints (whole, or split by
+// escape codes a display does not show), writes as an output or in a
+// malformed output line, gets back in an HTTP response, or a
 // callback's endpoint answers with, shows nowhere a viewer or an operator
 // looks: the API, the UI's run and log pages, the CLI, the server's log,
 // and the database's files.
@@ -47,6 +48,10 @@ tasks:
     run: echo "oops $TOKEN" >> "$SLUICE_OUTPUT"
     on_failure: {http: {method: POST, url: "` + srv.URL + `/task", body: '${{ error }}'}}
   call: {http: {url: "` + srv.URL + `/call"}}
+  split:
+    run: |
+      A=$(printf %s "$TOKEN" | head -c 12)
+      printf 'split: \033[01;31m\033[K%s\033[m\033[K%s\n' "$A" "${TOKEN#"$A"}"
 `})
 	s.cliIn(t, s.dir, token+"\n", "secrets", "set", "TOKEN").want(t, 0, "set secret TOKEN")
 	run := runID(t, s.cli(t, "pipelines", "trigger", "leaky", "--wait").want(t, 1))
@@ -81,7 +86,7 @@ tasks:
 	seen["UI run page"] = get(runPage)
 	seen["API run"] = get(fmt.Sprintf("/api/v1/runs/%d", run))
 	seen["CLI runs show"] = s.cli(t, "runs", "show", fmt.Sprint(run), "--json").stdout
-	for _, task := range []string{"echo", "after", "malformed", "call"} {
+	for _, task := range []string{"echo", "after", "malformed", "call", "split"} {
 		seen["API task "+task] = get(fmt.Sprintf("/api/v1/runs/%d/tasks/%s", run, task))
 		seen["API log "+task] = get(fmt.Sprintf("/api/v1/runs/%d/tasks/%s/logs", run, task))
 		seen["UI log page "+task] = get(fmt.Sprintf("/runs/%d/tasks/%s", run, task))
@@ -95,6 +100,11 @@ tasks:
 		"API task malformed": `got \"oops ***\"`,
 		"API task call":      `answered 403, want a 2xx status: {\"error\": \"expected token ***\"}`,
 		"UI run page":        "expected token ***",
+		// Split by grep's highlight: stored as a display shows it.
+		"API log split":     "split: ***",
+		"UI log page split": "split: ***",
+		"UI log.txt split":  "split: ***",
+		"CLI logs split":    "split: ***",
 	} {
 		if !strings.Contains(seen[what], want) {
 			t.Errorf("%s lacks %q:\n%s", what, want, seen[what])
