@@ -177,6 +177,12 @@ func TestUpload(t *testing.T) {
 	body, ct := multipartBody(t, "x.yaml", v1, nil)
 	s.do(request{method: "POST", path: "/api/v1/pipelines", raw: bytes.Replace(body, []byte(`name="file"`), []byte(`name="other"`), 1), contentType: ct, token: s.admin}).wantError(t, 400, "bad_request")
 
+	// A hostile file is refused fast with a positioned 422, the same way.
+	deep := []byte("id: deep\nx: " + strings.Repeat("[", 200_000) + strings.Repeat("]", 200_000) + "\n")
+	if e := upload("deep.yaml", deep).wantError(t, 422, "invalid"); !strings.Contains(e.Message, "deep.yaml:2:67: nesting deeper than 64 levels") {
+		t.Fatalf("deep upload: %+v", e)
+	}
+
 	// An invalid file: every error positioned, nothing stored.
 	bad := []byte("id: broken\ntasks:\n  a:\n    runn: echo\n  b:\n    depends_on: [nope]\n    run: echo\n")
 	r := upload("broken.yaml", bad)

@@ -324,7 +324,7 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 
 // read reads and parses one file.
 func (l *Loader) read(path string) *parsed {
-	src, err := os.ReadFile(path)
+	src, err := pipeline.ReadFile(path)
 	if err != nil {
 		return &parsed{err: &sluice.Error{Code: sluice.EINVALID, Message: err.Error()}}
 	}

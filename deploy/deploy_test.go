@@ -1,7 +1,10 @@
 package deploy
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-dev/sluice/server"
 )
@@ -214,18 +216,21 @@ func load(t *testing.T) *bundle {
 		if err != nil {
 			t.Fatal(err)
 		}
-		file, err := parser.ParseBytes(data, 0)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, doc := range file.Docs {
-			if doc.Body == nil {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var doc yaml.Node
+			if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if len(doc.Content) == 0 {
 				continue
 			}
 			var h header
 			decode := func(v any) {
 				t.Helper()
-				if err := yaml.NodeToValue(doc.Body, v); err != nil {
+				if err := doc.Decode(v); err != nil {
 					t.Fatalf("%s: %s: %v", f, h.Kind, err)
 				}
 			}

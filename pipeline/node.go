@@ -5,185 +5,161 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/token"
+	"go.yaml.in/yaml/v3"
 )
 
-// This file reads values out of goccy/go-yaml AST nodes. Every reader knows
-// the position of what it reads and reports a wrong value as an error
-// instead of stopping, so Parse can collect every problem of a file.
+// This file reads values out of YAML nodes. Every reader knows the position
+// of what it reads and reports a wrong value as an error instead of
+// stopping, so Parse can collect every problem of a file.
 
 // entry is one key of a YAML mapping and its value.
 type entry struct {
 	key   string
 	keyAt pos
-	// val is the value with anchors, aliases and tags resolved; nil when the
-	// value could not be resolved (the error is already reported).
-	val ast.Node
+	// val is the value with aliases resolved; nil when the value could not
+	// be resolved (the error is already reported).
+	val *yaml.Node
 	// valAt is where the value is written, or the key's position when the
 	// value is left empty ("key:" and nothing after it).
 	valAt pos
 }
 
-// posOf returns where n starts. Block mappings report the position of their
-// first key rather than of their first colon.
-func posOf(n ast.Node) pos {
-	switch v := n.(type) {
-	case nil:
-		return pos{1, 1}
-	case *ast.MappingNode:
-		if !v.IsFlowStyle && len(v.Values) > 0 && v.Values[0].Key != nil {
-			return posOf(v.Values[0].Key)
-		}
-	case *ast.MappingValueNode:
-		if v.Key != nil {
-			return posOf(v.Key)
-		}
-	case *ast.MappingKeyNode:
-		// "? key" reports the position of the "?".
-	}
-	tk := n.GetToken()
-	if tk == nil || tk.Position == nil {
+// posOf returns where n starts.
+func posOf(n *yaml.Node) pos {
+	if n == nil {
 		return pos{1, 1}
 	}
-	return pos{max(tk.Position.Line, 1), max(tk.Position.Column, 1)}
+	return pos{max(n.Line, 1), max(n.Column, 1)}
+}
+
+// kind is what a YAML node holds, after tags and aliases.
+type kind int
+
+const (
+	kindNone kind = iota
+	kindMap
+	kindList
+	kindString
+	kindInt
+	kindFloat
+	kindBool
+	kindNull
+	kindMerge
+)
+
+// kindOf says what n holds. A scalar with a tag sluice does not know
+// (!custom 12) is read as if it had none; dates and binary are text.
+func kindOf(n *yaml.Node) kind {
+	if n == nil {
+		return kindNone
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return kindMap
+	case yaml.SequenceNode:
+		return kindList
+	case yaml.ScalarNode:
+	default:
+		return kindNone
+	}
+	switch tag := n.ShortTag(); tag {
+	case "!!str", "!!timestamp", "!!binary":
+		return kindString
+	case "!!int":
+		return kindInt
+	case "!!float":
+		return kindFloat
+	case "!!bool":
+		return kindBool
+	case "!!null":
+		return kindNull
+	case "!!merge":
+		return kindMerge
+	}
+	plain := yaml.Node{Kind: yaml.ScalarNode, Value: n.Value, Style: n.Style &^ yaml.TaggedStyle}
+	if k := kindOf(&plain); k != kindNone {
+		return k
+	}
+	return kindString
 }
 
 // isImplicitNull reports whether n is the empty value of "key:".
-func isImplicitNull(n ast.Node) bool {
-	v, ok := n.(*ast.NullNode)
-	return ok && v.Token != nil && v.Token.Type == token.ImplicitNullType
+func isImplicitNull(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.ScalarNode && n.Style == 0 && n.Value == "" && n.ShortTag() == "!!null"
 }
 
-// collectAnchors records every anchor of the tree under n in document order.
-func (p *parser) collectAnchors(n ast.Node, depth int) {
-	if n == nil || depth > maxDepth {
-		return
+// intValue reads an integer scalar as YAML writes it (0x10, 0o17, 1_000);
+// ok is false when it does not fit in an int64.
+func intValue(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 0, 64)
+	return n, err == nil
+}
+
+// floatValue reads a float scalar, including YAML's .inf and .nan.
+func floatValue(s string) float64 {
+	switch strings.ToLower(strings.TrimLeft(s, "+")) {
+	case ".inf":
+		return math.Inf(1)
+	case "-.inf":
+		return math.Inf(-1)
+	case ".nan":
+		return math.NaN()
 	}
-	switch v := n.(type) {
-	case *ast.AnchorNode:
-		if v.Name != nil && v.Name.GetToken() != nil {
-			name := v.Name.GetToken().Value
-			p.anchors[name] = append(p.anchors[name], anchorDef{at: posOf(v), node: v.Value})
-		}
-		p.collectAnchors(v.Value, depth+1)
-	case *ast.TagNode:
-		p.collectAnchors(v.Value, depth+1)
-	case *ast.MappingNode:
-		for _, kv := range v.Values {
-			p.collectAnchors(kv.Key, depth+1)
-			p.collectAnchors(kv.Value, depth+1)
-		}
-	case *ast.MappingKeyNode:
-		p.collectAnchors(v.Value, depth+1)
-	case *ast.MappingValueNode:
-		p.collectAnchors(v.Key, depth+1)
-		p.collectAnchors(v.Value, depth+1)
-	case *ast.SequenceNode:
-		for _, x := range v.Values {
-			p.collectAnchors(x, depth+1)
-		}
-	}
+	f, _ := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+	return f
 }
 
-// maxDepth bounds the nesting the parser follows. Pipeline files nest a few
-// levels deep; anything deeper is not a pipeline and must not exhaust the
-// stack.
-const maxDepth = 100
-
-// anchorDef is one "&name" in the file.
-type anchorDef struct {
-	at   pos
-	node ast.Node
+// tooLargeInt reports whether n is a whole number written without a point
+// or exponent that YAML read as a float because it does not fit in 64 bits.
+func tooLargeInt(n *yaml.Node) bool {
+	return kindOf(n) == kindFloat && looksNumeric.MatchString(n.Value) && !strings.ContainsAny(n.Value, ".eE")
 }
 
-// resolve returns the value n stands for: the anchored value of an anchor,
-// the value an alias refers to, the value under a tag (as a string for
-// !!str). It returns nil, after reporting why, when an alias refers to no
-// anchor.
-func (p *parser) resolve(n ast.Node) ast.Node {
+// resolve returns the value n stands for: the anchored value of an alias.
+// The YAML reader has already checked that every alias refers to an
+// anchor defined before it.
+func (p *parser) resolve(n *yaml.Node) *yaml.Node {
 	for range maxDepth {
-		switch v := n.(type) {
-		case *ast.AnchorNode:
-			n = v.Value
-		case *ast.AliasNode:
-			name := ""
-			if v.Value != nil && v.Value.GetToken() != nil {
-				name = v.Value.GetToken().Value
-			}
-			at := posOf(v)
-			var target ast.Node
-			for _, d := range p.anchors[name] {
-				if d.at.line < at.line || (d.at.line == at.line && d.at.col < at.col) {
-					target = d.node
-				}
-			}
-			if target == nil {
-				p.errorf(at, fmt.Sprintf("define the anchor first, e.g. \"key: &%s value\", then refer to it as *%s", name, name),
-					"alias *%s refers to no anchor defined before it", name)
-				return nil
-			}
-			n = target
-		case *ast.TagNode:
-			tag := ""
-			if v.Start != nil {
-				tag = v.Start.Value
-			}
-			if (tag == "!!str" || tag == "tag:yaml.org,2002:str") && isScalar(v.Value) && v.Value.GetToken() != nil {
-				if _, isString := v.Value.(*ast.StringNode); !isString {
-					if _, isLiteral := v.Value.(*ast.LiteralNode); !isLiteral {
-						return ast.String(v.Value.GetToken())
-					}
-				}
-			}
-			n = v.Value
-		default:
+		if n == nil || n.Kind != yaml.AliasNode {
 			return n
 		}
+		n = n.Alias
 	}
 	p.errorf(posOf(n), "", "anchors and aliases nest too deeply here")
 	return nil
 }
 
+// maxDepth bounds how many aliases resolve follows. An anchor cannot hold
+// an alias, so one step is all a valid file needs.
+const maxDepth = 100
+
 // isScalar reports whether n is a single value rather than a map or list.
-func isScalar(n ast.Node) bool {
-	switch n.(type) {
-	case *ast.StringNode, *ast.LiteralNode, *ast.IntegerNode, *ast.FloatNode,
-		*ast.BoolNode, *ast.NullNode, *ast.InfinityNode, *ast.NanNode:
-		return true
-	}
-	return false
+func isScalar(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.ScalarNode
 }
 
 // describe says what n is, for "want X, got Y" messages.
-func describe(n ast.Node) string {
-	switch v := n.(type) {
-	case nil:
+func describe(n *yaml.Node) string {
+	switch kindOf(n) {
+	case kindNone:
 		return "nothing"
-	case *ast.NullNode:
-		if isImplicitNull(v) {
+	case kindNull:
+		if isImplicitNull(n) {
 			return "nothing"
 		}
 		return "null"
-	case *ast.StringNode:
-		return quoteShort(v.Value)
-	case *ast.LiteralNode:
-		if v.Value != nil {
-			return quoteShort(v.Value.Value)
-		}
-		return `""`
-	case *ast.MappingNode:
+	case kindString:
+		return quoteShort(n.Value)
+	case kindMap:
 		return "a map"
-	case *ast.SequenceNode:
+	case kindList:
 		return "a list"
 	}
-	if tk := n.GetToken(); tk != nil {
-		return shorten(tk.Value)
-	}
-	return "an unknown value"
+	return shorten(n.Value)
 }
 
 // quoteShort quotes s, cutting it short when it is long.
@@ -203,7 +179,7 @@ func shorten(s string) string {
 }
 
 // wrongType reports that the value of label is not the kind it must be.
-func (p *parser) wrongType(at pos, label, want string, got ast.Node, hint string) {
+func (p *parser) wrongType(at pos, label, want string, got *yaml.Node, hint string) {
 	p.errorf(at, hint, "%s: want %s, got %s", label, want, describe(got))
 }
 
@@ -212,20 +188,17 @@ func (p *parser) wrongType(at pos, label, want string, got ast.Node, hint string
 // duplicate keys (keeping the first); dup words the duplicate-key message
 // and its hint.
 func (p *parser) entries(e entry, label string, dup func(key string, first pos) (msg, hint string)) ([]entry, bool) {
-	m, ok := e.val.(*ast.MappingNode)
-	if !ok {
+	if kindOf(e.val) != kindMap {
 		if e.val != nil {
 			p.wrongType(e.valAt, label, "a map", e.val, "")
 		}
 		return nil, false
 	}
-	var out []entry
-	first := map[string]pos{}
-	for _, kv := range m.Values {
-		if kv == nil {
-			continue
-		}
-		key, keyAt, ok := p.key(kv.Key)
+	kvs := e.val.Content
+	out := make([]entry, 0, len(kvs)/2)
+	first := make(map[string]pos, len(kvs)/2)
+	for i := 0; i+1 < len(kvs); i += 2 {
+		key, keyAt, ok := p.key(kvs[i])
 		if !ok {
 			continue
 		}
@@ -235,45 +208,31 @@ func (p *parser) entries(e entry, label string, dup func(key string, first pos) 
 			continue
 		}
 		first[key] = keyAt
-		val := p.resolve(kv.Value)
-		valAt := posOf(kv.Value)
-		if kv.Value == nil || isImplicitNull(kv.Value) {
+		raw := kvs[i+1]
+		valAt := posOf(raw)
+		if isImplicitNull(raw) {
 			valAt = keyAt
-			if kv.Value == nil {
-				val = ast.Null(&token.Token{Type: token.ImplicitNullType, Value: "", Position: &token.Position{Line: keyAt.line, Column: keyAt.col}})
-			}
 		}
-		out = append(out, entry{key: key, keyAt: keyAt, val: val, valAt: valAt})
+		out = append(out, entry{key: key, keyAt: keyAt, val: p.resolve(raw), valAt: valAt})
 	}
 	return out, true
 }
 
 // key returns the text of a mapping key. Keys must be plain values: a merge
 // key ("<<") or a map or list used as a key is reported.
-func (p *parser) key(k ast.MapKeyNode) (string, pos, bool) {
+func (p *parser) key(k *yaml.Node) (string, pos, bool) {
 	at := posOf(k)
-	var n ast.Node = k
-	if mk, ok := n.(*ast.MappingKeyNode); ok {
-		n = mk.Value
-	}
-	if _, ok := n.(*ast.MergeKeyNode); ok {
+	if kindOf(k) == kindMerge {
 		p.errorf(at, "put settings shared by all tasks under defaults:, or repeat them",
 			"merge keys (<<) are not supported")
 		return "", at, false
 	}
-	n = p.resolve(n)
-	if n == nil {
+	n := p.resolve(k)
+	switch kindOf(n) {
+	case kindNone:
 		return "", at, false
-	}
-	switch v := n.(type) {
-	case *ast.StringNode:
-		return v.Value, at, true
-	case *ast.LiteralNode:
-		if v.Value != nil {
-			return v.Value.Value, at, true
-		}
-	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		return v.GetToken().Value, at, true
+	case kindString, kindInt, kindFloat, kindBool:
+		return n.Value, at, true
 	}
 	p.errorf(at, "write keys as plain text, such as retries:", "a key must be plain text, not %s", describe(n))
 	return "", at, false
@@ -281,73 +240,63 @@ func (p *parser) key(k ast.MapKeyNode) (string, pos, bool) {
 
 // str reads a string.
 func (p *parser) str(e entry, label string) (string, bool) {
-	switch v := e.val.(type) {
-	case nil:
+	switch kindOf(e.val) {
+	case kindNone:
 		return "", false
-	case *ast.StringNode:
-		return v.Value, true
-	case *ast.LiteralNode:
-		if v.Value != nil {
-			return v.Value.Value, true
-		}
-		return "", true
+	case kindString:
+		return e.val.Value, true
 	}
-	hint := ""
-	if isScalar(e.val) && !isNull(e.val) {
-		hint = fmt.Sprintf("quote it to make it text: %q", e.val.GetToken().Value)
-	}
-	p.wrongType(e.valAt, label, "a string", e.val, hint)
+	p.wrongType(e.valAt, label, "a string", e.val, quoteHint(e.val))
 	return "", false
 }
 
+// quoteHint suggests quoting a value YAML read as a number, bool or the
+// like where text is wanted.
+func quoteHint(n *yaml.Node) string {
+	if isScalar(n) && !isNull(n) {
+		return fmt.Sprintf("quote it to make it text: %q", n.Value)
+	}
+	return ""
+}
+
 // isNull reports whether n is a null, written or implicit.
-func isNull(n ast.Node) bool {
-	_, ok := n.(*ast.NullNode)
-	return ok
+func isNull(n *yaml.Node) bool {
+	return kindOf(n) == kindNull
 }
 
 // text reads a scalar as text: strings as they are, numbers and booleans as
 // written ("8080", "true"). Environment values and argv items take text.
 func (p *parser) text(e entry, label string) (string, bool) {
-	switch v := e.val.(type) {
-	case nil:
+	switch kindOf(e.val) {
+	case kindNone:
 		return "", false
-	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		return v.GetToken().Value, true
-	case *ast.NullNode:
+	case kindInt, kindFloat, kindBool:
+		return e.val.Value, true
+	case kindNull:
 		p.wrongType(e.valAt, label, "a value", e.val, `write "" for an empty value`)
 		return "", false
 	}
 	return p.str(e, label)
 }
 
-// looksNumeric matches unquoted values that are numbers too large for the
-// YAML parser, which then hands them over as strings.
+// looksNumeric matches unquoted values that are whole or decimal numbers.
 var looksNumeric = regexp.MustCompile(`^[-+]?[0-9][0-9_]*(\.[0-9]*)?([eE][-+]?[0-9]+)?$`)
 
 // integer reads an integer that fits in an int.
 func (p *parser) integer(e entry, label string) (int, bool) {
-	switch v := e.val.(type) {
-	case nil:
+	switch kindOf(e.val) {
+	case kindNone:
 		return 0, false
-	case *ast.IntegerNode:
-		switch n := v.Value.(type) {
-		case int64:
-			if n >= math.MinInt && n <= math.MaxInt {
-				return int(n), true
-			}
-		case uint64:
-			if n <= math.MaxInt {
-				return int(n), true
-			}
+	case kindInt:
+		if n, ok := intValue(e.val.Value); ok && n >= math.MinInt && n <= math.MaxInt {
+			return int(n), true
 		}
-		p.errorf(e.valAt, "", "%s: %s is too large", label, shorten(v.GetToken().Value))
+		p.errorf(e.valAt, "", "%s: %s is too large", label, shorten(e.val.Value))
 		return 0, false
-	case *ast.StringNode:
-		if v.Token != nil && v.Token.Type == token.StringType && looksNumeric.MatchString(v.Value) && !strings.ContainsAny(v.Value, ".eE") {
-			p.errorf(e.valAt, "", "%s: %s is too large", label, shorten(v.Value))
-			return 0, false
-		}
+	}
+	if tooLargeInt(e.val) {
+		p.errorf(e.valAt, "", "%s: %s is too large", label, shorten(e.val.Value))
+		return 0, false
 	}
 	p.wrongType(e.valAt, label, "an integer", e.val, "")
 	return 0, false
@@ -355,39 +304,49 @@ func (p *parser) integer(e entry, label string) (int, bool) {
 
 // boolean reads true or false.
 func (p *parser) boolean(e entry, label string) (bool, bool) {
-	switch v := e.val.(type) {
-	case nil:
+	switch kindOf(e.val) {
+	case kindNone:
 		return false, false
-	case *ast.BoolNode:
-		return v.Value, true
+	case kindBool:
+		return boolValue(e.val.Value), true
 	}
 	p.wrongType(e.valAt, label, "true or false", e.val, "")
 	return false, false
 }
 
+// boolValue reads a scalar YAML resolved as a bool.
+func boolValue(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "yes", "on", "y":
+		return true
+	}
+	return false
+}
+
 // duration reads a duration such as "30s" or "2d".
 func (p *parser) duration(e entry, label string) (Duration, bool) {
 	const unitHint = `write a unit, e.g. "30s", "5m", "1h"`
-	switch v := e.val.(type) {
-	case nil:
+	switch kindOf(e.val) {
+	case kindNone:
 		return 0, false
-	case *ast.IntegerNode, *ast.FloatNode:
-		p.errorf(e.valAt, unitHint, "%s: %s has no unit", label, v.GetToken().Value)
+	case kindInt, kindFloat:
+		p.errorf(e.valAt, unitHint, "%s: %s has no unit", label, e.val.Value)
 		return 0, false
-	case *ast.StringNode:
-		d, err := ParseDuration(v.Value)
+	case kindString:
+		v := e.val.Value
+		d, err := ParseDuration(v)
 		switch {
 		case err == nil:
 			return d, true
 		case errors.Is(err, errDurationNoUnit):
-			p.errorf(e.valAt, unitHint, "%s: %s has no unit", label, quoteShort(v.Value))
+			p.errorf(e.valAt, unitHint, "%s: %s has no unit", label, quoteShort(v))
 		case errors.Is(err, errDurationNegative):
-			p.errorf(e.valAt, "", "%s: %s is negative; durations must be 0 or more", label, quoteShort(v.Value))
+			p.errorf(e.valAt, "", "%s: %s is negative; durations must be 0 or more", label, quoteShort(v))
 		case errors.Is(err, errDurationTooLong):
-			p.errorf(e.valAt, "", "%s: %s is too long; a duration can be at most about 292 years", label, quoteShort(v.Value))
+			p.errorf(e.valAt, "", "%s: %s is too long; a duration can be at most about 292 years", label, quoteShort(v))
 		default:
 			p.errorf(e.valAt, `write a number and a unit (ns, us, ms, s, m, h or d), e.g. "90s", "1h30m", "2d"`,
-				"%s: %s is not a duration", label, quoteShort(v.Value))
+				"%s: %s is not a duration", label, quoteShort(v))
 		}
 		return 0, false
 	}
@@ -397,17 +356,16 @@ func (p *parser) duration(e entry, label string) (Duration, bool) {
 
 // list returns the items of a YAML sequence with their positions.
 func (p *parser) list(e entry, label, hint string) ([]entry, bool) {
-	s, ok := e.val.(*ast.SequenceNode)
-	if !ok {
+	if kindOf(e.val) != kindList {
 		if e.val != nil {
 			p.wrongType(e.valAt, label, "a list", e.val, hint)
 		}
 		return nil, false
 	}
-	items := make([]entry, 0, len(s.Values))
-	for _, item := range s.Values {
-		it := entry{key: label, keyAt: posOf(item), val: p.resolve(item), valAt: posOf(item)}
-		items = append(items, it)
+	items := make([]entry, 0, len(e.val.Content))
+	for _, item := range e.val.Content {
+		at := posOf(item)
+		items = append(items, entry{key: label, keyAt: at, val: p.resolve(item), valAt: at})
 	}
 	return items, true
 }

@@ -2,18 +2,16 @@ package pipeline
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"os"
+	"io"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	yamlparser "github.com/goccy/go-yaml/parser"
+	"go.yaml.in/yaml/v3"
 )
 
 // idPattern is what pipeline and task ids look like.
@@ -38,7 +36,7 @@ const (
 // problems, the error is an ErrorList with every problem found, sorted by
 // position.
 func Parse(name string, src []byte) (*Pipeline, error) {
-	p := &parser{file: name, anchors: map[string][]anchorDef{}}
+	p := &parser{file: name}
 	pl := p.parse(src)
 	if len(p.errs) > 0 {
 		return nil, p.result()
@@ -50,7 +48,7 @@ func Parse(name string, src []byte) (*Pipeline, error) {
 // returns the source bytes too, even when they do not parse, so a caller
 // can store them along with the errors.
 func ParseFile(path string) (*Pipeline, []byte, error) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipeline: %w", err)
 	}
@@ -60,14 +58,16 @@ func ParseFile(path string) (*Pipeline, []byte, error) {
 
 // parser holds the state of one Parse.
 type parser struct {
-	file    string
-	errs    ErrorList
-	anchors map[string][]anchorDef
+	file string
+	errs ErrorList
 	// paramAt is where each param is declared.
 	paramAt map[string]pos
 	// exprSink collects the expression fields of the task or defaults
 	// being read.
 	exprSink *[]exprRef
+	// values counts the values the file writes out, for the limits that
+	// grow with the size of the file.
+	values int
 	// secretsOK is set while reading the fields where ${{ secrets.X }}
 	// may be used: a task's env: and http: (url, headers, body).
 	secretsOK bool
@@ -114,6 +114,11 @@ func (p *parser) parse(src []byte) *Pipeline {
 		p.errorf(pos{1, 1}, "a pipeline needs at least id: and tasks:", "file is empty")
 		return nil
 	}
+	if len(src) > MaxFileSize {
+		p.errorf(offsetPos(src, MaxFileSize), "split the pipeline, or move long scripts into files the tasks run",
+			"the file is larger than %d bytes (%s), the most a pipeline file may have", MaxFileSize, sizeText(MaxFileSize))
+		return nil
+	}
 	doc, ok := p.document(src)
 	if !ok {
 		return nil
@@ -122,7 +127,7 @@ func (p *parser) parse(src []byte) *Pipeline {
 	if root == nil {
 		return nil
 	}
-	if _, ok := root.(*ast.MappingNode); !ok {
+	if kindOf(root) != kindMap {
 		p.errorf(posOf(doc), "start the file with keys such as id: and tasks:",
 			"a pipeline file must be a map of keys, not %s", describe(root))
 		return nil
@@ -140,77 +145,198 @@ func (p *parser) parse(src []byte) *Pipeline {
 }
 
 // document parses the YAML and returns the body of its one document.
-func (p *parser) document(src []byte) (body ast.Node, ok bool) {
-	af, err := parseYAML(src)
-	if err != nil {
-		p.syntaxError(err)
-		return nil, false
-	}
-	var docs []*ast.DocumentNode
-	for _, d := range af.Docs {
-		if d == nil || d.Body == nil {
+func (p *parser) document(src []byte) (body *yaml.Node, ok bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(yaml12as11(src)))
+	var first *yaml.Node
+	for {
+		var doc yaml.Node
+		err := decodeYAML(dec, &doc)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			p.syntaxError(src, err)
+			return nil, false
+		}
+		if len(doc.Content) == 0 || isImplicitNull(doc.Content[0]) {
+			continue // an empty document, such as the one after a last "---"
+		}
+		if first == nil {
+			first = doc.Content[0]
 			continue
 		}
-		if _, isDirective := d.Body.(*ast.DirectiveNode); isDirective {
-			continue
-		}
-		docs = append(docs, d)
+		// A second document: report it and stop reading, so the reader
+		// does no more work than the one document needs.
+		p.errorf(documentStart(src, doc.Content[0].Line), "put each pipeline in a file of its own",
+			"a pipeline file must hold one YAML document, but a second one starts here")
+		break
 	}
-	if len(docs) == 0 {
+	if first == nil {
 		p.errorf(pos{1, 1}, "a pipeline needs at least id: and tasks:", "file is empty")
 		return nil, false
 	}
-	for _, d := range docs[1:] {
-		at := posOf(d.Body)
-		if d.Start != nil && d.Start.Position != nil {
-			at = pos{d.Start.Position.Line, d.Start.Position.Column}
-		}
-		p.errorf(at, "put each pipeline in a file of its own",
-			"a pipeline file must hold one YAML document, but a second one starts here")
+	if !p.withinLimits(first) {
+		return nil, false
 	}
-	for _, d := range docs {
-		p.collectAnchors(d.Body, 0)
-	}
-	return docs[0].Body, true
+	return first, true
 }
 
-// parseYAML runs the YAML parser, turning a panic inside it into an error
-// so that no input can crash the caller. Duplicate keys are allowed here
-// because the walk reports them with both positions.
-func parseYAML(src []byte) (f *ast.File, err error) {
+// yaml12Directive is a "%YAML 1.2" directive line.
+var yaml12Directive = regexp.MustCompile(`(?m)^%YAML[ \t]+1\.2([ \t]|\r?$)`)
+
+// yaml12as11 turns "%YAML 1.2" directives into "%YAML 1.1", the only
+// version the YAML reader accepts. It reads plain values by YAML 1.2's
+// core rules either way (yes and on are text, not booleans); the bytes
+// keep their length, so positions do not move.
+func yaml12as11(src []byte) []byte {
+	if !bytes.Contains(src, []byte("%YAML")) {
+		return src
+	}
+	return yaml12Directive.ReplaceAllFunc(src, func(m []byte) []byte {
+		return bytes.Replace(m, []byte("1.2"), []byte("1.1"), 1)
+	})
+}
+
+// documentStart returns the position of the "---" that opens the document
+// whose content starts on line, or the content's line when there is none.
+func documentStart(src []byte, line int) pos {
+	lines := bytes.Split(src, []byte("\n"))
+	for l := min(line, len(lines)); l >= 1; l-- {
+		if bytes.HasPrefix(lines[l-1], []byte("---")) {
+			return pos{l, 1}
+		}
+	}
+	return pos{max(line, 1), 1}
+}
+
+// decodeYAML reads the next document, turning a panic inside the YAML
+// reader into an error so that no input can crash the caller. Duplicate
+// keys are left for the walk, which reports them with both positions.
+func decodeYAML(dec *yaml.Decoder, doc *yaml.Node) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("the YAML parser failed on this file: %v", r)
+			err = fmt.Errorf("the YAML reader failed on this file: %v", r)
 		}
 	}()
-	return yamlparser.ParseBytes(src, 0, yamlparser.AllowDuplicateMapKey())
+	return dec.Decode(doc)
 }
 
-// syntaxError reports a YAML syntax error at the position the YAML parser
-// gives.
-func (p *parser) syntaxError(err error) {
-	at := pos{1, 1}
+// yamlErrorLine matches the position the YAML reader puts in its errors.
+var yamlErrorLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// unknownAnchor matches the YAML reader's error for an alias to nothing.
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// syntaxError reports an error of the YAML reader at the line it gives.
+// The reader names no column, and no line for errors on the first line;
+// its parser (unlike its scanner) counts lines from 0.
+func (p *parser) syntaxError(src []byte, err error) {
 	msg := err.Error()
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		msg = ye.GetMessage()
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			at = pos{max(tk.Position.Line, 1), max(tk.Position.Column, 1)}
+	at := pos{1, 1}
+	if m := yamlErrorLine.FindStringSubmatch(msg); m != nil {
+		msg = m[2]
+		if m[1] != "" {
+			n, _ := strconv.Atoi(m[1])
+			if fromParser(msg) {
+				n++
+			}
+			at = pos{max(min(n, bytes.Count(src, []byte("\n"))+1), 1), 1}
 		}
 	}
-	p.errorf(at, syntaxHint(msg), "invalid YAML: %s", msg)
+	if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+		name := m[1]
+		p.errorf(aliasAt(src, name), fmt.Sprintf("define the anchor first, e.g. \"key: &%s value\", then refer to it as *%s", name, name),
+			"alias *%s refers to no anchor defined before it", name)
+		return
+	}
+	if strings.HasPrefix(msg, "exceeded max depth") {
+		p.errorf(deepAt(src, maxNesting, at), nestingHint, "nesting deeper than %d levels", maxNesting)
+		return
+	}
+	line := lineAt(src, at.line)
+	hint := syntaxHint(line, msg)
+	switch {
+	case strings.Contains(msg, "end of stream") && strings.ContainsAny(line, `"'`):
+		msg = "a quoted value starts here and is not closed"
+		at.col = runeCol(line, strings.IndexAny(line, `"'`))
+	case strings.Contains(msg, "',' or ']'"):
+		at.col = runeCol(line, strings.IndexByte(line, '['))
+	case strings.Contains(msg, "',' or '}'"):
+		at.col = runeCol(line, strings.IndexByte(line, '{'))
+	case strings.Contains(msg, "cannot start any token"):
+		at.col = runeCol(line, strings.IndexAny(line, "\t@`%"))
+	}
+	p.errorf(at, hint, "invalid YAML: %s", msg)
+}
+
+// fromParser reports whether msg is an error of the YAML reader's parser
+// rather than of its scanner.
+func fromParser(msg string) bool {
+	for _, s := range []string{"<document start>", "expected node content", "expected key", "'-' indicator",
+		"',' or ']'", "',' or '}'", "tag handle", "incompatible YAML document", "duplicate %"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// lineAt returns line n of src, counting from 1.
+func lineAt(src []byte, n int) string {
+	for i := 1; i < n; i++ {
+		nl := bytes.IndexByte(src, '\n')
+		if nl < 0 {
+			return ""
+		}
+		src = src[nl+1:]
+	}
+	if nl := bytes.IndexByte(src, '\n'); nl >= 0 {
+		src = src[:nl]
+	}
+	return strings.TrimSuffix(string(src), "\r")
+}
+
+// runeCol turns a byte index in line into a column; a missing index is
+// column 1.
+func runeCol(line string, i int) int {
+	if i < 0 {
+		return 1
+	}
+	return utf8.RuneCountInString(line[:i]) + 1
+}
+
+// aliasAt returns where *name is first used.
+func aliasAt(src []byte, name string) pos {
+	re := regexp.MustCompile(`\*` + regexp.QuoteMeta(name) + `(?:[\s,\]}]|$)`)
+	if loc := re.FindIndex(src); loc != nil {
+		return offsetPos(src, loc[0])
+	}
+	return pos{1, 1}
+}
+
+// offsetPos returns the line and column of the byte at offset in src.
+func offsetPos(src []byte, offset int) pos {
+	offset = min(offset, len(src))
+	before := src[:offset]
+	line := bytes.Count(before, []byte("\n")) + 1
+	lineStart := bytes.LastIndexByte(before, '\n') + 1
+	return pos{line, utf8.RuneCount(before[lineStart:]) + 1}
 }
 
 // syntaxHint suggests a fix for the YAML mistakes people make most.
-func syntaxHint(msg string) string {
+func syntaxHint(line, msg string) string {
+	indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
 	switch {
-	case strings.Contains(msg, "'\t'"):
+	case strings.Contains(msg, "cannot start any token") && strings.Contains(indent, "\t"):
 		return "indent with spaces; YAML does not allow tabs there"
-	case strings.Contains(msg, "double-quoted"), strings.Contains(msg, "single-quoted"):
+	case strings.Contains(msg, "cannot start any token"):
+		return "quote the value: a plain YAML value cannot start with this character"
+	case strings.Contains(msg, "end of stream"):
 		return "close the quote at the end of the value"
-	case strings.Contains(msg, "']'"), strings.Contains(msg, "'}'"):
+	case strings.Contains(msg, "',' or ']'"), strings.Contains(msg, "',' or '}'"):
 		return "close the bracket, or write the list or map one item per line"
-	case strings.Contains(msg, "not allowed in this context"), strings.Contains(msg, "non-map value"):
+	case strings.Contains(msg, "not allowed in this context"), strings.Contains(msg, "expected key"),
+		strings.Contains(msg, "expected ':'"), strings.Contains(msg, "'-' indicator"):
 		return `check the indentation: keys of one map line up, and a value that contains ": " must be quoted`
 	}
 	return ""
@@ -236,7 +362,7 @@ func invalidUTF8At(src []byte) pos {
 }
 
 // top walks the keys of the pipeline file.
-func (p *parser) top(f *file, root ast.Node) {
+func (p *parser) top(f *file, root *yaml.Node) {
 	ents, _ := p.entries(entry{val: root, valAt: f.rootAt}, "pipeline", func(key string, first pos) (string, string) {
 		return fmt.Sprintf("duplicate key %q (first defined at line %d)", key, first.line), "remove one of them"
 	})
@@ -328,6 +454,14 @@ func (p *parser) finish(f *file) {
 	if f.pl.Start != nil && f.pl.End != nil && !f.pl.End.After(*f.pl.Start) {
 		p.errorf(f.end.valAt, "set end: to a later date than start:, or remove it",
 			"end %s must be after start %s", describe(f.end.val), describe(f.start.val))
+	}
+	// Every task gets a copy of the variables of defaults: env:, so their
+	// product is bounded like the values aliases add.
+	if copies := len(f.defaults.env) * len(f.tasks); copies > p.values+aliasAllowance {
+		p.errorf(f.defaults.envAt, "set the variables on the tasks that need them",
+			"defaults: env: gives %d variables to each of %d tasks, %d in all; at most %d are allowed for a file of this size",
+			len(f.defaults.env), len(f.tasks), copies, p.values+aliasAllowance)
+		return
 	}
 	f.pl.Tasks = p.buildTasks(f)
 	p.checkGraph(f.tasks)

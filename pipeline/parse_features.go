@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml/ast"
-
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/expression"
 )
@@ -207,10 +205,10 @@ func (p *parser) settingFeature(e entry, s *settings) bool {
 // names reads a list of names (or one name), sorted and without repeats.
 func (p *parser) names(e entry, label string, pattern *regexp.Regexp, hint string) []string {
 	var items []entry
-	switch e.val.(type) {
-	case *ast.StringNode:
+	switch kindOf(e.val) {
+	case kindString:
 		items = []entry{e}
-	case *ast.SequenceNode:
+	case kindList:
 		items, _ = p.list(e, label, hint)
 	default:
 		p.wrongType(e.valAt, label, "a list of names", e.val, hint)
@@ -239,7 +237,7 @@ func (p *parser) names(e entry, label string, pattern *regexp.Regexp, hint strin
 // textMap reads a map of text values (numbers and booleans become text),
 // checking expressions in them. keyPattern, when set, checks the keys.
 func (p *parser) textMap(e entry, label string, keyPattern *regexp.Regexp) map[string]string {
-	if _, ok := e.val.(*ast.MappingNode); !ok {
+	if kindOf(e.val) != kindMap {
 		if !isNull(e.val) {
 			p.wrongType(e.valAt, label, "a map", e.val, "")
 		}
@@ -265,7 +263,7 @@ func (p *parser) textMap(e entry, label string, keyPattern *regexp.Regexp) map[s
 
 // httpSpec reads an HTTP request.
 func (p *parser) httpSpec(e entry, label string) *HTTP {
-	if _, ok := e.val.(*ast.MappingNode); !ok {
+	if kindOf(e.val) != kindMap {
 		p.wrongType(e.valAt, label, "a map with url: and optionally method:, headers:, body:, expect:, timeout:", e.val,
 			"e.g. http: {method: POST, url: https://example.com/hook}")
 		return nil
@@ -327,7 +325,7 @@ func (p *parser) httpSpec(e entry, label string) *HTTP {
 // statuses reads expect: a status or a list of them, sorted.
 func (p *parser) statuses(e entry, label string) []int {
 	var items []entry
-	if _, ok := e.val.(*ast.SequenceNode); ok {
+	if kindOf(e.val) == kindList {
 		items, _ = p.list(e, label, "")
 	} else {
 		items = []entry{e}
@@ -353,7 +351,7 @@ func (p *parser) statuses(e entry, label string) []int {
 // waitFor reads a sensor's condition.
 func (p *parser) waitFor(e entry) *WaitFor {
 	const label = "wait_for"
-	if _, ok := e.val.(*ast.MappingNode); !ok {
+	if kindOf(e.val) != kindMap {
 		p.wrongType(e.valAt, label, "a map with one of file:, url: or pipeline:", e.val, "e.g. wait_for: {file: /data/in/*.csv, poke_interval: 1m}")
 		return nil
 	}
@@ -417,8 +415,8 @@ func (p *parser) waitFor(e entry) *WaitFor {
 
 // forEach reads for_each: a literal list, or an expression.
 func (p *parser) forEach(e entry) *ForEach {
-	switch e.val.(type) {
-	case *ast.SequenceNode:
+	switch kindOf(e.val) {
+	case kindList:
 		items, _ := p.list(e, "for_each", "")
 		f := &ForEach{Items: []string{}}
 		for _, it := range items {
@@ -438,7 +436,7 @@ func (p *parser) forEach(e entry) *ForEach {
 
 // action reads a callback: one of run:, command: or http:.
 func (p *parser) action(e entry, label string) *Action {
-	if _, ok := e.val.(*ast.MappingNode); !ok {
+	if kindOf(e.val) != kindMap {
 		p.wrongType(e.valAt, label, "a map with run:, command: or http:", e.val, fmt.Sprintf(`e.g. %s: {run: ./notify.sh}`, label))
 		return nil
 	}
@@ -481,6 +479,18 @@ func (p *parser) checkRefs(f *file) {
 	for _, t := range f.tasks {
 		known[t.id] = true
 	}
+	// The expressions of each variable of defaults: env:, found once
+	// rather than once per task.
+	byField := map[string][]exprRef{}
+	for _, r := range f.defaults.exprs {
+		byField[r.field] = append(byField[r.field], r)
+	}
+	defaultEnvRefs := map[string][]exprRef{}
+	for k := range f.defaults.env {
+		if rs := byField[fmt.Sprintf("env %s", quoteShort(k))]; len(rs) > 0 {
+			defaultEnvRefs[k] = rs
+		}
+	}
 	for _, t := range f.tasks {
 		deps := map[string]bool{}
 		for _, d := range t.deps {
@@ -492,14 +502,12 @@ func (p *parser) checkRefs(f *file) {
 			secrets = f.defaults.secrets
 		}
 		// The env of defaults that the task keeps is the task's too.
-		for k := range f.defaults.env {
+		for k, rs := range defaultEnvRefs {
 			if _, own := t.set.env[k]; own {
 				continue
 			}
-			for _, r := range f.defaults.exprs {
-				if r.field == fmt.Sprintf("env %s", quoteShort(k)) {
-					p.checkSecretRefs(r, secrets, "task "+quoteShort(t.id))
-				}
+			for _, r := range rs {
+				p.checkSecretRefs(r, secrets, "task "+quoteShort(t.id))
 			}
 		}
 		for _, r := range refs {

@@ -5,8 +5,6 @@ import (
 	"math"
 	"regexp"
 	"strings"
-
-	"github.com/goccy/go-yaml/ast"
 )
 
 // paramName is what a param name looks like: it must be usable in the
@@ -44,7 +42,7 @@ func (p *parser) params(e entry) map[string]*Param {
 func (p *parser) param(e entry) *Param {
 	prm := &Param{}
 	where := fmt.Sprintf("param %s", quoteShort(e.key))
-	if _, ok := e.val.(*ast.MappingNode); !ok && e.val != nil {
+	if kindOf(e.val) != kindMap && e.val != nil {
 		p.wrongType(e.valAt, where, "a map", e.val, fmt.Sprintf("write it as %s: {type: string}", e.key))
 		return prm
 	}
@@ -142,62 +140,47 @@ func (p *parser) paramDefault(e entry, where string, prm *Param) any {
 	}
 	switch prm.Type {
 	case ParamString:
-		switch v := e.val.(type) {
-		case *ast.StringNode:
-			return v.Value
-		case *ast.LiteralNode:
-			if v.Value != nil {
-				return v.Value.Value
-			}
-			return ""
+		if kindOf(e.val) == kindString {
+			return e.val.Value
 		}
-		hint := ""
-		if isScalar(e.val) && !isNull(e.val) {
-			hint = fmt.Sprintf("quote it to make it text: %q", e.val.GetToken().Value)
-		}
-		return bad("a string", hint)
+		return bad("a string", quoteHint(e.val))
 	case ParamInt:
-		if v, ok := e.val.(*ast.IntegerNode); ok {
-			switch n := v.Value.(type) {
-			case int64:
+		if kindOf(e.val) == kindInt || tooLargeInt(e.val) {
+			if n, ok := intValue(e.val.Value); ok && kindOf(e.val) == kindInt {
 				return n
-			case uint64:
-				if n <= math.MaxInt64 {
-					return int64(n)
-				}
 			}
-			p.errorf(e.valAt, "", "%s: default %s is too large", where, shorten(v.GetToken().Value))
+			p.errorf(e.valAt, "", "%s: default %s is too large", where, shorten(e.val.Value))
 			return nil
 		}
 		return bad("an int", "write a whole number such as 3, without quotes")
 	case ParamFloat:
-		switch v := e.val.(type) {
-		case *ast.IntegerNode:
-			switch n := v.Value.(type) {
-			case int64:
-				return float64(n)
-			case uint64:
+		switch kindOf(e.val) {
+		case kindInt:
+			if n, ok := intValue(e.val.Value); ok {
 				return float64(n)
 			}
-		case *ast.FloatNode:
-			if v.Value == 0 {
+			return floatValue(e.val.Value)
+		case kindFloat:
+			f := floatValue(e.val.Value)
+			switch {
+			case math.IsInf(f, 0) || math.IsNaN(f):
+				return bad("a finite number", "")
+			case f == 0:
 				return 0.0 // and not -0, which would print differently
 			}
-			return v.Value
-		case *ast.InfinityNode, *ast.NanNode:
-			return bad("a finite number", "")
+			return f
 		}
 		return bad("a float", "write a number such as 0.5, without quotes")
 	case ParamBool:
-		if v, ok := e.val.(*ast.BoolNode); ok {
-			return v.Value
+		if kindOf(e.val) == kindBool {
+			return boolValue(e.val.Value)
 		}
 		return bad("a bool", "write true or false, without quotes")
 	case ParamEnum:
-		s, ok := e.val.(*ast.StringNode)
-		if !ok {
+		if kindOf(e.val) != kindString {
 			return bad("a string", "")
 		}
+		s := e.val
 		for _, v := range prm.Values {
 			if v == s.Value {
 				return s.Value

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml/ast"
-
 	"github.com/sluice-dev/sluice"
 )
 
@@ -41,6 +39,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 type settings struct {
 	description   *string
 	env           map[string]string
+	envAt         pos
 	workdir       *string
 	retries       *int
 	retryDelay    *Duration
@@ -128,7 +127,7 @@ func (p *parser) tasks(f *file, e entry) {
 			"task ids must be unique: rename or remove one of the tasks"
 	})
 	if ok && len(ents) == 0 {
-		if m, isMap := e.val.(*ast.MappingNode); isMap && len(m.Values) == 0 {
+		if kindOf(e.val) == kindMap && len(e.val.Content) == 0 {
 			p.errorf(e.valAt, "add at least one task, e.g. tasks: {hello: {run: echo hello}}", "tasks is empty")
 		}
 	}
@@ -146,7 +145,7 @@ func (p *parser) task(e entry) *rawTask {
 		p.errorf(e.keyAt, idHint, "task id %s is not valid", quoteShort(e.key))
 	}
 	where := fmt.Sprintf("task %s", quoteShort(e.key))
-	if _, ok := e.val.(*ast.MappingNode); !ok {
+	if kindOf(e.val) != kindMap {
 		hint := fmt.Sprintf("write the settings of the task under it, e.g. %s: {run: echo hello}", e.key)
 		if isScalar(e.val) && !isNull(e.val) {
 			hint = fmt.Sprintf("put the script under run:, e.g. %s: {run: %s}", e.key, describe(e.val))
@@ -257,12 +256,12 @@ func (p *parser) noTemplate(e entry, label, s string) {
 // dependsOn reads depends_on: one task id, or a list of them.
 func (p *parser) dependsOn(e entry, self string) []depRef {
 	var items []entry
-	switch e.val.(type) {
-	case nil:
+	switch kindOf(e.val) {
+	case kindNone:
 		return nil
-	case *ast.StringNode:
+	case kindString:
 		items = []entry{e}
-	case *ast.SequenceNode:
+	case kindList:
 		items, _ = p.list(e, "depends_on", "")
 	default:
 		p.wrongType(e.valAt, "depends_on", "a task id or a list of task ids", e.val, "")
@@ -295,7 +294,7 @@ func (p *parser) setting(e entry, s *settings) bool {
 		}
 	case "env":
 		p.secretsOK = true
-		s.env = p.env(e)
+		s.env, s.envAt = p.env(e), e.keyAt
 		p.secretsOK = false
 	case "workdir":
 		if v, ok := p.str(e, e.key); ok {

@@ -10,8 +10,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/goccy/go-yaml"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
 )
 
 const schemaPath = "../docs/pipeline.schema.json"
@@ -65,6 +65,8 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 // YAML errors (bad syntax, duplicate keys, unknown aliases) and files of
 // more than one document fail, which the test counts as rejected.
 func yamlToJSON(src []byte) (any, error) {
+	// The YAML reader accepts only "%YAML 1.1"; editors take 1.2 too.
+	src = bytes.ReplaceAll(src, []byte("%YAML 1.2"), []byte("%YAML 1.1"))
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var v any
 	if err := dec.Decode(&v); err != nil && !errors.Is(err, io.EOF) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -66,7 +65,7 @@ and log what they find.`,
 					return exitWith(2, err)
 				}
 				for _, f := range files {
-					src, err := os.ReadFile(f)
+					src, err := pipeline.ReadFile(f)
 					if err != nil {
 						return exitWith(2, err)
 					}

@@ -79,7 +79,7 @@ is invalid.`,
 }
 
 func runPipeline(out io.Writer, file string, o runOptions) error {
-	src, err := os.ReadFile(file)
+	src, err := pipeline.ReadFile(file)
 	if err != nil {
 		return exitWith(2, err)
 	}

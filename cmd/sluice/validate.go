@@ -41,7 +41,7 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 			results := make([]checked, len(files))
 			var defs []catalog.Definition
 			for i, f := range files {
-				src, err := os.ReadFile(f)
+				src, err := pipeline.ReadFile(f)
 				if err != nil {
 					results[i].err = fmt.Errorf("%s: %v", f, err)
 					continue
