@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -179,5 +180,37 @@ func TestRunReloadsOnEvents(t *testing.T) {
 			t.Fatal("a saved file was not loaded on its file system event")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A hostile edit in the folder (deep nesting, a billion laughs, a file past
+// the size limit) is refused with a positioned error like any broken edit,
+// and the last good version stays live.
+func TestHostileEditKeepsLastGoodVersion(t *testing.T) {
+	t.Parallel()
+	st, l, dir := setup(t)
+	path := filepath.Join(dir, "orders.yaml")
+	write(t, path, good)
+	if _, err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.PipelineGet(context.Background(), "orders")
+	laughs := "id: orders\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 10; i++ {
+		laughs += fmt.Sprintf("l%d: &l%d [%s*l%d]\n", i, i, strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 9), i-1)
+	}
+	for _, c := range []struct{ src, want string }{
+		{"id: orders\nx: " + strings.Repeat("[", 200_000) + strings.Repeat("]", 200_000) + "\n", "orders.yaml:2:67: nesting deeper than 64 levels"},
+		{laughs + "tasks: {a: {run: x}}\n", "aliases here make the file hold"},
+		{good + strings.Repeat("# "+strings.Repeat("x", 98)+"\n", 50_000), "the most a pipeline file may have"},
+	} {
+		write(t, path, c.src)
+		if _, err := l.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := st.PipelineGet(context.Background(), "orders")
+		if after.VersionID != before.VersionID || !strings.Contains(after.ParseError, c.want) {
+			t.Fatalf("after a hostile edit: version %d (was %d), error %q, want %q", after.VersionID, before.VersionID, after.ParseError, c.want)
+		}
 	}
 }

@@ -396,6 +396,13 @@ func TestEscaping(t *testing.T) {
 	}
 	wantNotContains(t, "upload errors", body, evil)
 	wantContains(t, "upload errors", body, "bad.yaml:3:3", "&lt;script&gt;")
+	// A hostile file gets a positioned 422 here too, without the work.
+	deep := "id: deep\nx: " + strings.Repeat("[", 200_000) + strings.Repeat("]", 200_000) + "\n"
+	if st, body, _ := c.multipart("/upload", "file", "deep.yaml", deep, c.form()); st != http.StatusUnprocessableEntity {
+		t.Fatalf("upload of a deep file: %d", st)
+	} else {
+		wantContains(t, "deep upload", body, "deep.yaml:2:67", "nesting deeper than 64 levels")
+	}
 }
 
 // stream reads an event stream until an event named name arrives and
