@@ -179,7 +179,7 @@ func TestFindCycles(t *testing.T) {
 			[][]string{{"a", "b", "a"}, {"a", "c", "d", "a"}}},
 	}
 	for _, tt := range tests {
-		if got := findCycles(tt.edges); !equalPaths(got, tt.want) {
+		if got, _ := findCycles(tt.edges, 1000); !equalPaths(got, tt.want) {
 			t.Errorf("%s: findCycles = %v, want %v", tt.name, got, tt.want)
 		}
 	}

@@ -104,6 +104,42 @@ func TestDefaultsEnvIsBounded(t *testing.T) {
 	wantError(t, []byte(b.String()), 3, 3, "defaults: env: gives 2000 variables to each of 2000 tasks")
 }
 
+// A file full of graph errors (cycles, unknown tasks) is reported in time
+// linear in its size: the first cycles one by one and the rest in one
+// error, the first unknown names with a suggestion and the rest without.
+func TestGraphErrorsAreBounded(t *testing.T) {
+	src, err := yamlgen.Generate("cycles", 256<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cycles, more := 0, 0
+	for _, e := range parseErrors(t, src) {
+		switch {
+		case strings.HasPrefix(e.Msg, "dependency cycle: "):
+			cycles++
+		case strings.HasPrefix(e.Msg, "more dependency cycles, among "):
+			more++
+		}
+	}
+	if cycles != 10 || more != 1 {
+		t.Fatalf("%d cycles and %d summaries reported, want 10 and 1", cycles, more)
+	}
+	src, err = yamlgen.Generate("unknown-deps", 256<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := parseErrors(t, src)
+	suggested := 0
+	for _, e := range list {
+		if strings.HasPrefix(e.Hint, "did you mean") {
+			suggested++
+		}
+	}
+	if len(list) < 5000 || suggested != 20 {
+		t.Fatalf("%d errors, %d with a suggestion; want one per task and 20 suggestions", len(list), suggested)
+	}
+}
+
 // A file past MaxFileSize is refused where it crosses the limit, and
 // ReadFile reads no more than one byte past it.
 func TestFileSizeIsBounded(t *testing.T) {

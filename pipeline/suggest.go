@@ -18,8 +18,11 @@ func suggest(word string, candidates []string) string {
 		return ""
 	}
 	w := strings.ToLower(word)
+	if !sort.StringsAreSorted(candidates) {
+		candidates = sorted(candidates)
+	}
 	best, bestDist := "", 3
-	for _, c := range sorted(candidates) {
+	for _, c := range candidates {
 		if len(c) > maxLen {
 			continue
 		}
@@ -35,7 +38,7 @@ func suggest(word string, candidates []string) string {
 	if len(w) < 3 {
 		return ""
 	}
-	for _, c := range sorted(candidates) {
+	for _, c := range candidates {
 		lc := strings.ToLower(c)
 		if len(lc) >= 3 && (strings.HasPrefix(lc, w) || strings.HasPrefix(w, lc)) {
 			if best == "" || len(c) < len(best) {

@@ -15,6 +15,12 @@ func (p *parser) checkGraph(tasks []*rawTask) {
 		ids = append(ids, t.id)
 		known[t.id] = true
 	}
+	ids = sorted(ids)
+	allIDs := "the tasks are " + listIDs(ids)
+	// Suggestions compare a name with every task id; past the first few
+	// unknown names the plain hint does, so a file of many bad names
+	// costs time linear in its size.
+	suggestions := maxSuggestions
 	// edges[a][b] is where a's depends_on names b.
 	edges := map[string]map[string]pos{}
 	for _, t := range tasks {
@@ -24,8 +30,12 @@ func (p *parser) checkGraph(tasks []*rawTask) {
 				p.errorf(d.at, "remove it from depends_on: a task cannot wait for itself",
 					"task %s depends on itself", quoteShort(t.id))
 			case !known[d.id]:
-				p.errorf(d.at, didYouMean(d.id, ids, "the tasks are "+listIDs(ids)),
-					"task %s depends on unknown task %s", quoteShort(t.id), quoteShort(d.id))
+				hint := allIDs
+				if suggestions > 0 {
+					suggestions--
+					hint = didYouMean(d.id, ids, allIDs)
+				}
+				p.errorf(d.at, hint, "task %s depends on unknown task %s", quoteShort(t.id), quoteShort(d.id))
 			default:
 				if edges[t.id] == nil {
 					edges[t.id] = map[string]pos{}
@@ -34,11 +44,49 @@ func (p *parser) checkGraph(tasks []*rawTask) {
 			}
 		}
 	}
-	for _, c := range findCycles(edges) {
+	cycles, more := findCycles(edges, maxCycles)
+	for _, c := range cycles {
 		last := c[len(c)-2]
 		p.errorf(edges[last][c[0]], `"a -> b" means a depends on b; remove one of these depends_on entries to break the cycle`,
 			"dependency cycle: %s", strings.Join(c, " -> "))
 	}
+	if len(more) > 0 {
+		comp := more[0]
+		in := map[string]bool{}
+		for _, v := range comp {
+			in[v] = true
+		}
+		var at pos
+		for _, b := range sorted(keys(edges[comp[0]])) {
+			if in[b] {
+				at = edges[comp[0]][b]
+				break
+			}
+		}
+		n := 0
+		for _, c := range more {
+			n += len(c)
+		}
+		p.errorf(at, "break the cycles above and validate again to see the rest",
+			"more dependency cycles, among %d tasks such as %s", n, listIDs(comp))
+	}
+}
+
+// Bounds on the work of reporting graph errors, which would otherwise grow
+// with the square of the tasks of a file full of them.
+const (
+	// maxSuggestions is how many unknown task names get a "did you mean".
+	maxSuggestions = 20
+	// maxCycles is how many dependency cycles are reported one by one.
+	maxCycles = 10
+)
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // listIDs lists task ids for a hint, cut short when there are many.
@@ -58,8 +106,10 @@ func listIDs(ids []string) string {
 // cycle leaves the graph without cycles. Each cycle is reported once, and
 // the result depends only on the graph: in each strongly connected
 // component the cycle starts at the smallest id and is the shortest one
-// back to it (ties broken by id).
-func findCycles(edges map[string]map[string]pos) [][]string {
+// back to it (ties broken by id). Each round costs time linear in the
+// graph, so it stops after limit cycles and returns the components that
+// still hold cycles as more.
+func findCycles(edges map[string]map[string]pos, limit int) (cycles [][]string, more [][]string) {
 	// Work on a copy: closing edges are removed as cycles are found.
 	adj := map[string][]string{}
 	for a, bs := range edges {
@@ -68,11 +118,10 @@ func findCycles(edges map[string]map[string]pos) [][]string {
 		}
 		sort.Strings(adj[a])
 	}
-	var cycles [][]string
-	for {
+	for len(cycles) < limit {
 		found := false
 		for _, comp := range components(adj) {
-			if len(comp) < 2 {
+			if len(comp) < 2 || len(cycles) >= limit {
 				continue
 			}
 			c := shortestCycle(adj, comp)
@@ -81,9 +130,15 @@ func findCycles(edges map[string]map[string]pos) [][]string {
 			found = true
 		}
 		if !found {
-			return cycles
+			return cycles, nil
 		}
 	}
+	for _, comp := range components(adj) {
+		if len(comp) > 1 {
+			more = append(more, comp)
+		}
+	}
+	return cycles, more
 }
 
 // removeEdge removes a -> b.

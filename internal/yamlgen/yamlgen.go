@@ -21,6 +21,23 @@ var shapes = map[string]func(b *strings.Builder, size int){
 			fmt.Fprintf(b, "  t%05d: {run: \"echo %d\", depends_on: [t%05d]}\n", i, i, i-1)
 		}
 	},
+	// cycles is a chain of tasks, each depending on the one before and the
+	// one after: a dependency cycle between every two neighbours.
+	"cycles": func(b *strings.Builder, size int) {
+		b.WriteString("id: cycles\ntasks:\n  t00000: {run: x, depends_on: [t00001]}\n")
+		for i := 1; b.Len() < size-64; i++ {
+			fmt.Fprintf(b, "  t%05d: {run: x, depends_on: [t%05d, t%05d]}\n", i, i-1, i+1)
+		}
+		b.WriteString("  t99999: {run: x}\n")
+	},
+	// unknown-deps is tasks that each depend on a task that is not there,
+	// one letter off an id that is.
+	"unknown-deps": func(b *strings.Builder, size int) {
+		b.WriteString("id: unknown\ntasks:\n")
+		for i := 0; b.Len() < size-64; i++ {
+			fmt.Fprintf(b, "  t%05d: {run: x, depends_on: [u%05d]}\n", i, i)
+		}
+	},
 	// nested-flow is "x: [[[[…]]]]".
 	"nested-flow": func(b *strings.Builder, size int) {
 		n := (size - 16) / 2
