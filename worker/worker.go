@@ -187,7 +187,13 @@ func (w *Worker) claimLoop(ctx context.Context) {
 			return // ctx ended
 		}
 		wake := w.st.Wait(store.TopicReady)
-		claims, err := w.st.InstanceClaim(ctx, &store.InstanceClaimParams{Worker: w.cfg.ID, Labels: w.cfg.Labels, Limit: free, LeaseDuration: w.cfg.Lease})
+		// The claim is not cut short by the drain signal: a claim the
+		// database committed while its answer was being cancelled would
+		// leave attempts running under this worker's name that it never
+		// started, until their leases expired. A lease bounds it instead.
+		claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Lease)
+		claims, err := w.st.InstanceClaim(claimCtx, &store.InstanceClaimParams{Worker: w.cfg.ID, Labels: w.cfg.Labels, Limit: free, LeaseDuration: w.cfg.Lease})
+		cancel()
 		if err != nil && ctx.Err() != nil {
 			w.giveSlots(free)
 			return
