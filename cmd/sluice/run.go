@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/catalog"
+	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/server"
@@ -36,6 +37,7 @@ type runOptions struct {
 	secrets     []string
 	pools       []string
 	killGrace   time.Duration
+	engine      string
 }
 
 func runCmd() *cobra.Command {
@@ -72,6 +74,7 @@ is invalid.`,
 	f.StringVar(&o.home, "home", "", "keep the run's history in this data directory (default: a temporary one)")
 	f.IntVar(&o.concurrency, "concurrency", 16, "tasks run at once")
 	f.DurationVar(&o.killGrace, "kill-grace", server.DefaultKillGrace, "time between SIGTERM and SIGKILL when a task is stopped (timeout, Ctrl-C)")
+	f.StringVar(&o.engine, "container-host", docker.HostFromEnv(), containerHostHelp)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "show state changes only, not task output")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret as NAME=VALUE, or NAME to take the value of the environment variable NAME (repeatable)")
 	f.StringArrayVar(&o.pools, "pool", nil, "a pool as NAME=SLOTS (repeatable); pools the pipeline names otherwise get one slot")
@@ -145,7 +148,7 @@ func runPipeline(out io.Writer, file string, o runOptions) error {
 	}
 	w, err := worker.New(worker.Config{
 		Store: st, Concurrency: o.concurrency, Poll: 200 * time.Millisecond, DrainTimeout: time.Second,
-		KillGrace: o.killGrace, Logger: quietLog, Secrets: box,
+		KillGrace: o.killGrace, Logger: quietLog, Secrets: box, ContainerHost: o.engine,
 	})
 	if err != nil {
 		return err
