@@ -212,11 +212,11 @@ func (e *Engine) run(ctx context.Context, r *Request, id string) *executor.Resul
 	// The wait outlives ctx: a stopped container is still waited for.
 	waitCtx, stopWait := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWait()
+	r.system(fmt.Sprintf("starting container %s of image %s", short(id), r.Image))
 	if _, err := e.api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return startFailed(ctx, fmt.Errorf("cannot start container %s: %w", short(id), cleanError(err)))
 	}
 	res := &executor.Result{Started: time.Now()}
-	r.system(fmt.Sprintf("container %s of image %s started", short(id), r.Image))
 	if r.Started != nil {
 		r.Started(id)
 	}

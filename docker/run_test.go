@@ -121,7 +121,7 @@ func TestRunStreamsAndExitCode(t *testing.T) {
 	if got := strings.Join(b.log.of(executor.Stderr), "|"); got != "two" {
 		t.Errorf("stderr %q; log:\n%s", got, b.log)
 	}
-	if sys := strings.Join(b.log.of(executor.System), "|"); !strings.Contains(sys, "started") {
+	if sys := strings.Join(b.log.of(executor.System), "|"); !strings.Contains(sys, "starting container") {
 		t.Errorf("system lines %q", sys)
 	}
 }
