@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -111,4 +113,180 @@ func CheckPull(p string) error {
 		return nil
 	}
 	return fmt.Errorf("pull %q is not a pull policy: want missing (the default), always or never", p)
+}
+
+// containerKeys are the keys of container:.
+var containerKeys = []string{"image", "pull", "entrypoint", "workdir", "user", "volumes", "cpus", "memory", "network"}
+
+// userPattern is what user: may hold: a name or uid, and a group or gid.
+var userPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$`)
+
+// containerSpec reads a task's container:. entrypointAt is set when it
+// has an entrypoint, for the task to refuse one with run:.
+func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
+	if isScalar(e.val) && !isNull(e.val) {
+		p.wrongType(e.valAt, "container", "a map", e.val, fmt.Sprintf("write the image under image:, e.g. container: {image: %s}", describe(e.val)))
+		return nil, nil
+	}
+	ents, ok := p.entries(e, "container", func(key string, first pos) (string, string) {
+		return fmt.Sprintf("duplicate key %q in container (first defined at line %d)", key, first.line), "remove one of them"
+	})
+	if !ok {
+		return nil, nil
+	}
+	c = &Container{Pull: PullMissing}
+	hasImage := false
+	for _, e := range ents {
+		switch e.key {
+		case "image":
+			if v, ok := p.str(e, "container image"); ok {
+				hasImage = true
+				c.Image = strings.TrimSpace(v)
+				if c.Image == "" {
+					p.errorf(e.valAt, "name an image, e.g. python:3.12-slim", "container image is empty")
+				}
+				p.template(e.valAt, "container image", c.Image)
+			}
+		case "pull":
+			if v, ok := p.str(e, "container pull"); ok {
+				if err := CheckPull(v); err != nil {
+					p.errorf(e.valAt, didYouMean(v, []string{PullMissing, PullAlways, PullNever}, "use missing, always or never"), "container %v", err)
+				} else {
+					c.Pull = v
+				}
+			}
+		case "entrypoint":
+			at := e.keyAt
+			entrypointAt = &at
+			if isScalar(e.val) && !isNull(e.val) {
+				p.errorf(e.valAt, "use a list, e.g. [python, -u]", "container entrypoint: want a list, got %s", describe(e.val))
+				continue
+			}
+			items, ok := p.list(e, "container entrypoint", "use a list, e.g. [python, -u]")
+			if !ok {
+				continue
+			}
+			if len(items) == 0 {
+				p.errorf(e.valAt, "list the program and its arguments, e.g. [python, -u], or leave entrypoint: out for the image's", "container entrypoint is empty")
+			}
+			for _, it := range items {
+				if s, ok := p.text(it, "container entrypoint"); ok {
+					p.noTemplate(it, "container entrypoint", s)
+					c.Entrypoint = append(c.Entrypoint, s)
+				}
+			}
+		case "workdir":
+			if v, ok := p.str(e, "container workdir"); ok {
+				if !strings.HasPrefix(v, "/") {
+					p.errorf(e.valAt, "write an absolute path inside the container, e.g. /work", "container workdir %s is not an absolute path", quoteShort(v))
+				} else {
+					c.Workdir = v
+				}
+			}
+		case "user":
+			if v, ok := p.text(e, "container user"); ok {
+				if !userPattern.MatchString(v) {
+					p.errorf(e.valAt, `write a user name or uid, and a group after ":" if needed, e.g. "1000:1000"`, "container user %s is not a user", quoteShort(v))
+				} else {
+					c.User = v
+				}
+			}
+		case "volumes":
+			items, _ := p.list(e, "container volumes", "use a list, e.g. [./data:/data]")
+			for _, it := range items {
+				if s, ok := p.str(it, "container volumes"); ok {
+					if err := CheckVolume(s); err != nil {
+						p.errorf(it.valAt, "", "container %v", err)
+					} else {
+						c.Volumes = append(c.Volumes, s)
+					}
+				}
+			}
+		case "cpus":
+			switch kindOf(e.val) {
+			case kindNone:
+			case kindInt, kindFloat:
+				v := floatValue(e.val.Value)
+				if kindOf(e.val) == kindInt {
+					n, _ := intValue(e.val.Value)
+					v = float64(n)
+				}
+				if !(v > 0) || math.IsInf(v, 0) || v > 1<<20 {
+					p.errorf(e.valAt, "write the cores it may use, e.g. 0.5 or 2, or leave cpus: out for no limit", "container cpus: must be more than 0, got %s", shorten(e.val.Value))
+				} else {
+					c.CPUs = v
+				}
+			default:
+				p.wrongType(e.valAt, "container cpus", "a number of cores such as 1.5", e.val, "")
+			}
+		case "memory":
+			if v, ok := p.text(e, "container memory"); ok {
+				if n, err := ParseMemory(v); err != nil {
+					p.errorf(e.valAt, "", "container %v", err)
+				} else {
+					c.Memory = n
+				}
+			}
+		case "network":
+			if v, ok := p.str(e, "container network"); ok {
+				if strings.TrimSpace(v) == "" {
+					p.errorf(e.valAt, "leave network: out for the engine's default, or write none, host or a network's name", "container network is empty")
+				} else {
+					c.Network = v
+				}
+			}
+		default:
+			p.errorf(e.keyAt, didYouMean(e.key, containerKeys, "the keys of container are "+strings.Join(containerKeys, ", ")),
+				"unknown key %s in container", quoteShort(e.key))
+		}
+	}
+	if !hasImage {
+		p.errorf(e.valAt, "name the image to run, e.g. container: {image: python:3.12-slim}", "container has no image")
+	}
+	return c, entrypointAt
+}
+
+// checkContainerTask checks what a task with container: may say besides:
+// run: or command: (or neither), and none of the settings that mean the
+// worker's machine.
+func (p *parser) checkContainerTask(t *rawTask, where string) {
+	var runs []string
+	for _, k := range t.kinds {
+		switch k.key {
+		case "run", "command":
+			runs = append(runs, k.key)
+			if len(runs) == 2 {
+				p.errorf(k.keyAt, "keep only one: run: for a script for the image's /bin/sh, command: for the container's command",
+					"%s sets both %s and %s", where, runs[0], runs[1])
+			}
+		default:
+			p.errorf(k.keyAt, fmt.Sprintf("a container task runs run: or command: in its image; move %s: to a task of its own", k.key),
+				"%s sets both container and %s", where, k.key)
+		}
+	}
+	if t.entrypointAt != nil && t.run != "" {
+		p.errorf(*t.entrypointAt, "run: is a script for the image's /bin/sh, which replaces the entrypoint: use command: with entrypoint:, or drop entrypoint:",
+			"%s sets both run and container entrypoint", where)
+	}
+	if t.set.interpAt != nil {
+		p.errorf(*t.set.interpAt, "in a container, write the interpreter into the script (run: python3 -c '…') or use command:",
+			"%s sets interpreter: with container:", where)
+	}
+	if t.set.workdir != nil {
+		p.errorf(*t.containerAt, "set the working directory inside the container with container: {workdir: /path}",
+			"%s sets workdir: with container:, which is a folder on the worker's machine", where)
+	}
+}
+
+// containerTask makes t, built from rt, a container task: its run: or
+// command: runs in the container, settings of the worker's machine that
+// defaults: gave it are dropped, and it requires ContainerLabel.
+func containerTask(t *Task, rt *rawTask) {
+	t.Kind, t.Container = KindContainer, rt.container
+	t.Run, t.Command = rt.run, rt.command
+	t.Workdir, t.Interpreter = "", nil
+	if !slices.Contains(t.Requires, ContainerLabel) {
+		t.Requires = append(append([]string(nil), t.Requires...), ContainerLabel)
+		sort.Strings(t.Requires)
+	}
 }

@@ -156,6 +156,8 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 		return w.poke(a, x, task)
 	case pipeline.KindPipeline:
 		return w.subPipeline(a, x, task)
+	case pipeline.KindContainer:
+		return w.runContainer(a, x, v, task, secrets)
 	}
 	dir, cleanup, err := w.workdir(v, task, c)
 	if err != nil {

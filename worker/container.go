@@ -86,9 +86,12 @@ func (w *Worker) sweepContainers(ctx context.Context, every time.Duration) {
 	}
 }
 
-// sweep removes the labelled containers whose attempt is not running
-// under a live lease (or is gone), sparing the ones of this worker's own
-// attempts. When the database cannot be read it removes nothing.
+// sweep removes the labelled containers of this installation's attempts
+// that are no longer running under a live lease, sparing this worker's
+// own. A container is this installation's when the store has an attempt
+// of its id with its lease token (random, 63 bits): containers of another
+// sluice on the same engine, or of a run retention has pruned, are left
+// alone. When the database cannot be read it removes nothing.
 func (w *Worker) sweep(ctx context.Context) {
 	list, err := w.engine.Containers(ctx, labelAttempt)
 	if err != nil {
@@ -97,11 +100,16 @@ func (w *Worker) sweep(ctx context.Context) {
 		}
 		return
 	}
-	live := map[int64]map[int64]bool{} // by run, then attempt id
+	type state struct {
+		token int64
+		live  bool
+	}
+	attempts := map[int64]map[int64]state{} // by run, then attempt id
 	for _, ctr := range list {
 		id, err1 := strconv.ParseInt(ctr.Labels[labelAttempt], 10, 64)
 		run, err2 := strconv.ParseInt(ctr.Labels[labelRun], 10, 64)
-		if err1 != nil || err2 != nil {
+		token, err3 := strconv.ParseInt(ctr.Labels[labelLease], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
 			continue // not one of ours to judge
 		}
 		w.mu.Lock()
@@ -110,21 +118,20 @@ func (w *Worker) sweep(ctx context.Context) {
 		if mine {
 			continue
 		}
-		if live[run] == nil {
-			attempts, err := w.st.AttemptListByRun(ctx, run)
+		if attempts[run] == nil {
+			list, err := w.st.AttemptListByRun(ctx, run)
 			if err != nil && sluice.ErrorCode(err) != sluice.ENOTFOUND {
 				return // decide when the database answers
 			}
 			now := w.clock.Now()
-			live[run] = map[int64]bool{}
-			for _, at := range attempts {
-				if at.State == sluice.AttemptRunning && at.LeaseExpiresAt.After(now) {
-					live[run][at.ID] = true
-				}
+			attempts[run] = map[int64]state{}
+			for _, at := range list {
+				attempts[run][at.ID] = state{token: at.Token, live: at.State == sluice.AttemptRunning && at.LeaseExpiresAt.After(now)}
 			}
 		}
-		if live[run][id] {
-			continue // another live worker's
+		at, ok := attempts[run][id]
+		if !ok || at.token != token || at.live {
+			continue // another installation's, or another live worker's
 		}
 		w.log.Info("removing a container whose attempt is over (its worker stopped without removing it)",
 			"container", ctr.Name, "attempt", id, "run", run, "task", ctr.Labels[labelTask], "worker_was", ctr.Labels[labelWorker])
@@ -135,8 +142,8 @@ func (w *Worker) sweep(ctx context.Context) {
 }
 
 // runContainer runs one attempt of a container task.
-func (w *Worker) runContainer(a *attempt, x *exprContext, v *version, task *pipeline.Task, spec *pipeline.Container, secrets []openedSecret) *executor.Result {
-	c := a.claim
+func (w *Worker) runContainer(a *attempt, x *exprContext, v *version, task *pipeline.Task, secrets []openedSecret) *executor.Result {
+	c, spec := a.claim, task.Container
 	if w.engine == nil {
 		return failed("this worker reaches no container engine: start it with --container-host (or DOCKER_HOST) pointing at Docker or Podman")
 	}

@@ -93,8 +93,8 @@ echo "answer=42" >> "$SLUICE_OUTPUT"`
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := &pipeline.Container{Image: enginetest.Image(), Pull: pipeline.PullNever, Volumes: []string{".:/in:ro"}}
-	res := w.runContainer(a, x, v, task, spec, secrets)
+	task.Kind, task.Container = pipeline.KindContainer, &pipeline.Container{Image: enginetest.Image(), Pull: pipeline.PullNever, Volumes: []string{".:/in:ro"}}
+	res := w.runContainer(a, x, v, task, secrets)
 	if res.State != sluice.AttemptSuccess {
 		t.Fatalf("state %s: %s", res.State, res.Error)
 	}
