@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice"
@@ -100,6 +101,9 @@ func (w *Worker) sweep(ctx context.Context) {
 		}
 		return
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, 16)
 	type state struct {
 		token int64
 		live  bool
@@ -135,9 +139,15 @@ func (w *Worker) sweep(ctx context.Context) {
 		}
 		w.log.Info("removing a container whose attempt is over (its worker stopped without removing it)",
 			"container", ctr.Name, "attempt", id, "run", run, "task", ctr.Labels[labelTask], "worker_was", ctr.Labels[labelWorker])
-		if err := w.engine.Remove(ctx, ctr.ID, w.cfg.KillGrace); err != nil && ctx.Err() == nil {
-			w.log.Warn("cannot remove a container left behind", "container", ctr.Name, "err", err)
-		}
+		// Each may take the kill grace to stop: remove them side by side.
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(ctr docker.Container) {
+			defer func() { <-sem; wg.Done() }()
+			if err := w.engine.Remove(ctx, ctr.ID, w.cfg.KillGrace); err != nil && ctx.Err() == nil {
+				w.log.Warn("cannot remove a container left behind", "container", ctr.Name, "err", err)
+			}
+		}(ctr)
 	}
 }
 
