@@ -104,6 +104,9 @@ func runPipeline(out io.Writer, file string, o runOptions) error {
 		return exitWith(2, err)
 	}
 	paramsJSON, _ := json.Marshal(bound)
+	if err := engineFor(p, o.engine); err != nil {
+		return exitWith(2, err)
+	}
 
 	home := o.home
 	if home == "" {
@@ -240,6 +243,32 @@ func runPools(ctx context.Context, out io.Writer, st store.Store, p *pipeline.Pi
 		if err := st.PoolSet(ctx, &store.Pool{Name: name, Slots: need[name]}); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// engineFor checks, for a pipeline with container tasks, that the engine
+// at host answers: without one those tasks would wait for a worker that
+// never comes.
+func engineFor(p *pipeline.Pipeline, host string) error {
+	var tasks []string
+	for _, id := range p.TopoOrder() {
+		if p.Tasks[id].Kind == pipeline.KindContainer {
+			tasks = append(tasks, id)
+		}
+	}
+	if len(tasks) == 0 {
+		return nil
+	}
+	e, err := docker.Open(host)
+	if err == nil {
+		defer e.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = e.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("container tasks (%s) cannot run: %v; start Docker (or podman system service), or point --container-host or $DOCKER_HOST at it", strings.Join(tasks, ", "), err)
 	}
 	return nil
 }
