@@ -231,20 +231,38 @@ func (e *Engine) run(ctx context.Context, r *Request, id string) *executor.Resul
 	var (
 		code    int64 = -1
 		waitErr error
+		oom     bool
+		eof     = copied // nil once the end of the output was looked into
 	)
-	select {
-	case w := <-waited.Result:
-		code, waitErr = exitOf(w)
-	case waitErr = <-waited.Error:
-	case <-timeout:
-		how := e.stop(id, r.grace(), waited, &code, &waitErr)
-		res.State = sluice.AttemptTimedOut
-		res.Error = fmt.Sprintf("timed out after %s: %s", r.Timeout, how)
-	case <-ctx.Done():
-		how := e.stop(id, r.grace(), waited, &code, &waitErr)
-		res.State = sluice.AttemptFailed
-		res.Stopped = true
-		res.Error = fmt.Sprintf("stopped (%v): %s", context.Cause(ctx), how)
+wait:
+	for {
+		select {
+		case w := <-waited.Result:
+			code, waitErr = exitOf(w)
+			break wait
+		case waitErr = <-waited.Error:
+			break wait
+		case <-eof:
+			// The output ended, most often because the container exited.
+			// Podman answers a wait only some hundreds of milliseconds
+			// after that; its state says so at once.
+			eof = nil
+			if st, ok := e.exited(ctx, id); ok {
+				code, oom = int64(st.ExitCode), st.OOMKilled
+				break wait
+			}
+		case <-timeout:
+			how := e.stop(id, r.grace(), waited, &code, &waitErr)
+			res.State = sluice.AttemptTimedOut
+			res.Error = fmt.Sprintf("timed out after %s: %s", r.Timeout, how)
+			break wait
+		case <-ctx.Done():
+			how := e.stop(id, r.grace(), waited, &code, &waitErr)
+			res.State = sluice.AttemptFailed
+			res.Stopped = true
+			res.Error = fmt.Sprintf("stopped (%v): %s", context.Cause(ctx), how)
+			break wait
+		}
 	}
 	res.Finished = time.Now()
 	select {
@@ -268,6 +286,18 @@ func (e *Engine) run(ctx context.Context, r *Request, id string) *executor.Resul
 	case code != 0:
 		res.State = sluice.AttemptFailed
 		res.Error = describeExit(code)
+		if code == 137 && !oom {
+			if st, ok := e.exited(ctx, id); ok {
+				oom = st.OOMKilled
+			}
+		}
+		switch {
+		case oom:
+			res.Error += ": out of memory (raise the task's container memory:)"
+		case code == 137 && r.Memory > 0:
+			// Not every engine tells (Podman on cgroup v1 does not).
+			res.Error += fmt.Sprintf(": most likely out of memory, over its limit of %d MiB (raise the task's container memory:)", r.Memory>>20)
+		}
 		return res
 	}
 	res.State = sluice.AttemptSuccess
@@ -285,6 +315,19 @@ func (e *Engine) run(ctx context.Context, r *Request, id string) *executor.Resul
 		res.Outputs = outs
 	}
 	return res
+}
+
+// exited returns the state of a container that is no longer running.
+func (e *Engine) exited(ctx context.Context, id string) (*container.State, bool) {
+	res, err := e.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil || res.Container.State == nil {
+		return nil, false
+	}
+	switch st := res.Container.State; st.Status {
+	case container.StateExited, container.StateDead, "stopped": // Podman says stopped
+		return st, true
+	}
+	return nil, false
 }
 
 // stop asks the container to stop (its stop signal, SIGTERM by default),

@@ -305,3 +305,14 @@ func TestContainersAndRemove(t *testing.T) {
 		t.Fatal("Run did not return after its container was removed")
 	}
 }
+
+func TestRunOutOfMemory(t *testing.T) {
+	b := setup(t)
+	// The shell holds 128 MiB in a variable.
+	r := b.request(`x=$(head -c 134217728 /dev/zero | tr "\\0" a); echo ${#x}`)
+	r.Memory = 16 << 20
+	res := b.engine.Run(context.Background(), r)
+	if res.State != sluice.AttemptFailed || !strings.Contains(res.Error, "out of memory") {
+		t.Fatalf("state %s: %q; want failed, out of memory", res.State, res.Error)
+	}
+}
