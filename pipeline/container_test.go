@@ -32,3 +32,26 @@ func TestCheckVolume(t *testing.T) {
 		}
 	}
 }
+
+// Two spellings of one container task are one version; a change of image
+// is another.
+func TestContainerHash(t *testing.T) {
+	t.Parallel()
+	hash := func(src string) string {
+		t.Helper()
+		p, err := Parse("p.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Hash()
+	}
+	a := hash("id: p\ntasks:\n  t:\n    container: {image: busybox:1.36, memory: 512m}\n    run: echo hi\n")
+	b := hash("id: p\ntasks:\n  t:\n    run: echo hi\n    requires: [container]\n    container:\n      memory: 536870912\n      pull: missing\n      image: busybox:1.36\n")
+	c := hash("id: p\ntasks:\n  t:\n    container: {image: busybox:1.37, memory: 512m}\n    run: echo hi\n")
+	if a != b {
+		t.Errorf("the same container task written two ways hashes differently")
+	}
+	if a == c {
+		t.Errorf("another image hashes the same")
+	}
+}
