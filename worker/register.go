@@ -36,7 +36,7 @@ func (w *Worker) selfCheck(ctx context.Context) []string {
 		if err != nil {
 			continue
 		}
-		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.pipeline, v.file, doctor.Options{}))...)
+		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.pipeline, v.file, doctor.Options{Engine: w.engine}))...)
 	}
 	return problems
 }
