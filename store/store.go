@@ -467,12 +467,15 @@ type AttemptReapParams struct {
 
 // Attempt is one try of a task instance.
 type Attempt struct {
-	ID             int64
-	InstanceID     int64
-	RunID          int64
-	TaskID         string
-	Number         int
-	Worker         string
+	ID         int64
+	InstanceID int64
+	RunID      int64
+	TaskID     string
+	Number     int
+	Worker     string
+	// Token is the attempt's fencing token: with ID, it names the attempt
+	// across installations (a container's labels carry both).
+	Token          int64
 	State          sluice.AttemptState
 	ExitCode       *int
 	Error          string

@@ -362,7 +362,7 @@ func (db *DB) AttemptReap(ctx context.Context, p *store.AttemptReapParams) ([]*s
 	return reaped, nil
 }
 
-const attemptColumns = `id, instance_id, run_id, task_id, number, worker, state, exit_code, error, started_at, finished_at, lease_expires_at`
+const attemptColumns = `id, instance_id, run_id, task_id, number, worker, token, state, exit_code, error, started_at, finished_at, lease_expires_at`
 
 func scanAttempt(sc interface{ Scan(...any) error }) (*store.Attempt, error) {
 	var (
@@ -372,7 +372,7 @@ func scanAttempt(sc interface{ Scan(...any) error }) (*store.Attempt, error) {
 		started, expires int64
 		finished         sql.NullInt64
 	)
-	if err := sc.Scan(&a.ID, &a.InstanceID, &a.RunID, &a.TaskID, &a.Number, &a.Worker, &state, &exit, &a.Error,
+	if err := sc.Scan(&a.ID, &a.InstanceID, &a.RunID, &a.TaskID, &a.Number, &a.Worker, &a.Token, &state, &exit, &a.Error,
 		&started, &finished, &expires); err != nil {
 		return nil, err
 	}

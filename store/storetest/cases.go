@@ -502,6 +502,9 @@ func testFencing(t *testing.T, open Opener) {
 	if len(atts) != 2 || atts[0].State != sluice.AttemptLost || atts[1].State != sluice.AttemptSuccess {
 		t.Fatalf("attempts: %+v %+v", atts[0], atts[1])
 	}
+	if atts[0].Token != c.Token || atts[1].Token != c2.Token || c.Token == c2.Token {
+		t.Fatalf("attempt tokens %d, %d; want the claims' %d, %d", atts[0].Token, atts[1].Token, c.Token, c2.Token)
+	}
 	if logs, _ := b.s.LogList(b.ctx, c.AttemptID, 0); len(logs) != 0 {
 		t.Fatalf("fenced log written: %v", logs)
 	}
