@@ -197,6 +197,14 @@ func (w *Worker) runContainer(a *attempt, x *exprContext, v *version, task *pipe
 	if task.Run != "" {
 		req.Entrypoint, req.Cmd = []string{"/bin/sh", "-c"}, []string{task.Run}
 	}
+	// The attempt shows its image and container (API, UI) while it runs.
+	// Failing to record them is no reason to stop the task: a lost lease
+	// stops it by the usual path.
+	req.Started = func(id string) {
+		if err := w.st.AttemptSetContainer(a.ctx, c.Lease, image, id); err != nil && a.ctx.Err() == nil {
+			w.log.Warn("could not record the attempt's container", "task", c.TaskID, "run", c.RunID, "container", id, "err", err)
+		}
+	}
 	return w.engine.Run(a.ctx, req)
 }
 

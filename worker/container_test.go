@@ -253,6 +253,18 @@ tasks:
 		atts[0].ExitCode == nil || *atts[0].ExitCode != 3 || atts[1].State != sluice.AttemptSuccess {
 		t.Fatalf("attempts of inside: %+v", atts)
 	}
+	// Each attempt records the image it ran and its own container.
+	for _, a := range atts {
+		if a.Image != enginetest.Image() || len(a.ContainerID) < 12 {
+			t.Fatalf("attempt %d: image %q, container %q", a.Number, a.Image, a.ContainerID)
+		}
+	}
+	if atts[0].ContainerID == atts[1].ContainerID {
+		t.Fatalf("both attempts name container %s", atts[0].ContainerID)
+	}
+	if shell := b.attempts(run.ID, "make"); len(shell) != 1 || shell[0].Image != "" || shell[0].ContainerID != "" {
+		t.Fatalf("a shell task's attempt has a container: %+v", shell)
+	}
 	log := b.log(run.ID, "inside")
 	for _, want := range []string{
 		" o got hello from the shell (hello from the shell); password ***; attempt 1\n",
