@@ -676,3 +676,42 @@ func TestRunMarksStreamsLikeLogs(t *testing.T) {
 		t.Fatalf("sluice logs marks %q, sluice run %q:\n%s", logged, ran, l.stdout)
 	}
 }
+
+// `sluice run -q` says only what did not go to plan and the run's result:
+// tasks that succeed say nothing, task output is not shown, and there is
+// no table.
+func TestRunQuiet(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id: quiet\ntasks:\n  flaky: {run: 'test -e flag || { touch flag; echo first-try >&2; exit 3; }', retries: 1, retry_delay: 0s}\n  broken: {run: 'echo broken-out; exit 4'}\n  after: {run: 'true', depends_on: [broken]}\n")
+	for i := range 50 {
+		fmt.Fprintf(&b, "  ok%d: {run: 'echo chatter-%d'}\n", i, i)
+	}
+	file := writeFile(t, dir, "quiet.yaml", b.String())
+	r := sluiceCmd(t, dir, nil, "run", "-q", file, "--home", ".sluice")
+	if r.code != 1 {
+		t.Fatalf("run -q: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var states []string
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) >= 3 && strings.Count(f[0], ":") == 2 {
+			states = append(states, f[1]+" "+f[2])
+		}
+	}
+	sort.Strings(states)
+	want := []string{"after upstream_failed", "broken failed", "flaky up_for_retry"}
+	if strings.Join(states, ",") != strings.Join(want, ",") {
+		t.Fatalf("run -q showed %q, want %q:\n%s", states, want, r.stdout)
+	}
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "run 1 failed in ") || !strings.HasSuffix(last, "51 success, 1 failed, 1 upstream_failed") {
+		t.Fatalf("last line %q", last)
+	}
+	for _, quiet := range []string{"chatter-", "broken-out", "first-try", "TASK"} {
+		if strings.Contains(r.stdout, quiet) {
+			t.Fatalf("run -q printed %q:\n%s", quiet, r.stdout)
+		}
+	}
+}

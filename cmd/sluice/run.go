@@ -75,7 +75,7 @@ is invalid.`,
 	f.IntVar(&o.concurrency, "concurrency", 16, "tasks run at once")
 	f.DurationVar(&o.killGrace, "kill-grace", server.DefaultKillGrace, "time between SIGTERM and SIGKILL when a task is stopped (timeout, Ctrl-C)")
 	f.StringVar(&o.engine, "container-host", docker.HostFromEnv(), containerHostHelp)
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "show state changes only, not task output")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show only what did not go to plan (retries, failures, skips) and the run's result: no task output, no table")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret as NAME=VALUE, or NAME to take the value of the environment variable NAME (repeatable)")
 	f.StringArrayVar(&o.pools, "pool", nil, "a pool as NAME=SLOTS (repeatable); pools the pipeline names otherwise get one slot")
 	return cmd

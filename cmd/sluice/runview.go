@@ -86,7 +86,9 @@ func (v *runView) poll(ctx context.Context) error {
 			}
 		}
 		if in.State != v.states[name] || in.Attempts != v.tries[name] {
-			v.showState(ctx, in)
+			if !v.quiet || newsInQuiet[in.State] {
+				v.showState(ctx, in)
+			}
 			v.states[name] = in.State
 			v.tries[name] = in.Attempts
 		}
@@ -157,6 +159,18 @@ func (v *runView) waitCallbacks(ctx context.Context) {
 	}
 }
 
+// newsInQuiet are the states --quiet shows: what did not go to plan. A
+// task that queues, runs and succeeds says nothing; the run's last line
+// counts it.
+var newsInQuiet = map[sluice.InstanceState]bool{
+	sluice.InstanceUpForRetry:      true,
+	sluice.InstanceUpForReschedule: true,
+	sluice.InstanceFailed:          true,
+	sluice.InstanceUpstreamFailed:  true,
+	sluice.InstanceSkipped:         true,
+	sluice.InstanceCancelled:       true,
+}
+
 func (v *runView) showState(ctx context.Context, in *store.Instance) {
 	detail := ""
 	switch in.State {
@@ -216,19 +230,21 @@ func duration(in *store.Instance) string {
 }
 
 func (v *runView) summary() {
-	fmt.Fprintln(v.out)
-	tw := tabwriter.NewWriter(v.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK\tSTATE\tATTEMPTS\tDURATION")
 	counts := map[sluice.InstanceState]int{}
 	var all []*store.Instance
 	for _, in := range v.results {
 		all = append(all, in)
-	}
-	for _, in := range v.ordered(all) {
 		counts[in.State]++
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", displayName(in), in.State, in.Attempts, duration(in))
 	}
-	tw.Flush()
+	if !v.quiet {
+		fmt.Fprintln(v.out)
+		tw := tabwriter.NewWriter(v.out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TASK\tSTATE\tATTEMPTS\tDURATION")
+		for _, in := range v.ordered(all) {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", displayName(in), in.State, in.Attempts, duration(in))
+		}
+		tw.Flush()
+	}
 	var parts []string
 	for _, s := range []sluice.InstanceState{sluice.InstanceSuccess, sluice.InstanceFailed, sluice.InstanceUpstreamFailed, sluice.InstanceSkipped} {
 		if counts[s] > 0 {
