@@ -292,6 +292,8 @@ const (
 	RunScheduled RunKind = "scheduled"
 	RunManual    RunKind = "manual"
 	RunBackfill  RunKind = "backfill"
+	// RunWebhook is a run asked for by a delivery to a webhook trigger.
+	RunWebhook RunKind = "webhook"
 )
 
 // Run is one execution of a pipeline version.
@@ -328,7 +330,28 @@ type RunCreateParams struct {
 	// ParentRunID and ParentTask, for a run started by a pipeline: task.
 	ParentRunID int64
 	ParentTask  string
+	// Event, when set, is the trigger event that asks for the run. It is
+	// recorded in the transaction that creates the run, under a unique
+	// (pipeline, source, key): when the same event comes again, or two
+	// copies race, RunCreate returns the run of the first one with
+	// created == false, whatever the run key says.
+	Event *TriggerEvent
 }
+
+// TriggerEvent is one event that asks for a run: a webhook delivery (and,
+// later, an asset event or a file arrival). Its dedup key is what makes each
+// event run its pipeline exactly once.
+type TriggerEvent struct {
+	// Source names the trigger within the pipeline, e.g. "webhook" or
+	// "webhook/github".
+	Source string
+	// Key identifies the event within its source, e.g. a delivery id; at
+	// most MaxEventKeyLen bytes.
+	Key string
+}
+
+// MaxEventKeyLen is the longest trigger event key (and source) accepted.
+const MaxEventKeyLen = 200
 
 // RunListParams are the arguments of Store.RunList.
 type RunListParams struct {

@@ -234,6 +234,7 @@ func Run(t *testing.T, open Opener) {
 		"ObserveAndStats":          testObserveAndStats,
 		"RetentionPrune":           testRetentionPrune,
 		"JobLease":                 testJobLease,
+		"TriggerEventOnce":         testTriggerEventOnce,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
