@@ -38,6 +38,8 @@ type Pipeline struct {
 	// OnSuccess and OnFailure run when a run of the pipeline ends so.
 	OnSuccess *Action `json:"on_success,omitempty"`
 	OnFailure *Action `json:"on_failure,omitempty"`
+	// Triggers start runs on events (see Trigger); none by default.
+	Triggers []*Trigger `json:"triggers,omitempty"`
 	// Tasks are keyed by task id.
 	Tasks map[string]*Task `json:"tasks"`
 }
