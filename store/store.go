@@ -137,6 +137,8 @@ type Store interface {
 	Capacity
 	// Pruning and periodic jobs; see retention.go.
 	Retention
+	// Asset events and asset-triggered runs; see assets.go.
+	Assets
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a
@@ -240,6 +242,8 @@ type VersionTask struct {
 	// worker with its labels, a pool too small) after this long; 0 for
 	// the default (1h).
 	QueuedTimeout time.Duration
+	// Produces lists the assets each success of the task updates.
+	Produces []string
 }
 
 // Callback bits: which callbacks a task or pipeline has.
@@ -266,6 +270,13 @@ type PipelineSaveParams struct {
 	// Retention is how long finished runs are kept; 0 for the default.
 	Retention time.Duration
 	Tasks     []VersionTask
+	// Assets lists the assets the pipeline is scheduled on: it runs when
+	// each has a new event. Saving the pipeline sets its list (keeping
+	// what each asset still listed has consumed); nil clears it.
+	Assets []string
+	// AssetParams is the JSON of the params of asset-triggered runs: the
+	// pipeline's defaults.
+	AssetParams []byte
 }
 
 // PipelineSaveResult is the result of Store.PipelineSave.
@@ -294,6 +305,9 @@ const (
 	RunBackfill  RunKind = "backfill"
 	// RunWebhook is a run asked for by a delivery to a webhook trigger.
 	RunWebhook RunKind = "webhook"
+	// RunAsset is a run of a pipeline scheduled on assets, started when
+	// every asset it waits for had a new event.
+	RunAsset RunKind = "asset"
 )
 
 // Run is one execution of a pipeline version.

@@ -53,6 +53,20 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 		created bool
 	)
 	err := db.inTx(ctx, "RunCreate", func(t *txn) error {
+		var err error
+		run, created, err = createRun(t, p, params)
+		return err
+	})
+	if err != nil {
+		return nil, false, dbErr(err)
+	}
+	return run, created, nil
+}
+
+// createRun is RunCreate inside the caller's transaction.
+func createRun(t *txn, p *store.RunCreateParams, params []byte) (run *store.Run, created bool, err error) {
+	db := t.db
+	err = func() error {
 		var (
 			live      sql.NullInt64
 			maxActive int
@@ -129,11 +143,8 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 		}
 		run, err = scanRun(t.queryRow(`SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 		return err
-	})
-	if err != nil {
-		return nil, false, dbErr(err)
-	}
-	return run, created, nil
+	}()
+	return run, created, err
 }
 
 // RunStartQueued implements store.Store.
