@@ -382,7 +382,9 @@ func (p *parser) top(f *file, root *yaml.Node) {
 		case "description":
 			pl.Description, _ = p.str(e, "description")
 		case "schedule":
-			if s, ok := p.str(e, "schedule"); ok {
+			if kindOf(e.val) == kindMap {
+				pl.Assets = p.assetSchedule(e)
+			} else if s, ok := p.str(e, "schedule"); ok {
 				pl.Schedule = p.schedule(e, s)
 			}
 		case "timezone":
@@ -470,7 +472,8 @@ func (p *parser) finish(f *file) {
 	p.checkGraph(f.tasks)
 	p.checkRefs(f)
 	p.checkWebhooks(f)
-	if f.pl.Schedule != "" {
+	p.checkProduces(f)
+	if f.pl.Schedule != "" || len(f.pl.Assets) > 0 {
 		// A scheduled run has nobody to give it params.
 		for _, name := range sortedKeys(f.pl.Params) {
 			if prm := f.pl.Params[name]; prm.Required && prm.Default == nil {
