@@ -57,3 +57,6 @@ func (p *parser) checkProduces(f *file) {
 		}
 	}
 }
+
+// ValidAssetName reports whether s is a valid asset name.
+func ValidAssetName(s string) bool { return assetName.MatchString(s) }
