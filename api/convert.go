@@ -180,7 +180,7 @@ func byTask(ins []*store.Instance) (tasks []*store.Instance, items map[string][]
 func (a *API) attemptOut(at *store.Attempt) Attempt {
 	start := at.StartedAt
 	return Attempt{
-		Number: at.Number, State: string(at.State), Worker: at.Worker, StartedAt: utc(at.StartedAt),
+		Number: at.Number, State: string(at.State), Worker: at.Worker, Image: at.Image, ContainerID: at.ContainerID, StartedAt: utc(at.StartedAt),
 		FinishedAt: utcPtr(at.FinishedAt), DurationSeconds: seconds(&start, at.FinishedAt, a.clock.Now()),
 		ExitCode: at.ExitCode, Error: at.Error,
 	}

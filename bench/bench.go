@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/catalog"
+	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/worker"
@@ -27,11 +28,13 @@ import (
 
 // Scenarios lists the scenarios with what they measure.
 var Scenarios = map[string]string{
-	"chain":        "N sequential noop tasks; hop = upstream finished → downstream started",
-	"fanout":       "N independent noop tasks and one join; throughput",
-	"shell-chain":  "N sequential `true` shell tasks; compared with N bare fork/execs",
-	"shell-fanout": "N independent `true` shell tasks and one join; compared with N bare fork/execs at the same concurrency",
-	"soak":         "a steady stream of runs (N task instances, default 100,000) with a short retention; shows the database size levelling off",
+	"chain":            "N sequential noop tasks; hop = upstream finished → downstream started",
+	"fanout":           "N independent noop tasks and one join; throughput",
+	"shell-chain":      "N sequential `true` shell tasks; compared with N bare fork/execs",
+	"shell-fanout":     "N independent `true` shell tasks and one join; compared with N bare fork/execs at the same concurrency",
+	"soak":             "a steady stream of runs (N task instances, default 100,000) with a short retention; shows the database size levelling off",
+	"container-chain":  "N sequential container tasks running `true`; compared with N bare create/start/wait/remove through the engine's API",
+	"container-fanout": "N independent container tasks running `true` and one join; compared with N bare containers at the same concurrency",
 }
 
 // Options configure a benchmark run.
@@ -53,7 +56,17 @@ type Options struct {
 	WorkerProcs int
 	// Binary is the sluice binary for worker processes; default this one.
 	Binary string
+	// ContainerHost is the engine of the container scenarios; default
+	// $DOCKER_HOST or Docker's socket.
+	ContainerHost string
+	// Image is the image of the container scenarios' tasks; it must be on
+	// the engine and run `true`. Default DefaultImage.
+	Image string
 }
+
+// DefaultImage is the container scenarios' image: the one .ci/podman.sh
+// builds from busybox.
+const DefaultImage = "localhost/sluice-test:busybox"
 
 // Result holds a scenario's figures. Times come from the store's records.
 type Result struct {
@@ -70,7 +83,8 @@ type Result struct {
 	HopP99Ms    float64 `json:"hop_p99_ms"`
 	HopMaxMs    float64 `json:"hop_max_ms"`
 	// BaselineSeconds is the time of the same number of bare fork/execs of
-	// the same command, measured in the same run (shell scenarios only).
+	// the same command (shell scenarios), or of bare containers through
+	// the engine's API (container scenarios), measured in the same run.
 	BaselineSeconds *float64 `json:"baseline_seconds,omitempty"`
 	// PeakRSSMB is the peak resident memory of the process.
 	PeakRSSMB float64 `json:"peak_rss_mb"`
@@ -79,23 +93,30 @@ type Result struct {
 	Date      string  `json:"date"`
 }
 
-// Source returns the pipeline file of a scenario.
-func Source(scenario string, n int) (string, error) {
+// Source returns the pipeline file of a scenario; image is the container
+// scenarios' image (default DefaultImage).
+func Source(scenario string, n int, image string) (string, error) {
+	if image == "" {
+		image = DefaultImage
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "id: bench_%s\nmax_active_runs: 1\ntasks:\n", strings.ReplaceAll(scenario, "-", "_"))
 	body := "    noop: true\n"
-	if strings.HasPrefix(scenario, "shell-") {
+	switch {
+	case strings.HasPrefix(scenario, "shell-"):
 		body = "    run: \"true\"\n"
+	case strings.HasPrefix(scenario, "container-"):
+		body = fmt.Sprintf("    container: {image: %q, pull: never}\n    command: [\"true\"]\n", image)
 	}
 	switch scenario {
-	case "chain", "shell-chain":
+	case "chain", "shell-chain", "container-chain":
 		for i := 0; i < n; i++ {
 			fmt.Fprintf(&b, "  t%05d:\n%s", i, body)
 			if i > 0 {
 				fmt.Fprintf(&b, "    depends_on: [t%05d]\n", i-1)
 			}
 		}
-	case "fanout", "shell-fanout":
+	case "fanout", "shell-fanout", "container-fanout":
 		for i := 0; i < n; i++ {
 			fmt.Fprintf(&b, "  t%05d:\n%s", i, body)
 		}
@@ -104,7 +125,7 @@ func Source(scenario string, n int) (string, error) {
 			fmt.Fprintf(&b, "      - t%05d\n", i)
 		}
 	default:
-		return "", fmt.Errorf("unknown scenario %q: want one of chain, fanout, shell-chain, shell-fanout", scenario)
+		return "", fmt.Errorf("unknown scenario %q: want one of chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout", scenario)
 	}
 	return b.String(), nil
 }
@@ -120,7 +141,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Workers <= 0 {
 		o.Workers = 1
 	}
-	src, err := Source(o.Scenario, o.Tasks)
+	if o.ContainerHost == "" {
+		o.ContainerHost = docker.HostFromEnv()
+	}
+	if o.Image == "" {
+		o.Image = DefaultImage
+	}
+	src, err := Source(o.Scenario, o.Tasks, o.Image)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +183,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		res.BaselineSeconds = &b
 	}
+	if strings.HasPrefix(o.Scenario, "container-") {
+		par := 1
+		if o.Scenario == "container-fanout" {
+			par = o.Concurrency * o.Workers
+		}
+		b, err := containerBaseline(ctx, o.ContainerHost, o.Image, o.Tasks, par)
+		if err != nil {
+			return nil, err
+		}
+		res.BaselineSeconds = &b
+	}
 
 	saved, err := st.PipelineSave(ctx, catalog.SaveParams(p, []byte(src), dir+"/bench.yaml"))
 	if err != nil {
@@ -176,7 +214,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		defer stopProcs()
 	} else {
 		for i := 0; i < o.Workers; i++ {
-			w, err := worker.New(worker.Config{Store: st, Concurrency: o.Concurrency, Logger: quiet, ID: "bench-" + strconv.Itoa(i)})
+			w, err := worker.New(worker.Config{Store: st, Concurrency: o.Concurrency, Logger: quiet, ID: "bench-" + strconv.Itoa(i),
+				ContainerHost: o.ContainerHost})
 			if err != nil {
 				return nil, err
 			}
@@ -292,6 +331,47 @@ func baseline(n, par int) (float64, error) {
 				if err := exec.Command("/bin/sh", "-c", "true").Run(); err != nil {
 					mu.Lock()
 					ferr = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	return time.Since(start).Seconds(), ferr
+}
+
+// containerBaseline runs n bare containers of image running `true`
+// through the engine's API (create, attach, start, wait, remove: what
+// `docker run --rm` does), par at a time, and returns how long they took.
+func containerBaseline(ctx context.Context, host, image string, n, par int) (float64, error) {
+	e, err := docker.Open(host)
+	if err != nil {
+		return 0, err
+	}
+	defer e.Close()
+	if err := e.Ping(ctx); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		ferr error
+	)
+	jobs := make(chan struct{})
+	for i := 0; i < par; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				res := e.Run(ctx, &docker.Request{Image: image, Pull: docker.PullNever, Cmd: []string{"true"}})
+				if res.State != sluice.AttemptSuccess {
+					mu.Lock()
+					ferr = fmt.Errorf("bare container: %s", res.Error)
 					mu.Unlock()
 				}
 			}

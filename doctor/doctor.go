@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/pipeline"
 )
 
@@ -39,6 +40,13 @@ type Options struct {
 	CheckLabels bool
 	// Timeout bounds running an interpreter; default 10s.
 	Timeout time.Duration
+	// Engine is the container engine of container tasks; nil skips their
+	// checks (engine reachable, image present).
+	Engine *docker.Engine
+	// Pull pulls the images of container tasks that the engine lacks, to
+	// check they can be pulled; without it a missing image is only noted
+	// (unless its task says pull: never).
+	Pull bool
 }
 
 // Pipeline checks every task of a pipeline loaded from file (empty for an
@@ -48,10 +56,28 @@ func Pipeline(ctx context.Context, p *pipeline.Pipeline, file string, o Options)
 		o.Timeout = 10 * time.Second
 	}
 	var out []Check
+	var engine *engineCheck
 	for _, id := range p.TopoOrder() {
 		t := p.Tasks[id]
 		add := func(what string, ok bool, detail string) {
 			out = append(out, Check{Pipeline: p.ID, Task: id, What: what, OK: ok, Detail: detail})
+		}
+		if t.Kind == pipeline.KindContainer {
+			if o.Engine != nil {
+				if engine == nil {
+					engine = &engineCheck{e: o.Engine}
+				}
+				engine.check(ctx, t, o.Pull, add)
+			}
+			if o.CheckLabels {
+				have := o.Labels
+				if engine != nil && engine.pingErr == nil {
+					// A worker that reaches the engine has the label.
+					have = append(append([]string(nil), have...), pipeline.ContainerLabel)
+				}
+				checkLabels(t, have, add)
+			}
+			continue // its workdir and command are inside the image
 		}
 		dir, dirOK := workdir(t, file)
 		if dir != "" {
@@ -80,16 +106,45 @@ func Pipeline(ctx context.Context, p *pipeline.Pipeline, file string, o Options)
 				add("interpreter", true, path)
 			}
 		}
-		if o.CheckLabels && len(t.Requires) > 0 {
-			if missing := minus(t.Requires, o.Labels); len(missing) > 0 {
-				add("labels", false, fmt.Sprintf("needs label(s) %s, which this worker lacks: start it with --labels %s",
-					strings.Join(missing, ", "), strings.Join(t.Requires, ",")))
-			} else {
-				add("labels", true, strings.Join(t.Requires, ", "))
-			}
+		if o.CheckLabels {
+			checkLabels(t, o.Labels, add)
 		}
 	}
 	return out
+}
+
+func checkLabels(t *pipeline.Task, have []string, add func(what string, ok bool, detail string)) {
+	if len(t.Requires) == 0 {
+		return
+	}
+	missing := minus(t.Requires, have)
+	if len(missing) == 0 {
+		add("labels", true, strings.Join(t.Requires, ", "))
+		return
+	}
+	// The label container is the engine's to give, not --labels'.
+	var flags []string
+	for _, l := range t.Requires {
+		if l != pipeline.ContainerLabel {
+			flags = append(flags, l)
+		}
+	}
+	hint := "start it with --labels " + strings.Join(flags, ",")
+	if len(flags) == 0 {
+		hint = "a worker gets it by reaching a container engine at --container-host"
+	} else if contains(missing, pipeline.ContainerLabel) {
+		hint += ", and a container engine at --container-host"
+	}
+	add("labels", false, fmt.Sprintf("needs label(s) %s, which this worker lacks: %s", strings.Join(missing, ", "), hint))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // workdir resolves a task's working directory as a worker does; "" when

@@ -72,6 +72,10 @@ func (p *Pipeline) checkDecoded() error {
 		}
 		switch t.Kind {
 		case KindShell, KindCommand, KindNoop, KindHTTP, KindSensor, KindPipeline:
+		case KindContainer:
+			if t.Container == nil || t.Container.Image == "" {
+				return fmt.Errorf("task %q: container task without an image", id)
+			}
 		default:
 			return fmt.Errorf("task %q: unknown kind %q", id, t.Kind)
 		}

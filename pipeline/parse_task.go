@@ -19,7 +19,7 @@ var (
 	}
 	// kindKeys are the keys that say what a task runs; a task has one.
 	kindKeys     = []string{"run", "command", "noop", "http", "wait_for", "pipeline"}
-	taskOnlyKeys = append(append([]string(nil), kindKeys...), "depends_on", "params", "when", "for_each", "max_parallel", "produces")
+	taskOnlyKeys = append(append([]string(nil), kindKeys...), "container", "depends_on", "params", "when", "for_each", "max_parallel", "produces")
 	taskKeys     = append(append([]string(nil), taskOnlyKeys...), settingKeys...)
 )
 
@@ -86,6 +86,11 @@ type rawTask struct {
 	maxParAt    *pos
 	produces    []string
 	producesAt  *pos
+	// container is set by container:, at containerAt; entrypointAt is
+	// where it sets an entrypoint.
+	container    *Container
+	containerAt  *pos
+	entrypointAt *pos
 	// exprs are the task's expression fields, to check the tasks they
 	// mention are upstream of it.
 	exprs []exprRef
@@ -109,7 +114,7 @@ func (p *parser) defaults(f *file, e entry) {
 			continue
 		}
 		switch e.key {
-		case "run", "command", "noop", "http", "wait_for", "pipeline", "depends_on", "params", "when", "for_each", "max_parallel":
+		case "run", "command", "noop", "http", "wait_for", "pipeline", "container", "depends_on", "params", "when", "for_each", "max_parallel", "produces":
 			p.errorf(e.keyAt, fmt.Sprintf("set %s: in each task that needs it", e.key), "defaults cannot set %s", e.key)
 		default:
 			p.errorf(e.keyAt, didYouMean(e.key, settingKeys, "defaults can set "+strings.Join(settingKeys, ", ")),
@@ -181,6 +186,10 @@ func (p *parser) task(e entry) *rawTask {
 			}
 		case "depends_on":
 			t.deps = p.dependsOn(e, t.id)
+		case "container":
+			at := e.keyAt
+			t.containerAt = &at
+			t.container, t.entrypointAt = p.containerSpec(e)
 		default:
 			if p.taskFeature(e, t, where) {
 				continue
@@ -189,11 +198,13 @@ func (p *parser) task(e entry) *rawTask {
 				"unknown key %s in %s", quoteShort(e.key), where)
 		}
 	}
-	switch len(t.kinds) {
-	case 0:
-		p.errorf(t.at, "add run: (a shell script), command: (an argv list), noop: true, http:, wait_for: or pipeline:",
+	switch {
+	case t.containerAt != nil:
+		p.checkContainerTask(t, where)
+	case len(t.kinds) == 0:
+		p.errorf(t.at, "add run: (a shell script), command: (an argv list), noop: true, http:, wait_for:, pipeline: or container:",
 			"%s has nothing to run", where)
-	case 1:
+	case len(t.kinds) == 1:
 	default:
 		names := make([]string, len(t.kinds))
 		for i, k := range t.kinds {
@@ -207,7 +218,7 @@ func (p *parser) task(e entry) *rawTask {
 			"keep only one: run: for a shell script, command: for an argv list, noop: true, http:, wait_for: or pipeline:",
 			"%s sets %s", where, what)
 	}
-	if t.set.interpAt != nil && len(t.kinds) == 1 && t.kinds[0].key != "run" {
+	if t.set.interpAt != nil && len(t.kinds) == 1 && t.kinds[0].key != "run" && t.containerAt == nil {
 		p.errorf(*t.set.interpAt, "interpreter: runs a run: script; a command: names its program itself", "%s sets interpreter: without run:", where)
 	}
 	if t.params != nil && t.pipeline == "" && t.valid {
@@ -380,7 +391,7 @@ func (p *parser) buildTasks(f *file) map[string]*Task {
 			RetryBackoff:  defaultRetryBackoff,
 			MaxRetryDelay: defaultMaxRetryDelay,
 		}
-		if len(rt.kinds) == 1 {
+		if len(rt.kinds) == 1 && rt.container == nil {
 			switch rt.kinds[0].key {
 			case "run":
 				t.Kind, t.Run = KindShell, rt.run
@@ -411,6 +422,9 @@ func (p *parser) buildTasks(f *file) map[string]*Task {
 		}
 		if len(env) > 0 {
 			t.Env = env
+		}
+		if rt.container != nil {
+			containerTask(t, rt)
 		}
 		tasks[t.ID] = t
 	}

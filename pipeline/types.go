@@ -99,6 +99,7 @@ const (
 	KindSensor Kind = "sensor"
 	// KindPipeline runs another pipeline (pipeline:) and waits for it.
 	KindPipeline Kind = "pipeline"
+	// KindContainer (container.go) runs Run or Command in a container.
 )
 
 // Task is one task of a pipeline with every setting resolved.
@@ -160,6 +161,9 @@ type Task struct {
 	// Secrets lists secrets given to the task as environment variables of
 	// the same name, sorted.
 	Secrets []string `json:"secrets,omitempty"`
+	// Container is the container of a KindContainer task, whose Run or
+	// Command (or neither: the image's command) runs in it.
+	Container *Container `json:"container,omitempty"`
 	// HTTP is the request of a KindHTTP task.
 	HTTP *HTTP `json:"http,omitempty"`
 	// WaitFor is the condition of a KindSensor task.

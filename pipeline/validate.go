@@ -110,78 +110,114 @@ func listIDs(ids []string) string {
 // graph, so it stops after limit cycles and returns the components that
 // still hold cycles as more.
 func findCycles(edges map[string]map[string]pos, limit int) (cycles [][]string, more [][]string) {
-	// Work on a copy: closing edges are removed as cycles are found.
-	adj := map[string][]string{}
-	for a, bs := range edges {
-		for b := range bs {
-			adj[a] = append(adj[a], b)
+	g := newGraph(edges)
+	names := func(vs []int) []string {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = g.names[v]
 		}
-		sort.Strings(adj[a])
+		return out
 	}
 	for len(cycles) < limit {
 		found := false
-		for _, comp := range components(adj) {
+		for _, comp := range g.components() {
 			if len(comp) < 2 || len(cycles) >= limit {
 				continue
 			}
-			c := shortestCycle(adj, comp)
-			cycles = append(cycles, c)
-			removeEdge(adj, c[len(c)-2], c[0])
+			c := g.shortestCycle(comp)
+			cycles = append(cycles, names(c))
+			g.removeEdge(c[len(c)-2], c[0])
 			found = true
 		}
 		if !found {
 			return cycles, nil
 		}
 	}
-	for _, comp := range components(adj) {
+	for _, comp := range g.components() {
 		if len(comp) > 1 {
-			more = append(more, comp)
+			more = append(more, names(comp))
 		}
 	}
 	return cycles, more
 }
 
+// graph is the dependency graph on task numbers: names[i] is task i's id,
+// in sorted order, so comparing numbers compares ids; adj[i] lists, in
+// order, the tasks i depends on.
+type graph struct {
+	names []string
+	adj   [][]int
+}
+
+func newGraph(edges map[string]map[string]pos) *graph {
+	seen := map[string]bool{}
+	for a, bs := range edges {
+		seen[a] = true
+		for b := range bs {
+			seen[b] = true
+		}
+	}
+	g := &graph{names: sorted(keys(seen))}
+	num := make(map[string]int, len(g.names))
+	for i, n := range g.names {
+		num[n] = i
+	}
+	g.adj = make([][]int, len(g.names))
+	for a, bs := range edges {
+		out := make([]int, 0, len(bs))
+		for b := range bs {
+			out = append(out, num[b])
+		}
+		sort.Ints(out)
+		g.adj[num[a]] = out
+	}
+	return g
+}
+
 // removeEdge removes a -> b.
-func removeEdge(adj map[string][]string, a, b string) {
-	out := adj[a][:0]
-	for _, x := range adj[a] {
+func (g *graph) removeEdge(a, b int) {
+	out := g.adj[a][:0]
+	for _, x := range g.adj[a] {
 		if x != b {
 			out = append(out, x)
 		}
 	}
-	adj[a] = out
+	g.adj[a] = out
 }
 
-// shortestCycle returns the shortest path from the smallest id of comp
+// shortestCycle returns the shortest path from the smallest task of comp
 // back to itself, staying inside comp.
-func shortestCycle(adj map[string][]string, comp []string) []string {
-	in := map[string]bool{}
+func (g *graph) shortestCycle(comp []int) []int {
+	in := make([]bool, len(g.names))
 	for _, v := range comp {
 		in[v] = true
 	}
 	start := comp[0]
-	prev := map[string]string{}
-	queue := []string{start}
+	prev := make([]int, len(g.names))
+	for i := range prev {
+		prev[i] = -1
+	}
+	queue := []int{start}
 	for len(queue) > 0 {
 		v := queue[0]
 		queue = queue[1:]
-		for _, w := range adj[v] {
+		for _, w := range g.adj[v] {
 			if !in[w] {
 				continue
 			}
 			if w == start {
-				path := []string{start}
+				path := []int{start}
 				for x := v; x != start; x = prev[x] {
 					path = append(path, x)
 				}
 				// path is start, v, …, reversed after the first element.
-				rev := []string{start}
+				rev := []int{start}
 				for i := len(path) - 1; i >= 1; i-- {
 					rev = append(rev, path[i])
 				}
 				return append(rev, start)
 			}
-			if _, seen := prev[w]; !seen && w != start {
+			if prev[w] < 0 && w != start {
 				prev[w] = v
 				queue = append(queue, w)
 			}
@@ -191,26 +227,22 @@ func shortestCycle(adj map[string][]string, comp []string) []string {
 }
 
 // components returns the strongly connected components of the graph
-// (Tarjan's algorithm), each sorted, in order of their smallest id.
-func components(adj map[string][]string) [][]string {
-	nodes := make([]string, 0, len(adj))
-	for v := range adj {
-		nodes = append(nodes, v)
+// (Tarjan's algorithm), each sorted, in order of their smallest task.
+func (g *graph) components() [][]int {
+	n := len(g.names)
+	index := make([]int, n)
+	low := make([]int, n)
+	onStack := make([]bool, n)
+	for i := range index {
+		index[i] = -1
 	}
-	sort.Strings(nodes)
-	index := map[string]int{}
-	low := map[string]int{}
-	onStack := map[string]bool{}
-	var stack []string
-	var comps [][]string
+	var stack []int
+	var comps [][]int
 	next := 0
 	// Iterative, so a long chain of tasks cannot overflow the stack.
-	type frame struct {
-		v string
-		i int
-	}
-	for _, root := range nodes {
-		if _, seen := index[root]; seen {
+	type frame struct{ v, i int }
+	for root := range n {
+		if index[root] >= 0 {
 			continue
 		}
 		calls := []frame{{v: root}}
@@ -220,10 +252,10 @@ func components(adj map[string][]string) [][]string {
 		onStack[root] = true
 		for len(calls) > 0 {
 			f := &calls[len(calls)-1]
-			if f.i < len(adj[f.v]) {
-				w := adj[f.v][f.i]
+			if f.i < len(g.adj[f.v]) {
+				w := g.adj[f.v][f.i]
 				f.i++
-				if _, seen := index[w]; !seen {
+				if index[w] < 0 {
 					index[w], low[w] = next, next
 					next++
 					stack = append(stack, w)
@@ -241,7 +273,7 @@ func components(adj map[string][]string) [][]string {
 				low[u] = min(low[u], low[v])
 			}
 			if low[v] == index[v] {
-				var comp []string
+				var comp []int
 				for {
 					w := stack[len(stack)-1]
 					stack = stack[:len(stack)-1]
@@ -251,7 +283,7 @@ func components(adj map[string][]string) [][]string {
 						break
 					}
 				}
-				sort.Strings(comp)
+				sort.Ints(comp)
 				comps = append(comps, comp)
 			}
 		}

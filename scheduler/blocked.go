@@ -3,10 +3,12 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -91,7 +93,13 @@ func blockedReason(w *store.WaitingInstance, alive []*store.WorkerInfo, pools ma
 			if len(have) > 5 {
 				have = append(have[:5], "…")
 			}
-			return fmt.Sprintf("no live worker has the label(s) %s (live workers: %s)", strings.Join(w.Requires, ", "), strings.Join(have, "; "))
+			reason := fmt.Sprintf("no live worker has the label(s) %s (live workers: %s)", strings.Join(w.Requires, ", "), strings.Join(have, "; "))
+			if slices.Contains(w.Requires, pipeline.ContainerLabel) {
+				// Nobody sets this label by hand: say how a worker gets it.
+				reason += "; a container task runs only on a worker that reaches a container engine " +
+					"(Docker or Podman) at its --container-host or $DOCKER_HOST, which then has the label container"
+			}
+			return reason
 		}
 	}
 	if w.Pool != "" {

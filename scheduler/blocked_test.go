@@ -21,6 +21,7 @@ func TestBlockedReason(t *testing.T) {
 		{"no workers", store.WaitingInstance{}, nil, "no worker is alive"},
 		{"labels one worker has", store.WaitingInstance{Requires: []string{"gpu", "linux"}}, workers, ""},
 		{"labels nobody has", store.WaitingInstance{Requires: []string{"tpu"}}, workers, "no live worker has the label(s) tpu (live workers: w1 [linux]; w2 [gpu,linux])"},
+		{"container task, no engine", store.WaitingInstance{Requires: []string{"container"}}, workers, "no live worker has the label(s) container (live workers: w1 [linux]; w2 [gpu,linux]); a container task runs only on a worker that reaches a container engine (Docker or Podman) at its --container-host or $DOCKER_HOST"},
 		{"pool with room", store.WaitingInstance{Pool: "db", PoolSlots: 2}, workers, ""},
 		{"pool too small", store.WaitingInstance{Pool: "db", PoolSlots: 3}, workers, "pool db has 2 slot(s) and the task needs 3"},
 		{"pool with no slots", store.WaitingInstance{Pool: "off", PoolSlots: 1}, workers, "pool off has 0 slot(s)"},

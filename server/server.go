@@ -88,6 +88,9 @@ type Config struct {
 	Poll         time.Duration
 	DrainTimeout time.Duration
 	KillGrace    time.Duration
+	// ContainerHost is the container engine's address; see
+	// worker.Config.ContainerHost.
+	ContainerHost string
 	// Sync is the SQLite durability.
 	Sync   string
 	Holder string
@@ -262,6 +265,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		w, err := worker.New(worker.Config{
 			Store: st, Metrics: m, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
 			DrainTimeout: cfg.DrainTimeout, KillGrace: cfg.KillGrace, Logger: log, Labels: cfg.Labels, Secrets: box,
+			ContainerHost: cfg.ContainerHost,
 		})
 		if err != nil {
 			return err

@@ -107,6 +107,10 @@ type Store interface {
 	// results[i] is nil or sluice.ErrLeaseLost for p[i]; err is for the
 	// transaction as a whole.
 	AttemptComplete(ctx context.Context, p []*AttemptCompleteParams) (results []error, err error)
+	// AttemptSetContainer records the image and container of a container
+	// task's attempt, fenced by its lease: it fails with
+	// sluice.ErrLeaseLost when the lease is not held.
+	AttemptSetContainer(ctx context.Context, lease Lease, image, containerID string) error
 	// AttemptHandBack gives leases back without counting a failure: each
 	// attempt ends handed_back and its instance is queued again at once.
 	AttemptHandBack(ctx context.Context, leases []Lease) error
@@ -504,13 +508,20 @@ type AttemptReapParams struct {
 
 // Attempt is one try of a task instance.
 type Attempt struct {
-	ID             int64
-	InstanceID     int64
-	RunID          int64
-	TaskID         string
-	Number         int
-	Worker         string
-	State          sluice.AttemptState
+	ID         int64
+	InstanceID int64
+	RunID      int64
+	TaskID     string
+	Number     int
+	Worker     string
+	// Token is the attempt's fencing token: with ID, it names the attempt
+	// across installations (a container's labels carry both).
+	Token int64
+	State sluice.AttemptState
+	// Image and ContainerID are set for a container task's attempt once
+	// its container is created.
+	Image          string
+	ContainerID    string
 	ExitCode       *int
 	Error          string
 	StartedAt      time.Time

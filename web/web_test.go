@@ -246,6 +246,9 @@ func (b *testBundle) runToEnd(logLine string) {
 		for _, c := range claims {
 			line := fmt.Sprintf("%d o %s %s\n%d e oops on stderr\n%d s sluice: a note\n", time.Now().UnixMicro(), c.TaskID, logLine, time.Now().UnixMicro(), time.Now().UnixMicro())
 			must(b.t, b.st.AttemptLogAppend(b.ctx, &store.AttemptLogAppendParams{Lease: c.Lease, Chunk: store.LogChunk{Seq: 1, Data: []byte(line)}}))
+			if c.TaskID == "load" { // as the worker of a container task records it
+				must(b.t, b.st.AttemptSetContainer(b.ctx, c.Lease, "localhost/etl:2.1", "0123456789abcdef0123"))
+			}
 			ps = append(ps, &store.AttemptCompleteParams{Lease: c.Lease, State: sluice.AttemptSuccess, FinishedAt: time.Now(), Outputs: map[string]string{"rows": "3"}})
 		}
 		res, err := b.st.AttemptComplete(b.ctx, ps)
@@ -284,6 +287,7 @@ func TestPagesRender(t *testing.T) {
 		{"/pipelines/report/delete", []string{"Type <code>report</code> to confirm"}},
 		{fmt.Sprintf("/runs/%d", run.ID), []string{"Run 1", `<svg class="gantt-plot"`, `data-state="success"`, "label", "weekly"}},
 		{fmt.Sprintf("/runs/%d/tasks/extract", run.ID), []string{"hello from the task", `class="ll s-e"`, `class="ll s-s"`, "Outputs", "rows"}},
+		{fmt.Sprintf("/runs/%d/tasks/load", run.ID), []string{"localhost/etl:2.1", "0123456789ab", `title="container 0123456789abcdef0123"`}},
 		{"/upload", []string{`enctype="multipart/form-data"`, `hx-encoding="multipart/form-data"`}},
 		{"/admin/users", []string{"ada", "Add a user"}},
 		{"/admin/tokens", []string{"Create a token"}},

@@ -156,6 +156,8 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 		return w.poke(a, x, task)
 	case pipeline.KindPipeline:
 		return w.subPipeline(a, x, task)
+	case pipeline.KindContainer:
+		return w.runContainer(a, x, v, task, secrets)
 	}
 	dir, cleanup, err := w.workdir(v, task, c)
 	if err != nil {
@@ -231,7 +233,18 @@ func (w *Worker) workdir(v *version, task *pipeline.Task, c *store.Claim) (strin
 // environment builds the task's environment: the worker's own, then the
 // task's env, then the run context, so SLUICE_* always mean what sluice says.
 func (w *Worker) environment(v *version, task *pipeline.Task, c *store.Claim, outFile string, x *exprContext, secrets []openedSecret) ([]string, error) {
-	env := baseEnv()
+	env, err := w.taskEnv(v, task, c, outFile, x, secrets)
+	if err != nil {
+		return nil, err
+	}
+	return append(baseEnv(), env...), nil
+}
+
+// taskEnv is the part of a task's environment sluice gives it: the task's
+// env, its secrets, then the run context. A container gets only this, not
+// the worker's own environment.
+func (w *Worker) taskEnv(v *version, task *pipeline.Task, c *store.Claim, outFile string, x *exprContext, secrets []openedSecret) ([]string, error) {
+	var env []string
 	keys := make([]string, 0, len(task.Env))
 	for k := range task.Env {
 		keys = append(keys, k)

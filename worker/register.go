@@ -36,7 +36,7 @@ func (w *Worker) selfCheck(ctx context.Context) []string {
 		if err != nil {
 			continue
 		}
-		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.pipeline, v.file, doctor.Options{}))...)
+		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.pipeline, v.file, doctor.Options{Engine: w.engine}))...)
 	}
 	return problems
 }
@@ -48,7 +48,7 @@ func (w *Worker) announce(ctx context.Context) {
 	draining := w.draining
 	w.mu.Unlock()
 	err := w.st.WorkerUpsert(ctx, &store.WorkerInfo{
-		ID: w.cfg.ID, Hostname: host, PID: os.Getpid(), Labels: w.cfg.Labels, Concurrency: w.cfg.Concurrency,
+		ID: w.cfg.ID, Hostname: host, PID: os.Getpid(), Labels: w.labels, Concurrency: w.cfg.Concurrency,
 		Version: sluice.Version(), Draining: draining, Problems: w.problems,
 	})
 	if ctx.Err() == nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
@@ -47,6 +48,12 @@ type Config struct {
 	// Labels are this worker's labels: it runs only tasks whose required
 	// labels it has.
 	Labels []string
+	// ContainerHost is the address of the container engine (Docker or
+	// Podman's Docker-compatible service) for container tasks:
+	// unix:///PATH or tcp://HOST:PORT. Empty or "none" means none; a
+	// worker that reaches its engine at start advertises the label
+	// "container" and removes the containers killed workers left behind.
+	ContainerHost string
 	// Secrets opens secret values for tasks that declare them; nil when
 	// this worker has no key.
 	Secrets *secret.Box
@@ -69,6 +76,10 @@ type Worker struct {
 
 	problems []string // what the environment check found at start
 	draining bool
+	// labels are Config.Labels, and "container" when engine is set; both
+	// are set before Run starts anything.
+	labels []string
+	engine *docker.Engine
 
 	mu      sync.Mutex
 	running map[int64]*attempt // by attempt id
@@ -115,6 +126,7 @@ func New(cfg Config) (*Worker, error) {
 		versions: newVersionCache(cfg.Store),
 		tmpDir:   tmp,
 		running:  map[int64]*attempt{},
+		labels:   append([]string(nil), cfg.Labels...),
 		slots:    make(chan struct{}, cfg.Concurrency),
 		freed:    make(chan struct{}, 1),
 	}
@@ -148,6 +160,10 @@ func (w *Worker) Kill() { w.kill(errKilled) }
 // them at once. Run returns when nothing is left running.
 func (w *Worker) Run(ctx context.Context) error {
 	defer os.RemoveAll(w.tmpDir)
+	w.connectEngine(ctx)
+	if w.engine != nil {
+		defer w.engine.Close()
+	}
 	completerDone := make(chan struct{})
 	go func() { w.completer.run(w.killCtx); close(completerDone) }()
 	hbCtx, stopHB := context.WithCancel(context.Background())
@@ -165,9 +181,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	cbDone := make(chan struct{})
 	go func() { w.callbacks(cbCtx); close(cbDone) }()
 
+	sweepDone := make(chan struct{})
+	go func() { w.sweepContainers(cbCtx, w.cfg.Lease/3); close(sweepDone) }()
+
 	w.claimLoop(ctx)
 	stopCB()
 	<-cbDone
+	<-sweepDone
 
 	w.drain()
 	stopHB()
@@ -192,7 +212,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 		// leave attempts running under this worker's name that it never
 		// started, until their leases expired. A lease bounds it instead.
 		claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Lease)
-		claims, err := w.st.InstanceClaim(claimCtx, &store.InstanceClaimParams{Worker: w.cfg.ID, Labels: w.cfg.Labels, Limit: free, LeaseDuration: w.cfg.Lease})
+		claims, err := w.st.InstanceClaim(claimCtx, &store.InstanceClaimParams{Worker: w.cfg.ID, Labels: w.labels, Limit: free, LeaseDuration: w.cfg.Lease})
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			w.giveSlots(free)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/bench"
+	"github.com/sluice-dev/sluice/docker"
 )
 
 func benchCmd() *cobra.Command {
@@ -30,7 +31,7 @@ func benchCmd() *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
-		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout or soak",
+		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout or soak",
 		Long: "Run a benchmark scenario on a fresh temporary store and print its figures.\n\nScenarios:\n" + help.String() +
 			"\nTimes come from the database's own records of each attempt. Record results\nin bench/RESULTS.md with the machine and the date.",
 		Example:   "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json\n  sluice bench soak --tasks 100000 --retention 20s",
@@ -49,7 +50,7 @@ func benchCmd() *cobra.Command {
 				return runSoak(cmd, so, asJSON)
 			}
 			if printP {
-				src, err := bench.Source(o.Scenario, o.Tasks)
+				src, err := bench.Source(o.Scenario, o.Tasks, o.Image)
 				if err != nil {
 					return err
 				}
@@ -76,7 +77,11 @@ func benchCmd() *cobra.Command {
 				fmt.Fprintf(out, "hop p50/p99   %.3f / %.3f ms (max %.3f, %d hops)\n", res.HopP50Ms, res.HopP99Ms, res.HopMaxMs, res.Hops)
 			}
 			if res.BaselineSeconds != nil {
-				fmt.Fprintf(out, "baseline      %.3f s of bare fork/exec (%.2fx)\n", *res.BaselineSeconds, res.Seconds / *res.BaselineSeconds)
+				what := "bare fork/exec"
+				if strings.HasPrefix(res.Scenario, "container-") {
+					what = "bare containers"
+				}
+				fmt.Fprintf(out, "baseline      %.3f s of %s (%.2fx)\n", *res.BaselineSeconds, what, res.Seconds / *res.BaselineSeconds)
 			}
 			fmt.Fprintf(out, "peak RSS      %.1f MB\n", res.PeakRSSMB)
 			return nil
@@ -89,6 +94,8 @@ func benchCmd() *cobra.Command {
 	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")
 	f.StringVar(&o.DB, "db", "", "run on PostgreSQL (a postgres:// URL), in a fresh schema dropped afterwards")
 	f.IntVar(&o.WorkerProcs, "workers-procs", 0, "run the workers as this many 'sluice worker' processes (PostgreSQL only)")
+	f.StringVar(&o.ContainerHost, "container-host", docker.HostFromEnv(), "container scenarios: the engine (Docker or Podman's API service)")
+	f.StringVar(&o.Image, "image", bench.DefaultImage, "container scenarios: the tasks' image, on the engine already, with a `true` command")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")
 	so.Retention = 20 * time.Second

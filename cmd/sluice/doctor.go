@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/doctor"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/server"
@@ -20,14 +21,17 @@ func doctorCmd() *cobra.Command {
 		pipelines string
 		db        string
 		all       bool
+		engine    string
+		pull      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "doctor [FILE|DIR|PIPELINE...]",
 		Short: "Check that this machine has what the tasks of pipelines need",
 		Long: `Check, on the machine it runs on, what each task needs: the program a
 command: starts is on the PATH, an interpreter: exists and runs, the
-workdir exists, and (with --labels) the labels a task requires are ones
-this worker has. It prints a table and exits 1 when something is wrong.
+workdir exists, a container task's engine answers and its image is
+there (or, with --pull, can be pulled), and (with --labels) the labels a
+task requires are ones this worker has. It prints a table and exits 1 when something is wrong.
 
 The pipelines come from files and folders given as arguments (default the
 --pipelines folder), or, with --db, from the database: pipeline ids as
@@ -78,12 +82,17 @@ and log what they find.`,
 					sources = append(sources, source{p, abs})
 				}
 			}
+			eng, err := docker.Open(engine)
+			if err != nil {
+				return exitWith(2, err)
+			}
+			defer eng.Close()
 			out := cmd.OutOrStdout()
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "PIPELINE\tTASK\tCHECK\tSTATUS\tDETAIL")
 			problems, checks := 0, 0
 			for _, s := range sources {
-				for _, c := range doctor.Pipeline(ctx, s.p, s.file, doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels")}) {
+				for _, c := range doctor.Pipeline(ctx, s.p, s.file, doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels"), Engine: eng, Pull: pull}) {
 					checks++
 					status := "ok"
 					if !c.OK {
@@ -108,6 +117,8 @@ and log what they find.`,
 	f.StringVar(&pipelines, "pipelines", "pipelines", "folder of pipeline files to check when no file is given")
 	f.StringVar(&db, "db", "", "check the live pipelines of this database (a postgres:// URL) instead of files")
 	f.BoolVar(&all, "all", false, "show every check, not only the problems")
+	f.StringVar(&engine, "container-host", docker.HostFromEnv(), containerHostHelp)
+	f.BoolVar(&pull, "pull", false, "pull the images of container tasks the engine lacks, to check they can be pulled")
 	return cmd
 }
 

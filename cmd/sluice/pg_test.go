@@ -46,9 +46,15 @@ func startProc(t *testing.T, dir, role string, args ...string) *proc {
 // generation's.
 func startBinary(t *testing.T, bin, dir, role string, args ...string) *proc {
 	t.Helper()
+	return startBinaryEnv(t, bin, dir, nil, role, args...)
+}
+
+// startBinaryEnv is startBinary with env added to the environment.
+func startBinaryEnv(t *testing.T, bin, dir string, env []string, role string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{role}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/catalog"
+	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/server"
@@ -36,6 +37,7 @@ type runOptions struct {
 	secrets     []string
 	pools       []string
 	killGrace   time.Duration
+	engine      string
 }
 
 func runCmd() *cobra.Command {
@@ -72,6 +74,7 @@ is invalid.`,
 	f.StringVar(&o.home, "home", "", "keep the run's history in this data directory (default: a temporary one)")
 	f.IntVar(&o.concurrency, "concurrency", 16, "tasks run at once")
 	f.DurationVar(&o.killGrace, "kill-grace", server.DefaultKillGrace, "time between SIGTERM and SIGKILL when a task is stopped (timeout, Ctrl-C)")
+	f.StringVar(&o.engine, "container-host", docker.HostFromEnv(), containerHostHelp)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "show state changes only, not task output")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret as NAME=VALUE, or NAME to take the value of the environment variable NAME (repeatable)")
 	f.StringArrayVar(&o.pools, "pool", nil, "a pool as NAME=SLOTS (repeatable); pools the pipeline names otherwise get one slot")
@@ -101,6 +104,9 @@ func runPipeline(out io.Writer, file string, o runOptions) error {
 		return exitWith(2, err)
 	}
 	paramsJSON, _ := json.Marshal(bound)
+	if err := engineFor(p, o.engine); err != nil {
+		return exitWith(2, err)
+	}
 
 	home := o.home
 	if home == "" {
@@ -145,7 +151,7 @@ func runPipeline(out io.Writer, file string, o runOptions) error {
 	}
 	w, err := worker.New(worker.Config{
 		Store: st, Concurrency: o.concurrency, Poll: 200 * time.Millisecond, DrainTimeout: time.Second,
-		KillGrace: o.killGrace, Logger: quietLog, Secrets: box,
+		KillGrace: o.killGrace, Logger: quietLog, Secrets: box, ContainerHost: o.engine,
 	})
 	if err != nil {
 		return err
@@ -237,6 +243,32 @@ func runPools(ctx context.Context, out io.Writer, st store.Store, p *pipeline.Pi
 		if err := st.PoolSet(ctx, &store.Pool{Name: name, Slots: need[name]}); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// engineFor checks, for a pipeline with container tasks, that the engine
+// at host answers: without one those tasks would wait for a worker that
+// never comes.
+func engineFor(p *pipeline.Pipeline, host string) error {
+	var tasks []string
+	for _, id := range p.TopoOrder() {
+		if p.Tasks[id].Kind == pipeline.KindContainer {
+			tasks = append(tasks, id)
+		}
+	}
+	if len(tasks) == 0 {
+		return nil
+	}
+	e, err := docker.Open(host)
+	if err == nil {
+		defer e.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = e.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("container tasks (%s) cannot run: %v; start Docker (or podman system service), or point --container-host or $DOCKER_HOST at it", strings.Join(tasks, ", "), err)
 	}
 	return nil
 }

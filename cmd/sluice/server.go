@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/server"
 )
@@ -159,7 +160,12 @@ func addWorkerFlags(f *pflag.FlagSet, cfg *server.Config) {
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a task's lease lasts without a heartbeat; a dead worker's tasks are retried after it")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "on shutdown, how long running tasks may finish before they are handed back")
 	f.DurationVar(&cfg.KillGrace, "kill-grace", server.DefaultKillGrace, "time between SIGTERM and SIGKILL when a task is stopped")
+	f.StringVar(&cfg.ContainerHost, "container-host", docker.HostFromEnv(), containerHostHelp)
 }
+
+// containerHostHelp describes --container-host for every command that runs tasks.
+const containerHostHelp = "address of the container engine for container tasks (Docker, or Podman's podman system service): unix:///PATH or tcp://HOST:PORT, default $DOCKER_HOST or " +
+	docker.DefaultHost + "; a worker that reaches it gets the label container; none for no engine"
 
 // days is a duration flag that also takes days ("30d"), as pipeline files
 // do, and prints whole days as days.

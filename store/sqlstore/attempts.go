@@ -279,6 +279,21 @@ func insertOutputs(t *txn, all []instanceOutputs) error {
 	return nil
 }
 
+// AttemptSetContainer implements store.Store.
+func (db *DB) AttemptSetContainer(ctx context.Context, l store.Lease, image, containerID string) error {
+	return dbErr(db.inTx(ctx, "AttemptSetContainer", func(t *txn) error {
+		res, err := t.exec(`UPDATE attempts SET image = ?, container_id = ? WHERE id = ? AND token = ? AND state = ?`,
+			image, containerID, l.AttemptID, l.Token, string(sluice.AttemptRunning))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return sluice.ErrLeaseLost
+		}
+		return nil
+	}))
+}
+
 // AttemptHandBack implements store.Store.
 func (db *DB) AttemptHandBack(ctx context.Context, leases []store.Lease) error {
 	if len(leases) == 0 {
@@ -365,7 +380,7 @@ func (db *DB) AttemptReap(ctx context.Context, p *store.AttemptReapParams) ([]*s
 	return reaped, nil
 }
 
-const attemptColumns = `id, instance_id, run_id, task_id, number, worker, state, exit_code, error, started_at, finished_at, lease_expires_at`
+const attemptColumns = `id, instance_id, run_id, task_id, number, worker, token, state, image, container_id, exit_code, error, started_at, finished_at, lease_expires_at`
 
 func scanAttempt(sc interface{ Scan(...any) error }) (*store.Attempt, error) {
 	var (
@@ -375,7 +390,7 @@ func scanAttempt(sc interface{ Scan(...any) error }) (*store.Attempt, error) {
 		started, expires int64
 		finished         sql.NullInt64
 	)
-	if err := sc.Scan(&a.ID, &a.InstanceID, &a.RunID, &a.TaskID, &a.Number, &a.Worker, &state, &exit, &a.Error,
+	if err := sc.Scan(&a.ID, &a.InstanceID, &a.RunID, &a.TaskID, &a.Number, &a.Worker, &a.Token, &state, &a.Image, &a.ContainerID, &exit, &a.Error,
 		&started, &finished, &expires); err != nil {
 		return nil, err
 	}

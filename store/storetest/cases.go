@@ -475,6 +475,12 @@ func testFencing(t *testing.T, open Opener) {
 	if err := b.s.AttemptLogAppend(b.ctx, &store.AttemptLogAppendParams{Lease: forged.Lease, Chunk: store.LogChunk{Seq: 1, Data: []byte("x")}}); !isLeaseLost(err) {
 		t.Fatalf("log with a wrong token: %v, want lease lost", err)
 	}
+	if err := b.s.AttemptSetContainer(b.ctx, forged.Lease, "forged:image", "forged"); !isLeaseLost(err) {
+		t.Fatalf("container with a wrong token: %v, want lease lost", err)
+	}
+	if err := b.s.AttemptSetContainer(b.ctx, c.Lease, "busybox:1", "0123456789abcdef"); err != nil {
+		t.Fatalf("container of the lease holder: %v", err)
+	}
 	// The lease expires and a scheduler takes it back: the old holder can
 	// write nothing more, and the retry belongs to a new attempt.
 	b.clock.Advance(Lease + time.Second)
@@ -502,8 +508,17 @@ func testFencing(t *testing.T, open Opener) {
 	if len(atts) != 2 || atts[0].State != sluice.AttemptLost || atts[1].State != sluice.AttemptSuccess {
 		t.Fatalf("attempts: %+v %+v", atts[0], atts[1])
 	}
+	if atts[0].Token != c.Token || atts[1].Token != c2.Token || c.Token == c2.Token {
+		t.Fatalf("attempt tokens %d, %d; want the claims' %d, %d", atts[0].Token, atts[1].Token, c.Token, c2.Token)
+	}
 	if logs, _ := b.s.LogList(b.ctx, c.AttemptID, 0); len(logs) != 0 {
 		t.Fatalf("fenced log written: %v", logs)
+	}
+	if err := b.s.AttemptSetContainer(b.ctx, c.Lease, "stale:image", "stale"); !isLeaseLost(err) {
+		t.Fatalf("stale container: %v, want lease lost", err)
+	}
+	if atts[0].Image != "busybox:1" || atts[0].ContainerID != "0123456789abcdef" || atts[1].Image != "" || atts[1].ContainerID != "" {
+		t.Fatalf("containers of the attempts: %+v %+v", atts[0], atts[1])
 	}
 }
 
