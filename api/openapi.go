@@ -188,6 +188,7 @@ func OpenAPI() []byte {
 			map[string]any{"name": "auth", "description": "sessions and who you are"},
 			map[string]any{"name": "pipelines", "description": "pipelines, their versions, and triggering runs"},
 			map[string]any{"name": "runs", "description": "runs, their tasks, attempts and logs"},
+			map[string]any{"name": "assets", "description": "asset events, which start the pipelines scheduled on assets"},
 			map[string]any{"name": "backfills", "description": "runs for a range of past logical dates, and their progress"},
 			map[string]any{"name": "pools", "description": "named numbers of slots that bound how many tasks run at once"},
 			map[string]any{"name": "secrets", "description": "encrypted values tasks get as environment variables (admin only); values are never returned"},

@@ -162,6 +162,17 @@ func table() []Route {
 			},
 			handle: (*API).logs},
 
+		// Assets.
+		{Method: "POST", Path: "/api/v1/assets/{name}/events", Tag: "assets", Action: auth.TriggerRuns, Summary: "Record an event of an asset, and start the pipelines it completes",
+			Doc: "What a task that lists the asset under produces: does when it succeeds, for data made outside sluice. " +
+				"Each pipeline whose schedule: assets lists the asset, and whose every other asset has had an event since its last run on assets, gets a run at once (listed in runs). " +
+				"Write a / in the name as %2F. A name that is not an asset name is refused with 422.",
+			Body: AssetEventRequest{}, Result: AssetEventResult{}, Status: 201, handle: (*API).emitAsset},
+		{Method: "GET", Path: "/api/v1/assets/{name}/events", Tag: "assets", Action: auth.View, Summary: "List an asset's newest events, newest first",
+			Result: []AssetEvent{}, Status: 200,
+			Query:  []QueryParam{{Name: "limit", Type: "integer", Doc: "how many, default 50, at most 500"}},
+			handle: (*API).listAssetEvents},
+
 		// Backfills.
 		{Method: "POST", Path: "/api/v1/pipelines/{id}/backfills", Tag: "backfills", Action: auth.TriggerRuns, Summary: "Backfill a range of logical dates, or list them with dry_run",
 			Doc: "Creates one run per logical date of the pipeline's schedule from from to to, both included, queued behind max_active_runs and started oldest first. " +

@@ -67,7 +67,7 @@ type RunSummary struct {
 	ID          int64     `json:"id"`
 	State       string    `json:"state" enum:"queued,running,success,failed,cancelled"`
 	LogicalDate time.Time `json:"logical_date"`
-	Kind        string    `json:"kind" enum:"scheduled,manual,backfill"`
+	Kind        string    `json:"kind" enum:"scheduled,manual,backfill,webhook,asset"`
 }
 
 // UploadResult is what an upload did.
@@ -113,13 +113,37 @@ type TriggerRequest struct {
 	Params map[string]any `json:"params,omitempty" doc:"values by param name; strings are converted by the param's type"`
 }
 
+// AssetEventRequest records an event of an asset from outside.
+type AssetEventRequest struct {
+	Extra map[string]string `json:"extra,omitempty" doc:"key=values that come with the event, at most 64"`
+}
+
+// AssetEvent is one update of an asset.
+type AssetEvent struct {
+	ID    int64  `json:"id"`
+	Asset string `json:"asset"`
+	// Pipeline, RunID and Task name the task that produced the event;
+	// empty for an event from outside.
+	Pipeline  string            `json:"pipeline" doc:"the producing pipeline; empty for an event sent through the API"`
+	RunID     *int64            `json:"run_id"`
+	Task      string            `json:"task"`
+	Extra     map[string]string `json:"extra"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+// AssetEventResult is an event recorded and the runs it started.
+type AssetEventResult struct {
+	Event AssetEvent `json:"event"`
+	Runs  []Run      `json:"runs" doc:"runs of the pipelines scheduled on assets that this event completed"`
+}
+
 // Run is one execution of a pipeline version.
 type Run struct {
 	ID          int64           `json:"id"`
 	Pipeline    string          `json:"pipeline"`
 	VersionID   int64           `json:"version_id"`
 	Key         string          `json:"key" doc:"unique per pipeline, e.g. scheduled__2026-01-02T03:00:00Z"`
-	Kind        string          `json:"kind" enum:"scheduled,manual,backfill"`
+	Kind        string          `json:"kind" enum:"scheduled,manual,backfill,webhook,asset"`
 	LogicalDate time.Time       `json:"logical_date"`
 	Params      json.RawMessage `json:"params" doc:"the run's bound params, a JSON object"`
 	State       string          `json:"state" enum:"queued,running,success,failed,cancelled"`

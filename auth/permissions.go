@@ -22,7 +22,8 @@ const (
 	View Action = "view"
 	// PausePipelines pauses and resumes schedules.
 	PausePipelines Action = "pipelines.pause"
-	// TriggerRuns triggers runs and starts backfills.
+	// TriggerRuns triggers runs, starts backfills and records asset
+	// events.
 	TriggerRuns Action = "runs.trigger"
 	// ChangeRuns cancels and retries runs, clears and marks their tasks,
 	// and cancels backfills.
@@ -68,7 +69,7 @@ type permission struct {
 var permissions = []permission{
 	{View, store.RoleViewer, "read pipelines, runs, logs, backfills, pools, workers and capacity"},
 	{PausePipelines, store.RoleOperator, "pause and resume pipelines"},
-	{TriggerRuns, store.RoleOperator, "trigger runs and backfills"},
+	{TriggerRuns, store.RoleOperator, "trigger runs and backfills, record asset events"},
 	{ChangeRuns, store.RoleOperator, "cancel and retry runs, clear and mark tasks, cancel backfills"},
 	{ViewVariables, store.RoleOperator, "read variables"},
 	{EditVariables, store.RoleOperator, "set and delete variables"},

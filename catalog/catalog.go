@@ -6,6 +6,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -50,7 +51,15 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 			MaxParallel:   t.MaxParallel,
 			Callbacks:     callbacks(t.OnSuccess, t.OnFailure, t.OnRetry),
 			QueuedTimeout: t.QueuedTimeout.D(),
+			Produces:      t.Produces,
 		})
+	}
+	var assetParams []byte
+	if len(p.Assets) > 0 {
+		// Parse made sure every required param has a default.
+		if bound, err := p.BindParams(nil); err == nil {
+			assetParams, _ = json.Marshal(bound)
+		}
 	}
 	return &store.PipelineSaveParams{
 		ID:             p.ID,
@@ -64,6 +73,8 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 		Retention:      p.Retention.D(),
 		Callbacks:      callbacks(p.OnSuccess, p.OnFailure, nil),
 		Tasks:          tasks,
+		Assets:         p.Assets,
+		AssetParams:    assetParams,
 	}
 }
 

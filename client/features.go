@@ -75,3 +75,14 @@ func (c *Client) ListWorkers(ctx context.Context) ([]api.Worker, error) {
 func (c *Client) Cleanup(ctx context.Context, req api.CleanupRequest) (*api.Cleanup, error) {
 	return call[api.Cleanup](ctx, c, http.MethodPost, "/api/v1/maintenance/cleanup", nil, req)
 }
+
+// EmitAsset records an event of an asset with extra key=values, and
+// returns it with the runs it started.
+func (c *Client) EmitAsset(ctx context.Context, name string, extra map[string]string) (*api.AssetEventResult, error) {
+	return call[api.AssetEventResult](ctx, c, http.MethodPost, "/api/v1/assets/"+esc(name)+"/events", nil, api.AssetEventRequest{Extra: extra})
+}
+
+// AssetEvents returns an asset's newest events, newest first.
+func (c *Client) AssetEvents(ctx context.Context, name string) ([]api.AssetEvent, error) {
+	return list[api.AssetEvent](ctx, c, "/api/v1/assets/"+esc(name)+"/events")
+}

@@ -22,7 +22,7 @@ const idHint = "use up to 128 letters, digits, _, . and -, starting with a lette
 // topKeys are the keys of a pipeline file.
 var topKeys = []string{
 	"id", "description", "schedule", "timezone", "start", "end", "catchup",
-	"max_active_runs", "max_active_tasks", "retention", "params", "defaults", "on_success", "on_failure", "tasks",
+	"max_active_runs", "max_active_tasks", "retention", "params", "defaults", "on_success", "on_failure", "triggers", "tasks",
 }
 
 // Defaults of a pipeline.
@@ -84,6 +84,7 @@ type file struct {
 	tasksKey *entry
 	defaults settings
 	tasks    []*rawTask
+	webhooks []*rawWebhook
 }
 
 // result sorts the errors and drops repeats (an alias used twice can report
@@ -381,7 +382,9 @@ func (p *parser) top(f *file, root *yaml.Node) {
 		case "description":
 			pl.Description, _ = p.str(e, "description")
 		case "schedule":
-			if s, ok := p.str(e, "schedule"); ok {
+			if kindOf(e.val) == kindMap {
+				pl.Assets = p.assetSchedule(e)
+			} else if s, ok := p.str(e, "schedule"); ok {
 				pl.Schedule = p.schedule(e, s)
 			}
 		case "timezone":
@@ -426,6 +429,8 @@ func (p *parser) top(f *file, root *yaml.Node) {
 			pl.Params = p.params(e)
 		case "defaults":
 			p.defaults(f, e)
+		case "triggers":
+			p.triggers(f, e)
 		case "tasks":
 			f.tasksKey = &e
 			p.tasks(f, e)
@@ -466,7 +471,9 @@ func (p *parser) finish(f *file) {
 	f.pl.Tasks = p.buildTasks(f)
 	p.checkGraph(f.tasks)
 	p.checkRefs(f)
-	if f.pl.Schedule != "" {
+	p.checkWebhooks(f)
+	p.checkProduces(f)
+	if f.pl.Schedule != "" || len(f.pl.Assets) > 0 {
 		// A scheduled run has nobody to give it params.
 		for _, name := range sortedKeys(f.pl.Params) {
 			if prm := f.pl.Params[name]; prm.Required && prm.Default == nil {

@@ -112,6 +112,10 @@ func (p *parser) taskFeature(e entry, t *rawTask, where string) bool {
 		t.when, _ = p.condition(e, "when")
 	case "for_each":
 		t.forEach = p.forEach(e)
+	case "produces":
+		at := e.keyAt
+		t.producesAt = &at
+		t.produces = p.names(e, "produces", assetName, assetHint)
 	case "max_parallel":
 		at := e.keyAt
 		t.maxParAt = &at

@@ -19,7 +19,7 @@ var (
 	}
 	// kindKeys are the keys that say what a task runs; a task has one.
 	kindKeys     = []string{"run", "command", "noop", "http", "wait_for", "pipeline"}
-	taskOnlyKeys = append(append([]string(nil), kindKeys...), "container", "depends_on", "params", "when", "for_each", "max_parallel")
+	taskOnlyKeys = append(append([]string(nil), kindKeys...), "container", "depends_on", "params", "when", "for_each", "max_parallel", "produces")
 	taskKeys     = append(append([]string(nil), taskOnlyKeys...), settingKeys...)
 )
 
@@ -84,6 +84,8 @@ type rawTask struct {
 	forEach     *ForEach
 	maxParallel int
 	maxParAt    *pos
+	produces    []string
+	producesAt  *pos
 	// container is set by container:, at containerAt; entrypointAt is
 	// where it sets an entrypoint.
 	container    *Container
@@ -112,7 +114,7 @@ func (p *parser) defaults(f *file, e entry) {
 			continue
 		}
 		switch e.key {
-		case "run", "command", "noop", "http", "wait_for", "pipeline", "container", "depends_on", "params", "when", "for_each", "max_parallel":
+		case "run", "command", "noop", "http", "wait_for", "pipeline", "container", "depends_on", "params", "when", "for_each", "max_parallel", "produces":
 			p.errorf(e.keyAt, fmt.Sprintf("set %s: in each task that needs it", e.key), "defaults cannot set %s", e.key)
 		default:
 			p.errorf(e.keyAt, didYouMean(e.key, settingKeys, "defaults can set "+strings.Join(settingKeys, ", ")),
@@ -405,7 +407,7 @@ func (p *parser) buildTasks(f *file) map[string]*Task {
 				t.Kind, t.Pipeline, t.Params = KindPipeline, rt.pipeline, rt.params
 			}
 		}
-		t.When, t.ForEach, t.MaxParallel = rt.when, rt.forEach, rt.maxParallel
+		t.When, t.ForEach, t.MaxParallel, t.Produces = rt.when, rt.forEach, rt.maxParallel, rt.produces
 		t.TriggerRule, t.PoolSlots, t.QueuedTimeout = string(sluice.AllSuccess), 1, defaultQueuedTimeout
 		for _, d := range rt.deps {
 			t.DependsOn = append(t.DependsOn, d.id)

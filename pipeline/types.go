@@ -38,6 +38,11 @@ type Pipeline struct {
 	// OnSuccess and OnFailure run when a run of the pipeline ends so.
 	OnSuccess *Action `json:"on_success,omitempty"`
 	OnFailure *Action `json:"on_failure,omitempty"`
+	// Assets, from schedule: {assets: […]}, schedule the pipeline on
+	// assets: it runs when each has a new event. Sorted; none by default.
+	Assets []string `json:"assets,omitempty"`
+	// Triggers start runs on events (see Trigger); none by default.
+	Triggers []*Trigger `json:"triggers,omitempty"`
 	// Tasks are keyed by task id.
 	Tasks map[string]*Task `json:"tasks"`
 }
@@ -172,6 +177,8 @@ type Task struct {
 	OnSuccess *Action `json:"on_success,omitempty"`
 	OnFailure *Action `json:"on_failure,omitempty"`
 	OnRetry   *Action `json:"on_retry,omitempty"`
+	// Produces lists the assets each success of the task updates; sorted.
+	Produces []string `json:"produces,omitempty"`
 }
 
 // HTTP is an HTTP request. Its text fields may hold ${{ }} expressions.

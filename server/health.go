@@ -98,8 +98,16 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	}
 	if a != nil {
 		ctl := control.New(st, nil, log).WithSecrets(cfg.Secrets)
-		apiHandler := api.New(api.Config{Control: ctl, Auth: a, Logger: log}).Handler()
+		apis := api.New(api.Config{Control: ctl, Auth: a, Logger: log})
+		apiHandler := apis.Handler()
 		mux.Handle("/api/", apiHandler)
+		// Webhook deliveries prove themselves by their signature, with no
+		// session or token: they do not go through the API's login.
+		hooks := apis.Hooks()
+		mux.Handle("/hooks/", hooks)
+		routes.Handle(api.HookPattern, hooks)
+		routes.Handle(api.NamedHookPattern, hooks)
+		routes.Handle("/hooks/", hooks)
 		for _, rt := range api.Routes() {
 			routes.Handle(rt.Method+" "+rt.Path, apiHandler)
 		}

@@ -141,6 +141,8 @@ type Store interface {
 	Capacity
 	// Pruning and periodic jobs; see retention.go.
 	Retention
+	// Asset events and asset-triggered runs; see assets.go.
+	Assets
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a
@@ -244,6 +246,8 @@ type VersionTask struct {
 	// worker with its labels, a pool too small) after this long; 0 for
 	// the default (1h).
 	QueuedTimeout time.Duration
+	// Produces lists the assets each success of the task updates.
+	Produces []string
 }
 
 // Callback bits: which callbacks a task or pipeline has.
@@ -270,6 +274,13 @@ type PipelineSaveParams struct {
 	// Retention is how long finished runs are kept; 0 for the default.
 	Retention time.Duration
 	Tasks     []VersionTask
+	// Assets lists the assets the pipeline is scheduled on: it runs when
+	// each has a new event. Saving the pipeline sets its list (keeping
+	// what each asset still listed has consumed); nil clears it.
+	Assets []string
+	// AssetParams is the JSON of the params of asset-triggered runs: the
+	// pipeline's defaults.
+	AssetParams []byte
 }
 
 // PipelineSaveResult is the result of Store.PipelineSave.
@@ -296,6 +307,11 @@ const (
 	RunScheduled RunKind = "scheduled"
 	RunManual    RunKind = "manual"
 	RunBackfill  RunKind = "backfill"
+	// RunWebhook is a run asked for by a delivery to a webhook trigger.
+	RunWebhook RunKind = "webhook"
+	// RunAsset is a run of a pipeline scheduled on assets, started when
+	// every asset it waits for had a new event.
+	RunAsset RunKind = "asset"
 )
 
 // Run is one execution of a pipeline version.
@@ -332,7 +348,28 @@ type RunCreateParams struct {
 	// ParentRunID and ParentTask, for a run started by a pipeline: task.
 	ParentRunID int64
 	ParentTask  string
+	// Event, when set, is the trigger event that asks for the run. It is
+	// recorded in the transaction that creates the run, under a unique
+	// (pipeline, source, key): when the same event comes again, or two
+	// copies race, RunCreate returns the run of the first one with
+	// created == false, whatever the run key says.
+	Event *TriggerEvent
 }
+
+// TriggerEvent is one event that asks for a run: a webhook delivery (and,
+// later, an asset event or a file arrival). Its dedup key is what makes each
+// event run its pipeline exactly once.
+type TriggerEvent struct {
+	// Source names the trigger within the pipeline, e.g. "webhook" or
+	// "webhook/github".
+	Source string
+	// Key identifies the event within its source, e.g. a delivery id; at
+	// most MaxEventKeyLen bytes.
+	Key string
+}
+
+// MaxEventKeyLen is the longest trigger event key (and source) accepted.
+const MaxEventKeyLen = 200
 
 // RunListParams are the arguments of Store.RunList.
 type RunListParams struct {

@@ -26,7 +26,7 @@ const defaultServer = "http://127.0.0.1:8080"
 
 // clientCmds returns the API client commands for the root.
 func clientCmds() []*cobra.Command {
-	cmds := []*cobra.Command{pipelinesCmd(), runsCmd(), logsCmd(), backfillCmd(), poolsCmd(), varsCmd(), secretsCmd(), workersCmd(), tokensCmd(), usersCmd()}
+	cmds := []*cobra.Command{pipelinesCmd(), runsCmd(), logsCmd(), backfillCmd(), poolsCmd(), varsCmd(), secretsCmd(), assetsCmd(), workersCmd(), tokensCmd(), usersCmd()}
 	cmds = append(cmds, capacityCmd(), dbCmd())
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {

@@ -152,6 +152,9 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 		if err := f.finish(successes, sluice.InstanceSuccess); err != nil {
 			return err
 		}
+		if err := produceAssets(t, successes); err != nil {
+			return err
+		}
 		if err := f.finish(skips, sluice.InstanceSkipped); err != nil {
 			return err
 		}

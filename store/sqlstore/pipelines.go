@@ -81,10 +81,13 @@ func (db *DB) PipelineSave(ctx context.Context, p *store.PipelineSaveParams) (*s
 			next_due_at = CASE WHEN ? = '' THEN NULL WHEN ? THEN ? ELSE next_due_at END
 			WHERE id = ?`,
 			vid, p.File, p.Schedule, p.MaxActiveRuns, p.MaxActiveTasks, p.Retention.Microseconds(), false, now, now, p.Schedule, res.Changed, now, p.ID)
+		if err != nil {
+			return err
+		}
 		if res.Changed {
 			t.notify(store.TopicPipelines)
 		}
-		return err
+		return saveConsumer(t, p)
 	})
 	if err != nil {
 		return nil, dbErr(err)
@@ -98,13 +101,13 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 		part := tasks[start:min(start+chunk, len(tasks))]
 		q := `INSERT INTO version_tasks (version_id, task_id, upstream_count, trigger_rule, priority,
 			retries, retry_delay_us, retry_exponential, max_retry_delay_us,
-			pool, pool_slots, requires, mapped, max_parallel, callbacks, queued_timeout_us) VALUES `
-		args := make([]any, 0, len(part)*16)
+			pool, pool_slots, requires, mapped, max_parallel, callbacks, queued_timeout_us, produces) VALUES `
+		args := make([]any, 0, len(part)*17)
 		for i, vt := range part {
 			if i > 0 {
 				q += ", "
 			}
-			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 			rule := vt.TriggerRule
 			if rule == "" {
 				rule = sluice.AllSuccess
@@ -115,7 +118,7 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 			}
 			args = append(args, vid, vt.TaskID, len(vt.Upstream), string(rule), vt.Priority,
 				vt.Retry.Retries, vt.Retry.Delay.Microseconds(), vt.Retry.Exponential, vt.Retry.MaxDelay.Microseconds(),
-				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks, queuedTimeout(vt.QueuedTimeout))
+				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks, queuedTimeout(vt.QueuedTimeout), encodeLabels(vt.Produces))
 		}
 		if _, err := t.exec(q, args...); err != nil {
 			return err

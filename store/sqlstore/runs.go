@@ -41,6 +41,9 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 	if p.Key == "" {
 		return nil, false, sluice.Errorf(sluice.EINVALID, "run key is empty")
 	}
+	if e := p.Event; e != nil && (e.Source == "" || e.Key == "" || len(e.Source) > store.MaxEventKeyLen || len(e.Key) > store.MaxEventKeyLen) {
+		return nil, false, sluice.Errorf(sluice.EINVALID, "trigger event source and key must be 1 to %d bytes long", store.MaxEventKeyLen)
+	}
 	params := p.Params
 	if len(params) == 0 {
 		params = []byte("{}")
@@ -50,6 +53,20 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 		created bool
 	)
 	err := db.inTx(ctx, "RunCreate", func(t *txn) error {
+		var err error
+		run, created, err = createRun(t, p, params)
+		return err
+	})
+	if err != nil {
+		return nil, false, dbErr(err)
+	}
+	return run, created, nil
+}
+
+// createRun is RunCreate inside the caller's transaction.
+func createRun(t *txn, p *store.RunCreateParams, params []byte) (run *store.Run, created bool, err error) {
+	db := t.db
+	err = func() error {
 		var (
 			live      sql.NullInt64
 			maxActive int
@@ -68,6 +85,26 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 			}
 			vid = live.Int64
 		}
+		var eventID int64
+		if e := p.Event; e != nil {
+			// The event first: when it was seen before, its run is the
+			// answer. A racing copy waits here on the unique key until the
+			// first commits, then finds its row.
+			err := t.queryRow(`INSERT INTO trigger_events (pipeline_id, source, key, received_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (pipeline_id, source, key) DO NOTHING RETURNING id`, p.PipelineID, e.Source, e.Key, us(t.now)).Scan(&eventID)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				var runID int64
+				if err := t.queryRow(`SELECT run_id FROM trigger_events WHERE pipeline_id = ? AND source = ? AND key = ?`,
+					p.PipelineID, e.Source, e.Key).Scan(&runID); err != nil {
+					return err
+				}
+				run, err = scanRun(t.queryRow(`SELECT `+runColumns+` FROM runs WHERE id = ?`, runID))
+				return err
+			case err != nil:
+				return err
+			}
+		}
 		var id int64
 		var parent any
 		if p.ParentRunID != 0 {
@@ -81,11 +118,19 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 		case errors.Is(err, sql.ErrNoRows):
 			// Already created, by us before a crash or by another scheduler.
 			run, err = scanRun(t.queryRow(`SELECT `+runColumns+` FROM runs WHERE pipeline_id = ? AND key = ?`, p.PipelineID, p.Key))
+			if err == nil && eventID != 0 {
+				_, err = t.exec(`UPDATE trigger_events SET run_id = ? WHERE id = ?`, run.ID, eventID)
+			}
 			return err
 		case err != nil:
 			return err
 		}
 		created = true
+		if eventID != 0 {
+			if _, err := t.exec(`UPDATE trigger_events SET run_id = ? WHERE id = ?`, id, eventID); err != nil {
+				return err
+			}
+		}
 		if p.Kind == store.RunScheduled {
 			if _, err := t.exec(`UPDATE pipelines SET last_scheduled_at = ? WHERE id = ? AND (last_scheduled_at IS NULL OR last_scheduled_at < ?)`,
 				us(p.LogicalDate), p.PipelineID, us(p.LogicalDate)); err != nil {
@@ -98,11 +143,8 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 		}
 		run, err = scanRun(t.queryRow(`SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 		return err
-	})
-	if err != nil {
-		return nil, false, dbErr(err)
-	}
-	return run, created, nil
+	}()
+	return run, created, err
 }
 
 // RunStartQueued implements store.Store.

@@ -53,6 +53,7 @@ type task struct {
 	mapped   bool
 	maxPar   int
 	cb       int
+	produces []string
 }
 
 // pipelineOpts are pipeline-level settings for saveWith.
@@ -61,6 +62,7 @@ type pipelineOpts struct {
 	maxActiveTasks int
 	callbacks      int
 	retention      time.Duration
+	assets         []string
 }
 
 // save stores a pipeline of the given tasks and returns its version id.
@@ -75,12 +77,13 @@ func (b *testBundle) saveWith(id string, o pipelineOpts, tasks ...task) int64 {
 	hash := fmt.Sprintf("%+v;", o)
 	for _, tk := range tasks {
 		vts = append(vts, store.VersionTask{TaskID: tk.id, Upstream: tk.up, TriggerRule: tk.rule, Priority: tk.prio, Retry: tk.retry,
-			Pool: tk.pool, PoolSlots: tk.slots, Requires: tk.requires, Mapped: tk.mapped, MaxParallel: tk.maxPar, Callbacks: tk.cb})
+			Pool: tk.pool, PoolSlots: tk.slots, Requires: tk.requires, Mapped: tk.mapped, MaxParallel: tk.maxPar, Callbacks: tk.cb, Produces: tk.produces})
 		hash += fmt.Sprintf("%+v;", tk)
 	}
 	res, err := b.s.PipelineSave(b.ctx, &store.PipelineSaveParams{
 		ID: id, Hash: hash, Source: "id: " + id, Spec: []byte(`{"id":"` + id + `"}`),
 		MaxActiveRuns: o.maxActiveRuns, MaxActiveTasks: o.maxActiveTasks, Callbacks: o.callbacks, Retention: o.retention, Tasks: vts,
+		Assets: o.assets, AssetParams: []byte(`{"from":"assets"}`),
 	})
 	if err != nil {
 		b.t.Fatalf("PipelineSave: %v", err)
@@ -234,6 +237,9 @@ func Run(t *testing.T, open Opener) {
 		"ObserveAndStats":          testObserveAndStats,
 		"RetentionPrune":           testRetentionPrune,
 		"JobLease":                 testJobLease,
+		"TriggerEventOnce":         testTriggerEventOnce,
+		"AssetChain":               testAssetChain,
+		"AssetEventsRace":          testAssetEventsRace,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {

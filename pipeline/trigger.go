@@ -1,0 +1,222 @@
+package pipeline
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/sluice-dev/sluice/expression"
+)
+
+// Trigger is one way, besides the schedule, that events start runs of a
+// pipeline. Exactly one of its kinds is set.
+type Trigger struct {
+	// Webhook starts a run for each signed POST to the pipeline's hook path.
+	Webhook *Webhook `json:"webhook,omitempty"`
+}
+
+// Webhook is a trigger by HTTP POST, signed with a sluice secret the way
+// GitHub signs its deliveries (X-Hub-Signature-256).
+type Webhook struct {
+	// Name tells the webhooks of a pipeline apart. The unnamed webhook (at
+	// most one) is served at /hooks/<pipeline>, a named one at
+	// /hooks/<pipeline>/<name>.
+	Name string `json:"name,omitempty"`
+	// Secret names the sluice secret (sluice secrets set NAME) whose value
+	// is the HMAC-SHA256 key of the deliveries.
+	Secret string `json:"secret"`
+	// Params maps a delivery to the run's params: each value is text with
+	// ${{ }} expressions over body (the JSON body) and headers (lowercase
+	// names). A value that is one whole expression keeps its type.
+	Params map[string]string `json:"params,omitempty"`
+	// Key, when set, is an expression whose text is the delivery's dedup
+	// key; otherwise the Idempotency-Key or X-GitHub-Delivery header is.
+	Key string `json:"key,omitempty"`
+}
+
+// Source is the name of the webhook's events in the store: "webhook", or
+// "webhook/<name>" for a named one.
+func (w *Webhook) Source() string {
+	if w.Name == "" {
+		return "webhook"
+	}
+	return "webhook/" + w.Name
+}
+
+// Webhook returns the pipeline's webhook of the given name ("" for the
+// unnamed one), or nil.
+func (p *Pipeline) Webhook(name string) *Webhook {
+	for _, t := range p.Triggers {
+		if t.Webhook != nil && t.Webhook.Name == name {
+			return t.Webhook
+		}
+	}
+	return nil
+}
+
+// MaxTriggers is the most triggers a pipeline may list.
+const MaxTriggers = 16
+
+var (
+	triggerKinds = []string{"webhook"}
+	webhookKeys  = []string{"name", "secret", "params", "key"}
+	hookName     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+	// webhookRoots are the variables a webhook's expressions may read.
+	webhookRoots = []string{"body", "headers"}
+)
+
+// rawWebhook is a webhook with where its parts are written, for the checks
+// that need the params of the whole file.
+type rawWebhook struct {
+	w        *Webhook
+	at       pos
+	paramsAt map[string]pos
+}
+
+// triggers reads triggers:, a list of maps with one kind each.
+func (p *parser) triggers(f *file, e entry) {
+	items, ok := p.list(e, "triggers", "e.g. triggers: [{webhook: {secret: GITHUB_HOOK}}]")
+	if !ok {
+		return
+	}
+	if len(items) > MaxTriggers {
+		p.errorf(items[MaxTriggers].valAt, "split the pipeline", "triggers: at most %d triggers are allowed, got %d", MaxTriggers, len(items))
+		return
+	}
+	names := map[string]pos{}
+	for _, it := range items {
+		ents, ok := p.entries(it, "trigger", func(key string, first pos) (string, string) {
+			return fmt.Sprintf("duplicate key %q in trigger (first defined at line %d)", key, first.line), "remove one of them"
+		})
+		if !ok {
+			continue
+		}
+		if len(ents) != 1 {
+			p.errorf(it.valAt, "write each trigger as its own list item, e.g. - webhook: {secret: HOOK}",
+				"a trigger has exactly one kind (%s), got %d keys", strings.Join(triggerKinds, ", "), len(ents))
+			continue
+		}
+		k := ents[0]
+		switch k.key {
+		case "webhook":
+			rw := p.webhook(k)
+			if rw == nil {
+				continue
+			}
+			if first, dup := names[rw.w.Name]; dup {
+				if rw.w.Name == "" {
+					p.errorf(k.keyAt, "give each webhook a name: (its path is /hooks/<pipeline>/<name>)",
+						"a second webhook without a name (the first is at line %d)", first.line)
+				} else {
+					p.errorf(k.keyAt, "give each webhook its own name", "duplicate webhook name %s (first at line %d)", quoteShort(rw.w.Name), first.line)
+				}
+				continue
+			}
+			names[rw.w.Name] = k.keyAt
+			f.webhooks = append(f.webhooks, rw)
+			f.pl.Triggers = append(f.pl.Triggers, &Trigger{Webhook: rw.w})
+		default:
+			p.errorf(k.keyAt, didYouMean(k.key, triggerKinds, "the trigger kinds are "+strings.Join(triggerKinds, ", ")),
+				"unknown trigger kind %s", quoteShort(k.key))
+		}
+	}
+}
+
+// webhook reads one webhook: trigger.
+func (p *parser) webhook(e entry) *rawWebhook {
+	ents, ok := p.entries(e, "webhook", func(key string, first pos) (string, string) {
+		return fmt.Sprintf("duplicate key %q in webhook (first defined at line %d)", key, first.line), "remove one of them"
+	})
+	if !ok {
+		return nil
+	}
+	rw := &rawWebhook{w: &Webhook{}, at: e.keyAt}
+	hasSecret := false
+	for _, it := range ents {
+		switch it.key {
+		case "name":
+			if s, ok := p.str(it, "webhook: name"); ok {
+				if !hookName.MatchString(s) {
+					p.errorf(it.valAt, "use up to 64 letters, digits, _, . and -", "webhook: name %s is not a valid name", quoteShort(s))
+				}
+				rw.w.Name = s
+			}
+		case "secret":
+			if s, ok := p.str(it, "webhook: secret"); ok {
+				hasSecret = true
+				if !envName.MatchString(s) {
+					p.errorf(it.valAt, "name a sluice secret: letters, digits and _, e.g. GITHUB_HOOK", "webhook: secret %s is not a valid secret name", quoteShort(s))
+				}
+				rw.w.Secret = s
+			}
+		case "params":
+			rw.w.Params, rw.paramsAt = p.hookParams(it)
+		case "key":
+			if s, ok := p.str(it, "webhook: key"); ok {
+				p.hookExpr(it.valAt, "webhook: key", s)
+				rw.w.Key = s
+			}
+		default:
+			p.errorf(it.keyAt, didYouMean(it.key, webhookKeys, "the keys of a webhook are "+strings.Join(webhookKeys, ", ")),
+				"unknown key %s in webhook", quoteShort(it.key))
+		}
+	}
+	if !hasSecret {
+		p.errorf(e.keyAt, "add secret: NAME, the sluice secret that signs the deliveries (sluice secrets set NAME)",
+			"a webhook needs secret:, so that only signed deliveries start runs")
+	}
+	return rw
+}
+
+// hookParams reads a webhook's params: map of expressions.
+func (p *parser) hookParams(e entry) (map[string]string, map[string]pos) {
+	ents, ok := p.entries(e, "webhook: params", func(key string, first pos) (string, string) {
+		return fmt.Sprintf("duplicate key %q in webhook: params (first defined at line %d)", key, first.line), "remove one of them"
+	})
+	if !ok {
+		return nil, nil
+	}
+	out := map[string]string{}
+	at := map[string]pos{}
+	for _, it := range ents {
+		label := "webhook: params " + quoteShort(it.key)
+		if v, ok := p.text(it, label); ok {
+			p.hookExpr(it.valAt, label, v)
+			out[it.key] = v
+			at[it.key] = it.keyAt
+		}
+	}
+	return out, at
+}
+
+// hookExpr checks the expressions of a webhook field: they compile, and
+// they read only body and headers.
+func (p *parser) hookExpr(at pos, label, s string) {
+	if !expression.HasExpressions(s) {
+		return
+	}
+	if _, err := expression.ParseTemplate(s); err != nil {
+		p.errorf(at, "write ${{ expression }}, e.g. ${{ body.ref }}", "%s: %v", label, err)
+		return
+	}
+	for _, root := range []string{"params", "tasks", "run", "vars", "secrets", "item", "item_index"} {
+		if names, dyn := expression.Members(s, root); len(names) > 0 || dyn {
+			p.errorf(at, "a webhook's expressions read the delivery: body (its JSON) and headers (lowercase names)",
+				"%s: %s is not known when a delivery arrives", label, root)
+			return
+		}
+	}
+}
+
+// checkWebhooks checks what needs the whole file: each mapped param is a
+// param of the pipeline.
+func (p *parser) checkWebhooks(f *file) {
+	for _, rw := range f.webhooks {
+		for _, name := range sortedKeys(rw.w.Params) {
+			if _, ok := f.pl.Params[name]; !ok {
+				p.errorf(rw.paramsAt[name], didYouMean(name, sortedKeys(f.pl.Params), "declare it under params: first"),
+					"webhook: params %s is not a param of the pipeline", quoteShort(name))
+			}
+		}
+	}
+}
