@@ -141,7 +141,9 @@ func (c *Control) verify(ctx context.Context, w *pipeline.Webhook, d *Delivery) 
 	s, ok := sealed[w.Secret]
 	if !ok {
 		c.logger(ctx).Error("webhook refused: its secret is not set", "pipeline", d.Pipeline, "webhook", w.Source(), "secret", w.Secret)
-		return sluice.Errorf(sluice.ECONFLICT, "the webhook's secret %s is not set: set it with `sluice secrets set %s`", w.Secret, w.Secret)
+		// The caller is not known yet (the signature is what would tell),
+		// so the answer does not name the secret; the log does.
+		return sluice.Errorf(sluice.ECONFLICT, "this webhook's secret is not set: the server's log names it; set it with `sluice secrets set NAME`")
 	}
 	key, err := c.box.Open(w.Secret, s)
 	if err != nil {
@@ -150,7 +152,7 @@ func (c *Control) verify(ctx context.Context, w *pipeline.Webhook, d *Delivery) 
 	mac := hmac.New(sha256.New, key)
 	mac.Write(d.Body)
 	if !hmac.Equal(mac.Sum(nil), got) {
-		return sluice.Errorf(sluice.EUNAUTH, "the signature does not match the body: sign the raw body with the secret %s", w.Secret)
+		return sluice.Errorf(sluice.EUNAUTH, "the signature does not match the body: sign the raw body with the webhook's secret")
 	}
 	return nil
 }
