@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func (b *testBundle) waitRun(id int64) sluice.RunState {
 		case <-wake:
 		case <-time.After(100 * time.Millisecond):
 		case <-deadline:
-			b.t.Fatalf("run %d did not finish; instances: %v", id, b.instances(id))
+			b.t.Fatalf("run %d did not finish; instances: %s", id, b.describeInstances(id))
 		}
 	}
 }
@@ -152,6 +153,25 @@ func (b *testBundle) waitPid(name string) int {
 		return err == nil && pid > 0
 	})
 	return pid
+}
+
+// describeInstances says where each instance of a run is, for a test that
+// waited in vain.
+func (b *testBundle) describeInstances(runID int64) string {
+	var parts []string
+	for id, in := range b.instances(runID) {
+		part := fmt.Sprintf("%s: %s after %d attempts", id, in.State, in.Attempts)
+		if in.Blocked != "" {
+			part += " (blocked: " + in.Blocked + ")"
+		}
+		parts = append(parts, part)
+	}
+	sort.Strings(parts)
+	all, _ := b.st.RunList(b.ctx, &store.RunListParams{})
+	for _, r := range all {
+		parts = append(parts, fmt.Sprintf("run %d of %s: %s", r.ID, r.PipelineID, r.State))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (b *testBundle) instances(runID int64) map[string]*store.Instance {
