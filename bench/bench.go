@@ -316,32 +316,7 @@ func hops(ctx context.Context, st store.Store, p *pipeline.Pipeline, runID int64
 // baseline runs n bare fork/execs of the shell tasks' command, par at a
 // time, and returns how long they took.
 func baseline(n, par int) (float64, error) {
-	start := time.Now()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		ferr error
-	)
-	jobs := make(chan struct{})
-	for i := 0; i < par; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range jobs {
-				if err := exec.Command("/bin/sh", "-c", "true").Run(); err != nil {
-					mu.Lock()
-					ferr = err
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		jobs <- struct{}{}
-	}
-	close(jobs)
-	wg.Wait()
-	return time.Since(start).Seconds(), ferr
+	return timed(n, par, func() error { return exec.Command("/bin/sh", "-c", "true").Run() })
 }
 
 // containerBaseline runs n bare containers of image running `true`
@@ -356,6 +331,18 @@ func containerBaseline(ctx context.Context, host, image string, n, par int) (flo
 	if err := e.Ping(ctx); err != nil {
 		return 0, err
 	}
+	return timed(n, par, func() error {
+		res := e.Run(ctx, &docker.Request{Image: image, Pull: docker.PullNever, Cmd: []string{"true"}})
+		if res.State != sluice.AttemptSuccess {
+			return fmt.Errorf("bare container: %s", res.Error)
+		}
+		return nil
+	})
+}
+
+// timed runs job n times, par at a time, and returns how long that took
+// and the last error a job returned.
+func timed(n, par int, job func() error) (float64, error) {
 	start := time.Now()
 	var (
 		wg   sync.WaitGroup
@@ -368,10 +355,9 @@ func containerBaseline(ctx context.Context, host, image string, n, par int) (flo
 		go func() {
 			defer wg.Done()
 			for range jobs {
-				res := e.Run(ctx, &docker.Request{Image: image, Pull: docker.PullNever, Cmd: []string{"true"}})
-				if res.State != sluice.AttemptSuccess {
+				if err := job(); err != nil {
 					mu.Lock()
-					ferr = fmt.Errorf("bare container: %s", res.Error)
+					ferr = err
 					mu.Unlock()
 				}
 			}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/sluice-dev/sluice"
@@ -185,16 +184,7 @@ func hookParams(w *pipeline.Webhook, env map[string]any) (map[string]any, error)
 	if len(problems) == 0 {
 		return out, nil
 	}
-	names := make([]string, 0, len(problems))
-	for n := range problems {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	msgs := make([]string, len(names))
-	for i, n := range names {
-		msgs[i] = fmt.Sprintf("param %q: %s", n, problems[n])
-	}
-	return nil, &sluice.Error{Code: sluice.EINVALID, Message: "invalid params from the delivery: " + strings.Join(msgs, "; "), Details: problems}
+	return nil, pipeline.ParamsError("invalid params from the delivery", problems)
 }
 
 // whole reports whether s is one ${{ … }} and nothing else.

@@ -121,21 +121,13 @@ func tooLargeInt(n *yaml.Node) bool {
 
 // resolve returns the value n stands for: the anchored value of an alias.
 // The YAML reader has already checked that every alias refers to an
-// anchor defined before it.
+// anchor defined before it, and an anchored value is never an alias.
 func (p *parser) resolve(n *yaml.Node) *yaml.Node {
-	for range maxDepth {
-		if n == nil || n.Kind != yaml.AliasNode {
-			return n
-		}
-		n = n.Alias
+	if n != nil && n.Kind == yaml.AliasNode {
+		return n.Alias
 	}
-	p.errorf(posOf(n), "", "anchors and aliases nest too deeply here")
-	return nil
+	return n
 }
-
-// maxDepth bounds how many aliases resolve follows. An anchor cannot hold
-// an alias, so one step is all a valid file needs.
-const maxDepth = 100
 
 // isScalar reports whether n is a single value rather than a map or list.
 func isScalar(n *yaml.Node) bool {

@@ -73,6 +73,13 @@ func (p *Pipeline) BindParams(given map[string]any) (map[string]any, error) {
 	if len(problems) == 0 {
 		return out, nil
 	}
+	return nil, ParamsError("invalid params", problems)
+}
+
+// ParamsError is the EINVALID error for the problem of each param, keyed
+// by name: its message lists them in order after what, its details hold
+// the map.
+func ParamsError(what string, problems map[string]string) error {
 	names := make([]string, 0, len(problems))
 	for n := range problems {
 		names = append(names, n)
@@ -82,11 +89,7 @@ func (p *Pipeline) BindParams(given map[string]any) (map[string]any, error) {
 	for i, n := range names {
 		msgs[i] = fmt.Sprintf("param %q: %s", n, problems[n])
 	}
-	return nil, &sluice.Error{
-		Code:    sluice.EINVALID,
-		Message: "invalid params: " + strings.Join(msgs, "; "),
-		Details: problems,
-	}
+	return &sluice.Error{Code: sluice.EINVALID, Message: what + ": " + strings.Join(msgs, "; "), Details: problems}
 }
 
 // bind converts v to the type of prm.

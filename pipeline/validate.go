@@ -57,7 +57,7 @@ func (p *parser) checkGraph(tasks []*rawTask) {
 			in[v] = true
 		}
 		var at pos
-		for _, b := range sorted(keys(edges[comp[0]])) {
+		for _, b := range sortedKeys(edges[comp[0]]) {
 			if in[b] {
 				at = edges[comp[0]][b]
 				break
@@ -80,14 +80,6 @@ const (
 	// maxCycles is how many dependency cycles are reported one by one.
 	maxCycles = 10
 )
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
 
 // listIDs lists task ids for a hint, cut short when there are many.
 func listIDs(ids []string) string {
@@ -157,7 +149,7 @@ func newGraph(edges map[string]map[string]pos) *graph {
 			seen[b] = true
 		}
 	}
-	g := &graph{names: sorted(keys(seen))}
+	g := &graph{names: sortedKeys(seen)}
 	num := make(map[string]int, len(g.names))
 	for i, n := range g.names {
 		num[n] = i
