@@ -66,9 +66,9 @@ func TestWebhook(t *testing.T) {
 	if !strings.Contains(e.Message, "sluice secrets set NAME") || strings.Contains(e.Message, "GITHUB_HOOK") {
 		t.Fatalf("missing secret: %q, want how to set it, without its name", e.Message)
 	}
-	if !strings.Contains(s.logs(), `"secret":"GITHUB_HOOK"`) {
-		t.Fatalf("the server's log does not name the missing secret:\n%s", s.logs())
-	}
+	waitFor(t, 10*time.Second, "the server's log to name the missing secret", func() bool {
+		return strings.Contains(s.logs(), `"secret":"GITHUB_HOOK"`)
+	})
 	s.setSecret("GITHUB_HOOK", secret)
 	s.setSecret("DEPLOY_HOOK", "another-key")
 
