@@ -87,25 +87,41 @@ and log what they find.`,
 				return exitWith(2, err)
 			}
 			defer eng.Close()
-			out := cmd.OutOrStdout()
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PIPELINE\tTASK\tCHECK\tSTATUS\tDETAIL")
+			// The table holds the problems (every check with --all); when
+			// there is nothing to show, the summary line is the whole
+			// answer, as from any tool that found nothing wrong.
+			var rows []doctor.Check
 			problems, checks := 0, 0
 			for _, s := range sources {
 				for _, c := range doctor.Pipeline(ctx, s.p, s.file, doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels"), Engine: eng, Pull: pull}) {
 					checks++
+					if !c.OK {
+						problems++
+					}
+					if !c.OK || all {
+						rows = append(rows, c)
+					}
+				}
+			}
+			out := cmd.OutOrStdout()
+			if len(rows) > 0 {
+				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "PIPELINE\tTASK\tCHECK\tSTATUS\tDETAIL")
+				for _, c := range rows {
 					status := "ok"
 					if !c.OK {
 						status = "PROBLEM"
-						problems++
-					} else if !all {
-						continue
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Pipeline, c.Task, c.What, status, c.Detail)
 				}
+				tw.Flush()
+				fmt.Fprintln(out)
 			}
-			tw.Flush()
-			fmt.Fprintf(out, "\n%d pipeline(s), %d check(s), %d problem(s)\n", len(sources), checks, problems)
+			if problems == 0 {
+				fmt.Fprintf(out, "ok: %d pipeline(s), %d check(s), no problem\n", len(sources), checks)
+				return nil
+			}
+			fmt.Fprintf(out, "%d pipeline(s), %d check(s), %d problem(s)\n", len(sources), checks, problems)
 			if problems > 0 {
 				return exitWith(1, nil)
 			}

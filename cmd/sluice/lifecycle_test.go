@@ -249,6 +249,12 @@ tasks:
 	if !regexp.MustCompile(`(?m)^ml\s+fine\s+\S+\s+ok\b`).MatchString(r.stdout) {
 		t.Errorf("doctor --all does not show the task with no problem as ok:\n%s", r.stdout)
 	}
+	// A file with no problem: one success line, no empty table.
+	writeFile(t, dir, "fine.yaml", "id: fine\ntasks:\n  a:\n    run: echo fine\n")
+	r = sluiceCmd(t, dir, nil, "doctor", "fine.yaml")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "ok: 1 pipeline(s), 1 check(s), no problem" {
+		t.Errorf("doctor on a file with no problem exited %d and printed %q, want only the success line", r.code, r.stdout)
+	}
 }
 
 // TestNothingStuckInQueued runs a task that requires a label no worker
