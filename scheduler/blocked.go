@@ -21,8 +21,20 @@ const (
 )
 
 // waitBeforeBlocked is how long a ready instance waits before it is
-// looked at: claims take a moment.
-const waitBeforeBlocked = 5 * time.Second
+// looked at. The reasons are about what exists (live workers, their
+// labels, pools), not about waiting, so the delay only spares the check an
+// instance that a worker is claiming right now; a user sees the reason
+// about a second after the block (the scheduler's pass interval plus
+// this).
+const waitBeforeBlocked = 300 * time.Millisecond
+
+// checkEvery spaces the checks of waiting instances (three reads) when
+// passes come faster, as they do under load; pruneEvery spaces the
+// pruning of forgotten workers (a write).
+const (
+	checkEvery = 500 * time.Millisecond
+	pruneEvery = 30 * time.Second
+)
 
 // checkWaiting finds ready instances that nothing can start — no live
 // worker, none with their labels, a pool that does not exist or is too
@@ -30,8 +42,11 @@ const waitBeforeBlocked = 5 * time.Second
 // queued_timeout. Waiting for a free slot of a pool that can hold the
 // task is not being blocked.
 func (s *Scheduler) checkWaiting(ctx context.Context, now time.Time) error {
-	if _, err := s.st.WorkerPrune(ctx, now.Add(-WorkerForget)); err != nil {
-		return err
+	if now.Sub(s.lastPrune) >= pruneEvery {
+		if _, err := s.st.WorkerPrune(ctx, now.Add(-WorkerForget)); err != nil {
+			return err
+		}
+		s.lastPrune = now
 	}
 	waiting, err := s.st.InstanceListWaiting(ctx, now.Add(-waitBeforeBlocked), 1000)
 	if err != nil || len(waiting) == 0 {

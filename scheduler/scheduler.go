@@ -52,6 +52,7 @@ type Scheduler struct {
 	mu        sync.Mutex
 	versions  map[int64]*pipeline.Pipeline
 	lastCheck time.Time // of waiting instances
+	lastPrune time.Time // of forgotten workers
 
 	vacuumOnce sync.Once // warns once that autovacuum is off
 }
@@ -154,7 +155,7 @@ func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
 	if err := s.reap(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
-	if now.Sub(s.lastCheck) >= waitBeforeBlocked {
+	if now.Sub(s.lastCheck) >= checkEvery {
 		s.lastCheck = now
 		if err := s.checkWaiting(ctx, now); err != nil {
 			errs = append(errs, err)

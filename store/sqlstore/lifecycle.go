@@ -140,7 +140,9 @@ func (db *DB) InstanceSetBlocked(ctx context.Context, reasons map[int64]string) 
 	}
 	return dbErr(db.inTx(ctx, "InstanceSetBlocked", func(t *txn) error {
 		for _, id := range sortedIDs(keys(reasons)) {
-			if _, err := t.exec(`UPDATE task_instances SET blocked = ? WHERE id = ? AND blocked <> ?`, reasons[id], id, reasons[id]); err != nil {
+			// A reason is set only on an instance still waiting: one a
+			// worker claimed since the check was made is not blocked.
+			if _, err := t.exec(`UPDATE task_instances SET blocked = ? WHERE id = ? AND blocked <> ? AND (`+claimable+` OR ? = '')`, reasons[id], id, reasons[id], reasons[id]); err != nil {
 				return err
 			}
 		}
