@@ -280,6 +280,11 @@ func featureTests(t *testing.T, br *browser, srv *sluiceServer) {
 		if !eval[bool](t, ctx, `document.querySelector('#log-lines').textContent.includes("writing to s3://browser-bucket/exports")`) {
 			t.Error("the task did not read the variable")
 		}
+		// A finished short log is as tall as its lines, not a large
+		// empty box.
+		if extra := eval[float64](t, ctx, `document.querySelector('#log').getBoundingClientRect().height - document.querySelector('#log-lines').getBoundingClientRect().height`); extra > 20 {
+			t.Errorf("the box of a finished short log is %.0f px taller than its lines", extra)
+		}
 		pages := []string{"/", "/pools", "/workers", "/variables", "/secrets", "/secrets?edit=API_TOKEN", "/admin/users", "/admin/tokens",
 			"/pipelines/secrets", "/pipelines/secrets/runs", run, run + "/tasks/call", run + "/tasks/call/log.txt"}
 		for _, path := range pages {
