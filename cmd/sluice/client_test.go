@@ -132,12 +132,13 @@ func TestCLIPipelines(t *testing.T) {
 		"hello.yaml":   cliPipelines,
 		"failing.yaml": "id: failing\ntasks:\n  boom:\n    run: echo boom >&2; exit 4\n",
 		"params.yaml":  "id: params\nparams:\n  count: {type: int, required: true}\ntasks:\n  a:\n    run: echo $SLUICE_PARAM_COUNT\n",
+		"mapped.yaml":  "id: mapped\ntasks:\n  each:\n    for_each: [a, b]\n    run: echo \"processing $SLUICE_ITEM\"\n",
 	})
 
 	r := s.cli(t, "pipelines", "list").want(t, 0, "ID", "SCHEDULE", "hello", "failing", "manual")
 	var list []api.Pipeline
 	s.cli(t, "pipelines", "list", "--json").want(t, 0).decode(t, &list)
-	if len(list) != 3 || list[1].ID != "hello" || list[1].Description != "Says hello" {
+	if len(list) != 4 || list[1].ID != "hello" || list[1].Description != "Says hello" {
 		t.Fatalf("--json list = %+v", list)
 	}
 	r = s.cli(t, "pipelines", "show", "hello").want(t, 0, "Says hello", "TASK", "greet", "after")
@@ -157,7 +158,17 @@ func TestCLIPipelines(t *testing.T) {
 	if !strings.Contains(r.stdout, fmt.Sprintf("run %d success in ", id)) {
 		t.Fatalf("no summary:\n%s", r.stdout)
 	}
-	s.cli(t, "pipelines", "trigger", "failing", "--wait").want(t, 1, "failed", "exited with code 4", "run")
+	// --wait prints the tasks' log lines and mapped items, as sluice run.
+	if !regexp.MustCompile(`(?m)^\S+  greet\s+\| hello from hello$`).MatchString(r.stdout) {
+		t.Errorf("trigger --wait does not print greet's log line:\n%s", r.stdout)
+	}
+	s.cli(t, "pipelines", "trigger", "failing", "--wait").want(t, 1, "failed", "exited with code 4", "run", "boom  ! boom")
+	r = s.cli(t, "pipelines", "trigger", "mapped", "--wait").want(t, 0, "expanded into 2 items", "each[1]  success")
+	for _, want := range []string{`each\[0\]\s+\| processing a`, `each\[1\]\s+\| processing b`} {
+		if !regexp.MustCompile(`(?m)^\S+  ` + want + `$`).MatchString(r.stdout) {
+			t.Errorf("trigger --wait does not print the item's log line %s:\n%s", want, r.stdout)
+		}
+	}
 	r = s.cli(t, "pipelines", "trigger", "params", "-p", "count=7").want(t, 0, "sluice runs show")
 	s.cli(t, "runs", "show", fmt.Sprint(runID(t, r)), "--wait").want(t, 0, "success")
 	s.cli(t, "pipelines", "trigger", "params", "-p", "count=many").want(t, 1, "count")

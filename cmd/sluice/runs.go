@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -274,81 +273,6 @@ func taskError(ctx context.Context, c *client.Client, run int64, t api.TaskInsta
 // interrupted returns a context that ends at the first SIGINT or SIGTERM.
 func interrupted(ctx context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-}
-
-// followRun prints a run's task state changes until the run finishes,
-// then a summary; the error says whether it succeeded.
-func followRun(ctx context.Context, r *remote, c *client.Client, id int64, out io.Writer) error {
-	seen := map[string]string{}
-	width := 4
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		d, err := c.GetRun(ctx, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				return stoppedFollowing(out, id)
-			}
-			return r.fail(err)
-		}
-		for _, t := range d.Tasks {
-			width = max(width, len(t.Task))
-		}
-		if !r.json {
-			for _, t := range d.Tasks {
-				key := fmt.Sprintf("%s/%d/%s", t.State, t.Attempts, t.Blocked)
-				if seen[t.Task] == key {
-					continue
-				}
-				seen[t.Task] = key
-				if t.State == "pending" {
-					continue // every task starts so: not news
-				}
-				detail := ""
-				switch t.State {
-				case "running":
-					detail = fmt.Sprintf("attempt %d", t.Attempts)
-				case "up_for_retry":
-					detail = taskError(ctx, c, id, t)
-					if t.ReadyAt != nil {
-						detail += "; retry at " + t.ReadyAt.Local().Format("15:04:05")
-					}
-				case "success":
-					detail = shortDuration(t.DurationSeconds)
-				case "failed":
-					detail = taskError(ctx, c, id, t)
-				}
-				if t.Blocked != "" {
-					detail = blockedNote(t.State, t.Blocked)
-				}
-				fmt.Fprintf(out, "%s  %-*s  %-15s %s\n", time.Now().Format("15:04:05.000"), width, t.Task, t.State, detail)
-			}
-		}
-		if d.FinishedAt != nil && (d.State == "success" || d.State == "failed" || d.State == "cancelled") {
-			if r.json {
-				if err := printJSON(out, d); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintln(out)
-				t := newTable(out, "TASK", "STATE", "ATTEMPTS", "DURATION")
-				for _, task := range d.Tasks {
-					t.row(task.Task, task.State, fmt.Sprint(task.Attempts), shortDuration(task.DurationSeconds))
-				}
-				t.flush()
-				fmt.Fprintf(out, "\nrun %d %s in %s\n", d.ID, d.State, shortDuration(d.DurationSeconds))
-			}
-			if d.State != "success" {
-				return exitWith(1, nil)
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return stoppedFollowing(out, id)
-		case <-tick.C:
-		}
-	}
 }
 
 func stoppedFollowing(out io.Writer, id int64) error {
