@@ -205,7 +205,9 @@ Params are given as -p name=value and checked against the pipeline's
 param types; 'sluice pipelines show ID' lists them.
 
 It prints the run's id; follow the run with 'sluice runs show RUN', or pass
---wait to follow it here until it finishes. With --wait the exit status
+--wait to follow it here until it finishes: each task's state changes
+and log lines, and a mapped task's items, as 'sluice run' prints them.
+With --wait the exit status
 is 0 when the run succeeded and 1 when it failed or was cancelled, as with
 'sluice run'.`,
 		Example: `  sluice pipelines trigger daily_orders
