@@ -49,16 +49,29 @@ type Upstream struct {
 	Failed         int
 	UpstreamFailed int
 	Skipped        int
+	// AllowedFailed counts the failed upstream instances whose task
+	// allows failure (allow_failure: true); Failed does not count them.
+	AllowedFailed int
 }
 
 // Done is the number of upstream instances in a final state.
-func (u Upstream) Done() int { return u.Success + u.Failed + u.UpstreamFailed + u.Skipped }
+func (u Upstream) Done() int { return u.Success + u.Failed + u.UpstreamFailed + u.Skipped + u.AllowedFailed }
 
 // Decide returns what becomes of a pending instance: InstanceQueued when it
 // may run, a final state (InstanceSkipped or InstanceUpstreamFailed) when it
 // never will, or InstancePending while it must wait for more upstream
 // instances to finish.
+//
+// A failure an upstream task allows (Upstream.AllowedFailed) is a failure
+// to the rules that wait for one (one_failed, all_failed) and a success to
+// every other rule: the run carries on past it, and a handler of it runs.
 func (r TriggerRule) Decide(u Upstream) InstanceState {
+	if r == OneFailed || r == AllFailed {
+		u.Failed += u.AllowedFailed
+	} else {
+		u.Success += u.AllowedFailed
+	}
+	u.AllowedFailed = 0
 	failed := u.Failed + u.UpstreamFailed
 	allDone := u.Done() >= u.Total
 	switch r {

@@ -114,3 +114,72 @@ func TestTriggerRules(t *testing.T) {
 		t.Error("a misspelt rule is valid")
 	}
 }
+
+// TestAllowedFailure checks the rule for an upstream task that allows
+// failure (allow_failure: true) and failed: one_failed and all_failed
+// decide as if it failed, every other rule as if it succeeded, for every
+// mix of two and three upstream states.
+func TestAllowedFailure(t *testing.T) {
+	t.Parallel()
+	states := []string{"pending", "success", "failed", "upstream_failed", "skipped", "allowed"}
+	count := func(list []string, allowedAs string) sluice.Upstream {
+		var u sluice.Upstream
+		for _, s := range list {
+			u.Total++
+			if s == "allowed" {
+				s = allowedAs
+			}
+			switch s {
+			case "success":
+				u.Success++
+			case "failed":
+				u.Failed++
+			case "upstream_failed":
+				u.UpstreamFailed++
+			case "skipped":
+				u.Skipped++
+			case "allowed-counter":
+				u.AllowedFailed++
+			}
+		}
+		return u
+	}
+	var mixes [][]string
+	for _, a := range states {
+		for _, b := range states {
+			mixes = append(mixes, []string{a, b})
+			for _, c := range states {
+				mixes = append(mixes, []string{a, b, c})
+			}
+		}
+	}
+	checked := 0
+	for _, mix := range mixes {
+		if !strings.Contains(strings.Join(mix, " "), "allowed") {
+			continue
+		}
+		checked++
+		for _, rule := range sluice.TriggerRules {
+			as := "success"
+			if rule == sluice.OneFailed || rule == sluice.AllFailed {
+				as = "failed"
+			}
+			got, want := rule.Decide(count(mix, "allowed-counter")), rule.Decide(count(mix, as))
+			if got != want {
+				t.Errorf("%s with upstream %v = %s, want %s (an allowed failure counts as %s)", rule, mix, got, want, as)
+			}
+		}
+	}
+	// The handler pattern: a task that allows failure failed; its
+	// one_failed handler runs, and an all_success task after it runs too.
+	u := sluice.Upstream{Total: 1, AllowedFailed: 1}
+	if got := sluice.OneFailed.Decide(u); got != sluice.InstanceQueued {
+		t.Errorf("one_failed after an allowed failure = %s, want queued", got)
+	}
+	if got := sluice.AllSuccess.Decide(u); got != sluice.InstanceQueued {
+		t.Errorf("all_success after an allowed failure = %s, want queued", got)
+	}
+	if checked < 100 {
+		t.Fatalf("only %d mixes checked", checked)
+	}
+}

@@ -117,6 +117,27 @@ func TestTriggerAndRuns(t *testing.T) {
 	s.asAdmin("GET", query("/api/v1/runs", "limit", "100000"), nil).want(t, 200)
 }
 
+// TestAllowFailure: a run whose only failure is allowed succeeds, and
+// the task says it allows failure.
+func TestAllowFailure(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"af.yaml": "id: af\ntasks:\n  try:\n    allow_failure: true\n    run: exit 3\n  alert:\n    depends_on: [try]\n    trigger_rule: one_failed\n    run: echo alert\n",
+	})
+	run := s.trigger("af", nil)
+	d := s.waitRun(run.ID, "success", "failed")
+	if d.State != "success" {
+		t.Fatalf("run = %s, want success", d.State)
+	}
+	got := map[string]api.TaskInstance{}
+	for _, ti := range d.Tasks {
+		got[ti.Task] = ti
+	}
+	if got["try"].State != "failed" || !got["try"].AllowFailure || got["alert"].State != "success" || got["alert"].AllowFailure {
+		t.Fatalf("tasks = %+v", d.Tasks)
+	}
+}
+
 func TestCancelRetryClearMark(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -196,6 +196,8 @@ type TaskInstance struct {
 	ItemsTotal int `json:"items_total" doc:"the items of a mapped task once it expanded; 0 otherwise"`
 	// Items are a mapped task's items in order; absent for other tasks.
 	Items []TaskItem `json:"items,omitempty" doc:"a mapped task's items, in order; absent for other tasks"`
+	// AllowFailure: the task's failure does not fail the run.
+	AllowFailure bool `json:"allow_failure" doc:"the task allows failure (allow_failure: true): its failure does not fail the run"`
 }
 
 // TaskItem is one item of a mapped task (for_each): an instance of the

@@ -52,6 +52,7 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 			Callbacks:     callbacks(t.OnSuccess, t.OnFailure, t.OnRetry),
 			QueuedTimeout: t.QueuedTimeout.D(),
 			Produces:      t.Produces,
+			AllowFailure:  t.AllowFailure,
 		})
 	}
 	var assetParams []byte

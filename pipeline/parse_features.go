@@ -116,6 +116,8 @@ func (p *parser) taskFeature(e entry, t *rawTask, where string) bool {
 		at := e.keyAt
 		t.producesAt = &at
 		t.produces = p.names(e, "produces", assetName, assetHint)
+	case "allow_failure":
+		t.allowFail, _ = p.boolean(e, "allow_failure")
 	case "max_parallel":
 		at := e.keyAt
 		t.maxParAt = &at

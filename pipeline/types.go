@@ -143,6 +143,12 @@ type Task struct {
 	// TriggerRule says when the task runs given its upstream tasks' final
 	// states; default all_success.
 	TriggerRule string `json:"trigger_rule"`
+	// AllowFailure makes a failure of the task not fail its run. The
+	// failure is shown as one; downstream trigger rules that wait for a
+	// failure (one_failed, all_failed) see it as a failure, every other
+	// rule as a success, so the run carries on past it (GitLab's
+	// allow_failure, Argo's continueOn: failed).
+	AllowFailure bool `json:"allow_failure,omitempty"`
 	// When is a condition (expression); when false the task is skipped,
 	// and the skip propagates by the trigger rules downstream.
 	When string `json:"when,omitempty"`

@@ -248,6 +248,8 @@ type VersionTask struct {
 	QueuedTimeout time.Duration
 	// Produces lists the assets each success of the task updates.
 	Produces []string
+	// AllowFailure: a failure of the task does not fail its run.
+	AllowFailure bool
 }
 
 // Callback bits: which callbacks a task or pipeline has.
@@ -410,6 +412,8 @@ type Instance struct {
 	Blocked    string
 	StartedAt  *time.Time
 	FinishedAt *time.Time
+	// AllowFailure: the instance's failure does not fail its run.
+	AllowFailure bool
 }
 
 // Lease identifies a held attempt: its id and its fencing token.

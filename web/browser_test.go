@@ -410,6 +410,7 @@ func TestBrowser(t *testing.T) {
 	writeFile(t, filepath.Join(pipes, "dbt_models.yaml"), dbtPipeline)
 	writeFile(t, filepath.Join(pipes, "nightly.yaml"), nightlyPipeline)
 	writeFile(t, filepath.Join(pipes, "lifecycle.yaml"), lifecyclePipeline)
+	writeFile(t, filepath.Join(pipes, "besteffort.yaml"), "id: besteffort\ntasks:\n  try:\n    allow_failure: true\n    run: exit 3\n  alert:\n    depends_on: [try]\n    trigger_rule: one_failed\n    run: echo alert\n")
 
 	srv := startSluice(t, dir)
 	br := newBrowser(t)
@@ -462,6 +463,16 @@ func TestBrowser(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("the changed file did not make a new version:\n%s", srv.logs())
 			}
+		}
+	})
+
+	t.Run("an allowed failure leaves the run green", func(t *testing.T) {
+		do(t, ctx, "open the trigger form", chromedp.Navigate(base+"/pipelines/besteffort/trigger"))
+		do(t, ctx, "trigger", chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
+		waitJS(t, ctx, "the run succeeds", `/^\/runs\/\d+$/.test(location.pathname) && document.querySelector('#run-state').dataset.state === "success"`, 60*time.Second)
+		waitJS(t, ctx, "try failed, marked allowed", `document.querySelector('#task-try').dataset.state === "failed" && document.querySelector('#task-try .tag.allowed') !== null`, 10*time.Second)
+		if eval[bool](t, ctx, `document.querySelector('#task-alert .tag.allowed') !== null`) {
+			t.Error("alert, which does not allow failure, is marked allowed")
 		}
 	})
 

@@ -155,6 +155,40 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
+// TestRunAllowFailure runs the pattern allow_failure is for: a
+// best-effort task fails, its one_failed handler runs, the work after it
+// runs, and the run succeeds (exit 0), with the failure shown as allowed.
+func TestRunAllowFailure(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := writeFile(t, dir, "af.yaml", `id: af
+tasks:
+  best_effort:
+    allow_failure: true
+    run: echo trying; exit 3
+  alert:
+    depends_on: [best_effort]
+    trigger_rule: one_failed
+    run: echo alerting
+  load:
+    depends_on: [best_effort]
+    run: echo loading
+`)
+	r := sluiceCmd(t, dir, nil, "run", f)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0: the only failure is allowed\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"failed (allowed)  exited with code 3", "| alerting", "| loading", "2 success, 1 failed (allowed)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	bad := writeFile(t, dir, "bad.yaml", "id: bad\ntasks:\n  a:\n    allow_failure: sometimes\n    run: echo\n")
+	if r := sluiceCmd(t, dir, nil, "validate", bad); r.code != 2 || !strings.Contains(r.stdout+r.stderr, `bad.yaml:4:20: allow_failure: want true or false, got "sometimes"`) {
+		t.Errorf("validate of a wrong allow_failure: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestRunRetryAndTimeout(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/api"
 	"github.com/sluice-dev/sluice/client"
 )
@@ -50,7 +51,7 @@ func followRun(ctx context.Context, r *remote, c *client.Client, id int64, out i
 				fmt.Fprintln(out)
 				t := newTable(out, "TASK", "STATE", "ATTEMPTS", "DURATION")
 				for _, task := range d.Tasks {
-					t.row(task.Task, task.State, fmt.Sprint(task.Attempts), shortDuration(task.DurationSeconds))
+					t.row(task.Task, stateText(task.State, task.AllowFailure), fmt.Sprint(task.Attempts), shortDuration(task.DurationSeconds))
 				}
 				t.flush()
 				fmt.Fprintf(out, "\nrun %d %s in %s\n", d.ID, d.State, shortDuration(d.DurationSeconds))
@@ -94,15 +95,16 @@ type instance struct {
 	blocked    string
 	readyAt    *time.Time
 	duration   *float64
+	allow      bool // allow_failure
 }
 
 func (f *follower) update(ctx context.Context, d *api.RunDetail) {
 	var all []instance
 	for _, t := range d.Tasks {
-		all = append(all, instance{task: t.Task, name: t.Task, item: -1, state: t.State, attempts: t.Attempts, blocked: t.Blocked, readyAt: t.ReadyAt, duration: t.DurationSeconds})
+		all = append(all, instance{task: t.Task, name: t.Task, item: -1, state: t.State, attempts: t.Attempts, blocked: t.Blocked, readyAt: t.ReadyAt, duration: t.DurationSeconds, allow: t.AllowFailure})
 		for _, it := range t.Items {
 			all = append(all, instance{task: t.Task, name: t.Task + "[" + strconv.Itoa(it.MapIndex) + "]", item: it.MapIndex,
-				state: it.State, attempts: it.Attempts, blocked: it.Blocked, duration: it.DurationSeconds})
+				state: it.State, attempts: it.Attempts, blocked: it.Blocked, duration: it.DurationSeconds, allow: t.AllowFailure})
 		}
 	}
 	f.mu.Lock()
@@ -149,7 +151,7 @@ func (f *follower) showState(ctx context.Context, in instance, d *api.RunDetail)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fmt.Fprintf(f.out, "%s  %-*s  %-15s %s\n", time.Now().Format("15:04:05.000"), f.width, in.name, in.state, detail)
+	fmt.Fprintf(f.out, "%s  %-*s  %-15s %s\n", time.Now().Format("15:04:05.000"), f.width, in.name, stateText(in.state, in.allow), detail)
 }
 
 // attemptError is why an instance's last attempt failed.
@@ -208,4 +210,13 @@ func (f *follower) line(name string, l api.LogLine) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	printLogLine(f.out, l, fmt.Sprintf("%-*s", f.width, name))
+}
+
+// stateText is an instance's state as the CLI prints it: a failure the
+// task allows (allow_failure: true) says so.
+func stateText(state string, allowFailure bool) string {
+	if allowFailure && state == string(sluice.InstanceFailed) {
+		return state + " (allowed)"
+	}
+	return state
 }

@@ -199,7 +199,7 @@ func (v *runView) showState(ctx context.Context, in *store.Instance) {
 			detail = atts[len(atts)-1].Error
 		}
 	}
-	fmt.Fprintf(v.out, "%s  %-*s  %-17s %s\n", time.Now().Format("15:04:05.000"), v.width, displayName(in), in.State, detail)
+	fmt.Fprintf(v.out, "%s  %-*s  %-17s %s\n", time.Now().Format("15:04:05.000"), v.width, displayName(in), stateText(string(in.State), in.AllowFailure), detail)
 }
 
 func (v *runView) showLogs(ctx context.Context, in *store.Instance) error {
@@ -234,19 +234,19 @@ func (v *runView) summary() {
 	var all []*store.Instance
 	for _, in := range v.results {
 		all = append(all, in)
-		counts[in.State]++
+		counts[sluice.InstanceState(stateText(string(in.State), in.AllowFailure))]++
 	}
 	if !v.quiet {
 		fmt.Fprintln(v.out)
 		tw := tabwriter.NewWriter(v.out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TASK\tSTATE\tATTEMPTS\tDURATION")
 		for _, in := range v.ordered(all) {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", displayName(in), in.State, in.Attempts, duration(in))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", displayName(in), stateText(string(in.State), in.AllowFailure), in.Attempts, duration(in))
 		}
 		tw.Flush()
 	}
 	var parts []string
-	for _, s := range []sluice.InstanceState{sluice.InstanceSuccess, sluice.InstanceFailed, sluice.InstanceUpstreamFailed, sluice.InstanceSkipped} {
+	for _, s := range []sluice.InstanceState{sluice.InstanceSuccess, sluice.InstanceFailed, sluice.InstanceFailed + " (allowed)", sluice.InstanceUpstreamFailed, sluice.InstanceSkipped} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}

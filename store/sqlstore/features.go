@@ -53,12 +53,12 @@ func (db *DB) InstanceExpand(ctx context.Context, p *store.InstanceExpandParams)
 			args = append(args, instanceID)
 			if _, err := t.exec(`INSERT INTO task_instances (run_id, task_id, map_index, parent_id, item, pipeline_id, state, priority, ready_at,
 					retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, up_total,
-					pool, pool_slots, requires, limited, mapped, max_parallel, callbacks, queued_timeout_us, updated_at)
+					pool, pool_slots, requires, limited, mapped, max_parallel, callbacks, queued_timeout_us, allow_failure, updated_at)
 				SELECT p.run_id, p.task_id, i.idx, p.id, i.item, p.pipeline_id, 'queued', p.priority, CAST(? AS BIGINT),
 					p.retries, p.retry_delay_us, p.retry_exponential, p.max_retry_delay_us, 'all_success', 0,
 					p.pool, p.pool_slots, p.requires,
 					(p.pool <> '' OR p.max_parallel > 0 OR pl.max_active_tasks > 0),
-					FALSE, p.max_parallel, p.callbacks, p.queued_timeout_us, CAST(? AS BIGINT)
+					FALSE, p.max_parallel, p.callbacks, p.queued_timeout_us, p.allow_failure, CAST(? AS BIGINT)
 				FROM (`+q.String()+`) AS i
 				JOIN task_instances p ON p.id = ?
 				JOIN pipelines pl ON pl.id = p.pipeline_id`, args...); err != nil {

@@ -118,7 +118,7 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
-			RETURNING run_id, task_id, map_index, parent_id, callbacks, attempts, limited`, args...)
+			RETURNING run_id, task_id, map_index, parent_id, callbacks, attempts, limited, allow_failure`, args...)
 		if err != nil {
 			return err
 		}
@@ -136,8 +136,9 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 				e       event
 				parent  sql.NullInt64
 				limited bool
+				allowed bool
 			)
-			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts, &limited); err != nil {
+			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts, &limited, &allowed); err != nil {
 				rows.Close()
 				return err
 			}
@@ -147,6 +148,8 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 			f.acct(e.rt.runID).finished++
 			if parent.Valid {
 				items[parent.Int64]++ // an item: its mapped task propagates
+			} else if state == sluice.InstanceFailed && allowed {
+				f.final[failedAllowed] = append(f.final[failedAllowed], e.rt)
 			} else {
 				f.final[state] = append(f.final[state], e.rt)
 			}
@@ -229,11 +232,17 @@ func addCallback(t *txn, runID int64, taskID string, mapIndex, attempt int, even
 	return err
 }
 
+// failedAllowed is how finish files the failure of an instance that
+// allows failure, for propagate to count it apart. It is never stored:
+// the instance's state is failed.
+const failedAllowed sluice.InstanceState = "failed (allowed)"
+
 // upstreamColumn is the counter of downstream instances that an upstream
 // final state increments.
 var upstreamColumn = map[sluice.InstanceState]string{
 	sluice.InstanceSuccess:        "up_success",
 	sluice.InstanceFailed:         "up_failed",
+	failedAllowed:                 "up_allowed_failed",
 	sluice.InstanceUpstreamFailed: "up_upstream_failed",
 	sluice.InstanceSkipped:        "up_skipped",
 }
@@ -303,7 +312,7 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 			GROUP BY ti.id
 		) AS inc
 		WHERE id = inc.inc_id AND state = 'pending'
-		RETURNING id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped`, args...)
+		RETURNING id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped, up_allowed_failed`, args...)
 	if err != nil {
 		return err
 	}
@@ -315,7 +324,8 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 }
 
 // decideRows reads (id, trigger_rule, up_total, up_success, up_failed,
-// up_upstream_failed, up_skipped) rows and decides each instance.
+// up_upstream_failed, up_skipped, up_allowed_failed) rows and decides each
+// instance.
 func decideRows(rows *sql.Rows) (map[sluice.InstanceState][]int64, error) {
 	defer rows.Close()
 	decided := map[sluice.InstanceState][]int64{}
@@ -325,7 +335,7 @@ func decideRows(rows *sql.Rows) (map[sluice.InstanceState][]int64, error) {
 			rule string
 			u    sluice.Upstream
 		)
-		if err := rows.Scan(&id, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped); err != nil {
+		if err := rows.Scan(&id, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped, &u.AllowedFailed); err != nil {
 			return nil, err
 		}
 		if d := sluice.TriggerRule(rule).Decide(u); d != sluice.InstancePending {
@@ -341,7 +351,7 @@ func decideRows(rows *sql.Rows) (map[sluice.InstanceState][]int64, error) {
 func (f *finisher) decide(ids []int64) error {
 	for _, part := range chunks(sortedIDs(ids), maxBatch) {
 		part = padIDs(part)
-		rows, err := f.t.query(`SELECT id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped
+		rows, err := f.t.query(`SELECT id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped, up_allowed_failed
 			FROM task_instances WHERE id IN (`+placeholders(len(part))+`) AND state = 'pending'`, int64Args(part)...)
 		if err != nil {
 			return err
@@ -416,7 +426,10 @@ func (f *finisher) done() error {
 			continue
 		}
 		var failed int
-		if err := t.queryRow(`SELECT COUNT(*) FROM task_instances WHERE run_id = ? AND state IN ('failed', 'upstream_failed')`,
+		// A failure the task allows does not count (and nothing is
+		// upstream_failed by it: the rules that do not wait for a
+		// failure see it as a success).
+		if err := t.queryRow(`SELECT COUNT(*) FROM task_instances WHERE run_id = ? AND state IN ('failed', 'upstream_failed') AND NOT allow_failure`,
 			id).Scan(&failed); err != nil {
 			return err
 		}

@@ -292,7 +292,7 @@ func (db *DB) InstanceMark(ctx context.Context, runID int64, taskID string, to s
 // of its instances changed by hand.
 func settleFinishedRun(t *txn, runID int64) error {
 	_, err := t.exec(`UPDATE runs SET state = CASE WHEN EXISTS (
-			SELECT 1 FROM task_instances WHERE run_id = ? AND state IN ('failed', 'upstream_failed')) THEN 'failed' ELSE 'success' END
+			SELECT 1 FROM task_instances WHERE run_id = ? AND state IN ('failed', 'upstream_failed') AND NOT allow_failure) THEN 'failed' ELSE 'success' END
 		WHERE id = ? AND state IN ('success', 'failed') AND unfinished = 0`, runID, runID)
 	t.notify(store.TopicRuns)
 	return err
@@ -374,11 +374,18 @@ func recount(t *txn, versionID int64, ids []int64) error {
 			return `(SELECT COUNT(*) FROM version_edges e JOIN task_instances u ON u.run_id = task_instances.run_id AND u.task_id = e.upstream
 				WHERE e.version_id = ? AND e.downstream = task_instances.task_id AND u.state IN ` + states + `)`
 		}
-		args := []any{versionID, versionID, versionID, versionID}
+		allowed := func(allow bool) string {
+			if allow {
+				return " AND u.allow_failure"
+			}
+			return " AND NOT u.allow_failure"
+		}
+		args := []any{versionID, versionID, versionID, versionID, versionID}
 		args = append(args, int64Args(part)...)
 		if _, err := t.exec(`UPDATE task_instances SET
 			up_success = `+count("('success')")+`,
-			up_failed = `+count("('failed')")+`,
+			up_failed = `+count("('failed')"+allowed(false))+`,
+			up_allowed_failed = `+count("('failed')"+allowed(true))+`,
 			up_upstream_failed = `+count("('upstream_failed')")+`,
 			up_skipped = `+count("('skipped')")+`
 			WHERE id IN (`+placeholders(len(part))+`)`, args...); err != nil {

@@ -101,13 +101,13 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 		part := tasks[start:min(start+chunk, len(tasks))]
 		q := `INSERT INTO version_tasks (version_id, task_id, upstream_count, trigger_rule, priority,
 			retries, retry_delay_us, retry_exponential, max_retry_delay_us,
-			pool, pool_slots, requires, mapped, max_parallel, callbacks, queued_timeout_us, produces) VALUES `
-		args := make([]any, 0, len(part)*17)
+			pool, pool_slots, requires, mapped, max_parallel, callbacks, queued_timeout_us, produces, allow_failure) VALUES `
+		args := make([]any, 0, len(part)*18)
 		for i, vt := range part {
 			if i > 0 {
 				q += ", "
 			}
-			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 			rule := vt.TriggerRule
 			if rule == "" {
 				rule = sluice.AllSuccess
@@ -118,7 +118,7 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 			}
 			args = append(args, vid, vt.TaskID, len(vt.Upstream), string(rule), vt.Priority,
 				vt.Retry.Retries, vt.Retry.Delay.Microseconds(), vt.Retry.Exponential, vt.Retry.MaxDelay.Microseconds(),
-				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks, queuedTimeout(vt.QueuedTimeout), encodeLabels(vt.Produces))
+				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks, queuedTimeout(vt.QueuedTimeout), encodeLabels(vt.Produces), vt.AllowFailure)
 		}
 		if _, err := t.exec(q, args...); err != nil {
 			return err

@@ -231,7 +231,7 @@ func startRun(t *txn, runID, versionID int64) error {
 	}
 	res, err := t.exec(`INSERT INTO task_instances (run_id, task_id, pipeline_id, state, priority, ready_at,
 			retries, retry_delay_us, retry_exponential, max_retry_delay_us, trigger_rule, up_total,
-			pool, pool_slots, requires, limited, mapped, max_parallel, callbacks, queued_timeout_us, updated_at)
+			pool, pool_slots, requires, limited, mapped, max_parallel, callbacks, queued_timeout_us, allow_failure, updated_at)
 		SELECT CAST(? AS BIGINT), vt.task_id, v.pipeline_id,
 			CASE WHEN vt.upstream_count = 0 OR vt.trigger_rule = 'always' THEN 'queued' ELSE 'pending' END,
 			vt.priority,
@@ -240,7 +240,7 @@ func startRun(t *txn, runID, versionID int64) error {
 			vt.pool, vt.pool_slots, vt.requires,
 			-- a mapped task itself only expands; its items carry the limits
 			(NOT vt.mapped AND (vt.pool <> '' OR v.max_active_tasks > 0)),
-			vt.mapped, vt.max_parallel, vt.callbacks, vt.queued_timeout_us, CAST(? AS BIGINT)
+			vt.mapped, vt.max_parallel, vt.callbacks, vt.queued_timeout_us, vt.allow_failure, CAST(? AS BIGINT)
 		FROM version_tasks vt JOIN versions v ON v.id = vt.version_id
 		WHERE vt.version_id = ? ORDER BY vt.task_id`,
 		runID, now, now, versionID)

@@ -54,6 +54,7 @@ type task struct {
 	maxPar   int
 	cb       int
 	produces []string
+	allow    bool // allow_failure
 }
 
 // pipelineOpts are pipeline-level settings for saveWith.
@@ -77,7 +78,7 @@ func (b *testBundle) saveWith(id string, o pipelineOpts, tasks ...task) int64 {
 	hash := fmt.Sprintf("%+v;", o)
 	for _, tk := range tasks {
 		vts = append(vts, store.VersionTask{TaskID: tk.id, Upstream: tk.up, TriggerRule: tk.rule, Priority: tk.prio, Retry: tk.retry,
-			Pool: tk.pool, PoolSlots: tk.slots, Requires: tk.requires, Mapped: tk.mapped, MaxParallel: tk.maxPar, Callbacks: tk.cb, Produces: tk.produces})
+			Pool: tk.pool, PoolSlots: tk.slots, Requires: tk.requires, Mapped: tk.mapped, MaxParallel: tk.maxPar, Callbacks: tk.cb, Produces: tk.produces, AllowFailure: tk.allow})
 		hash += fmt.Sprintf("%+v;", tk)
 	}
 	res, err := b.s.PipelineSave(b.ctx, &store.PipelineSaveParams{
@@ -240,6 +241,7 @@ func Run(t *testing.T, open Opener) {
 		"TriggerEventOnce":         testTriggerEventOnce,
 		"AssetChain":               testAssetChain,
 		"AssetEventsRace":          testAssetEventsRace,
+		"AllowFailure":             testAllowFailure,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {

@@ -1,0 +1,14 @@
+-- +goose Up
+-- allow_failure: a failure of the task does not fail its run. It is copied
+-- from the version to each instance (and a mapped task's items) like the
+-- retry policy. up_allowed_failed counts the upstream instances that
+-- failed so, apart from up_failed: trigger rules that wait for a failure
+-- count them as failures, the others as successes.
+ALTER TABLE version_tasks ADD COLUMN IF NOT EXISTS allow_failure BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE task_instances ADD COLUMN IF NOT EXISTS allow_failure BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE task_instances ADD COLUMN IF NOT EXISTS up_allowed_failed INTEGER NOT NULL DEFAULT 0;
+
+-- +goose Down
+ALTER TABLE task_instances DROP COLUMN up_allowed_failed;
+ALTER TABLE task_instances DROP COLUMN allow_failure;
+ALTER TABLE version_tasks DROP COLUMN allow_failure;
