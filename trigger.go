@@ -55,7 +55,9 @@ type Upstream struct {
 }
 
 // Done is the number of upstream instances in a final state.
-func (u Upstream) Done() int { return u.Success + u.Failed + u.UpstreamFailed + u.Skipped + u.AllowedFailed }
+func (u Upstream) Done() int {
+	return u.Success + u.Failed + u.UpstreamFailed + u.Skipped + u.AllowedFailed
+}
 
 // Decide returns what becomes of a pending instance: InstanceQueued when it
 // may run, a final state (InstanceSkipped or InstanceUpstreamFailed) when it
