@@ -145,6 +145,13 @@ func table() []Route {
 			Result: TaskDetail{}, Status: 200,
 			Query:  []QueryParam{{Name: "item", Type: "integer", Doc: "the map_index of one item of a mapped task, from 0"}},
 			handle: (*API).getTask},
+		{Method: "POST", Path: "/api/v1/runs/{run}/clear", Tag: "runs", Action: auth.ChangeRuns, Summary: "Clear tasks with options: downstream, upstream, only failed, past and future runs",
+			Doc: "Airflow's Clear dialog: the finished instances selected run again with fresh retries. dry_run lists them and changes nothing; " +
+				"nothing to clear is a 409.",
+			Body: ClearRequest{}, Result: SelectionResult{}, Status: 200, handle: (*API).clearSet},
+		{Method: "POST", Path: "/api/v1/runs/{run}/mark", Tag: "runs", Action: auth.ChangeRuns, Summary: "Mark tasks success or failed with options: downstream, upstream, past and future runs",
+			Doc:  "Airflow's Mark success / Mark failed with their options. dry_run lists what would change and changes nothing.",
+			Body: MarkSetRequest{}, Result: SelectionResult{}, Status: 200, handle: (*API).markSet},
 		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/clear", Tag: "runs", Action: auth.ChangeRuns, Summary: "Run a finished task again, with everything downstream of it",
 			Result: TaskInstance{}, Status: 200, handle: (*API).clearTask},
 		{Method: "POST", Path: "/api/v1/runs/{run}/tasks/{task}/mark", Tag: "runs", Action: auth.ChangeRuns, Summary: "Set a task's final state by hand (success or failed)",

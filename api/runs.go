@@ -315,3 +315,53 @@ func (a *API) writeInstance(w http.ResponseWriter, r *http.Request, runID int64,
 	writeJSON(w, http.StatusOK, a.instanceOut(in, nil))
 	return nil
 }
+
+func (a *API) clearSet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	var req ClearRequest
+	if err := decodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	sel, err := a.ctl.ClearSet(r.Context(), &store.ClearParams{Selection: storeSelection(id, req.Selection), OnlyFailed: req.OnlyFailed}, by(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, selectionOut(req.DryRun, sel))
+	return nil
+}
+
+func (a *API) markSet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathInt(r, "run")
+	if err != nil {
+		return err
+	}
+	var req MarkSetRequest
+	if err := decodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	state := sluice.InstanceState(req.State)
+	if state != sluice.InstanceSuccess && state != sluice.InstanceFailed {
+		return sluice.Errorf(sluice.EINVALID, "state %q: tasks can be marked success or failed", req.State)
+	}
+	sel, err := a.ctl.MarkSet(r.Context(), &store.MarkParams{Selection: storeSelection(id, req.Selection), State: state}, by(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, selectionOut(req.DryRun, sel))
+	return nil
+}
+
+func storeSelection(runID int64, s Selection) store.Selection {
+	return store.Selection{RunID: runID, TaskIDs: s.Tasks, Downstream: s.Downstream, Upstream: s.Upstream, Past: s.Past, Future: s.Future, DryRun: s.DryRun}
+}
+
+func selectionOut(dry bool, sel []*store.Selected) SelectionResult {
+	out := SelectionResult{DryRun: dry, Count: len(sel), Instances: make([]SelectedInstance, 0, len(sel))}
+	for _, s := range sel {
+		out.Instances = append(out.Instances, SelectedInstance{Run: s.RunID, LogicalDate: s.LogicalDate.UTC(), Task: s.TaskID, State: string(s.State)})
+	}
+	return out
+}

@@ -138,6 +138,44 @@ func TestAllowFailure(t *testing.T) {
 	}
 }
 
+// TestClearAndMarkWithOptions: the clear and mark endpoints with
+// Airflow's options, and their errors as JSON.
+func TestClearAndMarkWithOptions(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"chain.yaml": "id: chain\ntasks:\n  a:\n    run: echo a\n  b:\n    depends_on: [a]\n    run: echo b\n",
+	})
+	first := s.trigger("chain", nil)
+	s.waitRun(first.ID, "success")
+	run := s.trigger("chain", nil)
+	s.waitRun(run.ID, "success")
+	path := fmt.Sprintf("/api/v1/runs/%d/clear", run.ID)
+	var res api.SelectionResult
+	s.asAdmin("POST", path, api.ClearRequest{Selection: api.Selection{Tasks: []string{"a"}, Downstream: true, Past: true, DryRun: true}}).want(t, 200).decode(t, &res)
+	if !res.DryRun || res.Count != 4 || res.Instances[0].Run != first.ID || res.Instances[0].Task != "a" || res.Instances[0].State != "success" {
+		t.Fatalf("dry run = %+v", res)
+	}
+	if d := s.waitRun(run.ID, "success"); d.State != "success" {
+		t.Fatalf("a dry run changed the run: %s", d.State)
+	}
+	s.asAdmin("POST", path, api.ClearRequest{Selection: api.Selection{Tasks: []string{"b"}}}).want(t, 200).decode(t, &res)
+	if res.DryRun || res.Count != 1 || res.Instances[0].Task != "b" {
+		t.Fatalf("clear = %+v", res)
+	}
+	s.waitRun(run.ID, "success")
+	s.asAdmin("POST", fmt.Sprintf("/api/v1/runs/%d/mark", run.ID), api.MarkSetRequest{Selection: api.Selection{Tasks: []string{"a"}, Downstream: true}, State: "failed"}).
+		want(t, 200).decode(t, &res)
+	if res.Count != 2 {
+		t.Fatalf("mark = %+v", res)
+	}
+	s.waitRun(run.ID, "failed")
+	s.asAdmin("POST", path, api.ClearRequest{Selection: api.Selection{}}).wantError(t, 422, "invalid")
+	s.asAdmin("POST", path, api.ClearRequest{Selection: api.Selection{Tasks: []string{"nope"}}}).wantError(t, 404, "not_found")
+	s.asAdmin("POST", fmt.Sprintf("/api/v1/runs/%d/clear", first.ID), api.ClearRequest{Selection: api.Selection{Tasks: []string{"a"}}, OnlyFailed: true}).wantError(t, 409, "conflict")
+	s.asAdmin("POST", fmt.Sprintf("/api/v1/runs/%d/mark", run.ID), api.MarkSetRequest{Selection: api.Selection{Tasks: []string{"a"}}, State: "maybe"}).wantError(t, 422, "invalid")
+	s.asAdmin("POST", path, map[string]any{"tasks": []string{"a"}, "sideways": true}).wantError(t, 400, "bad_request")
+}
+
 func TestCancelRetryClearMark(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -258,6 +258,45 @@ type RetryResult struct {
 	Retried int `json:"retried"`
 }
 
+// Selection chooses task instances to clear or mark, from tasks of one
+// run, as Airflow's Clear and Mark dialogs do.
+type Selection struct {
+	Tasks      []string `json:"tasks" doc:"the tasks chosen, at least one, each a task of the run"`
+	Downstream bool     `json:"downstream" doc:"add every task downstream of them"`
+	Upstream   bool     `json:"upstream" doc:"add every task upstream of them"`
+	Past       bool     `json:"past" doc:"the same tasks in the pipeline's runs with an earlier logical date"`
+	Future     bool     `json:"future" doc:"the same tasks in the pipeline's runs with a later logical date"`
+	DryRun     bool     `json:"dry_run" doc:"list what would change, change nothing"`
+}
+
+// ClearRequest clears task instances with options.
+type ClearRequest struct {
+	Selection
+	OnlyFailed bool `json:"only_failed" doc:"only failed and upstream_failed instances"`
+}
+
+// MarkSetRequest marks task instances success or failed with options.
+type MarkSetRequest struct {
+	Selection
+	State string `json:"state" enum:"success,failed"`
+}
+
+// SelectionResult lists the instances a clear or a mark changed (or, on
+// a dry run, would change), with their state before.
+type SelectionResult struct {
+	DryRun    bool               `json:"dry_run"`
+	Count     int                `json:"count"`
+	Instances []SelectedInstance `json:"instances"`
+}
+
+// SelectedInstance is one task instance of a SelectionResult.
+type SelectedInstance struct {
+	Run         int64     `json:"run"`
+	LogicalDate time.Time `json:"logical_date"`
+	Task        string    `json:"task"`
+	State       string    `json:"state" doc:"its state before the change"`
+}
+
 // MarkRequest sets a task's final state by hand.
 type MarkRequest struct {
 	State string `json:"state" enum:"success,failed"`

@@ -81,3 +81,15 @@ func (c *Client) GetTaskItem(ctx context.Context, run int64, task string, item i
 	q := url.Values{"item": {strconv.Itoa(item)}}
 	return call[api.TaskDetail](ctx, c, http.MethodGet, runPath(run)+"/tasks/"+esc(task), q, nil)
 }
+
+// ClearSet clears tasks of a run with options (downstream, upstream, only
+// failed, past and future runs); with DryRun it only lists them.
+func (c *Client) ClearSet(ctx context.Context, run int64, req api.ClearRequest) (*api.SelectionResult, error) {
+	return call[api.SelectionResult](ctx, c, http.MethodPost, runPath(run)+"/clear", nil, req)
+}
+
+// MarkSet marks tasks of a run success or failed with options; with
+// DryRun it only lists them.
+func (c *Client) MarkSet(ctx context.Context, run int64, req api.MarkSetRequest) (*api.SelectionResult, error) {
+	return call[api.SelectionResult](ctx, c, http.MethodPost, runPath(run)+"/mark", nil, req)
+}

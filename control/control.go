@@ -259,6 +259,34 @@ func (c *Control) Clear(ctx context.Context, runID int64, taskID, by string) err
 	return nil
 }
 
+// ClearSet clears the instances a selection names (see
+// store.ClearParams); a dry run only lists them.
+func (c *Control) ClearSet(ctx context.Context, p *store.ClearParams, by string) ([]*store.Selected, error) {
+	sel, err := c.st.InstanceClearSet(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if !p.DryRun {
+		c.logger(ctx).Info("tasks cleared", "run", p.RunID, "tasks", p.TaskIDs, "downstream", p.Downstream, "upstream", p.Upstream,
+			"only_failed", p.OnlyFailed, "past", p.Past, "future", p.Future, "instances", len(sel), "by", by)
+	}
+	return sel, nil
+}
+
+// MarkSet marks the instances a selection names success or failed (see
+// store.MarkParams); a dry run only lists them.
+func (c *Control) MarkSet(ctx context.Context, p *store.MarkParams, by string) ([]*store.Selected, error) {
+	sel, err := c.st.InstanceMarkSet(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if !p.DryRun {
+		c.logger(ctx).Info("tasks marked", "run", p.RunID, "tasks", p.TaskIDs, "state", string(p.State), "downstream", p.Downstream, "upstream", p.Upstream,
+			"past", p.Past, "future", p.Future, "instances", len(sel), "by", by)
+	}
+	return sel, nil
+}
+
 // Mark sets a task's final state by hand: success or failed.
 func (c *Control) Mark(ctx context.Context, runID int64, taskID string, state sluice.InstanceState, by string) error {
 	if err := c.st.InstanceMark(ctx, runID, taskID, state); err != nil {

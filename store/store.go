@@ -89,6 +89,14 @@ type Store interface {
 	// failed), stopping a running attempt, and lets its downstream
 	// instances react as if it had finished so.
 	InstanceMark(ctx context.Context, runID int64, taskID string, state sluice.InstanceState) error
+	// InstanceClearSet clears (or, with DryRun, lists) the finished
+	// instances that p selects, as Airflow's Clear dialog: tasks of a run,
+	// with their downstream or upstream, only failed ones, in this run and
+	// earlier or later runs of its pipeline. It returns what it cleared.
+	InstanceClearSet(ctx context.Context, p *ClearParams) ([]*Selected, error)
+	// InstanceMarkSet marks (or, with DryRun, lists) the instances that p
+	// selects success or failed, as InstanceMark does one.
+	InstanceMarkSet(ctx context.Context, p *MarkParams) ([]*Selected, error)
 	// InstanceClaim claims up to Limit claimable instances (queued, or up for
 	// retry and past their delay), highest priority first, then oldest. Each
 	// claim starts a new attempt holding a lease until LeaseExpiresAt.
@@ -580,4 +588,47 @@ type WriteProber interface {
 // database has every migration this binary needs.
 type SchemaChecker interface {
 	SchemaCheck(ctx context.Context) error
+}
+
+// Selection says which task instances a clear or a mark applies to,
+// starting from tasks of one run (Airflow's Clear and Mark options).
+type Selection struct {
+	RunID int64
+	// TaskIDs are the tasks chosen (one, or a group's); each must be a
+	// task of the run.
+	TaskIDs []string
+	// Downstream and Upstream add every task after (before) them.
+	Downstream, Upstream bool
+	// Past and Future add the same tasks in the runs of the pipeline
+	// whose logical date is before (after) the run's, at most MaxRunsSelected
+	// runs in all.
+	Past, Future bool
+	// DryRun lists what would change and changes nothing.
+	DryRun bool
+}
+
+// MaxRunsSelected bounds the runs one clear or mark can touch.
+const MaxRunsSelected = 1000
+
+// ClearParams are the arguments of Store.InstanceClearSet.
+type ClearParams struct {
+	Selection
+	// OnlyFailed keeps only failed and upstream_failed instances.
+	OnlyFailed bool
+}
+
+// MarkParams are the arguments of Store.InstanceMarkSet.
+type MarkParams struct {
+	Selection
+	// State is success or failed.
+	State sluice.InstanceState
+}
+
+// Selected is a task instance a clear or a mark applied to (or, on a dry
+// run, would apply to), with its state before.
+type Selected struct {
+	RunID       int64
+	LogicalDate time.Time
+	TaskID      string
+	State       sluice.InstanceState
 }

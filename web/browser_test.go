@@ -474,6 +474,22 @@ func TestBrowser(t *testing.T) {
 		if eval[bool](t, ctx, `document.querySelector('#task-alert .tag.allowed') !== null`) {
 			t.Error("alert, which does not allow failure, is marked allowed")
 		}
+
+		// Clear with options: the dialog previews what the options
+		// select, and clears that.
+		runPath := eval[string](t, ctx, `location.pathname`)
+		do(t, ctx, "open the clear dialog", chromedp.Click(chromedp.CSS("#task-try a.act-clear")))
+		waitJS(t, ctx, "the preview of try and its downstream", `location.pathname === "`+runPath+`/clear" && document.querySelectorAll('#selection-list tbody tr').length === 2`, 10*time.Second)
+		if got := eval[string](t, ctx, `[...document.querySelectorAll('#selection-list tbody tr')].map(r => r.dataset.task).join(",")`); got != "alert,try" && got != "try,alert" {
+			t.Errorf("previewed %q, want try and alert", got)
+		}
+		br.shot(ctx, "clear-dialog")
+		do(t, ctx, "without downstream", chromedp.Click(chromedp.CSS(`#selection-options input[name=downstream]`)), chromedp.Click(chromedp.CSS("#selection-preview")))
+		waitJS(t, ctx, "only try", `document.querySelectorAll('#selection-list tbody tr').length === 1 && document.querySelector('#selection-list tbody tr').dataset.task === "try"`, 10*time.Second)
+		do(t, ctx, "clear it", chromedp.Click(chromedp.CSS("#selection-apply button[type=submit]")))
+		waitJS(t, ctx, "back on the run, try cleared", `location.pathname === "`+runPath+`" && document.body.textContent.includes("1 task instance in 1 run cleared")`, 10*time.Second)
+		waitJS(t, ctx, "try failed a second time, the run still green", `document.querySelector('#task-try').dataset.state === "failed" && document.querySelector('#task-try td[data-label=Attempts]').textContent.trim().startsWith("2") && document.querySelector('#run-state').dataset.state === "success"`, 60*time.Second)
+		noCSPViolations(t, ctx)
 	})
 
 	var runURL string

@@ -119,6 +119,8 @@ func TestUIAndAPIAgree(t *testing.T) {
 		{"POST /runs/{id}/cancel", "POST /api/v1/runs/{run}/cancel"},
 		{"POST /runs/{id}/retry", "POST /api/v1/runs/{run}/retry"},
 		{"POST /runs/{id}/tasks/{task}/clear", "POST /api/v1/runs/{run}/tasks/{task}/clear"},
+		{"POST /runs/{id}/clear", "POST /api/v1/runs/{run}/clear"},
+		{"POST /runs/{id}/mark", "POST /api/v1/runs/{run}/mark"},
 		{"POST /runs/{id}/tasks/{task}/mark", "POST /api/v1/runs/{run}/tasks/{task}/mark"},
 		{"GET /pools", "GET /api/v1/pools"},
 		{"POST /pools", "PUT /api/v1/pools/{name}"},

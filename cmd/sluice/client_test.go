@@ -332,10 +332,41 @@ tasks:
 	s.cli(t, "runs", "retry", fmt.Sprint(flaky)).want(t, 0, "retrying 1 task")
 	s.cli(t, "runs", "show", fmt.Sprint(flaky), "--wait").want(t, 0, "success")
 	s.cli(t, "runs", "retry", fmt.Sprint(flaky)).want(t, 0, "no failed tasks")
-	s.cli(t, "runs", "mark", fmt.Sprint(flaky), "check", "failed").want(t, 0, "is failed")
-	s.cli(t, "runs", "clear", fmt.Sprint(flaky), "check").want(t, 0, "task check of run")
+	s.cli(t, "runs", "mark", fmt.Sprint(flaky), "check", "failed").want(t, 0, "marked failed 1 task instance(s) in 1 run(s)")
+	s.cli(t, "runs", "clear", fmt.Sprint(flaky), "check").want(t, 0, "cleared 1 task instance(s) in 1 run(s)")
 	s.cli(t, "runs", "show", fmt.Sprint(flaky), "--wait").want(t, 0)
 	s.cli(t, "runs", "mark", fmt.Sprint(flaky), "check", "maybe").want(t, 2)
+}
+
+// TestCLIClearOptions clears and marks with Airflow's options: a dry
+// run, downstream or not, past runs, only failed ones.
+func TestCLIClearOptions(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"chain.yaml": "id: chain\ntasks:\n  a:\n    run: echo a\n  b:\n    depends_on: [a]\n    run: echo b\n  c:\n    depends_on: [b]\n    run: echo c\n",
+	})
+	r1 := runID(t, s.cli(t, "pipelines", "trigger", "chain", "--wait").want(t, 0))
+	r2 := runID(t, s.cli(t, "pipelines", "trigger", "chain", "--wait").want(t, 0))
+	run := fmt.Sprint(r2)
+	r := s.cli(t, "runs", "clear", run, "b", "--dry-run").want(t, 0, "would clear 2 task instance(s) in 1 run(s)")
+	if !regexp.MustCompile(`(?m)^` + run + `\s+\S+ \S+ UTC\s+b\s+success$`).MatchString(r.stdout) || !strings.Contains(r.stdout, "c  ") {
+		t.Errorf("dry run does not list b and c of run %s:\n%s", run, r.stdout)
+	}
+	r = s.cli(t, "runs", "clear", run, "b", "--downstream=false", "--past", "--dry-run").want(t, 0, "would clear 2 task instance(s) in 2 run(s)")
+	if !strings.Contains(r.stdout, fmt.Sprint(r1)+" ") {
+		t.Errorf("--past does not list run %d:\n%s", r1, r.stdout)
+	}
+	var res api.SelectionResult
+	s.cli(t, "runs", "clear", run, "a", "--upstream", "--dry-run", "--json").want(t, 0).decode(t, &res)
+	if !res.DryRun || res.Count != 3 {
+		t.Errorf("--json dry run = %+v, want 3 instances (a and its downstream)", res)
+	}
+	s.cli(t, "runs", "clear", run, "a", "--only-failed").want(t, 1, "nothing to clear")
+	s.cli(t, "runs", "clear", run, "nope").want(t, 1, `task "nope" not found in run `+run)
+	s.cli(t, "runs", "clear", run, "b", "--downstream=false").want(t, 0, "cleared 1 task instance(s) in 1 run(s)")
+	s.cli(t, "runs", "show", run, "--wait").want(t, 0, "success")
+	s.cli(t, "runs", "mark", run, "b", "failed", "--downstream").want(t, 0, "marked failed 2 task instance(s) in 1 run(s)")
+	s.cli(t, "runs", "show", run).want(t, 0, "failed")
 }
 
 func TestCLITokensAndUsers(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -340,52 +339,3 @@ retries afresh; the run is running again until they finish.`,
 	}
 }
 
-func runsClearCmd(r *remote) *cobra.Command {
-	return &cobra.Command{
-		Use:   "clear RUN TASK",
-		Short: "Run a finished task again, with every task downstream of it",
-		Args:  usageArgs(cobra.ExactArgs(2)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return taskAction(cmd, r, args, func(ctx context.Context, c *client.Client, id int64) (*api.TaskInstance, error) {
-				return c.Clear(ctx, id, args[1])
-			})
-		},
-	}
-}
-
-func runsMarkCmd(r *remote) *cobra.Command {
-	return &cobra.Command{
-		Use:   "mark RUN TASK success|failed",
-		Short: "Set a task's final state by hand; its downstream tasks react as if it had finished so",
-		Args:  usageArgs(cobra.ExactArgs(3)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			state := strings.ToLower(args[2])
-			if state != "success" && state != "failed" {
-				return exitWith(2, errors.New("a task can be marked success or failed, not "+args[2]))
-			}
-			return taskAction(cmd, r, args, func(ctx context.Context, c *client.Client, id int64) (*api.TaskInstance, error) {
-				return c.Mark(ctx, id, args[1], state)
-			})
-		},
-	}
-}
-
-func taskAction(cmd *cobra.Command, r *remote, args []string, do func(context.Context, *client.Client, int64) (*api.TaskInstance, error)) error {
-	id, err := runArg(args[0])
-	if err != nil {
-		return err
-	}
-	c, err := r.client()
-	if err != nil {
-		return err
-	}
-	t, err := do(cmd.Context(), c, id)
-	if err != nil {
-		return r.fail(err)
-	}
-	if r.json {
-		return printJSON(cmd.OutOrStdout(), t)
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "task %s of run %d is %s\n", t.Task, id, t.State)
-	return nil
-}

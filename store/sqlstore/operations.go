@@ -218,74 +218,8 @@ func (db *DB) InstanceClear(ctx context.Context, runID int64, taskID string) err
 
 // InstanceMark implements store.Store.
 func (db *DB) InstanceMark(ctx context.Context, runID int64, taskID string, to sluice.InstanceState) error {
-	if to != sluice.InstanceSuccess && to != sluice.InstanceFailed {
-		return sluice.Errorf(sluice.EINVALID, "a task can be marked success or failed, not %q", to)
-	}
-	return dbErr(db.inTx(ctx, "InstanceMark", func(t *txn) error {
-		now := us(t.now)
-		if _, err := t.exec(`UPDATE attempts SET state = 'cancelled', finished_at = ?, error = ?
-			WHERE run_id = ? AND task_id = ? AND state = 'running'`, now, "marked "+string(to)+" by hand", runID, taskID); err != nil {
-			return err
-		}
-		var (
-			id        int64
-			state     string
-			versionID int64
-			runState  string
-		)
-		err := t.queryRow(`SELECT ti.id, ti.state, r.version_id, r.state FROM task_instances ti JOIN runs r ON r.id = ti.run_id
-			WHERE ti.run_id = ? AND ti.task_id = ? AND ti.map_index = -1`+db.d.ForUpdate, runID, taskID).Scan(&id, &state, &versionID, &runState)
-		if errors.Is(err, sql.ErrNoRows) {
-			return sluice.Errorf(sluice.ENOTFOUND, "task %q not found in run %d", taskID, runID)
-		}
-		if err != nil {
-			return err
-		}
-		if sluice.RunState(runState) == sluice.RunCancelled {
-			return sluice.Errorf(sluice.ECONFLICT, "run %d was cancelled", runID)
-		}
-		t.notify(store.TopicLeases)
-		f := newFinisher(t)
-		// A mapped task's unfinished items end with it.
-		res, err := t.exec(`UPDATE task_instances SET state = 'cancelled', finished_at = ?, updated_at = ?
-			WHERE parent_id = ? AND state IN `+unfinishedStates, now, now, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			f.acct(runID).finished += int(n)
-		}
-		if !sluice.InstanceState(state).Finished() {
-			if err := f.finish([]int64{id}, to); err != nil {
-				return err
-			}
-			return f.done()
-		}
-		if sluice.InstanceState(state) == to {
-			return nil
-		}
-		// Already final: change the state, and let pending downstream
-		// instances count again.
-		if _, err := t.exec(`UPDATE task_instances SET state = ?, updated_at = ? WHERE id = ?`, string(to), now, id); err != nil {
-			return err
-		}
-		t.notify(store.TopicInstances)
-		pending, err := t.ids(`SELECT ti.id FROM task_instances ti JOIN version_edges e ON e.version_id = ? AND e.downstream = ti.task_id
-			WHERE ti.run_id = ? AND e.upstream = ? AND ti.state = 'pending'`, versionID, runID, taskID)
-		if err != nil {
-			return err
-		}
-		if err := recount(t, versionID, pending); err != nil {
-			return err
-		}
-		if err := f.decide(pending); err != nil {
-			return err
-		}
-		if err := f.done(); err != nil {
-			return err
-		}
-		return settleFinishedRun(t, runID)
-	}))
+	_, err := db.InstanceMarkSet(ctx, &store.MarkParams{Selection: store.Selection{RunID: runID, TaskIDs: []string{taskID}}, State: to})
+	return err
 }
 
 // settleFinishedRun recomputes the final state of a finished run after one

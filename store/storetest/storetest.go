@@ -242,6 +242,7 @@ func Run(t *testing.T, open Opener) {
 		"AssetChain":               testAssetChain,
 		"AssetEventsRace":          testAssetEventsRace,
 		"AllowFailure":             testAllowFailure,
+		"ClearSetAndMarkSet":       testClearSetAndMarkSet,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
