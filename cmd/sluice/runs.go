@@ -338,4 +338,3 @@ retries afresh; the run is running again until they finish.`,
 		},
 	}
 }
-
