@@ -240,6 +240,7 @@ func Run(t *testing.T, open Opener) {
 		"TriggerEventOnce":         testTriggerEventOnce,
 		"AssetChain":               testAssetChain,
 		"AssetEventsRace":          testAssetEventsRace,
+		"AssetView":                testAssetView,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
