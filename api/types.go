@@ -526,3 +526,40 @@ type CleanupPipeline struct {
 	Runs             int64      `json:"runs"`
 	Oldest           *time.Time `json:"oldest" doc:"when the oldest of them finished"`
 }
+
+// Asset is an asset with its newest event, the tasks that produce it and
+// the pipelines scheduled on it.
+type Asset struct {
+	Name      string          `json:"name"`
+	Events    int64           `json:"events" doc:"how many of its events are stored; retention prunes old ones"`
+	LastEvent *AssetEvent     `json:"last_event" doc:"its newest event; null without events"`
+	Producers []AssetProducer `json:"producers" doc:"the tasks of live pipeline versions that list it under produces:"`
+	Consumers []string        `json:"consumers" doc:"the pipelines scheduled on it"`
+}
+
+// AssetProducer is a task that produces an asset.
+type AssetProducer struct {
+	Pipeline string `json:"pipeline"`
+	Task     string `json:"task"`
+}
+
+// AssetList is a page of assets, ordered by name.
+type AssetList struct {
+	Assets    []Asset `json:"assets"`
+	NextAfter string  `json:"next_after,omitempty" doc:"pass as after= for the next page; absent on the last page"`
+}
+
+// AssetDetail is an asset with where each consumer stands and its recent
+// events.
+type AssetDetail struct {
+	Asset
+	ConsumerStatus []AssetConsumer `json:"consumer_status" doc:"per pipeline scheduled on the asset, whether it has an event the pipeline has not consumed"`
+	RecentEvents   []AssetEvent    `json:"recent_events" doc:"the newest events, newest first, at most 20"`
+}
+
+// AssetConsumer is where a pipeline scheduled on an asset stands with it.
+type AssetConsumer struct {
+	Pipeline       string `json:"pipeline"`
+	LastConsumedID int64  `json:"last_consumed_id" doc:"the newest event of the asset the pipeline's asset-triggered runs consumed, or that was newest when it began to wait; 0 for none"`
+	Fresh          bool   `json:"fresh" doc:"the asset has an event newer than last_consumed_id: the pipeline waits for its other assets, or its run is being made"`
+}
