@@ -26,6 +26,9 @@ type pipelineHead struct {
 	P    *pipeline.Pipeline
 	Tab  string
 	Next *time.Time
+	// Assets is what a pipeline scheduled on assets waits for; nil for
+	// other pipelines.
+	Assets *assetWait
 	// Fingerprint is the state the page shows, for its event stream.
 	Fingerprint string
 }
@@ -43,6 +46,9 @@ func (w *Web) loadHead(ctx context.Context, id, tab string) (*pipelineHead, erro
 	h := &pipelineHead{SP: sp, P: p, Tab: tab}
 	if next, ok := w.ctl.NextRun(sp, p); ok {
 		h.Next = &next
+	}
+	if h.Assets, err = w.loadAssetWait(ctx, id); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
