@@ -265,7 +265,7 @@ func (g *lineage) draw(current string) *lineageView {
 	// Asset names run longer than task ids: a wider box before cutting.
 	width := func(n string) float64 {
 		_, name := nodeKind(n)
-		return math.Max(graphMinW, math.Min(lineageMaxW, float64(utf8.RuneCountInString(name))*graphCharW+graphPadW))
+		return math.Max(graphMinW, math.Min(lineageMaxW, float64(utf8.RuneCountInString(name))*graphCharW+graphPadW+12))
 	}
 	lay := layoutDAG(g.nodes, g.deps, width)
 	v := &lineageView{Width: math.Ceil(lay.Width), Height: math.Ceil(lay.Height)}

@@ -164,6 +164,9 @@ func TestBrowserAssets(t *testing.T) {
 		// A name that no asset can have, and one nothing knows.
 		do(t, ctx, "open a bad name", chromedp.Navigate(base+"/assets/has%20space"))
 		waitJS(t, ctx, "the invalid-name page", `document.body.textContent.includes("is not an asset name")`, 10*time.Second)
+		// Markup in the path is text on the page.
+		do(t, ctx, "open a name with markup", chromedp.Navigate(base+"/assets/"+url.PathEscape(`<img src=x onerror=alert(1)>"'`)))
+		waitJS(t, ctx, "the markup as text", `document.querySelector('main').textContent.includes('"<img src=x onerror=alert(1)>\\"\'" is not an asset name') && !document.querySelector('main img')`, 10*time.Second)
 		do(t, ctx, "open an unknown asset", chromedp.Navigate(base+"/assets/no.such"))
 		waitJS(t, ctx, "the unknown-asset page", `document.body.textContent.includes('asset "no.such" is unknown')`, 10*time.Second)
 	})
