@@ -166,33 +166,46 @@ func lineageOf(assets []*store.AssetInfo) *lineage {
 			edge(an, pipelineNode(p))
 		}
 	}
-	// A stable order that puts producers before what they make where it
-	// can: the layout breaks any cycle it still finds.
-	slices.SortStableFunc(g.nodes, func(x, y string) int { return g.depth(x) - g.depth(y) })
+	g.nodes = g.order()
 	return g
 }
 
-// depth is the longest path to n from a node without upstream nodes,
-// with cycles cut.
-func (g *lineage) depth(n string) int {
-	memo := map[string]int{}
-	var visit func(n string, path map[string]bool) int
-	visit = func(n string, path map[string]bool) int {
-		if d, ok := memo[n]; ok {
-			return d
-		}
-		path[n] = true
-		d := 0
-		for _, u := range g.deps[n] {
-			if !path[u] {
-				d = max(d, visit(u, path)+1)
+// order sorts the nodes so that each comes after its upstream nodes
+// (Kahn's algorithm, by name among the ready ones). A cycle through
+// assets (which loading reports) is entered at a node some of whose
+// upstream nodes are already placed, so that only the edge closing the
+// cycle points backwards; draw leaves that edge out.
+func (g *lineage) order() []string {
+	names := slices.Clone(g.nodes)
+	slices.Sort(names)
+	placed := map[string]bool{}
+	out := make([]string, 0, len(names))
+	for len(out) < len(names) {
+		pick, best := "", -1
+		for _, n := range names {
+			if placed[n] {
+				continue
+			}
+			done, all := 0, true
+			for _, u := range g.deps[n] {
+				if placed[u] {
+					done++
+				} else {
+					all = false
+				}
+			}
+			if all {
+				pick = n
+				break
+			}
+			if done > best {
+				pick, best = n, done
 			}
 		}
-		delete(path, n)
-		memo[n] = d
-		return d
+		placed[pick] = true
+		out = append(out, pick)
 	}
-	return visit(n, map[string]bool{})
+	return out
 }
 
 // around returns the part of g upstream and downstream of n, with the
@@ -267,7 +280,21 @@ func (g *lineage) draw(current string) *lineageView {
 		_, name := nodeKind(n)
 		return math.Max(graphMinW, math.Min(lineageMaxW, float64(utf8.RuneCountInString(name))*graphCharW+graphPadW+12))
 	}
-	lay := layoutDAG(g.nodes, g.deps, width)
+	// Only edges that point forwards in g's order: the one edge that
+	// closes a cycle is left out (see order).
+	index := map[string]int{}
+	for i, n := range g.nodes {
+		index[n] = i
+	}
+	deps := map[string][]string{}
+	for n, ups := range g.deps {
+		for _, u := range ups {
+			if index[u] < index[n] {
+				deps[n] = append(deps[n], u)
+			}
+		}
+	}
+	lay := layoutDAG(g.nodes, deps, width)
 	v := &lineageView{Width: math.Ceil(lay.Width), Height: math.Ceil(lay.Height)}
 	for _, b := range lay.Boxes {
 		kind, name := nodeKind(b.ID)

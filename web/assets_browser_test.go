@@ -182,6 +182,10 @@ func TestBrowserAssets(t *testing.T) {
 	})
 
 	t.Run("triggered by assets", func(t *testing.T) {
+		// weekly's page, open while the event comes, follows it live.
+		live := br.tab()
+		do(t, live, "open weekly", chromedp.Navigate(base+"/pipelines/weekly"))
+		waitJS(t, live, "the waiting-for line", `document.querySelector('#asset-wait dd').textContent.includes("no event yet")`, 20*time.Second)
 		st, body := apiCall("POST", "/api/v1/assets/crm.customers/events", []byte(`{"extra":{"rows":"12"}}`), nil)
 		if st != 201 {
 			t.Fatalf("emit crm.customers: %d %s", st, body)
@@ -205,8 +209,7 @@ func TestBrowserAssets(t *testing.T) {
 		waitJS(t, ctx, "a link to the producing run", fmt.Sprintf(`document.querySelector('#run-trigger a.producer-run[href="/runs/%d"]')`, buildRun), 5*time.Second)
 		noCSPViolations(t, ctx)
 		br.shot(ctx, "run-triggered-by-assets")
-		do(t, ctx, "open weekly again", chromedp.Navigate(base+"/pipelines/weekly"))
-		waitJS(t, ctx, "both consumed", `document.querySelector('#asset-wait dd').textContent.trim().startsWith("waiting for crm.customers: last event")`, 20*time.Second)
+		waitJS(t, live, "both consumed, without a reload", `document.querySelector('#asset-wait dd').textContent.trim().startsWith("waiting for crm.customers: last event")`, 30*time.Second)
 	})
 
 	t.Run("triggered by a webhook", func(t *testing.T) {

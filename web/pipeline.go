@@ -80,6 +80,14 @@ func (w *Web) pipelineFingerprint(ctx context.Context, id string) (string, error
 			fmt.Fprintf(h, "%s[%d]=%s/%d,", in.TaskID, in.MapIndex, in.State, in.Attempts)
 		}
 	}
+	// What a pipeline on assets waits for changes with every event.
+	waits, err := w.st.AssetConsumerStatus(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range waits {
+		fmt.Fprintf(h, "asset %s:%d/%d;", s.Asset, s.LastConsumedID, s.NewestID)
+	}
 	return fmt.Sprintf("%x", h.Sum64()), nil
 }
 
