@@ -233,17 +233,19 @@ func TestBrowserAssets(t *testing.T) {
 			t.Errorf("webhook trigger = %q", got)
 		}
 		noCSPViolations(t, ctx)
+		br.shot(ctx, "run-triggered-by-webhook")
 	})
 
 	// Phones: the pages fit.
 	phone := br.tab()
 	do(t, phone, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	for _, p := range []string{"/assets", "/assets/" + url.PathEscape(oddAsset)} {
+	for i, p := range []string{"/assets", "/assets/" + url.PathEscape(oddAsset)} {
 		do(t, phone, "open "+p, chromedp.Navigate(base+p))
 		waitJS(t, phone, "the page", `document.querySelector('h1')`, 20*time.Second)
 		if w := eval[int](t, phone, `document.documentElement.scrollWidth`); w > 400 {
 			t.Errorf("%s is %dpx wide on a 390px phone: %s", p, w, eval[string](t, phone, wideElements))
 		}
+		br.shot(phone, []string{"phone-assets", "phone-asset"}[i])
 	}
 	br.mu.Lock()
 	defer br.mu.Unlock()
