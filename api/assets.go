@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -124,4 +125,40 @@ func assetOut(as *store.AssetInfo) Asset {
 	}
 	out.Consumers = append(out.Consumers, as.Consumers...)
 	return out
+}
+
+// runTriggers lists the trigger events of a run, with the asset events an
+// asset run consumed.
+func (a *API) runTriggers(ctx context.Context, runID int64) ([]RunTrigger, error) {
+	trs, err := a.st.RunTriggerList(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RunTrigger, 0, len(trs))
+	for _, tr := range trs {
+		rt := RunTrigger{Source: tr.Source, Key: tr.Key, ReceivedAt: utc(tr.ReceivedAt)}
+		if tr.Source == store.AssetSource {
+			consumed := store.ParseAssetKey(tr.Key)
+			ids := make([]int64, len(consumed))
+			for i, c := range consumed {
+				ids[i] = c.EventID
+			}
+			evs, err := a.st.AssetEventsByID(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range consumed {
+				ca := ConsumedAsset{Asset: c.Asset, EventID: c.EventID}
+				for _, e := range evs {
+					if e.ID == c.EventID {
+						ev := assetEventOut(e)
+						ca.Event = &ev
+					}
+				}
+				rt.Assets = append(rt.Assets, ca)
+			}
+		}
+		out = append(out, rt)
+	}
+	return out, nil
 }

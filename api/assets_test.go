@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -120,6 +121,28 @@ func TestAssetsListAndShow(t *testing.T) {
 	if d.Name != odd || d.Events != 1 || d.LastEvent == nil || d.LastEvent.RunID == nil || *d.LastEvent.RunID != run.ID ||
 		len(d.RecentEvents) != 1 || len(d.ConsumerStatus) != 1 || !d.ConsumerStatus[0].Fresh || d.ConsumerStatus[0].Pipeline != "use" {
 		t.Fatalf("detail = %+v", d)
+	}
+
+	// The other asset completes use: its run names both events it
+	// consumed, the first with the run that produced it.
+	var res api.AssetEventResult
+	s.asAdmin("POST", "/api/v1/assets/other.thing/events", api.AssetEventRequest{}).want(t, 201).decode(t, &res)
+	if len(res.Runs) != 1 || res.Runs[0].Pipeline != "use" {
+		t.Fatalf("emit other.thing = %+v, want a run of use", res)
+	}
+	var rd api.RunDetail
+	s.do(request{method: "GET", path: fmt.Sprintf("/api/v1/runs/%d", res.Runs[0].ID), token: viewer}).want(t, 200).decode(t, &rd)
+	if len(rd.Triggers) != 1 || rd.Triggers[0].Source != "assets" || len(rd.Triggers[0].Assets) != 2 {
+		t.Fatalf("triggers of use's run = %+v", rd.Triggers)
+	}
+	other, made := rd.Triggers[0].Assets[0], rd.Triggers[0].Assets[1]
+	if other.Asset != "other.thing" || other.Event == nil || other.Event.RunID != nil || other.EventID != res.Event.ID ||
+		made.Asset != odd || made.Event == nil || made.Event.RunID == nil || *made.Event.RunID != run.ID {
+		t.Fatalf("consumed = %+v, %+v", other, made)
+	}
+	s.asAdmin("GET", fmt.Sprintf("/api/v1/runs/%d", run.ID), nil).want(t, 200).decode(t, &rd)
+	if len(rd.Triggers) != 0 {
+		t.Fatalf("a manual run's triggers = %+v", rd.Triggers)
 	}
 
 	s.do(request{method: "GET", path: "/api/v1/assets/has%20space", token: viewer}).wantError(t, 422, "invalid")

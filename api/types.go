@@ -174,6 +174,24 @@ type RunDetail struct {
 	// Children are the runs this run's pipeline: tasks started, oldest
 	// first.
 	Children []Run `json:"children" doc:"runs started by this run's pipeline: tasks, oldest first"`
+	// Triggers are the trigger events that asked for the run.
+	Triggers []RunTrigger `json:"triggers" doc:"the events that asked for the run: a webhook delivery, or the asset events an asset run consumed; empty for other runs"`
+}
+
+// RunTrigger is an event that asked for a run.
+type RunTrigger struct {
+	Source     string    `json:"source" doc:"webhook, webhook/<name>, or assets"`
+	Key        string    `json:"key" doc:"a webhook delivery's dedup key (unkeyed__… when it sent none); for assets, asset:event pairs"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Assets are, for an asset run, each asset with the event consumed.
+	Assets []ConsumedAsset `json:"assets,omitempty" doc:"for source assets: each asset with the newest event of it the run consumed"`
+}
+
+// ConsumedAsset is an asset and the event of it an asset run consumed.
+type ConsumedAsset struct {
+	Asset   string      `json:"asset"`
+	EventID int64       `json:"event_id"`
+	Event   *AssetEvent `json:"event" doc:"the event, with its producer; null once retention pruned it"`
 }
 
 // TaskInstance is one task inside one run.

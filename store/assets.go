@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -126,4 +128,32 @@ func (s *AssetConsumerState) Fresh() bool { return s.NewestID > s.LastConsumedID
 type RunTrigger struct {
 	Source, Key string
 	ReceivedAt  time.Time
+}
+
+// ConsumedEvent is an asset and the newest event of it that an
+// asset-triggered run consumed.
+type ConsumedEvent struct {
+	Asset   string
+	EventID int64
+}
+
+// ParseAssetKey reads the key of an asset-triggered run's trigger event
+// (source AssetSource), "a:12,b:15": each asset with the newest event of
+// it the run consumed. An asset name holds no comma but may hold colons,
+// so the id is after the last one. A hashed key (of a very long list)
+// and parts it cannot read name nothing.
+func ParseAssetKey(key string) []ConsumedEvent {
+	var out []ConsumedEvent
+	for _, part := range strings.Split(key, ",") {
+		i := strings.LastIndexByte(part, ':')
+		if i <= 0 || strings.ContainsAny(part[:i], " \t\n") {
+			continue
+		}
+		id, err := strconv.ParseInt(part[i+1:], 10, 64)
+		if err != nil || id <= 0 {
+			continue
+		}
+		out = append(out, ConsumedEvent{Asset: part[:i], EventID: id})
+	}
+	return out
 }

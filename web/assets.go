@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -389,7 +388,9 @@ func (w *Web) loadRunTrigger(ctx context.Context, run *store.Run) (*runTrigger, 
 	for _, tr := range trs {
 		if tr.Source == store.AssetSource {
 			t.ReceivedAt = tr.ReceivedAt
-			t.Assets = append(t.Assets, parseConsumed(tr.Key)...)
+			for _, c := range store.ParseAssetKey(tr.Key) {
+				t.Assets = append(t.Assets, consumedAsset{Name: c.Asset, EventID: c.EventID})
+			}
 			continue
 		}
 		if t.Webhook == "" {
@@ -416,26 +417,6 @@ func (w *Web) loadRunTrigger(ctx context.Context, run *store.Run) (*runTrigger, 
 		}
 	}
 	return t, nil
-}
-
-// parseConsumed reads the key of an asset run's trigger event,
-// "a:12,b:15": each asset with the newest event of it the run consumed.
-// An asset name holds no comma but may hold colons, so the id is after
-// the last one. A hashed key (of a very long list) names nothing.
-func parseConsumed(key string) []consumedAsset {
-	var out []consumedAsset
-	for _, part := range strings.Split(key, ",") {
-		i := strings.LastIndexByte(part, ':')
-		if i <= 0 {
-			continue
-		}
-		id, err := strconv.ParseInt(part[i+1:], 10, 64)
-		if err != nil || id <= 0 || !pipeline.ValidAssetName(part[:i]) {
-			continue
-		}
-		out = append(out, consumedAsset{Name: part[:i], EventID: id})
-	}
-	return out
 }
 
 // ExtraOf is an event's extra values as key=value pairs, sorted by key.

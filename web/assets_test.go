@@ -1,33 +1,12 @@
 package web
 
 import (
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sluice-dev/sluice/store"
 )
-
-func TestParseConsumed(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		key  string
-		want []consumedAsset
-	}{
-		{"warehouse.orders:12", []consumedAsset{{Name: "warehouse.orders", EventID: 12}}},
-		// A name may hold colons: the id is after the last one.
-		{"a:3,s3://lake/k@v=1:15", []consumedAsset{{Name: "a", EventID: 3}, {Name: "s3://lake/k@v=1", EventID: 15}}},
-		// A hashed key (of a long list) and junk name nothing.
-		{"sha256:0f3a9c", nil},
-		{"", nil},
-		{"a:x,:4,b:0,c:-1,has space:2", nil},
-	} {
-		if got := parseConsumed(tc.key); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("parseConsumed(%q) = %+v, want %+v", tc.key, got, tc.want)
-		}
-	}
-}
 
 // TestLineage draws pipelines and assets: producers before their assets,
 // assets before their consumers, and around an asset only what is up-

@@ -117,6 +117,9 @@ func testAssetView(t *testing.T, open Opener) {
 			t.Fatalf("trigger key %q lacks %q", trs[0].Key, want)
 		}
 	}
+	if got := store.ParseAssetKey(trs[0].Key); len(got) != 2 || got[0].Asset != odd || got[0].EventID != res.Event.ID || got[1].Asset != "warehouse.orders" {
+		t.Fatalf("ParseAssetKey(%q) = %+v", trs[0].Key, got)
+	}
 	if trs, err := b.s.RunTriggerList(b.ctx, run.ID); err != nil || len(trs) != 0 {
 		t.Fatalf("RunTriggerList(manual run) = %+v, %v", trs, err)
 	}
