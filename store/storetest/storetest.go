@@ -186,6 +186,7 @@ func isLeaseLost(err error) bool { return errors.Is(err, sluice.ErrLeaseLost) }
 // Run runs the whole suite.
 func Run(t *testing.T, open Opener) {
 	tests := map[string]func(t *testing.T, open Opener){
+		"AssetView":                testAssetView,
 		"PipelineVersions":         testPipelineVersions,
 		"PipelineParseError":       testPipelineParseError,
 		"PipelinePauseAndDue":      testPipelinePauseAndDue,
@@ -240,7 +241,6 @@ func Run(t *testing.T, open Opener) {
 		"TriggerEventOnce":         testTriggerEventOnce,
 		"AssetChain":               testAssetChain,
 		"AssetEventsRace":          testAssetEventsRace,
-		"AssetView":                testAssetView,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
