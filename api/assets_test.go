@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +73,82 @@ func TestAssetChain(t *testing.T) {
 	if len(res.Runs) != 0 || len(runsOf("report")) != 1 {
 		t.Fatalf("second customers event ran %+v", res.Runs)
 	}
+}
+
+// TestAssetsListAndShow reads the assets through the API: the list with
+// producers and consumers, one asset (its name holding / : @ + =) with
+// where its consumer stands, and the answers for a bad and an unknown
+// name. A viewer may read them.
+func TestAssetsListAndShow(t *testing.T) {
+	t.Parallel()
+	const odd = "s3://bucket/k@v1+x=y"
+	s := startServer(t, map[string]string{
+		"make.yaml": "id: make\ntasks:\n  build:\n    run: \"true\"\n    produces: [\"" + odd + "\", warehouse.orders]\n",
+		"use.yaml":  "id: use\nschedule: {assets: [\"" + odd + "\", other.thing]}\ntasks:\n  t:\n    run: \"true\"\n",
+	})
+	for _, id := range []string{"make", "use"} {
+		waitFor(t, 30*time.Second, id+" to load", func() bool { return s.asAdmin("GET", "/api/v1/pipelines/"+id, nil).status == 200 })
+	}
+	viewer := s.createToken("viewer")
+	var list api.AssetList
+	s.do(request{method: "GET", path: "/api/v1/assets", token: viewer}).want(t, 200).decode(t, &list)
+	var names []string
+	for _, a := range list.Assets {
+		names = append(names, a.Name)
+	}
+	if got := strings.Join(names, " "); got != "other.thing "+odd+" warehouse.orders" || list.NextAfter != "" {
+		t.Fatalf("assets = %q (next %q)", got, list.NextAfter)
+	}
+	if a := list.Assets[1]; len(a.Producers) != 1 || a.Producers[0] != (api.AssetProducer{Pipeline: "make", Task: "build"}) ||
+		len(a.Consumers) != 1 || a.Consumers[0] != "use" || a.LastEvent != nil || a.Events != 0 {
+		t.Fatalf("%s = %+v", odd, a)
+	}
+	s.do(request{method: "GET", path: "/api/v1/assets?limit=2", token: viewer}).want(t, 200).decode(t, &list)
+	if len(list.Assets) != 2 || list.NextAfter != odd {
+		t.Fatalf("first page of 2 = %+v", list)
+	}
+	list = api.AssetList{}
+	s.do(request{method: "GET", path: "/api/v1/assets?limit=2&after=" + url.QueryEscape(odd), token: viewer}).want(t, 200).decode(t, &list)
+	if len(list.Assets) != 1 || list.Assets[0].Name != "warehouse.orders" || list.NextAfter != "" {
+		t.Fatalf("second page = %+v", list)
+	}
+
+	run := s.trigger("make", nil)
+	s.waitRun(run.ID, "success")
+	path := "/api/v1/assets/" + url.PathEscape(odd)
+	var d api.AssetDetail
+	s.do(request{method: "GET", path: path, token: viewer}).want(t, 200).decode(t, &d)
+	if d.Name != odd || d.Events != 1 || d.LastEvent == nil || d.LastEvent.RunID == nil || *d.LastEvent.RunID != run.ID ||
+		len(d.RecentEvents) != 1 || len(d.ConsumerStatus) != 1 || !d.ConsumerStatus[0].Fresh || d.ConsumerStatus[0].Pipeline != "use" {
+		t.Fatalf("detail = %+v", d)
+	}
+
+	// The other asset completes use: its run names both events it
+	// consumed, the first with the run that produced it.
+	var res api.AssetEventResult
+	s.asAdmin("POST", "/api/v1/assets/other.thing/events", api.AssetEventRequest{}).want(t, 201).decode(t, &res)
+	if len(res.Runs) != 1 || res.Runs[0].Pipeline != "use" {
+		t.Fatalf("emit other.thing = %+v, want a run of use", res)
+	}
+	var rd api.RunDetail
+	s.do(request{method: "GET", path: fmt.Sprintf("/api/v1/runs/%d", res.Runs[0].ID), token: viewer}).want(t, 200).decode(t, &rd)
+	if len(rd.Triggers) != 1 || rd.Triggers[0].Source != "assets" || len(rd.Triggers[0].Assets) != 2 {
+		t.Fatalf("triggers of use's run = %+v", rd.Triggers)
+	}
+	other, made := rd.Triggers[0].Assets[0], rd.Triggers[0].Assets[1]
+	if other.Asset != "other.thing" || other.Event == nil || other.Event.RunID != nil || other.EventID != res.Event.ID ||
+		made.Asset != odd || made.Event == nil || made.Event.RunID == nil || *made.Event.RunID != run.ID {
+		t.Fatalf("consumed = %+v, %+v", other, made)
+	}
+	s.asAdmin("GET", fmt.Sprintf("/api/v1/runs/%d", run.ID), nil).want(t, 200).decode(t, &rd)
+	if len(rd.Triggers) != 0 {
+		t.Fatalf("a manual run's triggers = %+v", rd.Triggers)
+	}
+
+	s.do(request{method: "GET", path: "/api/v1/assets/has%20space", token: viewer}).wantError(t, 422, "invalid")
+	e := s.do(request{method: "GET", path: "/api/v1/assets/no.such.asset", token: viewer}).wantError(t, 404, "not_found")
+	if !strings.Contains(e.Message, "no.such.asset") {
+		t.Fatalf("404 message = %q, want it to name the asset", e.Message)
+	}
+	s.do(request{method: "GET", path: "/api/v1/assets?limit=x", token: viewer}).wantError(t, 400, "bad_request")
 }

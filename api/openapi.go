@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/control"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
 )
@@ -33,6 +34,53 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
 // HealthPaths are the endpoints the server serves beside the API, which
 // the OpenAPI document describes too.
 var HealthPaths = []string{"/healthz", "/readyz"}
+
+// HookPaths are the webhook paths the server serves beside the API (see
+// Hooks), which the OpenAPI document describes too. Each takes POST.
+var HookPaths = []string{"/hooks/{pipeline}", "/hooks/{pipeline}/{name}"}
+
+// hookOperation documents the POST of a webhook path: no session and no
+// token, the signature of the body instead.
+func hookOperation(path string, errRef, runRef map[string]any) map[string]any {
+	params := []any{map[string]any{"name": "pipeline", "in": "path", "required": true, "schema": map[string]any{"type": "string"}, "description": "the pipeline whose triggers: list the webhook"}}
+	id, summary := "deliverWebhook", "Deliver an event to a pipeline's webhook trigger, which starts a run"
+	if strings.Contains(path, "{name}") {
+		params = append(params, map[string]any{"name": "name", "in": "path", "required": true, "schema": map[string]any{"type": "string"}, "description": "the webhook's name:, for a pipeline with several webhooks"})
+		id, summary = "deliverNamedWebhook", "Deliver an event to one of a pipeline's named webhook triggers, which starts a run"
+	}
+	for _, h := range []struct{ name, doc string }{
+		{control.SignatureHeader, "sha256= and the lowercase hex HMAC-SHA256 of the raw body, keyed with the webhook's secret (GitHub's format)"},
+		{"Idempotency-Key", "the delivery's dedup key: a delivery with a key seen before answers 200 with the first run instead of making a second one (X-GitHub-Delivery is used when absent, unless the webhook names a key: of the body)"},
+	} {
+		params = append(params, map[string]any{"name": h.name, "in": "header", "required": h.name == control.SignatureHeader, "schema": map[string]any{"type": "string"}, "description": h.doc})
+	}
+	errResp := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": errRef}}}
+	}
+	runResp := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": runRef}}}
+	}
+	return map[string]any{
+		"operationId": id, "summary": summary, "tags": []string{"webhooks"},
+		"description": "Served outside /api/v1: a delivery needs no session, token or CSRF token; the signature of its body proves it. " +
+			"The body (JSON, at most 1 MiB) maps to the run's params through the webhook's params: expressions (${{ body.ref }}), checked like a trigger form (422). " +
+			"A delivery whose key was seen before answers 200 with the first delivery's run.",
+		"parameters":  params,
+		"requestBody": map[string]any{"required": false, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{}}}},
+		"security":    []any{},
+		"responses": map[string]any{
+			"201":     runResp("a new delivery: the run it started"),
+			"200":     runResp("a repeated delivery: the run of the first one"),
+			"400":     errResp("bad_request: the body is not JSON"),
+			"401":     errResp("unauthorized: the signature is missing, malformed or wrong"),
+			"404":     errResp("not_found: no such pipeline, or it has no such webhook"),
+			"409":     errResp("conflict: the pipeline is paused, or the webhook's secret does not exist (the server's log names it)"),
+			"413":     errResp("too_large: the body is over 1 MiB"),
+			"422":     errResp("invalid: the params from the body are wrong, or the delivery's key is empty or too long"),
+			"default": map[string]any{"$ref": "#/components/responses/Error"},
+		},
+	}
+}
 
 var apiDescription = `The REST API of sluice, a workflow orchestrator: pipelines of tasks on a schedule, their runs and backfills, task logs, pools, secrets, variables, workers, users and API tokens.
 
@@ -174,6 +222,9 @@ func OpenAPI() []byte {
 		}
 		return map[string]any{"operationId": id, "summary": summary, "tags": []string{"health"}, "security": []any{}, "responses": resp}
 	}
+	for _, hp := range HookPaths {
+		paths[hp] = map[string]any{"post": hookOperation(hp, errRef, g.ref(reflect.TypeFor[Run]()))}
+	}
 	paths["/healthz"] = map[string]any{"get": healthOp("healthz", "Liveness: the process answers", 200)}
 	paths["/readyz"] = map[string]any{"get": healthOp("readyz", "Readiness: the database answers, and on a scheduler or worker takes its writes", 200, 503)}
 
@@ -197,6 +248,7 @@ func OpenAPI() []byte {
 			map[string]any{"name": "admin", "description": "users and API tokens (admin only)"},
 			map[string]any{"name": "meta", "description": "this document"},
 			map[string]any{"name": "health", "description": "health checks for load balancers and orchestrators"},
+			map[string]any{"name": "webhooks", "description": "deliveries from other servers to pipelines' webhook triggers, proven by a signature of the body"},
 		},
 		"paths": paths,
 		"components": map[string]any{
@@ -248,6 +300,9 @@ func errorStatuses(rt Route) []int {
 	}
 	if rt.Body != nil || rt.Kind == KindUpload {
 		codes = append(codes, 413, 422)
+	}
+	if strings.HasPrefix(rt.Path, "/api/v1/assets/{name}") && rt.Body == nil {
+		codes = append(codes, 422) // not an asset name
 	}
 	if rt.Path == loginPath {
 		codes = append(codes, 401, 429)

@@ -54,6 +54,9 @@ func tableOperations() []string {
 	for _, p := range api.HealthPaths {
 		ops = append(ops, operation("GET", p))
 	}
+	for _, p := range api.HookPaths {
+		ops = append(ops, operation("POST", p))
+	}
 	sort.Strings(ops)
 	return ops
 }
@@ -246,6 +249,31 @@ func TestOpenAPIDocument(t *testing.T) {
 	for _, p := range api.HealthPaths {
 		if _, ok := doc["paths"].(map[string]any)[p]; !ok {
 			t.Errorf("the document lacks %s", p)
+		}
+	}
+	// The webhook paths: no security, the signature header, and the
+	// answers a sender must tell apart.
+	for _, p := range api.HookPaths {
+		op, _ := doc["paths"].(map[string]any)[p].(map[string]any)["post"].(map[string]any)
+		if op == nil {
+			t.Fatalf("the document lacks POST %s", p)
+		}
+		if sec, _ := op["security"].([]any); len(sec) != 0 {
+			t.Errorf("POST %s: security %v, want none (the signature proves a delivery)", p, sec)
+		}
+		resps := op["responses"].(map[string]any)
+		for _, code := range []string{"200", "201", "401", "409"} {
+			if resps[code] == nil {
+				t.Errorf("POST %s: no %s response", p, code)
+			}
+		}
+		var sig bool
+		for _, prm := range op["parameters"].([]any) {
+			prm := prm.(map[string]any)
+			sig = sig || prm["in"] == "header" && prm["name"] == "X-Hub-Signature-256" && prm["required"] == true
+		}
+		if !sig {
+			t.Errorf("POST %s: the X-Hub-Signature-256 header is not documented as required", p)
 		}
 	}
 }

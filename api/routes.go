@@ -170,6 +170,18 @@ func table() []Route {
 			handle: (*API).logs},
 
 		// Assets.
+		{Method: "GET", Path: "/api/v1/assets", Tag: "assets", Action: auth.View, Summary: "List the known assets, ordered by name, with their newest event, producers and consumers",
+			Doc: "An asset is known while a task of a live pipeline version produces it, a pipeline is scheduled on it, or it has stored events. " +
+				"A page holds at most limit assets; next_after, when present, is the after= of the next page.",
+			Result: AssetList{}, Status: 200,
+			Query: []QueryParam{
+				{Name: "after", Type: "string", Doc: "only assets whose names sort after this one: the next_after of the previous page"},
+				{Name: "limit", Type: "integer", Doc: "page size, default 100, at most 500"},
+			},
+			handle: (*API).listAssets},
+		{Method: "GET", Path: "/api/v1/assets/{name}", Tag: "assets", Action: auth.View, Summary: "Show an asset with its producers, consumers and recent events",
+			Doc:    "Write a / in the name as %2F. A name that is not an asset name is refused with 422; a name no pipeline and no event knows answers 404.",
+			Result: AssetDetail{}, Status: 200, handle: (*API).getAsset},
 		{Method: "POST", Path: "/api/v1/assets/{name}/events", Tag: "assets", Action: auth.TriggerRuns, Summary: "Record an event of an asset, and start the pipelines it completes",
 			Doc: "What a task that lists the asset under produces: does when it succeeds, for data made outside sluice. " +
 				"Each pipeline whose schedule: assets lists the asset, and whose every other asset has had an event since its last run on assets, gets a run at once (listed in runs). " +

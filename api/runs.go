@@ -117,6 +117,9 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) error {
 		return ins[i].TaskID < ins[j].TaskID
 	})
 	out := RunDetail{Run: a.runOut(run), Tasks: make([]TaskInstance, 0, len(ins)), Children: []Run{}}
+	if out.Triggers, err = a.runTriggers(ctx, run.ID); err != nil {
+		return err
+	}
 	for _, in := range ins {
 		out.Tasks = append(out.Tasks, a.instanceOut(in, items[in.TaskID]))
 	}

@@ -174,6 +174,24 @@ type RunDetail struct {
 	// Children are the runs this run's pipeline: tasks started, oldest
 	// first.
 	Children []Run `json:"children" doc:"runs started by this run's pipeline: tasks, oldest first"`
+	// Triggers are the trigger events that asked for the run.
+	Triggers []RunTrigger `json:"triggers" doc:"the events that asked for the run: a webhook delivery, or the asset events an asset run consumed; empty for other runs"`
+}
+
+// RunTrigger is an event that asked for a run.
+type RunTrigger struct {
+	Source     string    `json:"source" doc:"webhook, webhook/<name>, or assets"`
+	Key        string    `json:"key" doc:"a webhook delivery's dedup key (unkeyed__… when it sent none); for assets, asset:event pairs"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Assets are, for an asset run, each asset with the event consumed.
+	Assets []ConsumedAsset `json:"assets,omitempty" doc:"for source assets: each asset with the newest event of it the run consumed"`
+}
+
+// ConsumedAsset is an asset and the event of it an asset run consumed.
+type ConsumedAsset struct {
+	Asset   string      `json:"asset"`
+	EventID int64       `json:"event_id"`
+	Event   *AssetEvent `json:"event" doc:"the event, with its producer; null once retention pruned it"`
 }
 
 // TaskInstance is one task inside one run.
@@ -566,4 +584,41 @@ type CleanupPipeline struct {
 	Cutoff           time.Time  `json:"cutoff" doc:"finished runs older than this go"`
 	Runs             int64      `json:"runs"`
 	Oldest           *time.Time `json:"oldest" doc:"when the oldest of them finished"`
+}
+
+// Asset is an asset with its newest event, the tasks that produce it and
+// the pipelines scheduled on it.
+type Asset struct {
+	Name      string          `json:"name"`
+	Events    int64           `json:"events" doc:"how many of its events are stored; retention prunes old ones"`
+	LastEvent *AssetEvent     `json:"last_event" doc:"its newest event; null without events"`
+	Producers []AssetProducer `json:"producers" doc:"the tasks of live pipeline versions that list it under produces:"`
+	Consumers []string        `json:"consumers" doc:"the pipelines scheduled on it"`
+}
+
+// AssetProducer is a task that produces an asset.
+type AssetProducer struct {
+	Pipeline string `json:"pipeline"`
+	Task     string `json:"task"`
+}
+
+// AssetList is a page of assets, ordered by name.
+type AssetList struct {
+	Assets    []Asset `json:"assets"`
+	NextAfter string  `json:"next_after,omitempty" doc:"pass as after= for the next page; absent on the last page"`
+}
+
+// AssetDetail is an asset with where each consumer stands and its recent
+// events.
+type AssetDetail struct {
+	Asset
+	ConsumerStatus []AssetConsumer `json:"consumer_status" doc:"per pipeline scheduled on the asset, whether it has an event the pipeline has not consumed"`
+	RecentEvents   []AssetEvent    `json:"recent_events" doc:"the newest events, newest first, at most 20"`
+}
+
+// AssetConsumer is where a pipeline scheduled on an asset stands with it.
+type AssetConsumer struct {
+	Pipeline       string `json:"pipeline"`
+	LastConsumedID int64  `json:"last_consumed_id" doc:"the newest event of the asset the pipeline's asset-triggered runs consumed, or that was newest when it began to wait; 0 for none"`
+	Fresh          bool   `json:"fresh" doc:"the asset has an event newer than last_consumed_id: the pipeline waits for its other assets, or its run is being made"`
 }

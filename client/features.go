@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/sluice-dev/sluice/api"
 )
@@ -85,4 +86,27 @@ func (c *Client) EmitAsset(ctx context.Context, name string, extra map[string]st
 // AssetEvents returns an asset's newest events, newest first.
 func (c *Client) AssetEvents(ctx context.Context, name string) ([]api.AssetEvent, error) {
 	return list[api.AssetEvent](ctx, c, "/api/v1/assets/"+esc(name)+"/events")
+}
+
+// Assets returns every known asset, ordered by name, reading the API's
+// pages one after the other.
+func (c *Client) Assets(ctx context.Context) ([]api.Asset, error) {
+	out := []api.Asset{}
+	q := url.Values{"limit": {"500"}}
+	for {
+		page, err := call[api.AssetList](ctx, c, http.MethodGet, "/api/v1/assets", q, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Assets...)
+		if page.NextAfter == "" {
+			return out, nil
+		}
+		q.Set("after", page.NextAfter)
+	}
+}
+
+// Asset returns one asset with its producers, consumers and recent events.
+func (c *Client) Asset(ctx context.Context, name string) (*api.AssetDetail, error) {
+	return call[api.AssetDetail](ctx, c, http.MethodGet, "/api/v1/assets/"+esc(name), nil, nil)
 }

@@ -151,6 +151,8 @@ type Store interface {
 	Retention
 	// Asset events and asset-triggered runs; see assets.go.
 	Assets
+	// What is known about assets, for the UI, API and CLI; see assets.go.
+	AssetView
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a

@@ -26,6 +26,9 @@ type pipelineHead struct {
 	P    *pipeline.Pipeline
 	Tab  string
 	Next *time.Time
+	// Assets is what a pipeline scheduled on assets waits for; nil for
+	// other pipelines.
+	Assets *assetWait
 	// Fingerprint is the state the page shows, for its event stream.
 	Fingerprint string
 }
@@ -43,6 +46,9 @@ func (w *Web) loadHead(ctx context.Context, id, tab string) (*pipelineHead, erro
 	h := &pipelineHead{SP: sp, P: p, Tab: tab}
 	if next, ok := w.ctl.NextRun(sp, p); ok {
 		h.Next = &next
+	}
+	if h.Assets, err = w.loadAssetWait(ctx, id); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -73,6 +79,14 @@ func (w *Web) pipelineFingerprint(ctx context.Context, id string) (string, error
 		for _, in := range ins {
 			fmt.Fprintf(h, "%s[%d]=%s/%d,", in.TaskID, in.MapIndex, in.State, in.Attempts)
 		}
+	}
+	// What a pipeline on assets waits for changes with every event.
+	waits, err := w.st.AssetConsumerStatus(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range waits {
+		fmt.Fprintf(h, "asset %s:%d/%d;", s.Asset, s.LastConsumedID, s.NewestID)
 	}
 	return fmt.Sprintf("%x", h.Sum64()), nil
 }

@@ -36,6 +36,8 @@ type runData struct {
 	Blocked     []blockedTask
 	Callbacks   []*store.Callback
 	Fingerprint string
+	// Trigger says what made the run.
+	Trigger *runTrigger
 }
 
 // blockedTask is a ready task (or item) that cannot start.
@@ -235,6 +237,9 @@ func (w *Web) loadRun(ctx context.Context, r *http.Request) (*runData, *view, er
 		}
 	}
 	if d.Callbacks, err = w.st.CallbackList(ctx, id); err != nil {
+		return nil, nil, err
+	}
+	if d.Trigger, err = w.loadRunTrigger(ctx, run); err != nil {
 		return nil, nil, err
 	}
 	counts := map[string]int{}

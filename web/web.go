@@ -137,6 +137,9 @@ func Routes() []Route {
 
 		{Method: "GET", Path: "/capacity", Action: view, page: (*Web).capacityPage},
 
+		{Method: "GET", Path: "/assets", Action: view, page: (*Web).assetsPage},
+		{Method: "GET", Path: "/assets/{name...}", Action: view, page: (*Web).assetPage},
+
 		{Method: "GET", Path: "/upload", Action: auth.UploadPipelines, page: (*Web).uploadPage},
 		{Method: "POST", Path: "/upload", Action: auth.UploadPipelines, page: (*Web).uploadPost},
 

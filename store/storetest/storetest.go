@@ -187,6 +187,7 @@ func isLeaseLost(err error) bool { return errors.Is(err, sluice.ErrLeaseLost) }
 // Run runs the whole suite.
 func Run(t *testing.T, open Opener) {
 	tests := map[string]func(t *testing.T, open Opener){
+		"AssetView":                testAssetView,
 		"PipelineVersions":         testPipelineVersions,
 		"PipelineParseError":       testPipelineParseError,
 		"PipelinePauseAndDue":      testPipelinePauseAndDue,
