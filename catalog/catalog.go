@@ -61,6 +61,10 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 			assetParams, _ = json.Marshal(bound)
 		}
 	}
+	var assetCondition []byte
+	if p.AssetCondition != nil {
+		assetCondition, _ = json.Marshal(p.AssetCondition)
+	}
 	return &store.PipelineSaveParams{
 		ID:             p.ID,
 		Hash:           p.Hash(),
@@ -75,6 +79,7 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 		Tasks:          tasks,
 		Assets:         p.Assets,
 		AssetParams:    assetParams,
+		AssetCondition: assetCondition,
 	}
 }
 

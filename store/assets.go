@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -18,21 +19,31 @@ type Assets interface {
 	// AssetEventList returns the newest events of an asset, newest first,
 	// at most limit (default 100).
 	AssetEventList(ctx context.Context, asset string, limit int) ([]*AssetEvent, error)
+	// RunTriggerEvents returns the asset events a run consumed, oldest
+	// first per asset; none (and no error) for a run not started by
+	// assets, ENOTFOUND for a run that does not exist.
+	RunTriggerEvents(ctx context.Context, runID int64) ([]*AssetEvent, error)
 }
 
-// AssetEvent is one update of an asset.
+// AssetEvent is one update of an asset. Its JSON is what a run sees of
+// the events that started it (${{ trigger.events }}, $SLUICE_TRIGGER_EVENTS).
 type AssetEvent struct {
-	ID    int64
-	Asset string
+	ID    int64  `json:"id"`
+	Asset string `json:"asset"`
 	// PipelineID, RunID and TaskID name the task that produced the event;
 	// empty (and RunID nil) for an event from outside.
-	PipelineID string
-	RunID      *int64
-	TaskID     string
+	PipelineID string `json:"pipeline"`
+	RunID      *int64 `json:"run"`
+	TaskID     string `json:"task"`
 	// Extra is a JSON object of key=values that came with the event.
-	Extra     []byte
-	CreatedAt time.Time
+	Extra     json.RawMessage `json:"extra"`
+	CreatedAt time.Time       `json:"created_at"`
 }
+
+// MaxTriggerEventsPerAsset bounds the events of one asset that a run
+// records as consumed: the newest ones. A producer that ran a thousand
+// times since the consumer's last run gives it the last 100.
+const MaxTriggerEventsPerAsset = 100
 
 // AssetEventCreateParams are the arguments of Store.AssetEventCreate.
 type AssetEventCreateParams struct {

@@ -255,6 +255,9 @@ const (
 	CallbackSuccess = 1
 	CallbackFailure = 2
 	CallbackRetry   = 4
+	// CallbackProduces is not a callback: it marks a task that produces
+	// assets, so the success of a task that does not costs nothing more.
+	CallbackProduces = 8
 )
 
 // PipelineSaveParams are the arguments of Store.PipelineSave.
@@ -281,6 +284,9 @@ type PipelineSaveParams struct {
 	// AssetParams is the JSON of the params of asset-triggered runs: the
 	// pipeline's defaults.
 	AssetParams []byte
+	// AssetCondition is the JSON of the sluice.AssetCondition the
+	// pipeline runs on; nil for all of Assets.
+	AssetCondition []byte
 }
 
 // PipelineSaveResult is the result of Store.PipelineSave.
@@ -449,6 +455,9 @@ type Claim struct {
 	RunKey         string
 	LogicalDate    time.Time
 	Params         []byte
+	// TriggerEvents is the JSON list of the asset events the run consumed
+	// (see AssetEvent's JSON); nil for a run not started by assets.
+	TriggerEvents []byte
 	// Pool is the pool whose slots the attempt holds; empty for none.
 	Pool string
 	// ReadyAt is when the instance became claimable; StartedAt is now.

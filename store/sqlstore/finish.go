@@ -26,6 +26,9 @@ type finisher struct {
 	// final holds instances that reached a final state and whose
 	// downstream instances have not heard of it yet, by state.
 	final map[sluice.InstanceState][]runTask
+	// produced holds the instances of tasks that produce assets and
+	// succeeded (CallbackProduces), for produceAssets.
+	produced []int64
 }
 
 type runAcct struct {
@@ -118,11 +121,12 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
-			RETURNING run_id, task_id, map_index, parent_id, callbacks, attempts, limited`, args...)
+			RETURNING id, run_id, task_id, map_index, parent_id, callbacks, attempts, limited`, args...)
 		if err != nil {
 			return err
 		}
 		type event struct {
+			id                 int64
 			rt                 runTask
 			mapIndex, attempts int
 			callbacks          int
@@ -137,7 +141,7 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 				parent  sql.NullInt64
 				limited bool
 			)
-			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts, &limited); err != nil {
+			if err := rows.Scan(&e.id, &e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts, &limited); err != nil {
 				rows.Close()
 				return err
 			}
@@ -149,6 +153,9 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 				items[parent.Int64]++ // an item: its mapped task propagates
 			} else {
 				f.final[state] = append(f.final[state], e.rt)
+				if state == sluice.InstanceSuccess && e.callbacks&store.CallbackProduces != 0 {
+					f.produced = append(f.produced, e.id)
+				}
 			}
 			events = append(events, e)
 		}

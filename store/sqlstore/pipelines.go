@@ -116,9 +116,13 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 			if slots < 1 {
 				slots = 1
 			}
+			callbacks := vt.Callbacks &^ store.CallbackProduces
+			if len(vt.Produces) > 0 {
+				callbacks |= store.CallbackProduces
+			}
 			args = append(args, vid, vt.TaskID, len(vt.Upstream), string(rule), vt.Priority,
 				vt.Retry.Retries, vt.Retry.Delay.Microseconds(), vt.Retry.Exponential, vt.Retry.MaxDelay.Microseconds(),
-				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks, queuedTimeout(vt.QueuedTimeout), encodeLabels(vt.Produces))
+				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, callbacks, queuedTimeout(vt.QueuedTimeout), encodeLabels(vt.Produces))
 		}
 		if _, err := t.exec(q, args...); err != nil {
 			return err
