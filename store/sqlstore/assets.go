@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -423,4 +424,28 @@ func triggerEventsOf(raw string) []byte {
 		return nil
 	}
 	return []byte(raw)
+}
+
+// assetPruneBatch bounds the asset events one RetentionPrune deletes.
+const assetPruneBatch = 1000
+
+// pruneAssetEvents deletes asset events created before cutoff that no
+// pending trigger needs: per asset it keeps the newest event (what the
+// Assets page shows as the last one) and every event newer than the
+// oldest its consumers have consumed (last_event_id), which the next run
+// of a consumer records as its trigger events. Runs keep their own copy
+// of the events they consumed, so pruning takes nothing from them. It
+// reports how many went and whether more are due.
+func pruneAssetEvents(t *txn, cutoff time.Time) (int64, bool, error) {
+	res, err := t.exec(`DELETE FROM asset_events WHERE id IN (
+		SELECT e.id FROM asset_events e
+		WHERE e.created_at < ?
+			AND e.id < (SELECT MAX(n.id) FROM asset_events n WHERE n.asset = e.asset)
+			AND e.id <= COALESCE((SELECT MIN(c.last_event_id) FROM asset_consumers c WHERE c.asset = e.asset), e.id)
+		ORDER BY e.id LIMIT ?)`, us(cutoff), assetPruneBatch)
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := res.RowsAffected()
+	return n, n >= assetPruneBatch, err
 }

@@ -184,6 +184,12 @@ func (db *DB) RetentionPrune(ctx context.Context, p *store.RetentionParams) (*st
 		if p.Default <= 0 {
 			return nil
 		}
+		pruned, more, err := pruneAssetEvents(t, t.now.Add(-p.Default))
+		if err != nil {
+			return err
+		}
+		res.Rows["asset_events"] += pruned
+		res.More = res.More || more
 		// Backfills whose runs are all gone.
 		_, err = t.exec(`DELETE FROM backfills WHERE state <> 'running' AND created_at < ?
 			AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.backfill_id = backfills.id)`, us(t.now.Add(-p.Default)))

@@ -63,6 +63,9 @@ type pipelineOpts struct {
 	callbacks      int
 	retention      time.Duration
 	assets         []string
+	// condition is the JSON of the asset condition; "" for all of assets.
+	condition string
+	schedule  string
 }
 
 // save stores a pipeline of the given tasks and returns its version id.
@@ -80,11 +83,15 @@ func (b *testBundle) saveWith(id string, o pipelineOpts, tasks ...task) int64 {
 			Pool: tk.pool, PoolSlots: tk.slots, Requires: tk.requires, Mapped: tk.mapped, MaxParallel: tk.maxPar, Callbacks: tk.cb, Produces: tk.produces})
 		hash += fmt.Sprintf("%+v;", tk)
 	}
-	res, err := b.s.PipelineSave(b.ctx, &store.PipelineSaveParams{
+	params := &store.PipelineSaveParams{
 		ID: id, Hash: hash, Source: "id: " + id, Spec: []byte(`{"id":"` + id + `"}`),
 		MaxActiveRuns: o.maxActiveRuns, MaxActiveTasks: o.maxActiveTasks, Callbacks: o.callbacks, Retention: o.retention, Tasks: vts,
-		Assets: o.assets, AssetParams: []byte(`{"from":"assets"}`),
-	})
+		Assets: o.assets, AssetParams: []byte(`{"from":"assets"}`), Schedule: o.schedule,
+	}
+	if o.condition != "" {
+		params.AssetCondition = []byte(o.condition)
+	}
+	res, err := b.s.PipelineSave(b.ctx, params)
 	if err != nil {
 		b.t.Fatalf("PipelineSave: %v", err)
 	}
@@ -240,6 +247,11 @@ func Run(t *testing.T, open Opener) {
 		"TriggerEventOnce":         testTriggerEventOnce,
 		"AssetChain":               testAssetChain,
 		"AssetEventsRace":          testAssetEventsRace,
+		"AssetConditions":          testAssetConditions,
+		"AssetCronAndAssets":       testAssetCronAndAssets,
+		"AssetTriggerEvents":       testAssetTriggerEvents,
+		"AssetRetention":           testAssetRetention,
+		"AssetCycleLockOrder":      testAssetCycleLockOrder,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
