@@ -313,7 +313,7 @@ func wakeConsumer(t *txn, pipelineID string) (*store.Run, error) {
 	return run, nil
 }
 
-// consumerCondition decodes a pipeline's asset condition; '' (a plain
+// consumerCondition decodes a pipeline's asset condition; ” (a plain
 // list) or a condition that does not decode is all of its assets.
 func consumerCondition(raw string, names []string) *sluice.AssetCondition {
 	if raw != "" {
