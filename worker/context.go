@@ -97,7 +97,7 @@ func (x *exprContext) load() {
 		loc := x.v.pipeline.Location()
 		x.env = map[string]any{
 			"trigger": map[string]any{"events": events},
-			"params": params,
+			"params":  params,
 			"run": map[string]any{
 				"id": c.RunID, "key": c.RunKey, "pipeline": c.PipelineID,
 				"logical_date": c.LogicalDate.UTC().Format("2006-01-02T15:04:05Z07:00"),
