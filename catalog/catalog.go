@@ -120,6 +120,8 @@ type Loader struct {
 	// clash is the duplicate error stored for each id more than one file
 	// defines.
 	clash map[string]string
+	// warnings are the asset warnings of the last Sync.
+	warnings []AssetWarning
 }
 
 // folderFile is what the Loader knows of one pipeline file.
@@ -130,6 +132,9 @@ type folderFile struct {
 	def Definition
 	// hash is its pipeline's version hash; empty when it does not parse.
 	hash string
+	// linked is the file for CheckAssets; its Pipeline is nil when the
+	// file does not parse.
+	linked AssetFile
 }
 
 type fileStamp struct {
@@ -251,6 +256,7 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 		f := &folderFile{stamp: stamp, def: l.definition(path, pf)}
 		if pf.p != nil {
 			f.hash = pf.p.Hash()
+			f.linked = AssetFile{File: l.display(path), Src: pf.src, Pipeline: pf.p}
 		} else if old != nil && pf.src == nil {
 			f.def = old.def // unreadable now: it still stands for its id
 		}
@@ -334,6 +340,7 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 			delete(l.clash, id)
 		}
 	}
+	l.checkAssets()
 	sort.SliceStable(results, func(i, j int) bool { return results[i].File < results[j].File })
 	return results, nil
 }
