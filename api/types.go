@@ -174,6 +174,9 @@ type RunDetail struct {
 	// Children are the runs this run's pipeline: tasks started, oldest
 	// first.
 	Children []Run `json:"children" doc:"runs started by this run's pipeline: tasks, oldest first"`
+	// TriggerEvents are the asset events an asset run consumed, oldest
+	// first per asset; empty for every other run.
+	TriggerEvents []AssetEvent `json:"trigger_events" doc:"the asset events that started an asset run (what its tasks see as trigger.events); empty for other runs"`
 }
 
 // TaskInstance is one task inside one run.
