@@ -426,6 +426,21 @@ func triggerEventsOf(raw string) []byte {
 	return []byte(raw)
 }
 
+// prunableAssetEvents selects, with the cutoff as argument, the events
+// pruneAssetEvents may delete.
+const prunableAssetEvents = `FROM asset_events e
+		WHERE e.created_at < ?
+			AND e.id < (SELECT MAX(n.id) FROM asset_events n WHERE n.asset = e.asset)
+			AND e.id <= COALESCE((SELECT MIN(c.last_event_id) FROM asset_consumers c WHERE c.asset = e.asset), e.id)`
+
+// countAssetPrune counts what pruneAssetEvents would delete, for a
+// preview.
+func (db *DB) countAssetPrune(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := db.readRow(ctx, db.q(`SELECT COUNT(*) `+prunableAssetEvents), us(cutoff)).Scan(&n)
+	return n, err
+}
+
 // assetPruneBatch bounds the asset events one RetentionPrune deletes.
 const assetPruneBatch = 1000
 
@@ -438,11 +453,7 @@ const assetPruneBatch = 1000
 // reports how many went and whether more are due.
 func pruneAssetEvents(t *txn, cutoff time.Time) (int64, bool, error) {
 	res, err := t.exec(`DELETE FROM asset_events WHERE id IN (
-		SELECT e.id FROM asset_events e
-		WHERE e.created_at < ?
-			AND e.id < (SELECT MAX(n.id) FROM asset_events n WHERE n.asset = e.asset)
-			AND e.id <= COALESCE((SELECT MIN(c.last_event_id) FROM asset_consumers c WHERE c.asset = e.asset), e.id)
-		ORDER BY e.id LIMIT ?)`, us(cutoff), assetPruneBatch)
+		SELECT e.id `+prunableAssetEvents+` ORDER BY e.id LIMIT ?)`, us(cutoff), assetPruneBatch)
 	if err != nil {
 		return 0, false, err
 	}

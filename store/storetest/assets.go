@@ -220,6 +220,14 @@ func testAssetRetention(t *testing.T, open Opener) {
 		}
 		return res
 	}
+	preview, err := b.s.RetentionPreview(b.ctx, &store.RetentionParams{Default: 30 * 24 * time.Hour})
+	if err != nil || preview.Rows["asset_events"] != 4 {
+		t.Fatalf("preview asset_events = %d (%v), want 4", preview.Rows["asset_events"], err)
+	}
+	// Pruning one pipeline leaves the events alone.
+	if one, err := b.s.RetentionPrune(b.ctx, &store.RetentionParams{Default: 30 * 24 * time.Hour, PipelineID: "waits"}); err != nil || one.Rows["asset_events"] != 0 {
+		t.Fatalf("prune of one pipeline: asset_events %d (%v), want 0", one.Rows["asset_events"], err)
+	}
 	res := prune()
 	list := func(asset string) []int64 {
 		evs, err := b.s.AssetEventList(b.ctx, asset, 0)
