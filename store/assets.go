@@ -45,6 +45,11 @@ type AssetEvent struct {
 // times since the consumer's last run gives it the last 100.
 const MaxTriggerEventsPerAsset = 100
 
+// MaxTriggerEventsJSON bounds the JSON of the events a run consumed
+// ($SLUICE_TRIGGER_EVENTS must fit one environment variable): past it,
+// the oldest events are left out, an asset's newest last.
+const MaxTriggerEventsJSON = 96 << 10
+
 // AssetEventCreateParams are the arguments of Store.AssetEventCreate.
 type AssetEventCreateParams struct {
 	Asset string

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -161,6 +162,54 @@ func produceAssets(t *txn, produced []int64, extras map[int64]map[string]string)
 	return err
 }
 
+// boundedTriggerEvents returns the JSON of the events a run consumed, at
+// most store.MaxTriggerEventsJSON long: its tasks get it as one
+// environment variable, and Linux refuses to start a program with a
+// variable over 128 KiB. Past the bound the oldest events are left out,
+// those that are not their asset's newest first.
+func boundedTriggerEvents(evs []*store.AssetEvent) ([]byte, error) {
+	b, err := json.Marshal(evs)
+	if err != nil || len(b) <= store.MaxTriggerEventsJSON {
+		return b, err
+	}
+	newest := map[string]int64{}
+	for _, e := range evs {
+		newest[e.Asset] = max(newest[e.Asset], e.ID)
+	}
+	// The order in which events go: older non-newest first, then the
+	// oldest newest ones.
+	order := slices.Clone(evs)
+	slices.SortFunc(order, func(a, b *store.AssetEvent) int {
+		an, bn := newest[a.Asset] == a.ID, newest[b.Asset] == b.ID
+		if an != bn {
+			if an {
+				return 1
+			}
+			return -1
+		}
+		return int(a.ID - b.ID)
+	})
+	size := len(b)
+	drop := map[int64]bool{}
+	for _, e := range order[:len(order)-1] {
+		if size <= store.MaxTriggerEventsJSON {
+			break
+		}
+		one, err := json.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		drop[e.ID] = true
+		size -= len(one) + 1
+	}
+	kept := slices.DeleteFunc(slices.Clone(evs), func(e *store.AssetEvent) bool { return drop[e.ID] })
+	return json.Marshal(kept)
+}
+
+// MaxAssetExtraJSON bounds the extra of an event a task produces, as
+// JSON: the outputs named asset.KEY are taken in key order while they fit.
+const MaxAssetExtraJSON = 16 << 10
+
 // AssetExtraPrefix starts the name of an output that goes into the extra
 // of the asset events of its task: asset.rows=42 gives {"rows": "42"}.
 const AssetExtraPrefix = "asset."
@@ -176,6 +225,18 @@ func assetExtra(outputs map[string]string) []byte {
 	b, err := json.Marshal(extra)
 	if err != nil {
 		return []byte("{}")
+	}
+	if len(b) > MaxAssetExtraJSON {
+		kept, size := map[string]string{}, 2
+		for _, k := range slices.Sorted(maps.Keys(extra)) {
+			one, _ := json.Marshal(map[string]string{k: extra[k]})
+			if size+len(one)-1 > MaxAssetExtraJSON {
+				continue
+			}
+			kept[k] = extra[k]
+			size += len(one) - 1
+		}
+		b, _ = json.Marshal(kept)
 	}
 	return b
 }
@@ -295,7 +356,7 @@ func wakeConsumer(t *txn, pipelineID string) (*store.Run, error) {
 			slices.Reverse(evs)
 			consumed = append(consumed, evs...)
 		}
-		b, err := json.Marshal(consumed)
+		b, err := boundedTriggerEvents(consumed)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +193,50 @@ func testAssetTriggerEvents(t *testing.T, open Opener) {
 	evs, err = b.s.RunTriggerEvents(b.ctx, many[0].ID)
 	if err != nil || len(evs) != store.MaxTriggerEventsPerAsset+1 || evs[0].Asset != "gate" || evs[len(evs)-1].ID != lastM {
 		t.Fatalf("many trigger events: %d (%v), want %d ending with m's newest", len(evs), err, store.MaxTriggerEventsPerAsset+1)
+	}
+}
+
+// testAssetTriggerEventsBounded checks the bounds that keep a run's
+// trigger events fit for one environment variable: a producer's extra
+// leaves out what goes past MaxAssetExtraJSON, and a run's events leave
+// out the oldest past MaxTriggerEventsJSON, keeping the newest.
+func testAssetTriggerEventsBounded(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("producer", 5, task{id: "load", produces: []string{"big"}})
+	b.saveWith("consumer", pipelineOpts{maxActiveRuns: 5, assets: []string{"big", "gate"}}, task{id: "c"})
+	b.createRun("producer", "p1")
+	huge := strings.Repeat("x", 20<<10)
+	if err := b.complete(b.claimOne("load"), sluice.AttemptSuccess, map[string]string{"asset.huge": huge, "asset.small": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := b.s.AssetEventList(b.ctx, "big", 1)
+	if err != nil || len(evs) != 1 || string(evs[0].Extra) != `{"small":"1"}` {
+		t.Fatalf("event of a producer with a huge extra = %+v, %v; want only small", evs, err)
+	}
+	extra := []byte(`{"pad":"` + strings.Repeat("y", 15<<10) + `"}`)
+	var last int64
+	for range 10 {
+		res, err := b.s.AssetEventCreate(b.ctx, &store.AssetEventCreateParams{Asset: "big", Extra: extra})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Event.ID
+	}
+	b.emit("gate")
+	runs := b.assetRuns("consumer")
+	if len(runs) != 1 {
+		t.Fatalf("consumer runs = %d", len(runs))
+	}
+	c := b.claimOne("c")
+	if len(c.TriggerEvents) > store.MaxTriggerEventsJSON {
+		t.Fatalf("trigger events are %d bytes, over %d", len(c.TriggerEvents), store.MaxTriggerEventsJSON)
+	}
+	got, err := b.s.RunTriggerEvents(b.ctx, runs[0].ID)
+	if err != nil || len(got) < 2 || len(got) >= 12 {
+		t.Fatalf("trigger events = %d (%v), want some of the 12 left out", len(got), err)
+	}
+	if got[len(got)-2].ID != last || got[len(got)-1].Asset != "gate" {
+		t.Fatalf("kept %d events ending %d %s, want big's newest %d and gate", len(got), got[len(got)-2].ID, got[len(got)-1].Asset, last)
 	}
 }
 

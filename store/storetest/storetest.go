@@ -250,6 +250,7 @@ func Run(t *testing.T, open Opener) {
 		"AssetConditions":          testAssetConditions,
 		"AssetCronAndAssets":       testAssetCronAndAssets,
 		"AssetTriggerEvents":       testAssetTriggerEvents,
+		"AssetEventsBounded":       testAssetTriggerEventsBounded,
 		"AssetRetention":           testAssetRetention,
 		"AssetCycleLockOrder":      testAssetCycleLockOrder,
 	}
