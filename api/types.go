@@ -41,6 +41,10 @@ type Pipeline struct {
 	Params       map[string]Param `json:"params" doc:"typed inputs of a run, by name"`
 	// RecentRuns are the last 10 runs, newest first.
 	RecentRuns []RunSummary `json:"recent_runs" doc:"the last 10 runs, newest first"`
+	// AssetWarnings are what the pipelines folder found wrong with the
+	// pipeline's asset links to others: an asset nothing produces, a
+	// cycle. Warnings, not errors: the pipeline runs as it is.
+	AssetWarnings []string `json:"asset_warnings" doc:"FILE:LINE:COL: warning: … about the pipeline's asset links (an asset nothing produces, a cycle through assets); empty when none"`
 }
 
 // PipelineDetail is one pipeline with the tasks and source of its live

@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -213,11 +215,13 @@ func assetAt(src []byte, asset string) (line, col int) {
 }
 
 // checkAssets computes the asset warnings of the loaded files, logs those
-// that are new, and keeps them for AssetWarnings. The caller holds l.mu.
-func (l *Loader) checkAssets() {
+// that are new, keeps them for AssetWarnings, and records them on their
+// pipelines in the store when they changed, for the API and the UI. The
+// caller holds l.mu.
+func (l *Loader) checkAssets(ctx context.Context) error {
 	var files []AssetFile
-	for _, path := range sortedKeys(l.owner) {
-		if f := l.files[l.owner[path]]; f != nil && f.linked.Pipeline != nil {
+	for _, id := range sortedKeys(l.owner) {
+		if f := l.files[l.owner[id]]; f != nil && f.linked.Pipeline != nil {
 			files = append(files, f.linked)
 		}
 	}
@@ -226,12 +230,25 @@ func (l *Loader) checkAssets() {
 	for _, w := range l.warnings {
 		seen[w.String()] = true
 	}
+	byPipeline := map[string]string{}
 	for _, w := range warnings {
 		if !seen[w.String()] {
 			l.log.Warn("pipeline assets: "+w.Message, "pipeline", w.Pipeline, "file", w.File, "line", w.Line, "hint", w.Hint)
 		}
+		if byPipeline[w.Pipeline] != "" {
+			byPipeline[w.Pipeline] += "\n"
+		}
+		byPipeline[w.Pipeline] += w.String()
 	}
 	l.warnings = warnings
+	if l.stored != nil && maps.Equal(l.stored, byPipeline) {
+		return nil
+	}
+	if err := l.st.PipelineSetAssetWarnings(ctx, byPipeline); err != nil {
+		return err
+	}
+	l.stored = byPipeline
+	return nil
 }
 
 // AssetWarnings returns the warnings about the asset links between the

@@ -80,6 +80,13 @@ func TestLoaderAssetWarnings(t *testing.T) {
 			t.Fatalf("pipeline %s not loaded: %+v %v", id, p, err)
 		}
 	}
+	// The store has them on the pipeline the warning is about.
+	if p, _ := st.PipelineGet(ctx, "a"); !strings.Contains(p.AssetWarnings, "a.yaml:2:21: warning: pipelines start each other") {
+		t.Fatalf("a's stored warnings = %q", p.AssetWarnings)
+	}
+	if p, _ := st.PipelineGet(ctx, "b"); p.AssetWarnings != "" {
+		t.Fatalf("b's stored warnings = %q, want none", p.AssetWarnings)
+	}
 	if err := os.Remove(filepath.Join(dir, "b.yaml")); err != nil {
 		t.Fatal(err)
 	}
@@ -88,5 +95,8 @@ func TestLoaderAssetWarnings(t *testing.T) {
 	}
 	if ws := l.AssetWarnings(); len(ws) != 1 || !strings.Contains(ws[0].Message, "no pipeline produces y") {
 		t.Fatalf("after removing b: %+v, want y has no producer", ws)
+	}
+	if p, _ := st.PipelineGet(ctx, "a"); !strings.Contains(p.AssetWarnings, "no pipeline produces y") || strings.Contains(p.AssetWarnings, "cycle") {
+		t.Fatalf("a's stored warnings after removing b = %q", p.AssetWarnings)
 	}
 }

@@ -120,8 +120,10 @@ type Loader struct {
 	// clash is the duplicate error stored for each id more than one file
 	// defines.
 	clash map[string]string
-	// warnings are the asset warnings of the last Sync.
+	// warnings are the asset warnings of the last Sync; stored is what
+	// the store has of them, by pipeline (nil: not written yet).
 	warnings []AssetWarning
+	stored   map[string]string
 }
 
 // folderFile is what the Loader knows of one pipeline file.
@@ -156,6 +158,7 @@ func NewLoader(st store.Store, dir string, log *slog.Logger) *Loader {
 // again, as a new Loader would.
 func (l *Loader) reset() {
 	l.files, l.owner, l.clash = map[string]*folderFile{}, map[string]string{}, map[string]string{}
+	l.stored = nil
 }
 
 // SetMetrics makes the loader count parse errors and new versions.
@@ -257,7 +260,11 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 		if pf.p != nil {
 			f.hash = pf.p.Hash()
 			f.linked = AssetFile{File: l.display(path), Src: pf.src, Pipeline: pf.p}
-		} else if old != nil && pf.src == nil {
+		} else if old != nil {
+			// The last good version stays live, and so do its assets.
+			f.linked = old.linked
+		}
+		if pf.p == nil && old != nil && pf.src == nil {
 			f.def = old.def // unreadable now: it still stands for its id
 		}
 		l.files[path] = f
@@ -340,7 +347,9 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 			delete(l.clash, id)
 		}
 	}
-	l.checkAssets()
+	if err := l.checkAssets(ctx); err != nil {
+		return results, err
+	}
 	sort.SliceStable(results, func(i, j int) bool { return results[i].File < results[j].File })
 	return results, nil
 }

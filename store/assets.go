@@ -23,6 +23,11 @@ type Assets interface {
 	// first per asset; none (and no error) for a run not started by
 	// assets, ENOTFOUND for a run that does not exist.
 	RunTriggerEvents(ctx context.Context, runID int64) ([]*AssetEvent, error)
+	// PipelineSetAssetWarnings records the warnings about the asset links
+	// between pipelines (by pipeline id, one per line) and clears those
+	// of every pipeline not in warnings. Pipelines that do not exist are
+	// left out.
+	PipelineSetAssetWarnings(ctx context.Context, warnings map[string]string) error
 }
 
 // AssetEvent is one update of an asset. Its JSON is what a run sees of

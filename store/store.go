@@ -209,6 +209,10 @@ type Pipeline struct {
 	// Retention is how long its finished runs are kept; 0 for the
 	// server's default.
 	Retention time.Duration
+	// AssetWarnings are what the pipelines folder found wrong with the
+	// pipeline's asset links (see Assets.PipelineSetAssetWarnings), one
+	// per line; empty when none.
+	AssetWarnings string
 }
 
 // Version is an immutable parse of a pipeline file.

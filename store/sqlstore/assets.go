@@ -521,3 +521,25 @@ func pruneAssetEvents(t *txn, cutoff time.Time) (int64, bool, error) {
 	n, err := res.RowsAffected()
 	return n, n >= assetPruneBatch, err
 }
+
+// PipelineSetAssetWarnings implements store.Store.
+func (db *DB) PipelineSetAssetWarnings(ctx context.Context, warnings map[string]string) error {
+	return dbErr(db.inTx(ctx, "PipelineSetAssetWarnings", func(t *txn) error {
+		ids := slices.Sorted(maps.Keys(warnings))
+		q, args := `UPDATE pipelines SET asset_warnings = '' WHERE asset_warnings <> ''`, []any{}
+		if len(ids) > 0 {
+			q += ` AND id NOT IN (` + placeholders(len(ids)) + `)`
+			args = stringArgs(ids)
+		}
+		if _, err := t.exec(q, args...); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := t.exec(`UPDATE pipelines SET asset_warnings = ? WHERE id = ?`, warnings[id], id); err != nil {
+				return err
+			}
+		}
+		t.notify(store.TopicPipelines)
+		return nil
+	}))
+}

@@ -349,3 +349,37 @@ func testAssetCycleLockOrder(t *testing.T, open Opener) {
 		}
 	}
 }
+
+// testAssetWarnings checks that PipelineSetAssetWarnings sets the
+// warnings it is given and clears every other pipeline's.
+func testAssetWarnings(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("a", 1, task{id: "x"})
+	b.save("b", 1, task{id: "x"})
+	set := func(w map[string]string) {
+		t.Helper()
+		if err := b.s.PipelineSetAssetWarnings(b.ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(id string) string {
+		t.Helper()
+		p, err := b.s.PipelineGet(b.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.AssetWarnings
+	}
+	set(map[string]string{"a": "a.yaml:2:3: warning: one\nsecond", "gone": "x"})
+	if get("a") != "a.yaml:2:3: warning: one\nsecond" || get("b") != "" {
+		t.Fatalf("warnings a=%q b=%q", get("a"), get("b"))
+	}
+	set(map[string]string{"b": "w"})
+	if get("a") != "" || get("b") != "w" {
+		t.Fatalf("after the second set: a=%q b=%q, want a cleared", get("a"), get("b"))
+	}
+	set(nil)
+	if get("b") != "" {
+		t.Fatalf("after clearing: b=%q", get("b"))
+	}
+}

@@ -3,6 +3,10 @@
 -- of sluice.AssetCondition ({"any": [...]} / {"all": [...]}); '' for a
 -- plain list, which is all of its asset_consumers rows.
 ALTER TABLE pipelines ADD COLUMN IF NOT EXISTS asset_condition TEXT NOT NULL DEFAULT '';
+-- asset_warnings: what the pipelines folder found wrong with the
+-- pipeline's asset links to other pipelines (an asset nothing produces, a
+-- cycle), one warning per line; '' when none.
+ALTER TABLE pipelines ADD COLUMN IF NOT EXISTS asset_warnings TEXT NOT NULL DEFAULT '';
 -- trigger_events: the JSON list of the asset events an asset-triggered
 -- run consumed, copied when the run is made so that the run keeps them
 -- after retention prunes the events; '' for every other run.
@@ -21,4 +25,5 @@ DROP INDEX asset_events_created;
 UPDATE task_instances SET callbacks = callbacks & ~8;
 UPDATE version_tasks SET callbacks = callbacks & ~8;
 ALTER TABLE runs DROP COLUMN trigger_events;
+ALTER TABLE pipelines DROP COLUMN asset_warnings;
 ALTER TABLE pipelines DROP COLUMN asset_condition;
