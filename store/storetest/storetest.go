@@ -251,6 +251,7 @@ func Run(t *testing.T, open Opener) {
 		"AssetCronAndAssets":       testAssetCronAndAssets,
 		"AssetTriggerEvents":       testAssetTriggerEvents,
 		"AssetEventsBounded":       testAssetTriggerEventsBounded,
+		"AssetWarnings":            testAssetWarnings,
 		"AssetRetention":           testAssetRetention,
 		"AssetCycleLockOrder":      testAssetCycleLockOrder,
 	}
