@@ -80,7 +80,7 @@ func TestAssetChainExamples(t *testing.T) {
 
 	// The report waits for CRM tables nothing produces: warnings, shown
 	// by status, and the pipeline loads and runs all the same.
-	s.cli(t, "pipelines", "status").want(t, 0, "ok, with warnings",
+	s.eventually(t, "no pipeline produces crm.accounts", "pipelines", "status").want(t, 0, "ok, with warnings",
 		"asset_chain_report: warnings about its assets", "no pipeline produces crm.accounts", "no pipeline produces crm.customers")
 
 	extract := runID(t, s.cli(t, "pipelines", "trigger", "asset_chain_extract").want(t, 0))
