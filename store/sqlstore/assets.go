@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -187,7 +188,7 @@ func boundedTriggerEvents(evs []*store.AssetEvent) ([]byte, error) {
 			}
 			return -1
 		}
-		return int(a.ID - b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	size := len(b)
 	drop := map[int64]bool{}
