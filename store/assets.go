@@ -10,7 +10,8 @@ import (
 // is a name (warehouse.orders); a task that produces it records an asset
 // event each time it succeeds (in the transaction of AttemptComplete), and
 // a pipeline scheduled on assets gets a run, in that same transaction, as
-// soon as every asset it waits for has an event newer than the ones its
+// soon as its condition holds: every asset it waits for (or, with any: and
+// all:, the ones its condition needs) has an event newer than the ones its
 // last asset-triggered run consumed.
 type Assets interface {
 	// AssetEventCreate records an event of an asset from outside (the API)

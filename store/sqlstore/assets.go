@@ -24,8 +24,10 @@ import (
 // them.
 //
 // A consumer's rows in asset_consumers hold, per asset, the newest event
-// its last asset-triggered run consumed. The consumer runs when each of
-// its assets has a newer event. Two transactions that each add the event
+// its last asset-triggered run consumed; an asset with a newer event is
+// fresh. The consumer runs when its condition (pipelines.asset_condition:
+// any/all over its assets; '' for all of them) holds over the fresh ones,
+// and the run marks every asset consumed. Two transactions that each add the event
 // the other needs could each miss the other's (on PostgreSQL, under READ
 // COMMITTED). So the event is inserted first and the consumer's pipeline
 // row locked after: whichever transaction locks second sees the first's
