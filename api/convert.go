@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +88,14 @@ func (a *API) pipelineOut(sp *store.Pipeline, p *pipeline.Pipeline, recent []*st
 	out := Pipeline{
 		ID: sp.ID, Schedule: sp.Schedule, Paused: sp.Paused, File: sp.File, Version: sp.Hash, VersionID: sp.VersionID, Missing: sp.Missing,
 		LoadedAt: utc(sp.LoadedAt), ParseErrorAt: utcPtr(sp.ParseErrorAt), Timezone: "UTC",
-		Params: map[string]Param{}, RecentRuns: []RunSummary{},
+		Params: map[string]Param{}, RecentRuns: []RunSummary{}, AssetWarnings: []string{},
+	}
+	for line := range strings.SplitSeq(sp.AssetWarnings, "\n") {
+		if strings.HasPrefix(line, "\thint: ") && len(out.AssetWarnings) > 0 {
+			out.AssetWarnings[len(out.AssetWarnings)-1] += "\n" + line
+		} else if line != "" {
+			out.AssetWarnings = append(out.AssetWarnings, line)
+		}
 	}
 	if sp.ParseError != "" {
 		msg := sp.ParseError

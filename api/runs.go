@@ -116,9 +116,18 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) error {
 		}
 		return ins[i].TaskID < ins[j].TaskID
 	})
-	out := RunDetail{Run: a.runOut(run), Tasks: make([]TaskInstance, 0, len(ins)), Children: []Run{}}
+	out := RunDetail{Run: a.runOut(run), Tasks: make([]TaskInstance, 0, len(ins)), Children: []Run{}, TriggerEvents: []AssetEvent{}}
 	if out.Triggers, err = a.runTriggers(ctx, run.ID); err != nil {
 		return err
+	}
+	if run.Kind == store.RunAsset {
+		evs, err := a.st.RunTriggerEvents(ctx, run.ID)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			out.TriggerEvents = append(out.TriggerEvents, assetEventOut(e))
+		}
 	}
 	for _, in := range ins {
 		out.Tasks = append(out.Tasks, a.instanceOut(in, items[in.TaskID]))

@@ -41,6 +41,10 @@ type Pipeline struct {
 	Params       map[string]Param `json:"params" doc:"typed inputs of a run, by name"`
 	// RecentRuns are the last 10 runs, newest first.
 	RecentRuns []RunSummary `json:"recent_runs" doc:"the last 10 runs, newest first"`
+	// AssetWarnings are what the pipelines folder found wrong with the
+	// pipeline's asset links to others: an asset nothing produces, a
+	// cycle. Warnings, not errors: the pipeline runs as it is.
+	AssetWarnings []string `json:"asset_warnings" doc:"FILE:LINE:COL: warning: … about the pipeline's asset links (an asset nothing produces, a cycle through assets); empty when none"`
 }
 
 // PipelineDetail is one pipeline with the tasks and source of its live
@@ -176,6 +180,9 @@ type RunDetail struct {
 	Children []Run `json:"children" doc:"runs started by this run's pipeline: tasks, oldest first"`
 	// Triggers are the trigger events that asked for the run.
 	Triggers []RunTrigger `json:"triggers" doc:"the events that asked for the run: a webhook delivery, or the asset events an asset run consumed; empty for other runs"`
+	// TriggerEvents are the asset events an asset run consumed, oldest
+	// first per asset; empty for every other run.
+	TriggerEvents []AssetEvent `json:"trigger_events" doc:"the asset events that started an asset run (what its tasks see as trigger.events); empty for other runs"`
 }
 
 // RunTrigger is an event that asked for a run.

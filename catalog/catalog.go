@@ -62,6 +62,10 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 			assetParams, _ = json.Marshal(bound)
 		}
 	}
+	var assetCondition []byte
+	if p.AssetCondition != nil {
+		assetCondition, _ = json.Marshal(p.AssetCondition)
+	}
 	return &store.PipelineSaveParams{
 		ID:             p.ID,
 		Hash:           p.Hash(),
@@ -76,6 +80,7 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 		Tasks:          tasks,
 		Assets:         p.Assets,
 		AssetParams:    assetParams,
+		AssetCondition: assetCondition,
 	}
 }
 
@@ -116,6 +121,10 @@ type Loader struct {
 	// clash is the duplicate error stored for each id more than one file
 	// defines.
 	clash map[string]string
+	// warnings are the asset warnings of the last Sync; stored is what
+	// the store has of them, by pipeline (nil: not written yet).
+	warnings []AssetWarning
+	stored   map[string]string
 }
 
 // folderFile is what the Loader knows of one pipeline file.
@@ -126,6 +135,9 @@ type folderFile struct {
 	def Definition
 	// hash is its pipeline's version hash; empty when it does not parse.
 	hash string
+	// linked is the file for CheckAssets; its Pipeline is nil when the
+	// file does not parse.
+	linked AssetFile
 }
 
 type fileStamp struct {
@@ -147,6 +159,7 @@ func NewLoader(st store.Store, dir string, log *slog.Logger) *Loader {
 // again, as a new Loader would.
 func (l *Loader) reset() {
 	l.files, l.owner, l.clash = map[string]*folderFile{}, map[string]string{}, map[string]string{}
+	l.stored = nil
 }
 
 // SetMetrics makes the loader count parse errors and new versions.
@@ -247,7 +260,12 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 		f := &folderFile{stamp: stamp, def: l.definition(path, pf)}
 		if pf.p != nil {
 			f.hash = pf.p.Hash()
-		} else if old != nil && pf.src == nil {
+			f.linked = AssetFile{File: l.display(path), Src: pf.src, Pipeline: pf.p}
+		} else if old != nil {
+			// The last good version stays live, and so do its assets.
+			f.linked = old.linked
+		}
+		if pf.p == nil && old != nil && pf.src == nil {
 			f.def = old.def // unreadable now: it still stands for its id
 		}
 		l.files[path] = f
@@ -329,6 +347,9 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 			delete(l.owner, id)
 			delete(l.clash, id)
 		}
+	}
+	if err := l.checkAssets(ctx); err != nil {
+		return results, err
 	}
 	sort.SliceStable(results, func(i, j int) bool { return results[i].File < results[j].File })
 	return results, nil

@@ -108,8 +108,8 @@ func (c *Control) Cleanup(ctx context.Context, p CleanupParams, by string) (*Cle
 			return nil, sluice.Errorf(sluice.ECONFLICT, "cleanup lost the retention job's lease; try again")
 		}
 	}
-	summary := fmt.Sprintf("cleanup by %s pruned %d runs, %d task instances, %d attempts, %d log chunks (%d bytes), %d outputs",
-		by, total.Rows["runs"], total.Rows["instances"], total.Rows["attempts"], total.Rows["log_chunks"], total.LogBytes, total.Rows["outputs"])
+	summary := fmt.Sprintf("cleanup by %s pruned %d runs, %d task instances, %d attempts, %d log chunks (%d bytes), %d outputs, %d asset events",
+		by, total.Rows["runs"], total.Rows["instances"], total.Rows["attempts"], total.Rows["log_chunks"], total.LogBytes, total.Rows["outputs"], total.Rows["asset_events"])
 	if total.More {
 		// Not done: leave the job due, so the schedulers carry on too.
 		if _, err := c.st.JobRenew(ctx, scheduler.RetentionJob, holder, 0); err != nil {

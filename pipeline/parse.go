@@ -383,7 +383,7 @@ func (p *parser) top(f *file, root *yaml.Node) {
 			pl.Description, _ = p.str(e, "description")
 		case "schedule":
 			if kindOf(e.val) == kindMap {
-				pl.Assets = p.assetSchedule(e)
+				p.assetSchedule(pl, e)
 			} else if s, ok := p.str(e, "schedule"); ok {
 				pl.Schedule = p.schedule(e, s)
 			}

@@ -199,7 +199,7 @@ func (p *parser) hookExpr(at pos, label, s string) {
 		p.errorf(at, "write ${{ expression }}, e.g. ${{ body.ref }}", "%s: %v", label, err)
 		return
 	}
-	for _, root := range []string{"params", "tasks", "run", "vars", "secrets", "item", "item_index"} {
+	for _, root := range []string{"params", "tasks", "run", "vars", "secrets", "item", "item_index", "trigger"} {
 		if names, dyn := expression.Members(s, root); len(names) > 0 || dyn {
 			p.errorf(at, "a webhook's expressions read the delivery: body (its JSON) and headers (lowercase names)",
 				"%s: %s is not known when a delivery arrives", label, root)

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"time"
+
+	"github.com/sluice-dev/sluice"
 )
 
 // Pipeline is one parsed and validated pipeline file in its normalized form:
@@ -41,6 +43,10 @@ type Pipeline struct {
 	// Assets, from schedule: {assets: […]}, schedule the pipeline on
 	// assets: it runs when each has a new event. Sorted; none by default.
 	Assets []string `json:"assets,omitempty"`
+	// AssetCondition, from any: and all: under schedule: assets:, is when
+	// the pipeline runs on its Assets; nil (the default, a plain list)
+	// means when each of them has a new event.
+	AssetCondition *sluice.AssetCondition `json:"asset_condition,omitempty"`
 	// Triggers start runs on events (see Trigger); none by default.
 	Triggers []*Trigger `json:"triggers,omitempty"`
 	// Tasks are keyed by task id.

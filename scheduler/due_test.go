@@ -57,6 +57,9 @@ func TestPlanDue(t *testing.T) {
 		next   string
 	}{
 		{"manual only", "", nil, utc("2026-03-02 10:00"), 16, "", "never"},
+		{"assets only: no cron runs", "schedule: {assets: [b]}", nil, utc("2026-03-02 10:00"), 16, "", "never"},
+		{"cron beside assets plans as cron", "schedule: {cron: \"0 3 * * *\", assets: {any: [b, c]}}\ncatchup: true\nstart: 2026-03-01", ptr(utc("2026-03-01 03:00")), utc("2026-03-02 10:00"), 16,
+			"03-02 03:00", "03-03 03:00"},
 		{"daily, first time: latest only", `schedule: "0 3 * * *"`, nil, utc("2026-03-02 10:00"), 16, "03-02 03:00", "03-03 03:00"},
 		{"daily, already ran", `schedule: "0 3 * * *"`, ptr(utc("2026-03-02 03:00")), utc("2026-03-02 10:00"), 16, "", "03-03 03:00"},
 		{"daily, missed days without catchup: latest only", `schedule: "0 3 * * *"`, ptr(utc("2026-02-20 03:00")), utc("2026-03-02 10:00"), 16, "03-02 03:00", "03-03 03:00"},

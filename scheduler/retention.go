@@ -78,9 +78,9 @@ func (s *Scheduler) Prune(ctx context.Context) (*store.PruneResult, error) {
 		case <-time.After(retentionPause):
 		}
 	}
-	summary := fmt.Sprintf("pruned %d runs, %d task instances, %d attempts, %d log chunks (%d bytes), %d outputs",
-		total.Rows["runs"], total.Rows["instances"], total.Rows["attempts"], total.Rows["log_chunks"], total.LogBytes, total.Rows["outputs"])
-	if total.Rows["runs"] > 0 {
+	summary := fmt.Sprintf("pruned %d runs, %d task instances, %d attempts, %d log chunks (%d bytes), %d outputs, %d asset events",
+		total.Rows["runs"], total.Rows["instances"], total.Rows["attempts"], total.Rows["log_chunks"], total.LogBytes, total.Rows["outputs"], total.Rows["asset_events"])
+	if total.Rows["runs"] > 0 || total.Rows["asset_events"] > 0 {
 		s.log.Info("retention "+summary, "retention", s.cfg.Retention.String())
 	}
 	vacuumed, err := s.st.RetentionVacuum(ctx)

@@ -26,8 +26,10 @@ type Retention interface {
 	// RetentionPrune deletes at most p.Batch finished runs older than
 	// their pipeline's retention, with their instances, attempts, logs,
 	// outputs and callbacks, in one short transaction; and expired
-	// sessions and old login failures. Runs that are not finished are
-	// never pruned. Result.More says whether more runs are due.
+	// sessions and old login failures; and asset events older than the
+	// default retention, except each asset's newest and those a consumer
+	// has not consumed yet. Runs that are not finished are never pruned.
+	// Result.More says whether more runs (or events) are due.
 	RetentionPrune(ctx context.Context, p *RetentionParams) (*PruneResult, error)
 	// RetentionPreview counts what RetentionPrune would delete, without
 	// deleting anything.
@@ -77,7 +79,8 @@ type RetentionParams struct {
 type PruneResult struct {
 	Pipelines []*PrunePipeline
 	// Rows by kind: runs, instances, attempts, log_chunks, outputs,
-	// callbacks, sessions.
+	// callbacks, sessions, asset_events (older than the default retention
+	// and needed by no consumer; see RetentionPrune).
 	Rows map[string]int64
 	// LogBytes is the size of the log chunks.
 	LogBytes int64

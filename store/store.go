@@ -219,6 +219,10 @@ type Pipeline struct {
 	// Retention is how long its finished runs are kept; 0 for the
 	// server's default.
 	Retention time.Duration
+	// AssetWarnings are what the pipelines folder found wrong with the
+	// pipeline's asset links (see Assets.PipelineSetAssetWarnings), one
+	// per line; empty when none.
+	AssetWarnings string
 }
 
 // Version is an immutable parse of a pipeline file.
@@ -267,6 +271,9 @@ const (
 	CallbackSuccess = 1
 	CallbackFailure = 2
 	CallbackRetry   = 4
+	// CallbackProduces is not a callback: it marks a task that produces
+	// assets, so the success of a task that does not costs nothing more.
+	CallbackProduces = 8
 )
 
 // PipelineSaveParams are the arguments of Store.PipelineSave.
@@ -293,6 +300,9 @@ type PipelineSaveParams struct {
 	// AssetParams is the JSON of the params of asset-triggered runs: the
 	// pipeline's defaults.
 	AssetParams []byte
+	// AssetCondition is the JSON of the sluice.AssetCondition the
+	// pipeline runs on; nil for all of Assets.
+	AssetCondition []byte
 }
 
 // PipelineSaveResult is the result of Store.PipelineSave.
@@ -463,6 +473,9 @@ type Claim struct {
 	RunKey         string
 	LogicalDate    time.Time
 	Params         []byte
+	// TriggerEvents is the JSON list of the asset events the run consumed
+	// (see AssetEvent's JSON); nil for a run not started by assets.
+	TriggerEvents []byte
 	// Pool is the pool whose slots the attempt holds; empty for none.
 	Pool string
 	// ReadyAt is when the instance became claimable; StartedAt is now.

@@ -271,6 +271,7 @@ func (w *Worker) taskEnv(v *version, task *pipeline.Task, c *store.Claim, outFil
 		"SLUICE_DS="+c.LogicalDate.In(loc).Format("2006-01-02"),
 		"SLUICE_VERSION="+v.hash,
 		"SLUICE_OUTPUT="+outFile,
+		"SLUICE_TRIGGER_EVENTS="+triggerEventsEnv(c.TriggerEvents),
 	)
 	if c.Item != nil {
 		env = append(env, "SLUICE_ITEM="+*c.Item, "SLUICE_ITEM_INDEX="+strconv.Itoa(c.MapIndex))
@@ -297,6 +298,15 @@ func (w *Worker) taskEnv(v *version, task *pipeline.Task, c *store.Claim, outFil
 		}
 	}
 	return env, nil
+}
+
+// triggerEventsEnv is $SLUICE_TRIGGER_EVENTS: the JSON list of the asset
+// events that started the run, [] for any other run.
+func triggerEventsEnv(raw []byte) string {
+	if len(raw) == 0 {
+		return "[]"
+	}
+	return string(raw)
 }
 
 // EnvName turns a task id, param name or output key into the part of an

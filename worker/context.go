@@ -85,9 +85,19 @@ func (x *exprContext) load() {
 				vars[v.Name] = v.Value
 			}
 		}
+		// trigger.events: the asset events that started the run, as
+		// $SLUICE_TRIGGER_EVENTS has them; an empty list for any other run.
+		events := []any{}
+		if len(c.TriggerEvents) > 0 {
+			if err := json.Unmarshal(c.TriggerEvents, &events); err != nil {
+				x.loadErr = fmt.Errorf("the run's trigger events are not a JSON list: %w", err)
+				return
+			}
+		}
 		loc := x.v.pipeline.Location()
 		x.env = map[string]any{
-			"params": params,
+			"trigger": map[string]any{"events": events},
+			"params":  params,
 			"run": map[string]any{
 				"id": c.RunID, "key": c.RunKey, "pipeline": c.PipelineID,
 				"logical_date": c.LogicalDate.UTC().Format("2006-01-02T15:04:05Z07:00"),

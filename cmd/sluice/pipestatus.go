@@ -93,6 +93,8 @@ func showStatus(out io.Writer, list []api.Pipeline) {
 			status = append(status, "error, old version live")
 		case p.Missing:
 			status = append(status, "missing")
+		case len(p.AssetWarnings) > 0:
+			status = append(status, "ok, with warnings")
 		default:
 			status = append(status, "ok")
 		}
@@ -129,6 +131,17 @@ func showStatus(out io.Writer, list []api.Pipeline) {
 		fmt.Fprintf(out, "\n%s: the file has errors (since %s); %s:\n", p.ID, shortTimePtr(p.ParseErrorAt), live)
 		for line := range strings.SplitSeq(strings.TrimRight(*p.ParseError, "\n"), "\n") {
 			fmt.Fprintln(out, "  "+line)
+		}
+	}
+	for _, p := range list {
+		if len(p.AssetWarnings) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "\n%s: warnings about its assets (it runs as it is):\n", p.ID)
+		for _, w := range p.AssetWarnings {
+			for line := range strings.SplitSeq(w, "\n") {
+				fmt.Fprintln(out, "  "+line)
+			}
 		}
 	}
 }

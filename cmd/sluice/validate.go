@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,8 +22,12 @@ func validateCmd() *cobra.Command {
 *.yaml and *.yml files. Every error of every file is printed as
 FILE:LINE:COL: message, with a hint where one helps. Two files that
 define the same pipeline id are an error too: a server loads only one.
+The files are also checked together for their assets: a schedule that
+waits for an asset no pipeline produces, and pipelines that start each
+other through assets in a cycle, are printed as warnings.
 
-Exit status: 0 when every file is valid, 2 when any has an error.`,
+Exit status: 0 when every file is valid (warnings or not), 2 when any
+has an error.`,
 		Example: `  sluice validate examples
   sluice validate pipelines/orders.yaml`,
 		Args: cobra.MinimumNArgs(1),
@@ -36,6 +42,7 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 			out := cmd.OutOrStdout()
 			type checked struct {
 				p   *pipeline.Pipeline
+				src []byte
 				err error
 			}
 			results := make([]checked, len(files))
@@ -50,6 +57,7 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 				// sees it: a broken file stands for the id it names.
 				d := catalog.Definition{File: f, ID: catalog.PeekID(src, f)}
 				d.Line, d.Col = catalog.IDAt(src)
+				results[i].src = src
 				results[i].p, results[i].err = pipeline.Parse(f, src)
 				if results[i].p != nil {
 					d.ID = results[i].p.ID
@@ -63,6 +71,7 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 				}
 			}
 			bad := 0
+			var linked []catalog.AssetFile
 			for i, f := range files {
 				p, err := results[i].p, results[i].err
 				if err != nil {
@@ -80,7 +89,22 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 				if p.Schedule != "" {
 					sched = "schedule " + p.Schedule + " (" + p.Timezone + ")"
 				}
+				if len(p.Assets) > 0 {
+					on := "on assets " + strings.Join(p.Assets, ", ")
+					if p.AssetCondition != nil {
+						on = "on assets " + string(must(json.Marshal(p.AssetCondition)))
+					}
+					if p.Schedule != "" {
+						sched += ", and " + on
+					} else {
+						sched = on
+					}
+				}
+				linked = append(linked, catalog.AssetFile{File: f, Src: results[i].src, Pipeline: p})
 				fmt.Fprintf(out, "%s: ok: pipeline %s, %s, %s, version %s\n", f, p.ID, count(len(p.Tasks), "task"), sched, p.Hash()[:12])
+			}
+			for _, w := range catalog.CheckAssets(linked) {
+				fmt.Fprintln(out, w)
 			}
 			if bad > 0 {
 				return exitWith(2, fmt.Errorf("%d of %d files have errors", bad, len(files)))
@@ -118,3 +142,6 @@ func pipelineFiles(args []string) ([]string, error) {
 	sort.Strings(files)
 	return files, nil
 }
+
+// must returns v, for values whose error cannot happen.
+func must[T any](v T, _ error) T { return v }

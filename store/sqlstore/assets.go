@@ -1,14 +1,18 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -20,8 +24,10 @@ import (
 // them.
 //
 // A consumer's rows in asset_consumers hold, per asset, the newest event
-// its last asset-triggered run consumed. The consumer runs when each of
-// its assets has a newer event. Two transactions that each add the event
+// its last asset-triggered run consumed; an asset with a newer event is
+// fresh. The consumer runs when its condition (pipelines.asset_condition:
+// any/all over its assets; '' for all of them) holds over the fresh ones,
+// and the run marks every asset consumed. Two transactions that each add the event
 // the other needs could each miss the other's (on PostgreSQL, under READ
 // COMMITTED). So the event is inserted first and the consumer's pipeline
 // row locked after: whichever transaction locks second sees the first's
@@ -67,7 +73,7 @@ func (db *DB) AssetEventCreate(ctx context.Context, p *store.AssetEventCreatePar
 		if res.Event, err = scanAssetEvent(t.queryRow(`SELECT `+assetEventColumns+` FROM asset_events WHERE id = ?`, id)); err != nil {
 			return err
 		}
-		res.Runs, err = wakeConsumers(t, []string{p.Asset})
+		res.Runs, err = wakeConsumers(t, []string{p.Asset}, nil)
 		return err
 	})
 	if err != nil {
@@ -104,27 +110,32 @@ func insertAssetEvent(t *txn, asset, pipelineID string, runID any, taskID string
 	return id, err
 }
 
-// produceAssets records an asset event for each asset the succeeded
-// instances' tasks produce, and starts the runs they complete. Items of
-// mapped tasks produce nothing (the parser refuses produces: there).
-func produceAssets(t *txn, succeeded []int64) error {
-	var assets []string
-	for _, part := range chunks(succeeded, maxBatch) {
-		rows, err := t.query(`SELECT ti.run_id, ti.task_id, r.pipeline_id, vt.produces
+// produceAssets records an asset event for each asset the produced
+// instances' tasks produce, and starts the runs they complete. produced
+// holds only the instances whose callbacks carry CallbackProduces (the
+// finisher collects them), so a success of a task that produces nothing
+// costs no query here. An output named asset.KEY of the instance (extras
+// by instance id) becomes KEY in the extra of each of its events.
+func produceAssets(t *txn, produced []int64, extras map[int64]map[string]string) error {
+	if len(produced) == 0 {
+		return nil
+	}
+	type made struct {
+		instanceID, runID  int64
+		task, pipeline, as string
+	}
+	var todo []made
+	for _, part := range chunks(sortedIDs(produced), maxBatch) {
+		rows, err := t.query(`SELECT ti.id, ti.run_id, ti.task_id, r.pipeline_id, vt.produces
 			FROM task_instances ti JOIN runs r ON r.id = ti.run_id
 			JOIN version_tasks vt ON vt.version_id = r.version_id AND vt.task_id = ti.task_id
 			WHERE ti.id IN (`+placeholders(len(part))+`) AND ti.map_index = -1 AND ti.state = 'success' AND vt.produces <> ''`, int64Args(part)...)
 		if err != nil {
 			return err
 		}
-		type made struct {
-			runID              int64
-			task, pipeline, as string
-		}
-		var todo []made
 		for rows.Next() {
 			var m made
-			if err := rows.Scan(&m.runID, &m.task, &m.pipeline, &m.as); err != nil {
+			if err := rows.Scan(&m.instanceID, &m.runID, &m.task, &m.pipeline, &m.as); err != nil {
 				rows.Close()
 				return err
 			}
@@ -134,46 +145,123 @@ func produceAssets(t *txn, succeeded []int64) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, m := range todo {
-			for _, a := range strings.Split(strings.Trim(m.as, ","), ",") {
-				if _, err := insertAssetEvent(t, a, m.pipeline, m.runID, m.task, []byte("{}")); err != nil {
-					return err
-				}
-				assets = append(assets, a)
-			}
-		}
 	}
-	if len(assets) == 0 {
+	if len(todo) == 0 {
 		return nil
 	}
+	var assets, producers []string
+	for _, m := range todo {
+		producers = append(producers, m.pipeline)
+		extra := assetExtra(extras[m.instanceID])
+		for _, a := range strings.Split(strings.Trim(m.as, ","), ",") {
+			if _, err := insertAssetEvent(t, a, m.pipeline, m.runID, m.task, extra); err != nil {
+				return err
+			}
+			assets = append(assets, a)
+		}
+	}
 	slices.Sort(assets)
-	_, err := wakeConsumers(t, slices.Compact(assets))
+	_, err := wakeConsumers(t, slices.Compact(assets), producers)
 	return err
 }
 
-// wakeConsumers starts a run of each pipeline scheduled on the assets
-// whose every asset now has an event newer than its last run consumed.
-func wakeConsumers(t *txn, assets []string) ([]*store.Run, error) {
-	args := make([]any, len(assets))
-	for i, a := range assets {
-		args[i] = a
+// boundedTriggerEvents returns the JSON of the events a run consumed, at
+// most store.MaxTriggerEventsJSON long: its tasks get it as one
+// environment variable, and Linux refuses to start a program with a
+// variable over 128 KiB. Past the bound the oldest events are left out,
+// those that are not their asset's newest first.
+func boundedTriggerEvents(evs []*store.AssetEvent) ([]byte, error) {
+	b, err := json.Marshal(evs)
+	if err != nil || len(b) <= store.MaxTriggerEventsJSON {
+		return b, err
 	}
-	rows, err := t.query(`SELECT DISTINCT pipeline_id FROM asset_consumers WHERE asset IN (`+placeholders(len(assets))+`) ORDER BY pipeline_id`, args...)
-	if err != nil {
-		return nil, err
+	newest := map[string]int64{}
+	for _, e := range evs {
+		newest[e.Asset] = max(newest[e.Asset], e.ID)
 	}
-	var pipelines []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+	// The order in which events go: older non-newest first, then the
+	// oldest newest ones.
+	order := slices.Clone(evs)
+	slices.SortFunc(order, func(a, b *store.AssetEvent) int {
+		an, bn := newest[a.Asset] == a.ID, newest[b.Asset] == b.ID
+		if an != bn {
+			if an {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	size := len(b)
+	drop := map[int64]bool{}
+	for _, e := range order[:len(order)-1] {
+		if size <= store.MaxTriggerEventsJSON {
+			break
+		}
+		one, err := json.Marshal(e)
+		if err != nil {
 			return nil, err
 		}
-		pipelines = append(pipelines, id)
+		drop[e.ID] = true
+		size -= len(one) + 1
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	kept := slices.DeleteFunc(slices.Clone(evs), func(e *store.AssetEvent) bool { return drop[e.ID] })
+	return json.Marshal(kept)
+}
+
+// MaxAssetExtraJSON bounds the extra of an event a task produces, as
+// JSON: the outputs named asset.KEY are taken in key order while they fit.
+const MaxAssetExtraJSON = 16 << 10
+
+// AssetExtraPrefix starts the name of an output that goes into the extra
+// of the asset events of its task: asset.rows=42 gives {"rows": "42"}.
+const AssetExtraPrefix = "asset."
+
+// assetExtra returns the JSON of the extra an instance's outputs give.
+func assetExtra(outputs map[string]string) []byte {
+	extra := map[string]string{}
+	for k, v := range outputs {
+		if key, ok := strings.CutPrefix(k, AssetExtraPrefix); ok && key != "" {
+			extra[key] = v
+		}
+	}
+	b, err := json.Marshal(extra)
+	if err != nil {
+		return []byte("{}")
+	}
+	if len(b) > MaxAssetExtraJSON {
+		kept, size := map[string]string{}, 2
+		for _, k := range slices.Sorted(maps.Keys(extra)) {
+			one, _ := json.Marshal(map[string]string{k: extra[k]})
+			if size+len(one)-1 > MaxAssetExtraJSON {
+				continue
+			}
+			kept[k] = extra[k]
+			size += len(one) - 1
+		}
+		b, _ = json.Marshal(kept)
+	}
+	return b
+}
+
+// wakeConsumers starts a run of each pipeline scheduled on the assets
+// whose condition now holds. The pipeline rows it may lock (the
+// consumers', and the producers', which the transaction locks again when
+// a producer's run ends) are locked first, all at once, in id order: a
+// cycle of pipelines through assets, each finishing at the same time,
+// then waits in line instead of deadlocking.
+func wakeConsumers(t *txn, assets, producers []string) ([]*store.Run, error) {
+	pipelines, err := t.strings(`SELECT DISTINCT pipeline_id FROM asset_consumers WHERE asset IN (`+placeholders(len(assets))+`) ORDER BY pipeline_id`, stringArgs(assets)...)
+	if err != nil || len(pipelines) == 0 {
 		return nil, err
+	}
+	lock := append(slices.Clone(pipelines), producers...)
+	slices.Sort(lock)
+	lock = slices.Compact(lock)
+	if t.db.d.ForUpdate != "" {
+		if _, err := t.strings(`SELECT id FROM pipelines WHERE id IN (`+placeholders(len(lock))+`) ORDER BY id`+t.db.d.ForUpdate, stringArgs(lock)...); err != nil {
+			return nil, err
+		}
 	}
 	var runs []*store.Run
 	for _, id := range pipelines {
@@ -188,16 +276,20 @@ func wakeConsumers(t *txn, assets []string) ([]*store.Run, error) {
 	return runs, nil
 }
 
-// wakeConsumer starts a run of the pipeline if each of its assets has a
-// new event, and marks those events consumed.
+// wakeConsumer starts a run of the pipeline if its asset condition holds
+// (each asset has a new event, for a plain list), records the events the
+// run consumed, and marks every asset of the pipeline consumed up to its
+// newest event, as Airflow does: an event of an asset the condition did
+// not need is not kept for the next run.
 func wakeConsumer(t *txn, pipelineID string) (*store.Run, error) {
 	var (
-		live   sql.NullInt64
-		paused bool
+		live      sql.NullInt64
+		paused    bool
+		condition string
 	)
 	// The lock orders this check after any other transaction's that
 	// holds it (see the top of this file).
-	err := t.queryRow(`SELECT version_id, paused FROM pipelines WHERE id = ?`+t.db.d.ForUpdate, pipelineID).Scan(&live, &paused)
+	err := t.queryRow(`SELECT version_id, paused, asset_condition FROM pipelines WHERE id = ?`+t.db.d.ForUpdate, pipelineID).Scan(&live, &paused, &condition)
 	if err != nil || paused || !live.Valid {
 		return nil, err
 	}
@@ -206,30 +298,35 @@ func wakeConsumer(t *txn, pipelineID string) (*store.Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	type state struct {
+		asset        string
+		last, newest int64
+	}
 	var (
 		parts  []string
 		params string
-		ready  = true
+		assets []state
+		fresh  = map[string]bool{}
 	)
 	for rows.Next() {
-		var (
-			asset        string
-			last, newest int64
-		)
-		if err := rows.Scan(&asset, &last, &params, &newest); err != nil {
+		var a state
+		if err := rows.Scan(&a.asset, &a.last, &params, &a.newest); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if newest <= last {
-			ready = false
-		}
-		parts = append(parts, fmt.Sprintf("%s:%d", asset, newest))
+		assets = append(assets, a)
+		fresh[a.asset] = a.newest > a.last
+		parts = append(parts, fmt.Sprintf("%s:%d", a.asset, a.newest))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if !ready || len(parts) == 0 {
+	names := make([]string, len(assets))
+	for i, a := range assets {
+		names[i] = a.asset
+	}
+	if len(assets) == 0 || !consumerCondition(condition, names).Holds(func(a string) bool { return fresh[a] }) {
 		return nil, nil
 	}
 	key := strings.Join(parts, ",")
@@ -240,7 +337,7 @@ func wakeConsumer(t *txn, pipelineID string) (*store.Run, error) {
 	if !json.Valid([]byte(params)) {
 		params = "{}"
 	}
-	run, _, err := createRun(t, &store.RunCreateParams{
+	run, created, err := createRun(t, &store.RunCreateParams{
 		PipelineID: pipelineID, Kind: store.RunAsset, LogicalDate: t.now,
 		Key:   "asset__" + key,
 		Event: &store.TriggerEvent{Source: store.AssetSource, Key: key},
@@ -248,9 +345,106 @@ func wakeConsumer(t *txn, pipelineID string) (*store.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = t.exec(`UPDATE asset_consumers SET last_event_id = (SELECT COALESCE(MAX(e.id), 0) FROM asset_events e WHERE e.asset = asset_consumers.asset)
-		WHERE pipeline_id = ?`, pipelineID)
-	return run, err
+	if created {
+		var consumed []*store.AssetEvent
+		for _, a := range assets {
+			if !fresh[a.asset] {
+				continue
+			}
+			evs, err := scanAssetEvents(t.query(`SELECT `+assetEventColumns+` FROM asset_events WHERE asset = ? AND id > ? AND id <= ? ORDER BY id DESC LIMIT ?`,
+				a.asset, a.last, a.newest, store.MaxTriggerEventsPerAsset))
+			if err != nil {
+				return nil, err
+			}
+			slices.Reverse(evs)
+			consumed = append(consumed, evs...)
+		}
+		b, err := boundedTriggerEvents(consumed)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.exec(`UPDATE runs SET trigger_events = ? WHERE id = ?`, string(b), run.ID); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range assets {
+		if a.newest > a.last {
+			if _, err := t.exec(`UPDATE asset_consumers SET last_event_id = ? WHERE pipeline_id = ? AND asset = ?`, a.newest, pipelineID, a.asset); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return run, nil
+}
+
+// consumerCondition decodes a pipeline's asset condition; ” (a plain
+// list) or a condition that does not decode is all of its assets.
+func consumerCondition(raw string, names []string) *sluice.AssetCondition {
+	if raw != "" {
+		var c sluice.AssetCondition
+		if json.Unmarshal([]byte(raw), &c) == nil {
+			return &c
+		}
+	}
+	return sluice.AllAssets(names)
+}
+
+// strings reads a column of text.
+func (t *txn) strings(query string, args ...any) ([]string, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func scanAssetEvents(rows *sql.Rows, err error) ([]*store.AssetEvent, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.AssetEvent
+	for rows.Next() {
+		e, err := scanAssetEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// RunTriggerEvents implements store.Store.
+func (db *DB) RunTriggerEvents(ctx context.Context, runID int64) ([]*store.AssetEvent, error) {
+	var raw string
+	err := db.readRow(ctx, db.q(`SELECT trigger_events FROM runs WHERE id = ?`), runID).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, sluice.Errorf(sluice.ENOTFOUND, "run %d not found", runID)
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return decodeTriggerEvents(raw)
+}
+
+func decodeTriggerEvents(raw string) ([]*store.AssetEvent, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var out []*store.AssetEvent
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return nil, fmt.Errorf("trigger events of the run are not JSON: %w", err)
+	}
+	return out, nil
 }
 
 // saveConsumer sets the assets a pipeline is scheduled on. An asset new
@@ -271,6 +465,9 @@ func saveConsumer(t *txn, p *store.PipelineSaveParams) error {
 	if _, err := t.exec(q, args...); err != nil {
 		return err
 	}
+	if _, err := t.exec(`UPDATE pipelines SET asset_condition = ? WHERE id = ?`, string(p.AssetCondition), p.ID); err != nil {
+		return err
+	}
 	params := p.AssetParams
 	if len(params) == 0 {
 		params = []byte("{}")
@@ -283,4 +480,69 @@ func saveConsumer(t *txn, p *store.PipelineSaveParams) error {
 		}
 	}
 	return nil
+}
+
+// triggerEventsOf is the claim's view of a run's trigger_events column.
+func triggerEventsOf(raw string) []byte {
+	if raw == "" {
+		return nil
+	}
+	return []byte(raw)
+}
+
+// prunableAssetEvents selects, with the cutoff as argument, the events
+// pruneAssetEvents may delete.
+const prunableAssetEvents = `FROM asset_events e
+		WHERE e.created_at < ?
+			AND e.id < (SELECT MAX(n.id) FROM asset_events n WHERE n.asset = e.asset)
+			AND e.id <= COALESCE((SELECT MIN(c.last_event_id) FROM asset_consumers c WHERE c.asset = e.asset), e.id)`
+
+// countAssetPrune counts what pruneAssetEvents would delete, for a
+// preview.
+func (db *DB) countAssetPrune(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := db.readRow(ctx, db.q(`SELECT COUNT(*) `+prunableAssetEvents), us(cutoff)).Scan(&n)
+	return n, err
+}
+
+// assetPruneBatch bounds the asset events one RetentionPrune deletes.
+const assetPruneBatch = 1000
+
+// pruneAssetEvents deletes asset events created before cutoff that no
+// pending trigger needs: per asset it keeps the newest event (what the
+// Assets page shows as the last one) and every event newer than the
+// oldest its consumers have consumed (last_event_id), which the next run
+// of a consumer records as its trigger events. Runs keep their own copy
+// of the events they consumed, so pruning takes nothing from them. It
+// reports how many went and whether more are due.
+func pruneAssetEvents(t *txn, cutoff time.Time) (int64, bool, error) {
+	res, err := t.exec(`DELETE FROM asset_events WHERE id IN (
+		SELECT e.id `+prunableAssetEvents+` ORDER BY e.id LIMIT ?)`, us(cutoff), assetPruneBatch)
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := res.RowsAffected()
+	return n, n >= assetPruneBatch, err
+}
+
+// PipelineSetAssetWarnings implements store.Store.
+func (db *DB) PipelineSetAssetWarnings(ctx context.Context, warnings map[string]string) error {
+	return dbErr(db.inTx(ctx, "PipelineSetAssetWarnings", func(t *txn) error {
+		ids := slices.Sorted(maps.Keys(warnings))
+		q, args := `UPDATE pipelines SET asset_warnings = '' WHERE asset_warnings <> ''`, []any{}
+		if len(ids) > 0 {
+			q += ` AND id NOT IN (` + placeholders(len(ids)) + `)`
+			args = stringArgs(ids)
+		}
+		if _, err := t.exec(q, args...); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := t.exec(`UPDATE pipelines SET asset_warnings = ? WHERE id = ?`, warnings[id], id); err != nil {
+				return err
+			}
+		}
+		t.notify(store.TopicPipelines)
+		return nil
+	}))
 }

@@ -97,6 +97,7 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 			skips       []int64
 			rescheduled []*store.AttemptCompleteParams
 			resIDs      []int64
+			extras      = map[int64]map[string]string{}
 		)
 		for _, i := range order {
 			p := ps[i]
@@ -122,6 +123,7 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 				successes = append(successes, instanceID)
 				if len(p.Outputs) > 0 {
 					outputs = append(outputs, instanceOutputs{instanceID, p.Outputs})
+					extras[instanceID] = p.Outputs
 				}
 			case sluice.AttemptSkipped:
 				skips = append(skips, instanceID)
@@ -152,7 +154,7 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 		if err := f.finish(successes, sluice.InstanceSuccess); err != nil {
 			return err
 		}
-		if err := produceAssets(t, successes); err != nil {
+		if err := produceAssets(t, f.produced, extras); err != nil {
 			return err
 		}
 		if err := f.finish(skips, sluice.InstanceSkipped); err != nil {

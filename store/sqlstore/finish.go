@@ -26,6 +26,9 @@ type finisher struct {
 	// final holds instances that reached a final state and whose
 	// downstream instances have not heard of it yet, by state.
 	final map[sluice.InstanceState][]runTask
+	// produced holds the instances of tasks that produce assets and
+	// succeeded (CallbackProduces), for produceAssets.
+	produced []int64
 }
 
 type runAcct struct {
@@ -118,11 +121,12 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
-			RETURNING run_id, task_id, map_index, parent_id, callbacks, attempts, limited, allow_failure`, args...)
+			RETURNING id, run_id, task_id, map_index, parent_id, callbacks, attempts, limited, allow_failure`, args...)
 		if err != nil {
 			return err
 		}
 		type event struct {
+			id                 int64
 			rt                 runTask
 			mapIndex, attempts int
 			callbacks          int
@@ -138,7 +142,7 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 				limited bool
 				allowed bool
 			)
-			if err := rows.Scan(&e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts, &limited, &allowed); err != nil {
+			if err := rows.Scan(&e.id, &e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts, &limited, &allowed); err != nil {
 				rows.Close()
 				return err
 			}
@@ -152,6 +156,9 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 				f.final[failedAllowed] = append(f.final[failedAllowed], e.rt)
 			} else {
 				f.final[state] = append(f.final[state], e.rt)
+				if state == sluice.InstanceSuccess && e.callbacks&store.CallbackProduces != 0 {
+					f.produced = append(f.produced, e.id)
+				}
 			}
 			events = append(events, e)
 		}

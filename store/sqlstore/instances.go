@@ -385,22 +385,23 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	for id := range byRun {
 		runIDs = append(runIDs, id)
 	}
-	rows, err = t.query(`SELECT id, pipeline_id, version_id, key, logical_date, params FROM runs WHERE id IN (`+
+	rows, err = t.query(`SELECT id, pipeline_id, version_id, key, logical_date, params, trigger_events FROM runs WHERE id IN (`+
 		placeholders(len(runIDs))+`)`, int64Args(runIDs)...)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var (
-			id, vid, logical int64
-			pid, key, params string
+			id, vid, logical       int64
+			pid, key, params, trig string
 		)
-		if err := rows.Scan(&id, &pid, &vid, &key, &logical, &params); err != nil {
+		if err := rows.Scan(&id, &pid, &vid, &key, &logical, &params, &trig); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		for _, c := range byRun[id] {
 			c.PipelineID, c.VersionID, c.RunKey, c.LogicalDate, c.Params = pid, vid, key, fromUS(logical), []byte(params)
+			c.TriggerEvents = triggerEventsOf(trig)
 		}
 	}
 	rows.Close()
@@ -488,7 +489,7 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 			RETURNING id, instance_id, token
 		)
 		SELECT i.id, i.token, c.id, c.run_id, c.task_id, c.map_index, c.item, c.attempts, c.failures, c.started_at, c.ready_at,
-			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params
+			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events
 		FROM inserted i JOIN claimed c ON c.id = i.instance_id JOIN runs r ON r.id = c.run_id
 		ORDER BY c.id`), args...) // only instances without a pool: Claim.Pool stays empty
 	if err != nil {
@@ -499,16 +500,17 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 	for rows.Next() {
 		c := &store.Claim{StartedAt: now, LeaseExpiresAt: expires}
 		var readyAt, logical, started int64
-		var params string
+		var params, trig string
 		var item sql.NullString
 		if err := rows.Scan(&c.AttemptID, &c.Token, &c.InstanceID, &c.RunID, &c.TaskID, &c.MapIndex, &item, &c.Attempt, &c.Failures, &started, &readyAt,
-			&c.PipelineID, &c.VersionID, &c.RunKey, &logical, &params); err != nil {
+			&c.PipelineID, &c.VersionID, &c.RunKey, &logical, &params, &trig); err != nil {
 			return nil, dbErr(err)
 		}
 		if item.Valid {
 			c.Item = &item.String
 		}
 		c.ReadyAt, c.LogicalDate, c.Params, c.FirstStartedAt = fromUS(readyAt), fromUS(logical), []byte(params), fromUS(started)
+		c.TriggerEvents = triggerEventsOf(trig)
 		claims = append(claims, c)
 	}
 	if err := rows.Err(); err != nil {

@@ -13,7 +13,8 @@ import (
 )
 
 const pipelineColumns = `p.id, COALESCE(p.version_id, 0), COALESCE(v.hash, ''), p.file, p.paused, p.schedule,
-	p.max_active_runs, p.next_due_at, p.last_scheduled_at, p.parse_error, p.parse_error_at, p.loaded_at, p.created_at, p.missing, p.retention_us`
+	p.max_active_runs, p.next_due_at, p.last_scheduled_at, p.parse_error, p.parse_error_at, p.loaded_at, p.created_at, p.missing, p.retention_us,
+	p.asset_warnings`
 
 const pipelineFrom = ` FROM pipelines p LEFT JOIN versions v ON v.id = p.version_id`
 
@@ -25,7 +26,8 @@ func scanPipeline(sc interface{ Scan(...any) error }) (*store.Pipeline, error) {
 		loadedAt, createdAt, retention int64
 	)
 	if err := sc.Scan(&p.ID, &p.VersionID, &p.Hash, &p.File, &paused, &p.Schedule, &p.MaxActiveRuns,
-		&nextDue, &lastSched, &p.ParseError, &parseErrAt, &loadedAt, &createdAt, &p.Missing, &retention); err != nil {
+		&nextDue, &lastSched, &p.ParseError, &parseErrAt, &loadedAt, &createdAt, &p.Missing, &retention,
+		&p.AssetWarnings); err != nil {
 		return nil, err
 	}
 	p.Retention = time.Duration(retention) * time.Microsecond
@@ -116,9 +118,13 @@ func insertVersionTasks(t *txn, vid int64, tasks []store.VersionTask) error {
 			if slots < 1 {
 				slots = 1
 			}
+			callbacks := vt.Callbacks &^ store.CallbackProduces
+			if len(vt.Produces) > 0 {
+				callbacks |= store.CallbackProduces
+			}
 			args = append(args, vid, vt.TaskID, len(vt.Upstream), string(rule), vt.Priority,
 				vt.Retry.Retries, vt.Retry.Delay.Microseconds(), vt.Retry.Exponential, vt.Retry.MaxDelay.Microseconds(),
-				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, vt.Callbacks, queuedTimeout(vt.QueuedTimeout), encodeLabels(vt.Produces), vt.AllowFailure)
+				vt.Pool, slots, encodeLabels(vt.Requires), vt.Mapped, vt.MaxParallel, callbacks, queuedTimeout(vt.QueuedTimeout), encodeLabels(vt.Produces), vt.AllowFailure)
 		}
 		if _, err := t.exec(q, args...); err != nil {
 			return err

@@ -184,6 +184,14 @@ func (db *DB) RetentionPrune(ctx context.Context, p *store.RetentionParams) (*st
 		if p.Default <= 0 {
 			return nil
 		}
+		if p.PipelineID == "" {
+			pruned, more, err := pruneAssetEvents(t, t.now.Add(-p.Default))
+			if err != nil {
+				return err
+			}
+			res.Rows["asset_events"] += pruned
+			res.More = res.More || more
+		}
 		// Backfills whose runs are all gone.
 		_, err = t.exec(`DELETE FROM backfills WHERE state <> 'running' AND created_at < ?
 			AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.backfill_id = backfills.id)`, us(t.now.Add(-p.Default)))
@@ -261,6 +269,13 @@ func (db *DB) RetentionPreview(ctx context.Context, p *store.RetentionParams) (*
 		return nil, dbErr(err)
 	}
 	res.Rows["sessions"] = sessions
+	if p.Default > 0 && p.PipelineID == "" {
+		n, err := db.countAssetPrune(ctx, db.now().Add(-p.Default))
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		res.Rows["asset_events"] = n
+	}
 	return res, nil
 }
 

@@ -64,6 +64,9 @@ type pipelineOpts struct {
 	callbacks      int
 	retention      time.Duration
 	assets         []string
+	// condition is the JSON of the asset condition; "" for all of assets.
+	condition string
+	schedule  string
 }
 
 // save stores a pipeline of the given tasks and returns its version id.
@@ -81,11 +84,15 @@ func (b *testBundle) saveWith(id string, o pipelineOpts, tasks ...task) int64 {
 			Pool: tk.pool, PoolSlots: tk.slots, Requires: tk.requires, Mapped: tk.mapped, MaxParallel: tk.maxPar, Callbacks: tk.cb, Produces: tk.produces, AllowFailure: tk.allow})
 		hash += fmt.Sprintf("%+v;", tk)
 	}
-	res, err := b.s.PipelineSave(b.ctx, &store.PipelineSaveParams{
+	params := &store.PipelineSaveParams{
 		ID: id, Hash: hash, Source: "id: " + id, Spec: []byte(`{"id":"` + id + `"}`),
 		MaxActiveRuns: o.maxActiveRuns, MaxActiveTasks: o.maxActiveTasks, Callbacks: o.callbacks, Retention: o.retention, Tasks: vts,
-		Assets: o.assets, AssetParams: []byte(`{"from":"assets"}`),
-	})
+		Assets: o.assets, AssetParams: []byte(`{"from":"assets"}`), Schedule: o.schedule,
+	}
+	if o.condition != "" {
+		params.AssetCondition = []byte(o.condition)
+	}
+	res, err := b.s.PipelineSave(b.ctx, params)
 	if err != nil {
 		b.t.Fatalf("PipelineSave: %v", err)
 	}
@@ -244,6 +251,13 @@ func Run(t *testing.T, open Opener) {
 		"AssetEventsRace":          testAssetEventsRace,
 		"AllowFailure":             testAllowFailure,
 		"ClearSetAndMarkSet":       testClearSetAndMarkSet,
+		"AssetConditions":          testAssetConditions,
+		"AssetCronAndAssets":       testAssetCronAndAssets,
+		"AssetTriggerEvents":       testAssetTriggerEvents,
+		"AssetEventsBounded":       testAssetTriggerEventsBounded,
+		"AssetWarnings":            testAssetWarnings,
+		"AssetRetention":           testAssetRetention,
+		"AssetCycleLockOrder":      testAssetCycleLockOrder,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
