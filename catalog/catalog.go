@@ -435,6 +435,9 @@ func (l *Loader) load(ctx context.Context, path string, pf *parsed) Result {
 	if res.Changed {
 		l.metrics.PipelineLoaded(false, true)
 		l.log.Info("pipeline loaded", "pipeline", p.ID, "version", p.Hash()[:12], "file", l.display(path))
+		for _, w := range p.Warnings {
+			l.log.Warn("pipeline file warning", "pipeline", p.ID, "at", fmt.Sprintf("%s:%d:%d", l.display(path), w.Line, w.Col), "warning", w.Msg, "hint", w.Hint)
+		}
 	}
 	return r
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -200,4 +201,55 @@ func equalPaths(a, b [][]string) bool {
 		}
 	}
 	return true
+}
+
+// TestJinjaWarnings: a Jinja template in run:, command: or env: is a
+// warning with its position and the sluice way to write it; ${{ }} and
+// text that only looks alike are not.
+func TestJinjaWarnings(t *testing.T) {
+	t.Parallel()
+	src := `id: j
+tasks:
+  a:
+    run: echo "{{ ds }}"
+  b:
+    command: [load, "--day={{ds_nodash}}"]
+  c:
+    env:
+      DAY: "{{ params.day }}"
+      FINE: "${{ run.ds }}"
+      VAR: "{{ var.value.bucket }}"
+    run: |
+      echo "$DAY" '{"a": {"b": 1}}'
+  d:
+    run: echo "{{ something_else }}"
+`
+	p, err := Parse("j.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`j.yaml:4:10: warning: run: {{ ds }} looks like a Jinja template; sluice does not render Jinja, so the task sees it as written` + "\n\thint: read $SLUICE_DS from the environment",
+		`j.yaml:6:21: warning: command: {{ ds_nodash }} looks like a Jinja template`,
+		`j.yaml:9:12: warning: env "DAY": {{ params.day }} looks like a Jinja template; sluice does not render Jinja, so the task sees it as written` + "\n\thint: write ${{ params.day }}",
+		`j.yaml:11:12: warning: env "VAR": {{ var.value.bucket }}`,
+		`j.yaml:15:10: warning: run: {{ something_else }}`,
+	}
+	if len(p.Warnings) != len(want) {
+		t.Fatalf("%d warnings, want %d:\n%v", len(p.Warnings), len(want), p.Warnings)
+	}
+	for i, w := range want {
+		if got := p.Warnings[i].String(); !strings.HasPrefix(got, w) {
+			t.Errorf("warning %d:\n%s\nwant it to start with\n%s", i, got, w)
+		}
+	}
+	if !strings.Contains(p.Warnings[3].Hint, "${{ vars.bucket }}") {
+		t.Errorf("var.value hint: %q", p.Warnings[3].Hint)
+	}
+	// The version does not hold them: the same file without them hashes
+	// alike once they are gone, and Decode gives none.
+	q, err := Decode(p.Normalized())
+	if err != nil || len(q.Warnings) != 0 {
+		t.Fatalf("decoded: %v, %v", q.Warnings, err)
+	}
 }

@@ -41,6 +41,13 @@ func Parse(name string, src []byte) (*Pipeline, error) {
 	if len(p.errs) > 0 {
 		return nil, p.result()
 	}
+	if len(p.warns) > 0 {
+		sort.SliceStable(p.warns, func(i, j int) bool {
+			a, b := p.warns[i], p.warns[j]
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
+		pl.Warnings = p.warns
+	}
 	return pl, nil
 }
 
@@ -71,6 +78,8 @@ type parser struct {
 	// secretsOK is set while reading the fields where ${{ secrets.X }}
 	// may be used: a task's env: and http: (url, headers, body).
 	secretsOK bool
+	// warns are the file's warnings (see Warning).
+	warns []Warning
 }
 
 // file is what the walk of a pipeline file collects before the checks that

@@ -176,6 +176,7 @@ func (p *parser) task(e entry) *rawTask {
 			t.kinds = append(t.kinds, e)
 			t.run, _ = p.str(e, "run")
 			p.noTemplate(e, "run", t.run)
+			p.jinjaWarning(e.valAt, "run", t.run, false)
 		case "command":
 			t.kinds = append(t.kinds, e)
 			t.command = p.command(e)
@@ -250,6 +251,7 @@ func (p *parser) command(e entry) []string {
 	for _, it := range items {
 		if s, ok := p.text(it, "command"); ok {
 			p.noTemplate(it, "command", s)
+			p.jinjaWarning(it.valAt, "command", s, false)
 			argv = append(argv, s)
 		}
 	}
@@ -376,6 +378,7 @@ func (p *parser) env(e entry) map[string]string {
 			if v, ok := p.text(e, label); ok {
 				env[e.key] = v
 				p.template(e.valAt, label, v)
+				p.jinjaWarning(e.valAt, label, v, true)
 			}
 		}
 	}

@@ -51,6 +51,11 @@ type Pipeline struct {
 	Triggers []*Trigger `json:"triggers,omitempty"`
 	// Tasks are keyed by task id.
 	Tasks map[string]*Task `json:"tasks"`
+
+	// Warnings are what Parse found valid but likely not meant (see
+	// Warning). They are not part of the version: Decode leaves them
+	// empty.
+	Warnings []Warning `json:"-"`
 }
 
 // ParamType is the type of a pipeline parameter.

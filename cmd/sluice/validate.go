@@ -102,6 +102,9 @@ has an error.`,
 				}
 				linked = append(linked, catalog.AssetFile{File: f, Src: results[i].src, Pipeline: p})
 				fmt.Fprintf(out, "%s: ok: pipeline %s, %s, %s, version %s\n", f, p.ID, count(len(p.Tasks), "task"), sched, p.Hash()[:12])
+				for _, w := range p.Warnings {
+					fmt.Fprintln(out, w)
+				}
 			}
 			for _, w := range catalog.CheckAssets(linked) {
 				fmt.Fprintln(out, w)
