@@ -189,6 +189,18 @@ tasks:
 	}
 }
 
+// TestValidateWarnsOfJinja: a Jinja template is a warning, not an error:
+// the file is valid (exit 0) and the warning says where and what to write.
+func TestValidateWarnsOfJinja(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := writeFile(t, dir, "j.yaml", "id: j\ntasks:\n  a:\n    run: echo {{ ds }}\n")
+	r := sluiceCmd(t, dir, nil, "validate", f)
+	if r.code != 0 || !strings.Contains(r.stdout, "j.yaml:4:10: warning: run: {{ ds }} looks like a Jinja template") || !strings.Contains(r.stdout, "hint: read $SLUICE_DS from the environment") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestRunRetryAndTimeout(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
