@@ -146,7 +146,7 @@ func (a *API) instanceOut(in *store.Instance, items []*store.Instance) TaskInsta
 		Task: in.TaskID, State: string(in.State), Attempts: in.Attempts, Failures: in.Failures,
 		ReadyAt: utcPtr(in.ReadyAt), StartedAt: utcPtr(in.StartedAt), FinishedAt: utcPtr(in.FinishedAt),
 		DurationSeconds: seconds(in.StartedAt, in.FinishedAt, a.clock.Now()), Blocked: in.Blocked, ItemsTotal: in.ItemsTotal,
-		AllowFailure: in.AllowFailure,
+		AllowFailure: in.AllowFailure, Note: in.Note,
 	}
 	if len(items) > 0 {
 		out.Items = make([]TaskItem, 0, len(items))

@@ -223,6 +223,9 @@ type TaskInstance struct {
 	Items []TaskItem `json:"items,omitempty" doc:"a mapped task's items, in order; absent for other tasks"`
 	// AllowFailure: the task's failure does not fail the run.
 	AllowFailure bool `json:"allow_failure" doc:"the task allows failure (allow_failure: true): its failure does not fail the run"`
+	// Note says why the task ended with no attempt: the when: condition
+	// that skipped it.
+	Note string `json:"note,omitempty" doc:"why the task ended with no attempt: the when: condition that skipped it"`
 }
 
 // TaskItem is one item of a mapped task (for_each): an instance of the

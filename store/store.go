@@ -434,6 +434,9 @@ type Instance struct {
 	FinishedAt *time.Time
 	// AllowFailure: the instance's failure does not fail its run.
 	AllowFailure bool
+	// Note says why the instance ended with no attempt to tell it: the
+	// when: condition that skipped it.
+	Note string
 }
 
 // Lease identifies a held attempt: its id and its fencing token.

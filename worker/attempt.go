@@ -133,9 +133,10 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 			return failed("when: " + err.Error())
 		}
 		if !run {
-			a.logs.Line(executor.System, time.Now(), []byte("skipped: when: "+task.When+" is false"))
+			// The store keeps no attempt of a skip: the reason goes with
+			// the instance, as its note.
 			now := time.Now()
-			return &executor.Result{State: sluice.AttemptSkipped, Started: now, Finished: now}
+			return &executor.Result{State: sluice.AttemptSkipped, Started: now, Finished: now, Error: "when: " + task.When + " is false"}
 		}
 	}
 	if c.MapIndex < 0 && task.ForEach != nil {

@@ -189,6 +189,23 @@ tasks:
 	}
 }
 
+// TestRunWhenSkipRanNothing: a task its when: condition skips shows as
+// skipped with the condition, never as running, and has no attempt.
+func TestRunWhenSkipRanNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := writeFile(t, dir, "w.yaml", "id: w\nparams:\n  go: {type: bool, default: false}\ntasks:\n  maybe:\n    when: ${{ params.go }}\n    run: echo ran\n")
+	r := sluiceCmd(t, dir, nil, "run", f)
+	if r.code != 0 || !strings.Contains(r.stdout, "maybe  skipped           when: ${{ params.go }} is false") || regexp.MustCompile(`maybe\s+running`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^maybe\s+skipped\s+0\s`).MatchString(r.stdout) {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = sluiceCmd(t, dir, nil, "run", f, "-p", "go=true")
+	if r.code != 0 || !strings.Contains(r.stdout, "maybe  running           attempt 1") || !strings.Contains(r.stdout, "| ran") {
+		t.Fatalf("when true: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // TestValidateWarnsOfJinja: a Jinja template is a warning, not an error:
 // the file is valid (exit 0) and the warning says where and what to write.
 func TestValidateWarnsOfJinja(t *testing.T) {

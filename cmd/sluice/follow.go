@@ -96,12 +96,13 @@ type instance struct {
 	readyAt    *time.Time
 	duration   *float64
 	allow      bool // allow_failure
+	note       string
 }
 
 func (f *follower) update(ctx context.Context, d *api.RunDetail) {
 	var all []instance
 	for _, t := range d.Tasks {
-		all = append(all, instance{task: t.Task, name: t.Task, item: -1, state: t.State, attempts: t.Attempts, blocked: t.Blocked, readyAt: t.ReadyAt, duration: t.DurationSeconds, allow: t.AllowFailure})
+		all = append(all, instance{task: t.Task, name: t.Task, item: -1, state: t.State, attempts: t.Attempts, blocked: t.Blocked, readyAt: t.ReadyAt, duration: t.DurationSeconds, allow: t.AllowFailure, note: t.Note})
 		for _, it := range t.Items {
 			all = append(all, instance{task: t.Task, name: t.Task + "[" + strconv.Itoa(it.MapIndex) + "]", item: it.MapIndex,
 				state: it.State, attempts: it.Attempts, blocked: it.Blocked, duration: it.DurationSeconds, allow: t.AllowFailure})
@@ -145,6 +146,8 @@ func (f *follower) showState(ctx context.Context, in instance, d *api.RunDetail)
 		detail = shortDuration(in.duration)
 	case "failed":
 		detail = f.attemptError(ctx, in)
+	case "skipped":
+		detail = in.note
 	}
 	if in.blocked != "" {
 		detail = blockedNote(in.state, in.blocked)

@@ -31,6 +31,15 @@ type runView struct {
 	tries   map[string]int
 	logSeq  map[int64]int // attempt id -> last log chunk shown
 	results map[string]*store.Instance
+	// held is a "running" line of a task with a when: condition, not
+	// shown until the task is seen doing more than finding the
+	// condition false: a task skipped so ran nothing.
+	held map[string]heldLine
+}
+
+type heldLine struct {
+	in *store.Instance
+	at time.Time
 }
 
 func newRunView(out io.Writer, st store.Store, runID int64, p *pipeline.Pipeline, quiet bool) *runView {
@@ -43,7 +52,8 @@ func newRunView(out io.Writer, st store.Store, runID int64, p *pipeline.Pipeline
 		width = max(width, n)
 	}
 	return &runView{out: out, st: st, runID: runID, p: p, quiet: quiet, width: width,
-		states: map[string]sluice.InstanceState{}, tries: map[string]int{}, logSeq: map[int64]int{}, results: map[string]*store.Instance{}}
+		states: map[string]sluice.InstanceState{}, tries: map[string]int{}, logSeq: map[int64]int{}, results: map[string]*store.Instance{},
+		held: map[string]heldLine{}}
 }
 
 // follow prints changes until the run finishes and returns its state.
@@ -80,14 +90,26 @@ func (v *runView) poll(ctx context.Context) error {
 	for _, in := range v.ordered(ins) {
 		name := displayName(in)
 		v.results[name] = in
-		if !v.quiet && (in.State == sluice.InstanceRunning || v.states[name] == sluice.InstanceRunning || in.Attempts != v.tries[name]) {
+		h, held := v.held[name]
+		if held && (in.State != sluice.InstanceRunning || in.Attempts != h.in.Attempts || time.Since(h.at) >= holdFor) {
+			// The condition was true, or the task moved on: the line
+			// shows, unless the condition skipped it.
+			delete(v.held, name)
+			held = false
+			if in.State != sluice.InstanceSkipped && !v.quiet {
+				v.showState(ctx, h.in, h.at)
+			}
+		}
+		if !v.quiet && !held && (in.State == sluice.InstanceRunning || v.states[name] == sluice.InstanceRunning || in.Attempts != v.tries[name]) {
 			if err := v.showLogs(ctx, in); err != nil {
 				return err
 			}
 		}
 		if in.State != v.states[name] || in.Attempts != v.tries[name] {
-			if !v.quiet || newsInQuiet[in.State] {
-				v.showState(ctx, in)
+			if in.State == sluice.InstanceRunning && in.MapIndex < 0 && in.Attempts == 1 && v.p.Tasks[in.TaskID] != nil && v.p.Tasks[in.TaskID].When != "" {
+				v.held[name] = heldLine{in, time.Now()}
+			} else if !v.quiet || newsInQuiet[in.State] {
+				v.showState(ctx, in, time.Now())
 			}
 			v.states[name] = in.State
 			v.tries[name] = in.Attempts
@@ -95,6 +117,10 @@ func (v *runView) poll(ctx context.Context) error {
 	}
 	return nil
 }
+
+// holdFor is how long the running line of a task with a when: condition
+// waits: the condition is checked first thing, in milliseconds.
+const holdFor = 300 * time.Millisecond
 
 // ordered lists instances in the pipeline's topological order, each mapped
 // task followed by its items.
@@ -171,7 +197,7 @@ var newsInQuiet = map[sluice.InstanceState]bool{
 	sluice.InstanceCancelled:       true,
 }
 
-func (v *runView) showState(ctx context.Context, in *store.Instance) {
+func (v *runView) showState(ctx context.Context, in *store.Instance, at time.Time) {
 	detail := ""
 	switch in.State {
 	case sluice.InstancePending:
@@ -192,6 +218,8 @@ func (v *runView) showState(ctx context.Context, in *store.Instance) {
 		if in.ReadyAt != nil {
 			detail += fmt.Sprintf("; retry at %s", in.ReadyAt.Local().Format("15:04:05"))
 		}
+	case sluice.InstanceSkipped:
+		detail = in.Note
 	case sluice.InstanceSuccess:
 		detail = duration(in)
 	case sluice.InstanceFailed:
@@ -199,7 +227,7 @@ func (v *runView) showState(ctx context.Context, in *store.Instance) {
 			detail = atts[len(atts)-1].Error
 		}
 	}
-	fmt.Fprintf(v.out, "%s  %-*s  %-17s %s\n", time.Now().Format("15:04:05.000"), v.width, displayName(in), stateText(string(in.State), in.AllowFailure), detail)
+	fmt.Fprintf(v.out, "%s  %-*s  %-17s %s\n", at.Format("15:04:05.000"), v.width, displayName(in), stateText(string(in.State), in.AllowFailure), detail)
 }
 
 func (v *runView) showLogs(ctx context.Context, in *store.Instance) error {

@@ -98,6 +98,7 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 			rescheduled []*store.AttemptCompleteParams
 			resIDs      []int64
 			extras      = map[int64]map[string]string{}
+			skipped     []skip
 		)
 		for _, i := range order {
 			p := ps[i]
@@ -110,7 +111,9 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 				if err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return err
 				}
-				if sluice.AttemptState(state) != p.State {
+				// A skip removes its attempt (see below): no row is
+				// its own outcome too.
+				if sluice.AttemptState(state) != p.State && (state != "" || p.State != sluice.AttemptSkipped) {
 					results[i] = sluice.ErrLeaseLost
 				}
 				continue
@@ -127,6 +130,7 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 				}
 			case sluice.AttemptSkipped:
 				skips = append(skips, instanceID)
+				skipped = append(skipped, skip{p.Lease.AttemptID, instanceID, p.Error})
 			case sluice.AttemptRescheduled:
 				rescheduled = append(rescheduled, p)
 				resIDs = append(resIDs, instanceID)
@@ -159,6 +163,17 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 		}
 		if err := f.finish(skips, sluice.InstanceSkipped); err != nil {
 			return err
+		}
+		// A task its when: condition skipped ran nothing: it keeps no
+		// attempt (Airflow shows no try either), and the condition is its
+		// note.
+		for _, s := range skipped {
+			if _, err := t.exec(`DELETE FROM attempts WHERE id = ?`, s.attempt); err != nil {
+				return err
+			}
+			if _, err := t.exec(`UPDATE task_instances SET attempts = attempts - 1, note = ? WHERE id = ? AND attempts > 0`, s.note, s.instance); err != nil {
+				return err
+			}
 		}
 		slices.Sort(failures)
 		for _, id := range failures {
@@ -535,3 +550,9 @@ func (db *DB) OutputList(ctx context.Context, runID int64, taskIDs []string) (ma
 
 // retryJitter is the random source of retry jitter; any source will do.
 func retryJitter() float64 { return rand.Float64() }
+
+// skip is a completion that found the task's when: condition false.
+type skip struct {
+	attempt, instance int64
+	note              string
+}

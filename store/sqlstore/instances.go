@@ -20,7 +20,7 @@ func (db *DB) InstanceList(ctx context.Context, runID int64) ([]*store.Instance,
 
 func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*store.Instance, error) {
 	rows, err := db.read(ctx, db.q(`SELECT id, run_id, task_id, map_index, parent_id, item, items_total, state, attempts, failures, priority,
-		ready_at, started_at, finished_at, blocked, allow_failure FROM task_instances `+where), args...)
+		ready_at, started_at, finished_at, blocked, allow_failure, note FROM task_instances `+where), args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -35,7 +35,7 @@ func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*
 			ready, started, finished sql.NullInt64
 		)
 		if err := rows.Scan(&in.ID, &in.RunID, &in.TaskID, &in.MapIndex, &parent, &item, &in.ItemsTotal, &state, &in.Attempts, &in.Failures, &in.Priority,
-			&ready, &started, &finished, &in.Blocked, &in.AllowFailure); err != nil {
+			&ready, &started, &finished, &in.Blocked, &in.AllowFailure, &in.Note); err != nil {
 			return nil, dbErr(err)
 		}
 		if parent.Valid {

@@ -275,7 +275,7 @@ func reset(t *txn, runID, versionID int64, ids []int64, why string) error {
 		padded := padIDs(part)
 		in := placeholders(len(padded))
 		if _, err := t.exec(`UPDATE task_instances SET state = 'pending', failures = 0, ready_at = NULL, started_at = NULL,
-			finished_at = NULL, items_total = 0, items_success = 0, items_failed = 0, items_skipped = 0, updated_at = ?
+			finished_at = NULL, note = '', items_total = 0, items_success = 0, items_failed = 0, items_skipped = 0, updated_at = ?
 			WHERE id IN (`+in+`)`, append([]any{now}, int64Args(padded)...)...); err != nil {
 			return err
 		}

@@ -81,3 +81,40 @@ func testAllowFailure(t *testing.T, open Opener) {
 		t.Fatalf("run of q = %s, want failed", s)
 	}
 }
+
+// testSkipKeepsNoAttempt: a task its when: condition skipped keeps no
+// attempt (nor its log); the condition is the instance's note; a retry of
+// the completion (its reply lost) is not a lost lease; a clear forgets
+// the note.
+func testSkipKeepsNoAttempt(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "maybe"}, task{id: "after", up: []string{"maybe"}, rule: sluice.NoneFailed})
+	r := b.createRun("p", "r")
+	c := b.claimOne("maybe")
+	p := &store.AttemptCompleteParams{Lease: c.Lease, State: sluice.AttemptSkipped, FinishedAt: b.clock.Now(), Error: "when: ${{ params.go }} is false",
+		Log: &store.LogChunk{Seq: 1, Data: []byte("a line\n")}}
+	for try := 0; try < 2; try++ {
+		res, err := b.s.AttemptComplete(b.ctx, []*store.AttemptCompleteParams{p})
+		if err != nil || res[0] != nil {
+			t.Fatalf("complete, try %d: %v %v", try, err, res)
+		}
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"maybe": sluice.InstanceSkipped, "after": sluice.InstanceQueued})
+	in, err := b.s.InstanceGet(b.ctx, r.ID, "maybe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Attempts != 0 || in.Note != "when: ${{ params.go }} is false" {
+		t.Fatalf("maybe: attempts %d, note %q", in.Attempts, in.Note)
+	}
+	if atts, err := b.s.AttemptList(b.ctx, in.ID); err != nil || len(atts) != 0 {
+		t.Fatalf("attempts of a skip: %v, %v", atts, err)
+	}
+	b.mustComplete(b.claimOne("after"), sluice.AttemptSuccess)
+	if err := b.s.InstanceClear(b.ctx, r.ID, "maybe"); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := b.s.InstanceGet(b.ctx, r.ID, "maybe"); in.Note != "" {
+		t.Fatalf("note after a clear: %q", in.Note)
+	}
+}

@@ -250,6 +250,7 @@ func Run(t *testing.T, open Opener) {
 		"AssetChain":               testAssetChain,
 		"AssetEventsRace":          testAssetEventsRace,
 		"AllowFailure":             testAllowFailure,
+		"SkipKeepsNoAttempt":       testSkipKeepsNoAttempt,
 		"ClearSetAndMarkSet":       testClearSetAndMarkSet,
 		"AssetConditions":          testAssetConditions,
 		"AssetCronAndAssets":       testAssetCronAndAssets,

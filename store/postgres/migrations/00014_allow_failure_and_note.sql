@@ -8,7 +8,13 @@ ALTER TABLE version_tasks ADD COLUMN IF NOT EXISTS allow_failure BOOLEAN NOT NUL
 ALTER TABLE task_instances ADD COLUMN IF NOT EXISTS allow_failure BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE task_instances ADD COLUMN IF NOT EXISTS up_allowed_failed INTEGER NOT NULL DEFAULT 0;
 
+-- note says why an instance ended with no attempt to tell it: a task
+-- skipped by its when: condition keeps no attempt, and the condition is
+-- its note.
+ALTER TABLE task_instances ADD COLUMN IF NOT EXISTS note TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE task_instances DROP COLUMN note;
 ALTER TABLE task_instances DROP COLUMN up_allowed_failed;
 ALTER TABLE task_instances DROP COLUMN allow_failure;
 ALTER TABLE version_tasks DROP COLUMN allow_failure;
