@@ -31,10 +31,12 @@ func benchCmd() *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
-		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout or soak",
+		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout, asset-hop, webhook or soak",
 		Long: "Run a benchmark scenario on a fresh temporary store and print its figures.\n\nScenarios:\n" + help.String() +
 			"\nTimes come from the database's own records of each attempt. Record results\nin bench/RESULTS.md with the machine and the date.",
-		Example:   "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json\n  sluice bench soak --tasks 100000 --retention 20s",
+		Example: "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json\n  sluice bench soak --tasks 100000 --retention 20s\n" +
+			"  sluice bench asset-hop --tasks 200\n  sluice bench asset-hop --tasks 200 --db postgres://postgres@127.0.0.1:5432/postgres --workers-procs 2\n" +
+			"  sluice bench webhook --requests 500",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,6 +52,9 @@ func benchCmd() *cobra.Command {
 				return runSoak(cmd, so, asJSON)
 			}
 			if printP {
+				if o.Scenario == "asset-hop" && !cmd.Flags().Changed("tasks") {
+					o.Tasks = 100
+				}
 				src, err := bench.Source(o.Scenario, o.Tasks, o.Image)
 				if err != nil {
 					return err
@@ -57,7 +62,17 @@ func benchCmd() *cobra.Command {
 				fmt.Fprint(cmd.OutOrStdout(), src)
 				return nil
 			}
-			res, err := bench.Run(cmd.Context(), o)
+			run := bench.Run
+			switch o.Scenario {
+			case "asset-hop":
+				if !cmd.Flags().Changed("tasks") {
+					o.Tasks = 100
+				}
+				run = bench.AssetHop
+			case "webhook":
+				run = bench.Webhook
+			}
+			res, err := run(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -70,10 +85,24 @@ func benchCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(out, "scenario      %s (%s, %d worker(s) x %d slots)\n", res.Scenario, res.Store, res.Workers, res.Concurrency)
 			}
-			fmt.Fprintf(out, "tasks         %d\n", res.Tasks)
-			fmt.Fprintf(out, "seconds       %.3f\n", res.Seconds)
-			fmt.Fprintf(out, "tasks/sec     %.0f\n", res.TasksPerSec)
-			if res.Hops > 0 {
+			if o.Scenario == "webhook" {
+				fmt.Fprintf(out, "requests      %d\n", res.Tasks)
+				fmt.Fprintf(out, "seconds       %.3f\n", res.Seconds)
+				fmt.Fprintf(out, "requests/sec  %.0f\n", res.TasksPerSec)
+			} else {
+				fmt.Fprintf(out, "tasks         %d\n", res.Tasks)
+				fmt.Fprintf(out, "seconds       %.3f\n", res.Seconds)
+				fmt.Fprintf(out, "tasks/sec     %.0f\n", res.TasksPerSec)
+			}
+			for _, l := range []struct {
+				name string
+				l    *bench.Latency
+			}{{"answered", res.Answered}, {"queued", res.Queued}, {"started", res.Started}} {
+				if l.l != nil {
+					fmt.Fprintf(out, "%-13s p50/p95/p99 %.3f / %.3f / %.3f ms (max %.3f, n %d)\n", l.name, l.l.P50Ms, l.l.P95Ms, l.l.P99Ms, l.l.MaxMs, l.l.N)
+				}
+			}
+			if res.Hops > 0 && res.Started == nil {
 				fmt.Fprintf(out, "hop p50/p99   %.3f / %.3f ms (max %.3f, %d hops)\n", res.HopP50Ms, res.HopP99Ms, res.HopMaxMs, res.Hops)
 			}
 			if res.BaselineSeconds != nil {
@@ -88,7 +117,8 @@ func benchCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Tasks, "tasks", 1000, "number of tasks N")
+	f.IntVar(&o.Tasks, "tasks", 1000, "number of tasks N (asset-hop: pipelines in the chain, default 100)")
+	f.IntVar(&o.Requests, "requests", 200, "webhook: number of deliveries N, after 10 that warm up")
 	f.IntVar(&o.Concurrency, "concurrency", 16, "slots of each worker")
 	f.IntVar(&o.Workers, "workers", 1, "workers in this process")
 	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")

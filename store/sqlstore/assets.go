@@ -197,7 +197,7 @@ func wakeConsumer(t *txn, pipelineID string) (*store.Run, error) {
 	)
 	// The lock orders this check after any other transaction's that
 	// holds it (see the top of this file).
-	err := t.queryRow(`SELECT version_id, paused FROM pipelines WHERE id = ?`+t.db.d.ForUpdate, pipelineID).Scan(&live, &paused)
+	err := t.queryRow(`SELECT version_id, paused FROM pipelines WHERE id = ?`+t.db.d.ForPipeline, pipelineID).Scan(&live, &paused)
 	if err != nil || paused || !live.Valid {
 		return nil, err
 	}
