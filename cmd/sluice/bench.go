@@ -33,7 +33,7 @@ func benchCmd() *cobra.Command {
 		Use:   "bench SCENARIO",
 		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout, asset-hop, webhook or soak",
 		Long: "Run a benchmark scenario on a fresh temporary store and print its figures.\n\nScenarios:\n" + help.String() +
-			"\nTimes come from the database's own records of each attempt. Record results\nin bench/RESULTS.md with the machine and the date.",
+			"\nTimes come from the database's own records of each attempt (webhook: from the\nmoment each request is sent). asset-hop and webhook print each delay's\np50/p95/p99: answered (webhook: until the 201, by when the run and its queued\ntask are committed), queued (until the consumer's or the delivery's task is\nready to claim) and started (until its attempt started). With --db and\n--workers-procs K the workers are K 'sluice worker' processes, so a hop\ncrosses processes.\n\nRecord results in bench/RESULTS.md with the machine and the date.",
 		Example: "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json\n  sluice bench soak --tasks 100000 --retention 20s\n" +
 			"  sluice bench asset-hop --tasks 200\n  sluice bench asset-hop --tasks 200 --db postgres://postgres@127.0.0.1:5432/postgres --workers-procs 2\n" +
 			"  sluice bench webhook --requests 500",
