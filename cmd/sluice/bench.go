@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -15,10 +17,11 @@ import (
 
 func benchCmd() *cobra.Command {
 	var (
-		o      bench.Options
-		so     bench.SoakOptions
-		asJSON bool
-		printP bool
+		o       bench.Options
+		so      bench.SoakOptions
+		asJSON  bool
+		printP  bool
+		profile string
 	)
 	var names []string
 	for name := range bench.Scenarios {
@@ -61,6 +64,17 @@ func benchCmd() *cobra.Command {
 				}
 				fmt.Fprint(cmd.OutOrStdout(), src)
 				return nil
+			}
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			run := bench.Run
 			switch o.Scenario {
@@ -128,6 +142,7 @@ func benchCmd() *cobra.Command {
 	f.StringVar(&o.Image, "image", bench.DefaultImage, "container scenarios: the tasks' image, on the engine already, with a `true` command")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")
+	f.StringVar(&profile, "cpuprofile", "", "write this process's CPU profile to the file, for `go tool pprof` (worker processes are not in it)")
 	so.Retention = 20 * time.Second
 	f.Var((*days)(&so.Retention), "retention", "soak: how long finished runs are kept")
 	f.DurationVar(&so.RetentionEvery, "retention-every", 2*time.Second, "soak: how often retention runs")
