@@ -35,13 +35,18 @@ var Scenarios = map[string]string{
 	"soak":             "a steady stream of runs (N task instances, default 100,000) with a short retention; shows the database size levelling off",
 	"container-chain":  "N sequential container tasks running `true`; compared with N bare create/start/wait/remove through the engine's API",
 	"container-fanout": "N independent container tasks running `true` and one join; compared with N bare containers at the same concurrency",
+	"asset-hop":        "N pipelines chained by assets (each scheduled on the last one's); hop = producer task succeeded → consumer's task queued / started",
+	"webhook":          "--requests N signed POSTs to /hooks/, one after another; request → answered (run queued) / first task queued / started",
 }
 
 // Options configure a benchmark run.
 type Options struct {
 	Scenario string
-	// Tasks is N; default 1,000.
+	// Tasks is N; default 1,000 (100 pipelines for asset-hop).
 	Tasks int
+	// Requests is the number of deliveries of the webhook scenario;
+	// default 200.
+	Requests int
 	// Concurrency is each worker's slot count; default 16.
 	Concurrency int
 	// Workers is the number of workers in this process; default 1.
@@ -82,6 +87,13 @@ type Result struct {
 	HopP50Ms    float64 `json:"hop_p50_ms"`
 	HopP99Ms    float64 `json:"hop_p99_ms"`
 	HopMaxMs    float64 `json:"hop_max_ms"`
+	// Queued, Started and Answered are the asset-hop and webhook
+	// scenarios' delays: until the consumer's (or the delivery's) run has
+	// its task queued, until that task started, and until the webhook's
+	// answer arrived.
+	Queued   *Latency `json:"queued,omitempty"`
+	Started  *Latency `json:"started,omitempty"`
+	Answered *Latency `json:"answered,omitempty"`
 	// BaselineSeconds is the time of the same number of bare fork/execs of
 	// the same command (shell scenarios), or of bare containers through
 	// the engine's API (container scenarios), measured in the same run.
@@ -98,6 +110,17 @@ type Result struct {
 func Source(scenario string, n int, image string) (string, error) {
 	if image == "" {
 		image = DefaultImage
+	}
+	switch scenario {
+	case "asset-hop":
+		// One file per pipeline, each after a comment naming it.
+		var b strings.Builder
+		for i, src := range assetHopSources(n) {
+			fmt.Fprintf(&b, "# bench_hop_%04d.yaml\n%s", i, src)
+		}
+		return b.String(), nil
+	case "webhook":
+		return WebhookSource, nil
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "id: bench_%s\nmax_active_runs: 1\ntasks:\n", strings.ReplaceAll(scenario, "-", "_"))
@@ -125,7 +148,7 @@ func Source(scenario string, n int, image string) (string, error) {
 			fmt.Fprintf(&b, "      - t%05d\n", i)
 		}
 	default:
-		return "", fmt.Errorf("unknown scenario %q: want one of chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout", scenario)
+		return "", fmt.Errorf("unknown scenario %q: want one of chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout, asset-hop, webhook", scenario)
 	}
 	return b.String(), nil
 }

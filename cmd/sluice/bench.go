@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -15,10 +17,11 @@ import (
 
 func benchCmd() *cobra.Command {
 	var (
-		o      bench.Options
-		so     bench.SoakOptions
-		asJSON bool
-		printP bool
+		o       bench.Options
+		so      bench.SoakOptions
+		asJSON  bool
+		printP  bool
+		profile string
 	)
 	var names []string
 	for name := range bench.Scenarios {
@@ -31,10 +34,12 @@ func benchCmd() *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
-		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout or soak",
+		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout, asset-hop, webhook or soak",
 		Long: "Run a benchmark scenario on a fresh temporary store and print its figures.\n\nScenarios:\n" + help.String() +
-			"\nTimes come from the database's own records of each attempt. Record results\nin bench/RESULTS.md with the machine and the date.",
-		Example:   "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json\n  sluice bench soak --tasks 100000 --retention 20s",
+			"\nTimes come from the database's own records of each attempt (webhook: from the\nmoment each request is sent). asset-hop and webhook print each delay's\np50/p95/p99: answered (webhook: until the 201, by when the run and its queued\ntask are committed), queued (until the consumer's or the delivery's task is\nready to claim) and started (until its attempt started). With --db and\n--workers-procs K the workers are K 'sluice worker' processes, so a hop\ncrosses processes.\n\nRecord results in bench/RESULTS.md with the machine and the date.",
+		Example: "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json\n  sluice bench soak --tasks 100000 --retention 20s\n" +
+			"  sluice bench asset-hop --tasks 200\n  sluice bench asset-hop --tasks 200 --db postgres://postgres@127.0.0.1:5432/postgres --workers-procs 2\n" +
+			"  sluice bench webhook --requests 500",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,6 +55,9 @@ func benchCmd() *cobra.Command {
 				return runSoak(cmd, so, asJSON)
 			}
 			if printP {
+				if o.Scenario == "asset-hop" && !cmd.Flags().Changed("tasks") {
+					o.Tasks = 100
+				}
 				src, err := bench.Source(o.Scenario, o.Tasks, o.Image)
 				if err != nil {
 					return err
@@ -57,7 +65,28 @@ func benchCmd() *cobra.Command {
 				fmt.Fprint(cmd.OutOrStdout(), src)
 				return nil
 			}
-			res, err := bench.Run(cmd.Context(), o)
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			run := bench.Run
+			switch o.Scenario {
+			case "asset-hop":
+				if !cmd.Flags().Changed("tasks") {
+					o.Tasks = 100
+				}
+				run = bench.AssetHop
+			case "webhook":
+				run = bench.Webhook
+			}
+			res, err := run(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -70,10 +99,24 @@ func benchCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(out, "scenario      %s (%s, %d worker(s) x %d slots)\n", res.Scenario, res.Store, res.Workers, res.Concurrency)
 			}
-			fmt.Fprintf(out, "tasks         %d\n", res.Tasks)
-			fmt.Fprintf(out, "seconds       %.3f\n", res.Seconds)
-			fmt.Fprintf(out, "tasks/sec     %.0f\n", res.TasksPerSec)
-			if res.Hops > 0 {
+			if o.Scenario == "webhook" {
+				fmt.Fprintf(out, "requests      %d\n", res.Tasks)
+				fmt.Fprintf(out, "seconds       %.3f\n", res.Seconds)
+				fmt.Fprintf(out, "requests/sec  %.0f\n", res.TasksPerSec)
+			} else {
+				fmt.Fprintf(out, "tasks         %d\n", res.Tasks)
+				fmt.Fprintf(out, "seconds       %.3f\n", res.Seconds)
+				fmt.Fprintf(out, "tasks/sec     %.0f\n", res.TasksPerSec)
+			}
+			for _, l := range []struct {
+				name string
+				l    *bench.Latency
+			}{{"answered", res.Answered}, {"queued", res.Queued}, {"started", res.Started}} {
+				if l.l != nil {
+					fmt.Fprintf(out, "%-13s p50/p95/p99 %.3f / %.3f / %.3f ms (max %.3f, n %d)\n", l.name, l.l.P50Ms, l.l.P95Ms, l.l.P99Ms, l.l.MaxMs, l.l.N)
+				}
+			}
+			if res.Hops > 0 && res.Started == nil {
 				fmt.Fprintf(out, "hop p50/p99   %.3f / %.3f ms (max %.3f, %d hops)\n", res.HopP50Ms, res.HopP99Ms, res.HopMaxMs, res.Hops)
 			}
 			if res.BaselineSeconds != nil {
@@ -88,7 +131,8 @@ func benchCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Tasks, "tasks", 1000, "number of tasks N")
+	f.IntVar(&o.Tasks, "tasks", 1000, "number of tasks N (asset-hop: pipelines in the chain, default 100)")
+	f.IntVar(&o.Requests, "requests", 200, "webhook: number of deliveries N, after 10 that warm up")
 	f.IntVar(&o.Concurrency, "concurrency", 16, "slots of each worker")
 	f.IntVar(&o.Workers, "workers", 1, "workers in this process")
 	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")
@@ -98,6 +142,7 @@ func benchCmd() *cobra.Command {
 	f.StringVar(&o.Image, "image", bench.DefaultImage, "container scenarios: the tasks' image, on the engine already, with a `true` command")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")
+	f.StringVar(&profile, "cpuprofile", "", "write this process's CPU profile to the file, for `go tool pprof` (worker processes are not in it)")
 	so.Retention = 20 * time.Second
 	f.Var((*days)(&so.Retention), "retention", "soak: how long finished runs are kept")
 	f.DurationVar(&so.RetentionEvery, "retention-every", 2*time.Second, "soak: how often retention runs")

@@ -78,3 +78,103 @@ func TestBenchOnPostgres(t *testing.T) {
 		t.Fatalf("%+v", b)
 	}
 }
+
+// latencyJSON is one delay of the asset-hop and webhook scenarios.
+type latencyJSON struct {
+	N     int     `json:"n"`
+	P50Ms float64 `json:"p50_ms"`
+	P95Ms float64 `json:"p95_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	MaxMs float64 `json:"max_ms"`
+}
+
+// eventBenchJSON is what the asset-hop and webhook scenarios add.
+type eventBenchJSON struct {
+	benchJSON
+	Queued   *latencyJSON `json:"queued"`
+	Started  *latencyJSON `json:"started"`
+	Answered *latencyJSON `json:"answered"`
+}
+
+// runEventBench runs asset-hop or webhook small and checks that each
+// delay it reports counts n and is ordered (p50 ≤ p95 ≤ p99 ≤ max), and
+// that a task cannot start before it is queued.
+func runEventBench(t *testing.T, n int, answered bool, args ...string) eventBenchJSON {
+	t.Helper()
+	r := sluiceCmd(t, t.TempDir(), nil, append([]string{"bench"}, append(args, "--json")...)...)
+	if r.code != 0 {
+		t.Fatalf("sluice bench %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+	var b eventBenchJSON
+	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil {
+		t.Fatalf("sluice bench %v --json: %v\n%s", args, err, r.stdout)
+	}
+	ls := []*latencyJSON{b.Queued, b.Started}
+	if answered {
+		ls = append(ls, b.Answered)
+	} else if b.Answered != nil {
+		t.Errorf("%v: an answered delay without requests: %s", args, r.stdout)
+	}
+	for _, l := range ls {
+		if l == nil || l.N != n || l.P50Ms > l.P95Ms || l.P95Ms > l.P99Ms || l.P99Ms > l.MaxMs {
+			t.Fatalf("sluice bench %v: delays not as expected (want %d each):\n%s", args, n, r.stdout)
+		}
+	}
+	if b.Started.P50Ms < b.Queued.P50Ms || b.Seconds <= 0 || b.TasksPerSec <= 0 {
+		t.Fatalf("sluice bench %v: %s", args, r.stdout)
+	}
+	// The text output names the same delays.
+	r = sluiceCmd(t, t.TempDir(), nil, append([]string{"bench"}, args...)...)
+	for _, want := range []string{"queued        p50/p95/p99", "started       p50/p95/p99"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Fatalf("sluice bench %v: exit %d, no %q in\n%s%s", args, r.code, want, r.stdout, r.stderr)
+		}
+	}
+	return b
+}
+
+// TestBenchAssetHopAndWebhook runs the event scenarios with a handful of
+// pipelines and requests: a check of what they report, not a
+// measurement.
+func TestBenchAssetHopAndWebhook(t *testing.T) {
+	t.Parallel()
+	t.Run("asset-hop", func(t *testing.T) {
+		t.Parallel()
+		b := runEventBench(t, 4, false, "asset-hop", "--tasks", "5")
+		if b.Scenario != "asset-hop" || b.Store != "sqlite" || b.Tasks != 5 || b.Hops != 4 || *b.HopP50Ms != b.Started.P50Ms {
+			t.Errorf("%+v", b)
+		}
+	})
+	t.Run("webhook", func(t *testing.T) {
+		t.Parallel()
+		b := runEventBench(t, 6, true, "webhook", "--requests", "6")
+		if b.Scenario != "webhook" || b.Store != "sqlite" || b.Tasks != 6 {
+			t.Errorf("%+v", b)
+		}
+	})
+	t.Run("print-pipeline", func(t *testing.T) {
+		t.Parallel()
+		r := sluiceCmd(t, t.TempDir(), nil, "bench", "asset-hop", "--tasks", "3", "--print-pipeline")
+		if r.code != 0 || strings.Count(r.stdout, "\nid: bench_hop_") != 3 || !strings.Contains(r.stdout, "schedule: {assets: [bench.hop.0001]}") {
+			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := sluiceCmd(t, t.TempDir(), nil, "bench", "asset-hop", "--tasks", "1"); r.code == 0 || !strings.Contains(r.stderr, "--tasks 2 or more") {
+			t.Fatalf("--tasks 1: exit %d\n%s", r.code, r.stderr)
+		}
+	})
+}
+
+// TestBenchEventsOnPostgres runs the event scenarios on PostgreSQL with
+// the workers in two processes of their own, so hops cross processes.
+func TestBenchEventsOnPostgres(t *testing.T) {
+	t.Parallel()
+	pgtest.Require(t)
+	b := runEventBench(t, 3, false, "asset-hop", "--tasks", "4", "--db", pgtest.BaseURL(), "--workers-procs", "2")
+	if b.Store != "postgres" || b.WorkerProcs != 2 || b.Tasks != 4 {
+		t.Fatalf("%+v", b)
+	}
+	b = runEventBench(t, 4, true, "webhook", "--requests", "4", "--db", pgtest.BaseURL(), "--workers-procs", "2")
+	if b.Store != "postgres" || b.WorkerProcs != 2 || b.Tasks != 4 {
+		t.Fatalf("%+v", b)
+	}
+}

@@ -142,6 +142,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 			SkipLocked:  " FOR UPDATE SKIP LOCKED",
 			ForUpdate:   " FOR UPDATE",
 			ForShare:    " FOR SHARE",
+			ForPipeline: " FOR NO KEY UPDATE",
 			Retryable:   retryable,
 			AfterCommit: s.notifier.notify,
 			WritableCTE: true,

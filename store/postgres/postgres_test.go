@@ -326,3 +326,40 @@ func TestRetentionVacuum(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestPipelineLockLetsKeyShareBe: a transaction that holds a key share
+// lock on a pipeline's row (any transaction that inserted a row
+// referencing it, such as a trigger event or a run, or updated one of its
+// runs twice) does not hold up the lock that orders the pipeline's runs.
+// When that lock was FOR UPDATE, two such transactions each waited for the
+// other's key share: a deadlock PostgreSQL breaks only after
+// deadlock_timeout, one second per webhook delivery or finished run.
+func TestPipelineLockLetsKeyShareBe(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	s := openStore(t, url, postgres.Options{})
+	savePipeline(t, s)
+	ctx := context.Background()
+	other, err := s.Write().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, `SELECT 1 FROM pipelines WHERE id = 'p' FOR KEY SHARE`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.RunCreate(ctx, &store.RunCreateParams{PipelineID: "p", Key: "while-key-shared", Kind: store.RunWebhook,
+			Event: &store.TriggerEvent{Source: "webhook", Key: "d-1"}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("RunCreate waited on a key share lock of the pipeline's row: the pipeline lock must be FOR NO KEY UPDATE")
+	}
+}

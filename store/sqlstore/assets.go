@@ -259,7 +259,7 @@ func wakeConsumers(t *txn, assets, producers []string) ([]*store.Run, error) {
 	slices.Sort(lock)
 	lock = slices.Compact(lock)
 	if t.db.d.ForUpdate != "" {
-		if _, err := t.strings(`SELECT id FROM pipelines WHERE id IN (`+placeholders(len(lock))+`) ORDER BY id`+t.db.d.ForUpdate, stringArgs(lock)...); err != nil {
+		if _, err := t.strings(`SELECT id FROM pipelines WHERE id IN (`+placeholders(len(lock))+`) ORDER BY id`+t.db.d.ForPipeline, stringArgs(lock)...); err != nil {
 			return nil, err
 		}
 	}
@@ -289,7 +289,7 @@ func wakeConsumer(t *txn, pipelineID string) (*store.Run, error) {
 	)
 	// The lock orders this check after any other transaction's that
 	// holds it (see the top of this file).
-	err := t.queryRow(`SELECT version_id, paused, asset_condition FROM pipelines WHERE id = ?`+t.db.d.ForUpdate, pipelineID).Scan(&live, &paused, &condition)
+	err := t.queryRow(`SELECT version_id, paused, asset_condition FROM pipelines WHERE id = ?`+t.db.d.ForPipeline, pipelineID).Scan(&live, &paused, &condition)
 	if err != nil || paused || !live.Valid {
 		return nil, err
 	}

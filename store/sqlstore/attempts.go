@@ -357,7 +357,10 @@ func (db *DB) AttemptReap(ctx context.Context, p *store.AttemptReapParams) ([]*s
 			q += ` AND lease_expires_at < ?`
 			args = append(args, us(p.ExpiredBefore))
 		}
-		q += ` ORDER BY id LIMIT ?` + db.d.SkipLocked
+		// Ordered by the index's column: ordered by id, SQLite without
+		// statistics (a store that never had a large insert) walks the
+		// whole table by rowid on every scheduler pass instead.
+		q += ` ORDER BY lease_expires_at, id LIMIT ?` + db.d.SkipLocked
 		args = append(args, limit)
 		rows, err := t.query(q, args...)
 		if err != nil {

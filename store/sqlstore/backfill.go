@@ -29,7 +29,7 @@ func (db *DB) BackfillCreate(ctx context.Context, p *store.BackfillCreateParams)
 			live      sql.NullInt64
 			maxActive int
 		)
-		err := t.queryRow(`SELECT version_id, max_active_runs FROM pipelines WHERE id = ?`+db.d.ForUpdate, p.PipelineID).Scan(&live, &maxActive)
+		err := t.queryRow(`SELECT version_id, max_active_runs FROM pipelines WHERE id = ?`+db.d.ForPipeline, p.PipelineID).Scan(&live, &maxActive)
 		if errors.Is(err, sql.ErrNoRows) {
 			return sluice.Errorf(sluice.ENOTFOUND, "pipeline %q not found", p.PipelineID)
 		}

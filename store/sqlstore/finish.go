@@ -463,7 +463,7 @@ func (f *finisher) done() error {
 			t.notify(store.TopicReady)
 		}
 		var maxActive int
-		if err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+t.db.d.ForUpdate, pipelineID).Scan(&maxActive); err != nil {
+		if err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+t.db.d.ForPipeline, pipelineID).Scan(&maxActive); err != nil {
 			return err
 		}
 		if _, err := startQueued(t, pipelineID, maxActive); err != nil {

@@ -307,7 +307,7 @@ func lockPipelines(t *txn, ids []string) (map[string]int, error) {
 		return room, nil
 	}
 	slices.Sort(ids)
-	rows, err := t.query(`SELECT id, max_active_tasks FROM pipelines WHERE id IN (`+placeholders(len(ids))+`) AND max_active_tasks > 0 ORDER BY id`+t.db.d.ForUpdate, stringArgs(ids)...)
+	rows, err := t.query(`SELECT id, max_active_tasks FROM pipelines WHERE id IN (`+placeholders(len(ids))+`) AND max_active_tasks > 0 ORDER BY id`+t.db.d.ForPipeline, stringArgs(ids)...)
 	if err != nil {
 		return nil, err
 	}

@@ -143,7 +143,7 @@ func (db *DB) RunCancel(ctx context.Context, id int64) error {
 		t.notify(store.TopicInstances)
 		t.notify(store.TopicLeases)
 		var maxActive int
-		if err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+db.d.ForUpdate, pipelineID).Scan(&maxActive); err != nil {
+		if err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+db.d.ForPipeline, pipelineID).Scan(&maxActive); err != nil {
 			return err
 		}
 		_, err = startQueued(t, pipelineID, maxActive)

@@ -54,7 +54,7 @@ func (db *DB) PipelineSave(ctx context.Context, p *store.PipelineSaveParams) (*s
 			return err
 		}
 		var live sql.NullInt64
-		if err := t.queryRow(`SELECT version_id FROM pipelines WHERE id = ?`+db.d.ForUpdate, p.ID).Scan(&live); err != nil {
+		if err := t.queryRow(`SELECT version_id FROM pipelines WHERE id = ?`+db.d.ForPipeline, p.ID).Scan(&live); err != nil {
 			return err
 		}
 		var vid int64

@@ -71,7 +71,7 @@ func createRun(t *txn, p *store.RunCreateParams, params []byte) (run *store.Run,
 			live      sql.NullInt64
 			maxActive int
 		)
-		err := t.queryRow(`SELECT version_id, max_active_runs FROM pipelines WHERE id = ?`+db.d.ForUpdate, p.PipelineID).Scan(&live, &maxActive)
+		err := t.queryRow(`SELECT version_id, max_active_runs FROM pipelines WHERE id = ?`+db.d.ForPipeline, p.PipelineID).Scan(&live, &maxActive)
 		if errors.Is(err, sql.ErrNoRows) {
 			return sluice.Errorf(sluice.ENOTFOUND, "pipeline %q not found", p.PipelineID)
 		}
@@ -152,7 +152,7 @@ func (db *DB) RunStartQueued(ctx context.Context, pipelineID string) (int, error
 	var n int
 	err := db.inTx(ctx, "RunStartQueued", func(t *txn) error {
 		var maxActive int
-		err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+db.d.ForUpdate, pipelineID).Scan(&maxActive)
+		err := t.queryRow(`SELECT max_active_runs FROM pipelines WHERE id = ?`+db.d.ForPipeline, pipelineID).Scan(&maxActive)
 		if errors.Is(err, sql.ErrNoRows) {
 			return sluice.Errorf(sluice.ENOTFOUND, "pipeline %q not found", pipelineID)
 		}

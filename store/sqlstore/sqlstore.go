@@ -31,6 +31,16 @@ type Dialect struct {
 	// will update, or that must not change until commit.
 	ForUpdate string
 	ForShare  string
+	// ForPipeline is appended to the SELECT that locks a pipeline's row to
+	// take turns with other transactions on its runs (" FOR NO KEY
+	// UPDATE" on PostgreSQL). Such a transaction may already hold a key
+	// share lock on the row: inserting a row that references the pipeline
+	// takes one, and so does updating a row of runs twice in a
+	// transaction. Two such transactions asking FOR UPDATE would each wait
+	// for the other's share lock, a deadlock PostgreSQL breaks only after
+	// deadlock_timeout (1s); FOR NO KEY UPDATE does not conflict with key
+	// share locks and still excludes the other lockers.
+	ForPipeline string
 	// Retryable reports errors after which the whole transaction may be
 	// retried (deadlock, serialization failure, busy).
 	Retryable func(error) bool
