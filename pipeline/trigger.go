@@ -13,6 +13,8 @@ import (
 type Trigger struct {
 	// Webhook starts a run for each signed POST to the pipeline's hook path.
 	Webhook *Webhook `json:"webhook,omitempty"`
+	// Files starts a run for each file that arrives in a folder (files.go).
+	Files *Files `json:"files,omitempty"`
 }
 
 // Webhook is a trigger by HTTP POST, signed with a sluice secret the way
@@ -58,7 +60,7 @@ func (p *Pipeline) Webhook(name string) *Webhook {
 const MaxTriggers = 16
 
 var (
-	triggerKinds = []string{"webhook"}
+	triggerKinds = []string{"webhook", "files"}
 	webhookKeys  = []string{"name", "secret", "params", "key"}
 	hookName     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
 	// webhookRoots are the variables a webhook's expressions may read.
@@ -83,7 +85,7 @@ func (p *parser) triggers(f *file, e entry) {
 		p.errorf(items[MaxTriggers].valAt, "split the pipeline", "triggers: at most %d triggers are allowed, got %d", MaxTriggers, len(items))
 		return
 	}
-	names := map[string]pos{}
+	names, fileNames := map[string]pos{}, map[string]pos{}
 	for _, it := range items {
 		ents, ok := p.entries(it, "trigger", func(key string, first pos) (string, string) {
 			return fmt.Sprintf("duplicate key %q in trigger (first defined at line %d)", key, first.line), "remove one of them"
@@ -115,6 +117,22 @@ func (p *parser) triggers(f *file, e entry) {
 			names[rw.w.Name] = k.keyAt
 			f.webhooks = append(f.webhooks, rw)
 			f.pl.Triggers = append(f.pl.Triggers, &Trigger{Webhook: rw.w})
+		case "files":
+			rf := p.files(k)
+			if rf == nil {
+				continue
+			}
+			if first, dup := fileNames[rf.f.Name]; dup {
+				if rf.f.Name == "" {
+					p.errorf(k.keyAt, "give each files trigger a name:", "a second files trigger without a name (the first is at line %d)", first.line)
+				} else {
+					p.errorf(k.keyAt, "give each files trigger its own name", "duplicate files trigger name %s (first at line %d)", quoteShort(rf.f.Name), first.line)
+				}
+				continue
+			}
+			fileNames[rf.f.Name] = k.keyAt
+			f.files = append(f.files, rf)
+			f.pl.Triggers = append(f.pl.Triggers, &Trigger{Files: rf.f})
 		default:
 			p.errorf(k.keyAt, didYouMean(k.key, triggerKinds, "the trigger kinds are "+strings.Join(triggerKinds, ", ")),
 				"unknown trigger kind %s", quoteShort(k.key))
