@@ -143,6 +143,8 @@ type Store interface {
 	Retention
 	// Asset events and asset-triggered runs; see assets.go.
 	Assets
+	// What files triggers handled; see files.go.
+	Files
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a
@@ -312,6 +314,8 @@ const (
 	// RunAsset is a run of a pipeline scheduled on assets, started when
 	// every asset it waits for had a new event.
 	RunAsset RunKind = "asset"
+	// RunFiles is a run started by a file's arrival (a files trigger).
+	RunFiles RunKind = "files"
 )
 
 // Run is one execution of a pipeline version.

@@ -240,6 +240,8 @@ func Run(t *testing.T, open Opener) {
 		"TriggerEventOnce":         testTriggerEventOnce,
 		"AssetChain":               testAssetChain,
 		"AssetEventsRace":          testAssetEventsRace,
+		"FileArrivals":             testFileArrivals,
+		"FileWatchNotes":           testFileWatchNotes,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
