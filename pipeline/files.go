@@ -261,3 +261,54 @@ func (p *Pipeline) FilesTrigger(source string) *Files {
 	}
 	return nil
 }
+
+// FileFacts are what a files trigger's expressions know of a file.
+type FileFacts struct {
+	// Path is the file's absolute path, Name its last element.
+	Path string
+	Name string
+	Size int64
+	// Mtime is the file's modification time.
+	Mtime time.Time
+}
+
+// Env returns the variables of a files trigger's expressions: file, with
+// path, name, size (an int) and mtime (RFC 3339 text in UTC, with the
+// fraction of a second the file system keeps).
+func (ff FileFacts) Env() map[string]any {
+	return map[string]any{"file": map[string]any{
+		"path": ff.Path, "name": ff.Name, "size": ff.Size, "mtime": ff.Mtime.UTC().Format(time.RFC3339Nano),
+	}}
+}
+
+// Given evaluates the trigger's params: for a file, to the params a run
+// is given (bind them with Pipeline.BindParams). A value that is one
+// whole ${{ }} keeps its type; other text is rendered.
+func (f *Files) Given(ff FileFacts) (map[string]any, error) {
+	env := ff.Env()
+	out := map[string]any{}
+	problems := map[string]string{}
+	for name, src := range f.Params {
+		var (
+			v   any
+			err error
+		)
+		if s := strings.TrimSpace(src); strings.HasPrefix(s, "${{") && strings.HasSuffix(s, "}}") && strings.Count(s, "${{") == 1 {
+			var prog *expression.Program
+			if prog, err = expression.Compile(s); err == nil {
+				v, err = prog.Eval(env)
+			}
+		} else {
+			v, err = expression.Render(src, env)
+		}
+		if err != nil {
+			problems[name] = err.Error()
+			continue
+		}
+		out[name] = v
+	}
+	if len(problems) > 0 {
+		return nil, ParamsError("invalid params from the file "+ff.Path, problems)
+	}
+	return out, nil
+}

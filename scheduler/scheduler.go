@@ -40,6 +40,9 @@ type Config struct {
 	RetentionEvery time.Duration
 	// ID names this scheduler as the holder of jobs; default host:pid.
 	ID string
+	// FilesPerScan bounds the files of a folder that a files trigger's
+	// watcher looks at per scan; default MaxFilesPerScan.
+	FilesPerScan int
 }
 
 // Scheduler runs the scheduling loop. Create it with New.
@@ -54,6 +57,8 @@ type Scheduler struct {
 	lastCheck time.Time // of waiting instances
 
 	vacuumOnce sync.Once // warns once that autovacuum is off
+
+	files fileWatchers // the watchers of files triggers (files.go)
 }
 
 // New returns a Scheduler for cfg.
@@ -69,6 +74,9 @@ func New(cfg Config) *Scheduler {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.FilesPerScan <= 0 {
+		cfg.FilesPerScan = MaxFilesPerScan
 	}
 	if cfg.RetentionEvery == 0 {
 		cfg.RetentionEvery = time.Hour
@@ -90,6 +98,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		defer func() { <-done }()
 		go func() { defer close(done); s.retentionLoop(ctx) }()
 	}
+	filesDone := make(chan struct{})
+	defer func() { <-filesDone }()
+	go func() { defer close(filesDone); s.filesLoop(ctx) }()
 	failures := 0
 	for {
 		wakeRuns := s.st.Wait(store.TopicRuns)
