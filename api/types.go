@@ -67,7 +67,7 @@ type RunSummary struct {
 	ID          int64     `json:"id"`
 	State       string    `json:"state" enum:"queued,running,success,failed,cancelled"`
 	LogicalDate time.Time `json:"logical_date"`
-	Kind        string    `json:"kind" enum:"scheduled,manual,backfill,webhook,asset"`
+	Kind        string    `json:"kind" enum:"scheduled,manual,backfill,webhook,asset,files"`
 }
 
 // UploadResult is what an upload did.
@@ -143,7 +143,7 @@ type Run struct {
 	Pipeline    string          `json:"pipeline"`
 	VersionID   int64           `json:"version_id"`
 	Key         string          `json:"key" doc:"unique per pipeline, e.g. scheduled__2026-01-02T03:00:00Z"`
-	Kind        string          `json:"kind" enum:"scheduled,manual,backfill,webhook,asset"`
+	Kind        string          `json:"kind" enum:"scheduled,manual,backfill,webhook,asset,files"`
 	LogicalDate time.Time       `json:"logical_date"`
 	Params      json.RawMessage `json:"params" doc:"the run's bound params, a JSON object"`
 	State       string          `json:"state" enum:"queued,running,success,failed,cancelled"`

@@ -64,6 +64,14 @@ type pendingFile struct {
 	since time.Time
 }
 
+// refusal is a version of a file whose run cannot start (its params do
+// not bind), and why; it is tried again when the file or the pipeline
+// changes.
+type refusal struct {
+	state fileState
+	why   string
+}
+
 // fileTarget is what a watcher's arrivals run: the pipeline's live version
 // and whether it is paused. The reconcile pass updates it.
 type fileTarget struct {
@@ -84,7 +92,7 @@ type fileWatch struct {
 	started bool                    // the backlog is recorded and known loaded
 	known   map[string]fileState    // by path: handled, in the store
 	pending map[string]*pendingFile // by path: seen, not yet stable
-	refused map[string]fileState    // by path: its params did not bind
+	refused map[string]refusal      // by path: its run could not start
 	noted   *string                 // the problem last written to the store
 
 	cancel context.CancelFunc
@@ -181,6 +189,9 @@ func (s *Scheduler) reconcileFiles(ctx context.Context, start bool) error {
 		wt, ok := wanted[key]
 		if ok && sameFiles(wt.spec, w.spec) {
 			w.mu.Lock()
+			if w.target.versionID != wt.target.versionID {
+				clear(w.refused) // the new version may take their params
+			}
 			w.target = wt.target
 			w.mu.Unlock()
 			continue
@@ -200,7 +211,7 @@ func (s *Scheduler) reconcileFiles(ctx context.Context, start bool) error {
 		}
 		w := &fileWatch{
 			s: s, pipelineID: wt.target.p.ID, spec: wt.spec, source: wt.spec.Source(), target: wt.target,
-			known: map[string]fileState{}, pending: map[string]*pendingFile{}, refused: map[string]fileState{},
+			known: map[string]fileState{}, pending: map[string]*pendingFile{}, refused: map[string]refusal{},
 		}
 		s.files.m[key] = w
 		if start {
@@ -343,7 +354,7 @@ func (w *fileWatch) scan(ctx context.Context) time.Duration {
 			delete(w.pending, full)
 			continue
 		}
-		if r, ok := w.refused[full]; ok && r == st {
+		if r, ok := w.refused[full]; ok && r.state == st {
 			continue
 		}
 		pd := w.pending[full]
@@ -367,9 +378,8 @@ func (w *fileWatch) scan(ctx context.Context) time.Duration {
 				return 0
 			}
 			if sluice.ErrorCode(err) == sluice.EINVALID {
-				w.refused[full] = st
+				w.refused[full] = refusal{st, err.Error()}
 				delete(w.pending, full)
-				problem = err.Error()
 				w.s.log.Warn("file arrived but its run cannot start", "pipeline", w.pipelineID, "trigger", w.source, "file", full, "err", err)
 				continue
 			}
@@ -377,6 +387,17 @@ func (w *fileWatch) scan(ctx context.Context) time.Duration {
 		}
 	}
 	w.forgetGone(ctx, names, looked)
+	if len(w.refused) > 0 {
+		first := ""
+		for full, r := range w.refused {
+			if first == "" || full < first {
+				first, problem = full, r.why
+			}
+		}
+		if len(w.refused) > 1 {
+			problem = fmt.Sprintf("%d files cannot start a run; the first: %s", len(w.refused), problem)
+		}
+	}
 	w.note(ctx, problem)
 	return soonest
 }

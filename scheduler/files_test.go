@@ -396,3 +396,37 @@ func TestFilesPerScanBound(t *testing.T) {
 		}
 	})
 }
+
+// TestFilesParamsRefused: a file whose params do not bind (a name where
+// an int is wanted) starts no run and is noted on the pipeline; once the
+// pipeline is fixed, it runs.
+func TestFilesParamsRefused(t *testing.T) {
+	t.Parallel()
+	onBothStores(t, func(t *testing.T, b *filesBundle) {
+		src := func(typ string) string {
+			return fmt.Sprintf("id: drop\nparams:\n  n: {type: %s, required: true}\ntriggers:\n  - files: {path: %q, stable_for: 0s, params: {n: \"${{ file.name }}\"}}\ntasks:\n  a: {noop: true}\n", typ, b.dir)
+		}
+		b.saveSource(src("int"))
+		s := b.scheduler(b.st)
+		b.scan(s)
+		b.write("x.csv", "x", false)
+		b.scan(s)
+		b.scan(s)
+		if rs, _ := b.st.RunList(b.ctx, &store.RunListParams{PipelineID: "drop"}); len(rs) != 0 {
+			t.Fatalf("a run with params that do not bind: %+v", rs[0])
+		}
+		ws, _ := b.st.FileWatchList(b.ctx, "drop")
+		if len(ws) != 1 || !strings.Contains(ws[0].Problem, `param "n": want an int`) || !strings.Contains(ws[0].Problem, "x.csv") {
+			t.Fatalf("FileWatchList = %+v, want a note naming the file and the param", ws)
+		}
+		b.saveSource(src("string"))
+		b.scan(s)
+		rs, _ := b.st.RunList(b.ctx, &store.RunListParams{PipelineID: "drop"})
+		if len(rs) != 1 || string(rs[0].Params) != `{"n":"x.csv"}` {
+			t.Fatalf("after the fix, runs = %+v, want one with n = x.csv", rs)
+		}
+		if ws, _ := b.st.FileWatchList(b.ctx, "drop"); ws[0].Problem != "" {
+			t.Fatalf("the note stayed: %q", ws[0].Problem)
+		}
+	})
+}

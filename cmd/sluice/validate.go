@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 
@@ -79,6 +80,17 @@ Exit status: 0 when every file is valid, 2 when any has an error.`,
 				sched := "manual only"
 				if p.Schedule != "" {
 					sched = "schedule " + p.Schedule + " (" + p.Timezone + ")"
+				}
+				for _, t := range p.Triggers {
+					if t.Files != nil {
+						// A pipeline run by files is not manual only.
+						if sched == "manual only" {
+							sched = "runs"
+						} else {
+							sched += ", runs"
+						}
+						sched += " for files " + path.Join(t.Files.Path, t.Files.Pattern)
+					}
 				}
 				fmt.Fprintf(out, "%s: ok: pipeline %s, %s, %s, version %s\n", f, p.ID, count(len(p.Tasks), "task"), sched, p.Hash()[:12])
 			}
