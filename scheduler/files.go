@@ -94,6 +94,10 @@ type fileWatch struct {
 	pending map[string]*pendingFile // by path: seen, not yet stable
 	refused map[string]refusal      // by path: its run could not start
 	noted   *string                 // the problem last written to the store
+	// listed sums up the names of the last scan whose files all were
+	// handled or pending: while it does not change, no handled file can
+	// have left, and the pass that looks for them is skipped.
+	listed uint64
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -163,17 +167,17 @@ func (s *Scheduler) reconcileFiles(ctx context.Context, start bool) error {
 		target fileTarget
 	}
 	wanted := map[string]want{}
-	live := map[string]bool{} // pipelines that are there and not missing
+	known := map[string]bool{} // pipelines whose live version was read
 	for _, sp := range pipelines {
 		if sp.VersionID == 0 || sp.Missing {
 			continue
 		}
-		live[sp.ID] = true
 		p, err := s.version(ctx, sp.VersionID)
 		if err != nil {
 			s.log.Warn("cannot read a pipeline's files triggers", "pipeline", sp.ID, "err", err)
 			continue
 		}
+		known[sp.ID] = true
 		for _, t := range p.Triggers {
 			if t.Files != nil {
 				wanted[watchKey(sp.ID, t.Files.Source())] = want{t.Files, fileTarget{versionID: sp.VersionID, p: p, paused: sp.Paused}}
@@ -198,11 +202,20 @@ func (s *Scheduler) reconcileFiles(ctx context.Context, start bool) error {
 		}
 		w.stop()
 		delete(s.files.m, key)
-		if !ok && live[w.pipelineID] {
-			s.log.Info("files trigger removed; its watch is forgotten", "pipeline", w.pipelineID, "trigger", w.source)
-			if err := s.st.FileWatchDelete(ctx, w.pipelineID, w.source); err != nil {
-				s.log.Warn("cannot forget a removed files trigger", "pipeline", w.pipelineID, "trigger", w.source, "err", err)
-			}
+	}
+	// Forget the triggers that the live versions no longer have, whoever
+	// watched them: the store is the list, not this scheduler's memory.
+	watches, err := s.st.FileWatchList(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, fw := range watches {
+		if _, ok := wanted[watchKey(fw.PipelineID, fw.Source)]; ok || !known[fw.PipelineID] {
+			continue
+		}
+		s.log.Info("files trigger removed; what it handled is forgotten", "pipeline", fw.PipelineID, "trigger", fw.Source)
+		if err := s.st.FileWatchDelete(ctx, fw.PipelineID, fw.Source); err != nil {
+			return err
 		}
 	}
 	for key, wt := range wanted {
@@ -264,6 +277,7 @@ func (w *fileWatch) run(ctx context.Context) {
 		events, errs = fsw.Events, fsw.Errors
 	}
 	watching := false
+	var cost time.Duration // of the last scan
 	for {
 		if fsw != nil && !watching {
 			// Added again after the folder was missing or recreated.
@@ -271,7 +285,8 @@ func (w *fileWatch) run(ctx context.Context) {
 		}
 		start := time.Now()
 		next := w.scan(ctx)
-		wait := max(filesPoll, filesPollCost*time.Since(start))
+		cost = time.Since(start)
+		wait := max(filesPoll, filesPollCost*cost)
 		if next > 0 && next < wait {
 			wait = next
 		}
@@ -284,7 +299,8 @@ func (w *fileWatch) run(ctx context.Context) {
 			if ev.Name == w.spec.Path && ev.Has(fsnotify.Remove|fsnotify.Rename) {
 				watching = false
 			}
-			settle(ctx, events, errs)
+			// However busy the folder, scans keep to their share.
+			settle(ctx, events, errs, max(filesSettle, filesPollCost*cost-time.Since(start)))
 		case <-errs:
 			// The kernel dropped events (a queue overflow): scan now.
 			watching = false
@@ -297,9 +313,9 @@ func (w *fileWatch) run(ctx context.Context) {
 	}
 }
 
-// settle waits for a burst of events to pass.
-func settle(ctx context.Context, events chan fsnotify.Event, errs chan error) {
-	t := time.NewTimer(filesSettle)
+// settle lets the events of d pass.
+func settle(ctx context.Context, events chan fsnotify.Event, errs chan error, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
 		select {
@@ -321,7 +337,7 @@ func (w *fileWatch) scan(ctx context.Context) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.s.cfg.Clock.Now()
-	names, err := w.list()
+	names, sum, err := w.list()
 	if err != nil {
 		w.note(ctx, err.Error())
 		return 0
@@ -336,6 +352,7 @@ func (w *fileWatch) scan(ctx context.Context) time.Duration {
 	}
 	looked := names
 	problem := ""
+	slices.Sort(names) // files arrive in the order of their names
 	if limit := w.s.cfg.FilesPerScan; len(names) > limit {
 		looked = names[:limit]
 		problem = fmt.Sprintf("%d files in %s match %s; only the first %d by name are watched: move the files that were handled out of the folder",
@@ -386,7 +403,11 @@ func (w *fileWatch) scan(ctx context.Context) time.Duration {
 			w.s.log.Warn("file arrived but its run was not recorded; trying again", "pipeline", w.pipelineID, "trigger", w.source, "file", full, "err", err)
 		}
 	}
-	w.forgetGone(ctx, names, looked)
+	if sum != w.listed || len(w.known) > len(names) {
+		if w.forgetGone(ctx, names, looked) {
+			w.listed = sum
+		}
+	}
 	if len(w.refused) > 0 {
 		first := ""
 		for full, r := range w.refused {
@@ -402,35 +423,50 @@ func (w *fileWatch) scan(ctx context.Context) time.Duration {
 	return soonest
 }
 
-// list returns the names in the folder that match the pattern, sorted.
-// It reads the folder in batches and keeps only names, so a large folder
-// costs its names, not their file infos.
-func (w *fileWatch) list() ([]string, error) {
+// fnv64a is the 64-bit FNV-1a hash of s.
+func fnv64a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// list returns the names in the folder that match the pattern, in the
+// folder's order, and a sum of them that does not depend on the order. It
+// reads names only, in batches: a large folder costs its names, not file
+// infos (subfolders are told apart later, by the stat of the files looked
+// at).
+func (w *fileWatch) list() ([]string, uint64, error) {
 	dir, err := os.Open(w.spec.Path)
 	if err != nil {
-		return nil, folderProblem(w.spec.Path, err)
+		return nil, 0, folderProblem(w.spec.Path, err)
 	}
 	defer dir.Close()
-	var names []string
+	var (
+		names []string
+		sum   uint64
+	)
 	for {
-		ents, err := dir.ReadDir(1024)
-		for _, e := range ents {
-			if !e.IsDir() && w.spec.Match(e.Name()) {
-				names = append(names, e.Name())
+		batch, err := dir.Readdirnames(1024)
+		for _, name := range batch {
+			if w.spec.Match(name) {
+				names = append(names, name)
+				sum += fnv64a(name)
 			}
 		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, folderProblem(w.spec.Path, err)
+			return nil, 0, folderProblem(w.spec.Path, err)
 		}
-		if len(ents) == 0 {
+		if len(batch) == 0 {
 			break
 		}
 	}
-	slices.Sort(names)
-	return names, nil
+	return names, sum, nil
 }
 
 // folderProblem words why a folder cannot be watched, for the pipeline's
@@ -530,8 +566,9 @@ func (w *fileWatch) arrive(ctx context.Context, now time.Time, full, name string
 
 // forgetGone forgets the handled files that are no longer in the folder,
 // and drops what it kept of pending and refused files that went or that
-// it no longer looks at.
-func (w *fileWatch) forgetGone(ctx context.Context, names, looked []string) {
+// it no longer looks at. names and looked are sorted. It reports whether
+// the store forgot what it had to.
+func (w *fileWatch) forgetGone(ctx context.Context, names, looked []string) bool {
 	in := func(list []string, full string) bool {
 		dir, name := path.Split(full)
 		if path.Clean(dir) != w.spec.Path {
@@ -550,10 +587,10 @@ func (w *fileWatch) forgetGone(ctx context.Context, names, looked []string) {
 		sort.Strings(gone)
 		if err := w.s.st.FileForget(ctx, w.pipelineID, w.source, gone); err != nil {
 			w.s.log.Warn("cannot forget files that left the folder; trying again", "pipeline", w.pipelineID, "trigger", w.source, "err", err)
-		} else {
-			for _, full := range gone {
-				delete(w.known, full)
-			}
+			return false
+		}
+		for _, full := range gone {
+			delete(w.known, full)
 		}
 	}
 	for full := range w.pending {
@@ -566,6 +603,7 @@ func (w *fileWatch) forgetGone(ctx context.Context, names, looked []string) {
 			delete(w.refused, full)
 		}
 	}
+	return true
 }
 
 // note records the watcher's problem ("" for none) in the store, for the

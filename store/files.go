@@ -24,7 +24,8 @@ type Files interface {
 	// folder is missing or unreadable, too many files), "" when nothing.
 	FileWatchNote(ctx context.Context, pipelineID, source, problem string) error
 	// FileWatchList returns the files triggers of a pipeline that have
-	// been watched or noted, ordered by source.
+	// been watched or noted, ordered by source; those of every pipeline,
+	// ordered by pipeline and source, when pipelineID is empty.
 	FileWatchList(ctx context.Context, pipelineID string) ([]*FileWatch, error)
 	// FileWatchDelete forgets a files trigger and the files it handled.
 	FileWatchDelete(ctx context.Context, pipelineID, source string) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -31,16 +32,38 @@ func (db *DB) FileWatchStart(ctx context.Context, p *store.FileWatchStartParams)
 			return err
 		}
 		started = true
-		for _, f := range p.Backlog {
-			if _, err := t.exec(`INSERT INTO file_arrivals (pipeline_id, source, path, size, mtime_ns, run_id, seen_at) VALUES (?, ?, ?, ?, ?, NULL, ?)
-				ON CONFLICT (pipeline_id, source, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, run_id = NULL, seen_at = excluded.seen_at`,
-				p.PipelineID, p.Source, f.Path, f.Size, f.MtimeNs, us(t.now)); err != nil {
+		// In batches of backlogBatch rows (one statement, prepared once),
+		// then the rest one by one: a folder of 100,000 files is recorded
+		// in a thousand round trips, not a hundred thousand.
+		rest := p.Backlog
+		for len(rest) > 0 {
+			n := backlogBatch
+			if len(rest) < n {
+				n = 1
+			}
+			args := make([]any, 0, 6*n)
+			for _, f := range rest[:n] {
+				args = append(args, p.PipelineID, p.Source, f.Path, f.Size, f.MtimeNs, us(t.now))
+			}
+			if _, err := t.exec(backlogInsert(n), args...); err != nil {
 				return err
 			}
+			rest = rest[n:]
 		}
 		return nil
 	})
 	return started, dbErr(err)
+}
+
+// backlogBatch is how many backlog rows one statement inserts.
+const backlogBatch = 100
+
+// backlogInsert inserts n backlog rows, each (pipeline, source, path,
+// size, mtime, seen at), handled without a run.
+func backlogInsert(n int) string {
+	rows := strings.Repeat("(?, ?, ?, ?, ?, NULL, ?), ", n)
+	return `INSERT INTO file_arrivals (pipeline_id, source, path, size, mtime_ns, run_id, seen_at) VALUES ` + rows[:len(rows)-2] + `
+		ON CONFLICT (pipeline_id, source, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, run_id = NULL, seen_at = excluded.seen_at`
 }
 
 // FileWatchNote implements store.Store.
@@ -67,7 +90,8 @@ func (db *DB) FileWatchNote(ctx context.Context, pipelineID, source, problem str
 
 // FileWatchList implements store.Store.
 func (db *DB) FileWatchList(ctx context.Context, pipelineID string) ([]*store.FileWatch, error) {
-	rows, err := db.read(ctx, db.q(`SELECT pipeline_id, source, folder, started_at, problem, problem_at FROM file_watches WHERE pipeline_id = ? ORDER BY source`), pipelineID)
+	rows, err := db.read(ctx, db.q(`SELECT pipeline_id, source, folder, started_at, problem, problem_at FROM file_watches
+		WHERE pipeline_id = ? OR ? = '' ORDER BY pipeline_id, source`), pipelineID, pipelineID)
 	if err != nil {
 		return nil, dbErr(err)
 	}

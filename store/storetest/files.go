@@ -126,6 +126,18 @@ func testFileArrivals(t *testing.T, open Opener) {
 		t.Fatal("file put back after it was forgotten: no run")
 	}
 
+	// A large backlog, recorded in batches.
+	var big []store.FileSeen
+	for i := 0; i < 250; i++ {
+		big = append(big, store.FileSeen{Path: fmt.Sprintf("/big/%03d", i), Size: int64(i), MtimeNs: 7})
+	}
+	if started, err := b.s.FileWatchStart(b.ctx, &store.FileWatchStartParams{PipelineID: "p", Source: "files/big", Folder: "/big/*", Backlog: big}); err != nil || !started {
+		t.Fatalf("FileWatchStart with 250 files: %v, %v", started, err)
+	}
+	if seen, err := b.s.FileSeenList(b.ctx, "p", "files/big"); err != nil || len(seen) != 250 || seen[249].Path != "/big/249" || seen[249].Size != 249 {
+		t.Fatalf("FileSeenList after a backlog of 250: %d rows, %v", len(seen), err)
+	}
+
 	// Another folder takes its own backlog.
 	if !start("/other/*", store.FileSeen{Path: "/other/x", Size: 1, MtimeNs: 1}) {
 		t.Fatal("start on a changed folder: not started")
@@ -160,6 +172,13 @@ func testFileWatchNotes(t *testing.T, open Opener) {
 	ws, _ = b.s.FileWatchList(b.ctx, "p")
 	if len(ws) != 1 || ws[0].Problem != "" || ws[0].Folder != "/in/*" || ws[0].StartedAt == nil {
 		t.Fatalf("FileWatchList after the fix = %+v", ws[0])
+	}
+	b.save("q", 100, task{id: "a"})
+	if err := b.s.FileWatchNote(b.ctx, "q", "files/b", "too many files"); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := b.s.FileWatchList(b.ctx, ""); err != nil || len(all) != 2 || all[0].PipelineID != "p" || all[1].Source != "files/b" {
+		t.Fatalf("FileWatchList of every pipeline = %+v, %v", all, err)
 	}
 	if err := b.s.FileWatchNote(b.ctx, "nope", "files", "x"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
 		t.Fatalf("note on a missing pipeline: %v, want ENOTFOUND", err)
