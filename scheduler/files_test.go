@@ -430,3 +430,56 @@ func TestFilesParamsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestFilesWatcherLoop runs a scheduler as a server does, on the real
+// clock: a file moved into the folder runs without anyone scanning by
+// hand (fsnotify or the poll), and removing the trigger stops the watch.
+func TestFilesWatcherLoop(t *testing.T) {
+	t.Parallel()
+	clock := sluicetest.NewClock(time.Now()) // moved by hand below, for the stores' timestamps only
+	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	b := &filesBundle{t: t, ctx: context.Background(), st: st, clock: clock, dir: t.TempDir()}
+	b.saveSource(fmt.Sprintf("id: drop\nparams:\n  path: {type: string, default: \"\"}\ntriggers:\n  - files: {path: %q, stable_for: 0s, params: {path: \"${{ file.path }}\"}}\ntasks:\n  a: {noop: true}\n", b.dir))
+	ctx, cancel := context.WithCancel(context.Background())
+	s := scheduler.New(scheduler.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetentionEvery: -1, Interval: 50 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 30s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitUntil("the first watch", func() bool {
+		ws, _ := st.FileWatchList(b.ctx, "drop")
+		return len(ws) == 1 && ws[0].StartedAt != nil
+	})
+	sluicetest.WriteFile(t, filepath.Join(b.dir, "a.csv"), "a")
+	waitUntil("a run for a.csv", func() bool {
+		rs, _ := st.RunList(b.ctx, &store.RunListParams{PipelineID: "drop"})
+		return len(rs) == 1
+	})
+	b.saveSource("id: drop\ntasks:\n  a: {noop: true}\n")
+	waitUntil("the watch to be forgotten", func() bool {
+		ws, _ := st.FileWatchList(b.ctx, "drop")
+		return len(ws) == 0
+	})
+	sluicetest.WriteFile(t, filepath.Join(b.dir, "b.csv"), "b")
+	// The watcher is gone: a scan by hand sees no trigger either.
+	if err := s.ScanFiles(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := st.RunList(b.ctx, &store.RunListParams{PipelineID: "drop"}); len(rs) != 1 {
+		t.Fatalf("%d runs after the trigger was removed, want 1", len(rs))
+	}
+}
