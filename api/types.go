@@ -51,6 +51,23 @@ type PipelineDetail struct {
 	// setting resolved (the normalized spec).
 	Tasks  []*pipeline.Task `json:"tasks" doc:"the live version's tasks in dependency order, every setting resolved"`
 	Source string           `json:"source" doc:"the live version's file as written"`
+	// FileTriggers are the live version's files triggers and how their
+	// watch goes.
+	FileTriggers []FileTrigger `json:"file_triggers" doc:"the live version's files triggers and how their watch goes"`
+}
+
+// FileTrigger is one files trigger of a pipeline (triggers: [{files: …}]).
+type FileTrigger struct {
+	Source  string `json:"source" doc:"files, or files/<name> for a named trigger"`
+	Path    string `json:"path" doc:"the folder watched"`
+	Pattern string `json:"pattern" doc:"the file names that run"`
+	// WatchingSince is when the trigger first watched its folder (and took
+	// its backlog); null while it never could.
+	WatchingSince *time.Time `json:"watching_since" doc:"when the trigger first watched its folder and took its backlog; null while it never could"`
+	// Problem says what keeps it from watching (a missing folder, say);
+	// empty when nothing.
+	Problem      string     `json:"problem" doc:"what keeps it from watching, e.g. a missing folder; empty when nothing"`
+	ProblemSince *time.Time `json:"problem_since" doc:"when the problem was first seen; null when there is none"`
 }
 
 // Param is one typed input of a run.

@@ -144,11 +144,22 @@ tasks:
 	if !strings.Contains(s.logs(), `"msg":"files trigger blocked","pipeline":"waiting"`) {
 		t.Fatalf("the server's log does not say the trigger is blocked:\n%s", s.logs())
 	}
+	s.cli(t, "pipelines", "show", "waiting").want(t, 0, "runs for files "+missing+"/*", "blocked: folder "+missing+" does not exist")
+	var detail api.PipelineDetail
+	s.cli(t, "pipelines", "show", "waiting", "--json").want(t, 0).decode(t, &detail)
+	if len(detail.FileTriggers) != 1 || detail.FileTriggers[0].Path != missing || !strings.Contains(detail.FileTriggers[0].Problem, "does not exist") ||
+		detail.FileTriggers[0].ProblemSince == nil || detail.FileTriggers[0].WatchingSince != nil {
+		t.Fatalf("the API's file_triggers = %+v, want the missing folder, never watched", detail.FileTriggers)
+	}
 	if err := os.Mkdir(missing, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the note to go once the folder is there", s.logs, func() bool {
 		return !strings.Contains(page(), "does not exist")
 	})
+	s.cli(t, "pipelines", "show", "waiting", "--json").want(t, 0).decode(t, &detail)
+	if ft := detail.FileTriggers[0]; ft.Problem != "" || ft.ProblemSince != nil || ft.WatchingSince == nil {
+		t.Fatalf("the API's file trigger once the folder is there = %+v, want it watched, no problem", ft)
+	}
 	s.stop()
 }
