@@ -101,12 +101,7 @@ func (p *parser) files(e entry) *rawFiles {
 	for _, it := range ents {
 		switch it.key {
 		case "name":
-			if s, ok := p.str(it, "files: name"); ok {
-				if !hookName.MatchString(s) {
-					p.errorf(it.valAt, "use up to 64 letters, digits, _, . and -", "files: name %s is not a valid name", quoteShort(s))
-				}
-				rf.f.Name = s
-			}
+			rf.f.Name = p.triggerName(it, "files")
 		case "path":
 			if s, ok := p.str(it, "files: path"); ok {
 				hasPath = true
@@ -182,49 +177,24 @@ func (p *parser) watchPattern(e entry, s string) {
 
 // fileParams reads a files trigger's params: map of expressions.
 func (p *parser) fileParams(e entry) (map[string]string, map[string]pos) {
-	ents, ok := p.entries(e, "files: params", func(key string, first pos) (string, string) {
-		return fmt.Sprintf("duplicate key %q in files: params (first defined at line %d)", key, first.line), "remove one of them"
-	})
-	if !ok {
-		return nil, nil
-	}
-	out := map[string]string{}
-	at := map[string]pos{}
-	for _, it := range ents {
-		label := "files: params " + quoteShort(it.key)
-		if v, ok := p.text(it, label); ok {
-			p.fileExpr(it.valAt, label, v)
-			out[it.key] = v
-			at[it.key] = it.keyAt
-		}
-	}
-	return out, at
+	return p.triggerParams(e, "files", p.fileExpr)
 }
 
 // fileExpr checks the expressions of a files trigger's param: they
-// compile, and they read only file.
-func (p *parser) fileExpr(at pos, label, s string) {
-	if !expression.HasExpressions(s) {
-		return
-	}
-	if _, err := expression.ParseTemplate(s); err != nil {
-		p.errorf(at, "write ${{ expression }}, e.g. ${{ file.path }}", "%s: %v", label, err)
-		return
-	}
-	for _, root := range []string{"params", "tasks", "run", "vars", "secrets", "item", "item_index", "body", "headers"} {
-		if names, dyn := expression.Members(s, root); len(names) > 0 || dyn {
-			p.errorf(at, "a files trigger's expressions read the file: file.path, file.name, file.size and file.mtime",
-				"%s: %s is not known when a file arrives", label, root)
-			return
-		}
+// compile, and they read only the fields of file.
+func (p *parser) fileExpr(at pos, label, s string) bool {
+	if !p.triggerExpr(at, label, s, FileRoots, "${{ file.path }}",
+		"a files trigger's expressions read the file: file.path, file.name, file.size and file.mtime", "a file arrives") {
+		return false
 	}
 	names, _ := expression.Members(s, "file")
 	for _, n := range names {
 		if !fileFields[n] {
 			p.errorf(at, didYouMean(n, sortedKeys(fileFields), "a file has path, name, size and mtime"), "%s: file.%s is not a field of a file", label, n)
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // fileFields are the fields of file in a files trigger's expressions.
@@ -282,33 +252,7 @@ func (ff FileFacts) Env() map[string]any {
 }
 
 // Given evaluates the trigger's params: for a file, to the params a run
-// is given (bind them with Pipeline.BindParams). A value that is one
-// whole ${{ }} keeps its type; other text is rendered.
+// is given (bind them with Pipeline.BindParams).
 func (f *Files) Given(ff FileFacts) (map[string]any, error) {
-	env := ff.Env()
-	out := map[string]any{}
-	problems := map[string]string{}
-	for name, src := range f.Params {
-		var (
-			v   any
-			err error
-		)
-		if s := strings.TrimSpace(src); strings.HasPrefix(s, "${{") && strings.HasSuffix(s, "}}") && strings.Count(s, "${{") == 1 {
-			var prog *expression.Program
-			if prog, err = expression.Compile(s); err == nil {
-				v, err = prog.Eval(env)
-			}
-		} else {
-			v, err = expression.Render(src, env)
-		}
-		if err != nil {
-			problems[name] = err.Error()
-			continue
-		}
-		out[name] = v
-	}
-	if len(problems) > 0 {
-		return nil, ParamsError("invalid params from the file "+ff.Path, problems)
-	}
-	return out, nil
+	return EvalParams(f.Params, ff.Env(), "invalid params from the file "+ff.Path)
 }

@@ -155,18 +155,15 @@ func (db *DB) FileArrive(ctx context.Context, p *store.FileArriveParams) (*store
 	if p.File.Path == "" {
 		return nil, false, sluice.Errorf(sluice.EINVALID, "a file's arrival needs the file's path")
 	}
-	if rp.Key == "" || rp.Event.Source == "" || rp.Event.Key == "" || len(rp.Event.Source) > store.MaxEventKeyLen || len(rp.Event.Key) > store.MaxEventKeyLen {
-		return nil, false, sluice.Errorf(sluice.EINVALID, "run key, trigger event source and key must be set, source and key at most %d bytes", store.MaxEventKeyLen)
-	}
-	params := rp.Params
-	if len(params) == 0 {
-		params = []byte("{}")
+	params, err := checkRunCreate(rp)
+	if err != nil {
+		return nil, false, err
 	}
 	var (
 		run     *store.Run
 		created bool
 	)
-	err := db.inTx(ctx, "FileArrive", func(t *txn) error {
+	err = db.inTx(ctx, "FileArrive", func(t *txn) error {
 		run, created = nil, false
 		f := p.File
 		var (
