@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
-
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
@@ -103,10 +101,12 @@ type fileWatch struct {
 	done   chan struct{}
 }
 
-// fileWatchers are a scheduler's watchers, by pipeline and source.
+// fileWatchers are a scheduler's watchers, by pipeline and source, and
+// the kernel's events they share.
 type fileWatchers struct {
-	mu sync.Mutex
-	m  map[string]*fileWatch
+	mu     sync.Mutex
+	m      map[string]*fileWatch
+	events folderEvents
 }
 
 func watchKey(pipelineID, source string) string { return pipelineID + "\x00" + source }
@@ -244,6 +244,7 @@ func (s *Scheduler) stopFileWatches() {
 		w.stop()
 		delete(s.files.m, key)
 	}
+	s.files.events.close()
 }
 
 func sameFiles(a, b *pipeline.Files) bool {
@@ -259,33 +260,18 @@ func (w *fileWatch) stop() {
 	}
 }
 
-// run scans the folder when fsnotify says it changed, when a pending file
-// may have become stable, and at least every filesPoll.
+// run scans the folder when the kernel says it changed, when a pending
+// file may have become stable, and at least every filesPoll.
 func (w *fileWatch) run(ctx context.Context) {
 	w.s.log.Info("watching for files", "pipeline", w.pipelineID, "trigger", w.source, "path", w.spec.Path, "pattern", w.spec.Pattern)
-	fsw, err := fsnotify.NewWatcher()
-	if err != nil {
-		// Without inotify (too many watches, say), polling still works.
-		w.s.log.Warn("cannot watch a folder for changes; polling it instead", "pipeline", w.pipelineID, "trigger", w.source, "err", err)
-		fsw = nil
-	} else {
-		defer fsw.Close()
-	}
-	var events chan fsnotify.Event
-	var errs chan error
-	if fsw != nil {
-		events, errs = fsw.Events, fsw.Errors
-	}
-	watching := false
-	var cost time.Duration // of the last scan
+	events := &w.s.files.events
+	changed := events.subscribe(w.spec.Path)
+	defer events.unsubscribe(w.spec.Path, changed)
 	for {
-		if fsw != nil && !watching {
-			// Added again after the folder was missing or recreated.
-			watching = fsw.Add(w.spec.Path) == nil
-		}
+		events.ensure(w.spec.Path)
 		start := time.Now()
 		next := w.scan(ctx)
-		cost = time.Since(start)
+		cost := time.Since(start)
 		wait := max(filesPoll, filesPollCost*cost)
 		if next > 0 && next < wait {
 			wait = next
@@ -295,17 +281,16 @@ func (w *fileWatch) run(ctx context.Context) {
 		case <-ctx.Done():
 			timer.Stop()
 			return
-		case ev := <-events:
-			if ev.Name == w.spec.Path && ev.Has(fsnotify.Remove|fsnotify.Rename) {
-				watching = false
+		case <-changed:
+			// Let the burst of one write pass; however busy the folder,
+			// scans keep to their share of the time.
+			if !sleep(ctx, max(filesSettle, filesPollCost*cost-time.Since(start))) {
+				timer.Stop()
+				return
 			}
-			// However busy the folder, scans keep to their share.
-			settle(ctx, events, errs, max(filesSettle, filesPollCost*cost-time.Since(start)))
-		case <-errs:
-			// The kernel dropped events (a queue overflow): scan now.
-			watching = false
-			if fsw != nil {
-				_ = fsw.Remove(w.spec.Path)
+			select {
+			case <-changed:
+			default:
 			}
 		case <-timer.C:
 		}
@@ -313,19 +298,16 @@ func (w *fileWatch) run(ctx context.Context) {
 	}
 }
 
-// settle lets the events of d pass.
-func settle(ctx context.Context, events chan fsnotify.Event, errs chan error, d time.Duration) {
+// sleep waits for d, or less when ctx ends first; it reports whether ctx
+// is still going.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-events:
-		case <-errs:
-		case <-t.C:
-			return
-		}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -85,7 +85,9 @@ func New(cfg Config) *Scheduler {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomSuffix())
 	}
-	return &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*pipeline.Pipeline{}}
+	s := &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*pipeline.Pipeline{}}
+	s.files.events.log = cfg.Logger
+	return s
 }
 
 // Run schedules until ctx ends.
