@@ -2,8 +2,8 @@ package pipeline
 
 import (
 	"fmt"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sluice-dev/sluice/expression"
