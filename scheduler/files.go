@@ -453,18 +453,20 @@ func (w *fileWatch) list() ([]string, uint64, error) {
 
 // folderProblem words why a folder cannot be watched, for the pipeline's
 // page.
+// With several schedulers, the host tells which one sees the problem.
 func folderProblem(dir string, err error) error {
+	host, _ := os.Hostname()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("folder %s does not exist: create it (sluice creates nothing), or fix path: in the pipeline file", dir)
+		return fmt.Errorf("folder %s does not exist on %s: create it (sluice creates nothing), or fix path: in the pipeline file", dir, host)
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("folder %s cannot be read by the scheduler (permission denied): let the user running sluice read it", dir)
+		return fmt.Errorf("folder %s cannot be read on %s (permission denied): let the user running sluice read it", dir, host)
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return fmt.Errorf("folder %s cannot be read: %v", dir, err)
+	return fmt.Errorf("folder %s cannot be read on %s: %v", dir, host, err)
 }
 
 // statFile returns a regular file's info, following a symbolic link.
