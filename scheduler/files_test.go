@@ -198,6 +198,16 @@ func TestFilesStableThenReplaced(t *testing.T) {
 		if len(got) != 2 || got[1].Size != int64(len("id,amount\n2,20\n3,30\n")) {
 			t.Fatalf("runs after the file was replaced = %+v, want a second one", got)
 		}
+		// A path longer than an event key may be: its key is a hash.
+		long := strings.Repeat("n", 200) + ".csv"
+		b.write(long, "x", false)
+		b.scan(s)
+		b.clock.Advance(10 * time.Second)
+		b.scan(s)
+		b.scan(s)
+		if got = b.runs("drop"); len(got) != 3 || got[2].Path != filepath.Join(b.dir, long) {
+			t.Fatalf("runs after a file with a long name = %+v, want a third one", got)
+		}
 	})
 }
 
@@ -481,5 +491,27 @@ func TestFilesWatcherLoop(t *testing.T) {
 	}
 	if rs, _ := st.RunList(b.ctx, &store.RunListParams{PipelineID: "drop"}); len(rs) != 1 {
 		t.Fatalf("%d runs after the trigger was removed, want 1", len(rs))
+	}
+}
+
+// TestFileEventKey: the dedup key of an arrival is its path, size and
+// mtime while that fits a trigger event key, their hash when it does not;
+// another size or mtime is another key.
+func TestFileEventKey(t *testing.T) {
+	t.Parallel()
+	if got := scheduler.FileEventKey("/in/a.csv", 10, 1700000000123456789); got != "/in/a.csv|10|1700000000123456789" {
+		t.Fatalf("short key = %q", got)
+	}
+	long := "/in/" + strings.Repeat("x", 250) + ".csv"
+	k := scheduler.FileEventKey(long, 10, 1)
+	if len(k) > store.MaxEventKeyLen || !strings.HasPrefix(k, "sha256:") || k != scheduler.FileEventKey(long, 10, 1) {
+		t.Fatalf("long key = %q (%d bytes), want a stable hash of at most %d bytes", k, len(k), store.MaxEventKeyLen)
+	}
+	seen := map[string]bool{}
+	for _, key := range []string{k, scheduler.FileEventKey(long, 11, 1), scheduler.FileEventKey(long, 10, 2), scheduler.FileEventKey("/in/a.csv", 10, 2)} {
+		if seen[key] {
+			t.Fatalf("two versions of a file share the key %q", key)
+		}
+		seen[key] = true
 	}
 }
