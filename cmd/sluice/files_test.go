@@ -141,6 +141,9 @@ tasks:
 	waitFor(t, 30*time.Second, "the missing folder on the pipeline's page", s.logs, func() bool {
 		return strings.Contains(page(), "folder "+missing+" does not exist")
 	})
+	if p := page(); !strings.Contains(p, "Runs for files") || !strings.Contains(p, missing+"/*") {
+		t.Fatalf("the pipeline's page does not say which files run it:\n%s", p)
+	}
 	if !strings.Contains(s.logs(), `"msg":"files trigger blocked","pipeline":"waiting"`) {
 		t.Fatalf("the server's log does not say the trigger is blocked:\n%s", s.logs())
 	}
