@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/api"
+	"github.com/sluice-dev/sluice/internal/pgtest"
 )
 
 // TestFilesTriggerEndToEnd runs `sluice server` with a files trigger on a
@@ -165,4 +166,65 @@ tasks:
 		t.Fatalf("the API's file trigger once the folder is there = %+v, want it watched, no problem", ft)
 	}
 	s.stop()
+}
+
+// TestFilesTwoSchedulersPostgres runs two `sluice scheduler` processes
+// and a worker on PostgreSQL, all watching one folder: every file dropped
+// there runs once, also after one scheduler stops.
+func TestFilesTwoSchedulersPostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	dir := t.TempDir()
+	drop := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	if err := os.Mkdir(pipes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, pipes, "drop.yaml", fmt.Sprintf(`id: drop
+params:
+  file: {type: string, default: ""}
+triggers:
+  - files: {path: %s, pattern: "*.csv", stable_for: 1s, params: {file: "${{ file.path }}"}}
+tasks:
+  a: {noop: true}
+`, drop))
+	db := []string{"--db", url, "--listen", "127.0.0.1:0"}
+	s1 := startProc(t, dir, "scheduler", append(db, "--pipelines", pipes)...)
+	s1.waitURL(t)
+	s2 := startProc(t, dir, "scheduler", append(db, "--pipelines", pipes)...)
+	s2.waitURL(t)
+	w := startProc(t, dir, "worker", db...)
+	w.waitURL(t)
+	logs := func() string { return s1.logs() + s2.logs() }
+	st := openPG(t, url)
+	waitFor(t, 30*time.Second, "both schedulers to watch the folder", logs, func() bool {
+		return strings.Count(logs(), `"msg":"watching for files","pipeline":"drop"`) == 2 &&
+			strings.Contains(logs(), `"msg":"files trigger started watching"`)
+	})
+	check := func(files int) {
+		t.Helper()
+		runs := waitRuns(t, st, "drop", files, 60*time.Second, logs)
+		seen := map[string]int{}
+		for _, r := range runs {
+			var p struct{ File string }
+			if err := json.Unmarshal(r.Params, &p); err != nil {
+				t.Fatal(err)
+			}
+			seen[p.File]++
+		}
+		if len(runs) != files || len(seen) != files {
+			t.Fatalf("%d runs for %d distinct files, want %d: %v", len(runs), len(seen), files, seen)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		writeFile(t, drop, fmt.Sprintf("f%02d.csv", i), strings.Repeat("x", i+1))
+	}
+	check(20)
+	if code := s1.term(t); code != 0 {
+		t.Fatalf("scheduler exited %d:\n%s", code, s1.logs())
+	}
+	for i := 20; i < 30; i++ {
+		writeFile(t, drop, fmt.Sprintf("f%02d.csv", i), "y")
+	}
+	check(30)
 }
