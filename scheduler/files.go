@@ -92,9 +92,9 @@ type fileWatch struct {
 	pending map[string]*pendingFile // by path: seen, not yet stable
 	refused map[string]refusal      // by path: its run could not start
 	noted   *string                 // the problem last written to the store
-	// listed sums up the names of the last scan whose files all were
-	// handled or pending: while it does not change, no handled file can
-	// have left, and the pass that looks for them is skipped.
+	// listed sums up the names seen by the last scan that forgot the
+	// handled files that had left: while the names do not change, none
+	// can have left since, and that pass is skipped.
 	listed uint64
 
 	cancel context.CancelFunc
@@ -332,9 +332,9 @@ func (w *fileWatch) scan(ctx context.Context) time.Duration {
 			return 0
 		}
 	}
+	slices.Sort(names) // files arrive in the order of their names
 	looked := names
 	problem := ""
-	slices.Sort(names) // files arrive in the order of their names
 	if limit := w.s.cfg.FilesPerScan; len(names) > limit {
 		looked = names[:limit]
 		problem = fmt.Sprintf("%d files in %s match %s; only the first %d by name are watched: move the files that were handled out of the folder",
