@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -67,8 +68,11 @@ func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	detail := PipelineDetail{Pipeline: out, Tasks: []*pipeline.Task{}}
+	detail := PipelineDetail{Pipeline: out, Tasks: []*pipeline.Task{}, FileTriggers: []FileTrigger{}}
 	if p != nil {
+		if detail.FileTriggers, err = a.fileTriggers(r.Context(), sp.ID, p); err != nil {
+			return err
+		}
 		v, err := a.st.VersionGet(r.Context(), sp.VersionID)
 		if err != nil {
 			return err
@@ -277,4 +281,35 @@ func boolQuery(r *http.Request, name string) (bool, error) {
 		return false, sluice.Errorf(sluice.EBADREQUEST, "?%s=%q: want true or false", name, v)
 	}
 	return b, nil
+}
+
+// fileTriggers describes the files triggers of a pipeline's live version
+// with what the schedulers recorded of their watch.
+func (a *API) fileTriggers(ctx context.Context, id string, p *pipeline.Pipeline) ([]FileTrigger, error) {
+	out := []FileTrigger{}
+	var watches map[string]*store.FileWatch
+	for _, t := range p.Triggers {
+		if t.Files == nil {
+			continue
+		}
+		if watches == nil {
+			ws, err := a.st.FileWatchList(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			watches = map[string]*store.FileWatch{}
+			for _, w := range ws {
+				watches[w.Source] = w
+			}
+		}
+		ft := FileTrigger{Source: t.Files.Source(), Path: t.Files.Path, Pattern: t.Files.Pattern}
+		if w := watches[ft.Source]; w != nil {
+			ft.WatchingSince, ft.Problem = w.StartedAt, w.Problem
+			if w.Problem != "" {
+				ft.ProblemSince = w.ProblemAt
+			}
+		}
+		out = append(out, ft)
+	}
+	return out, nil
 }

@@ -55,6 +55,23 @@ type PipelineDetail struct {
 	// setting resolved (the normalized spec).
 	Tasks  []*pipeline.Task `json:"tasks" doc:"the live version's tasks in dependency order, every setting resolved"`
 	Source string           `json:"source" doc:"the live version's file as written"`
+	// FileTriggers are the live version's files triggers and how their
+	// watch goes.
+	FileTriggers []FileTrigger `json:"file_triggers" doc:"the live version's files triggers and how their watch goes"`
+}
+
+// FileTrigger is one files trigger of a pipeline (triggers: [{files: …}]).
+type FileTrigger struct {
+	Source  string `json:"source" doc:"files, or files/<name> for a named trigger"`
+	Path    string `json:"path" doc:"the folder watched"`
+	Pattern string `json:"pattern" doc:"the file names that run"`
+	// WatchingSince is when the trigger first watched its folder (and took
+	// its backlog); null while it never could.
+	WatchingSince *time.Time `json:"watching_since" doc:"when the trigger first watched its folder and took its backlog; null while it never could"`
+	// Problem says what keeps it from watching (a missing folder, say);
+	// empty when nothing.
+	Problem      string     `json:"problem" doc:"what keeps it from watching, e.g. a missing folder; empty when nothing"`
+	ProblemSince *time.Time `json:"problem_since" doc:"when the problem was first seen; null when there is none"`
 }
 
 // Param is one typed input of a run.
@@ -71,7 +88,7 @@ type RunSummary struct {
 	ID          int64     `json:"id"`
 	State       string    `json:"state" enum:"queued,running,success,failed,cancelled"`
 	LogicalDate time.Time `json:"logical_date"`
-	Kind        string    `json:"kind" enum:"scheduled,manual,backfill,webhook,asset"`
+	Kind        string    `json:"kind" enum:"scheduled,manual,backfill,webhook,asset,files"`
 }
 
 // UploadResult is what an upload did.
@@ -147,7 +164,7 @@ type Run struct {
 	Pipeline    string          `json:"pipeline"`
 	VersionID   int64           `json:"version_id"`
 	Key         string          `json:"key" doc:"unique per pipeline, e.g. scheduled__2026-01-02T03:00:00Z"`
-	Kind        string          `json:"kind" enum:"scheduled,manual,backfill,webhook,asset"`
+	Kind        string          `json:"kind" enum:"scheduled,manual,backfill,webhook,asset,files"`
 	LogicalDate time.Time       `json:"logical_date"`
 	Params      json.RawMessage `json:"params" doc:"the run's bound params, a JSON object"`
 	State       string          `json:"state" enum:"queued,running,success,failed,cancelled"`

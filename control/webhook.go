@@ -156,41 +156,9 @@ func (c *Control) verify(ctx context.Context, w *pipeline.Webhook, d *Delivery) 
 	return nil
 }
 
-// hookParams evaluates a webhook's params: in env. A value that is one
-// whole expression keeps its type (a number stays a number, a missing
-// field is not given); other text is rendered.
+// hookParams evaluates a webhook's params: in env.
 func hookParams(w *pipeline.Webhook, env map[string]any) (map[string]any, error) {
-	out := map[string]any{}
-	problems := map[string]string{}
-	for name, src := range w.Params {
-		var (
-			v   any
-			err error
-		)
-		if whole(src) {
-			var prog *expression.Program
-			if prog, err = expression.Compile(src); err == nil {
-				v, err = prog.Eval(env)
-			}
-		} else {
-			v, err = expression.Render(src, env)
-		}
-		if err != nil {
-			problems[name] = err.Error()
-			continue
-		}
-		out[name] = v
-	}
-	if len(problems) == 0 {
-		return out, nil
-	}
-	return nil, pipeline.ParamsError("invalid params from the delivery", problems)
-}
-
-// whole reports whether s is one ${{ … }} and nothing else.
-func whole(s string) bool {
-	s = strings.TrimSpace(s)
-	return strings.HasPrefix(s, "${{") && strings.HasSuffix(s, "}}") && strings.Count(s, "${{") == 1
+	return pipeline.EvalParams(w.Params, env, "invalid params from the delivery")
 }
 
 // HookPath is the path a webhook is served at: /hooks/<pipeline> for the

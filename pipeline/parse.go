@@ -94,6 +94,7 @@ type file struct {
 	defaults settings
 	tasks    []*rawTask
 	webhooks []*rawWebhook
+	files    []*rawFiles
 }
 
 // result sorts the errors and drops repeats (an alias used twice can report
@@ -481,6 +482,7 @@ func (p *parser) finish(f *file) {
 	p.checkGraph(f.tasks)
 	p.checkRefs(f)
 	p.checkWebhooks(f)
+	p.checkFiles(f)
 	p.checkProduces(f)
 	if f.pl.Schedule != "" || len(f.pl.Assets) > 0 {
 		// A scheduled run has nobody to give it params.

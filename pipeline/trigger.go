@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sluice-dev/sluice/expression"
@@ -13,6 +14,8 @@ import (
 type Trigger struct {
 	// Webhook starts a run for each signed POST to the pipeline's hook path.
 	Webhook *Webhook `json:"webhook,omitempty"`
+	// Files starts a run for each file that arrives in a folder (files.go).
+	Files *Files `json:"files,omitempty"`
 }
 
 // Webhook is a trigger by HTTP POST, signed with a sluice secret the way
@@ -58,7 +61,7 @@ func (p *Pipeline) Webhook(name string) *Webhook {
 const MaxTriggers = 16
 
 var (
-	triggerKinds = []string{"webhook"}
+	triggerKinds = []string{"webhook", "files"}
 	webhookKeys  = []string{"name", "secret", "params", "key"}
 	hookName     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
 	// webhookRoots are the variables a webhook's expressions may read.
@@ -83,7 +86,7 @@ func (p *parser) triggers(f *file, e entry) {
 		p.errorf(items[MaxTriggers].valAt, "split the pipeline", "triggers: at most %d triggers are allowed, got %d", MaxTriggers, len(items))
 		return
 	}
-	names := map[string]pos{}
+	names, fileNames := map[string]pos{}, map[string]pos{}
 	for _, it := range items {
 		ents, ok := p.entries(it, "trigger", func(key string, first pos) (string, string) {
 			return fmt.Sprintf("duplicate key %q in trigger (first defined at line %d)", key, first.line), "remove one of them"
@@ -115,6 +118,22 @@ func (p *parser) triggers(f *file, e entry) {
 			names[rw.w.Name] = k.keyAt
 			f.webhooks = append(f.webhooks, rw)
 			f.pl.Triggers = append(f.pl.Triggers, &Trigger{Webhook: rw.w})
+		case "files":
+			rf := p.files(k)
+			if rf == nil {
+				continue
+			}
+			if first, dup := fileNames[rf.f.Name]; dup {
+				if rf.f.Name == "" {
+					p.errorf(k.keyAt, "give each files trigger a name:", "a second files trigger without a name (the first is at line %d)", first.line)
+				} else {
+					p.errorf(k.keyAt, "give each files trigger its own name", "duplicate files trigger name %s (first at line %d)", quoteShort(rf.f.Name), first.line)
+				}
+				continue
+			}
+			fileNames[rf.f.Name] = k.keyAt
+			f.files = append(f.files, rf)
+			f.pl.Triggers = append(f.pl.Triggers, &Trigger{Files: rf.f})
 		default:
 			p.errorf(k.keyAt, didYouMean(k.key, triggerKinds, "the trigger kinds are "+strings.Join(triggerKinds, ", ")),
 				"unknown trigger kind %s", quoteShort(k.key))
@@ -135,12 +154,7 @@ func (p *parser) webhook(e entry) *rawWebhook {
 	for _, it := range ents {
 		switch it.key {
 		case "name":
-			if s, ok := p.str(it, "webhook: name"); ok {
-				if !hookName.MatchString(s) {
-					p.errorf(it.valAt, "use up to 64 letters, digits, _, . and -", "webhook: name %s is not a valid name", quoteShort(s))
-				}
-				rw.w.Name = s
-			}
+			rw.w.Name = p.triggerName(it, "webhook")
 		case "secret":
 			if s, ok := p.str(it, "webhook: secret"); ok {
 				hasSecret = true
@@ -168,10 +182,32 @@ func (p *parser) webhook(e entry) *rawWebhook {
 	return rw
 }
 
+// triggerName reads the name: of a trigger of the given kind.
+func (p *parser) triggerName(e entry, kind string) string {
+	s, ok := p.str(e, kind+": name")
+	if ok && !hookName.MatchString(s) {
+		p.errorf(e.valAt, "use up to 64 letters, digits, _, . and -", "%s: name %s is not a valid name", kind, quoteShort(s))
+	}
+	return s
+}
+
 // hookParams reads a webhook's params: map of expressions.
 func (p *parser) hookParams(e entry) (map[string]string, map[string]pos) {
-	ents, ok := p.entries(e, "webhook: params", func(key string, first pos) (string, string) {
-		return fmt.Sprintf("duplicate key %q in webhook: params (first defined at line %d)", key, first.line), "remove one of them"
+	return p.triggerParams(e, "webhook", p.hookExpr)
+}
+
+// hookExpr checks the expressions of a webhook field: they compile, and
+// they read only body and headers.
+func (p *parser) hookExpr(at pos, label, s string) bool {
+	return p.triggerExpr(at, label, s, webhookRoots, "${{ body.ref }}",
+		"a webhook's expressions read the delivery: body (its JSON) and headers (lowercase names)", "a delivery arrives")
+}
+
+// triggerParams reads the params: map of a trigger of the given kind:
+// text with ${{ }} expressions, each checked by check.
+func (p *parser) triggerParams(e entry, kind string, check func(at pos, label, s string) bool) (map[string]string, map[string]pos) {
+	ents, ok := p.entries(e, kind+": params", func(key string, first pos) (string, string) {
+		return fmt.Sprintf("duplicate key %q in %s: params (first defined at line %d)", key, kind, first.line), "remove one of them"
 	})
 	if !ok {
 		return nil, nil
@@ -179,9 +215,9 @@ func (p *parser) hookParams(e entry) (map[string]string, map[string]pos) {
 	out := map[string]string{}
 	at := map[string]pos{}
 	for _, it := range ents {
-		label := "webhook: params " + quoteShort(it.key)
+		label := kind + ": params " + quoteShort(it.key)
 		if v, ok := p.text(it, label); ok {
-			p.hookExpr(it.valAt, label, v)
+			check(it.valAt, label, v)
 			out[it.key] = v
 			at[it.key] = it.keyAt
 		}
@@ -189,23 +225,30 @@ func (p *parser) hookParams(e entry) (map[string]string, map[string]pos) {
 	return out, at
 }
 
-// hookExpr checks the expressions of a webhook field: they compile, and
-// they read only body and headers.
-func (p *parser) hookExpr(at pos, label, s string) {
+// exprRoots are the variables any sluice expression may read; a trigger's
+// expressions read only some of them.
+var exprRoots = []string{"params", "tasks", "run", "vars", "secrets", "item", "item_index", "trigger", "body", "headers", "file"}
+
+// triggerExpr checks the expressions of a trigger's field: they compile,
+// and they read no variable but roots. It reports whether they do.
+func (p *parser) triggerExpr(at pos, label, s string, roots []string, example, readsHint, when string) bool {
 	if !expression.HasExpressions(s) {
-		return
+		return true
 	}
 	if _, err := expression.ParseTemplate(s); err != nil {
-		p.errorf(at, "write ${{ expression }}, e.g. ${{ body.ref }}", "%s: %v", label, err)
-		return
+		p.errorf(at, "write ${{ expression }}, e.g. "+example, "%s: %v", label, err)
+		return false
 	}
-	for _, root := range []string{"params", "tasks", "run", "vars", "secrets", "item", "item_index", "trigger"} {
+	for _, root := range exprRoots {
+		if slices.Contains(roots, root) {
+			continue
+		}
 		if names, dyn := expression.Members(s, root); len(names) > 0 || dyn {
-			p.errorf(at, "a webhook's expressions read the delivery: body (its JSON) and headers (lowercase names)",
-				"%s: %s is not known when a delivery arrives", label, root)
-			return
+			p.errorf(at, readsHint, "%s: %s is not known when %s", label, root, when)
+			return false
 		}
 	}
+	return true
 }
 
 // checkWebhooks checks what needs the whole file: each mapped param is a
@@ -219,4 +262,37 @@ func (p *parser) checkWebhooks(f *file) {
 			}
 		}
 	}
+}
+
+// EvalParams evaluates a trigger's params: (name → text with ${{ }}
+// expressions) in env. A value that is one whole expression keeps its
+// type (a number stays a number; null counts as not given, so the
+// param's default applies); other text is rendered. The error, an
+// EINVALID naming each param that failed, starts with what.
+func EvalParams(params map[string]string, env map[string]any, what string) (map[string]any, error) {
+	out := map[string]any{}
+	problems := map[string]string{}
+	for name, src := range params {
+		var (
+			v   any
+			err error
+		)
+		if s := strings.TrimSpace(src); strings.HasPrefix(s, "${{") && strings.HasSuffix(s, "}}") && strings.Count(s, "${{") == 1 {
+			var prog *expression.Program
+			if prog, err = expression.Compile(s); err == nil {
+				v, err = prog.Eval(env)
+			}
+		} else {
+			v, err = expression.Render(src, env)
+		}
+		if err != nil {
+			problems[name] = err.Error()
+			continue
+		}
+		out[name] = v
+	}
+	if len(problems) > 0 {
+		return nil, ParamsError(what, problems)
+	}
+	return out, nil
 }

@@ -1,6 +1,8 @@
 // Package scheduler makes runs happen: it creates the runs a pipeline's
 // schedule makes due, starts queued runs when max_active_runs allows, and
 // takes back the leases of attempts whose worker stopped heartbeating.
+// It also watches the folders of files triggers and starts a run for each
+// file that arrives (files.go).
 //
 // Decisions (which runs are due, how cron behaves when clocks change) are
 // pure functions, tested without a database. The loop around them keeps no

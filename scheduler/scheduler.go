@@ -40,6 +40,9 @@ type Config struct {
 	RetentionEvery time.Duration
 	// ID names this scheduler as the holder of jobs; default host:pid.
 	ID string
+	// FilesPerScan bounds the files of a folder that a files trigger's
+	// watcher looks at per scan; default MaxFilesPerScan.
+	FilesPerScan int
 }
 
 // Scheduler runs the scheduling loop. Create it with New.
@@ -55,6 +58,8 @@ type Scheduler struct {
 	lastPrune time.Time // of forgotten workers
 
 	vacuumOnce sync.Once // warns once that autovacuum is off
+
+	files fileWatchers // the watchers of files triggers (files.go)
 }
 
 // New returns a Scheduler for cfg.
@@ -71,6 +76,9 @@ func New(cfg Config) *Scheduler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.FilesPerScan <= 0 {
+		cfg.FilesPerScan = MaxFilesPerScan
+	}
 	if cfg.RetentionEvery == 0 {
 		cfg.RetentionEvery = time.Hour
 	}
@@ -78,7 +86,9 @@ func New(cfg Config) *Scheduler {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomSuffix())
 	}
-	return &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*pipeline.Pipeline{}}
+	s := &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*pipeline.Pipeline{}}
+	s.files.events.log = cfg.Logger
+	return s
 }
 
 // Run schedules until ctx ends.
@@ -91,6 +101,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		defer func() { <-done }()
 		go func() { defer close(done); s.retentionLoop(ctx) }()
 	}
+	filesDone := make(chan struct{})
+	defer func() { <-filesDone }()
+	go func() { defer close(filesDone); s.filesLoop(ctx) }()
 	failures := 0
 	for {
 		wakeRuns := s.st.Wait(store.TopicRuns)

@@ -153,6 +153,8 @@ type Store interface {
 	Assets
 	// What is known about assets, for the UI, API and CLI; see assets.go.
 	AssetView
+	// What files triggers handled; see files.go.
+	Files
 
 	// Wait returns a channel that is closed the next time the topic is
 	// notified. Get the channel before looking for work, so that a
@@ -334,6 +336,8 @@ const (
 	// RunAsset is a run of a pipeline scheduled on assets, started when
 	// every asset it waits for had a new event.
 	RunAsset RunKind = "asset"
+	// RunFiles is a run started by a file's arrival (a files trigger).
+	RunFiles RunKind = "files"
 )
 
 // Run is one execution of a pipeline version.

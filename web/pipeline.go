@@ -29,6 +29,9 @@ type pipelineHead struct {
 	// Assets is what a pipeline scheduled on assets waits for; nil for
 	// other pipelines.
 	Assets *assetWait
+	// FileProblems are what keeps the pipeline's files triggers from
+	// watching their folders (a missing folder, say).
+	FileProblems []*store.FileWatch
 	// Fingerprint is the state the page shows, for its event stream.
 	Fingerprint string
 }
@@ -50,7 +53,29 @@ func (w *Web) loadHead(ctx context.Context, id, tab string) (*pipelineHead, erro
 	if h.Assets, err = w.loadAssetWait(ctx, id); err != nil {
 		return nil, err
 	}
+	if h.FileProblems, err = w.fileProblems(ctx, sp.ID, p); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// fileProblems returns the problems of the live version's files triggers;
+// those of triggers it no longer has do not count.
+func (w *Web) fileProblems(ctx context.Context, id string, p *pipeline.Pipeline) ([]*store.FileWatch, error) {
+	if p == nil {
+		return nil, nil
+	}
+	ws, err := w.st.FileWatchList(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.FileWatch
+	for _, fw := range ws {
+		if fw.Problem != "" && p.FilesTrigger(fw.Source) != nil {
+			out = append(out, fw)
+		}
+	}
+	return out, nil
 }
 
 // pipelineFingerprint sums up what the pipeline pages show: the pipeline
@@ -67,6 +92,13 @@ func (w *Web) pipelineFingerprint(ctx context.Context, id string) (string, error
 	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d|%t|%t|%s|", sp.VersionID, sp.Paused, sp.Missing, sp.ParseError)
+	ws, err := w.st.FileWatchList(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	for _, fw := range ws {
+		fmt.Fprintf(h, "%s:%s;", fw.Source, fw.Problem)
+	}
 	for _, r := range runs {
 		fmt.Fprintf(h, "%d:%s;", r.ID, r.State)
 		if r.State.Finished() {

@@ -97,6 +97,8 @@ func TestRunEveryExample(t *testing.T) {
 		"http.yaml":    {"-p", "url=" + hook.URL},
 		"report.yaml":  {"-p", "region=eu"},
 		"secrets.yaml": {"--secret", "API_TOKEN=e2e-token"},
+		// The file a files trigger would give.
+		"file_drop.yaml": {"-p", "file=" + filepath.Join(examplesDir(t), "file_drop.yaml")},
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {

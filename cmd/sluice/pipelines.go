@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -124,6 +125,13 @@ func showPipeline(out io.Writer, p *api.PipelineDetail) {
 		}
 	}
 	kv.row("schedule", sched)
+	for _, ft := range p.FileTriggers {
+		s := "runs for files " + path.Join(ft.Path, ft.Pattern)
+		if ft.Problem != "" {
+			s += " — blocked: " + ft.Problem
+		}
+		kv.row("trigger", s)
+	}
 	if p.VersionID != 0 {
 		kv.row("version", fmt.Sprintf("%s (id %d, loaded %s)", shortHash(p.Version), p.VersionID, shortTime(p.LoadedAt)))
 	}

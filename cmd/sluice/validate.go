@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -98,6 +99,17 @@ has an error.`,
 						sched += ", and " + on
 					} else {
 						sched = on
+					}
+				}
+				for _, t := range p.Triggers {
+					if t.Files != nil {
+						// A pipeline run by files is not manual only.
+						if sched == "manual only" {
+							sched = "runs"
+						} else {
+							sched += ", runs"
+						}
+						sched += " for files " + path.Join(t.Files.Path, t.Files.Pattern)
 					}
 				}
 				linked = append(linked, catalog.AssetFile{File: f, Src: results[i].src, Pipeline: p})

@@ -38,21 +38,15 @@ func scanRun(sc interface{ Scan(...any) error }) (*store.Run, error) {
 
 // RunCreate implements store.Store.
 func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.Run, bool, error) {
-	if p.Key == "" {
-		return nil, false, sluice.Errorf(sluice.EINVALID, "run key is empty")
-	}
-	if e := p.Event; e != nil && (e.Source == "" || e.Key == "" || len(e.Source) > store.MaxEventKeyLen || len(e.Key) > store.MaxEventKeyLen) {
-		return nil, false, sluice.Errorf(sluice.EINVALID, "trigger event source and key must be 1 to %d bytes long", store.MaxEventKeyLen)
-	}
-	params := p.Params
-	if len(params) == 0 {
-		params = []byte("{}")
+	params, err := checkRunCreate(p)
+	if err != nil {
+		return nil, false, err
 	}
 	var (
 		run     *store.Run
 		created bool
 	)
-	err := db.inTx(ctx, "RunCreate", func(t *txn) error {
+	err = db.inTx(ctx, "RunCreate", func(t *txn) error {
 		var err error
 		run, created, err = createRun(t, p, params)
 		return err
@@ -61,6 +55,21 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 		return nil, false, dbErr(err)
 	}
 	return run, created, nil
+}
+
+// checkRunCreate checks the arguments of a run's creation and returns its
+// params, {} when none are given.
+func checkRunCreate(p *store.RunCreateParams) ([]byte, error) {
+	if p.Key == "" {
+		return nil, sluice.Errorf(sluice.EINVALID, "run key is empty")
+	}
+	if e := p.Event; e != nil && (e.Source == "" || e.Key == "" || len(e.Source) > store.MaxEventKeyLen || len(e.Key) > store.MaxEventKeyLen) {
+		return nil, sluice.Errorf(sluice.EINVALID, "trigger event source and key must be 1 to %d bytes long", store.MaxEventKeyLen)
+	}
+	if len(p.Params) == 0 {
+		return []byte("{}"), nil
+	}
+	return p.Params, nil
 }
 
 // createRun is RunCreate inside the caller's transaction.

@@ -259,6 +259,8 @@ func Run(t *testing.T, open Opener) {
 		"AssetWarnings":            testAssetWarnings,
 		"AssetRetention":           testAssetRetention,
 		"AssetCycleLockOrder":      testAssetCycleLockOrder,
+		"FileArrivals":             testFileArrivals,
+		"FileWatchNotes":           testFileWatchNotes,
 	}
 	names := make([]string, 0, len(tests))
 	for name := range tests {
