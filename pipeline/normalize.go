@@ -84,6 +84,9 @@ func (p *Pipeline) checkDecoded() error {
 				return fmt.Errorf("task %q: depends on unknown task %q", id, d)
 			}
 		}
+		if t.Group != "" && p.Groups[t.Group] == nil {
+			return fmt.Errorf("task %q: in unknown group %q", id, t.Group)
+		}
 	}
 	for name, prm := range p.Params {
 		if prm == nil {

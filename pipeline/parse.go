@@ -22,7 +22,7 @@ const idHint = "use up to 128 letters, digits, _, . and -, starting with a lette
 // topKeys are the keys of a pipeline file.
 var topKeys = []string{
 	"id", "description", "schedule", "timezone", "start", "end", "catchup",
-	"max_active_runs", "max_active_tasks", "retention", "params", "defaults", "on_success", "on_failure", "triggers", "tasks",
+	"max_active_runs", "max_active_tasks", "retention", "params", "defaults", "on_success", "on_failure", "triggers", "tasks", "groups",
 }
 
 // Defaults of a pipeline.
@@ -95,6 +95,9 @@ type file struct {
 	tasks    []*rawTask
 	webhooks []*rawWebhook
 	files    []*rawFiles
+	// groups is the groups: block, at groupsAt; nil without one.
+	groups   map[string]groupDecl
+	groupsAt *pos
 }
 
 // result sorts the errors and drops repeats (an alias used twice can report
@@ -444,6 +447,8 @@ func (p *parser) top(f *file, root *yaml.Node) {
 		case "tasks":
 			f.tasksKey = &e
 			p.tasks(f, e)
+		case "groups":
+			p.groupsBlock(f, e)
 		default:
 			p.errorf(e.keyAt, didYouMean(e.key, topKeys, "the keys of a pipeline are "+strings.Join(topKeys, ", ")),
 				"unknown key %s at the top level", quoteShort(e.key))
@@ -484,6 +489,7 @@ func (p *parser) finish(f *file) {
 	p.checkWebhooks(f)
 	p.checkFiles(f)
 	p.checkProduces(f)
+	p.checkGroups(f)
 	if f.pl.Schedule != "" || len(f.pl.Assets) > 0 {
 		// A scheduled run has nobody to give it params.
 		for _, name := range sortedKeys(f.pl.Params) {

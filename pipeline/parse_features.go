@@ -118,6 +118,8 @@ func (p *parser) taskFeature(e entry, t *rawTask, where string) bool {
 		t.produces = p.names(e, "produces", assetName, assetHint)
 	case "allow_failure":
 		t.allowFail, _ = p.boolean(e, "allow_failure")
+	case "group":
+		p.taskGroup(e, t)
 	case "max_parallel":
 		at := e.keyAt
 		t.maxParAt = &at

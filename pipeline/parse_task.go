@@ -19,7 +19,7 @@ var (
 	}
 	// kindKeys are the keys that say what a task runs; a task has one.
 	kindKeys     = []string{"run", "command", "noop", "http", "wait_for", "pipeline"}
-	taskOnlyKeys = append(append([]string(nil), kindKeys...), "container", "depends_on", "params", "when", "for_each", "max_parallel", "produces", "allow_failure")
+	taskOnlyKeys = append(append([]string(nil), kindKeys...), "container", "depends_on", "params", "when", "for_each", "max_parallel", "produces", "allow_failure", "group")
 	taskKeys     = append(append([]string(nil), taskOnlyKeys...), settingKeys...)
 )
 
@@ -87,6 +87,9 @@ type rawTask struct {
 	produces    []string
 	producesAt  *pos
 	allowFail   bool
+	// group is the task's group:, written at groupAt.
+	group   string
+	groupAt pos
 	// container is set by container:, at containerAt; entrypointAt is
 	// where it sets an entrypoint.
 	container    *Container
@@ -115,7 +118,7 @@ func (p *parser) defaults(f *file, e entry) {
 			continue
 		}
 		switch e.key {
-		case "run", "command", "noop", "http", "wait_for", "pipeline", "container", "depends_on", "params", "when", "for_each", "max_parallel", "produces", "allow_failure":
+		case "run", "command", "noop", "http", "wait_for", "pipeline", "container", "depends_on", "params", "when", "for_each", "max_parallel", "produces", "allow_failure", "group":
 			p.errorf(e.keyAt, fmt.Sprintf("set %s: in each task that needs it", e.key), "defaults cannot set %s", e.key)
 		default:
 			p.errorf(e.keyAt, didYouMean(e.key, settingKeys, "defaults can set "+strings.Join(settingKeys, ", ")),
@@ -412,6 +415,7 @@ func (p *parser) buildTasks(f *file) map[string]*Task {
 			}
 		}
 		t.When, t.ForEach, t.MaxParallel, t.Produces, t.AllowFailure = rt.when, rt.forEach, rt.maxParallel, rt.produces, rt.allowFail
+		t.Group = rt.group
 		t.TriggerRule, t.PoolSlots, t.QueuedTimeout = string(sluice.AllSuccess), 1, defaultQueuedTimeout
 		for _, d := range rt.deps {
 			t.DependsOn = append(t.DependsOn, d.id)

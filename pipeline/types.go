@@ -51,6 +51,9 @@ type Pipeline struct {
 	Triggers []*Trigger `json:"triggers,omitempty"`
 	// Tasks are keyed by task id.
 	Tasks map[string]*Task `json:"tasks"`
+	// Groups are the task groups the tasks name (Task.Group), keyed by
+	// name; none by default. They are for display and bulk actions only.
+	Groups map[string]*Group `json:"groups,omitempty"`
 
 	// Warnings are what Parse found valid but likely not meant (see
 	// Warning). They are not part of the version: Decode leaves them
@@ -119,6 +122,9 @@ type Task struct {
 	Kind Kind   `json:"kind"`
 	// Description says what the task does, for people reading the UI.
 	Description string `json:"description,omitempty"`
+	// Group is the name of the task's group (see Group); empty (the
+	// default) for a task in no group.
+	Group string `json:"group,omitempty"`
 	// Run is the shell script of a KindShell task.
 	Run string `json:"run,omitempty"`
 	// Command is the argv of a KindCommand task.
