@@ -68,7 +68,7 @@ func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	detail := PipelineDetail{Pipeline: out, Tasks: []*pipeline.Task{}, FileTriggers: []FileTrigger{}}
+	detail := PipelineDetail{Pipeline: out, Tasks: []*pipeline.Task{}, FileTriggers: []FileTrigger{}, Groups: map[string]*pipeline.Group{}}
 	if p != nil {
 		if detail.FileTriggers, err = a.fileTriggers(r.Context(), sp.ID, p); err != nil {
 			return err
@@ -80,6 +80,9 @@ func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) error {
 		detail.Source = v.Source
 		for _, id := range p.TopoOrder() {
 			detail.Tasks = append(detail.Tasks, p.Tasks[id])
+		}
+		for name, g := range p.Groups {
+			detail.Groups[name] = g
 		}
 	}
 	writeJSON(w, http.StatusOK, detail)

@@ -130,7 +130,11 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, in := range ins {
-		out.Tasks = append(out.Tasks, a.instanceOut(in, items[in.TaskID]))
+		ti := a.instanceOut(in, items[in.TaskID])
+		if p != nil && p.Tasks[in.TaskID] != nil {
+			ti.Group = p.Tasks[in.TaskID].Group
+		}
+		out.Tasks = append(out.Tasks, ti)
 	}
 	if p != nil {
 		children, err := a.ctl.Children(ctx, run, p)

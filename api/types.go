@@ -55,6 +55,9 @@ type PipelineDetail struct {
 	// setting resolved (the normalized spec).
 	Tasks  []*pipeline.Task `json:"tasks" doc:"the live version's tasks in dependency order, every setting resolved"`
 	Source string           `json:"source" doc:"the live version's file as written"`
+	// Groups are the live version's task groups by name; each task
+	// names its own in Tasks[].group.
+	Groups map[string]*pipeline.Group `json:"groups" doc:"the live version's task groups by name, with their descriptions; a task names its group in tasks[].group"`
 	// FileTriggers are the live version's files triggers and how their
 	// watch goes.
 	FileTriggers []FileTrigger `json:"file_triggers" doc:"the live version's files triggers and how their watch goes"`
@@ -243,6 +246,9 @@ type TaskInstance struct {
 	// Note says why the task ended with no attempt: the when: condition
 	// that skipped it.
 	Note string `json:"note,omitempty" doc:"why the task ended with no attempt: the when: condition that skipped it"`
+	// Group is the task's group in the run's version; empty for a task
+	// in no group.
+	Group string `json:"group,omitempty" doc:"the task's group (group: in the pipeline file) in the run's version; absent for a task in no group"`
 }
 
 // TaskItem is one item of a mapped task (for_each): an instance of the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,6 +19,8 @@ type graphView struct {
 	Width, Height float64
 	Nodes         []graphNode
 	Edges         []graphEdge
+	// Frames outline the open task groups.
+	Frames []groupFrame
 }
 
 type graphNode struct {
@@ -25,6 +28,11 @@ type graphNode struct {
 	// Blocked says why the ready task cannot start.
 	Blocked    string
 	X, Y, W, H float64
+	// Group is set on the node of a closed task group, which stands for
+	// its Count tasks; its Href opens the group. Title is its tooltip.
+	Group        bool
+	Count        int
+	Title, Class string
 }
 
 type graphEdge struct {
@@ -55,25 +63,92 @@ func graphLabel(id string, w float64) string {
 }
 
 // buildGraph draws p; instances (by task id) color the boxes, and runID,
-// when not 0, links each box to its task's log in that run.
-func buildGraph(p *pipeline.Pipeline, instances map[string]*store.Instance, runID int64) *graphView {
+// when not 0, links each box to its task's log in that run. A task group
+// that fold does not show open is drawn as one node in its tasks' place,
+// with their aggregate state; a nil fold shows every group open.
+func buildGraph(p *pipeline.Pipeline, instances map[string]*store.Instance, runID int64, fold *groupFold) *graphView {
 	if p == nil {
 		return nil
 	}
-	ids := p.TopoOrder()
-	deps := map[string][]string{}
-	for id, t := range p.Tasks {
-		deps[id] = t.DependsOn
+	// node maps a task to the node that draws it: itself, or its closed
+	// group's.
+	node := func(id string) string {
+		if t := p.Tasks[id]; t != nil && t.Group != "" && !fold.Open(t.Group) {
+			return groupNodeID(t.Group)
+		}
+		return id
 	}
-	lay := layoutDAG(ids, deps, graphBoxWidth)
-	g := &graphView{Width: math.Ceil(lay.Width), Height: math.Ceil(lay.Height)}
-	for _, b := range lay.Boxes {
-		n := graphNode{ID: b.ID, Label: graphLabel(b.ID, b.W), X: b.X, Y: b.Y, W: b.W, H: b.H}
-		if in := instances[b.ID]; in != nil {
-			n.State = string(in.State)
-			if isBlocked(in) {
-				n.Blocked = in.Blocked
+	var ids []string
+	deps := map[string][]string{}
+	seen := map[string]bool{}
+	for _, id := range p.TopoOrder() {
+		n := node(id)
+		if !seen[n] {
+			seen[n] = true
+			ids = append(ids, n)
+		}
+		for _, d := range p.Tasks[id].DependsOn {
+			if dn := node(d); dn != n && !slices.Contains(deps[n], dn) {
+				deps[n] = append(deps[n], dn)
 			}
+		}
+	}
+	groupOf := func(n string) (string, bool) { return strings.CutPrefix(n, "group:") }
+	width := func(n string) float64 {
+		if g, ok := groupOf(n); ok {
+			return graphBoxWidth("▸ " + g)
+		}
+		return graphBoxWidth(n)
+	}
+	lay := layoutDAG(ids, deps, width)
+	// Room above the top boxes for the name of an open group's frame.
+	dy := 0.0
+	for _, g := range p.GroupNames() {
+		if fold.Open(g) {
+			dy = frameLabelH
+			break
+		}
+	}
+	for i := range lay.Boxes {
+		lay.Boxes[i].Y += dy
+	}
+	for _, e := range lay.Edges {
+		for i := range e.Points {
+			e.Points[i].Y += dy
+		}
+	}
+	frames := groupFrames(p, lay.Boxes, instances, fold)
+	g := &graphView{Width: math.Ceil(lay.Width), Height: math.Ceil(lay.Height + dy), Frames: frames}
+	stateOf := func(n string) string {
+		if name, ok := groupOf(n); ok {
+			return string(groupState(p.GroupTasks(name), instances))
+		}
+		if in := instances[n]; in != nil {
+			return string(in.State)
+		}
+		return ""
+	}
+	for _, b := range lay.Boxes {
+		n := graphNode{ID: b.ID, Label: graphLabel(b.ID, b.W), X: b.X, Y: b.Y, W: b.W, H: b.H, State: stateOf(b.ID)}
+		if name, ok := groupOf(b.ID); ok {
+			tasks := p.GroupTasks(name)
+			n.Group, n.Count, n.Label, n.Class = true, len(tasks), graphLabel("▸ "+name, b.W), "group-node"
+			n.Title = fmt.Sprintf("group %s: %d tasks", name, len(tasks))
+			if d := p.Groups[name].Description; d != "" {
+				n.Title += " · " + d
+			}
+			if fold != nil {
+				n.Href = fold.Toggle(name)
+			}
+			g.Nodes = append(g.Nodes, n)
+			continue
+		}
+		n.Title = b.ID
+		if t := p.Tasks[b.ID]; t != nil && t.Group != "" {
+			n.Title += " · group " + t.Group
+		}
+		if in := instances[b.ID]; in != nil && isBlocked(in) {
+			n.Blocked = in.Blocked
 		}
 		if runID != 0 {
 			n.Href = fmt.Sprintf("/runs/%d/tasks/%s", runID, url.PathEscape(b.ID))
@@ -81,11 +156,7 @@ func buildGraph(p *pipeline.Pipeline, instances map[string]*store.Instance, runI
 		g.Nodes = append(g.Nodes, n)
 	}
 	for _, e := range lay.Edges {
-		ge := graphEdge{D: edgePath(e.Points)}
-		if in := instances[e.From]; in != nil {
-			ge.State = string(in.State)
-		}
-		g.Edges = append(g.Edges, ge)
+		g.Edges = append(g.Edges, graphEdge{D: edgePath(e.Points), State: stateOf(e.From)})
 	}
 	return g
 }

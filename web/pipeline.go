@@ -150,6 +150,8 @@ type gridData struct {
 	// Recent are the newest runs, newest first, for the list beside the
 	// grid.
 	Recent []*store.Run
+	// Fold is which task groups show their tasks.
+	Fold *groupFold
 }
 
 type gridRun struct {
@@ -161,6 +163,13 @@ type gridRun struct {
 type gridRow struct {
 	Task  string
 	Cells []gridCell
+	// Group is the task group of the row's task; on the row that heads
+	// the group (Head), Task is the group's name, each cell holds the
+	// group's aggregate state in that run, Open says whether its tasks
+	// are shown and Toggle links to the grid with it opened or closed.
+	Group, Toggle, Description string
+	Head, Open                 bool
+	Count                      int
 }
 
 type gridCell struct {
@@ -216,11 +225,19 @@ func (w *Web) loadGrid(ctx context.Context, r *http.Request, id string) (*gridDa
 		gr.BarY = gridBarMax - gr.BarH
 		d.Runs = append(d.Runs, gr)
 	}
-	for _, task := range taskOrder(head.P, extra) {
-		row := gridRow{Task: task}
+	d.Fold = foldOf(r, "/pipelines/"+id)
+	for _, gi := range groupedOrder(head.P, taskOrder(head.P, extra)) {
+		if gi.Task == "" {
+			d.Rows = append(d.Rows, gridGroupRow(head.P, gi.Group, runs, byRun, d.Fold))
+			continue
+		}
+		if gi.Group != "" && !d.Fold.Open(gi.Group) {
+			continue
+		}
+		row := gridRow{Task: gi.Task, Group: gi.Group}
 		for i, run := range runs {
 			c := gridCell{RunID: run.ID, Logical: run.LogicalDate}
-			if in := byRun[i][task]; in != nil {
+			if in := byRun[i][gi.Task]; in != nil {
 				c.Has, c.State, c.Attempts = true, in.State, in.Attempts
 			}
 			row.Cells = append(row.Cells, c)
@@ -228,6 +245,19 @@ func (w *Web) loadGrid(ctx context.Context, r *http.Request, id string) (*gridDa
 		d.Rows = append(d.Rows, row)
 	}
 	return d, nil
+}
+
+// gridGroupRow is the row of the grid that heads group g: its aggregate
+// state in each run.
+func gridGroupRow(p *pipeline.Pipeline, g string, runs []*store.Run, byRun []map[string]*store.Instance, fold *groupFold) gridRow {
+	tasks := p.GroupTasks(g)
+	row := gridRow{Task: g, Group: g, Head: true, Open: fold.Open(g), Toggle: fold.Toggle(g), Count: len(tasks), Description: p.Groups[g].Description}
+	for i, run := range runs {
+		c := gridCell{RunID: run.ID, Logical: run.LogicalDate, State: groupState(tasks, byRun[i])}
+		c.Has = c.State != ""
+		row.Cells = append(row.Cells, c)
+	}
+	return row
 }
 
 func runDuration(r *store.Run, now time.Time) time.Duration {
@@ -266,6 +296,9 @@ type graphData struct {
 	Pinned  bool
 	Graph   *graphView
 	Version *pipeline.Pipeline
+	// Fold is which task groups show open; Groups lists them all.
+	Fold   *groupFold
+	Groups []groupChip
 }
 
 func (w *Web) loadGraph(ctx context.Context, r *http.Request, id string) (*graphData, error) {
@@ -308,7 +341,9 @@ func (w *Web) loadGraph(ctx context.Context, r *http.Request, id string) (*graph
 			}
 		}
 	}
-	d.Graph = buildGraph(d.Version, instances, runID)
+	d.Fold = foldOf(r, "/pipelines/"+id+"/graph")
+	d.Graph = buildGraph(d.Version, instances, runID, d.Fold)
+	d.Groups = groupChips(d.Version, instances, runID, d.Fold)
 	if d.Pinned {
 		d.Fingerprint, err = w.runFingerprint(ctx, d.Run.ID, time.Time{})
 	} else {

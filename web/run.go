@@ -28,6 +28,8 @@ type runData struct {
 	Counts []stateCount
 	Graph  *graphView
 	Gantt  *ganttView
+	// Fold is which task groups the graph shows open.
+	Fold *groupFold
 	// Parent is the run whose pipeline: task started this one (nil when
 	// none did, or when it was deleted: Run.ParentRunID still says which).
 	Parent *store.Run
@@ -73,6 +75,29 @@ type taskRow struct {
 	Children []*store.Run
 	// Items are the instances of a mapped task's items.
 	Items []*itemRow
+	// Group is the task group of the task, or of the head row: Head is
+	// set on the row that heads Group's tasks, whose State is theirs
+	// together, Count their number, and Clear the Clear dialog for them.
+	Group, Description, Clear string
+	Head                      bool
+	Count                     int
+}
+
+// groupHead is the row of the run page's task list that heads the tasks
+// of group g.
+func groupHead(p *pipeline.Pipeline, g string, byTask map[string]*store.Instance, runID int64) *taskRow {
+	tasks := p.GroupTasks(g)
+	row := &taskRow{ID: g, Group: g, Head: true, Count: len(tasks), State: groupState(tasks, byTask), Description: p.Groups[g].Description}
+	var present []string
+	for _, t := range tasks {
+		if byTask[t] != nil {
+			present = append(present, t)
+		}
+	}
+	if len(present) > 0 {
+		row.Clear = clearHref(runID, present)
+	}
+	return row
 }
 
 // itemRow is one item of a mapped task.
@@ -245,8 +270,13 @@ func (w *Web) loadRun(ctx context.Context, r *http.Request) (*runData, *view, er
 	counts := map[string]int{}
 	order := taskOrder(d.P, present)
 	var rows []ganttRowSpec
-	for _, t := range order {
-		row := &taskRow{ID: t, Instance: byTask[t], Children: childrenOf[t]}
+	for _, gi := range groupedOrder(d.P, order) {
+		t := gi.Task
+		if t == "" {
+			d.Tasks = append(d.Tasks, groupHead(d.P, gi.Group, byTask, run.ID))
+			continue
+		}
+		row := &taskRow{ID: t, Instance: byTask[t], Children: childrenOf[t], Group: gi.Group}
 		if isBlocked(row.Instance) {
 			row.Blocked = row.Instance.Blocked
 			d.Blocked = append(d.Blocked, blockedTask{Label: t, Href: taskHref(run.ID, t, -1), Reason: row.Blocked})
@@ -279,7 +309,8 @@ func (w *Web) loadRun(ctx context.Context, r *http.Request) (*runData, *view, er
 		}
 	}
 	v := w.newView(r, fmt.Sprintf("%s · run %d", run.PipelineID, run.ID), "pipelines", d)
-	d.Graph = buildGraph(d.P, byTask, run.ID)
+	d.Fold = foldOf(r, fmt.Sprintf("/runs/%d", run.ID))
+	d.Graph = buildGraph(d.P, byTask, run.ID, d.Fold)
 	d.Gantt = buildGantt(run, rows, attempts, v.Now, v.Zone)
 	return d, v, nil
 }

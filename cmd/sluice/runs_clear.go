@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,9 +30,10 @@ func runsClearCmd(r *remote) *cobra.Command {
 	var (
 		f          selectionFlags
 		onlyFailed bool
+		groups     []string
 	)
 	cmd := &cobra.Command{
-		Use:   "clear RUN TASK...",
+		Use:   "clear RUN [TASK...] [--group NAME]...",
 		Short: "Run finished tasks again: with their downstream (default), upstream, only failed ones, across past and future runs",
 		Long: `Run finished task instances again, with fresh retries, as Airflow's Clear
 dialog does. The tasks named and, by default, every task downstream of
@@ -39,11 +41,18 @@ them are cleared in the run; --upstream adds the tasks before them,
 --only-failed keeps the failed and upstream_failed ones, and --past and
 --future do the same in the pipeline's earlier and later runs (by logical
 date). --dry-run lists what would be cleared. Tasks still running are
-left alone.`,
+left alone. --group NAME clears every task of a task group (group: in the
+pipeline file, as the run's version has it), as if each was named.`,
 		Example: `  sluice runs clear 42 load
   sluice runs clear 42 load --downstream=false
-  sluice runs clear 42 extract --only-failed --past --dry-run`,
-		Args: usageArgs(cobra.MinimumNArgs(2)),
+  sluice runs clear 42 extract --only-failed --past --dry-run
+  sluice runs clear 42 --group load --downstream=false`,
+		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 || len(args) == 1 && len(groups) == 0 {
+				return errors.New("name the run and at least one task, or a group with --group")
+			}
+			return nil
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := runArg(args[0])
 			if err != nil {
@@ -54,6 +63,17 @@ left alone.`,
 				return err
 			}
 			f.sel.Tasks = args[1:]
+			if len(groups) > 0 {
+				run, err := c.GetRun(cmd.Context(), id)
+				if err != nil {
+					return r.fail(err)
+				}
+				tasks, err := groupTasks(run, groups)
+				if err != nil {
+					return err
+				}
+				f.sel.Tasks = append(f.sel.Tasks, tasks...)
+			}
 			res, err := c.ClearSet(cmd.Context(), id, api.ClearRequest{Selection: f.sel, OnlyFailed: onlyFailed})
 			if err != nil {
 				return r.fail(err)
@@ -63,7 +83,38 @@ left alone.`,
 	}
 	f.add(cmd, true)
 	cmd.Flags().BoolVar(&onlyFailed, "only-failed", false, "only failed and upstream_failed instances")
+	cmd.Flags().StringArrayVar(&groups, "group", nil, "clear every task of this task group (repeatable)")
 	return cmd
+}
+
+// groupTasks returns the tasks of run that are in any of groups, in the
+// run's order; a group with no task in the run is an error that lists
+// the run's groups.
+func groupTasks(run *api.RunDetail, groups []string) ([]string, error) {
+	var tasks, known []string
+	has := map[string]bool{}
+	for _, t := range run.Tasks {
+		if t.Group != "" && !has[t.Group] {
+			has[t.Group] = true
+			known = append(known, t.Group)
+		}
+	}
+	for _, g := range groups {
+		if !has[g] {
+			which := "it has no task groups"
+			if len(known) > 0 {
+				sort.Strings(known)
+				which = "its groups are " + strings.Join(known, ", ")
+			}
+			return nil, fmt.Errorf("run %d has no task in group %q: %s", run.ID, g, which)
+		}
+		for _, t := range run.Tasks {
+			if t.Group == g {
+				tasks = append(tasks, t.Task)
+			}
+		}
+	}
+	return tasks, nil
 }
 
 func runsMarkCmd(r *remote) *cobra.Command {
