@@ -410,6 +410,7 @@ func TestBrowser(t *testing.T) {
 	writeFile(t, filepath.Join(pipes, "dbt_models.yaml"), dbtPipeline)
 	writeFile(t, filepath.Join(pipes, "nightly.yaml"), nightlyPipeline)
 	writeFile(t, filepath.Join(pipes, "lifecycle.yaml"), lifecyclePipeline)
+	writeFile(t, filepath.Join(pipes, "grouped.yaml"), groupedPipeline(dir))
 	writeFile(t, filepath.Join(pipes, "besteffort.yaml"), "id: besteffort\ntasks:\n  try:\n    allow_failure: true\n    run: exit 3\n  alert:\n    depends_on: [try]\n    trigger_rule: one_failed\n    run: echo alert\n")
 
 	srv := startSluice(t, dir)
@@ -781,6 +782,7 @@ fetch(%q, {method: "POST", credentials: "include", mode: "no-cors",
 	})
 
 	featureTests(t, br, srv)
+	groupTests(t, br, srv)
 
 	t.Run("phone", func(t *testing.T) {
 		phone := br.tab()
