@@ -257,3 +257,45 @@ func TestCancelRetryClearMark(t *testing.T) {
 	}
 	s.asAdmin("POST", fmt.Sprintf("/api/v1/runs/%d/tasks/nope/clear", run.ID), nil).wantError(t, 404, "not_found")
 }
+
+// TestTaskGroups: a run's task instances and a pipeline's tasks carry
+// their group, the pipeline its groups with their descriptions, and a
+// pipeline without groups shows none.
+func TestTaskGroups(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"grp.yaml":   "id: grp\ngroups:\n  load: {description: Load the warehouse}\ntasks:\n  extract:\n    run: echo e\n  facts:\n    group: load\n    depends_on: [extract]\n    run: echo f\n  dims:\n    group: load\n    depends_on: [extract]\n    run: echo d\n",
+		"chain.yaml": "id: chain\ntasks:\n  a:\n    run: echo a\n",
+	})
+	run := s.trigger("grp", nil)
+	d := s.waitRun(run.ID, "success")
+	groups := map[string]string{}
+	for _, ti := range d.Tasks {
+		groups[ti.Task] = ti.Group
+	}
+	if groups["extract"] != "" || groups["facts"] != "load" || groups["dims"] != "load" {
+		t.Fatalf("run tasks' groups = %v", groups)
+	}
+	var p struct {
+		Tasks []struct {
+			ID    string `json:"id"`
+			Group string `json:"group"`
+		} `json:"tasks"`
+		Groups map[string]struct {
+			Description string `json:"description"`
+		} `json:"groups"`
+	}
+	s.asAdmin("GET", "/api/v1/pipelines/grp", nil).want(t, 200).decode(t, &p)
+	if len(p.Groups) != 1 || p.Groups["load"].Description != "Load the warehouse" {
+		t.Fatalf("pipeline groups = %+v", p.Groups)
+	}
+	for _, task := range p.Tasks {
+		if want := map[string]string{"facts": "load", "dims": "load"}[task.ID]; task.Group != want {
+			t.Errorf("pipeline task %s: group %q, want %q", task.ID, task.Group, want)
+		}
+	}
+	r := s.asAdmin("GET", "/api/v1/pipelines/chain", nil).want(t, 200)
+	if body := string(r.body); !strings.Contains(body, `"groups":{}`) || strings.Contains(body, `"group":`) {
+		t.Errorf("a pipeline without groups: %s", body)
+	}
+}

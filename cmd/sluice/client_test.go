@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -367,6 +368,32 @@ func TestCLIClearOptions(t *testing.T) {
 	s.cli(t, "runs", "show", run, "--wait").want(t, 0, "success")
 	s.cli(t, "runs", "mark", run, "b", "failed", "--downstream").want(t, 0, "marked failed 2 task instance(s) in 1 run(s)")
 	s.cli(t, "runs", "show", run).want(t, 0, "failed")
+}
+
+// TestCLIClearGroup clears the tasks of a task group with --group, as
+// the run's version has them.
+func TestCLIClearGroup(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"grp.yaml": "id: grp\ntasks:\n  a:\n    run: echo a\n  f:\n    group: load\n    depends_on: [a]\n    run: echo f\n  d:\n    group: load\n    depends_on: [a]\n    run: echo d\n  r:\n    depends_on: [f, d]\n    run: echo r\n",
+	})
+	run := fmt.Sprint(runID(t, s.cli(t, "pipelines", "trigger", "grp", "--wait").want(t, 0)))
+	var res api.SelectionResult
+	s.cli(t, "runs", "clear", run, "--group", "load", "--downstream=false", "--dry-run", "--json").want(t, 0).decode(t, &res)
+	var tasks []string
+	for _, in := range res.Instances {
+		tasks = append(tasks, in.Task)
+	}
+	if sort.Strings(tasks); strings.Join(tasks, ",") != "d,f" {
+		t.Errorf("--group load selects %v, want d and f", tasks)
+	}
+	// With the default --downstream, r too; a task named beside the group
+	// is added.
+	s.cli(t, "runs", "clear", run, "a", "--group", "load", "--downstream=false", "--dry-run").want(t, 0, "would clear 3 task instance(s) in 1 run(s)")
+	s.cli(t, "runs", "clear", run, "--group", "load").want(t, 0, "cleared 3 task instance(s) in 1 run(s)")
+	s.cli(t, "runs", "show", run, "--wait").want(t, 0, "success")
+	s.cli(t, "runs", "clear", run, "--group", "lod").want(t, 1, `run `+run+` has no task in group "lod": its groups are load`)
+	s.cli(t, "runs", "clear", run).want(t, 2, "at least one task, or a group with --group")
 }
 
 func TestCLITokensAndUsers(t *testing.T) {
