@@ -48,13 +48,14 @@ func (f *groupFold) Toggle(name string) string {
 			q[k] = v
 		}
 	}
-	for _, g := range sortedSet(f.open) {
+	open := map[string]bool{name: !f.open[name]}
+	for g := range f.open {
 		if g != name {
-			q.Add("open", g)
+			open[g] = true
 		}
 	}
-	if !f.open[name] {
-		q.Add("open", name)
+	if names := sortedSet(open); len(names) > 0 {
+		q["open"] = names
 	}
 	if len(q) == 0 {
 		return f.path
