@@ -112,4 +112,15 @@ func groupTests(t *testing.T, br *browser, srv *sluiceServer) {
 		waitJS(t, ctx, "the group and the run green", `document.querySelector('#group-load').dataset.state === "success" && document.querySelector('#run-state').dataset.state === "success"`, 60*time.Second)
 		noCSPViolations(t, ctx)
 	})
+
+	t.Run("task groups: on a phone", func(t *testing.T) {
+		phone := br.tab()
+		do(t, phone, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		do(t, phone, "open the run", chromedp.Navigate(base+runPath))
+		waitJS(t, phone, "the group heads", `document.querySelector('#group-load')`, 20*time.Second)
+		if w := eval[int](t, phone, `document.documentElement.scrollWidth`); w > 400 {
+			t.Errorf("the run page with groups is %dpx wide on a 390px phone: %s", w, eval[string](t, phone, wideElements))
+		}
+		br.shot(phone, "phone-run-groups")
+	})
 }
