@@ -108,7 +108,7 @@ func (a *API) pipelineOut(sp *store.Pipeline, p *pipeline.Pipeline, recent []*st
 			if values == nil && prm.Type == pipeline.ParamEnum {
 				values = []string{}
 			}
-			out.Params[name] = Param{Type: string(prm.Type), Default: prm.Default, Required: prm.Required, Values: values, Description: prm.Description}
+			out.Params[name] = Param{Type: string(prm.Type), Default: prm.Default, Required: prm.Required, Values: values, Items: string(prm.Items), Description: prm.Description}
 		}
 		if next, ok := a.ctl.NextRun(sp, p); ok {
 			out.NextRun = &next

@@ -76,10 +76,11 @@ type FileTrigger struct {
 
 // Param is one typed input of a run.
 type Param struct {
-	Type        string   `json:"type" enum:"string,int,float,bool,enum"`
+	Type        string   `json:"type" enum:"string,int,float,bool,enum,list,object,json"`
 	Default     any      `json:"default" doc:"the value used when a trigger gives none; null when there is no default"`
 	Required    bool     `json:"required"`
 	Values      []string `json:"values,omitempty" doc:"the allowed values of an enum param"`
+	Items       string   `json:"items,omitempty" enum:"string,int,float" doc:"the type of a list param's items (string when absent)"`
 	Description string   `json:"description"`
 }
 

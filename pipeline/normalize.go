@@ -112,7 +112,7 @@ func (prm *Param) UnmarshalJSON(b []byte) error {
 	if len(raw.Default) == 0 || string(raw.Default) == "null" {
 		return nil
 	}
-	v, err := decodeDefault(prm.Type, raw.Default)
+	v, err := prm.decodeDefault(raw.Default)
 	if err != nil {
 		return fmt.Errorf("param default %s: %w", raw.Default, err)
 	}
@@ -120,9 +120,19 @@ func (prm *Param) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// decodeDefault reads a JSON default value as the Go type of t.
-func decodeDefault(t ParamType, b json.RawMessage) (any, error) {
-	switch t {
+// decodeDefault reads a JSON default value as the Go type of prm's type.
+func (prm *Param) decodeDefault(b json.RawMessage) (any, error) {
+	switch prm.Type {
+	case ParamList:
+		l, err := decodeJSONList(b)
+		if err != nil {
+			return nil, err
+		}
+		return prm.bindList(l)
+	case ParamObject:
+		return prm.bindJSON(string(b), true)
+	case ParamJSON:
+		return prm.bindJSON(string(b), false)
 	case ParamString, ParamEnum:
 		var s string
 		err := json.Unmarshal(b, &s)
@@ -148,5 +158,5 @@ func decodeDefault(t ParamType, b json.RawMessage) (any, error) {
 		}
 		return f, nil
 	}
-	return nil, fmt.Errorf("unknown param type %q", t)
+	return nil, fmt.Errorf("unknown param type %q", prm.Type)
 }

@@ -68,6 +68,7 @@ const (
 	ParamFloat  ParamType = "float"
 	ParamBool   ParamType = "bool"
 	ParamEnum   ParamType = "enum"
+	// ParamList, ParamObject and ParamJSON are in params_structured.go.
 )
 
 // Param is one typed input of a run.
@@ -81,6 +82,9 @@ type Param struct {
 	Required bool `json:"required,omitempty"`
 	// Values lists the allowed values of an enum param.
 	Values []string `json:"values,omitempty"`
+	// Items is the type of a list param's items: string (the default),
+	// int or float.
+	Items ParamType `json:"items,omitempty"`
 }
 
 // Backoff is how the delay between retries grows.
