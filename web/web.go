@@ -82,6 +82,7 @@ func Routes() []Route {
 	view := auth.View
 	return []Route{
 		{Method: "POST", Path: "/logout", Action: view, page: (*Web).logout},
+		{Method: "POST", Path: "/prefs/zone", Action: view, page: (*Web).zonePost},
 
 		{Method: "GET", Path: "/{$}", Action: view, page: (*Web).pipelinesPage},
 		{Method: "GET", Path: "/live/pipelines", Action: view, page: (*Web).pipelinesLive},

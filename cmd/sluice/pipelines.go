@@ -74,8 +74,11 @@ func pipelinesListCmd(r *remote) *cobra.Command {
 						notes = append(notes, "file missing")
 					}
 					sched := p.Schedule
-					if sched == "" {
+					switch {
+					case sched == "":
 						sched = "manual"
+					case p.Timezone != "" && p.Timezone != "UTC":
+						sched += " (" + p.Timezone + ")"
 					}
 					t.row(p.ID, sched, shortTimePtr(p.NextRun), last, shortHash(p.Version), orDash(strings.Join(notes, ", ")))
 				}

@@ -132,7 +132,7 @@ func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDet
 	if d.ParentRunID != nil {
 		kv.row("started by", fmt.Sprintf("run %d, task %s (sluice runs show %d)", *d.ParentRunID, d.ParentTask, *d.ParentRunID))
 	}
-	kv.row("logical date", d.LogicalDate.Local().Format("2006-01-02 15:04:05 MST"))
+	kv.row("logical date", fullTime(d.LogicalDate))
 	if p := string(d.Params); p != "{}" && p != "" && p != "null" {
 		kv.row("params", p)
 	}
@@ -311,7 +311,7 @@ func followRun(ctx context.Context, r *remote, c *client.Client, id int64, out i
 				case "up_for_retry":
 					detail = taskError(ctx, c, id, t)
 					if t.ReadyAt != nil {
-						detail += "; retry at " + t.ReadyAt.Local().Format("15:04:05")
+						detail += "; retry at " + t.ReadyAt.In(displayZone).Format("15:04:05")
 					}
 				case "success":
 					detail = shortDuration(t.DurationSeconds)
@@ -321,7 +321,7 @@ func followRun(ctx context.Context, r *remote, c *client.Client, id int64, out i
 				if t.Blocked != "" {
 					detail = blockedNote(t.State, t.Blocked)
 				}
-				fmt.Fprintf(out, "%s  %-*s  %-15s %s\n", time.Now().Format("15:04:05.000"), width, t.Task, t.State, detail)
+				fmt.Fprintf(out, "%s  %-*s  %-15s %s\n", clockTime(time.Now()), width, t.Task, t.State, detail)
 			}
 		}
 		if d.FinishedAt != nil && (d.State == "success" || d.State == "failed" || d.State == "cancelled") {

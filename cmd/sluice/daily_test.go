@@ -1,0 +1,60 @@
+package main_test
+
+import (
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/api"
+)
+
+const warsawPipeline = `id: daily_orders
+description: Load yesterday's orders
+schedule: "0 3 * * *"
+timezone: Europe/Warsaw
+start: 2026-01-01
+catchup: false
+tasks:
+  a:
+    run: echo hi
+`
+
+// TestCLITimes checks that the client commands print dates with times,
+// in the local zone ($TZ) or with --utc in UTC: the next run of a 03:00
+// Europe/Warsaw pipeline reads 03:00 in Warsaw and 02:00 (01:00 in
+// summer) in UTC.
+func TestCLITimes(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{"daily.yaml": warsawPipeline})
+	var list []api.Pipeline
+	s.cli(t, "pipelines", "list", "--json").want(t, 0).decode(t, &list)
+	if len(list) != 1 || list[0].NextRun == nil {
+		t.Fatalf("--json: want one pipeline with a next run: %+v", list)
+	}
+	next := *list[0].NextRun
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := next.In(warsaw).Hour(); h != 3 {
+		t.Fatalf("next run %v is at %d:00 in Warsaw, want 3:00", next, h)
+	}
+
+	inWarsaw := *s
+	inWarsaw.env = append(append([]string(nil), s.env...), "TZ=Europe/Warsaw")
+	local := next.In(warsaw).Format("2006-01-02 15:04")
+	r := inWarsaw.cli(t, "pipelines", "list").want(t, 0, "NEXT RUN")
+	if !regexp.MustCompile(`(?m)^daily_orders\s+0 3 \* \* \* \(Europe/Warsaw\)\s+` + regexp.QuoteMeta(local) + `\s`).MatchString(r.stdout) {
+		t.Errorf("pipelines list with TZ=Europe/Warsaw: want next run %s:\n%s", local, r.stdout)
+	}
+	utc := next.UTC().Format("2006-01-02 15:04")
+	r = inWarsaw.cli(t, "pipelines", "list", "--utc").want(t, 0)
+	if !regexp.MustCompile(`(?m)^daily_orders\s.*\s` + regexp.QuoteMeta(utc) + `\s`).MatchString(r.stdout) {
+		t.Errorf("pipelines list --utc: want next run %s:\n%s", utc, r.stdout)
+	}
+	// SLUICE_UTC=true is --utc.
+	utcEnv := inWarsaw
+	utcEnv.env = append(append([]string(nil), inWarsaw.env...), "SLUICE_UTC=true")
+	utcEnv.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+utc)
+	inWarsaw.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+local)
+}

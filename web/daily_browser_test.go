@@ -1,0 +1,84 @@
+package web_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// warsawPipeline runs at 03:00 in Warsaw, which is 02:00 UTC in winter
+// and 21:00 the day before in New York.
+const warsawPipeline = `id: daily_orders
+description: Load yesterday's orders into the warehouse
+schedule: "0 3 * * *"
+timezone: Europe/Warsaw
+start: 2026-01-01
+catchup: false
+tags: [orders, warehouse]
+tasks:
+  extract:
+    run: echo extract
+  load:
+    depends_on: [extract]
+    run: echo load
+`
+
+// TestBrowserDaily drives the pages of issue 14 in a browser in New York:
+// the zone picker, the filters of the pipelines list, and Browse.
+func TestBrowserDaily(t *testing.T) {
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("browser tests are not short")
+	}
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	if err := os.MkdirAll(pipes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(pipes, "daily.yaml"), warsawPipeline)
+	writeFile(t, filepath.Join(pipes, "hello.yaml"), "id: hello\ndescription: Says hello\ntags: [demo]\ntasks:\n  greet:\n    run: echo hello\n")
+	writeFile(t, filepath.Join(pipes, "broken_step.yaml"), "id: broken_step\ndescription: Fails on purpose\ntags: [demo]\ntasks:\n  boom:\n    run: exit 3\n")
+	srv := startSluice(t, dir)
+	br := newBrowser(t)
+	ctx := br.ctx
+	base := srv.url
+	defer func() {
+		if t.Failed() {
+			t.Logf("sluice log:\n%s", srv.logs())
+		}
+	}()
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "open the home page", chromedp.Navigate(base+"/"))
+	waitJS(t, ctx, "the login page", `location.pathname === "/login"`, 20*time.Second)
+	do(t, ctx, "log in",
+		chromedp.SendKeys(chromedp.ID("name"), "admin"),
+		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
+		chromedp.Click(chromedp.CSS(".login-card button[type=submit]")),
+	)
+	waitJS(t, ctx, "the pipelines page", `location.pathname === "/" && document.querySelector('#p-daily_orders .next-at')`, 20*time.Second)
+
+	t.Run("zones", func(t *testing.T) {
+		// app.js told the server the browser's zone on the first page.
+		do(t, ctx, "reload", chromedp.Navigate(base+"/"))
+		waitJS(t, ctx, "next run in New York time, with its date", `/^[A-Z][a-z]{2} \d\d \d\d:00 E[SD]T$/.test(document.querySelector('#p-daily_orders .next-at').textContent.trim()) && document.querySelector('#zone-name').textContent === "America/New_York"`, 20*time.Second)
+		pick := func(choice string) {
+			t.Helper()
+			eval[bool](t, ctx, `(() => { const s = document.querySelector('#zone-choice'); s.value = `+jsString(choice)+`; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+		}
+		pick("pipeline")
+		waitJS(t, ctx, "next run in the pipeline's zone", `document.querySelector('#zone-choice').value === "pipeline" && /^[A-Z][a-z]{2} \d\d 03:00 CES?T$/.test(document.querySelector('#p-daily_orders .next-at').textContent.trim())`, 20*time.Second)
+		noCSPViolations(t, ctx)
+		br.shot(ctx, "zone-pipeline")
+		do(t, ctx, "open the pipeline", chromedp.Navigate(base+"/pipelines/daily_orders"))
+		waitJS(t, ctx, "the head in Warsaw time", `/\(\w{3} \d\d 03:00 CES?T\)/.test(document.querySelector('.next-at').textContent) && document.querySelector('#zone-name').textContent === "Europe/Warsaw"`, 20*time.Second)
+		pick("utc")
+		waitJS(t, ctx, "the head in UTC", `document.querySelector('#zone-choice').value === "utc" && /\(\w{3} \d\d 0[12]:00 UTC\)/.test(document.querySelector('.next-at').textContent) && location.pathname === "/pipelines/daily_orders"`, 20*time.Second)
+		pick("local")
+		waitJS(t, ctx, "back to local", `document.querySelector('#zone-choice').value === "local" && /E[SD]T\)/.test(document.querySelector('.next-at').textContent)`, 20*time.Second)
+	})
+}
