@@ -75,6 +75,8 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 		Tasks:          tasks,
 		Assets:         p.Assets,
 		AssetParams:    assetParams,
+		Description:    p.Description,
+		Tags:           p.Tags,
 	}
 }
 

@@ -137,6 +137,7 @@ type Store interface {
 	Backfiller
 	// Workers, missing files, blocked instances; see lifecycle.go.
 	Lifecycle
+	Browse
 	// History aggregates for capacity planning; see capacity.go.
 	Capacity
 	// Pruning and periodic jobs; see retention.go.
@@ -209,6 +210,12 @@ type Pipeline struct {
 	// Retention is how long its finished runs are kept; 0 for the
 	// server's default.
 	Retention time.Duration
+	// Description and Tags are the live version's.
+	Description string
+	Tags        []string
+	// LastRunState is the state of its newest run, "" without runs; only
+	// PipelineSearch sets it.
+	LastRunState sluice.RunState
 }
 
 // Version is an immutable parse of a pipeline file.
@@ -281,6 +288,10 @@ type PipelineSaveParams struct {
 	// AssetParams is the JSON of the params of asset-triggered runs: the
 	// pipeline's defaults.
 	AssetParams []byte
+	// Description and Tags are the version's, kept on the pipeline for
+	// the list's search and tag filter.
+	Description string
+	Tags        []string
 }
 
 // PipelineSaveResult is the result of Store.PipelineSave.

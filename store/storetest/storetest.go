@@ -211,6 +211,7 @@ func Run(t *testing.T, open Opener) {
 		"CompleteBatch":            testCompleteBatch,
 		"WaitReady":                testWaitReady,
 		"RunList":                  testRunList,
+		"PipelineSearch":           testPipelineSearch,
 		"FanoutJoin":               testFanoutJoin,
 		"PipelineDelete":           testPipelineDelete,
 		"VersionListAndRecentRuns": testVersionListAndRecentRuns,

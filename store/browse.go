@@ -1,0 +1,39 @@
+package store
+
+import (
+	"context"
+
+	"github.com/sluice-dev/sluice"
+)
+
+// Browse is the part of the store that lists across pipelines with
+// filters, for the pipelines list and the Browse pages: every filter is
+// applied in SQL, on indexed columns, so that a list of a thousand
+// pipelines stays fast.
+type Browse interface {
+	// PipelineSearch returns the pipelines that pass every filter of p,
+	// ordered by id, each with the state of its newest run.
+	PipelineSearch(ctx context.Context, p *PipelineSearchParams) ([]*Pipeline, error)
+	// RunListRecentFor returns the newest runs of the pipelines ids, up to
+	// perPipeline each, newest first, keyed by pipeline id.
+	RunListRecentFor(ctx context.Context, ids []string, perPipeline int) (map[string][]*Run, error)
+}
+
+// PipelineSearchParams are the filters of Store.PipelineSearch; the zero
+// value lists every pipeline.
+type PipelineSearchParams struct {
+	// Tags keeps the pipelines with any of these tags, when not empty.
+	Tags []string
+	// LastStates keeps the pipelines whose newest run is in one of these
+	// states, when not empty; NoRuns stands for a pipeline without runs.
+	LastStates []sluice.RunState
+	// Paused keeps paused (true) or active (false) pipelines, when set.
+	Paused *bool
+	// Search keeps the pipelines whose id or description contains it,
+	// ignoring case, when not empty.
+	Search string
+}
+
+// NoRuns is the "last state" of a pipeline that has no runs, for
+// PipelineSearchParams.LastStates.
+const NoRuns sluice.RunState = "none"
