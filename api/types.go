@@ -41,6 +41,8 @@ type Pipeline struct {
 	Params       map[string]Param `json:"params" doc:"typed inputs of a run, by name"`
 	// RecentRuns are the last 10 runs, newest first.
 	RecentRuns []RunSummary `json:"recent_runs" doc:"the last 10 runs, newest first"`
+	// Tags are the live version's tags:, sorted.
+	Tags []string `json:"tags" doc:"the live version's tags, sorted; filter the list with ?tag="`
 }
 
 // PipelineDetail is one pipeline with the tasks and source of its live

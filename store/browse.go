@@ -12,11 +12,14 @@ import (
 // pipelines stays fast.
 type Browse interface {
 	// PipelineSearch returns the pipelines that pass every filter of p,
-	// ordered by id, each with the state of its newest run.
+	// ordered by id.
 	PipelineSearch(ctx context.Context, p *PipelineSearchParams) ([]*Pipeline, error)
 	// RunListRecentFor returns the newest runs of the pipelines ids, up to
 	// perPipeline each, newest first, keyed by pipeline id.
 	RunListRecentFor(ctx context.Context, ids []string, perPipeline int) (map[string][]*Run, error)
+	// PipelineTagList returns every tag of a pipeline's live version,
+	// sorted.
+	PipelineTagList(ctx context.Context) ([]string, error)
 }
 
 // PipelineSearchParams are the filters of Store.PipelineSearch; the zero

@@ -213,9 +213,6 @@ type Pipeline struct {
 	// Description and Tags are the live version's.
 	Description string
 	Tags        []string
-	// LastRunState is the state of its newest run, "" without runs; only
-	// PipelineSearch sets it.
-	LastRunState sluice.RunState
 }
 
 // Version is an immutable parse of a pipeline file.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ var funcs = template.FuncMap{
 	"blocked":    isBlocked,
 	"perrLines":  perrLines,
 	"base":       filepath.Base,
+	"inList":     func(s string, list []string) bool { return slices.Contains(list, s) },
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return one

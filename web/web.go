@@ -56,7 +56,7 @@ func New(cfg Config) *Web {
 		st:       cfg.Control.Store(),
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
-		versions: newVersionCache(256),
+		versions: newVersionCache(8192), // above the pipelines a list shows, or each list empties it
 		version:  sluice.Version(),
 	}
 	w.tmpl = mustParseTemplates()

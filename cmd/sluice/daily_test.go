@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,4 +59,51 @@ func TestCLITimes(t *testing.T) {
 	utcEnv.env = append(append([]string(nil), inWarsaw.env...), "SLUICE_UTC=true")
 	utcEnv.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+utc)
 	inWarsaw.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+local)
+}
+
+// TestCLIPipelineFilters lists pipelines by tag, last run state, paused
+// and search.
+func TestCLIPipelineFilters(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"orders.yaml": "id: orders_daily\ndescription: Load the ORDERS\ntags: [finance, orders]\ntasks:\n  boom:\n    run: exit 3\n",
+		"hello.yaml":  "id: hello\ndescription: Says hello\ntags: [demo]\ntasks:\n  a:\n    run: echo hi\n",
+		"idle.yaml":   "id: idle\ntasks:\n  a:\n    run: echo hi\n",
+	})
+	id := runID(t, s.cli(t, "pipelines", "trigger", "orders_daily").want(t, 0))
+	s.cli(t, "runs", "show", strconv.FormatInt(id, 10), "--wait").want(t, 1)
+	s.cli(t, "pipelines", "pause", "idle").want(t, 0)
+
+	listed := func(args ...string) string {
+		t.Helper()
+		r := s.cli(t, append([]string{"pipelines", "list"}, args...)...).want(t, 0)
+		var ids []string
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+			if f := strings.Fields(line); len(f) > 0 {
+				ids = append(ids, f[0])
+			}
+		}
+		return strings.Join(ids, " ")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "hello idle orders_daily"},
+		{[]string{"--tag", "finance"}, "orders_daily"},
+		{[]string{"--tag", "finance,demo"}, "hello orders_daily"},
+		{[]string{"--state", "failed"}, "orders_daily"},
+		{[]string{"--state", "none", "--active"}, "hello"},
+		{[]string{"--paused"}, "idle"},
+		{[]string{"--search", "orders"}, "orders_daily"},
+		{[]string{"--tag", "finance", "--state", "failed", "--search", "load"}, "orders_daily"},
+	} {
+		if got := listed(tc.args...); got != tc.want {
+			t.Errorf("pipelines list %v = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	s.cli(t, "pipelines", "list", "--tag", "finance").want(t, 0, "finance,orders")
+	s.cli(t, "pipelines", "list", "--search", "nothing").want(t, 0, "No pipeline matches these filters.")
+	s.cli(t, "pipelines", "list", "--state", "broken").want(t, 2, `state "broken"`)
+	s.cli(t, "pipelines", "list", "--paused", "--active").want(t, 2, "--paused and --active exclude each other")
 }
