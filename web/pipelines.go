@@ -69,7 +69,9 @@ type pipelinesFilter struct {
 }
 
 // Any reports whether any filter is set.
-func (f pipelinesFilter) Any() bool { return f.Search != "" || f.Tag != "" || f.State != "" || f.Paused != "" }
+func (f pipelinesFilter) Any() bool {
+	return f.Search != "" || f.Tag != "" || f.State != "" || f.Paused != ""
+}
 
 // readPipelinesFilter reads the list's filters from the request, the
 // same as GET /api/v1/pipelines.

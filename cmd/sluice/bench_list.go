@@ -34,21 +34,21 @@ import (
 
 // listBenchResult is what 'sluice bench list' measures.
 type listBenchResult struct {
-	Pipelines     int                `json:"pipelines"`
-	RunsEach      int                `json:"runs_each"`
-	SeedSeconds   float64            `json:"seed_seconds"`
-	Requests      int                `json:"requests"`
-	Targets       []listBenchTarget  `json:"targets"`
-	QueryPlans    map[string]string  `json:"query_plans,omitempty"`
-	TargetMs      float64            `json:"target_ms"`
-	Met           bool               `json:"met"`
+	Pipelines   int               `json:"pipelines"`
+	RunsEach    int               `json:"runs_each"`
+	SeedSeconds float64           `json:"seed_seconds"`
+	Requests    int               `json:"requests"`
+	Targets     []listBenchTarget `json:"targets"`
+	QueryPlans  map[string]string `json:"query_plans,omitempty"`
+	TargetMs    float64           `json:"target_ms"`
+	Met         bool              `json:"met"`
 }
 
 type listBenchTarget struct {
-	Name  string  `json:"name"`
-	Path  string  `json:"path"`
-	Rows  int     `json:"rows"`
-	Bytes int     `json:"bytes"`
+	Name  string `json:"name"`
+	Path  string `json:"path"`
+	Rows  int    `json:"rows"`
+	Bytes int    `json:"bytes"`
 	// CPUMs is the CPU time of this process (server and client) per
 	// request: steadier than the wall time on a busy machine.
 	CPUMs float64 `json:"cpu_ms"`
