@@ -81,4 +81,25 @@ func TestBrowserDaily(t *testing.T) {
 		pick("local")
 		waitJS(t, ctx, "back to local", `document.querySelector('#zone-choice').value === "local" && /E[SD]T\)/.test(document.querySelector('.next-at').textContent)`, 20*time.Second)
 	})
+
+	t.Run("filters", func(t *testing.T) {
+		do(t, ctx, "open the list", chromedp.Navigate(base+"/"))
+		rows := `[...document.querySelectorAll('#pipelines-live tr[id^="p-"]')].map(r => r.id.slice(2)).join(" ")`
+		waitJS(t, ctx, "every pipeline", rows+` === "broken_step daily_orders hello"`, 20*time.Second)
+		do(t, ctx, "search", chromedp.SendKeys(chromedp.ID("pf-search"), "orders\n"))
+		waitJS(t, ctx, "the search", `new URLSearchParams(location.search).get("search") === "orders" && `+rows+` === "daily_orders" && document.querySelector('#pf-count').textContent === "1 pipeline matches"`, 20*time.Second)
+		do(t, ctx, "clear", chromedp.Click(chromedp.ID("pf-clear")))
+		waitJS(t, ctx, "cleared", `location.search === "" && `+rows+` === "broken_step daily_orders hello"`, 20*time.Second)
+		eval[bool](t, ctx, `(() => { const s = document.querySelector('#pf-tag'); s.value = "demo"; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+		waitJS(t, ctx, "the tag", `new URLSearchParams(location.search).get("tag") === "demo" && `+rows+` === "broken_step hello"`, 20*time.Second)
+		eval[bool](t, ctx, `(() => { const s = document.querySelector('#pf-state'); s.value = "none"; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+		waitJS(t, ctx, "tag and no runs", `new URLSearchParams(location.search).get("state") === "none" && `+rows+` === "broken_step hello"`, 20*time.Second)
+		noCSPViolations(t, ctx)
+		br.shot(ctx, "pipelines-filters")
+		// A tag of a row links to the list of that tag.
+		do(t, ctx, "open the list", chromedp.Navigate(base+"/"))
+		waitJS(t, ctx, "tags on the rows", `document.querySelector('#p-daily_orders .ptag')`, 20*time.Second)
+		do(t, ctx, "click a tag", chromedp.Click(chromedp.CSS(`#p-daily_orders a.ptag[href="/?tag=warehouse"]`)))
+		waitJS(t, ctx, "the tag's list", `location.search === "?tag=warehouse" && `+rows+` === "daily_orders" && document.querySelector('#pf-tag').value === "warehouse"`, 20*time.Second)
+	})
 }

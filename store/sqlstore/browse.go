@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -75,28 +76,60 @@ func (db *DB) PipelineSearch(ctx context.Context, p *store.PipelineSearchParams)
 // finds "a_b" and not "axb".
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// recentChunk is how many pipelines one statement of RunListRecentFor
-// reads. Every statement has this many, padded with a pipeline id that
+// recentChunk is how many pipelines one statement of recent runs reads. Every statement has this many, padded with a pipeline id that
 // cannot exist, so its text is always the same and SQLite parses it once
 // (parsing a 50-way UNION took half the time of a list of 1,000
 // pipelines).
 const recentChunk = 50
 
-// recentQuery is the statement of RunListRecentFor: one indexed LIMIT per
-// pipeline, recentChunk of them.
-var recentQuery = func() string {
+// recentQuery is a statement of recent runs: one indexed LIMIT per
+// pipeline, recentChunk of them, each reading cols.
+func recentQuery(cols string) string {
 	var q strings.Builder
 	for i := range recentChunk {
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}
-		q.WriteString(`SELECT * FROM (SELECT ` + runColumns + ` FROM runs WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?) AS r`)
+		q.WriteString(`SELECT * FROM (SELECT ` + cols + ` FROM runs WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?) AS r`)
 	}
 	return q.String()
-}()
+}
+
+// briefRunColumns are the columns of a run that lists of pipelines
+// show; reading only these (no params, no key) halves the time of a list
+// of 1,000 pipelines' recent runs.
+const briefRunColumns = `id, pipeline_id, version_id, kind, logical_date, state, created_at, started_at, finished_at`
+
+var (
+	recentFull  = recentQuery(runColumns)
+	recentBrief = recentQuery(briefRunColumns)
+)
+
+func scanBriefRun(sc interface{ Scan(...any) error }) (*store.Run, error) {
+	var (
+		r                 store.Run
+		kind, state       string
+		logical, created  int64
+		started, finished sql.NullInt64
+	)
+	if err := sc.Scan(&r.ID, &r.PipelineID, &r.VersionID, &kind, &logical, &state, &created, &started, &finished); err != nil {
+		return nil, err
+	}
+	r.Kind = store.RunKind(kind)
+	r.State = sluice.RunState(state)
+	r.LogicalDate = fromUS(logical)
+	r.CreatedAt = fromUS(created)
+	r.StartedAt = fromNullUS(started)
+	r.FinishedAt = fromNullUS(finished)
+	return &r, nil
+}
 
 // RunListRecentFor implements store.Browse.
 func (db *DB) RunListRecentFor(ctx context.Context, ids []string, perPipeline int) (map[string][]*store.Run, error) {
+	return db.recentRuns(ctx, ids, perPipeline, recentBrief, scanBriefRun)
+}
+
+func (db *DB) recentRuns(ctx context.Context, ids []string, perPipeline int, query string, scan func(interface{ Scan(...any) error }) (*store.Run, error)) (map[string][]*store.Run, error) {
 	out := map[string][]*store.Run{}
 	for _, part := range chunks(ids, recentChunk) {
 		args := make([]any, 0, 2*recentChunk)
@@ -107,12 +140,12 @@ func (db *DB) RunListRecentFor(ctx context.Context, ids []string, perPipeline in
 			}
 			args = append(args, id, perPipeline)
 		}
-		rows, err := db.readPrepared(ctx, recentQuery, args...)
+		rows, err := db.readPrepared(ctx, query, args...)
 		if err != nil {
 			return nil, dbErr(err)
 		}
 		for rows.Next() {
-			r, err := scanRun(rows)
+			r, err := scan(rows)
 			if err != nil {
 				rows.Close()
 				return nil, dbErr(err)
