@@ -90,7 +90,7 @@ func recentQuery(cols string) string {
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}
-		q.WriteString(`SELECT * FROM (SELECT ` + cols + ` FROM runs WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?) AS r`)
+		q.WriteString(`SELECT * FROM (SELECT ` + cols + ` FROM runs WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?) AS recent`)
 	}
 	return q.String()
 }
@@ -122,6 +122,16 @@ func scanBriefRun(sc interface{ Scan(...any) error }) (*store.Run, error) {
 	r.StartedAt = fromNullUS(started)
 	r.FinishedAt = fromNullUS(finished)
 	return &r, nil
+}
+
+// ExplainRecentRuns returns how the database reads the recent runs of
+// the pipelines of a list (see ExplainPipelineSearch).
+func (db *DB) ExplainRecentRuns(ctx context.Context) (string, error) {
+	args := make([]any, 0, 2*recentChunk)
+	for range recentChunk {
+		args = append(args, "p", 10)
+	}
+	return db.explain(ctx, recentBrief, args)
 }
 
 // RunListRecentFor implements store.Browse.
