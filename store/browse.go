@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/sluice-dev/sluice"
 )
@@ -21,6 +22,34 @@ type Browse interface {
 	// PipelineTagList returns every tag of a pipeline's live version,
 	// sorted.
 	PipelineTagList(ctx context.Context) ([]string, error)
+	// InstanceBrowse returns task instances across runs and pipelines
+	// that pass every filter of p, newest first.
+	InstanceBrowse(ctx context.Context, p *InstanceBrowseParams) ([]*BrowsedInstance, error)
+}
+
+// InstanceBrowseParams are the filters of Store.InstanceBrowse.
+type InstanceBrowseParams struct {
+	// PipelineID keeps the instances of one pipeline, when not empty.
+	PipelineID string
+	// States keeps the instances in these states, when not empty.
+	States []sluice.InstanceState
+	// Tags keeps instances of pipelines with any of these tags.
+	Tags []string
+	// Since and Until (exclusive) bound the logical date of the run.
+	Since, Until *time.Time
+	// BeforeID returns instances with smaller ids, for paging.
+	BeforeID int64
+	// Limit is the page size; default 100.
+	Limit int
+}
+
+// BrowsedInstance is a task instance with what a list across runs shows
+// of its run.
+type BrowsedInstance struct {
+	Instance
+	PipelineID  string
+	LogicalDate time.Time
+	RunState    sluice.RunState
 }
 
 // PipelineSearchParams are the filters of Store.PipelineSearch; the zero

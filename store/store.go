@@ -391,6 +391,10 @@ type RunListParams struct {
 	BeforeID int64
 	// Limit is the page size; default 100.
 	Limit int
+	// Tags keeps runs of pipelines with any of these tags, when not
+	// empty; Since and Until (exclusive) bound the logical date, when set.
+	Tags         []string
+	Since, Until *time.Time
 }
 
 // Instance is one task inside one run.

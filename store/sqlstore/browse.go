@@ -277,3 +277,91 @@ func (db *DB) explain(ctx context.Context, q string, args []any) (string, error)
 	}
 	return b.String(), dbErr(rows.Err())
 }
+
+// browseFilters adds the filters that lists across pipelines share: any
+// of tags (through pipeline_tags) and a range of logical dates.
+func browseFilters(where []string, args []any, pipelineCol, dateCol string, tags []string, since, until *time.Time) ([]string, []any) {
+	if len(tags) > 0 {
+		where = append(where, pipelineCol+` IN (SELECT pipeline_id FROM pipeline_tags WHERE tag IN (`+placeholders(len(tags))+`))`)
+		for _, t := range tags {
+			args = append(args, t)
+		}
+	}
+	if since != nil {
+		where = append(where, dateCol+` >= ?`)
+		args = append(args, us(*since))
+	}
+	if until != nil {
+		where = append(where, dateCol+` < ?`)
+		args = append(args, us(*until))
+	}
+	return where, args
+}
+
+// InstanceBrowse implements store.Browse.
+func (db *DB) InstanceBrowse(ctx context.Context, p *store.InstanceBrowseParams) ([]*store.BrowsedInstance, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if p.PipelineID != "" {
+		where = append(where, "ti.pipeline_id = ?")
+		args = append(args, p.PipelineID)
+	}
+	if len(p.States) > 0 {
+		where = append(where, "ti.state IN ("+placeholders(len(p.States))+")")
+		for _, s := range p.States {
+			args = append(args, string(s))
+		}
+	}
+	if p.BeforeID > 0 {
+		where = append(where, "ti.id < ?")
+		args = append(args, p.BeforeID)
+	}
+	where, args = browseFilters(where, args, "ti.pipeline_id", "r.logical_date", p.Tags, p.Since, p.Until)
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT ti.id, ti.run_id, ti.task_id, ti.map_index, ti.parent_id, ti.item, ti.items_total, ti.state, ti.attempts, ti.failures,
+		ti.started_at, ti.finished_at, ti.pipeline_id, r.logical_date, r.state
+		FROM task_instances ti JOIN runs r ON r.id = ti.run_id`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY ti.id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := db.read(ctx, db.q(q), args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*store.BrowsedInstance
+	for rows.Next() {
+		var (
+			in                store.BrowsedInstance
+			state, runState   string
+			parent            sql.NullInt64
+			item              sql.NullString
+			started, finished sql.NullInt64
+			logical           int64
+		)
+		if err := rows.Scan(&in.ID, &in.RunID, &in.TaskID, &in.MapIndex, &parent, &item, &in.ItemsTotal, &state, &in.Attempts, &in.Failures,
+			&started, &finished, &in.PipelineID, &logical, &runState); err != nil {
+			return nil, dbErr(err)
+		}
+		if parent.Valid {
+			in.ParentID = &parent.Int64
+		}
+		if item.Valid {
+			in.Item = &item.String
+		}
+		in.State = sluice.InstanceState(state)
+		in.StartedAt = fromNullUS(started)
+		in.FinishedAt = fromNullUS(finished)
+		in.LogicalDate = fromUS(logical)
+		in.RunState = sluice.RunState(runState)
+		out = append(out, &in)
+	}
+	return out, dbErr(rows.Err())
+}

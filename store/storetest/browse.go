@@ -3,6 +3,7 @@ package storetest
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -97,5 +98,75 @@ func testPipelineSearch(t *testing.T, open Opener) {
 	recent, err := b.s.RunListRecentFor(b.ctx, []string{"marketing", "idle"}, 10)
 	if err != nil || len(recent["marketing"]) != 1 || len(recent) != 1 {
 		t.Fatalf("RunListRecentFor = %v, %v", recent, err)
+	}
+}
+
+func testBrowse(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.saveTagged("p", "", "nightly")
+	b.saveTagged("q", "", "hourly")
+	start := b.clock.Now()
+	b.createRun("p", "old") // at start
+	b.mustComplete(b.claimOne("a"), sluice.AttemptFailed)
+	b.clock.Advance(24 * time.Hour)
+	pNew := b.createRun("p", "new")
+	b.mustComplete(b.claimOne("a"), sluice.AttemptSuccess)
+	qNew := b.createRun("q", "new")
+	qc := b.claimOne("a")
+	b.mustComplete(qc, sluice.AttemptFailed)
+
+	since := start.Add(time.Hour)
+	runIDs := func(p store.RunListParams) []int64 {
+		t.Helper()
+		runs, err := b.s.RunList(b.ctx, &p)
+		if err != nil {
+			t.Fatalf("RunList %+v: %v", p, err)
+		}
+		ids := []int64{}
+		for _, r := range runs {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	if got := runIDs(store.RunListParams{Since: &since}); !slices.Equal(got, []int64{qNew.ID, pNew.ID}) {
+		t.Errorf("runs since: %v", got)
+	}
+	if got := runIDs(store.RunListParams{Until: &since}); len(got) != 1 {
+		t.Errorf("runs until: %v", got)
+	}
+	if got := runIDs(store.RunListParams{Tags: []string{"hourly"}}); !slices.Equal(got, []int64{qNew.ID}) {
+		t.Errorf("runs tagged hourly: %v", got)
+	}
+	if got := runIDs(store.RunListParams{States: []sluice.RunState{sluice.RunFailed}, Since: &since}); !slices.Equal(got, []int64{qNew.ID}) {
+		t.Errorf("failed runs since: %v", got)
+	}
+
+	browse := func(p store.InstanceBrowseParams) []*store.BrowsedInstance {
+		t.Helper()
+		list, err := b.s.InstanceBrowse(b.ctx, &p)
+		if err != nil {
+			t.Fatalf("InstanceBrowse %+v: %v", p, err)
+		}
+		return list
+	}
+	failed := []sluice.InstanceState{sluice.InstanceFailed}
+	if got := browse(store.InstanceBrowseParams{States: failed}); len(got) != 2 || got[0].RunID != qNew.ID || got[0].PipelineID != "q" || got[0].TaskID != "a" || got[0].RunState != sluice.RunFailed || !got[0].LogicalDate.Equal(qNew.LogicalDate) || got[0].Attempts != 1 {
+		t.Errorf("failed instances: %+v", got)
+	}
+	if got := browse(store.InstanceBrowseParams{States: failed, Since: &since}); len(got) != 1 || got[0].RunID != qNew.ID {
+		t.Errorf("failed since: %+v", got)
+	}
+	if got := browse(store.InstanceBrowseParams{Tags: []string{"nightly"}}); len(got) != 2 || got[0].PipelineID != "p" {
+		t.Errorf("tagged nightly: %+v", got)
+	}
+	if got := browse(store.InstanceBrowseParams{PipelineID: "p", States: failed}); len(got) != 1 || got[0].RunID == qNew.ID {
+		t.Errorf("failed of p: %+v", got)
+	}
+	page := browse(store.InstanceBrowseParams{Limit: 2})
+	if len(page) != 2 {
+		t.Fatalf("page 1: %d", len(page))
+	}
+	if rest := browse(store.InstanceBrowseParams{BeforeID: page[1].ID}); len(rest) != 1 || rest[0].ID >= page[1].ID {
+		t.Errorf("page 2: %+v", rest)
 	}
 }

@@ -212,6 +212,7 @@ func Run(t *testing.T, open Opener) {
 		"WaitReady":                testWaitReady,
 		"RunList":                  testRunList,
 		"PipelineSearch":           testPipelineSearch,
+		"Browse":                   testBrowse,
 		"FanoutJoin":               testFanoutJoin,
 		"PipelineDelete":           testPipelineDelete,
 		"VersionListAndRecentRuns": testVersionListAndRecentRuns,
