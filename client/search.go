@@ -45,3 +45,48 @@ func (c *Client) SearchPipelines(ctx context.Context, f PipelineFilter) ([]api.P
 	}
 	return out, nil
 }
+
+// browseValues adds the filters that lists across pipelines share.
+func browseValues(q url.Values, tags []string, since, until string) {
+	for _, t := range tags {
+		q.Add("tag", t)
+	}
+	if since != "" {
+		q.Set("since", since)
+	}
+	if until != "" {
+		q.Set("until", until)
+	}
+}
+
+// TaskInstanceFilter selects task instances across runs and pipelines.
+type TaskInstanceFilter struct {
+	Pipeline string
+	// States are task instance states: failed, running, up_for_retry, …
+	States []string
+	Tags   []string
+	// Since and Until bound the logical date of the run: a time ago
+	// ("12h"), a date or an RFC 3339 time.
+	Since, Until string
+	Before       int64
+	Limit        int
+}
+
+// ListTaskInstances returns one page of task instances, newest first.
+func (c *Client) ListTaskInstances(ctx context.Context, f TaskInstanceFilter) (*api.TaskInstanceList, error) {
+	q := url.Values{}
+	if f.Pipeline != "" {
+		q.Set("pipeline", f.Pipeline)
+	}
+	for _, s := range f.States {
+		q.Add("state", s)
+	}
+	if f.Before > 0 {
+		q.Set("before", strconv.FormatInt(f.Before, 10))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	browseValues(q, f.Tags, f.Since, f.Until)
+	return call[api.TaskInstanceList](ctx, c, http.MethodGet, "/api/v1/task-instances", q, nil)
+}

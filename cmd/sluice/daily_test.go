@@ -107,3 +107,33 @@ func TestCLIPipelineFilters(t *testing.T) {
 	s.cli(t, "pipelines", "list", "--state", "broken").want(t, 2, `state "broken"`)
 	s.cli(t, "pipelines", "list", "--paused", "--active").want(t, 2, "--paused and --active exclude each other")
 }
+
+// TestCLIBrowse asks what failed in the last 12 hours, everywhere: runs
+// and task instances across pipelines.
+func TestCLIBrowse(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"orders.yaml": "id: orders_daily\ntags: [finance]\ntasks:\n  boom:\n    run: exit 3\n",
+		"hello.yaml":  "id: hello\ntags: [demo]\ntasks:\n  a:\n    run: echo hi\n",
+	})
+	failed := runID(t, s.cli(t, "pipelines", "trigger", "orders_daily").want(t, 0))
+	s.cli(t, "runs", "show", strconv.FormatInt(failed, 10), "--wait").want(t, 1)
+	ok := runID(t, s.cli(t, "pipelines", "trigger", "hello").want(t, 0))
+	s.cli(t, "runs", "show", strconv.FormatInt(ok, 10), "--wait").want(t, 0)
+
+	r := s.cli(t, "runs", "list", "--state", "failed", "--since", "12h").want(t, 0, "LOGICAL DATE")
+	if !regexp.MustCompile(`(?m)^` + strconv.FormatInt(failed, 10) + `\s+orders_daily\s+failed\s+manual\s+\d{4}-\d\d-\d\d \d\d:\d\d\s`).MatchString(r.stdout) || strings.Contains(r.stdout, "hello") {
+		t.Errorf("runs list --state failed --since 12h:\n%s", r.stdout)
+	}
+	s.cli(t, "runs", "list", "--since", "2020-01-01", "--until", "2020-01-02").want(t, 0, "No runs.")
+	r = s.cli(t, "runs", "list", "--tag", "demo").want(t, 0)
+	if !strings.Contains(r.stdout, "hello") || strings.Contains(r.stdout, "orders_daily") {
+		t.Errorf("runs list --tag demo:\n%s", r.stdout)
+	}
+	r = s.cli(t, "runs", "tasks", "--state", "failed", "--since", "12h").want(t, 0, "ATTEMPTS")
+	if !regexp.MustCompile(`(?m)^` + strconv.FormatInt(failed, 10) + `\s+orders_daily\s+boom\s+failed\s+1\s`).MatchString(r.stdout) || strings.Contains(r.stdout, "hello") {
+		t.Errorf("runs tasks --state failed --since 12h:\n%s", r.stdout)
+	}
+	r = s.cli(t, "runs", "tasks", "--limit", "1").want(t, 0, "More: sluice runs tasks --before")
+	s.cli(t, "runs", "tasks", "--since", "yesterday").want(t, 2, `since="yesterday"`)
+}
