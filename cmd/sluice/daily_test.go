@@ -122,7 +122,7 @@ func TestCLIBrowse(t *testing.T) {
 	s.cli(t, "runs", "show", strconv.FormatInt(ok, 10), "--wait").want(t, 0)
 
 	r := s.cli(t, "runs", "list", "--state", "failed", "--since", "12h").want(t, 0, "LOGICAL DATE")
-	if !regexp.MustCompile(`(?m)^` + strconv.FormatInt(failed, 10) + `\s+orders_daily\s+failed\s+manual\s+\d{4}-\d\d-\d\d \d\d:\d\d\s`).MatchString(r.stdout) || strings.Contains(r.stdout, "hello") {
+	if !regexp.MustCompile(`(?m)^`+strconv.FormatInt(failed, 10)+`\s+orders_daily\s+failed\s+manual\s+\d{4}-\d\d-\d\d \d\d:\d\d\s`).MatchString(r.stdout) || strings.Contains(r.stdout, "hello") {
 		t.Errorf("runs list --state failed --since 12h:\n%s", r.stdout)
 	}
 	s.cli(t, "runs", "list", "--since", "2020-01-01", "--until", "2020-01-02").want(t, 0, "No runs.")
@@ -131,7 +131,7 @@ func TestCLIBrowse(t *testing.T) {
 		t.Errorf("runs list --tag demo:\n%s", r.stdout)
 	}
 	r = s.cli(t, "runs", "tasks", "--state", "failed", "--since", "12h").want(t, 0, "ATTEMPTS")
-	if !regexp.MustCompile(`(?m)^` + strconv.FormatInt(failed, 10) + `\s+orders_daily\s+boom\s+failed\s+1\s`).MatchString(r.stdout) || strings.Contains(r.stdout, "hello") {
+	if !regexp.MustCompile(`(?m)^`+strconv.FormatInt(failed, 10)+`\s+orders_daily\s+boom\s+failed\s+1\s`).MatchString(r.stdout) || strings.Contains(r.stdout, "hello") {
 		t.Errorf("runs tasks --state failed --since 12h:\n%s", r.stdout)
 	}
 	r = s.cli(t, "runs", "tasks", "--limit", "1").want(t, 0, "More: sluice runs tasks --before")
