@@ -102,4 +102,34 @@ func TestBrowserDaily(t *testing.T) {
 		do(t, ctx, "click a tag", chromedp.Click(chromedp.CSS(`#p-daily_orders a.ptag[href="/?tag=warehouse"]`)))
 		waitJS(t, ctx, "the tag's list", `location.search === "?tag=warehouse" && `+rows+` === "daily_orders" && document.querySelector('#pf-tag').value === "warehouse"`, 20*time.Second)
 	})
+
+	t.Run("browse", func(t *testing.T) {
+		// A failed run of broken_step and a good one of hello.
+		for _, id := range []string{"broken_step", "hello"} {
+			do(t, ctx, "open the trigger form of "+id, chromedp.Navigate(base+"/pipelines/"+id+"/trigger"))
+			waitJS(t, ctx, "the form", `document.querySelector('#trigger-form button[type=submit]')`, 20*time.Second)
+			do(t, ctx, "trigger "+id, chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
+			waitJS(t, ctx, "the run of "+id, `location.pathname.startsWith("/runs/") && /success|failed/.test(document.querySelector('.badge').textContent)`, 30*time.Second)
+		}
+		do(t, ctx, "open Browse", chromedp.Navigate(base+"/"))
+		waitJS(t, ctx, "the nav", `document.querySelector('nav.nav a[href="/browse"]')`, 20*time.Second)
+		do(t, ctx, "go to Browse", chromedp.Click(chromedp.CSS(`nav.nav a[href="/browse"]`)))
+		runs := `[...document.querySelectorAll('#browse-list tbody tr')].map(r => r.querySelector('td[data-label=Pipeline]').textContent.trim())`
+		waitJS(t, ctx, "runs of every pipeline", `location.pathname === "/browse" && ["broken_step", "hello", "daily_orders"].every(p => `+runs+`.includes(p))`, 20*time.Second)
+		// One click: what failed lately, everywhere.
+		do(t, ctx, "failed in the last 12 hours", chromedp.Click(chromedp.ID("failed-12h")))
+		waitJS(t, ctx, "the failed task", `location.pathname === "/browse/tasks" && `+runs+`.join(" ") === "broken_step" && document.querySelector('#browse-list tbody tr td[data-label=Task] a').textContent === "boom" && document.querySelector('#bf-state').value === "failed" && document.querySelector('#bf-since').value === "12h"`, 20*time.Second)
+		noCSPViolations(t, ctx)
+		br.shot(ctx, "browse-failed")
+		do(t, ctx, "open the task", chromedp.Click(chromedp.CSS(`#browse-list tbody tr td[data-label=Task] a`)))
+		waitJS(t, ctx, "the task's log page", `/^\/runs\/\d+\/tasks\/boom$/.test(location.pathname)`, 20*time.Second)
+		// The runs tab, filtered by a tag.
+		do(t, ctx, "open Browse runs", chromedp.Navigate(base+"/browse"))
+		waitJS(t, ctx, "the tag picker", `document.querySelector('#bf-tag option[value=demo]')`, 20*time.Second)
+		eval[bool](t, ctx, `(() => { const s = document.querySelector('#bf-tag'); s.value = "demo"; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+		waitJS(t, ctx, "runs tagged demo", `new URLSearchParams(location.search).get("tag") === "demo" && `+runs+`.length === 2 && `+runs+`.every(p => p === "broken_step" || p === "hello")`, 20*time.Second)
+		br.shot(ctx, "browse-runs")
+		do(t, ctx, "open a run", chromedp.Click(chromedp.CSS(`#browse-list tbody tr td[data-label=Run] a`)))
+		waitJS(t, ctx, "the run page", `/^\/runs\/\d+$/.test(location.pathname)`, 20*time.Second)
+	})
 }

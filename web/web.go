@@ -83,6 +83,8 @@ func Routes() []Route {
 	return []Route{
 		{Method: "POST", Path: "/logout", Action: view, page: (*Web).logout},
 		{Method: "POST", Path: "/prefs/zone", Action: view, page: (*Web).zonePost},
+		{Method: "GET", Path: "/browse", Action: view, page: (*Web).browseRunsPage},
+		{Method: "GET", Path: "/browse/tasks", Action: view, page: (*Web).browseTasksPage},
 
 		{Method: "GET", Path: "/{$}", Action: view, page: (*Web).pipelinesPage},
 		{Method: "GET", Path: "/live/pipelines", Action: view, page: (*Web).pipelinesLive},
