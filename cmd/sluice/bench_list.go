@@ -337,7 +337,7 @@ func listQueryPlans(ctx context.Context, st *sqlite.Store) (map[string]string, e
 	}
 	// One LIMIT per pipeline, 50 pipelines a statement: the first two
 	// steps tell them all.
-	plans["RunListRecentFor (the recent runs of 50 pipelines)"] = strings.Join(strings.SplitN(plan, "\n", 4)[:3], "\n") + "\n…\n"
+	plans["RunListRecentFor (the recent runs of 50 pipelines)"] = strings.Join(strings.SplitN(plan, "\n", 6)[:5], "\n") + "\n…\n"
 	return plans, nil
 }
 
