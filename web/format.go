@@ -195,6 +195,9 @@ func (d *runData) pipelineZone() string {
 	return d.P.Timezone
 }
 
+// pipelineZone is the timezone of the run's pipeline version.
+func (d *logData) pipelineZone() string { return d.zone }
+
 // zoneFor sets the view's zone from the reader's choice: UTC, the
 // pipeline's zone on a page about one pipeline, else the browser's.
 func (v *view) zoneFor(r *http.Request, d any) {

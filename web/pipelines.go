@@ -123,7 +123,9 @@ func (w *Web) pipelinesState(ctx context.Context, filter *store.PipelineSearchPa
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	from := min((n-1)*pipelinesPerPage, len(all))
+	// A page past the last shows the last (the list shrank meanwhile).
+	n = min(n, max(1, (len(all)+pipelinesPerPage-1)/pipelinesPerPage))
+	from := (n - 1) * pipelinesPerPage
 	page = all[from:min(from+pipelinesPerPage, len(all))]
 	ids := make([]string, len(page))
 	for i, sp := range page {
@@ -156,6 +158,7 @@ func (w *Web) loadPipelines(r *http.Request) (*pipelinesData, error) {
 	if err != nil {
 		return nil, err
 	}
+	n = min(n, max(1, (len(all)+pipelinesPerPage-1)/pipelinesPerPage))
 	d := &pipelinesData{Fingerprint: pipelinesFingerprint(all, recent), Filter: form, Query: query, Total: len(all), Page: n}
 	d.Pages = max(1, (len(all)+pipelinesPerPage-1)/pipelinesPerPage)
 	if n > 1 {

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -57,4 +58,23 @@ func TestZoneChoice(t *testing.T) {
 		t.Fatalf("unknown zone choice: status %d, want 400:\n%s", st, shorten(body))
 	}
 	wantContains(t, "unknown zone choice", body, "want local, utc or pipeline")
+}
+
+// TestZoneOfRunPages checks that a run's page and a task's log page read
+// times in the pipeline's zone when the reader chose it.
+func TestZoneOfRunPages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user("ada", store.RoleAdmin)
+	b.upload("daily.yaml", "id: daily_orders\nschedule: \"0 3 * * *\"\ntimezone: Asia/Tokyo\ntasks:\n  a:\n    run: echo hi\n")
+	at := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC) // 03:00 the next day in Tokyo
+	run, _, err := b.st.RunCreate(b.ctx, &store.RunCreateParams{PipelineID: "daily_orders", Key: scheduler.RunKey(at), Kind: store.RunScheduled, LogicalDate: at, Params: []byte("{}")})
+	must(t, err)
+	c := b.login("ada")
+	c.post("/prefs/zone", c.form("zone", "pipeline"))
+	_, body := c.get(fmt.Sprintf("/runs/%d", run.ID))
+	wantContains(t, "run page", body, "2026-12-05 03:00:00 JST")
+	c.post("/prefs/zone", c.form("zone", "utc"))
+	_, body = c.get(fmt.Sprintf("/runs/%d", run.ID))
+	wantContains(t, "run page in UTC", body, "2026-12-04 18:00:00 UTC")
 }
