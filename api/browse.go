@@ -35,15 +35,20 @@ type TaskInstanceList struct {
 	NextBefore *int64 `json:"next_before" doc:"pass as before= for the next page; null on the last page"`
 }
 
-// browseQuery are the query parameters of the lists across pipelines.
-var browseQuery = []QueryParam{
-	{Name: "pipeline", Type: "string", Doc: "only those of this pipeline"},
-	{Name: "tag", Type: "string", Repeated: true, Doc: "only those of pipelines with any of these tags (repeat, or separate with commas)"},
-	{Name: "since", Type: "string", Doc: "only runs with a logical date at or after this: a time ago (12h, 7d), a date (2026-12-04, UTC) or an RFC 3339 time"},
-	{Name: "until", Type: "string", Doc: "only runs with a logical date before this, written as since"},
-	{Name: "before", Type: "integer", Doc: "only those with smaller ids: the next_before of the previous page"},
-	{Name: "limit", Type: "integer", Doc: "page size, default 50, at most 500"},
-}
+// The query parameters that the lists across pipelines share.
+var (
+	tagQuery   = QueryParam{Name: "tag", Type: "string", Repeated: true, Doc: "only those of pipelines with any of these tags (repeat, or separate with commas)"}
+	sinceQuery = QueryParam{Name: "since", Type: "string", Doc: "only runs with a logical date at or after this: a time ago (12h, 7d), a date (2026-12-04, UTC) or an RFC 3339 time"}
+	untilQuery = QueryParam{Name: "until", Type: "string", Doc: "only runs with a logical date before this, written as since"}
+	// browseQuery are the query parameters of GET /api/v1/task-instances
+	// but state.
+	browseQuery = []QueryParam{
+		{Name: "pipeline", Type: "string", Doc: "only those of this pipeline"},
+		tagQuery, sinceQuery, untilQuery,
+		{Name: "before", Type: "integer", Doc: "only those with smaller ids: the next_before of the previous page"},
+		{Name: "limit", Type: "integer", Doc: "page size, default 50, at most 500"},
+	}
+)
 
 // dateRange reads since= and until= against the server's clock.
 func (a *API) dateRange(r *http.Request) (since, until *time.Time, err error) {

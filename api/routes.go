@@ -140,7 +140,7 @@ func table() []Route {
 				{Name: "state", Type: "string", Repeated: true, Doc: "only runs in these states (repeat, or separate with commas)", Enum: []string{"queued", "running", "success", "failed", "cancelled"}},
 				{Name: "before", Type: "integer", Doc: "only runs with smaller ids: the next_before of the previous page"},
 				{Name: "limit", Type: "integer", Doc: "page size, default 50, at most 500"},
-				browseQuery[1], browseQuery[2], browseQuery[3],
+				tagQuery, sinceQuery, untilQuery,
 			},
 			handle: (*API).listRuns},
 		{Method: "GET", Path: "/api/v1/task-instances", Tag: "runs", Action: auth.View, Summary: "List task instances across runs and pipelines, newest first, a page at a time",
