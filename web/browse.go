@@ -53,6 +53,9 @@ type browseData struct {
 	Pipelines []string
 	Runs      []*store.Run
 	Tasks     []*store.BrowsedInstance
+	// Zones are the timezones of the pipelines, for readers who chose
+	// each pipeline's zone.
+	Zones map[string]string
 	// NextURL is the page of older rows; FirstURL the newest page, when
 	// this is not it.
 	NextURL, FirstURL template.URL
@@ -149,8 +152,12 @@ func (w *Web) browsePage(rw http.ResponseWriter, r *http.Request, tab string) er
 	if err != nil {
 		return err
 	}
+	d.Zones = map[string]string{}
 	for _, sp := range pipes {
 		d.Pipelines = append(d.Pipelines, sp.ID)
+		if p, err := w.versionOf(ctx, sp.VersionID); err == nil && p != nil {
+			d.Zones[sp.ID] = p.Timezone
+		}
 	}
 	title := "Browse runs"
 	if tab == "tasks" {

@@ -74,6 +74,8 @@ func TestZoneOfRunPages(t *testing.T) {
 	c.post("/prefs/zone", c.form("zone", "pipeline"))
 	_, body := c.get(fmt.Sprintf("/runs/%d", run.ID))
 	wantContains(t, "run page", body, "2026-12-05 03:00:00 JST")
+	_, body = c.get("/browse")
+	wantContains(t, "Browse, in each run's pipeline's zone", body, `<span title="2026-12-05 03:00:00 JST">Dec 05 03:00</span>`)
 	c.post("/prefs/zone", c.form("zone", "utc"))
 	_, body = c.get(fmt.Sprintf("/runs/%d", run.ID))
 	wantContains(t, "run page in UTC", body, "2026-12-04 18:00:00 UTC")
