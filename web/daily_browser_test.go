@@ -132,4 +132,17 @@ func TestBrowserDaily(t *testing.T) {
 		do(t, ctx, "open a run", chromedp.Click(chromedp.CSS(`#browse-list tbody tr td[data-label=Run] a`)))
 		waitJS(t, ctx, "the run page", `/^\/runs\/\d+$/.test(location.pathname)`, 20*time.Second)
 	})
+
+	t.Run("phone", func(t *testing.T) {
+		phone := br.tab()
+		do(t, phone, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		for _, path := range []string{"/?tag=demo", "/browse", "/browse/tasks?state=failed&since=12h"} {
+			do(t, phone, "open "+path, chromedp.Navigate(base+path))
+			waitJS(t, phone, "the page", `document.querySelector('#zone-choice') && (document.querySelector('#pipeline-filters') || document.querySelector('#browse-filters'))`, 20*time.Second)
+			if w := eval[int](t, phone, `document.documentElement.scrollWidth`); w > 400 {
+				t.Errorf("%s is %dpx wide on a 390px phone: %s", path, w, eval[string](t, phone, wideElements))
+			}
+		}
+		br.shot(phone, "phone-browse")
+	})
 }
