@@ -89,6 +89,7 @@ func TestPipelinesPages(t *testing.T) {
 	}
 	wantContains(t, "page 2", body, `<a href="/" rel="prev">← Previous</a>`)
 	wantContains(t, "page 2 follows itself live", body, `hx-get="/live/pipelines?page=2"`)
+	wantContains(t, "page 2's events are of page 2", body, `&amp;page=2">`)
 	_, body = c.get("/?page=9")
 	if n := strings.Count(body, `<tr id="p-`); n != 10 {
 		t.Errorf("a page past the last shows the last: %d rows", n)
