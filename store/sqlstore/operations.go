@@ -61,7 +61,7 @@ func (db *DB) RunListRecent(ctx context.Context, perPipeline int) (map[string][]
 	if err != nil {
 		return nil, err
 	}
-	return db.recentRuns(ctx, ids, perPipeline, recentFull, scanRun)
+	return db.recentRuns(ctx, ids, perPipeline, runColumns, scanRun)
 }
 
 func (db *DB) pipelineIDs(ctx context.Context) ([]string, error) {
