@@ -104,7 +104,6 @@ func recentQuery(cols string, limit int) string {
 // of 1,000 pipelines' recent runs.
 const briefRunColumns = `id, pipeline_id, version_id, kind, logical_date, state, created_at, started_at, finished_at`
 
-
 func scanBriefRun(sc interface{ Scan(...any) error }) (*store.Run, error) {
 	var (
 		r                 store.Run
