@@ -172,8 +172,8 @@ func (db *DB) recentRuns(ctx context.Context, ids []string, perPipeline int, col
 
 // readPrepared runs a read of a fixed text as a statement prepared once
 // on the read pool, where the dialect caches statements (SQLite); else as
-// any read. Only for statements whose text never varies: each text
-// stays prepared until Close.
+// any read. Only for a few fixed texts: each stays prepared until
+// Close.
 func (db *DB) readPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	query = db.q(query)
 	if !db.d.PrepareCache {
