@@ -137,3 +137,32 @@ func TestCLIBrowse(t *testing.T) {
 	r = s.cli(t, "runs", "tasks", "--limit", "1").want(t, 0, "More: sluice runs tasks --before")
 	s.cli(t, "runs", "tasks", "--since", "yesterday").want(t, 2, `since="yesterday"`)
 }
+
+// TestBenchList runs 'sluice bench list' on a small store: every path
+// answers with the rows the filters select, and the query plans come
+// along. (Its times are for bench/RESULTS.md, not for a test.)
+func TestBenchList(t *testing.T) {
+	t.Parallel()
+	r := sluiceCmd(t, t.TempDir(), nil, "bench", "list", "--pipelines", "16", "--runs", "2", "--requests", "2", "--json").want(t, 0)
+	var res struct {
+		Pipelines int `json:"pipelines"`
+		Targets   []struct {
+			Path string `json:"path"`
+			Rows int    `json:"rows"`
+		} `json:"targets"`
+		QueryPlans map[string]string `json:"query_plans"`
+	}
+	r.decode(t, &res)
+	rows := map[string]int{}
+	for _, tg := range res.Targets {
+		rows[tg.Path] = tg.Rows
+	}
+	if res.Pipelines != 16 || rows["/"] != 16 || rows["/api/v1/pipelines"] != 16 || rows["/api/v1/pipelines?limit=100"] != 16 || rows["/?search=shop+12"] != 1 {
+		t.Errorf("bench list: %+v", res)
+	}
+	for name, plan := range res.QueryPlans {
+		if !strings.Contains(plan, "runs_pipeline_id") {
+			t.Errorf("the plan of %s does not use runs_pipeline_id:\n%s", name, plan)
+		}
+	}
+}
