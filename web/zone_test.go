@@ -53,6 +53,10 @@ func TestZoneChoice(t *testing.T) {
 	_, body := c.get("/workers")
 	wantContains(t, "workers footer", body, "each pipeline&#39;s timezone (America/New_York elsewhere)")
 
+	// Without the session's CSRF token, no change.
+	if st, _, _ := c.post("/prefs/zone", url.Values{"zone": {"utc"}}); st != http.StatusForbidden {
+		t.Errorf("POST /prefs/zone without a CSRF token: status %d, want 403", st)
+	}
 	st, body, _ := c.post("/prefs/zone", c.form("zone", "mars"))
 	if st != http.StatusBadRequest {
 		t.Fatalf("unknown zone choice: status %d, want 400:\n%s", st, shorten(body))
