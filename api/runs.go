@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/control"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -42,6 +43,10 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var err error
+	p.Tags = control.Tags(q["tag"])
+	if p.Since, p.Until, err = a.dateRange(r); err != nil {
+		return err
+	}
 	if p.BeforeID, err = queryInt(q.Get("before"), "before", 0); err != nil {
 		return err
 	}

@@ -45,6 +45,8 @@ type Pipeline struct {
 	// pipeline's asset links to others: an asset nothing produces, a
 	// cycle. Warnings, not errors: the pipeline runs as it is.
 	AssetWarnings []string `json:"asset_warnings" doc:"FILE:LINE:COL: warning: … about the pipeline's asset links (an asset nothing produces, a cycle through assets); empty when none"`
+	// Tags are the live version's tags:, sorted.
+	Tags []string `json:"tags" doc:"the live version's tags, sorted; filter the list with ?tag="`
 }
 
 // PipelineDetail is one pipeline with the tasks and source of its live

@@ -81,6 +81,8 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 		Assets:         p.Assets,
 		AssetParams:    assetParams,
 		AssetCondition: assetCondition,
+		Description:    p.Description,
+		Tags:           p.Tags,
 	}
 }
 

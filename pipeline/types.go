@@ -13,6 +13,9 @@ import (
 type Pipeline struct {
 	ID          string `json:"id"`
 	Description string `json:"description,omitempty"`
+	// Tags are words to filter the pipelines list by, sorted, without
+	// repeats; nil for none.
+	Tags []string `json:"tags,omitempty"`
 	// Schedule is the cron expression as written ("0 3 * * *", "@daily",
 	// "@every 10m"). Empty means the pipeline only runs when triggered.
 	Schedule string `json:"schedule,omitempty"`
