@@ -91,7 +91,7 @@ func (a *API) pipelineOut(sp *store.Pipeline, p *pipeline.Pipeline, recent []*st
 	out := Pipeline{
 		ID: sp.ID, Schedule: sp.Schedule, Paused: sp.Paused, File: sp.File, Version: sp.Hash, VersionID: sp.VersionID, Missing: sp.Missing,
 		LoadedAt: utc(sp.LoadedAt), ParseErrorAt: utcPtr(sp.ParseErrorAt), Timezone: "UTC",
-		Params: map[string]Param{}, RecentRuns: []RunSummary{}, AssetWarnings: []string{}, Tags: sp.Tags,
+		Params: map[string]Param{}, RecentRuns: []RunSummary{}, AssetWarnings: []string{}, Tags: sp.Tags, Events: []string{},
 	}
 	if out.Tags == nil {
 		out.Tags = []string{}
@@ -109,6 +109,9 @@ func (a *API) pipelineOut(sp *store.Pipeline, p *pipeline.Pipeline, recent []*st
 	}
 	if p != nil {
 		out.Description, out.Schedule, out.Timezone = p.Description, p.Schedule, p.Timezone
+		if ev := p.Events(); len(ev) > 0 {
+			out.Events = ev
+		}
 		for name, prm := range p.Params {
 			values := prm.Values
 			if values == nil && prm.Type == pipeline.ParamEnum {

@@ -19,11 +19,13 @@ type Pipeline struct {
 	ID          string `json:"id"`
 	Description string `json:"description" doc:"from the live version; empty when it has none"`
 	Schedule    string `json:"schedule" doc:"cron expression or @every; empty for a pipeline that only runs when triggered"`
-	Timezone    string `json:"timezone" doc:"IANA zone the schedule is read in"`
-	Paused      bool   `json:"paused" doc:"a paused pipeline gets no scheduled runs; it can still be triggered"`
-	File        string `json:"file" doc:"the file on the server the pipeline comes from; empty when it was uploaded"`
-	Version     string `json:"version" doc:"hash of the live version; empty when no valid version was ever loaded"`
-	VersionID   int64  `json:"version_id" doc:"id of the live version; 0 when there is none"`
+	// Events are what else than the schedule starts runs.
+	Events    []string `json:"events" doc:"what else than the schedule starts runs: assets, webhook, files; empty when none"`
+	Timezone  string   `json:"timezone" doc:"IANA zone the schedule is read in"`
+	Paused    bool     `json:"paused" doc:"a paused pipeline gets no scheduled runs; it can still be triggered"`
+	File      string   `json:"file" doc:"the file on the server the pipeline comes from; empty when it was uploaded"`
+	Version   string   `json:"version" doc:"hash of the live version; empty when no valid version was ever loaded"`
+	VersionID int64    `json:"version_id" doc:"id of the live version; 0 when there is none"`
 	// Missing reports that the pipeline's file left the pipelines folder:
 	// it gets no new runs, and keeps its history until it is deleted.
 	Missing bool `json:"missing" doc:"its file left the pipelines folder: no new runs; its history stays until it is deleted"`

@@ -25,7 +25,9 @@ type pipelineRow struct {
 	ID, Description string
 	Tags            []string
 	Schedule, Zone  string
-	File            string
+	// Events are what else starts runs: assets, webhook, files.
+	Events []string
+	File   string
 	Paused          bool
 	// Missing is set when the file left the pipelines folder.
 	Missing    bool
@@ -204,7 +206,7 @@ func (w *Web) loadPipelines(r *http.Request) (*pipelinesData, error) {
 			return nil, err
 		}
 		if p != nil {
-			row.Description, row.Zone = p.Description, p.Timezone
+			row.Description, row.Zone, row.Events = p.Description, p.Timezone, p.Events()
 			if next, ok := w.ctl.NextRun(sp, p); ok {
 				row.Next = &next
 			}

@@ -98,6 +98,8 @@ filters combine: a pipeline is listed when it passes every one given.`,
 					}
 					sched := p.Schedule
 					switch {
+					case sched == "" && len(p.Events) > 0:
+						sched = "on " + strings.Join(p.Events, ", ")
 					case sched == "":
 						sched = "manual"
 					case p.Timezone != "" && p.Timezone != "UTC":
@@ -148,6 +150,9 @@ func showPipeline(out io.Writer, p *api.PipelineDetail) {
 		kv.row("description", p.Description)
 	}
 	sched := "manual only (trigger it with 'sluice pipelines trigger " + p.ID + "')"
+	if len(p.Events) > 0 {
+		sched = "on " + strings.Join(p.Events, ", ")
+	}
 	if p.Schedule != "" {
 		sched = p.Schedule + " (" + p.Timezone + ")"
 		switch {
@@ -155,6 +160,9 @@ func showPipeline(out io.Writer, p *api.PipelineDetail) {
 			sched += ", paused"
 		case p.NextRun != nil:
 			sched += ", next run " + shortTime(*p.NextRun)
+		}
+		if len(p.Events) > 0 {
+			sched += "; also on " + strings.Join(p.Events, ", ")
 		}
 	}
 	kv.row("schedule", sched)
