@@ -96,7 +96,6 @@ type file struct {
 	tzAt     pos
 	start    *entry
 	end      *entry
-	tasksKey *entry
 	defaults settings
 	tasks    []*rawTask
 	webhooks []*rawWebhook
@@ -453,7 +452,6 @@ func (p *parser) top(f *file, root *yaml.Node) {
 		case "triggers":
 			p.triggers(f, e)
 		case "tasks":
-			f.tasksKey = &e
 			p.tasks(f, e)
 		default:
 			p.errorf(e.keyAt, didYouMean(e.key, topKeys, "the keys of a pipeline are "+strings.Join(topKeys, ", ")),

@@ -149,6 +149,7 @@ func benchCmd() *cobra.Command {
 	f.IntVar(&so.ActiveRuns, "active-runs", 16, "soak: runs kept going at once")
 	f.DurationVar(&so.Sample, "sample", 5*time.Second, "soak: how often the database size is sampled")
 	cmd.AddCommand(benchListCmd()) // bench_list.go
+	cmd.AddCommand(benchParseCmd()) // bench_parse.go
 	return cmd
 }
 
