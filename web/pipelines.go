@@ -28,7 +28,7 @@ type pipelineRow struct {
 	// Events are what else starts runs: assets, webhook, files.
 	Events []string
 	File   string
-	Paused          bool
+	Paused bool
 	// Missing is set when the file left the pipelines folder.
 	Missing    bool
 	HasVersion bool
