@@ -50,6 +50,38 @@ var (
 	}
 )
 
+// listPage is the query the lists across pipelines share: the tags,
+// the logical-date range, and the page (before=, limit=).
+type listPage struct {
+	tags         []string
+	since, until *time.Time
+	before       int64
+	// limit is the page size; fetch asks the store for one more, which
+	// tells whether there is a next page.
+	limit, fetch int
+}
+
+// readListPage reads a listPage from r's query, dates against the
+// server's clock.
+func (a *API) readListPage(r *http.Request) (*listPage, error) {
+	q := r.URL.Query()
+	lp := &listPage{tags: control.Tags(q["tag"])}
+	var err error
+	if lp.since, lp.until, err = a.dateRange(r); err != nil {
+		return nil, err
+	}
+	if lp.before, err = queryInt(q.Get("before"), "before", 0); err != nil {
+		return nil, err
+	}
+	limit, err := queryInt(q.Get("limit"), "limit", defaultRunLimit)
+	if err != nil {
+		return nil, err
+	}
+	lp.limit = int(min(limit, MaxRunLimit))
+	lp.fetch = lp.limit + 1
+	return lp, nil
+}
+
 // dateRange reads since= and until= against the server's clock.
 func (a *API) dateRange(r *http.Request) (since, until *time.Time, err error) {
 	now := a.clock.Now()
@@ -69,19 +101,13 @@ func (a *API) listTaskInstances(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := &store.InstanceBrowseParams{PipelineID: q.Get("pipeline"), States: states, Tags: control.Tags(q["tag"])}
-	if p.Since, p.Until, err = a.dateRange(r); err != nil {
-		return err
-	}
-	if p.BeforeID, err = queryInt(q.Get("before"), "before", 0); err != nil {
-		return err
-	}
-	limit, err := queryInt(q.Get("limit"), "limit", defaultRunLimit)
+	lp, err := a.readListPage(r)
 	if err != nil {
 		return err
 	}
-	limit = min(limit, MaxRunLimit)
-	p.Limit = int(limit) + 1 // one more tells whether there is a next page
+	limit := lp.limit
+	p := &store.InstanceBrowseParams{PipelineID: q.Get("pipeline"), States: states, Tags: lp.tags,
+		Since: lp.since, Until: lp.until, BeforeID: lp.before, Limit: lp.fetch}
 	list, err := a.st.InstanceBrowse(r.Context(), p)
 	if err != nil {
 		return err
