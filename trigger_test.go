@@ -81,20 +81,7 @@ func TestTriggerRules(t *testing.T) {
 		{"skipped skipped skipped", "SSQSSQSSQ"},
 	}
 	for _, tt := range tests {
-		var u sluice.Upstream
-		for _, s := range strings.Fields(tt.upstream) {
-			u.Total++
-			switch s {
-			case "success":
-				u.Success++
-			case "failed":
-				u.Failed++
-			case "upstream_failed":
-				u.UpstreamFailed++
-			case "skipped":
-				u.Skipped++
-			}
-		}
+		u := upstreamOf(strings.Fields(tt.upstream))
 		for i, rule := range sluice.TriggerRules {
 			got := letter[rule.Decide(u)]
 			if got != tt.want[i] {
@@ -122,27 +109,17 @@ func TestTriggerRules(t *testing.T) {
 func TestAllowedFailure(t *testing.T) {
 	t.Parallel()
 	states := []string{"pending", "success", "failed", "upstream_failed", "skipped", "allowed"}
+	// count is the upstream of list, the allowed failures counted as
+	// allowedAs; "allowed-counter" counts them as such.
 	count := func(list []string, allowedAs string) sluice.Upstream {
-		var u sluice.Upstream
-		for _, s := range list {
-			u.Total++
+		out := make([]string, len(list))
+		for i, s := range list {
+			out[i] = s
 			if s == "allowed" {
-				s = allowedAs
-			}
-			switch s {
-			case "success":
-				u.Success++
-			case "failed":
-				u.Failed++
-			case "upstream_failed":
-				u.UpstreamFailed++
-			case "skipped":
-				u.Skipped++
-			case "allowed-counter":
-				u.AllowedFailed++
+				out[i] = allowedAs
 			}
 		}
-		return u
+		return upstreamOf(out)
 	}
 	var mixes [][]string
 	for _, a := range states {
@@ -182,4 +159,27 @@ func TestAllowedFailure(t *testing.T) {
 	if checked < 100 {
 		t.Fatalf("only %d mixes checked", checked)
 	}
+}
+
+// upstreamOf counts upstream states by name: pending, success, failed,
+// upstream_failed, skipped, and allowed-counter for a failure the task
+// allows.
+func upstreamOf(states []string) sluice.Upstream {
+	var u sluice.Upstream
+	for _, s := range states {
+		u.Total++
+		switch s {
+		case "success":
+			u.Success++
+		case "failed":
+			u.Failed++
+		case "upstream_failed":
+			u.UpstreamFailed++
+		case "skipped":
+			u.Skipped++
+		case "allowed-counter":
+			u.AllowedFailed++
+		}
+	}
+	return u
 }

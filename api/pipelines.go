@@ -20,11 +20,35 @@ const recentRuns = 10
 
 func (a *API) listPipelines(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	sps, err := a.st.PipelineList(ctx)
+	filter, err := control.PipelineFilter(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	recent, err := a.st.RunListRecent(ctx, recentRuns)
+	sps, err := a.st.PipelineSearch(ctx, filter)
+	if err != nil {
+		return err
+	}
+	// A page, when asked for: the filter is SQL's, the page is cut here,
+	// before the costly part (recent runs, versions, next runs).
+	q := r.URL.Query()
+	offset, err := queryCount(q.Get("offset"), "offset")
+	if err != nil {
+		return err
+	}
+	limit, err := queryCount(q.Get("limit"), "limit")
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(len(sps)))
+	sps = sps[min(int(offset), len(sps)):]
+	if limit > 0 {
+		sps = sps[:min(int(limit), len(sps))]
+	}
+	ids := make([]string, len(sps))
+	for i, sp := range sps {
+		ids[i] = sp.ID
+	}
+	recent, err := a.st.RunListRecentFor(ctx, ids, recentRuns)
 	if err != nil {
 		return err
 	}
@@ -315,4 +339,16 @@ func (a *API) fileTriggers(ctx context.Context, id string, p *pipeline.Pipeline)
 		out = append(out, ft)
 	}
 	return out, nil
+}
+
+// queryCount reads a count from a query value: 0 when empty.
+func queryCount(s, name string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, sluice.Errorf(sluice.EBADREQUEST, "%s=%q: want a number, 0 or more", name, s)
+	}
+	return n, nil
 }

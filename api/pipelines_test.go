@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -323,4 +324,29 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// TestPipelineEvents: a pipeline started by assets, a webhook or files
+// says so in events, and is not "manual only".
+func TestPipelineEvents(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"prod.yaml":  "id: prod\ntasks:\n  a:\n    produces: [x]\n    run: echo\n",
+		"cons.yaml":  "id: cons\nschedule: {cron: \"0 3 * * *\", assets: [x]}\ntasks:\n  a:\n    run: echo\n",
+		"hook.yaml":  "id: hook\ntriggers:\n  - webhook: {secret: HOOK_SECRET}\ntasks:\n  a:\n    run: echo\n",
+		"plain.yaml": "id: plain\ntasks:\n  a:\n    run: echo\n",
+	})
+	var list []api.Pipeline
+	waitFor(t, 20*time.Second, "four pipelines", func() bool {
+		s.asAdmin("GET", "/api/v1/pipelines", nil).want(t, 200).decode(t, &list)
+		return len(list) == 4
+	})
+	got := map[string]string{}
+	for _, p := range list {
+		got[p.ID] = p.Schedule + "|" + strings.Join(p.Events, ",")
+	}
+	want := map[string]string{"cons": "0 3 * * *|assets", "hook": "|webhook", "plain": "|", "prod": "|"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("schedule|events = %v, want %v", got, want)
+	}
 }

@@ -108,6 +108,10 @@ func (brokenStore) PipelineList(context.Context) ([]*store.Pipeline, error) {
 	return nil, errors.New("disk on fire at /var/lib/sluice")
 }
 
+func (brokenStore) PipelineSearch(context.Context, *store.PipelineSearchParams) ([]*store.Pipeline, error) {
+	return nil, errors.New("disk on fire at /var/lib/sluice")
+}
+
 func (brokenStore) WorkerList(context.Context) ([]*store.WorkerInfo, error) { panic("a bug") }
 
 // TestInternalErrorsAreLogged serves the API in this process over a store

@@ -88,7 +88,17 @@ func table() []Route {
 
 		// Pipelines.
 		{Method: "GET", Path: "/api/v1/pipelines", Tag: "pipelines", Action: auth.View, Summary: "List pipelines with their schedules, params and recent runs",
-			Result: []Pipeline{}, Status: 200, handle: (*API).listPipelines},
+			Doc:    "Filters combine: a pipeline is listed when it passes every one given. The list is by id; limit and offset cut a page of it.",
+			Result: []Pipeline{}, Status: 200,
+			Query: []QueryParam{
+				{Name: "tag", Type: "string", Repeated: true, Doc: "only pipelines with any of these tags (repeat, or separate with commas)"},
+				{Name: "state", Type: "string", Repeated: true, Doc: "only pipelines whose last run is in one of these states; none for no runs", Enum: []string{"queued", "running", "success", "failed", "cancelled", "none"}},
+				{Name: "paused", Type: "boolean", Doc: "only paused (true) or active (false) pipelines"},
+				{Name: "search", Type: "string", Doc: "only pipelines whose id or description contains this, ignoring case"},
+				{Name: "limit", Type: "integer", Doc: "at most this many pipelines (default all); the X-Total-Count header says how many pass the filters"},
+				{Name: "offset", Type: "integer", Doc: "skip this many pipelines first, for the next page"},
+			},
+			handle: (*API).listPipelines},
 		{Method: "POST", Path: "/api/v1/pipelines", Tag: "pipelines", Action: auth.UploadPipelines, Summary: "Upload a pipeline file",
 			Doc: "Send the file as multipart/form-data in the field \"file\", or as the raw body with Content-Type application/yaml (the file name in ?name=). " +
 				"The file is parsed and validated like a file of the pipelines folder; a file with errors is refused with 422 and every error, positioned, in details, and nothing is stored. " +
@@ -130,8 +140,15 @@ func table() []Route {
 				{Name: "state", Type: "string", Repeated: true, Doc: "only runs in these states (repeat, or separate with commas)", Enum: []string{"queued", "running", "success", "failed", "cancelled"}},
 				{Name: "before", Type: "integer", Doc: "only runs with smaller ids: the next_before of the previous page"},
 				{Name: "limit", Type: "integer", Doc: "page size, default 50, at most 500"},
+				tagQuery, sinceQuery, untilQuery,
 			},
 			handle: (*API).listRuns},
+		{Method: "GET", Path: "/api/v1/task-instances", Tag: "runs", Action: auth.View, Summary: "List task instances across runs and pipelines, newest first, a page at a time",
+			Doc:    "Filters combine: what failed last night everywhere is ?state=failed&since=12h.",
+			Result: TaskInstanceList{}, Status: 200,
+			Query: append([]QueryParam{{Name: "state", Type: "string", Repeated: true, Doc: "only task instances in these states (repeat, or separate with commas)",
+				Enum: []string{"pending", "queued", "up_for_retry", "up_for_reschedule", "running", "success", "failed", "upstream_failed", "skipped", "cancelled"}}}, browseQuery...),
+			handle: (*API).listTaskInstances},
 		{Method: "GET", Path: "/api/v1/runs/{run}", Tag: "runs", Action: auth.View, Summary: "Show a run with its tasks",
 			Result: RunDetail{}, Status: 200, handle: (*API).getRun},
 		{Method: "POST", Path: "/api/v1/runs/{run}/cancel", Tag: "runs", Action: auth.ChangeRuns, Summary: "Cancel a queued or running run; its running tasks are stopped",

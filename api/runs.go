@@ -41,16 +41,12 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) error {
 			p.States = append(p.States, state)
 		}
 	}
-	var err error
-	if p.BeforeID, err = queryInt(q.Get("before"), "before", 0); err != nil {
-		return err
-	}
-	limit, err := queryInt(q.Get("limit"), "limit", defaultRunLimit)
+	lp, err := a.readListPage(r)
 	if err != nil {
 		return err
 	}
-	limit = min(limit, MaxRunLimit)
-	p.Limit = int(limit) + 1 // one more tells whether there is a next page
+	limit := lp.limit
+	p.Tags, p.Since, p.Until, p.BeforeID, p.Limit = lp.tags, lp.since, lp.until, lp.before, lp.fetch
 	runs, err := a.st.RunList(r.Context(), p)
 	if err != nil {
 		return err

@@ -117,6 +117,27 @@ func TestTriggerAndRuns(t *testing.T) {
 	s.asAdmin("GET", query("/api/v1/runs", "limit", "100000"), nil).want(t, 200)
 }
 
+// TestListParams: a list param given as a JSON array maps a task, a bad
+// item is a 422 naming the param.
+func TestListParams(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"lp.yaml": "id: lp\nparams:\n  ids: {type: list, items: int}\ntasks:\n  each:\n    for_each: ${{ params.ids }}\n    run: echo $SLUICE_ITEM\n",
+	})
+	run := s.trigger("lp", map[string]any{"ids": []any{1, 2, 3}})
+	d := s.waitRun(run.ID, "success")
+	if len(d.Tasks) != 1 || d.Tasks[0].ItemsTotal != 3 || d.Tasks[0].Items[2].Item != "3" {
+		t.Fatalf("tasks = %+v", d.Tasks)
+	}
+	if !strings.Contains(string(d.Params), `"ids":[1,2,3]`) {
+		t.Fatalf("params = %s", d.Params)
+	}
+	body := s.asAdmin("POST", "/api/v1/pipelines/lp/runs", map[string]any{"params": map[string]any{"ids": []any{1, "x"}}}).wantError(t, 422, "invalid")
+	if !strings.Contains(body.Message, `param "ids": item 2: want an int, got "x"`) {
+		t.Fatalf("error = %+v", body)
+	}
+}
+
 // TestAllowFailure: a run whose only failure is allowed succeeds, and
 // the task says it allows failure.
 func TestAllowFailure(t *testing.T) {

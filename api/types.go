@@ -19,11 +19,13 @@ type Pipeline struct {
 	ID          string `json:"id"`
 	Description string `json:"description" doc:"from the live version; empty when it has none"`
 	Schedule    string `json:"schedule" doc:"cron expression or @every; empty for a pipeline that only runs when triggered"`
-	Timezone    string `json:"timezone" doc:"IANA zone the schedule is read in"`
-	Paused      bool   `json:"paused" doc:"a paused pipeline gets no scheduled runs; it can still be triggered"`
-	File        string `json:"file" doc:"the file on the server the pipeline comes from; empty when it was uploaded"`
-	Version     string `json:"version" doc:"hash of the live version; empty when no valid version was ever loaded"`
-	VersionID   int64  `json:"version_id" doc:"id of the live version; 0 when there is none"`
+	// Events are what else than the schedule starts runs.
+	Events    []string `json:"events" doc:"what else than the schedule starts runs: assets, webhook, files; empty when none"`
+	Timezone  string   `json:"timezone" doc:"IANA zone the schedule is read in"`
+	Paused    bool     `json:"paused" doc:"a paused pipeline gets no scheduled runs; it can still be triggered"`
+	File      string   `json:"file" doc:"the file on the server the pipeline comes from; empty when it was uploaded"`
+	Version   string   `json:"version" doc:"hash of the live version; empty when no valid version was ever loaded"`
+	VersionID int64    `json:"version_id" doc:"id of the live version; 0 when there is none"`
 	// Missing reports that the pipeline's file left the pipelines folder:
 	// it gets no new runs, and keeps its history until it is deleted.
 	Missing bool `json:"missing" doc:"its file left the pipelines folder: no new runs; its history stays until it is deleted"`
@@ -45,6 +47,8 @@ type Pipeline struct {
 	// pipeline's asset links to others: an asset nothing produces, a
 	// cycle. Warnings, not errors: the pipeline runs as it is.
 	AssetWarnings []string `json:"asset_warnings" doc:"FILE:LINE:COL: warning: … about the pipeline's asset links (an asset nothing produces, a cycle through assets); empty when none"`
+	// Tags are the live version's tags:, sorted.
+	Tags []string `json:"tags" doc:"the live version's tags, sorted; filter the list with ?tag="`
 }
 
 // PipelineDetail is one pipeline with the tasks and source of its live
@@ -79,10 +83,11 @@ type FileTrigger struct {
 
 // Param is one typed input of a run.
 type Param struct {
-	Type        string   `json:"type" enum:"string,int,float,bool,enum"`
+	Type        string   `json:"type" enum:"string,int,float,bool,enum,list,object,json"`
 	Default     any      `json:"default" doc:"the value used when a trigger gives none; null when there is no default"`
 	Required    bool     `json:"required"`
 	Values      []string `json:"values,omitempty" doc:"the allowed values of an enum param"`
+	Items       string   `json:"items,omitempty" enum:"string,int,float" doc:"the type of a list param's items (string when absent)"`
 	Description string   `json:"description"`
 }
 

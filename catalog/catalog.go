@@ -6,6 +6,8 @@ package catalog
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,11 +68,14 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 	if p.AssetCondition != nil {
 		assetCondition, _ = json.Marshal(p.AssetCondition)
 	}
+	// The hash is of the spec: encoded once, not twice.
+	spec := p.Normalized()
+	sum := sha256.Sum256(spec)
 	return &store.PipelineSaveParams{
 		ID:             p.ID,
-		Hash:           p.Hash(),
+		Hash:           hex.EncodeToString(sum[:]),
 		Source:         string(source),
-		Spec:           p.Normalized(),
+		Spec:           spec,
 		File:           file,
 		Schedule:       p.Schedule,
 		MaxActiveRuns:  p.MaxActiveRuns,
@@ -81,6 +86,8 @@ func SaveParams(p *pipeline.Pipeline, source []byte, file string) *store.Pipelin
 		Assets:         p.Assets,
 		AssetParams:    assetParams,
 		AssetCondition: assetCondition,
+		Description:    p.Description,
+		Tags:           p.Tags,
 	}
 }
 

@@ -19,6 +19,11 @@ type RunFilter struct {
 	Before int64
 	// Limit is the page size; the server's default is 50, its maximum 500.
 	Limit int
+	// Tags keeps runs of pipelines with any of these tags; Since and
+	// Until bound the logical date: a time ago ("12h"), a date or an RFC
+	// 3339 time.
+	Tags         []string
+	Since, Until string
 }
 
 // ListRuns returns one page of runs, newest first.
@@ -36,6 +41,7 @@ func (c *Client) ListRuns(ctx context.Context, f RunFilter) (*api.RunList, error
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
+	browseValues(q, f.Tags, f.Since, f.Until)
 	return call[api.RunList](ctx, c, http.MethodGet, "/api/v1/runs", q, nil)
 }
 

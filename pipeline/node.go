@@ -28,6 +28,11 @@ type entry struct {
 	valAt pos
 }
 
+// at is e without its value: what a check made after the walk needs (the
+// key and the positions), which does not keep the file's YAML tree in
+// memory.
+func (e entry) at() entry { return entry{key: e.key, keyAt: e.keyAt, valAt: e.valAt} }
+
 // posOf returns where n starts.
 func posOf(n *yaml.Node) pos {
 	if n == nil {

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"sort"
 	"strconv"
 
 	"github.com/sluice-dev/sluice"
@@ -21,20 +23,85 @@ import (
 // infinite float default); Parse and Decode never produce one.
 func (p *Pipeline) Normalized() []byte {
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(p); err != nil {
-		panic(fmt.Sprintf("pipeline: cannot encode pipeline %q: %v", p.ID, err))
-	}
+	p.writeNormalized(&b)
 	return b.Bytes()
 }
 
 // Hash returns the lowercase hex SHA-256 of Normalized: the address of a
 // pipeline version.
 func (p *Pipeline) Hash() string {
-	sum := sha256.Sum256(p.Normalized())
-	return hex.EncodeToString(sum[:])
+	h := sha256.New()
+	p.writeNormalized(h)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeNormalized writes Normalized to w one task at a time: the bytes of
+// json.Encoder with SetIndent("", "  ") on the whole pipeline, without
+// holding the whole encoding (and the encoder's two working copies of
+// it) in memory at once. A pipeline of 40,000 tasks encodes to 15 MB.
+func (p *Pipeline) writeNormalized(w io.Writer) {
+	must := func(err error) {
+		if err != nil {
+			panic(fmt.Sprintf("pipeline: cannot encode pipeline %q: %v", p.ID, err))
+		}
+	}
+	// The pipeline without its tasks ends in "tasks": null, the last
+	// field; the tasks go in its place, each indented one level deeper.
+	head := *p
+	head.Tasks = nil
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	must(enc.Encode(&head))
+	const tail = "\"tasks\": null\n}\n"
+	if !bytes.HasSuffix(b.Bytes(), []byte(tail)) {
+		panic("pipeline: tasks is not the last field of Pipeline's JSON")
+	}
+	_, err := w.Write(b.Bytes()[:b.Len()-len(tail)])
+	must(err)
+	if len(p.Tasks) == 0 {
+		_, err = io.WriteString(w, "\"tasks\": {}\n}\n")
+		must(err)
+		return
+	}
+	ids := make([]string, 0, len(p.Tasks))
+	for id := range p.Tasks {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // as encoding/json orders map keys
+	_, err = io.WriteString(w, "\"tasks\": {\n")
+	must(err)
+	enc.SetIndent("    ", "  ")
+	for i, id := range ids {
+		b.Reset()
+		key, err := json.Marshal(id)
+		must(err)
+		b.WriteString("    ")
+		b.Write(escapeHTMLBack(key))
+		b.WriteString(": ")
+		must(enc.Encode(p.Tasks[id]))
+		b.Truncate(b.Len() - 1) // Encode's newline
+		if i < len(ids)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+		_, err = w.Write(b.Bytes())
+		must(err)
+	}
+	_, err = io.WriteString(w, "  }\n}\n")
+	must(err)
+}
+
+// escapeHTMLBack undoes json.Marshal's escaping of <, > and & in a key,
+// as the Encoder with SetEscapeHTML(false) writes them.
+func escapeHTMLBack(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u00`)) {
+		return b
+	}
+	b = bytes.ReplaceAll(b, []byte(`\u003c`), []byte("<"))
+	b = bytes.ReplaceAll(b, []byte(`\u003e`), []byte(">"))
+	return bytes.ReplaceAll(b, []byte(`\u0026`), []byte("&"))
 }
 
 // Decode reads a pipeline from its normalized form (see Normalized). It
@@ -115,7 +182,7 @@ func (prm *Param) UnmarshalJSON(b []byte) error {
 	if len(raw.Default) == 0 || string(raw.Default) == "null" {
 		return nil
 	}
-	v, err := decodeDefault(prm.Type, raw.Default)
+	v, err := prm.decodeDefault(raw.Default)
 	if err != nil {
 		return fmt.Errorf("param default %s: %w", raw.Default, err)
 	}
@@ -123,9 +190,19 @@ func (prm *Param) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// decodeDefault reads a JSON default value as the Go type of t.
-func decodeDefault(t ParamType, b json.RawMessage) (any, error) {
-	switch t {
+// decodeDefault reads a JSON default value as the Go type of prm's type.
+func (prm *Param) decodeDefault(b json.RawMessage) (any, error) {
+	switch prm.Type {
+	case ParamList:
+		l, err := decodeJSONList(b)
+		if err != nil {
+			return nil, err
+		}
+		return prm.bindList(l)
+	case ParamObject:
+		return prm.bindJSON(string(b), true)
+	case ParamJSON:
+		return prm.bindJSON(string(b), false)
 	case ParamString, ParamEnum:
 		var s string
 		err := json.Unmarshal(b, &s)
@@ -151,5 +228,5 @@ func decodeDefault(t ParamType, b json.RawMessage) (any, error) {
 		}
 		return f, nil
 	}
-	return nil, fmt.Errorf("unknown param type %q", t)
+	return nil, fmt.Errorf("unknown param type %q", prm.Type)
 }

@@ -131,6 +131,12 @@ func (prm *Param) bind(v any) (any, error) {
 			return f, nil
 		}
 		return nil, wantGot("a number", v)
+	case ParamList:
+		return prm.bindList(v)
+	case ParamObject:
+		return prm.bindJSON(v, true)
+	case ParamJSON:
+		return prm.bindJSON(v, false)
 	}
 	return nil, fmt.Errorf("the param has an unknown type %q", prm.Type)
 }

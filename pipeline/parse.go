@@ -19,9 +19,15 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 const idHint = "use up to 128 letters, digits, _, . and -, starting with a letter, digit or _"
 
+// tagPattern is a tag: a word people filter the pipelines list by. No
+// commas, since a list of tags travels as comma-separated text in URLs.
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/+-]{0,63}$`)
+
+const tagHint = "a tag is up to 64 letters, digits and _ . : / + -, such as finance or team:data"
+
 // topKeys are the keys of a pipeline file.
 var topKeys = []string{
-	"id", "description", "schedule", "timezone", "start", "end", "catchup",
+	"id", "description", "tags", "schedule", "timezone", "start", "end", "catchup",
 	"max_active_runs", "max_active_tasks", "retention", "params", "defaults", "on_success", "on_failure", "triggers", "tasks", "groups",
 }
 
@@ -90,7 +96,6 @@ type file struct {
 	tzAt     pos
 	start    *entry
 	end      *entry
-	tasksKey *entry
 	defaults settings
 	tasks    []*rawTask
 	webhooks []*rawWebhook
@@ -394,6 +399,11 @@ func (p *parser) top(f *file, root *yaml.Node) {
 			}
 		case "description":
 			pl.Description, _ = p.str(e, "description")
+		case "tags":
+			pl.Tags = p.names(e, "tags", tagPattern, tagHint)
+			if len(pl.Tags) == 0 {
+				pl.Tags = nil
+			}
 		case "schedule":
 			if kindOf(e.val) == kindMap {
 				p.assetSchedule(pl, e)
@@ -445,7 +455,6 @@ func (p *parser) top(f *file, root *yaml.Node) {
 		case "triggers":
 			p.triggers(f, e)
 		case "tasks":
-			f.tasksKey = &e
 			p.tasks(f, e)
 		case "groups":
 			p.groupsBlock(f, e)

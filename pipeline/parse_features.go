@@ -88,15 +88,15 @@ func (p *parser) taskFeature(e entry, t *rawTask, where string) bool {
 	defer func() { p.exprSink = prev }()
 	switch e.key {
 	case "http":
-		t.kinds = append(t.kinds, e)
+		t.kinds = append(t.kinds, e.at())
 		p.secretsOK = true
 		t.http = p.httpSpec(e, "http")
 		p.secretsOK = false
 	case "wait_for":
-		t.kinds = append(t.kinds, e)
+		t.kinds = append(t.kinds, e.at())
 		t.waitFor = p.waitFor(e)
 	case "pipeline":
-		t.kinds = append(t.kinds, e)
+		t.kinds = append(t.kinds, e.at())
 		if s, ok := p.str(e, "pipeline"); ok {
 			if !idPattern.MatchString(s) {
 				p.errorf(e.valAt, idHint, "pipeline: %s is not a pipeline id", quoteShort(s))

@@ -12,8 +12,8 @@ import (
 var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 var (
-	paramKeys  = []string{"type", "description", "default", "required", "values"}
-	paramTypes = []string{"string", "int", "float", "bool", "enum"}
+	paramKeys  = []string{"type", "description", "default", "required", "values", "items"}
+	paramTypes = []string{"string", "int", "float", "bool", "enum", "list", "object", "json"}
 )
 
 // params walks the params: map.
@@ -49,13 +49,13 @@ func (p *parser) param(e entry) *Param {
 	ents, _ := p.entries(e, where, func(key string, first pos) (string, string) {
 		return fmt.Sprintf("duplicate key %q in %s (first defined at line %d)", key, where, first.line), "remove one of them"
 	})
-	var def, vals *entry
+	var def, vals, items *entry
 	typeOK := false
 	for _, e := range ents {
 		switch e.key {
 		case "type":
 			if s, ok := p.str(e, where+": type"); ok {
-				if strings.Contains(" string int float bool enum ", " "+s+" ") {
+				if strings.Contains(" "+strings.Join(paramTypes, " ")+" ", " "+s+" ") {
 					prm.Type, typeOK = ParamType(s), true
 				} else {
 					p.errorf(e.valAt, didYouMean(s, paramTypes, "use one of "+strings.Join(paramTypes, ", ")),
@@ -70,13 +70,15 @@ func (p *parser) param(e entry) *Param {
 			def = &e
 		case "values":
 			vals = &e
+		case "items":
+			items = &e
 		default:
 			p.errorf(e.keyAt, didYouMean(e.key, paramKeys, "the keys of a param are "+strings.Join(paramKeys, ", ")),
 				"unknown key %s in %s", quoteShort(e.key), where)
 		}
 	}
 	if !hasKey(ents, "type") {
-		p.errorf(e.keyAt, "add type: string, int, float, bool or enum", "%s: missing type", where)
+		p.errorf(e.keyAt, "add type: string, int, float, bool, enum, list, object or json", "%s: missing type", where)
 	}
 	if vals != nil {
 		if typeOK && prm.Type != ParamEnum {
@@ -87,8 +89,27 @@ func (p *parser) param(e entry) *Param {
 	} else if prm.Type == ParamEnum {
 		p.errorf(e.keyAt, "list the allowed values, e.g. values: [eu, us]", "%s: an enum needs values:", where)
 	}
+	if items != nil {
+		if typeOK && prm.Type != ParamList {
+			p.errorf(items.keyAt, "set type: list, or remove items:", "%s: items: is only for list params", where)
+		} else if s, ok := p.str(*items, where+": items"); ok {
+			if strings.Contains(" "+strings.Join(listItemTypes, " ")+" ", " "+s+" ") {
+				prm.Items = ParamType(s)
+				if prm.Items == ParamString {
+					prm.Items = "" // the default, written the one way
+				}
+			} else {
+				p.errorf(items.valAt, didYouMean(s, listItemTypes, "use one of "+strings.Join(listItemTypes, ", ")), "%s: items: unknown type %s", where, quoteShort(s))
+			}
+		}
+	}
 	if def != nil && typeOK {
-		prm.Default = p.paramDefault(*def, where, prm)
+		switch prm.Type {
+		case ParamList, ParamObject, ParamJSON:
+			prm.Default = p.structuredDefault(*def, where, prm)
+		default:
+			prm.Default = p.paramDefault(*def, where, prm)
+		}
 	}
 	return prm
 }

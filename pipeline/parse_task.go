@@ -142,8 +142,16 @@ func (p *parser) tasks(f *file, e entry) {
 			p.errorf(e.valAt, "add at least one task, e.g. tasks: {hello: {run: echo hello}}", "tasks is empty")
 		}
 	}
-	for _, e := range ents {
-		f.tasks = append(f.tasks, p.task(e))
+	// Each task's part of the YAML tree is let go once it is walked, so a
+	// big file does not hold its whole tree beside the tasks made of it
+	// (the tree is most of the memory a parse takes). An anchored map may
+	// be read again through an alias, so it is left as it is.
+	if e.val != nil && e.val.Anchor == "" {
+		e.val.Content = nil
+	}
+	for i := range ents {
+		f.tasks = append(f.tasks, p.task(ents[i]))
+		ents[i].val = nil
 	}
 }
 
@@ -176,15 +184,15 @@ func (p *parser) task(e entry) *rawTask {
 		}
 		switch e.key {
 		case "run":
-			t.kinds = append(t.kinds, e)
+			t.kinds = append(t.kinds, e.at())
 			t.run, _ = p.str(e, "run")
 			p.noTemplate(e, "run", t.run)
 			p.jinjaWarning(e.valAt, "run", t.run, false)
 		case "command":
-			t.kinds = append(t.kinds, e)
+			t.kinds = append(t.kinds, e.at())
 			t.command = p.command(e)
 		case "noop":
-			t.kinds = append(t.kinds, e)
+			t.kinds = append(t.kinds, e.at())
 			if v, ok := p.boolean(e, "noop"); ok && !v {
 				p.errorf(e.valAt, "remove noop: false and say what the task runs with run: or command:",
 					"noop: must be true when present, got false")

@@ -296,3 +296,25 @@ func EvalParams(params map[string]string, env map[string]any, what string) (map[
 	}
 	return out, nil
 }
+
+// Events names what else than its schedule starts runs of p, for lists:
+// "assets", "webhook", "files". Empty for a pipeline that runs only on
+// its schedule or by hand.
+func (p *Pipeline) Events() []string {
+	var out []string
+	if len(p.Assets) > 0 {
+		out = append(out, "assets")
+	}
+	var hook, files bool
+	for _, t := range p.Triggers {
+		hook = hook || t.Webhook != nil
+		files = files || t.Files != nil
+	}
+	if hook {
+		out = append(out, "webhook")
+	}
+	if files {
+		out = append(out, "files")
+	}
+	return out
+}

@@ -13,6 +13,9 @@ import (
 type Pipeline struct {
 	ID          string `json:"id"`
 	Description string `json:"description,omitempty"`
+	// Tags are words to filter the pipelines list by, sorted, without
+	// repeats; nil for none.
+	Tags []string `json:"tags,omitempty"`
 	// Schedule is the cron expression as written ("0 3 * * *", "@daily",
 	// "@every 10m"). Empty means the pipeline only runs when triggered.
 	Schedule string `json:"schedule,omitempty"`
@@ -49,11 +52,12 @@ type Pipeline struct {
 	AssetCondition *sluice.AssetCondition `json:"asset_condition,omitempty"`
 	// Triggers start runs on events (see Trigger); none by default.
 	Triggers []*Trigger `json:"triggers,omitempty"`
-	// Tasks are keyed by task id.
-	Tasks map[string]*Task `json:"tasks"`
 	// Groups are the task groups the tasks name (Task.Group), keyed by
 	// name; none by default. They are for display and bulk actions only.
+	// (Before Tasks: the normalized form streams Tasks last.)
 	Groups map[string]*Group `json:"groups,omitempty"`
+	// Tasks are keyed by task id.
+	Tasks map[string]*Task `json:"tasks"`
 
 	// Warnings are what Parse found valid but likely not meant (see
 	// Warning). They are not part of the version: Decode leaves them
@@ -71,6 +75,7 @@ const (
 	ParamFloat  ParamType = "float"
 	ParamBool   ParamType = "bool"
 	ParamEnum   ParamType = "enum"
+	// ParamList, ParamObject and ParamJSON are in params_structured.go.
 )
 
 // Param is one typed input of a run.
@@ -84,6 +89,9 @@ type Param struct {
 	Required bool `json:"required,omitempty"`
 	// Values lists the allowed values of an enum param.
 	Values []string `json:"values,omitempty"`
+	// Items is the type of a list param's items: string (the default),
+	// int or float.
+	Items ParamType `json:"items,omitempty"`
 }
 
 // Backoff is how the delay between retries grows.

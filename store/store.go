@@ -145,6 +145,7 @@ type Store interface {
 	Backfiller
 	// Workers, missing files, blocked instances; see lifecycle.go.
 	Lifecycle
+	Browse
 	// History aggregates for capacity planning; see capacity.go.
 	Capacity
 	// Pruning and periodic jobs; see retention.go.
@@ -225,6 +226,9 @@ type Pipeline struct {
 	// pipeline's asset links (see Assets.PipelineSetAssetWarnings), one
 	// per line; empty when none.
 	AssetWarnings string
+	// Description and Tags are the live version's.
+	Description string
+	Tags        []string
 }
 
 // Version is an immutable parse of a pipeline file.
@@ -305,6 +309,10 @@ type PipelineSaveParams struct {
 	// AssetCondition is the JSON of the sluice.AssetCondition the
 	// pipeline runs on; nil for all of Assets.
 	AssetCondition []byte
+	// Description and Tags are the version's, kept on the pipeline for
+	// the list's search and tag filter.
+	Description string
+	Tags        []string
 }
 
 // PipelineSaveResult is the result of Store.PipelineSave.
@@ -409,6 +417,10 @@ type RunListParams struct {
 	BeforeID int64
 	// Limit is the page size; default 100.
 	Limit int
+	// Tags keeps runs of pipelines with any of these tags, when not
+	// empty; Since and Until (exclusive) bound the logical date, when set.
+	Tags         []string
+	Since, Until *time.Time
 }
 
 // Instance is one task inside one run.

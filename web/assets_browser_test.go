@@ -178,6 +178,11 @@ func TestBrowserAssets(t *testing.T) {
 		if got := eval[string](t, ctx, `document.querySelector('#asset-wait dd').textContent.trim()`); got != want {
 			t.Fatalf("waiting-for line = %q, want %q", got, want)
 		}
+		// crm.customers comes only from outside: the loader's warning
+		// says so on the page.
+		if got := eval[string](t, ctx, `(document.querySelector('#asset-warnings pre') || {}).textContent || ""`); !strings.Contains(got, "crm.customers") {
+			t.Errorf("the asset warning is not on the page: %q", got)
+		}
 		br.shot(ctx, "pipeline-waiting")
 	})
 

@@ -411,6 +411,7 @@ func TestBrowser(t *testing.T) {
 	writeFile(t, filepath.Join(pipes, "nightly.yaml"), nightlyPipeline)
 	writeFile(t, filepath.Join(pipes, "lifecycle.yaml"), lifecyclePipeline)
 	writeFile(t, filepath.Join(pipes, "grouped.yaml"), groupedPipeline(dir))
+	writeFile(t, filepath.Join(pipes, "listy.yaml"), "id: listy\nparams:\n  tables: {type: list, default: [orders, customers]}\n  config: {type: object, default: {mode: full}}\ntasks:\n  load:\n    for_each: ${{ params.tables }}\n    run: echo loading $SLUICE_ITEM\n")
 	writeFile(t, filepath.Join(pipes, "besteffort.yaml"), "id: besteffort\ntasks:\n  try:\n    allow_failure: true\n    run: exit 3\n  alert:\n    depends_on: [try]\n    trigger_rule: one_failed\n    run: echo alert\n")
 
 	srv := startSluice(t, dir)
@@ -465,6 +466,22 @@ func TestBrowser(t *testing.T) {
 				t.Fatalf("the changed file did not make a new version:\n%s", srv.logs())
 			}
 		}
+	})
+
+	t.Run("a list param in the trigger form", func(t *testing.T) {
+		do(t, ctx, "open the trigger form", chromedp.Navigate(base+"/pipelines/listy/trigger"))
+		waitJS(t, ctx, "the list's text area with its default", `document.querySelector('textarea#f-tables') && document.querySelector('textarea#f-tables').value === "orders\ncustomers"`, 10*time.Second)
+		if got := eval[string](t, ctx, `document.querySelector('textarea#f-config').value`); !strings.Contains(got, `"mode": "full"`) {
+			t.Errorf("the object's text area holds %q", got)
+		}
+		do(t, ctx, "three tables", chromedp.SetValue(chromedp.CSS(`textarea#f-tables`), "a\nb\nc"))
+		br.shot(ctx, "trigger-list")
+		do(t, ctx, "trigger", chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
+		waitJS(t, ctx, "the run succeeds with three items", `/^\/runs\/\d+$/.test(location.pathname) && document.querySelector('#run-state').dataset.state === "success" && document.querySelectorAll('tr.item-row').length === 3`, 60*time.Second)
+		// A bad object is refused next to its field.
+		do(t, ctx, "open the trigger form again", chromedp.Navigate(base+"/pipelines/listy/trigger"))
+		do(t, ctx, "a list for the object", chromedp.SetValue(chromedp.CSS(`textarea#f-config`), "[1]"), chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
+		waitJS(t, ctx, "the problem beside config", `document.querySelector('#e-config') && document.querySelector('#e-config').textContent.includes("want a JSON object")`, 10*time.Second)
 	})
 
 	t.Run("an allowed failure leaves the run green", func(t *testing.T) {

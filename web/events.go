@@ -201,12 +201,16 @@ func (w *Web) changes(ctx context.Context, s *sseWriter, r *http.Request, topics
 }
 
 func (w *Web) pipelinesEvents(ctx context.Context, s *sseWriter, r *http.Request) error {
+	filter, _, _, err := readPipelinesFilter(r)
+	if err != nil {
+		return err
+	}
 	return w.changes(ctx, s, r, []store.Topic{store.TopicRuns, store.TopicPipelines}, func() (string, error) {
-		list, recent, err := w.pipelinesState(ctx)
+		all, _, recent, err := w.pipelinesState(ctx, filter, pageParam(r))
 		if err != nil {
 			return "", err
 		}
-		return pipelinesFingerprint(list, recent), nil
+		return pipelinesFingerprint(all, recent), nil
 	})
 }
 

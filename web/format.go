@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ var funcs = template.FuncMap{
 	"blocked":    isBlocked,
 	"perrLines":  perrLines,
 	"base":       filepath.Base,
+	"inList":     func(s string, list []string) bool { return slices.Contains(list, s) },
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return one
@@ -119,6 +121,26 @@ func shortHash(h string) string {
 // the server renders times as the reader's clock shows them.
 const zoneCookie = "sluice_tz"
 
+// zonePrefCookie holds the reader's choice of zone for times: "local"
+// (the browser's zone, the default), "utc", or "pipeline" (on a
+// pipeline's pages, the pipeline's own timezone). It is a cookie so that
+// every web process renders the same choice without keeping state.
+const zonePrefCookie = "sluice_tzpref"
+
+// The zone choices, in the order of the picker.
+const (
+	zoneLocal    = "local"
+	zoneUTC      = "utc"
+	zonePipeline = "pipeline"
+)
+
+// zoneChoices are the picker's options.
+var zoneChoices = []struct{ Value, Label string }{
+	{zoneLocal, "Browser's local time"},
+	{zoneUTC, "UTC"},
+	{zonePipeline, "Pipeline's timezone"},
+}
+
 var zoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
 
 // requestZone returns the reader's time zone, or UTC.
@@ -138,35 +160,135 @@ func requestZone(r *http.Request) *time.Location {
 	return loc
 }
 
-// ZoneName is the name of the reader's zone, for the footer.
-func (v *view) ZoneName() string { return v.Zone.String() }
+// requestZonePref returns the reader's zone choice, "local" when none
+// or an unknown one.
+func requestZonePref(r *http.Request) string {
+	if c, err := r.Cookie(zonePrefCookie); err == nil {
+		switch c.Value {
+		case zoneUTC, zonePipeline:
+			return c.Value
+		}
+	}
+	return zoneLocal
+}
 
-// Time formats a time in the reader's zone: "2026-01-02 15:04:05". A nil
-// or zero time is "—".
+// zonedData is page data about one pipeline, whose times read in the
+// pipeline's timezone when the reader chose "pipeline".
+type zonedData interface {
+	pipelineZone() string
+}
+
+// pipelineZone is the timezone of the head's pipeline; "" without a
+// valid version.
+func (h *pipelineHead) pipelineZone() string {
+	if h == nil || h.P == nil {
+		return ""
+	}
+	return h.P.Timezone
+}
+
+// pipelineZone is the timezone of the run's pipeline version.
+func (d *runData) pipelineZone() string {
+	if d == nil || d.P == nil {
+		return ""
+	}
+	return d.P.Timezone
+}
+
+// pipelineZone is the timezone of the run's pipeline version.
+func (d *logData) pipelineZone() string { return d.zone }
+
+// zoneFor sets the view's zone from the reader's choice: UTC, the
+// pipeline's zone on a page about one pipeline, else the browser's.
+func (v *view) zoneFor(r *http.Request, d any) {
+	v.ZonePref = requestZonePref(r)
+	switch v.ZonePref {
+	case zoneUTC:
+		v.Zone = time.UTC
+	case zonePipeline:
+		v.Zone = requestZone(r)
+		if zd, ok := d.(zonedData); ok {
+			if loc := loadZone(zd.pipelineZone()); loc != nil {
+				v.Zone, v.PipelineZoned = loc, true
+			}
+		}
+	default:
+		v.Zone = requestZone(r)
+	}
+}
+
+// loadZone loads a pipeline's zone; nil for "" or an unknown name.
+func loadZone(name string) *time.Location {
+	if name == "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	return loc
+}
+
+// In returns the view with times in the pipeline zone name when the
+// reader chose the pipeline's zone, for a row of a list of pipelines;
+// else the view itself.
+func (v *view) In(name string) *view {
+	if v.ZonePref != zonePipeline {
+		return v
+	}
+	loc := loadZone(name)
+	if loc == nil {
+		return v
+	}
+	c := *v
+	c.Zone, c.PipelineZoned = loc, true
+	return &c
+}
+
+// ZoneChoices are the options of the zone picker.
+func (v *view) ZoneChoices() []struct{ Value, Label string } { return zoneChoices }
+
+// ZoneName is the name of the reader's zone, for the footer.
+func (v *view) ZoneName() string {
+	if v.ZonePref == zonePipeline && !v.PipelineZoned {
+		return "each pipeline's timezone (" + v.Zone.String() + " elsewhere)"
+	}
+	return v.Zone.String()
+}
+
+// Time formats a time in the reader's zone with the zone's abbreviation:
+// "2026-01-02 15:04:05 CET". A nil or zero time is "—".
 func (v *view) Time(t any) string {
 	tt, ok := timeOf(t)
 	if !ok {
 		return "—"
 	}
-	return tt.In(v.Zone).Format("2006-01-02 15:04:05")
+	return tt.In(v.Zone).Format("2006-01-02 15:04:05 MST")
 }
 
-// Short formats a time compactly: the time of day for today, else the
-// date and time without seconds.
+// Short formats a time compactly but always with its date, since runs
+// span days: "Dec 05 03:00" in the current year, else
+// "2025-12-05 03:00".
 func (v *view) Short(t any) string {
 	tt, ok := timeOf(t)
 	if !ok {
 		return "—"
 	}
 	tt = tt.In(v.Zone)
-	now := v.Now.In(v.Zone)
-	if tt.Year() == now.Year() && tt.YearDay() == now.YearDay() {
-		return tt.Format("15:04:05")
-	}
-	if tt.Year() == now.Year() {
+	if tt.Year() == v.Now.In(v.Zone).Year() {
 		return tt.Format("Jan 02 15:04")
 	}
 	return tt.Format("2006-01-02 15:04")
+}
+
+// Abbrev is the abbreviation of the zone a time is shown in, at that
+// time: "CET", "CEST", "UTC".
+func (v *view) Abbrev(t any) string {
+	tt, ok := timeOf(t)
+	if !ok {
+		return ""
+	}
+	return tt.In(v.Zone).Format("MST")
 }
 
 // Clock formats a time of day with milliseconds, for log lines.

@@ -32,6 +32,8 @@ type logData struct {
 	LastSeq   int
 	Truncated int
 	Outputs   []keyValue
+	// zone is the timezone of the run's pipeline version.
+	zone string
 	// Live is set while the page must follow the task: the selected
 	// attempt runs, or the task has not started its next attempt yet.
 	Live        bool
@@ -166,6 +168,9 @@ func (w *Web) loadLog(ctx context.Context, r *http.Request) (*logData, error) {
 		return nil, err
 	}
 	d := &logData{Run: run, Task: task, Item: itemParam(r)}
+	if p, err := w.versionOf(ctx, run.VersionID); err == nil && p != nil {
+		d.zone = p.Timezone
+	}
 	if d.Instance, err = w.findInstance(ctx, id, task, d.Item); err != nil {
 		return nil, err
 	}

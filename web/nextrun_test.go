@@ -27,7 +27,7 @@ func TestNextRunEveryTab(t *testing.T) {
 	last := now.Add(-10 * time.Minute)
 	_, _, err := b.st.RunCreate(b.ctx, &store.RunCreateParams{PipelineID: "hourly", Key: scheduler.RunKey(last), Kind: store.RunScheduled, LogicalDate: last, Params: []byte("{}")})
 	must(t, err)
-	want := last.Add(time.Hour).Format("2006-01-02 15:04:05") // the title: UTC, to the second
+	want := last.Add(time.Hour).Format("2006-01-02 15:04:05 MST") // the title: UTC, to the second
 
 	c := b.login("ada")
 	// The pages, and the head each of them reloads when the pipeline

@@ -51,7 +51,11 @@ type view struct {
 	User    *auth.Principal
 	Version string
 	Zone    *time.Location
-	Now     time.Time
+	// ZonePref is the reader's choice of zone ("local", "utc",
+	// "pipeline"); PipelineZoned is set when Zone is a pipeline's.
+	ZonePref      string
+	PipelineZoned bool
+	Now           time.Time
 	// Notice and Problem are shown in a banner at the top of the page.
 	Notice, Problem string
 	// Path is the request's path and query, for "next" links.
@@ -61,17 +65,18 @@ type view struct {
 
 // newView returns the view of a request.
 func (w *Web) newView(r *http.Request, title, section string, d any) *view {
-	return &view{
+	v := &view{
 		Title:   title,
 		Section: section,
 		User:    auth.FromContext(r.Context()),
 		Version: w.version,
-		Zone:    requestZone(r),
 		Now:     w.clock.Now(),
 		Notice:  r.URL.Query().Get("notice"),
 		Path:    r.URL.RequestURI(),
 		D:       d,
 	}
+	v.zoneFor(r, d)
+	return v
 }
 
 // CSRF is the session's CSRF token; empty without a session.

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/auth"
@@ -32,6 +34,22 @@ type paramField struct {
 	Values  []string
 	Default string
 	Problem string
+	// ItemType is a list's item type.
+	ItemType string
+}
+
+// Rows is the height of a list's or a JSON param's text area.
+func (f *paramField) Rows() int {
+	return min(max(strings.Count(f.Value, "\n")+2, 3), 12)
+}
+
+// DefaultShown is the default as the help line shows it: a list on one
+// line.
+func (f *paramField) DefaultShown() string {
+	if f.Type == string(pipeline.ParamList) {
+		return "[" + strings.ReplaceAll(f.Default, "\n", ", ") + "]"
+	}
+	return f.Default
 }
 
 // Field is the form field name of the param.
@@ -54,8 +72,27 @@ func defaultText(v any) string {
 		return ""
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
+	case []any:
+		// A list's items, one per line, as its text area takes them.
+		lines := make([]string, len(x))
+		for i, it := range x {
+			lines[i] = defaultText(it)
+		}
+		return strings.Join(lines, "\n")
+	case map[string]any:
+		b, _ := json.MarshalIndent(x, "", "  ")
+		return string(b)
 	}
 	return fmt.Sprint(v)
+}
+
+// jsonDefaultText is the default of a json param: its JSON.
+func jsonDefaultText(v any) string {
+	if v == nil {
+		return ""
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
 }
 
 // paramFields returns the form fields of p's params, required ones first,
@@ -67,6 +104,15 @@ func paramFields(p *pipeline.Pipeline, form map[string][]string) []*paramField {
 		f := &paramField{
 			Name: name, Type: string(prm.Type), Description: prm.Description, Required: prm.Required,
 			Values: prm.Values, Default: defaultText(prm.Default),
+		}
+		switch prm.Type {
+		case pipeline.ParamJSON:
+			f.Default = jsonDefaultText(prm.Default)
+		case pipeline.ParamList:
+			f.ItemType = "string"
+			if prm.Items != "" {
+				f.ItemType = string(prm.Items)
+			}
 		}
 		f.Value = f.Default
 		if b, ok := prm.Default.(bool); ok {

@@ -56,7 +56,7 @@ func New(cfg Config) *Web {
 		st:       cfg.Control.Store(),
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
-		versions: newVersionCache(256),
+		versions: newVersionCache(8192), // above the pipelines a list shows, or each list empties it
 		version:  sluice.Version(),
 	}
 	w.tmpl = mustParseTemplates()
@@ -82,6 +82,9 @@ func Routes() []Route {
 	view := auth.View
 	return []Route{
 		{Method: "POST", Path: "/logout", Action: view, page: (*Web).logout},
+		{Method: "POST", Path: "/prefs/zone", Action: view, page: (*Web).zonePost},
+		{Method: "GET", Path: "/browse", Action: view, page: (*Web).browseRunsPage},
+		{Method: "GET", Path: "/browse/tasks", Action: view, page: (*Web).browseTasksPage},
 
 		{Method: "GET", Path: "/{$}", Action: view, page: (*Web).pipelinesPage},
 		{Method: "GET", Path: "/live/pipelines", Action: view, page: (*Web).pipelinesLive},

@@ -274,7 +274,7 @@ func (p *backfillProgress) show(b *api.Backfill) {
 			return
 		}
 		p.last = counts
-		line := fmt.Sprintf("%s  %d/%d finished  %s", p.now().Format("15:04:05"), finished, b.Total, counts)
+		line := fmt.Sprintf("%s  %d/%d finished  %s", p.now().In(displayZone).Format("15:04:05"), finished, b.Total, counts)
 		if eta := p.eta(finished, b.Total); eta != "" {
 			line += "  " + eta
 		}
@@ -406,7 +406,7 @@ func backfillListCmd(r *remote) *cobra.Command {
 }
 
 // rangeTime shows a bound of a backfill's range in the local zone.
-func rangeTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }
+func rangeTime(t time.Time) string { return shortTime(t) }
 
 func backfillShowCmd(r *remote) *cobra.Command {
 	var wait bool

@@ -178,3 +178,33 @@ func TestBenchEventsOnPostgres(t *testing.T) {
 		t.Fatalf("%+v", b)
 	}
 }
+
+// TestBenchParse runs sluice bench parse small: one result per size, each
+// measured in its own process, with the version saved and a run made.
+func TestBenchParse(t *testing.T) {
+	t.Parallel()
+	r := sluiceCmd(t, t.TempDir(), nil, "bench", "parse", "--tasks", "10,200", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var res []struct {
+		Tasks, Edges, Bytes int
+		ParseMs             float64 `json:"parse_ms"`
+		HashMs              float64 `json:"hash_ms"`
+		SaveMs              float64 `json:"save_ms"`
+		RunMs               float64 `json:"run_ms"`
+		ParsePeakMB         float64 `json:"parse_peak_mb"`
+		PeakMB              float64 `json:"peak_mb"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if len(res) != 2 || res[0].Tasks != 10 || res[1].Tasks != 200 || res[1].Edges != 199 || res[1].Bytes <= res[0].Bytes {
+		t.Fatalf("results = %+v", res)
+	}
+	for _, x := range res {
+		if x.ParseMs <= 0 || x.HashMs <= 0 || x.SaveMs <= 0 || x.RunMs <= 0 || x.ParsePeakMB <= 0 || x.PeakMB < x.ParsePeakMB {
+			t.Errorf("a figure is missing: %+v", x)
+		}
+	}
+}

@@ -496,11 +496,8 @@ func TestCLINextRunFollowsTheLastRun(t *testing.T) {
 	}()
 	s := startCLIServerIn(t, dir, nil)
 	want := last.Add(time.Hour)
-	// As the CLI prints a time: the time of day today, else with the date.
-	shown := want.Local().Format("Jan 02 15:04")
-	if now := time.Now(); want.Local().YearDay() == now.YearDay() && want.Local().Year() == now.Year() {
-		shown = want.Local().Format("15:04:05")
-	}
+	// As the CLI prints a time: always with the date.
+	shown := want.Local().Format("2006-01-02 15:04")
 
 	r := s.cli(t, "pipelines", "list").want(t, 0, "NEXT RUN")
 	if !regexp.MustCompile(`(?m)^hourly\s+@every 1h\s+` + regexp.QuoteMeta(shown) + `\s`).MatchString(r.stdout) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -67,6 +68,8 @@ type remote struct {
 	server string
 	token  string
 	json   bool
+	// utc prints times in UTC instead of the local zone.
+	utc bool
 	// tokenFile is where the token came from when read from a file.
 	tokenFile string
 }
@@ -77,11 +80,15 @@ func (r *remote) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&r.token, "token", "", "API token; better set in the environment, since a flag shows in the process list. "+
 		"Without one, on the server's machine, the admin token the server keeps in its home directory (SLUICE_HOME, or ./.sluice) as cli-token")
 	fs.BoolVar(&r.json, "json", false, "print the API's JSON instead of tables, for scripts")
+	fs.BoolVar(&r.utc, "utc", false, "print times in UTC instead of the local time zone ($TZ); JSON is always UTC")
 }
 
 // client returns a client of the server, with the token of --token, or
 // on loopback the local CLI token the server wrote.
 func (r *remote) client() (*client.Client, error) {
+	if r.utc {
+		displayZone = time.UTC
+	}
 	base := r.server
 	if !strings.Contains(base, "://") {
 		base = "http://" + base

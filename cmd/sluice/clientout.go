@@ -37,22 +37,31 @@ func (t *table) row(cells ...string) {
 
 func (t *table) flush() { _ = t.tw.Flush() }
 
-// shortTime shows a time in the local zone, as short as it can be while
-// unambiguous: the time of day for today, the date and minute for this
-// year, the full date otherwise. A zero or nil time is "-".
+// displayZone is the zone the client commands print times in: the
+// machine's local zone ($TZ), or UTC with --utc.
+var displayZone = time.Local
+
+// shortTime shows a time in the display zone, always with its date, since
+// runs span days: "2026-12-05 03:00". A zero time is "-".
 func shortTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	l, now := t.Local(), time.Now()
-	switch {
-	case l.Year() == now.Year() && l.YearDay() == now.YearDay():
-		return l.Format("15:04:05")
-	case l.Year() == now.Year():
-		return l.Format("Jan 02 15:04")
-	}
-	return l.Format("2006-01-02 15:04")
+	return t.In(displayZone).Format("2006-01-02 15:04")
 }
+
+// fullTime shows a time in the display zone to the second, with the
+// zone's abbreviation: "2026-12-05 03:00:00 CET".
+func fullTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.In(displayZone).Format("2006-01-02 15:04:05 MST")
+}
+
+// clockTime is the time of day in the display zone, for lines that
+// stream as they happen: "15:04:05.000".
+func clockTime(t time.Time) string { return t.In(displayZone).Format("15:04:05.000") }
 
 func shortTimePtr(t *time.Time) string {
 	if t == nil {

@@ -208,6 +208,40 @@ func TestRunWhenSkipRanNothing(t *testing.T) {
 	}
 }
 
+// TestRunListParams: a list param from -p maps a task, an empty list
+// maps it to no instance, and an object param reaches env: typed.
+func TestRunListParams(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := writeFile(t, dir, "lp.yaml", `id: lp
+params:
+  tables: {type: list, default: [orders]}
+  config: {type: object, default: {mode: full}}
+tasks:
+  load:
+    for_each: ${{ params.tables }}
+    run: echo "loading $SLUICE_ITEM"
+  show:
+    env:
+      MODE: ${{ params.config.mode }}
+    run: echo "tables=$SLUICE_PARAM_TABLES mode=$MODE"
+`)
+	r := sluiceCmd(t, dir, nil, "run", f, "-p", "tables=a,b", "-p", `config={"mode": "delta"}`)
+	for _, want := range []string{"| loading a", "| loading b", `| tables=["a","b"] mode=delta`, "load[1]"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Fatalf("exit %d, output lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+	r = sluiceCmd(t, dir, nil, "run", f, "-p", "tables=")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^load\s+skipped`).MatchString(r.stdout) || strings.Contains(r.stdout, "load[0]") {
+		t.Fatalf("an empty list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = sluiceCmd(t, dir, nil, "run", f, "-p", "config=[1]")
+	if r.code != 2 || !strings.Contains(r.stderr, `param "config": want a JSON object, got [1]`) {
+		t.Fatalf("a bad object: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // TestValidateWarnsOfJinja: a Jinja template is a warning, not an error:
 // the file is valid (exit 0) and the warning says where and what to write.
 func TestValidateWarnsOfJinja(t *testing.T) {

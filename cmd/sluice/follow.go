@@ -140,7 +140,7 @@ func (f *follower) showState(ctx context.Context, in instance, d *api.RunDetail)
 	case "up_for_retry":
 		detail = f.attemptError(ctx, in)
 		if in.readyAt != nil {
-			detail += "; retry at " + in.readyAt.Local().Format("15:04:05")
+			detail += "; retry at " + in.readyAt.In(displayZone).Format("15:04:05")
 		}
 	case "success":
 		detail = shortDuration(in.duration)
@@ -154,7 +154,7 @@ func (f *follower) showState(ctx context.Context, in instance, d *api.RunDetail)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fmt.Fprintf(f.out, "%s  %-*s  %-15s %s\n", time.Now().Format("15:04:05.000"), f.width, in.name, stateText(in.state, in.allow), detail)
+	fmt.Fprintf(f.out, "%s  %-*s  %-15s %s\n", clockTime(time.Now()), f.width, in.name, stateText(in.state, in.allow), detail)
 }
 
 // attemptError is why an instance's last attempt failed.

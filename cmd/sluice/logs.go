@@ -114,7 +114,7 @@ func printLogLine(w io.Writer, l api.LogLine, label string) {
 	}
 	ts := "-"
 	if !l.Time.IsZero() {
-		ts = l.Time.Local().Format("15:04:05.000")
+		ts = clockTime(l.Time)
 	}
 	if label != "" {
 		fmt.Fprintf(w, "%s  %s  %s %s\n", ts, label, mark, l.Line)

@@ -47,17 +47,39 @@ server keeps in its home directory. Elsewhere, pass an API token with
 }
 
 func pipelinesListCmd(r *remote) *cobra.Command {
-	return &cobra.Command{
+	var (
+		f              client.PipelineFilter
+		paused, active bool
+	)
+	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List pipelines: schedule, next run, last run, live version",
-		Args:  usageArgs(cobra.NoArgs),
+		Short: "List pipelines: schedule, next run, last run, live version, tags",
+		Long: `List pipelines: schedule, next run, last run, live version and tags. The
+filters combine: a pipeline is listed when it passes every one given.`,
+		Example: `  sluice pipelines list
+  sluice pipelines list --tag finance --state failed
+  sluice pipelines list --search orders --active`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: listRun(r,
 			func(ctx context.Context, c *client.Client, _ []string) ([]api.Pipeline, error) {
-				return c.ListPipelines(ctx)
+				switch {
+				case paused && active:
+					return nil, exitWith(2, errors.New("--paused and --active exclude each other: give one, or neither for both"))
+				case paused:
+					f.Paused = &paused
+				case active:
+					f.Paused = new(bool)
+				}
+				return c.SearchPipelines(ctx, f)
 			},
-			hint("No pipelines yet: put pipeline files in the server's --pipelines folder, or upload one with 'sluice pipelines upload FILE'."),
+			func([]string) string {
+				if f.Tags != nil || f.States != nil || f.Paused != nil || f.Search != "" {
+					return "No pipeline matches these filters."
+				}
+				return "No pipelines yet: put pipeline files in the server's --pipelines folder, or upload one with 'sluice pipelines upload FILE'."
+			},
 			func(out io.Writer, list []api.Pipeline) {
-				t := newTable(out, "ID", "SCHEDULE", "NEXT RUN", "LAST RUN", "VERSION", "NOTE")
+				t := newTable(out, "ID", "SCHEDULE", "NEXT RUN", "LAST RUN", "VERSION", "NOTE", "TAGS")
 				for _, p := range list {
 					last := "-"
 					if len(p.RecentRuns) > 0 {
@@ -75,14 +97,27 @@ func pipelinesListCmd(r *remote) *cobra.Command {
 						notes = append(notes, "file missing")
 					}
 					sched := p.Schedule
-					if sched == "" {
+					switch {
+					case sched == "" && len(p.Events) > 0:
+						sched = "on " + strings.Join(p.Events, ", ")
+					case sched == "":
 						sched = "manual"
+					case p.Timezone != "" && p.Timezone != "UTC":
+						sched += " (" + p.Timezone + ")"
 					}
-					t.row(p.ID, sched, shortTimePtr(p.NextRun), last, shortHash(p.Version), orDash(strings.Join(notes, ", ")))
+					t.row(p.ID, sched, shortTimePtr(p.NextRun), last, shortHash(p.Version), orDash(strings.Join(notes, ", ")), orDash(strings.Join(p.Tags, ",")))
 				}
 				t.flush()
 			}),
 	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.Tags, "tag", nil, "only pipelines with any of these tags (repeat or separate with commas)")
+	fl.StringSliceVar(&f.States, "state", nil, "only pipelines whose last run is in these states: queued, running, success, failed, cancelled, or none for no runs")
+	fl.StringVar(&f.Search, "search", "", "only pipelines whose id or description contains this, ignoring case")
+	fl.BoolVar(&paused, "paused", false, "only paused pipelines")
+	fl.BoolVar(&active, "active", false, "only pipelines that are not paused")
+	commandLineOnly(cmd, "tag", "state", "search", "paused", "active")
+	return cmd
 }
 
 func pipelinesShowCmd(r *remote) *cobra.Command {
@@ -115,6 +150,9 @@ func showPipeline(out io.Writer, p *api.PipelineDetail) {
 		kv.row("description", p.Description)
 	}
 	sched := "manual only (trigger it with 'sluice pipelines trigger " + p.ID + "')"
+	if len(p.Events) > 0 {
+		sched = "on " + strings.Join(p.Events, ", ")
+	}
 	if p.Schedule != "" {
 		sched = p.Schedule + " (" + p.Timezone + ")"
 		switch {
@@ -122,6 +160,9 @@ func showPipeline(out io.Writer, p *api.PipelineDetail) {
 			sched += ", paused"
 		case p.NextRun != nil:
 			sched += ", next run " + shortTime(*p.NextRun)
+		}
+		if len(p.Events) > 0 {
+			sched += "; also on " + strings.Join(p.Events, ", ")
 		}
 	}
 	kv.row("schedule", sched)

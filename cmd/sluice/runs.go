@@ -34,7 +34,7 @@ These commands talk to --server (default ` + defaultServer + `); see
   sluice runs retry 42`,
 	}
 	r.addFlags(cmd.PersistentFlags())
-	cmd.AddCommand(runsListCmd(r), runsShowCmd(r), runsCancelCmd(r), runsRetryCmd(r), runsClearCmd(r), runsMarkCmd(r))
+	cmd.AddCommand(runsListCmd(r), runsShowCmd(r), runsCancelCmd(r), runsRetryCmd(r), runsClearCmd(r), runsMarkCmd(r), runsTasksCmd(r))
 	return cmd
 }
 
@@ -42,9 +42,14 @@ func runsListCmd(r *remote) *cobra.Command {
 	var f client.RunFilter
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List runs, newest first",
-		Example: `  sluice runs list
-  sluice runs list --pipeline daily_orders --state failed,cancelled --limit 50`,
+		Short: "List runs of every pipeline, newest first",
+		Long: `List runs of every pipeline, newest first. The filters combine: what
+failed last night, everywhere, is 'sluice runs list --state failed --since 12h'.
+--since and --until bound the logical date: a time ago (12h, 7d), a date
+(2026-12-04, UTC) or an RFC 3339 time.`,
+		Example: `  sluice runs list --state failed --since 12h
+  sluice runs list --pipeline daily_orders --state failed,cancelled --limit 50
+  sluice runs list --tag finance --since 2026-12-01 --until 2026-12-02`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := r.client()
@@ -79,7 +84,10 @@ func runsListCmd(r *remote) *cobra.Command {
 	fl.StringSliceVar(&f.States, "state", nil, "only runs in these states: queued, running, success, failed, cancelled (repeat or separate with commas)")
 	fl.IntVar(&f.Limit, "limit", 20, "how many runs to list, at most 500")
 	fl.Int64Var(&f.Before, "before", 0, "only runs older than this run id, for the next page")
-	commandLineOnly(cmd, "pipeline")
+	fl.StringSliceVar(&f.Tags, "tag", nil, "only runs of pipelines with any of these tags (repeat or separate with commas)")
+	fl.StringVar(&f.Since, "since", "", "only runs with a logical date at or after this: 12h, 7d, 2026-12-04 or an RFC 3339 time")
+	fl.StringVar(&f.Until, "until", "", "only runs with a logical date before this, written as --since")
+	commandLineOnly(cmd, "pipeline", "tag", "since", "until")
 	return cmd
 }
 
@@ -130,7 +138,7 @@ func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDet
 	if d.ParentRunID != nil {
 		kv.row("started by", fmt.Sprintf("run %d, task %s (sluice runs show %d)", *d.ParentRunID, d.ParentTask, *d.ParentRunID))
 	}
-	kv.row("logical date", d.LogicalDate.Local().Format("2006-01-02 15:04:05 MST"))
+	kv.row("logical date", fullTime(d.LogicalDate))
 	if p := string(d.Params); p != "{}" && p != "" && p != "null" {
 		kv.row("params", p)
 	}

@@ -169,9 +169,9 @@ func (v *runView) waitCallbacks(ctx context.Context) {
 					where = "task " + c.TaskID
 				}
 				if c.State == "failed" {
-					fmt.Fprintf(v.out, "%s  callback on_%s of %s failed: %s\n", time.Now().Format("15:04:05.000"), c.Event, where, c.Error)
+					fmt.Fprintf(v.out, "%s  callback on_%s of %s failed: %s\n", clockTime(time.Now()), c.Event, where, c.Error)
 				} else {
-					fmt.Fprintf(v.out, "%s  callback on_%s of %s ran\n", time.Now().Format("15:04:05.000"), c.Event, where)
+					fmt.Fprintf(v.out, "%s  callback on_%s of %s ran\n", clockTime(time.Now()), c.Event, where)
 				}
 			}
 			return
@@ -209,14 +209,14 @@ func (v *runView) showState(ctx context.Context, in *store.Instance, at time.Tim
 		}
 	case sluice.InstanceUpForReschedule:
 		if in.ReadyAt != nil {
-			detail = "next check at " + in.ReadyAt.Local().Format("15:04:05")
+			detail = "next check at " + in.ReadyAt.In(displayZone).Format("15:04:05")
 		}
 	case sluice.InstanceUpForRetry:
 		if atts, err := v.st.AttemptList(ctx, in.ID); err == nil && len(atts) > 0 {
 			detail = atts[len(atts)-1].Error
 		}
 		if in.ReadyAt != nil {
-			detail += fmt.Sprintf("; retry at %s", in.ReadyAt.Local().Format("15:04:05"))
+			detail += fmt.Sprintf("; retry at %s", in.ReadyAt.In(displayZone).Format("15:04:05"))
 		}
 	case sluice.InstanceSkipped:
 		detail = in.Note
@@ -227,7 +227,7 @@ func (v *runView) showState(ctx context.Context, in *store.Instance, at time.Tim
 			detail = atts[len(atts)-1].Error
 		}
 	}
-	fmt.Fprintf(v.out, "%s  %-*s  %-17s %s\n", at.Format("15:04:05.000"), v.width, displayName(in), stateText(string(in.State), in.AllowFailure), detail)
+	fmt.Fprintf(v.out, "%s  %-*s  %-17s %s\n", clockTime(at), v.width, displayName(in), stateText(string(in.State), in.AllowFailure), detail)
 }
 
 func (v *runView) showLogs(ctx context.Context, in *store.Instance) error {

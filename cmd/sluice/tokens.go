@@ -64,7 +64,7 @@ shown only this once; keep it somewhere safe.`,
 			fmt.Fprintln(cmd.OutOrStdout(), tk.Secret)
 			expires := "it does not expire"
 			if tk.ExpiresAt != nil {
-				expires = "it expires " + tk.ExpiresAt.Local().Format("2006-01-02 15:04")
+				expires = "it expires " + shortTime(*tk.ExpiresAt)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Created token %d %q with the %s role; %s.\n"+
 				"This is the only time its secret is shown. Use it with SLUICE_TOKEN=… or 'Authorization: Bearer …'.\n",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -62,36 +61,7 @@ func (db *DB) RunListRecent(ctx context.Context, perPipeline int) (map[string][]
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]*store.Run{}
-	// One indexed LIMIT per pipeline, in one statement per chunk.
-	for _, part := range chunks(ids, 50) {
-		var q strings.Builder
-		args := make([]any, 0, 2*len(part))
-		for i, id := range part {
-			if i > 0 {
-				q.WriteString(" UNION ALL ")
-			}
-			q.WriteString(`SELECT * FROM (SELECT ` + runColumns + ` FROM runs WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?) AS r`)
-			args = append(args, id, perPipeline)
-		}
-		rows, err := db.read(ctx, db.q(q.String()), args...)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		for rows.Next() {
-			r, err := scanRun(rows)
-			if err != nil {
-				rows.Close()
-				return nil, dbErr(err)
-			}
-			out[r.PipelineID] = append(out[r.PipelineID], r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, dbErr(err)
-		}
-	}
-	return out, nil
+	return db.recentRuns(ctx, ids, perPipeline, runColumns, scanRun)
 }
 
 func (db *DB) pipelineIDs(ctx context.Context) ([]string, error) {

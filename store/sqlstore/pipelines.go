@@ -14,22 +14,27 @@ import (
 
 const pipelineColumns = `p.id, COALESCE(p.version_id, 0), COALESCE(v.hash, ''), p.file, p.paused, p.schedule,
 	p.max_active_runs, p.next_due_at, p.last_scheduled_at, p.parse_error, p.parse_error_at, p.loaded_at, p.created_at, p.missing, p.retention_us,
-	p.asset_warnings`
+	p.asset_warnings, p.description, p.tags`
 
 const pipelineFrom = ` FROM pipelines p LEFT JOIN versions v ON v.id = p.version_id`
 
-func scanPipeline(sc interface{ Scan(...any) error }) (*store.Pipeline, error) {
+// scanPipeline scans the pipelineColumns of a row, then extra columns
+// into extra.
+func scanPipeline(sc interface{ Scan(...any) error }, extra ...any) (*store.Pipeline, error) {
 	var (
 		p                              store.Pipeline
 		paused                         bool
 		nextDue, lastSched, parseErrAt sql.NullInt64
 		loadedAt, createdAt, retention int64
+		tags                           string
 	)
-	if err := sc.Scan(&p.ID, &p.VersionID, &p.Hash, &p.File, &paused, &p.Schedule, &p.MaxActiveRuns,
+	dest := []any{&p.ID, &p.VersionID, &p.Hash, &p.File, &paused, &p.Schedule, &p.MaxActiveRuns,
 		&nextDue, &lastSched, &p.ParseError, &parseErrAt, &loadedAt, &createdAt, &p.Missing, &retention,
-		&p.AssetWarnings); err != nil {
+		&p.AssetWarnings, &p.Description, &tags}
+	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
+	p.Tags = decodeLabels(tags)
 	p.Retention = time.Duration(retention) * time.Microsecond
 	p.Paused = paused
 	p.NextDueAt = fromNullUS(nextDue)
@@ -80,10 +85,15 @@ func (db *DB) PipelineSave(ctx context.Context, p *store.PipelineSaveParams) (*s
 		// now so a scheduler recomputes its next run from its history.
 		_, err = t.exec(`UPDATE pipelines SET version_id = ?, file = ?, schedule = ?, max_active_runs = ?, max_active_tasks = ?,
 			retention_us = ?, parse_error = '', parse_error_at = NULL, missing = ?, loaded_at = ?, updated_at = ?,
-			next_due_at = CASE WHEN ? = '' THEN NULL WHEN ? THEN ? ELSE next_due_at END
+			next_due_at = CASE WHEN ? = '' THEN NULL WHEN ? THEN ? ELSE next_due_at END,
+			description = ?, tags = ?
 			WHERE id = ?`,
-			vid, p.File, p.Schedule, p.MaxActiveRuns, p.MaxActiveTasks, p.Retention.Microseconds(), false, now, now, p.Schedule, res.Changed, now, p.ID)
+			vid, p.File, p.Schedule, p.MaxActiveRuns, p.MaxActiveTasks, p.Retention.Microseconds(), false, now, now, p.Schedule, res.Changed, now,
+			p.Description, encodeLabels(p.Tags), p.ID)
 		if err != nil {
+			return err
+		}
+		if err := savePipelineTags(t, p.ID, p.Tags); err != nil {
 			return err
 		}
 		if res.Changed {

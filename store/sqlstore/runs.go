@@ -314,6 +314,7 @@ func (db *DB) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run
 		where = append(where, "id < ?")
 		args = append(args, p.BeforeID)
 	}
+	where, args = browseFilters(where, args, "pipeline_id", "logical_date", p.Tags, p.Since, p.Until)
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 100

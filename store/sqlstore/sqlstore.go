@@ -90,6 +90,9 @@ type DB struct {
 	stmtMu    sync.Mutex
 	stmts     map[string]*sql.Stmt
 	toPrepare map[string]bool
+	// readStmts are reads of a fixed shape prepared once on the read
+	// pool (see readPrepared).
+	readStmts map[string]*sql.Stmt
 
 	analyzeMu   sync.Mutex
 	lastAnalyze map[string]time.Time
@@ -128,6 +131,9 @@ func (db *DB) Wait(topic store.Topic) <-chan struct{} { return db.signals.Wait(t
 func (db *DB) Close() error {
 	db.stmtMu.Lock()
 	for _, st := range db.stmts {
+		st.Close()
+	}
+	for _, st := range db.readStmts {
 		st.Close()
 	}
 	db.stmtMu.Unlock()

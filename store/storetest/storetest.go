@@ -220,6 +220,8 @@ func Run(t *testing.T, open Opener) {
 		"CompleteBatch":            testCompleteBatch,
 		"WaitReady":                testWaitReady,
 		"RunList":                  testRunList,
+		"PipelineSearch":           testPipelineSearch,
+		"Browse":                   testBrowse,
 		"FanoutJoin":               testFanoutJoin,
 		"PipelineDelete":           testPipelineDelete,
 		"VersionListAndRecentRuns": testVersionListAndRecentRuns,

@@ -1,0 +1,168 @@
+package main_test
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/api"
+)
+
+const warsawPipeline = `id: daily_orders
+description: Load yesterday's orders
+schedule: "0 3 * * *"
+timezone: Europe/Warsaw
+start: 2026-01-01
+catchup: false
+tasks:
+  a:
+    run: echo hi
+`
+
+// TestCLITimes checks that the client commands print dates with times,
+// in the local zone ($TZ) or with --utc in UTC: the next run of a 03:00
+// Europe/Warsaw pipeline reads 03:00 in Warsaw and 02:00 (01:00 in
+// summer) in UTC.
+func TestCLITimes(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{"daily.yaml": warsawPipeline})
+	var list []api.Pipeline
+	s.cli(t, "pipelines", "list", "--json").want(t, 0).decode(t, &list)
+	if len(list) != 1 || list[0].NextRun == nil {
+		t.Fatalf("--json: want one pipeline with a next run: %+v", list)
+	}
+	next := *list[0].NextRun
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := next.In(warsaw).Hour(); h != 3 {
+		t.Fatalf("next run %v is at %d:00 in Warsaw, want 3:00", next, h)
+	}
+
+	inWarsaw := *s
+	inWarsaw.env = append(append([]string(nil), s.env...), "TZ=Europe/Warsaw")
+	local := next.In(warsaw).Format("2006-01-02 15:04")
+	r := inWarsaw.cli(t, "pipelines", "list").want(t, 0, "NEXT RUN")
+	if !regexp.MustCompile(`(?m)^daily_orders\s+0 3 \* \* \* \(Europe/Warsaw\)\s+` + regexp.QuoteMeta(local) + `\s`).MatchString(r.stdout) {
+		t.Errorf("pipelines list with TZ=Europe/Warsaw: want next run %s:\n%s", local, r.stdout)
+	}
+	utc := next.UTC().Format("2006-01-02 15:04")
+	r = inWarsaw.cli(t, "pipelines", "list", "--utc").want(t, 0)
+	if !regexp.MustCompile(`(?m)^daily_orders\s.*\s` + regexp.QuoteMeta(utc) + `\s`).MatchString(r.stdout) {
+		t.Errorf("pipelines list --utc: want next run %s:\n%s", utc, r.stdout)
+	}
+	// SLUICE_UTC=true is --utc.
+	utcEnv := inWarsaw
+	utcEnv.env = append(append([]string(nil), inWarsaw.env...), "SLUICE_UTC=true")
+	utcEnv.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+utc)
+	inWarsaw.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+local)
+}
+
+// TestCLIPipelineFilters lists pipelines by tag, last run state, paused
+// and search.
+func TestCLIPipelineFilters(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"orders.yaml": "id: orders_daily\ndescription: Load the ORDERS\ntags: [finance, orders]\ntasks:\n  boom:\n    run: exit 3\n",
+		"hello.yaml":  "id: hello\ndescription: Says hello\ntags: [demo]\ntasks:\n  a:\n    run: echo hi\n",
+		"idle.yaml":   "id: idle\ntasks:\n  a:\n    run: echo hi\n",
+	})
+	id := runID(t, s.cli(t, "pipelines", "trigger", "orders_daily").want(t, 0))
+	s.cli(t, "runs", "show", strconv.FormatInt(id, 10), "--wait").want(t, 1)
+	s.cli(t, "pipelines", "pause", "idle").want(t, 0)
+
+	listed := func(args ...string) string {
+		t.Helper()
+		r := s.cli(t, append([]string{"pipelines", "list"}, args...)...).want(t, 0)
+		var ids []string
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+			if f := strings.Fields(line); len(f) > 0 {
+				ids = append(ids, f[0])
+			}
+		}
+		return strings.Join(ids, " ")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "hello idle orders_daily"},
+		{[]string{"--tag", "finance"}, "orders_daily"},
+		{[]string{"--tag", "finance,demo"}, "hello orders_daily"},
+		{[]string{"--state", "failed"}, "orders_daily"},
+		{[]string{"--state", "none", "--active"}, "hello"},
+		{[]string{"--paused"}, "idle"},
+		{[]string{"--search", "orders"}, "orders_daily"},
+		{[]string{"--tag", "finance", "--state", "failed", "--search", "load"}, "orders_daily"},
+	} {
+		if got := listed(tc.args...); got != tc.want {
+			t.Errorf("pipelines list %v = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	s.cli(t, "pipelines", "list", "--tag", "finance").want(t, 0, "finance,orders")
+	s.cli(t, "pipelines", "list", "--search", "nothing").want(t, 0, "No pipeline matches these filters.")
+	s.cli(t, "pipelines", "list", "--state", "broken").want(t, 2, `state "broken"`)
+	s.cli(t, "pipelines", "list", "--paused", "--active").want(t, 2, "--paused and --active exclude each other")
+}
+
+// TestCLIBrowse asks what failed in the last 12 hours, everywhere: runs
+// and task instances across pipelines.
+func TestCLIBrowse(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"orders.yaml": "id: orders_daily\ntags: [finance]\ntasks:\n  boom:\n    run: exit 3\n",
+		"hello.yaml":  "id: hello\ntags: [demo]\ntasks:\n  a:\n    run: echo hi\n",
+	})
+	failed := runID(t, s.cli(t, "pipelines", "trigger", "orders_daily").want(t, 0))
+	s.cli(t, "runs", "show", strconv.FormatInt(failed, 10), "--wait").want(t, 1)
+	ok := runID(t, s.cli(t, "pipelines", "trigger", "hello").want(t, 0))
+	s.cli(t, "runs", "show", strconv.FormatInt(ok, 10), "--wait").want(t, 0)
+
+	r := s.cli(t, "runs", "list", "--state", "failed", "--since", "12h").want(t, 0, "LOGICAL DATE")
+	if !regexp.MustCompile(`(?m)^`+strconv.FormatInt(failed, 10)+`\s+orders_daily\s+failed\s+manual\s+\d{4}-\d\d-\d\d \d\d:\d\d\s`).MatchString(r.stdout) || strings.Contains(r.stdout, "hello") {
+		t.Errorf("runs list --state failed --since 12h:\n%s", r.stdout)
+	}
+	s.cli(t, "runs", "list", "--since", "2020-01-01", "--until", "2020-01-02").want(t, 0, "No runs.")
+	r = s.cli(t, "runs", "list", "--tag", "demo").want(t, 0)
+	if !strings.Contains(r.stdout, "hello") || strings.Contains(r.stdout, "orders_daily") {
+		t.Errorf("runs list --tag demo:\n%s", r.stdout)
+	}
+	r = s.cli(t, "runs", "tasks", "--state", "failed", "--since", "12h").want(t, 0, "ATTEMPTS")
+	if !regexp.MustCompile(`(?m)^`+strconv.FormatInt(failed, 10)+`\s+orders_daily\s+boom\s+failed\s+1\s`).MatchString(r.stdout) || strings.Contains(r.stdout, "hello") {
+		t.Errorf("runs tasks --state failed --since 12h:\n%s", r.stdout)
+	}
+	r = s.cli(t, "runs", "tasks", "--limit", "1").want(t, 0, "More: sluice runs tasks --before")
+	s.cli(t, "runs", "tasks", "--since", "yesterday").want(t, 2, `since="yesterday"`)
+}
+
+// TestBenchList runs 'sluice bench list' on a small store: every path
+// answers with the rows the filters select, and the query plans come
+// along. (Its times are for bench/RESULTS.md, not for a test.)
+func TestBenchList(t *testing.T) {
+	t.Parallel()
+	r := sluiceCmd(t, t.TempDir(), nil, "bench", "list", "--pipelines", "16", "--runs", "2", "--requests", "2", "--json").want(t, 0)
+	var res struct {
+		Pipelines int `json:"pipelines"`
+		Targets   []struct {
+			Path string `json:"path"`
+			Rows int    `json:"rows"`
+		} `json:"targets"`
+		QueryPlans map[string]string `json:"query_plans"`
+	}
+	r.decode(t, &res)
+	rows := map[string]int{}
+	for _, tg := range res.Targets {
+		rows[tg.Path] = tg.Rows
+	}
+	if res.Pipelines != 16 || rows["/"] != 16 || rows["/api/v1/pipelines"] != 16 || rows["/api/v1/pipelines?limit=100"] != 16 || rows["/?search=shop+12"] != 1 {
+		t.Errorf("bench list: %+v", res)
+	}
+	for name, plan := range res.QueryPlans {
+		if !strings.Contains(plan, "runs_pipeline_id") {
+			t.Errorf("the plan of %s does not use runs_pipeline_id:\n%s", name, plan)
+		}
+	}
+}

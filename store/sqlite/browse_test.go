@@ -1,0 +1,50 @@
+package sqlite_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/store/sqlite"
+)
+
+// TestPipelineSearchUsesIndexes checks with EXPLAIN QUERY PLAN that the
+// pipelines list's query finds tags through pipeline_tags' key and each
+// pipeline's last run through runs_pipeline_id, never by scanning runs.
+func TestPipelineSearchUsesIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	plan, err := s.ExplainPipelineSearch(ctx, &store.PipelineSearchParams{
+		Tags: []string{"finance"}, LastStates: []sluice.RunState{sluice.RunFailed}, Search: "orders",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"SEARCH pipeline_tags USING COVERING INDEX", "SEARCH r USING INDEX runs_pipeline_id (pipeline_id=?)"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, plan)
+		}
+	}
+	recent, err := s.ExplainRecentRuns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(recent, "USING INDEX runs_pipeline_id (pipeline_id=?)") {
+		t.Errorf("recent runs do not use runs_pipeline_id:\n%s", recent)
+	}
+	plan += recent
+	for _, line := range strings.Split(plan, "\n") {
+		// r is runs in the last run's subquery; "SCAN recent" reads the
+		// rows a LIMIT gave.
+		if strings.TrimSpace(line) == "SCAN r" || strings.Contains(line, "SCAN runs") || strings.Contains(line, "SCAN pipeline_tags") {
+			t.Errorf("the plan scans a table: %q\n%s", line, plan)
+		}
+	}
+}
