@@ -412,6 +412,7 @@ func TestBrowser(t *testing.T) {
 	writeFile(t, filepath.Join(pipes, "lifecycle.yaml"), lifecyclePipeline)
 	writeFile(t, filepath.Join(pipes, "grouped.yaml"), groupedPipeline(dir))
 	writeFile(t, filepath.Join(pipes, "listy.yaml"), "id: listy\nparams:\n  tables: {type: list, default: [orders, customers]}\n  config: {type: object, default: {mode: full}}\ntasks:\n  load:\n    for_each: ${{ params.tables }}\n    run: echo loading $SLUICE_ITEM\n")
+	writeFile(t, filepath.Join(pipes, "whenskip.yaml"), "id: whenskip\nparams:\n  go: {type: bool, default: false}\ntasks:\n  maybe:\n    when: ${{ params.go }}\n    run: echo ran\n")
 	writeFile(t, filepath.Join(pipes, "besteffort.yaml"), "id: besteffort\ntasks:\n  try:\n    allow_failure: true\n    run: exit 3\n  alert:\n    depends_on: [try]\n    trigger_rule: one_failed\n    run: echo alert\n")
 
 	srv := startSluice(t, dir)
@@ -482,6 +483,20 @@ func TestBrowser(t *testing.T) {
 		do(t, ctx, "open the trigger form again", chromedp.Navigate(base+"/pipelines/listy/trigger"))
 		do(t, ctx, "a list for the object", chromedp.SetValue(chromedp.CSS(`textarea#f-config`), "[1]"), chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
 		waitJS(t, ctx, "the problem beside config", `document.querySelector('#e-config') && document.querySelector('#e-config').textContent.includes("want a JSON object")`, 10*time.Second)
+	})
+
+	t.Run("a task skipped by when: shows its condition, no attempt", func(t *testing.T) {
+		do(t, ctx, "open the trigger form", chromedp.Navigate(base+"/pipelines/whenskip/trigger"))
+		do(t, ctx, "trigger", chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
+		waitJS(t, ctx, "the run succeeds", `/^\/runs\/\d+$/.test(location.pathname) && document.querySelector('#run-state').dataset.state === "success"`, 60*time.Second)
+		if got := eval[string](t, ctx, `document.querySelector('#task-maybe .note').textContent`); got != "when: ${{ params.go }} is false" {
+			t.Errorf("maybe's note = %q", got)
+		}
+		if got := eval[string](t, ctx, `document.querySelector('#task-maybe td[data-label=Attempts]').textContent.trim()`); got != "0" {
+			t.Errorf("maybe's attempts = %q, want 0", got)
+		}
+		do(t, ctx, "its page", chromedp.Navigate(base+eval[string](t, ctx, `location.pathname`)+"/tasks/maybe"))
+		waitJS(t, ctx, "never ran, with the condition", `document.querySelector('#task-note') && document.querySelector('#task-note').textContent === "when: ${{ params.go }} is false"`, 10*time.Second)
 	})
 
 	t.Run("an allowed failure leaves the run green", func(t *testing.T) {
