@@ -113,10 +113,6 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	tmp, err := os.MkdirTemp("", "sluice-worker-")
-	if err != nil {
-		return nil, fmt.Errorf("worker: temp dir: %w", err)
-	}
 	log := cfg.Logger.With("worker", cfg.ID)
 	w := &Worker{
 		cfg:      cfg,
@@ -124,7 +120,6 @@ func New(cfg Config) (*Worker, error) {
 		log:      log,
 		health:   store.NewHealth(log, "worker"),
 		versions: newVersionCache(cfg.Store),
-		tmpDir:   tmp,
 		running:  map[int64]*attempt{},
 		labels:   append([]string(nil), cfg.Labels...),
 		slots:    make(chan struct{}, cfg.Concurrency),
@@ -159,7 +154,15 @@ func (w *Worker) Kill() { w.kill(errKilled) }
 // then stops the rest and hands their leases back so another worker takes
 // them at once. Run returns when nothing is left running.
 func (w *Worker) Run(ctx context.Context) error {
-	defer os.RemoveAll(w.tmpDir)
+	// The scripts and output files of attempts go in a folder of the
+	// run's own, made here rather than in New so that a worker made and
+	// never run leaves nothing behind.
+	tmp, err := os.MkdirTemp("", "sluice-worker-")
+	if err != nil {
+		return fmt.Errorf("worker: temp dir: %w", err)
+	}
+	w.tmpDir = tmp
+	defer os.RemoveAll(tmp)
 	w.connectEngine(ctx)
 	if w.engine != nil {
 		defer w.engine.Close()
