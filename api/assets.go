@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/pipeline"
@@ -15,15 +16,23 @@ func (a *API) emitAsset(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, true); err != nil {
 		return err
 	}
-	res, err := a.ctl.AssetEmit(r.Context(), r.PathValue("name"), req.Extra, by(r))
+	key := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
+	if key == "" {
+		key = req.Key
+	}
+	res, err := a.ctl.AssetEmit(r.Context(), r.PathValue("name"), req.Extra, key, by(r))
 	if err != nil {
 		return err
 	}
-	out := AssetEventResult{Event: assetEventOut(res.Event), Runs: []Run{}}
+	out := AssetEventResult{Event: assetEventOut(res.Event), Runs: []Run{}, Repeat: res.Repeat}
 	for _, run := range res.Runs {
 		out.Runs = append(out.Runs, a.runOut(run))
 	}
-	writeJSON(w, http.StatusCreated, out)
+	status := http.StatusCreated
+	if res.Repeat {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, out)
 	return nil
 }
 

@@ -152,3 +152,38 @@ func TestAssetsListAndShow(t *testing.T) {
 	}
 	s.do(request{method: "GET", path: "/api/v1/assets?limit=x", token: viewer}).wantError(t, 400, "bad_request")
 }
+
+// TestAssetEventKey: an outside event sent again with the same
+// Idempotency-Key (or body key) is the first one: 200, repeat, no second
+// run of the pipeline it started.
+func TestAssetEventKey(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"cons.yaml": "id: cons\nschedule: {assets: [partner.drop]}\ntasks:\n  a:\n    run: \"true\"\n",
+	})
+	waitFor(t, 30*time.Second, "cons to load", func() bool { return s.asAdmin("GET", "/api/v1/pipelines/cons", nil).status == 200 })
+	tok := s.createToken("operator")
+	send := func(status int, header map[string]string, body any) api.AssetEventResult {
+		t.Helper()
+		var res api.AssetEventResult
+		s.do(request{method: "POST", path: "/api/v1/assets/partner.drop/events", json: body, token: tok, header: header}).want(t, status).decode(t, &res)
+		return res
+	}
+	first := send(201, map[string]string{"Idempotency-Key": "delivery-7"}, map[string]any{"extra": map[string]string{"rows": "5"}})
+	if first.Repeat || len(first.Runs) != 1 {
+		t.Fatalf("first = %+v", first)
+	}
+	again := send(200, map[string]string{"Idempotency-Key": "delivery-7"}, map[string]any{"extra": map[string]string{"rows": "5"}})
+	if !again.Repeat || again.Event.ID != first.Event.ID || len(again.Runs) != 0 {
+		t.Fatalf("again = %+v", again)
+	}
+	byBody := send(200, nil, map[string]any{"key": "delivery-7"})
+	if !byBody.Repeat || byBody.Event.ID != first.Event.ID {
+		t.Fatalf("the key in the body = %+v", byBody)
+	}
+	var list api.RunList
+	s.asAdmin("GET", "/api/v1/runs?pipeline=cons", nil).want(t, 200).decode(t, &list)
+	if len(list.Runs) != 1 {
+		t.Fatalf("cons has %d runs, want 1", len(list.Runs))
+	}
+}

@@ -202,8 +202,9 @@ func table() []Route {
 		{Method: "POST", Path: "/api/v1/assets/{name}/events", Tag: "assets", Action: auth.TriggerRuns, Summary: "Record an event of an asset, and start the pipelines it completes",
 			Doc: "What a task that lists the asset under produces: does when it succeeds, for data made outside sluice. " +
 				"Each pipeline whose schedule: assets lists the asset, and whose every other asset has had an event since its last run on assets, gets a run at once (listed in runs). " +
-				"Write a / in the name as %2F. A name that is not an asset name is refused with 422.",
-			Body: AssetEventRequest{}, Result: AssetEventResult{}, Status: 201, handle: (*API).emitAsset},
+				"Write a / in the name as %2F. A name that is not an asset name is refused with 422. " +
+				"An Idempotency-Key header (or key in the body) makes the event once: sent again with the same key, the first event is answered with 200 and repeat set, and nothing starts.",
+			Body: AssetEventRequest{}, Result: AssetEventResult{}, Status: 201, Also: map[int]any{200: AssetEventResult{}}, handle: (*API).emitAsset},
 		{Method: "GET", Path: "/api/v1/assets/{name}/events", Tag: "assets", Action: auth.View, Summary: "List an asset's newest events, newest first",
 			Result: []AssetEvent{}, Status: 200,
 			Query:  []QueryParam{{Name: "limit", Type: "integer", Doc: "how many, default 50, at most 500"}},

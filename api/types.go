@@ -145,6 +145,8 @@ type TriggerRequest struct {
 // AssetEventRequest records an event of an asset from outside.
 type AssetEventRequest struct {
 	Extra map[string]string `json:"extra,omitempty" doc:"key=values that come with the event, at most 64"`
+	// Key makes the event once (as the Idempotency-Key header does).
+	Key string `json:"key,omitempty" doc:"makes the event once: the same key again returns the first event (200, repeat) and starts nothing; the Idempotency-Key header does the same"`
 }
 
 // AssetEvent is one update of an asset.
@@ -164,6 +166,8 @@ type AssetEvent struct {
 type AssetEventResult struct {
 	Event AssetEvent `json:"event"`
 	Runs  []Run      `json:"runs" doc:"runs of the pipelines scheduled on assets that this event completed"`
+	// Repeat is set when the key was used before: Event is the first.
+	Repeat bool `json:"repeat" doc:"the key was sent before: event is the first one, and nothing started"`
 }
 
 // Run is one execution of a pipeline version.

@@ -79,8 +79,9 @@ func (c *Client) Cleanup(ctx context.Context, req api.CleanupRequest) (*api.Clea
 
 // EmitAsset records an event of an asset with extra key=values, and
 // returns it with the runs it started.
-func (c *Client) EmitAsset(ctx context.Context, name string, extra map[string]string) (*api.AssetEventResult, error) {
-	return call[api.AssetEventResult](ctx, c, http.MethodPost, "/api/v1/assets/"+esc(name)+"/events", nil, api.AssetEventRequest{Extra: extra})
+// A key makes the event once: sent again, the first one is returned.
+func (c *Client) EmitAsset(ctx context.Context, name string, extra map[string]string, key string) (*api.AssetEventResult, error) {
+	return call[api.AssetEventResult](ctx, c, http.MethodPost, "/api/v1/assets/"+esc(name)+"/events", nil, api.AssetEventRequest{Extra: extra, Key: key})
 }
 
 // AssetEvents returns an asset's newest events, newest first.

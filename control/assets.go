@@ -14,8 +14,10 @@ const MaxAssetExtra = 64
 
 // AssetEmit records an event of an asset from outside (the API, the CLI),
 // with extra key=values, and starts the runs of the pipelines scheduled on
-// assets that it completes. by names who asked, for the log.
-func (c *Control) AssetEmit(ctx context.Context, asset string, extra map[string]string, by string) (*store.AssetEventResult, error) {
+// assets that it completes. A key makes it once: the same key again
+// returns the first event and starts nothing. by names who asked, for the
+// log.
+func (c *Control) AssetEmit(ctx context.Context, asset string, extra map[string]string, key, by string) (*store.AssetEventResult, error) {
 	if !pipeline.ValidAssetName(asset) {
 		return nil, sluice.Errorf(sluice.EINVALID, "asset %q is not a valid name: up to 128 letters, digits and _ . : / @ + = -, such as warehouse.orders", asset)
 	}
@@ -29,13 +31,17 @@ func (c *Control) AssetEmit(ctx context.Context, asset string, extra map[string]
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.st.AssetEventCreate(ctx, &store.AssetEventCreateParams{Asset: asset, Extra: raw})
+	res, err := c.st.AssetEventCreate(ctx, &store.AssetEventCreateParams{Asset: asset, Extra: raw, Key: key})
 	if err != nil {
 		return nil, err
 	}
 	ids := make([]int64, len(res.Runs))
 	for i, r := range res.Runs {
 		ids[i] = r.ID
+	}
+	if res.Repeat {
+		c.logger(ctx).Info("asset event sent again: the first one stands", "asset", asset, "event", res.Event.ID, "key", key, "by", by)
+		return res, nil
 	}
 	c.logger(ctx).Info("asset event", "asset", asset, "event", res.Event.ID, "runs", ids, "by", by)
 	return res, nil

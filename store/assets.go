@@ -63,6 +63,10 @@ type AssetEventCreateParams struct {
 	Asset string
 	// Extra is a JSON object; nil for {}.
 	Extra []byte
+	// Key, when not empty, makes the event once: a second event of the
+	// asset with the same key returns the first (Repeat set) and starts
+	// nothing. At most MaxEventKeyLen bytes.
+	Key string
 }
 
 // AssetEventResult is what recording an asset event did.
@@ -70,6 +74,9 @@ type AssetEventResult struct {
 	Event *AssetEvent
 	// Runs are the runs the event started, one per pipeline it completed.
 	Runs []*Run
+	// Repeat is set when an event with the same key was recorded before:
+	// Event is that one, and Runs is empty.
+	Repeat bool
 }
 
 // AssetSource is the source of the trigger events of asset-triggered runs.

@@ -42,7 +42,10 @@ recent events and whether each consumer has an event it has not used yet.
 }
 
 func assetsEmitCmd(r *remote) *cobra.Command {
-	var extras []string
+	var (
+		extras []string
+		key    string
+	)
 	cmd := &cobra.Command{
 		Use:   "emit NAME",
 		Short: "Record an event of an asset, starting the pipelines it completes",
@@ -60,13 +63,17 @@ func assetsEmitCmd(r *remote) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := c.EmitAsset(cmd.Context(), args[0], extra)
+			res, err := c.EmitAsset(cmd.Context(), args[0], extra, key)
 			if err != nil {
 				return r.fail(err)
 			}
 			out := cmd.OutOrStdout()
 			if r.json {
 				return printJSON(out, res)
+			}
+			if res.Repeat {
+				fmt.Fprintf(out, "event %d of %s was recorded before with this key; nothing started\n", res.Event.ID, res.Event.Asset)
+				return nil
 			}
 			fmt.Fprintf(out, "recorded event %d of %s\n", res.Event.ID, res.Event.Asset)
 			if len(res.Runs) == 0 {
@@ -79,6 +86,7 @@ func assetsEmitCmd(r *remote) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVar(&extras, "extra", nil, "a key=value to send with the event (repeatable)")
+	cmd.Flags().StringVar(&key, "key", "", "make the event once: sent again with the same key, the first event stands and nothing starts (for a script that may retry)")
 	return cmd
 }
 

@@ -26,6 +26,9 @@ func TestCLIAssets(t *testing.T) {
 	s.cli(t, "assets", "events", "s3://lake/orders").want(t, 0, "outside", "rows=12")
 	s.cli(t, "assets", "emit", "s3://lake/orders", "--extra", "nokey").want(t, 2, "want key=value")
 	s.cli(t, "assets", "emit", "bad name").want(t, 1, "not a valid name")
+	// With --key, a script that sends again records nothing new.
+	s.cli(t, "assets", "emit", "s3://lake/orders", "--key", "drop-2026-12-04").want(t, 0, "recorded event", "started run")
+	s.cli(t, "assets", "emit", "s3://lake/orders", "--key", "drop-2026-12-04").want(t, 0, "was recorded before with this key; nothing started")
 }
 
 // TestCLIAssetsListShow lists the assets and shows one through the real

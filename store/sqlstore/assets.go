@@ -63,9 +63,32 @@ func (db *DB) AssetEventCreate(ctx context.Context, p *store.AssetEventCreatePar
 	if len(extra) == 0 {
 		extra = []byte("{}")
 	}
+	if len(p.Key) > store.MaxEventKeyLen {
+		return nil, sluice.Errorf(sluice.EINVALID, "the event's key is %d bytes; at most %d are allowed", len(p.Key), store.MaxEventKeyLen)
+	}
 	var res *store.AssetEventResult
 	err := db.inTx(ctx, "AssetEventCreate", func(t *txn) error {
 		res = &store.AssetEventResult{}
+		if p.Key != "" {
+			// The unique index makes a racing twin wait for this
+			// transaction, then find its row: one event per key.
+			var id int64
+			err := t.queryRow(`INSERT INTO asset_events (asset, pipeline_id, run_id, task_id, extra, created_at, dedup_key)
+				VALUES (?, '', NULL, '', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`, p.Asset, string(extra), us(t.now), p.Key).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				res.Repeat = true
+				res.Event, err = scanAssetEvent(t.queryRow(`SELECT `+assetEventColumns+` FROM asset_events WHERE asset = ? AND dedup_key = ?`, p.Asset, p.Key))
+				return err
+			}
+			if err != nil {
+				return err
+			}
+			if res.Event, err = scanAssetEvent(t.queryRow(`SELECT `+assetEventColumns+` FROM asset_events WHERE id = ?`, id)); err != nil {
+				return err
+			}
+			res.Runs, err = wakeConsumers(t, []string{p.Asset}, nil)
+			return err
+		}
 		id, err := insertAssetEvent(t, p.Asset, "", nil, "", extra)
 		if err != nil {
 			return err

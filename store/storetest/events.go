@@ -250,3 +250,55 @@ func (b *testBundle) completeAll() {
 		b.mustComplete(c, sluice.AttemptSuccess)
 	}
 }
+
+// testAssetEventKey: an outside asset event with a key is recorded once:
+// the same key again (also racing) returns the first event and starts no
+// second run; the key is per asset; events without a key are all kept.
+func testAssetEventKey(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.saveWith("cons", pipelineOpts{maxActiveRuns: 10, assets: []string{"orders"}}, task{id: "a"})
+	emit := func(asset, key string) *store.AssetEventResult {
+		t.Helper()
+		res, err := b.s.AssetEventCreate(b.ctx, &store.AssetEventCreateParams{Asset: asset, Key: key})
+		if err != nil {
+			t.Fatalf("AssetEventCreate %s %q: %v", asset, key, err)
+		}
+		return res
+	}
+	first := emit("orders", "delivery-1")
+	if first.Repeat || len(first.Runs) != 1 {
+		t.Fatalf("first event: repeat %v, %d runs", first.Repeat, len(first.Runs))
+	}
+	results := make(chan *store.AssetEventResult, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			res, err := b.s.AssetEventCreate(b.ctx, &store.AssetEventCreateParams{Asset: "orders", Key: "delivery-1"})
+			if err != nil {
+				t.Errorf("again: %v", err)
+			}
+			results <- res
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		res := <-results
+		if res == nil {
+			continue
+		}
+		if !res.Repeat || res.Event.ID != first.Event.ID || len(res.Runs) != 0 {
+			t.Fatalf("the same key again: repeat %v, event %d (first %d), %d runs", res.Repeat, res.Event.ID, first.Event.ID, len(res.Runs))
+		}
+	}
+	if other := emit("customers", "delivery-1"); other.Repeat {
+		t.Fatal("a key is per asset: another asset's event with it is new")
+	}
+	if a, c := emit("orders", ""), emit("orders", ""); a.Repeat || c.Repeat || a.Event.ID == c.Event.ID {
+		t.Fatal("events without a key are each recorded")
+	}
+	evs, err := b.s.AssetEventList(b.ctx, "orders", 100)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("orders has %d events, want 3: %v", len(evs), err)
+	}
+	if _, err := b.s.AssetEventCreate(b.ctx, &store.AssetEventCreateParams{Asset: "orders", Key: strings.Repeat("k", store.MaxEventKeyLen+1)}); sluice.ErrorCode(err) != sluice.EINVALID {
+		t.Fatalf("a long key: %v", err)
+	}
+}

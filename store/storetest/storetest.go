@@ -253,6 +253,7 @@ func Run(t *testing.T, open Opener) {
 		"AssetEventsRace":          testAssetEventsRace,
 		"AllowFailure":             testAllowFailure,
 		"SkipKeepsNoAttempt":       testSkipKeepsNoAttempt,
+		"AssetEventKey":            testAssetEventKey,
 		"ClearSetAndMarkSet":       testClearSetAndMarkSet,
 		"AssetConditions":          testAssetConditions,
 		"AssetCronAndAssets":       testAssetCronAndAssets,
