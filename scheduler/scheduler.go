@@ -52,10 +52,13 @@ type Scheduler struct {
 	log    *slog.Logger
 	health *store.Health
 
-	mu        sync.Mutex
-	versions  map[int64]*pipeline.Pipeline
-	lastCheck time.Time // of waiting instances
-	lastPrune time.Time // of forgotten workers
+	mu       sync.Mutex
+	versions map[int64]*cachedVersion
+	// versionsMax is how many versions may be cached before the ones
+	// unused for versionIdle are dropped (see version).
+	versionsMax int
+	lastCheck   time.Time // of waiting instances
+	lastPrune   time.Time // of forgotten workers
 
 	vacuumOnce sync.Once // warns once that autovacuum is off
 
@@ -86,7 +89,7 @@ func New(cfg Config) *Scheduler {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomSuffix())
 	}
-	s := &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*pipeline.Pipeline{}}
+	s := &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*cachedVersion{}, versionsMax: minVersionsCached}
 	s.files.events.log = cfg.Logger
 	return s
 }
@@ -195,6 +198,14 @@ func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
 			soonest = next
 		}
 	}
+	// The pipelines not due in this pass have their next times too: a pass
+	// woken early (by a run finishing, a file changing) must not forget
+	// them and sleep the whole Interval past them.
+	if at, err := s.st.PipelineNextDue(ctx, now); err != nil {
+		errs = append(errs, err)
+	} else if at != nil && (soonest == nil || at.Before(*soonest)) {
+		soonest = at
+	}
 	return soonest, errors.Join(errs...)
 }
 
@@ -224,12 +235,18 @@ func (s *Scheduler) schedule(ctx context.Context, sp *store.Pipeline, now time.T
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.st.RunStartQueued(ctx, sp.ID); err != nil {
-		return nil, err
-	}
 	active, err := s.st.RunCountActive(ctx, sp.ID)
 	if err != nil {
 		return nil, err
+	}
+	// Active counts queued runs as well as running ones, and starting a
+	// queued run leaves it active: with none, there is nothing to start,
+	// and the write transaction that would find so is skipped (a third of
+	// a due pipeline's cost). A run queued after the count wakes a pass.
+	if active > 0 {
+		if _, err := s.st.RunStartQueued(ctx, sp.ID); err != nil {
+			return nil, err
+		}
 	}
 	due := PlanDue(p, sp.LastScheduledAt, now, sp.MaxActiveRuns-active)
 	if len(due.Dates) > 0 {
@@ -259,26 +276,54 @@ func (s *Scheduler) schedule(ctx context.Context, sp *store.Pipeline, now time.T
 	return due.Next, nil
 }
 
+// cachedVersion is a decoded version and when a pass last asked for it.
+type cachedVersion struct {
+	p    *pipeline.Pipeline
+	used time.Time
+}
+
+// The version cache keeps every version a pass used in the last
+// versionIdle, however many pipelines there are. It used to be cleared
+// whole past 1,024 entries: with 2,000 pipelines it missed on every pass,
+// and reading and decoding a version per due pipeline (and per pipeline on
+// each files-trigger reconcile) took 80% of the scheduler's CPU and made
+// "@every 1m" runs seconds late (bench/RESULTS.md, 2026-12-04).
+const (
+	minVersionsCached = 1024
+	versionIdle       = 10 * time.Minute
+)
+
 func (s *Scheduler) version(ctx context.Context, id int64) (*pipeline.Pipeline, error) {
+	now := time.Now()
 	s.mu.Lock()
-	p := s.versions[id]
+	c := s.versions[id]
+	if c != nil {
+		c.used = now
+	}
 	s.mu.Unlock()
-	if p != nil {
-		return p, nil
+	if c != nil {
+		return c.p, nil
 	}
 	v, err := s.st.VersionGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	p, err = pipeline.Decode(v.Spec)
+	p, err := pipeline.Decode(v.Spec)
 	if err != nil {
 		return nil, sluice.Errorf(sluice.EINVALID, "version %d does not decode: %v", id, err)
 	}
 	s.mu.Lock()
-	if len(s.versions) > 1024 {
-		clear(s.versions)
+	if len(s.versions) >= s.versionsMax {
+		// Drop what no pass used lately (old versions, deleted
+		// pipelines), and leave room to grow to twice what is left.
+		for vid, c := range s.versions {
+			if now.Sub(c.used) > versionIdle {
+				delete(s.versions, vid)
+			}
+		}
+		s.versionsMax = max(minVersionsCached, 2*len(s.versions))
 	}
-	s.versions[id] = p
+	s.versions[id] = &cachedVersion{p: p, used: now}
 	s.mu.Unlock()
 	return p, nil
 }

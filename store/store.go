@@ -39,6 +39,10 @@ type Store interface {
 	// PipelineSetNextDue records when the scheduler should next look at the
 	// pipeline; nil means never (no schedule, or past its end).
 	PipelineSetNextDue(ctx context.Context, id string, next *time.Time) error
+	// PipelineNextDue returns the earliest time after now that an unpaused
+	// pipeline is next due, nil if none is: when the scheduler must look
+	// again, whichever pipelines its last pass saw.
+	PipelineNextDue(ctx context.Context, now time.Time) (*time.Time, error)
 
 	// PipelineDelete deletes a pipeline with all of its versions, runs,
 	// task instances, attempts, logs and outputs, in one transaction.

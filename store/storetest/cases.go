@@ -119,11 +119,20 @@ func testPipelinePauseAndDue(t *testing.T, open Opener) {
 	if due, _ := b.s.PipelineListDue(b.ctx, next); len(due) != 1 {
 		t.Fatalf("due at %v, not listed", next)
 	}
+	if at, err := b.s.PipelineNextDue(b.ctx, b.clock.Now()); err != nil || at == nil || !at.Equal(next) {
+		t.Fatalf("next due = %v, %v; want %v", at, err, next)
+	}
+	if at, err := b.s.PipelineNextDue(b.ctx, next); err != nil || at != nil {
+		t.Fatalf("next due after %v = %v, %v; want none", next, at, err)
+	}
 	if err := b.s.PipelineSetPaused(b.ctx, "p", true); err != nil {
 		t.Fatal(err)
 	}
 	if due, _ := b.s.PipelineListDue(b.ctx, next); len(due) != 0 {
 		t.Fatalf("paused pipeline listed as due")
+	}
+	if at, err := b.s.PipelineNextDue(b.ctx, b.clock.Now()); err != nil || at != nil {
+		t.Fatalf("paused pipeline next due at %v, %v", at, err)
 	}
 	b.clock.Advance(10 * time.Hour)
 	if err := b.s.PipelineSetPaused(b.ctx, "p", false); err != nil {
