@@ -209,7 +209,7 @@ func TestBenchSchedule(t *testing.T) {
 		d == nil || d.N != b.Runs-3 || d.P50Ms > d.P99Ms || d.P99Ms > d.MaxMs || b.Late > d.N || b.CPUShare <= 0 || b.PeakRSSMB <= 0 {
 		t.Fatalf("%s", r.stdout)
 	}
-	r = sluiceCmd(t, t.TempDir(), nil, "bench", "schedule", "--pipelines", "2", "--every", "1s", "--duration", "2s")
+	r = sluiceCmd(t, t.TempDir(), nil, "bench", "schedule", "--pipelines", "2", "--every", "1s", "--duration", "3s")
 	for _, want := range []string{"scenario      schedule (sqlite, 2 pipelines", "load ", "queued delay  p50/p99", "CPU share"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Fatalf("exit %d, no %q in\n%s%s", r.code, want, r.stdout, r.stderr)
