@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Peak memory of a real `sluice server` (SQLite) while it runs one run of
-# a 10,000-task fan-out pipeline. Prints the server's VmHWM when the run ends.
-#   bench/server-rss.sh [TASKS]
+# Memory of a real `sluice server` (SQLite).
+#   bench/server-rss.sh [TASKS]   peak RSS while it runs one run of a
+#                                 TASKS-task fan-out (default 10,000): the
+#                                 server's VmHWM when the run ends
+#   bench/server-rss.sh idle      RSS of an idle server (no pipelines),
+#                                 10 s after its first start (a new
+#                                 home) and 10 s after a restart
 set -euo pipefail
 tasks=${1:-10000}
 cd "$(dirname "$0")/.."
@@ -9,6 +13,23 @@ work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/sluice" ./cmd/sluice
+if [ "$tasks" = idle ]; then
+  for start in "first start" "restart"; do
+    mkdir -p "$work/empty"
+    "$work/sluice" server --home "$work/home" --pipelines "$work/empty" --listen 127.0.0.1:0 --log-level warn 2>"$work/log" &
+    pid=$!
+    sleep 10
+    kill -0 $pid 2>/dev/null || { cat "$work/log"; exit 1; }
+    rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+    anon=$(awk '/RssAnon/ {print $2}' /proc/$pid/status)
+    file=$(awk '/RssFile/ {print $2}' /proc/$pid/status)
+    printf 'idle server, %s: RSS %.1f MB (anonymous %.1f, file %.1f)\n' "$start" "$(echo "$rss / 1024" | bc -l)" "$(echo "$anon / 1024" | bc -l)" "$(echo "$file / 1024" | bc -l)"
+    kill $pid
+    wait $pid 2>/dev/null || true
+    pid=""
+  done
+  exit 0
+fi
 mkdir "$work/pipelines"
 # The scenario's pipeline, scheduled so the server runs it at once, with a
 # join that leaves a mark when everything is done.

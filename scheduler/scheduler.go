@@ -52,10 +52,13 @@ type Scheduler struct {
 	log    *slog.Logger
 	health *store.Health
 
-	mu        sync.Mutex
-	versions  map[int64]*pipeline.Pipeline
-	lastCheck time.Time // of waiting instances
-	lastPrune time.Time // of forgotten workers
+	mu       sync.Mutex
+	versions map[int64]*cachedVersion
+	// versionsMax is how many versions may be cached before the ones
+	// unused for versionIdle are dropped (see version).
+	versionsMax int
+	lastCheck   time.Time // of waiting instances
+	lastPrune   time.Time // of forgotten workers
 
 	vacuumOnce sync.Once // warns once that autovacuum is off
 
@@ -86,7 +89,7 @@ func New(cfg Config) *Scheduler {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomSuffix())
 	}
-	s := &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*pipeline.Pipeline{}}
+	s := &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*cachedVersion{}, versionsMax: minVersionsCached}
 	s.files.events.log = cfg.Logger
 	return s
 }
@@ -179,21 +182,78 @@ func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
 		return nil, errors.Join(append(errs, err)...)
 	}
 	var soonest *time.Time
-	for _, p := range due {
-		next, err := s.schedule(ctx, p, now)
-		if err != nil {
-			if sluice.ErrorCode(err) == sluice.EINTERNAL {
-				errs = append(errs, err)
-			} else {
-				s.log.Error("cannot schedule pipeline", "pipeline", p.ID, "err", err)
+	fail := func(id string, err error) {
+		if sluice.ErrorCode(err) == sluice.EINTERNAL {
+			errs = append(errs, err)
+		} else {
+			s.log.Error("cannot schedule pipeline", "pipeline", id, "err", err)
+		}
+	}
+	done := func(b *store.ScheduledRuns, runs []store.RunCreated) {
+		for _, r := range runs {
+			if r.Created {
+				s.log.Info("scheduled run created", "pipeline", b.PipelineID, "run", r.Run.ID, "logical_date", r.Run.LogicalDate.Format(time.RFC3339), "state", string(r.Run.State))
 			}
-			continue
 		}
 		// A next time in the past is a backlog waiting for room under
 		// max_active_runs: a finishing run wakes us, not the clock.
-		if next != nil && next.After(now) && (soonest == nil || next.Before(*soonest)) {
+		if next := b.NextDue; next != nil && next.After(now) && (soonest == nil || next.Before(*soonest)) {
 			soonest = next
 		}
+	}
+	// The runs of a pass are created in batches, a transaction each: one
+	// transaction per pipeline left 2,000 pipelines due in the same second
+	// with runs queued up to 2.2 s late, most of it in SQLite's commits
+	// (bench/RESULTS.md, 2026-12-04). Tasks bound a batch too, so that big
+	// pipelines do not hold the writer long.
+	var (
+		batch []*store.ScheduledRuns
+		tasks int
+	)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		created, err := s.st.RunCreateScheduled(ctx, batch)
+		if err == nil {
+			for i, b := range batch {
+				done(b, created[i])
+			}
+		} else {
+			// One pipeline's error fails the whole batch: create them one by
+			// one, so that the others get their runs and each error is told
+			// with its pipeline.
+			for _, b := range batch {
+				runs, err := s.createOne(ctx, b)
+				if err != nil {
+					fail(b.PipelineID, err)
+					continue
+				}
+				done(b, runs)
+			}
+		}
+		batch, tasks = nil, 0
+	}
+	for _, sp := range due {
+		b, n, err := s.plan(ctx, sp, now)
+		if err != nil {
+			fail(sp.ID, err)
+			continue
+		}
+		batch = append(batch, b)
+		tasks += n * len(b.Runs)
+		if len(batch) >= batchPipelines || tasks >= batchTasks {
+			flush()
+		}
+	}
+	flush()
+	// The pipelines not due in this pass have their next times too: a pass
+	// woken early (by a run finishing, a file changing) must not forget
+	// them and sleep the whole Interval past them.
+	if at, err := s.st.PipelineNextDue(ctx, now); err != nil {
+		errs = append(errs, err)
+	} else if at != nil && (soonest == nil || at.Before(*soonest)) {
+		soonest = at
 	}
 	return soonest, errors.Join(errs...)
 }
@@ -218,67 +278,115 @@ func (s *Scheduler) reap(ctx context.Context, now time.Time) error {
 	}
 }
 
-// schedule creates the due runs of one pipeline and sets when it is next due.
-func (s *Scheduler) schedule(ctx context.Context, sp *store.Pipeline, now time.Time) (*time.Time, error) {
+// A pass creates runs in transactions of at most batchPipelines
+// pipelines, or of batchTasks tasks once a batch has that many.
+const (
+	batchPipelines = 100
+	batchTasks     = 5000
+)
+
+// plan decides the due runs of one pipeline and when it is next due, and
+// returns them with the pipeline's number of tasks.
+func (s *Scheduler) plan(ctx context.Context, sp *store.Pipeline, now time.Time) (*store.ScheduledRuns, int, error) {
 	p, err := s.version(ctx, sp.VersionID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.st.RunStartQueued(ctx, sp.ID); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	active, err := s.st.RunCountActive(ctx, sp.ID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	// Active counts queued runs as well as running ones, and starting a
+	// queued run leaves it active: with none, there is nothing to start,
+	// and the write transaction that would find so is skipped (a third of
+	// a due pipeline's cost). A run queued after the count wakes a pass.
+	if active > 0 {
+		if _, err := s.st.RunStartQueued(ctx, sp.ID); err != nil {
+			return nil, 0, err
+		}
 	}
 	due := PlanDue(p, sp.LastScheduledAt, now, sp.MaxActiveRuns-active)
+	b := &store.ScheduledRuns{PipelineID: sp.ID, NextDue: due.Next}
 	if len(due.Dates) > 0 {
 		params, err := p.BindParams(nil)
 		if err != nil {
-			return nil, sluice.Errorf(sluice.EINVALID, "scheduled runs need a default for every required param: %v", err)
+			return nil, 0, sluice.Errorf(sluice.EINVALID, "scheduled runs need a default for every required param: %v", err)
 		}
 		raw, err := json.Marshal(params)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for _, d := range due.Dates {
-			run, created, err := s.st.RunCreate(ctx, &store.RunCreateParams{
+			b.Runs = append(b.Runs, &store.RunCreateParams{
 				PipelineID: sp.ID, VersionID: sp.VersionID, Key: RunKey(d), Kind: store.RunScheduled, LogicalDate: d, Params: raw,
 			})
-			if err != nil {
-				return nil, err
-			}
-			if created {
-				s.log.Info("scheduled run created", "pipeline", sp.ID, "run", run.ID, "logical_date", d.Format(time.RFC3339), "state", string(run.State))
-			}
 		}
 	}
-	if err := s.st.PipelineSetNextDue(ctx, sp.ID, due.Next); err != nil {
-		return nil, err
-	}
-	return due.Next, nil
+	return b, len(p.Tasks), nil
 }
 
+// createOne creates the runs of one pipeline and sets when it is next
+// due, a transaction each, as a pass did before it batched them.
+func (s *Scheduler) createOne(ctx context.Context, b *store.ScheduledRuns) ([]store.RunCreated, error) {
+	var out []store.RunCreated
+	for _, p := range b.Runs {
+		run, created, err := s.st.RunCreate(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, store.RunCreated{Run: run, Created: created})
+	}
+	return out, s.st.PipelineSetNextDue(ctx, b.PipelineID, b.NextDue)
+}
+
+// cachedVersion is a decoded version and when a pass last asked for it.
+type cachedVersion struct {
+	p    *pipeline.Pipeline
+	used time.Time
+}
+
+// The version cache keeps every version a pass used in the last
+// versionIdle, however many pipelines there are. It used to be cleared
+// whole past 1,024 entries: with 2,000 pipelines it missed on every pass,
+// and reading and decoding a version per due pipeline (and per pipeline on
+// each files-trigger reconcile) took 80% of the scheduler's CPU and made
+// "@every 1m" runs seconds late (bench/RESULTS.md, 2026-12-04).
+const (
+	minVersionsCached = 1024
+	versionIdle       = 10 * time.Minute
+)
+
 func (s *Scheduler) version(ctx context.Context, id int64) (*pipeline.Pipeline, error) {
+	now := time.Now()
 	s.mu.Lock()
-	p := s.versions[id]
+	c := s.versions[id]
+	if c != nil {
+		c.used = now
+	}
 	s.mu.Unlock()
-	if p != nil {
-		return p, nil
+	if c != nil {
+		return c.p, nil
 	}
 	v, err := s.st.VersionGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	p, err = pipeline.Decode(v.Spec)
+	p, err := pipeline.Decode(v.Spec)
 	if err != nil {
 		return nil, sluice.Errorf(sluice.EINVALID, "version %d does not decode: %v", id, err)
 	}
 	s.mu.Lock()
-	if len(s.versions) > 1024 {
-		clear(s.versions)
+	if len(s.versions) >= s.versionsMax {
+		// Drop what no pass used lately (old versions, deleted
+		// pipelines), and leave room to grow to twice what is left.
+		for vid, c := range s.versions {
+			if now.Sub(c.used) > versionIdle {
+				delete(s.versions, vid)
+			}
+		}
+		s.versionsMax = max(minVersionsCached, 2*len(s.versions))
 	}
-	s.versions[id] = p
+	s.versions[id] = &cachedVersion{p: p, used: now}
 	s.mu.Unlock()
 	return p, nil
 }

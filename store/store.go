@@ -39,6 +39,15 @@ type Store interface {
 	// PipelineSetNextDue records when the scheduler should next look at the
 	// pipeline; nil means never (no schedule, or past its end).
 	PipelineSetNextDue(ctx context.Context, id string, next *time.Time) error
+	// PipelineNextDue returns the earliest time after now that an unpaused
+	// pipeline is next due, nil if none is: when the scheduler must look
+	// again, whichever pipelines its last pass saw.
+	PipelineNextDue(ctx context.Context, now time.Time) (*time.Time, error)
+	// RunCreateScheduled creates the scheduled runs of several pipelines,
+	// each as RunCreate would, and records each pipeline's next due time,
+	// as PipelineSetNextDue would, in one transaction: all or nothing. It
+	// returns the runs of each, in the order given.
+	RunCreateScheduled(ctx context.Context, batch []*ScheduledRuns) ([][]RunCreated, error)
 
 	// PipelineDelete deletes a pipeline with all of its versions, runs,
 	// task instances, attempts, logs and outputs, in one transaction.
@@ -366,6 +375,21 @@ type Run struct {
 	// this run, if one did.
 	ParentRunID *int64
 	ParentTask  string
+}
+
+// ScheduledRuns are the runs a scheduler pass creates for one pipeline,
+// with when the pipeline is next due (nil: never).
+type ScheduledRuns struct {
+	PipelineID string
+	Runs       []*RunCreateParams
+	NextDue    *time.Time
+}
+
+// RunCreated is a run RunCreateScheduled returns, and whether it created
+// it (false: a run of that key was there already).
+type RunCreated struct {
+	Run     *Run
+	Created bool
 }
 
 // RunCreateParams are the arguments of Store.RunCreate.

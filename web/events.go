@@ -282,7 +282,7 @@ func (w *Web) logEvents(ctx context.Context, s *sseWriter, r *http.Request) erro
 				}
 				v.Now = w.clock.Now()
 				var buf bytes.Buffer
-				if err := w.tmpl.base.ExecuteTemplate(&buf, "log-lines", v.WithLines(parseLog(chunks))); err != nil {
+				if err := w.tmpl.base().ExecuteTemplate(&buf, "log-lines", v.WithLines(parseLog(chunks))); err != nil {
 					return err
 				}
 				if err := s.event("lines", strconv.Itoa(after), buf.String()); err != nil {

@@ -61,10 +61,10 @@ func (w *Web) formOK(rw http.ResponseWriter, r *http.Request, back, notice, form
 		return w.done(rw, r, back, notice)
 	}
 	var buf bytes.Buffer
-	if err := w.tmpl.base.ExecuteTemplate(&buf, "notice-ok", w.newView(r, "", "", notice)); err != nil {
+	if err := w.tmpl.base().ExecuteTemplate(&buf, "notice-ok", w.newView(r, "", "", notice)); err != nil {
 		return err
 	}
-	if err := w.tmpl.base.ExecuteTemplate(&buf, form, v); err != nil {
+	if err := w.tmpl.base().ExecuteTemplate(&buf, form, v); err != nil {
 		return err
 	}
 	rw.Header().Set("HX-Trigger", "sluice:refresh")

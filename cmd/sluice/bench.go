@@ -148,8 +148,9 @@ func benchCmd() *cobra.Command {
 	f.DurationVar(&so.RetentionEvery, "retention-every", 2*time.Second, "soak: how often retention runs")
 	f.IntVar(&so.ActiveRuns, "active-runs", 16, "soak: runs kept going at once")
 	f.DurationVar(&so.Sample, "sample", 5*time.Second, "soak: how often the database size is sampled")
-	cmd.AddCommand(benchListCmd())  // bench_list.go
-	cmd.AddCommand(benchParseCmd()) // bench_parse.go
+	cmd.AddCommand(benchListCmd())     // bench_list.go
+	cmd.AddCommand(benchParseCmd())    // bench_parse.go
+	cmd.AddCommand(benchScheduleCmd()) // bench_schedule.go
 	return cmd
 }
 

@@ -208,3 +208,41 @@ func TestBenchParse(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchSchedule runs the schedule scenario with a few pipelines on a
+// one-second schedule for a few seconds: a check of what it reports, not
+// a measurement.
+func TestBenchSchedule(t *testing.T) {
+	t.Parallel()
+	r := sluiceCmd(t, t.TempDir(), nil, "bench", "schedule", "--pipelines", "3", "--every", "1s", "--duration", "4s", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var b struct {
+		Pipelines   int          `json:"pipelines"`
+		Every       string       `json:"every"`
+		Seconds     float64      `json:"seconds"`
+		LoadSeconds float64      `json:"load_seconds"`
+		Runs        int          `json:"runs"`
+		Delay       *latencyJSON `json:"delay"`
+		Late        int          `json:"late"`
+		CPUShare    float64      `json:"cpu_share"`
+		PeakRSSMB   float64      `json:"peak_rss_mb"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	// Each pipeline's first run is not in the delays; on a busy machine
+	// the 4 s may see only a few more runs, but they see at least one.
+	d := b.Delay
+	if b.Pipelines != 3 || b.Every != "@every 1s" || b.Seconds < 4 || b.LoadSeconds <= 0 || b.Runs < 4 ||
+		d == nil || d.N != b.Runs-3 || d.P50Ms > d.P99Ms || d.P99Ms > d.MaxMs || b.Late > d.N || b.CPUShare <= 0 || b.PeakRSSMB <= 0 {
+		t.Fatalf("%s", r.stdout)
+	}
+	r = sluiceCmd(t, t.TempDir(), nil, "bench", "schedule", "--pipelines", "2", "--every", "1s", "--duration", "3s")
+	for _, want := range []string{"scenario      schedule (sqlite, 2 pipelines", "load ", "queued delay  p50/p99", "CPU share"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Fatalf("exit %d, no %q in\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+}

@@ -240,6 +240,18 @@ func (db *DB) PipelineSetPaused(ctx context.Context, id string, paused bool) err
 	}))
 }
 
+// PipelineNextDue implements store.Store.
+func (db *DB) PipelineNextDue(ctx context.Context, now time.Time) (*time.Time, error) {
+	var next sql.NullInt64
+	err := db.readRow(ctx, db.q(`SELECT min(next_due_at) FROM pipelines
+		WHERE next_due_at IS NOT NULL AND next_due_at > ? AND paused = ? AND missing = ? AND version_id IS NOT NULL`), us(now), false, false).Scan(&next)
+	if err != nil || !next.Valid {
+		return nil, dbErr(err)
+	}
+	t := fromUS(next.Int64)
+	return &t, nil
+}
+
 // PipelineSetNextDue implements store.Store.
 func (db *DB) PipelineSetNextDue(ctx context.Context, id string, next *time.Time) error {
 	return dbErr(db.inTx(ctx, "PipelineSetNextDue", func(t *txn) error {

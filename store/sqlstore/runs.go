@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/sluice-dev/sluice"
@@ -55,6 +56,48 @@ func (db *DB) RunCreate(ctx context.Context, p *store.RunCreateParams) (*store.R
 		return nil, false, dbErr(err)
 	}
 	return run, created, nil
+}
+
+// RunCreateScheduled implements store.Store. The pipelines are taken in
+// the order of their ids, so that two schedulers locking the same rows
+// (PostgreSQL) lock them in the same order.
+func (db *DB) RunCreateScheduled(ctx context.Context, batch []*store.ScheduledRuns) ([][]store.RunCreated, error) {
+	params := make([][][]byte, len(batch))
+	for i, b := range batch {
+		for _, p := range b.Runs {
+			raw, err := checkRunCreate(p)
+			if err != nil {
+				return nil, err
+			}
+			params[i] = append(params[i], raw)
+		}
+	}
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batch[a].PipelineID, batch[b].PipelineID) })
+	out := make([][]store.RunCreated, len(batch))
+	err := db.inTx(ctx, "RunCreateScheduled", func(t *txn) error {
+		for _, i := range order {
+			out[i] = nil // a retried transaction starts again
+			for j, p := range batch[i].Runs {
+				run, created, err := createRun(t, p, params[i][j])
+				if err != nil {
+					return err
+				}
+				out[i] = append(out[i], store.RunCreated{Run: run, Created: created})
+			}
+			if _, err := t.exec(`UPDATE pipelines SET next_due_at = ? WHERE id = ?`, usPtr(batch[i].NextDue), batch[i].PipelineID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return out, nil
 }
 
 // checkRunCreate checks the arguments of a run's creation and returns its

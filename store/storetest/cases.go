@@ -119,11 +119,20 @@ func testPipelinePauseAndDue(t *testing.T, open Opener) {
 	if due, _ := b.s.PipelineListDue(b.ctx, next); len(due) != 1 {
 		t.Fatalf("due at %v, not listed", next)
 	}
+	if at, err := b.s.PipelineNextDue(b.ctx, b.clock.Now()); err != nil || at == nil || !at.Equal(next) {
+		t.Fatalf("next due = %v, %v; want %v", at, err, next)
+	}
+	if at, err := b.s.PipelineNextDue(b.ctx, next); err != nil || at != nil {
+		t.Fatalf("next due after %v = %v, %v; want none", next, at, err)
+	}
 	if err := b.s.PipelineSetPaused(b.ctx, "p", true); err != nil {
 		t.Fatal(err)
 	}
 	if due, _ := b.s.PipelineListDue(b.ctx, next); len(due) != 0 {
 		t.Fatalf("paused pipeline listed as due")
+	}
+	if at, err := b.s.PipelineNextDue(b.ctx, b.clock.Now()); err != nil || at != nil {
+		t.Fatalf("paused pipeline next due at %v, %v", at, err)
 	}
 	b.clock.Advance(10 * time.Hour)
 	if err := b.s.PipelineSetPaused(b.ctx, "p", false); err != nil {
@@ -803,5 +812,53 @@ func testFanoutJoin(t *testing.T, open Opener) {
 	b.mustComplete(b.claimOne("join"), sluice.AttemptSuccess)
 	if s := b.runState(r.ID); s != sluice.RunSuccess {
 		t.Fatalf("run = %s", s)
+	}
+}
+
+// testRunCreateScheduled checks the scheduler's batch: runs of several
+// pipelines and their next due times in one transaction, idempotent by
+// key, all or nothing.
+func testRunCreateScheduled(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "a"})
+	b.save("q", 5, task{id: "a"}, task{id: "b", up: []string{"a"}})
+	d1 := time.Date(2026, 2, 1, 3, 0, 0, 0, time.UTC)
+	d2, next := d1.Add(time.Hour), d1.Add(2*time.Hour)
+	run := func(id string, d time.Time) *store.RunCreateParams {
+		return &store.RunCreateParams{PipelineID: id, Key: "scheduled__" + d.Format(time.RFC3339), Kind: store.RunScheduled, LogicalDate: d}
+	}
+	batch := []*store.ScheduledRuns{
+		{PipelineID: "q", Runs: []*store.RunCreateParams{run("q", d1), run("q", d2)}, NextDue: &next},
+		{PipelineID: "p", Runs: []*store.RunCreateParams{run("p", d1)}, NextDue: &next},
+	}
+	out, err := b.s.RunCreateScheduled(b.ctx, batch)
+	if err != nil || len(out) != 2 || len(out[0]) != 2 || len(out[1]) != 1 || !out[0][0].Created || !out[0][1].Created || !out[1][0].Created ||
+		out[0][0].Run.PipelineID != "q" || !out[0][1].Run.LogicalDate.Equal(d2) || out[1][0].Run.PipelineID != "p" {
+		t.Fatalf("batch = %+v, %v", out, err)
+	}
+	if ins, err := b.s.InstanceList(b.ctx, out[0][0].Run.ID); err != nil || len(ins) != 2 {
+		t.Fatalf("instances of q's run = %v, %v; want 2", ins, err)
+	}
+	for _, id := range []string{"p", "q"} {
+		if p, _ := b.s.PipelineGet(b.ctx, id); p.NextDueAt == nil || !p.NextDueAt.Equal(next) {
+			t.Fatalf("%s next due = %v, want %v", id, p.NextDueAt, next)
+		}
+	}
+	// Again: the same runs, created by nobody.
+	again, err := b.s.RunCreateScheduled(b.ctx, batch)
+	if err != nil || again[0][0].Created || again[1][0].Created || again[1][0].Run.ID != out[1][0].Run.ID {
+		t.Fatalf("second batch = %+v, %v", again, err)
+	}
+	// A pipeline that does not exist fails the batch, and p gets nothing.
+	d3, later := next, next.Add(time.Hour)
+	_, err = b.s.RunCreateScheduled(b.ctx, []*store.ScheduledRuns{
+		{PipelineID: "p", Runs: []*store.RunCreateParams{run("p", d3)}, NextDue: &later},
+		{PipelineID: "nope", Runs: []*store.RunCreateParams{run("nope", d3)}, NextDue: &later},
+	})
+	if err == nil {
+		t.Fatal("a batch with an unknown pipeline succeeded")
+	}
+	if p, _ := b.s.PipelineGet(b.ctx, "p"); p.NextDueAt == nil || !p.NextDueAt.Equal(next) || !p.LastScheduledAt.Equal(d1) {
+		t.Fatalf("after a failed batch p = next due %v, last scheduled %v; want unchanged", p.NextDueAt, p.LastScheduledAt)
 	}
 }

@@ -199,6 +199,7 @@ func Run(t *testing.T, open Opener) {
 		"PipelineParseError":       testPipelineParseError,
 		"PipelinePauseAndDue":      testPipelinePauseAndDue,
 		"RunCreateIdempotent":      testRunCreateIdempotent,
+		"RunCreateScheduled":       testRunCreateScheduled,
 		"RunCreateUnknown":         testRunCreateUnknown,
 		"RunPinnedToVersion":       testRunPinnedToVersion,
 		"MaxActiveRuns":            testMaxActiveRuns,
