@@ -62,7 +62,7 @@ func TestRunContainerAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(w.tmpDir)
+	w.tmpDir = t.TempDir() // Run makes it; this test runs one attempt by hand
 	w.connectEngine(ctx)
 	if w.engine == nil {
 		t.Fatal("the worker did not reach the engine")
