@@ -48,3 +48,32 @@ func TestPipelineSearchUsesIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestHotPathKeepsItsIndexes checks with EXPLAIN QUERY PLAN that the
+// claim's choice of instances stays on task_instances_claimable (an index
+// on every instance's state once drew the planner away from it and
+// doubled a task hop), and that Browse's "what failed" reads the partial
+// index task_instances_failed instead of scanning task instances.
+func TestHotPathKeepsItsIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	claim, err := s.ExplainClaimPick(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(claim, "task_instances_claimable") {
+		t.Errorf("the claim does not use task_instances_claimable:\n%s", claim)
+	}
+	failed, err := s.ExplainInstanceBrowse(ctx, &store.InstanceBrowseParams{States: []sluice.InstanceState{sluice.InstanceFailed}, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(failed, "task_instances_failed") {
+		t.Errorf("browsing failed task instances does not use task_instances_failed:\n%s", failed)
+	}
+}

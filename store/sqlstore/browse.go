@@ -298,8 +298,11 @@ func browseFilters(where []string, args []any, pipelineCol, dateCol string, tags
 	return where, args
 }
 
-// InstanceBrowse implements store.Browse.
-func (db *DB) InstanceBrowse(ctx context.Context, p *store.InstanceBrowseParams) ([]*store.BrowsedInstance, error) {
+// failedTerm is the WHERE of the partial index task_instances_failed.
+const failedTerm = `ti.state IN ('failed', 'upstream_failed')`
+
+// instanceBrowseQuery is the query of InstanceBrowse.
+func instanceBrowseQuery(p *store.InstanceBrowseParams) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -310,8 +313,16 @@ func (db *DB) InstanceBrowse(ctx context.Context, p *store.InstanceBrowseParams)
 	}
 	if len(p.States) > 0 {
 		where = append(where, "ti.state IN ("+placeholders(len(p.States))+")")
+		failedOnly := true
 		for _, s := range p.States {
 			args = append(args, string(s))
+			failedOnly = failedOnly && (s == sluice.InstanceFailed || s == sluice.InstanceUpstreamFailed)
+		}
+		if failedOnly {
+			// The term of the partial index task_instances_failed, word
+			// for word, so the planner may use it ("what failed" is the
+			// browse that must stay fast).
+			where = append(where, failedTerm)
 		}
 	}
 	if p.BeforeID > 0 {
@@ -331,6 +342,31 @@ func (db *DB) InstanceBrowse(ctx context.Context, p *store.InstanceBrowseParams)
 	}
 	q += " ORDER BY ti.id DESC LIMIT ?"
 	args = append(args, limit)
+	return q, args
+}
+
+// ExplainInstanceBrowse returns the query plan of InstanceBrowse, for the
+// test that keeps "what failed" on its index.
+func (db *DB) ExplainInstanceBrowse(ctx context.Context, p *store.InstanceBrowseParams) (string, error) {
+	q, args := instanceBrowseQuery(p)
+	return db.explain(ctx, q, args)
+}
+
+// ExplainClaimPick returns the query plan of the claim's choice of
+// instances (claimLimited's, for a worker without labels), for the test
+// that keeps it on task_instances_claimable.
+func (db *DB) ExplainClaimPick(ctx context.Context) (string, error) {
+	labels, labelArgs := labelFilter(nil)
+	args := append([]any{int64(0)}, labelArgs...)
+	args = append(args, 48)
+	return db.explain(ctx, `SELECT id, run_id, pool, pool_slots, limited, parent_id, max_parallel, pipeline_id
+		FROM task_instances WHERE `+claimable+` AND ready_at <= ? AND `+labels+`
+		ORDER BY priority DESC, ready_at, id LIMIT ?`, args)
+}
+
+// InstanceBrowse implements store.Browse.
+func (db *DB) InstanceBrowse(ctx context.Context, p *store.InstanceBrowseParams) ([]*store.BrowsedInstance, error) {
+	q, args := instanceBrowseQuery(p)
 	rows, err := db.read(ctx, db.q(q), args...)
 	if err != nil {
 		return nil, dbErr(err)
