@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
@@ -23,7 +21,6 @@ import (
 	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
-	"github.com/sluice-dev/sluice/worker"
 )
 
 // Scenarios lists the scenarios with what they measure.
@@ -222,42 +219,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	wctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stop(); wg.Wait() }()
-	if o.WorkerProcs > 0 {
-		if dbURL == "" {
-			return nil, errors.New("--workers-procs needs --db postgres://…: worker processes cannot share a SQLite store")
-		}
-		stopProcs, err := startWorkerProcs(wctx, o, dbURL)
-		if err != nil {
-			return nil, err
-		}
-		defer stopProcs()
-	} else {
-		for i := 0; i < o.Workers; i++ {
-			w, err := worker.New(worker.Config{Store: st, Concurrency: o.Concurrency, Logger: quiet, ID: "bench-" + strconv.Itoa(i),
-				ContainerHost: o.ContainerHost})
-			if err != nil {
-				return nil, err
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); _ = w.Run(wctx) }()
-		}
-	}
-
 	// A worker checks this machine against every pipeline before it
 	// claims (decoding a 10,000-task version and looking at each task):
-	// start the clock once every worker is past that, as in a deployment
-	// whose workers were up before the run.
-	want := o.Workers
-	if o.WorkerProcs > 0 {
-		want = o.WorkerProcs
-	}
-	if err := waitWorkers(ctx, st, want); err != nil {
+	// startWorkers returns once every worker is past that, so the clock
+	// starts as in a deployment whose workers were up before the run.
+	stop, err := startWorkers(ctx, st, o, dbURL)
+	if err != nil {
 		return nil, err
 	}
+	defer stop()
 	run, _, err := st.RunCreate(ctx, &store.RunCreateParams{PipelineID: p.ID, VersionID: saved.VersionID, Key: "bench", Kind: store.RunManual, LogicalDate: time.Now()})
 	if err != nil {
 		return nil, err

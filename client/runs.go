@@ -28,20 +28,7 @@ type RunFilter struct {
 
 // ListRuns returns one page of runs, newest first.
 func (c *Client) ListRuns(ctx context.Context, f RunFilter) (*api.RunList, error) {
-	q := url.Values{}
-	if f.Pipeline != "" {
-		q.Set("pipeline", f.Pipeline)
-	}
-	for _, s := range f.States {
-		q.Add("state", s)
-	}
-	if f.Before > 0 {
-		q.Set("before", strconv.FormatInt(f.Before, 10))
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
-	browseValues(q, f.Tags, f.Since, f.Until)
+	q := listQuery(f.Pipeline, f.States, f.Before, f.Limit, f.Tags, f.Since, f.Until)
 	return call[api.RunList](ctx, c, http.MethodGet, "/api/v1/runs", q, nil)
 }
 

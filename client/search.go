@@ -46,8 +46,22 @@ func (c *Client) SearchPipelines(ctx context.Context, f PipelineFilter) ([]api.P
 	return out, nil
 }
 
-// browseValues adds the filters that lists across pipelines share.
-func browseValues(q url.Values, tags []string, since, until string) {
+// listQuery is the query of the lists across pipelines (runs, task
+// instances): their filters and their page.
+func listQuery(pipeline string, states []string, before int64, limit int, tags []string, since, until string) url.Values {
+	q := url.Values{}
+	if pipeline != "" {
+		q.Set("pipeline", pipeline)
+	}
+	for _, s := range states {
+		q.Add("state", s)
+	}
+	if before > 0 {
+		q.Set("before", strconv.FormatInt(before, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
 	for _, t := range tags {
 		q.Add("tag", t)
 	}
@@ -57,6 +71,7 @@ func browseValues(q url.Values, tags []string, since, until string) {
 	if until != "" {
 		q.Set("until", until)
 	}
+	return q
 }
 
 // TaskInstanceFilter selects task instances across runs and pipelines.
@@ -74,19 +89,6 @@ type TaskInstanceFilter struct {
 
 // ListTaskInstances returns one page of task instances, newest first.
 func (c *Client) ListTaskInstances(ctx context.Context, f TaskInstanceFilter) (*api.TaskInstanceList, error) {
-	q := url.Values{}
-	if f.Pipeline != "" {
-		q.Set("pipeline", f.Pipeline)
-	}
-	for _, s := range f.States {
-		q.Add("state", s)
-	}
-	if f.Before > 0 {
-		q.Set("before", strconv.FormatInt(f.Before, 10))
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
-	browseValues(q, f.Tags, f.Since, f.Until)
+	q := listQuery(f.Pipeline, f.States, f.Before, f.Limit, f.Tags, f.Since, f.Until)
 	return call[api.TaskInstanceList](ctx, c, http.MethodGet, "/api/v1/task-instances", q, nil)
 }

@@ -65,17 +65,11 @@ func benchCmd() *cobra.Command {
 				fmt.Fprint(cmd.OutOrStdout(), src)
 				return nil
 			}
-			if profile != "" {
-				f, err := os.Create(profile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(profile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			run := bench.Run
 			switch o.Scenario {
 			case "asset-hop":
@@ -180,3 +174,20 @@ func runSoak(cmd *cobra.Command, o bench.SoakOptions, asJSON bool) error {
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// startCPUProfile writes a CPU profile to path (nothing when path is
+// empty) until the function it returns is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -74,17 +73,11 @@ GET /api/v1/pipelines (with a token), unfiltered and filtered, over
 		Example: "  sluice bench list\n  sluice bench list --pipelines 1000 --runs 25 --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			res, err := runListBench(cmd.Context(), pipelines, runs, requests)
 			if err != nil {
 				return err

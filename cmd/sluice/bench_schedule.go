@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -84,17 +83,11 @@ after the load. The targets at 2,000 pipelines: every run queued within
 			if pipelines < 1 {
 				return exitWith(2, fmt.Errorf("--pipelines %d: want 1 or more", pipelines))
 			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			res, err := runScheduleBench(cmd.Context(), pipelines, every, duration)
 			if err != nil {
 				return err
