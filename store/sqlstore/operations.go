@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/store"
@@ -302,37 +303,18 @@ func recount(t *txn, versionID int64, ids []int64) error {
 // descendants returns the ids of the instances of a run downstream of a
 // task, at any depth.
 func descendants(t *txn, runID, versionID int64, taskID string) ([]int64, error) {
-	rows, err := t.query(`SELECT upstream, downstream FROM version_edges WHERE version_id = ?`, versionID)
+	down, err := versionEdges(t, versionID)
 	if err != nil {
 		return nil, err
 	}
-	down := map[string][]string{}
-	for rows.Next() {
-		var u, d string
-		if err := rows.Scan(&u, &d); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		down[u] = append(down[u], d)
+	set := map[string]bool{taskID: true}
+	walk(set, down)
+	delete(set, taskID)
+	tasks := make([]string, 0, len(set))
+	for id := range set {
+		tasks = append(tasks, id)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	queue := []string{taskID}
-	var tasks []string
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
-		for _, d := range down[cur] {
-			if !seen[d] {
-				seen[d] = true
-				tasks = append(tasks, d)
-				queue = append(queue, d)
-			}
-		}
-	}
+	slices.Sort(tasks)
 	var ids []int64
 	for _, part := range chunks(tasks, maxBatch) {
 		args := append([]any{runID}, stringArgs(part)...)
