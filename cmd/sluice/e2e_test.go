@@ -203,7 +203,9 @@ func TestRunWhenSkipRanNothing(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = sluiceCmd(t, dir, nil, "run", f, "-p", "go=true")
-	if r.code != 0 || !strings.Contains(r.stdout, "maybe  running           attempt 1") || !strings.Contains(r.stdout, "| ran") {
+	// The running line is not asserted: a task this short may finish
+	// between two looks of the progress printer.
+	if r.code != 0 || !strings.Contains(r.stdout, "| ran") || !regexp.MustCompile(`(?m)^maybe\s+success\s+1\s`).MatchString(r.stdout) {
 		t.Fatalf("when true: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
