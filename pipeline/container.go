@@ -57,6 +57,9 @@ type Container struct {
 	// Network is the engine's network mode: empty for its default, "none",
 	// "host", or a network's name.
 	Network string `json:"network,omitempty"`
+	// Kubernetes, when set, runs the container as a Pod on a Kubernetes
+	// cluster instead of on the worker's engine (kubernetes.go).
+	Kubernetes *Kubernetes `json:"kubernetes,omitempty"`
 }
 
 var memoryNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
