@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/docker"
+	"github.com/sluice-dev/sluice/kube"
 	"github.com/sluice-dev/sluice/pipeline"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	// Engine is the container engine of container tasks; nil skips their
 	// checks (engine reachable, image present).
 	Engine *docker.Engine
+	// Kube is the Kubernetes cluster of Kubernetes pod tasks; nil notes
+	// that none is configured.
+	Kube *kube.Client
 	// Pull pulls the images of container tasks that the engine lacks, to
 	// check they can be pulled; without it a missing image is only noted
 	// (unless its task says pull: never).
@@ -57,10 +61,29 @@ func Pipeline(ctx context.Context, p *pipeline.Pipeline, file string, o Options)
 	}
 	var out []Check
 	var engine *engineCheck
+	var cluster *kubeCheck
 	for _, id := range p.TopoOrder() {
 		t := p.Tasks[id]
 		add := func(what string, ok bool, detail string) {
 			out = append(out, Check{Pipeline: p.ID, Task: id, What: what, OK: ok, Detail: detail})
+		}
+		if t.Kind == pipeline.KindContainer && t.Container.Kubernetes != nil {
+			if o.Kube == nil {
+				add("cluster", false, "no Kubernetes cluster configured: set --kubeconfig or $KUBECONFIG (in a Pod, its service account is used)")
+			} else {
+				if cluster == nil {
+					cluster = &kubeCheck{c: o.Kube}
+				}
+				cluster.check(ctx, t, add)
+			}
+			if o.CheckLabels {
+				have := o.Labels
+				if cluster != nil && cluster.pingErr == nil {
+					have = append(append([]string(nil), have...), pipeline.KubernetesLabel)
+				}
+				checkLabels(t, have, add)
+			}
+			continue
 		}
 		if t.Kind == pipeline.KindContainer {
 			if o.Engine != nil {
@@ -122,18 +145,24 @@ func checkLabels(t *pipeline.Task, have []string, add func(what string, ok bool,
 		add("labels", true, strings.Join(t.Requires, ", "))
 		return
 	}
-	// The label container is the engine's to give, not --labels'.
+	// The labels container and kubernetes are the engine's and the
+	// cluster's to give, not --labels'.
 	var flags []string
 	for _, l := range t.Requires {
-		if l != pipeline.ContainerLabel {
+		if l != pipeline.ContainerLabel && l != pipeline.KubernetesLabel {
 			flags = append(flags, l)
 		}
 	}
 	hint := "start it with --labels " + strings.Join(flags, ",")
-	if len(flags) == 0 {
+	switch {
+	case len(flags) == 0 && contains(missing, pipeline.KubernetesLabel):
+		hint = "a worker gets it by reaching a Kubernetes cluster (--kubeconfig)"
+	case len(flags) == 0:
 		hint = "a worker gets it by reaching a container engine at --container-host"
-	} else if contains(missing, pipeline.ContainerLabel) {
+	case contains(missing, pipeline.ContainerLabel):
 		hint += ", and a container engine at --container-host"
+	case contains(missing, pipeline.KubernetesLabel):
+		hint += ", and a Kubernetes cluster (--kubeconfig)"
 	}
 	add("labels", false, fmt.Sprintf("needs label(s) %s, which this worker lacks: %s", strings.Join(missing, ", "), hint))
 }

@@ -32,6 +32,12 @@ func ReadOutputs(path string, max int) (map[string]string, error) {
 		}
 		return nil, fmt.Errorf("read $SLUICE_OUTPUT: %w", err)
 	}
+	return ParseOutputs(data, max)
+}
+
+// ParseOutputs parses outputs in the format ReadOutputs reads, from data
+// that came some other way (a Kubernetes pod's termination message).
+func ParseOutputs(data []byte, max int) (map[string]string, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}

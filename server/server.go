@@ -91,6 +91,9 @@ type Config struct {
 	// ContainerHost is the container engine's address; see
 	// worker.Config.ContainerHost.
 	ContainerHost string
+	// Kubeconfig and KubeNamespace say which Kubernetes cluster runs
+	// Kubernetes pod tasks; see worker.Config.
+	Kubeconfig, KubeNamespace string
 	// Sync is the SQLite durability.
 	Sync   string
 	Holder string
@@ -265,7 +268,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		w, err := worker.New(worker.Config{
 			Store: st, Metrics: m, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
 			DrainTimeout: cfg.DrainTimeout, KillGrace: cfg.KillGrace, Logger: log, Labels: cfg.Labels, Secrets: box,
-			ContainerHost: cfg.ContainerHost,
+			ContainerHost: cfg.ContainerHost, Kubeconfig: cfg.Kubeconfig, KubeNamespace: cfg.KubeNamespace,
 		})
 		if err != nil {
 			return err

@@ -128,6 +128,11 @@ type Store interface {
 	// task's attempt, fenced by its lease: it fails with
 	// sluice.ErrLeaseLost when the lease is not held.
 	AttemptSetContainer(ctx context.Context, lease Lease, image, containerID string) error
+	// AttemptSetBlocked sets the blocked reason of a running attempt's
+	// instance (a Kubernetes Pod the cluster cannot schedule yet; "" once
+	// it can), fenced by its lease: it fails with sluice.ErrLeaseLost when
+	// the lease is not held.
+	AttemptSetBlocked(ctx context.Context, lease Lease, reason string) error
 	// AttemptHandBack gives leases back without counting a failure: each
 	// attempt ends handed_back and its instance is queued again at once.
 	AttemptHandBack(ctx context.Context, leases []Lease) error

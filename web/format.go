@@ -21,18 +21,25 @@ var funcs = template.FuncMap{
 	"seg":        url.PathEscape,
 	"stateLabel": stateLabel,
 	"shortHash":  shortHash,
-	"asset":      assetURL,
-	"add":        func(a, b int) int { return a + b },
-	"addf":       func(a, b float64) float64 { return a + b },
-	"stc":        stateClass,
-	"dict":       dict,
-	"states":     func() []string { return legendStates },
-	"runStates":  func() []string { return runLegendStates },
-	"upper":      strings.ToUpper,
-	"blocked":    isBlocked,
-	"perrLines":  perrLines,
-	"base":       filepath.Base,
-	"inList":     func(s string, list []string) bool { return slices.Contains(list, s) },
+	"containerRef": func(id string) string {
+		// A Pod is "pod/NAMESPACE/NAME", shown whole; a container id is cut.
+		if strings.HasPrefix(id, "pod/") {
+			return id
+		}
+		return shortHash(id)
+	},
+	"asset":     assetURL,
+	"add":       func(a, b int) int { return a + b },
+	"addf":      func(a, b float64) float64 { return a + b },
+	"stc":       stateClass,
+	"dict":      dict,
+	"states":    func() []string { return legendStates },
+	"runStates": func() []string { return runLegendStates },
+	"upper":     strings.ToUpper,
+	"blocked":   isBlocked,
+	"perrLines": perrLines,
+	"base":      filepath.Base,
+	"inList":    func(s string, list []string) bool { return slices.Contains(list, s) },
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return one

@@ -158,6 +158,9 @@ func (w *Worker) runAttempt(a *attempt) *executor.Result {
 	case pipeline.KindPipeline:
 		return w.subPipeline(a, x, task)
 	case pipeline.KindContainer:
+		if task.Container.Kubernetes != nil {
+			return w.runPod(a, x, v, task, secrets)
+		}
 		return w.runContainer(a, x, v, task, secrets)
 	}
 	dir, cleanup, err := w.workdir(v, task, c)

@@ -89,10 +89,7 @@ func (w *Worker) sweepContainers(ctx context.Context, every time.Duration) {
 
 // sweep removes the labelled containers of this installation's attempts
 // that are no longer running under a live lease, sparing this worker's
-// own. A container is this installation's when the store has an attempt
-// of its id with its lease token (random, 63 bits): containers of another
-// sluice on the same engine, or of a run retention has pruned, are left
-// alone. When the database cannot be read it removes nothing.
+// own (see over).
 func (w *Worker) sweep(ctx context.Context) {
 	list, err := w.engine.Containers(ctx, labelAttempt)
 	if err != nil {
@@ -101,18 +98,53 @@ func (w *Worker) sweep(ctx context.Context) {
 		}
 		return
 	}
+	items := make([]leftover, 0, len(list))
+	for i, ctr := range list {
+		items = append(items, leftover{i: i, attempt: ctr.Labels[labelAttempt], run: ctr.Labels[labelRun], lease: ctr.Labels[labelLease]})
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, 16)
+	for _, it := range w.over(ctx, items) {
+		ctr := list[it.i]
+		w.log.Info("removing a container whose attempt is over (its worker stopped without removing it)",
+			"container", ctr.Name, "attempt", it.attempt, "run", it.run, "task", ctr.Labels[labelTask], "worker_was", ctr.Labels[labelWorker])
+		// Each may take the kill grace to stop: remove them side by side.
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(ctr docker.Container) {
+			defer func() { <-sem; wg.Done() }()
+			if err := w.engine.Remove(ctx, ctr.ID, w.cfg.KillGrace); err != nil && ctx.Err() == nil {
+				w.log.Warn("cannot remove a container left behind", "container", ctr.Name, "err", err)
+			}
+		}(ctr)
+	}
+}
+
+// leftover is something sluice made for an attempt outside the database
+// (a container, a Pod, a Secret), by the labels it carries.
+type leftover struct {
+	i                   int // its index in the caller's list
+	attempt, run, lease string
+}
+
+// over returns the leftovers of this installation's attempts that are no
+// longer running under a live lease, sparing this worker's own. One is
+// this installation's when the store has an attempt of its id with its
+// lease token (random, 63 bits): those of another sluice on the same
+// engine or cluster, or of a run retention has pruned, are left alone.
+// When the database cannot be read it returns nothing.
+func (w *Worker) over(ctx context.Context, items []leftover) []leftover {
 	type state struct {
 		token int64
 		live  bool
 	}
+	var out []leftover
 	attempts := map[int64]map[int64]state{} // by run, then attempt id
-	for _, ctr := range list {
-		id, err1 := strconv.ParseInt(ctr.Labels[labelAttempt], 10, 64)
-		run, err2 := strconv.ParseInt(ctr.Labels[labelRun], 10, 64)
-		token, err3 := strconv.ParseInt(ctr.Labels[labelLease], 10, 64)
+	for _, it := range items {
+		id, err1 := strconv.ParseInt(it.attempt, 10, 64)
+		run, err2 := strconv.ParseInt(it.run, 10, 64)
+		token, err3 := strconv.ParseInt(it.lease, 10, 64)
 		if err1 != nil || err2 != nil || err3 != nil {
 			continue // not one of ours to judge
 		}
@@ -125,7 +157,7 @@ func (w *Worker) sweep(ctx context.Context) {
 		if attempts[run] == nil {
 			list, err := w.st.AttemptListByRun(ctx, run)
 			if err != nil && sluice.ErrorCode(err) != sluice.ENOTFOUND {
-				return // decide when the database answers
+				return nil // decide when the database answers
 			}
 			now := w.clock.Now()
 			attempts[run] = map[int64]state{}
@@ -137,18 +169,9 @@ func (w *Worker) sweep(ctx context.Context) {
 		if !ok || at.token != token || at.live {
 			continue // another installation's, or another live worker's
 		}
-		w.log.Info("removing a container whose attempt is over (its worker stopped without removing it)",
-			"container", ctr.Name, "attempt", id, "run", run, "task", ctr.Labels[labelTask], "worker_was", ctr.Labels[labelWorker])
-		// Each may take the kill grace to stop: remove them side by side.
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(ctr docker.Container) {
-			defer func() { <-sem; wg.Done() }()
-			if err := w.engine.Remove(ctx, ctr.ID, w.cfg.KillGrace); err != nil && ctx.Err() == nil {
-				w.log.Warn("cannot remove a container left behind", "container", ctr.Name, "err", err)
-			}
-		}(ctr)
+		out = append(out, it)
 	}
+	return out
 }
 
 // runContainer runs one attempt of a container task.

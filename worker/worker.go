@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/docker"
+	"github.com/sluice-dev/sluice/kube"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
@@ -54,6 +55,15 @@ type Config struct {
 	// worker that reaches its engine at start advertises the label
 	// "container" and removes the containers killed workers left behind.
 	ContainerHost string
+	// Kubeconfig is the kubeconfig file of the Kubernetes cluster that
+	// runs Kubernetes pod tasks. Empty tries the in-cluster service
+	// account, $KUBECONFIG and ~/.kube/config; "none" means no cluster. A
+	// worker that reaches its cluster at start advertises the label
+	// "kubernetes" and deletes the Pods killed workers left behind.
+	Kubeconfig string
+	// KubeNamespace is where Pods run when a task names no namespace;
+	// empty means the kubeconfig's, else "default".
+	KubeNamespace string
 	// Secrets opens secret values for tasks that declare them; nil when
 	// this worker has no key.
 	Secrets *secret.Box
@@ -76,10 +86,12 @@ type Worker struct {
 
 	problems []string // what the environment check found at start
 	draining bool
-	// labels are Config.Labels, and "container" when engine is set; both
+	// labels are Config.Labels, "container" when engine is set and
+	// "kubernetes" when kube is; all
 	// are set before Run starts anything.
 	labels []string
 	engine *docker.Engine
+	kube   *kube.Client
 
 	mu      sync.Mutex
 	running map[int64]*attempt // by attempt id
@@ -167,6 +179,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.engine != nil {
 		defer w.engine.Close()
 	}
+	w.connectKube(ctx)
+	if w.kube != nil {
+		defer w.kube.Close()
+	}
 	completerDone := make(chan struct{})
 	go func() { w.completer.run(w.killCtx); close(completerDone) }()
 	hbCtx, stopHB := context.WithCancel(context.Background())
@@ -186,11 +202,14 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	sweepDone := make(chan struct{})
 	go func() { w.sweepContainers(cbCtx, w.cfg.Lease/3); close(sweepDone) }()
+	podSweepDone := make(chan struct{})
+	go func() { w.sweepPods(cbCtx, w.cfg.Lease/3); close(podSweepDone) }()
 
 	w.claimLoop(ctx)
 	stopCB()
 	<-cbDone
 	<-sweepDone
+	<-podSweepDone
 
 	w.drain()
 	stopHB()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"text/tabwriter"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/docker"
 	"github.com/sluice-dev/sluice/doctor"
+	"github.com/sluice-dev/sluice/kube"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/store"
@@ -17,12 +19,13 @@ import (
 
 func doctorCmd() *cobra.Command {
 	var (
-		labels    []string
-		pipelines string
-		db        string
-		all       bool
-		engine    string
-		pull      bool
+		labels                    []string
+		pipelines                 string
+		db                        string
+		all                       bool
+		engine                    string
+		kubeconfig, kubeNamespace string
+		pull                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "doctor [FILE|DIR|PIPELINE...]",
@@ -87,13 +90,24 @@ and log what they find.`,
 				return exitWith(2, err)
 			}
 			defer eng.Close()
+			var cluster *kube.Client
+			if kubeconfig != "none" {
+				cluster, err = kube.Open(kube.Config{Kubeconfig: kubeconfig, Namespace: kubeNamespace})
+				switch {
+				case errors.Is(err, kube.ErrNotConfigured):
+				case err != nil:
+					return exitWith(2, err)
+				default:
+					defer cluster.Close()
+				}
+			}
 			// The table holds the problems (every check with --all); when
 			// there is nothing to show, the summary line is the whole
 			// answer, as from any tool that found nothing wrong.
 			var rows []doctor.Check
 			problems, checks := 0, 0
 			for _, s := range sources {
-				for _, c := range doctor.Pipeline(ctx, s.p, s.file, doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels"), Engine: eng, Pull: pull}) {
+				for _, c := range doctor.Pipeline(ctx, s.p, s.file, doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels"), Engine: eng, Kube: cluster, Pull: pull}) {
 					checks++
 					if !c.OK {
 						problems++
@@ -134,6 +148,8 @@ and log what they find.`,
 	f.StringVar(&db, "db", "", "check the live pipelines of this database (a postgres:// URL) instead of files")
 	f.BoolVar(&all, "all", false, "show every check, not only the problems")
 	f.StringVar(&engine, "container-host", docker.HostFromEnv(), containerHostHelp)
+	f.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigHelp)
+	f.StringVar(&kubeNamespace, "kube-namespace", "", kubeNamespaceHelp)
 	f.BoolVar(&pull, "pull", false, "pull the images of container tasks the engine lacks, to check they can be pulled")
 	return cmd
 }

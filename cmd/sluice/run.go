@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/docker"
+	"github.com/sluice-dev/sluice/kube"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/server"
@@ -30,14 +31,15 @@ import (
 
 // runOptions are the flags of `sluice run`.
 type runOptions struct {
-	params      []string
-	home        string
-	concurrency int
-	quiet       bool
-	secrets     []string
-	pools       []string
-	killGrace   time.Duration
-	engine      string
+	params                    []string
+	home                      string
+	concurrency               int
+	quiet                     bool
+	secrets                   []string
+	pools                     []string
+	killGrace                 time.Duration
+	engine                    string
+	kubeconfig, kubeNamespace string
 }
 
 func runCmd() *cobra.Command {
@@ -75,6 +77,8 @@ is invalid.`,
 	f.IntVar(&o.concurrency, "concurrency", 16, "tasks run at once")
 	f.DurationVar(&o.killGrace, "kill-grace", server.DefaultKillGrace, "time between SIGTERM and SIGKILL when a task is stopped (timeout, Ctrl-C)")
 	f.StringVar(&o.engine, "container-host", docker.HostFromEnv(), containerHostHelp)
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", kubeconfigHelp)
+	f.StringVar(&o.kubeNamespace, "kube-namespace", "", kubeNamespaceHelp)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "show only what did not go to plan (retries, failures, skips) and the run's result: no task output, no table")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret as NAME=VALUE, or NAME to take the value of the environment variable NAME (repeatable)")
 	f.StringArrayVar(&o.pools, "pool", nil, "a pool as NAME=SLOTS (repeatable); pools the pipeline names otherwise get one slot")
@@ -104,6 +108,9 @@ func runPipeline(out io.Writer, file string, o runOptions) error {
 		return exitWith(2, err)
 	}
 	paramsJSON, _ := json.Marshal(bound)
+	if err := clusterFor(p, o.kubeconfig, o.kubeNamespace); err != nil {
+		return err
+	}
 	if err := engineFor(p, o.engine); err != nil {
 		return exitWith(2, err)
 	}
@@ -152,6 +159,7 @@ func runPipeline(out io.Writer, file string, o runOptions) error {
 	w, err := worker.New(worker.Config{
 		Store: st, Concurrency: o.concurrency, Poll: 200 * time.Millisecond, DrainTimeout: time.Second,
 		KillGrace: o.killGrace, Logger: quietLog, Secrets: box, ContainerHost: o.engine,
+		Kubeconfig: o.kubeconfig, KubeNamespace: o.kubeNamespace,
 	})
 	if err != nil {
 		return err
@@ -253,7 +261,7 @@ func runPools(ctx context.Context, out io.Writer, st store.Store, p *pipeline.Pi
 func engineFor(p *pipeline.Pipeline, host string) error {
 	var tasks []string
 	for _, id := range p.TopoOrder() {
-		if p.Tasks[id].Kind == pipeline.KindContainer {
+		if t := p.Tasks[id]; t.Kind == pipeline.KindContainer && t.Container.Kubernetes == nil {
 			tasks = append(tasks, id)
 		}
 	}
@@ -269,6 +277,32 @@ func engineFor(p *pipeline.Pipeline, host string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("container tasks (%s) cannot run: %v; start Docker (or podman system service), or point --container-host or $DOCKER_HOST at it", strings.Join(tasks, ", "), err)
+	}
+	return nil
+}
+
+// clusterFor checks, for a pipeline with Kubernetes pod tasks, that the
+// cluster answers: without one those tasks would wait for a worker that
+// never comes.
+func clusterFor(p *pipeline.Pipeline, kubeconfig, namespace string) error {
+	var tasks []string
+	for _, id := range p.TopoOrder() {
+		if t := p.Tasks[id]; t.Kind == pipeline.KindContainer && t.Container.Kubernetes != nil {
+			tasks = append(tasks, id)
+		}
+	}
+	if len(tasks) == 0 {
+		return nil
+	}
+	c, err := kube.Open(kube.Config{Kubeconfig: kubeconfig, Namespace: namespace})
+	if err == nil {
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = c.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("Kubernetes pod tasks (%s) cannot run: %v; point --kubeconfig or $KUBECONFIG at a cluster", strings.Join(tasks, ", "), err)
 	}
 	return nil
 }

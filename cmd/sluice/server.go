@@ -161,7 +161,17 @@ func addWorkerFlags(f *pflag.FlagSet, cfg *server.Config) {
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "on shutdown, how long running tasks may finish before they are handed back")
 	f.DurationVar(&cfg.KillGrace, "kill-grace", server.DefaultKillGrace, "time between SIGTERM and SIGKILL when a task is stopped")
 	f.StringVar(&cfg.ContainerHost, "container-host", docker.HostFromEnv(), containerHostHelp)
+	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", kubeconfigHelp)
+	f.StringVar(&cfg.KubeNamespace, "kube-namespace", "", kubeNamespaceHelp)
 }
+
+// kubeconfigHelp and kubeNamespaceHelp describe the Kubernetes flags of
+// every command that runs tasks.
+const (
+	kubeconfigHelp = "kubeconfig of the Kubernetes cluster for Kubernetes pod tasks (default: in a Pod its service account, else $KUBECONFIG, else ~/.kube/config); " +
+		"a worker that reaches it gets the label kubernetes; none for no cluster"
+	kubeNamespaceHelp = "namespace of the Pods of tasks that name none (default the kubeconfig's, else default)"
+)
 
 // containerHostHelp describes --container-host for every command that runs tasks.
 const containerHostHelp = "address of the container engine for container tasks (Docker, or Podman's podman system service): unix:///PATH or tcp://HOST:PORT, default $DOCKER_HOST or " +

@@ -311,6 +311,23 @@ func (db *DB) AttemptSetContainer(ctx context.Context, l store.Lease, image, con
 	}))
 }
 
+// AttemptSetBlocked implements store.Store.
+func (db *DB) AttemptSetBlocked(ctx context.Context, l store.Lease, reason string) error {
+	return dbErr(db.inTx(ctx, "AttemptSetBlocked", func(t *txn) error {
+		res, err := t.exec(`UPDATE task_instances SET blocked = ?
+			WHERE id = (SELECT instance_id FROM attempts WHERE id = ? AND token = ? AND state = ?)`,
+			reason, l.AttemptID, l.Token, string(sluice.AttemptRunning))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return sluice.ErrLeaseLost
+		}
+		t.notify(store.TopicInstances)
+		return nil
+	}))
+}
+
 // AttemptHandBack implements store.Store.
 func (db *DB) AttemptHandBack(ctx context.Context, leases []store.Lease) error {
 	if len(leases) == 0 {

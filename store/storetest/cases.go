@@ -490,6 +490,18 @@ func testFencing(t *testing.T, open Opener) {
 	if err := b.s.AttemptSetContainer(b.ctx, c.Lease, "busybox:1", "0123456789abcdef"); err != nil {
 		t.Fatalf("container of the lease holder: %v", err)
 	}
+	if err := b.s.AttemptSetBlocked(b.ctx, forged.Lease, "forged"); !isLeaseLost(err) {
+		t.Fatalf("blocked with a wrong token: %v, want lease lost", err)
+	}
+	if err := b.s.AttemptSetBlocked(b.ctx, c.Lease, "pod unschedulable: 0/1 nodes are available"); err != nil {
+		t.Fatalf("blocked of the lease holder: %v", err)
+	}
+	if in, err := b.s.InstanceGet(b.ctx, c.RunID, c.TaskID); err != nil || in.Blocked != "pod unschedulable: 0/1 nodes are available" || in.State != sluice.InstanceRunning {
+		t.Fatalf("instance of a blocked running attempt: %+v, %v", in, err)
+	}
+	if err := b.s.AttemptSetBlocked(b.ctx, c.Lease, ""); err != nil {
+		t.Fatalf("unblocked: %v", err)
+	}
 	// The lease expires and a scheduler takes it back: the old holder can
 	// write nothing more, and the retry belongs to a new attempt.
 	b.clock.Advance(Lease + time.Second)
@@ -525,6 +537,9 @@ func testFencing(t *testing.T, open Opener) {
 	}
 	if err := b.s.AttemptSetContainer(b.ctx, c.Lease, "stale:image", "stale"); !isLeaseLost(err) {
 		t.Fatalf("stale container: %v, want lease lost", err)
+	}
+	if err := b.s.AttemptSetBlocked(b.ctx, c.Lease, "stale"); !isLeaseLost(err) {
+		t.Fatalf("stale blocked: %v, want lease lost", err)
 	}
 	if atts[0].Image != "busybox:1" || atts[0].ContainerID != "0123456789abcdef" || atts[1].Image != "" || atts[1].ContainerID != "" {
 		t.Fatalf("containers of the attempts: %+v %+v", atts[0], atts[1])

@@ -1,0 +1,643 @@
+package kube
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/executor"
+)
+
+// Request is one Pod to run.
+type Request struct {
+	// Name is the Pod's (and its Secret's) name; see PodName.
+	Name string
+	// Namespace is where it runs; empty means the Client's.
+	Namespace string
+	Image     string
+	// PullPolicy is Kubernetes' imagePullPolicy; empty leaves the
+	// cluster's default.
+	PullPolicy corev1.PullPolicy
+	// Command and Args replace the image's ENTRYPOINT and CMD; nil keeps
+	// the image's.
+	Command, Args []string
+	// Env is given in the Pod spec; SecretEnv goes into a Secret made for
+	// the attempt (deleted after it) and reaches the container through
+	// envFrom, so it is never in the Pod spec in clear.
+	Env, SecretEnv []string
+	Workdir        string
+	// RunAsUser and RunAsGroup set the container's securityContext.
+	RunAsUser, RunAsGroup *int64
+	// Requests and Limits are resource quantities by resource name.
+	Requests, Limits map[string]string
+	ServiceAccount   string
+	NodeSelector     map[string]string
+	// Labels and Annotations are the task's; the Client adds its own.
+	Labels, Annotations map[string]string
+	// Tolerations is a JSON list of tolerations; PodTemplate a JSON Pod
+	// the Pod is merged into (strategic merge).
+	Tolerations, PodTemplate json.RawMessage
+	// Timeout ends the attempt as timed out this long after the Pod is
+	// created; 0 means none.
+	Timeout time.Duration
+	// KillGrace is the Pod's termination grace period when it is
+	// stopped; default executor.DefaultKillGrace, in whole seconds
+	// rounded up.
+	KillGrace time.Duration
+	// MaxOutput bounds one output value; default executor.DefaultMaxOutput.
+	MaxOutput int
+	Log       executor.LogSink
+	// Started, if set, is called with "namespace/name" once the Pod is
+	// created.
+	Started func(pod string)
+	// Blocked, if set, is called with the scheduler's reason while the Pod
+	// cannot be scheduled, and with "" once it is.
+	Blocked func(reason string)
+}
+
+// Run runs the Pod of one attempt and returns its result: success when
+// its container exits 0, failed for another exit code, an image that
+// cannot be pulled, an eviction or a Pod deleted by someone else, timed
+// out after Timeout, and failed with Stopped set when ctx ends first. The
+// Pod (and the attempt's Secret) is deleted before Run returns; a running
+// one gets the kill grace to stop.
+func (c *Client) Run(ctx context.Context, r *Request) *executor.Result {
+	ns := r.Namespace
+	if ns == "" {
+		ns = c.namespace
+	}
+	pod, secret, err := c.build(r, ns)
+	if err != nil {
+		return startFailed(ctx, err)
+	}
+	if err := c.watchNamespace(ctx, ns); err != nil {
+		return startFailed(ctx, err)
+	}
+	events, unsubscribe := c.subscribe(ns, r.Name)
+	defer unsubscribe()
+	// Deletes outlive ctx: a stopped attempt still cleans up.
+	cleanup := context.WithoutCancel(ctx)
+	if secret != nil {
+		if _, err := c.cs.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return startFailed(ctx, fmt.Errorf("cannot create the attempt's secret %s/%s: %w", ns, secret.Name, clean(err)))
+		}
+		defer c.deleteSecret(cleanup, ns, secret.Name)
+	}
+	created, err := c.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		// A retried create after a lost answer: the Pod is this attempt's
+		// (its name holds the attempt id).
+		created, err = pod, nil
+	}
+	if err != nil {
+		return startFailed(ctx, fmt.Errorf("cannot create pod %s/%s: %w", ns, r.Name, clean(err)))
+	}
+	deleted := false
+	defer func() {
+		if !deleted {
+			c.deletePod(cleanup, ns, r.Name, 0)
+		}
+	}()
+	res := &executor.Result{Started: time.Now()}
+	r.system(fmt.Sprintf("created pod %s/%s of image %s", ns, r.Name, r.Image))
+	if r.Started != nil {
+		r.Started(ns + "/" + r.Name)
+	}
+	run := &podRun{c: c, r: r, ns: ns, last: created}
+	defer run.stopLogs()
+
+	var timeout <-chan time.Time
+	if r.Timeout > 0 {
+		t := time.NewTimer(r.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		select {
+		case ev := <-events:
+			if ev.deleted {
+				run.last = ev.pod
+				if done := run.finished(res); done {
+					return res
+				}
+				res.State, res.Error = sluice.AttemptFailed, fmt.Sprintf("pod %s/%s was deleted before its container ended (by kubectl, a controller or the node)", ns, r.Name)
+				deleted = true
+				return run.end(res)
+			}
+			run.last = ev.pod
+			if run.finished(res) {
+				return res
+			}
+			if msg := run.stuck(); msg != "" {
+				res.State, res.Error = sluice.AttemptFailed, msg
+				deleted = c.stopPod(ns, r.Name, r.grace(), events)
+				return run.end(res)
+			}
+		case <-timeout:
+			deleted = c.stopPod(ns, r.Name, r.grace(), events)
+			res.State = sluice.AttemptTimedOut
+			res.Error = fmt.Sprintf("timed out after %s: deleted its pod (grace %s)", r.Timeout, graceText(r.grace()))
+			return run.end(res)
+		case <-ctx.Done():
+			deleted = c.stopPod(ns, r.Name, r.grace(), events)
+			res.State, res.Stopped = sluice.AttemptFailed, true
+			res.Error = fmt.Sprintf("stopped (%v): deleted its pod (grace %s)", context.Cause(ctx), graceText(r.grace()))
+			return run.end(res)
+		}
+	}
+}
+
+// build makes the attempt's Pod and, when it has secret env, its Secret.
+func (c *Client) build(r *Request, ns string) (*corev1.Pod, *corev1.Secret, error) {
+	labels := map[string]string{}
+	for k, v := range r.Labels {
+		labels[k] = v
+	}
+	annotations := map[string]string{}
+	for k, v := range r.Annotations {
+		annotations[k] = v
+	}
+	for k, v := range c.ownLabels(r) {
+		labels[k] = v
+	}
+	ctr := corev1.Container{
+		Name:                     ContainerName,
+		Image:                    r.Image,
+		ImagePullPolicy:          r.PullPolicy,
+		Command:                  r.Command,
+		Args:                     r.Args,
+		WorkingDir:               r.Workdir,
+		TerminationMessagePath:   OutputPath,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}
+	for _, kv := range r.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		ctr.Env = append(ctr.Env, corev1.EnvVar{Name: k, Value: v})
+	}
+	if r.RunAsUser != nil || r.RunAsGroup != nil {
+		ctr.SecurityContext = &corev1.SecurityContext{RunAsUser: r.RunAsUser, RunAsGroup: r.RunAsGroup}
+	}
+	var err error
+	if ctr.Resources.Requests, err = quantities(r.Requests, "requests"); err != nil {
+		return nil, nil, err
+	}
+	if ctr.Resources.Limits, err = quantities(r.Limits, "limits"); err != nil {
+		return nil, nil, err
+	}
+	var secret *corev1.Secret
+	if len(r.SecretEnv) > 0 {
+		secret = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: ns, Labels: c.ownLabels(r)},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{},
+		}
+		for _, kv := range r.SecretEnv {
+			k, v, _ := strings.Cut(kv, "=")
+			secret.Data[k] = []byte(v)
+		}
+		ctr.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: r.Name}}}}
+	}
+	grace := int64(math.Ceil(r.grace().Seconds()))
+	pod := &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: ns, Labels: labels, Annotations: annotations},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			ServiceAccountName:            r.ServiceAccount,
+			NodeSelector:                  r.NodeSelector,
+			TerminationGracePeriodSeconds: &grace,
+			Containers:                    []corev1.Container{ctr},
+		},
+	}
+	if len(r.Tolerations) > 0 {
+		if err := json.Unmarshal(r.Tolerations, &pod.Spec.Tolerations); err != nil {
+			return nil, nil, fmt.Errorf("tolerations: %w", err)
+		}
+	}
+	if len(r.PodTemplate) > 0 {
+		if pod, err = merge(r.PodTemplate, pod); err != nil {
+			return nil, nil, err
+		}
+		// What sluice must know stays sluice's, whatever the template says.
+		pod.Name, pod.Namespace = r.Name, ns
+		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+		for k, v := range c.ownLabels(r) {
+			pod.Labels[k] = v
+		}
+	}
+	return pod, secret, nil
+}
+
+// ownLabels are the labels sluice finds its Pods and Secrets by.
+func (c *Client) ownLabels(r *Request) map[string]string {
+	out := map[string]string{LabelWorker: c.worker}
+	for k, v := range r.Labels {
+		if strings.HasPrefix(k, "dev.sluice/") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// merge lays pod over the template as a strategic merge patch: the
+// template's containers, volumes and the like stay, merged by name with
+// what sluice sets (its container is named ContainerName).
+func merge(template json.RawMessage, pod *corev1.Pod) (*corev1.Pod, error) {
+	patch, err := json.Marshal(pod)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := strategicpatch.StrategicMergePatch(template, patch, corev1.Pod{})
+	if err != nil {
+		return nil, fmt.Errorf("pod_template: cannot merge the task's pod into it: %w", err)
+	}
+	out := &corev1.Pod{}
+	if err := json.Unmarshal(merged, out); err != nil {
+		return nil, fmt.Errorf("pod_template: %w", err)
+	}
+	return out, nil
+}
+
+func quantities(m map[string]string, what string) (corev1.ResourceList, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := corev1.ResourceList{}
+	for k, v := range m {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return nil, fmt.Errorf("resources %s %s: %q is not a quantity", what, k, v)
+		}
+		out[corev1.ResourceName(k)] = q
+	}
+	return out, nil
+}
+
+// podRun follows one Pod: its log stream and what its status says.
+type podRun struct {
+	c       *Client
+	r       *Request
+	ns      string
+	last    *corev1.Pod
+	blocked string
+
+	logsStarted bool
+	logsDone    chan struct{}
+	cancelLogs  context.CancelFunc
+}
+
+// finished reports whether the Pod ended, and fills res from its status
+// when it did.
+func (p *podRun) finished(res *executor.Result) bool {
+	pod := p.last
+	p.followLogs()
+	p.unblock()
+	st := containerStatus(pod)
+	switch {
+	case pod.Status.Phase == corev1.PodSucceeded, pod.Status.Phase == corev1.PodFailed:
+	case st != nil && st.State.Terminated != nil:
+	default:
+		return false
+	}
+	p.waitLogs(10 * time.Second)
+	res.Finished = time.Now()
+	var term *corev1.ContainerStateTerminated
+	if st != nil {
+		term = st.State.Terminated
+	}
+	if term != nil {
+		code := int(term.ExitCode)
+		res.ExitCode = &code
+	}
+	switch {
+	case pod.Status.Reason == "Evicted":
+		res.State, res.Error = sluice.AttemptFailed, fmt.Sprintf("evicted from node %s: %s", pod.Spec.NodeName, pod.Status.Message)
+	case pod.Status.Reason == "DeadlineExceeded":
+		res.State, res.Error = sluice.AttemptTimedOut, "the pod's activeDeadlineSeconds passed: "+pod.Status.Message
+	case term == nil && pod.Status.Phase == corev1.PodSucceeded:
+		res.State = sluice.AttemptSuccess
+	case term == nil:
+		res.State, res.Error = sluice.AttemptFailed, fmt.Sprintf("pod %s failed: %s %s", pod.Name, pod.Status.Reason, pod.Status.Message)
+	case term.Reason == "OOMKilled":
+		res.State = sluice.AttemptFailed
+		res.Error = describeExit(term.ExitCode) + ": out of memory (OOMKilled)"
+		if l, ok := containerLimit(pod, corev1.ResourceMemory); ok {
+			res.Error += ", over its limit of " + l
+		}
+		res.Error += " (raise the task's memory limit)"
+	case term.ExitCode != 0:
+		res.State, res.Error = sluice.AttemptFailed, describeExit(term.ExitCode)
+		if term.Reason != "" && term.Reason != "Error" {
+			res.Error += " (" + term.Reason + ")"
+		}
+	default:
+		res.State = sluice.AttemptSuccess
+		outs, err := executor.ParseOutputs([]byte(term.Message), p.r.maxOutput())
+		if err != nil {
+			res.State, res.Error = sluice.AttemptFailed, err.Error()
+			break
+		}
+		if len(term.Message) >= 4096 {
+			p.r.system("warning: the outputs reached Kubernetes' 4 KiB limit of a termination message and may be cut")
+		}
+		res.Outputs = outs
+	}
+	return true
+}
+
+// stuck says why a Pod that has not ended will not run: an image that
+// cannot be pulled, a container that cannot be made. It also reports an
+// unschedulable Pod's reason through Request.Blocked (that one may yet
+// be scheduled: it waits, up to the task's timeout).
+func (p *podRun) stuck() string {
+	pod := p.last
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
+			reason := "pod unschedulable: " + cond.Message
+			if reason != p.blocked {
+				p.blocked = reason
+				p.r.system("waiting: " + reason)
+				if p.r.Blocked != nil {
+					p.r.Blocked(reason)
+				}
+			}
+		}
+	}
+	st := containerStatus(pod)
+	if st == nil || st.State.Waiting == nil {
+		return ""
+	}
+	switch w := st.State.Waiting; w.Reason {
+	case "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName":
+		return fmt.Sprintf("cannot pull image %s (%s): %s", p.r.Image, w.Reason, w.Message)
+	case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+		return fmt.Sprintf("cannot start the container (%s): %s", w.Reason, w.Message)
+	}
+	return ""
+}
+
+// unblock clears a blocked reason once the Pod is scheduled.
+func (p *podRun) unblock() {
+	if p.blocked == "" || p.last.Spec.NodeName == "" {
+		return
+	}
+	p.blocked = ""
+	p.r.system("scheduled on node " + p.last.Spec.NodeName)
+	if p.r.Blocked != nil {
+		p.r.Blocked("")
+	}
+}
+
+// end finishes a result the worker decided on (not the Pod's own end).
+func (p *podRun) end(res *executor.Result) *executor.Result {
+	p.waitLogs(2 * time.Second)
+	if res.Finished.IsZero() {
+		res.Finished = time.Now()
+	}
+	if p.blocked != "" && p.r.Blocked != nil {
+		p.r.Blocked("")
+	}
+	return res
+}
+
+// followLogs starts streaming the container's log once it has one.
+func (p *podRun) followLogs() {
+	if p.logsStarted {
+		return
+	}
+	st := containerStatus(p.last)
+	if st == nil || (st.State.Running == nil && st.State.Terminated == nil) {
+		return
+	}
+	p.logsStarted = true
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancelLogs, p.logsDone = cancel, make(chan struct{})
+	go func() {
+		defer close(p.logsDone)
+		p.c.streamLogs(ctx, p.ns, p.r.Name, p.r.Log)
+	}()
+}
+
+func (p *podRun) waitLogs(d time.Duration) {
+	if p.logsDone == nil {
+		return
+	}
+	select {
+	case <-p.logsDone:
+	case <-time.After(d):
+		p.cancelLogs()
+		<-p.logsDone
+	}
+}
+
+func (p *podRun) stopLogs() {
+	if p.cancelLogs != nil {
+		p.cancelLogs()
+		<-p.logsDone
+	}
+}
+
+// streamLogs copies the container's log into sink as it comes, until the
+// container ends. A stream that breaks while the container runs is opened
+// again from the last line's time; lines already seen are skipped.
+func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.LogSink) {
+	out := &executor.LineWriter{Stream: executor.Stdout, Sink: sink}
+	defer out.Close()
+	var last time.Time
+	for tries := 0; ; tries++ {
+		opts := &corev1.PodLogOptions{Container: ContainerName, Follow: true, Timestamps: true}
+		if !last.IsZero() {
+			since := metav1.NewTime(last)
+			opts.SinceTime = &since
+		}
+		rc, err := c.cs.CoreV1().Pods(ns).GetLogs(name, opts).Stream(ctx)
+		if err == nil {
+			br := bufio.NewReaderSize(rc, 64<<10)
+			for {
+				line, err := br.ReadSlice('\n')
+				if len(line) > 0 {
+					ts, text := splitTimestamp(line)
+					if ts.IsZero() || ts.After(last) {
+						if !ts.IsZero() {
+							last = ts
+						}
+						_, _ = out.Write(text)
+					}
+				}
+				if errors.Is(err, bufio.ErrBufferFull) {
+					continue
+				}
+				if err != nil {
+					break
+				}
+			}
+			rc.Close()
+		}
+		if ctx.Err() != nil || tries >= 20 {
+			return
+		}
+		// The kubelet ends a followed stream when the container exits;
+		// if it has not, the stream broke: look again shortly.
+		pod, gerr := c.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if gerr != nil || done(pod) {
+			if gerr == nil && err == io.EOF && !last.IsZero() {
+				return
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// splitTimestamp splits the RFC 3339 time the API puts before each line
+// with timestamps=true from the line. A continuation of a line longer than
+// the reader's buffer has none.
+func splitTimestamp(line []byte) (time.Time, []byte) {
+	sp := strings.IndexByte(string(line[:min(len(line), 40)]), ' ')
+	if sp < 20 {
+		return time.Time{}, line
+	}
+	ts, err := time.Parse(time.RFC3339Nano, string(line[:sp]))
+	if err != nil {
+		return time.Time{}, line
+	}
+	return ts, line[sp+1:]
+}
+
+func done(pod *corev1.Pod) bool {
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return true
+	}
+	st := containerStatus(pod)
+	return st != nil && st.State.Terminated != nil
+}
+
+// stopPod deletes a Pod with the kill grace and waits, up to the grace
+// and some, for the watch to see it gone. It reports whether it was.
+func (c *Client) stopPod(ns, name string, grace time.Duration, events <-chan podEvent) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+	defer cancel()
+	if err := c.deletePod(ctx, ns, name, grace); err != nil {
+		return false
+	}
+	for {
+		select {
+		case ev := <-events:
+			if ev.deleted {
+				return true
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// deletePod deletes a Pod; grace 0 deletes it at once (a Pod that ended
+// has nothing to stop). A Pod already gone is no error.
+func (c *Client) deletePod(ctx context.Context, ns, name string, grace time.Duration) error {
+	secs := int64(math.Ceil(grace.Seconds()))
+	bg := metav1.DeletePropagationBackground
+	err := c.cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &secs, PropagationPolicy: &bg})
+	if err != nil && !apierrors.IsNotFound(err) {
+		c.log.Warn("cannot delete a pod; a sweep deletes it later", "pod", ns+"/"+name, "err", err)
+		return err
+	}
+	return nil
+}
+
+func (c *Client) deleteSecret(ctx context.Context, ns, name string) {
+	err := c.cs.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		c.log.Warn("cannot delete an attempt's secret; a sweep deletes it later", "secret", ns+"/"+name, "err", err)
+	}
+}
+
+func containerStatus(pod *corev1.Pod) *corev1.ContainerStatus {
+	if pod == nil {
+		return nil
+	}
+	for i := range pod.Status.ContainerStatuses {
+		if pod.Status.ContainerStatuses[i].Name == ContainerName {
+			return &pod.Status.ContainerStatuses[i]
+		}
+	}
+	return nil
+}
+
+func containerLimit(pod *corev1.Pod, name corev1.ResourceName) (string, bool) {
+	for _, ctr := range pod.Spec.Containers {
+		if ctr.Name == ContainerName {
+			if q, ok := ctr.Resources.Limits[name]; ok {
+				return q.String(), true
+			}
+		}
+	}
+	return "", false
+}
+
+func describeExit(code int32) string {
+	if code > 128 && code < 160 {
+		return fmt.Sprintf("exited with code %d (killed by signal %d)", code, code-128)
+	}
+	return fmt.Sprintf("exited with code %d", code)
+}
+
+func graceText(d time.Duration) string { return fmt.Sprintf("%ds", int64(math.Ceil(d.Seconds()))) }
+
+func (r *Request) grace() time.Duration {
+	if r.KillGrace <= 0 {
+		return executor.DefaultKillGrace
+	}
+	return r.KillGrace
+}
+
+func (r *Request) maxOutput() int {
+	if r.MaxOutput <= 0 {
+		return executor.DefaultMaxOutput
+	}
+	return r.MaxOutput
+}
+
+func (r *Request) system(line string) {
+	if r.Log != nil {
+		r.Log.Line(executor.System, time.Now(), []byte(line))
+	}
+}
+
+// clean shortens an API error to the server's message.
+func clean(err error) error {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) && st.Status().Message != "" {
+		return errors.New(st.Status().Message)
+	}
+	return err
+}
+
+// startFailed is the result of an attempt whose Pod never ran. When ctx
+// ended it, the attempt was stopped.
+func startFailed(ctx context.Context, err error) *executor.Result {
+	now := time.Now()
+	res := &executor.Result{State: sluice.AttemptFailed, Error: err.Error(), Started: now, Finished: now}
+	if ctx.Err() != nil {
+		res.Stopped = true
+		res.Error = fmt.Sprintf("stopped (%v): %v", context.Cause(ctx), err)
+	}
+	return res
+}
