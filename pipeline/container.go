@@ -141,7 +141,6 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 	hasImage := false
 	var engine kubeEngineKeys
 	for _, e := range ents {
-		at := e.keyAt
 		switch e.key {
 		case "image":
 			if v, ok := p.str(e, "container image"); ok {
@@ -161,6 +160,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "entrypoint":
+			at := e.keyAt
 			entrypointAt = &at
 			if isScalar(e.val) && !isNull(e.val) {
 				p.errorf(e.valAt, "use a list, e.g. [python, -u]", "container entrypoint: want a list, got %s", describe(e.val))
@@ -188,7 +188,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "user":
-			engine.user = &e.valAt
+			engine.user = e.valAt
 			if v, ok := p.text(e, "container user"); ok {
 				if !userPattern.MatchString(v) {
 					p.errorf(e.valAt, `write a user name or uid, and a group after ":" if needed, e.g. "1000:1000"`, "container user %s is not a user", quoteShort(v))
@@ -197,7 +197,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "volumes":
-			engine.volumes = &at
+			engine.volumes = e.keyAt
 			items, _ := p.list(e, "container volumes", "use a list, e.g. [./data:/data]")
 			for _, it := range items {
 				if s, ok := p.str(it, "container volumes"); ok {
@@ -209,7 +209,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "cpus":
-			engine.cpus = &at
+			engine.cpus = e.keyAt
 			switch kindOf(e.val) {
 			case kindNone:
 			case kindInt, kindFloat:
@@ -227,7 +227,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				p.wrongType(e.valAt, "container cpus", "a number of cores such as 1.5", e.val, "")
 			}
 		case "memory":
-			engine.memory = &at
+			engine.memory = e.keyAt
 			if v, ok := p.text(e, "container memory"); ok {
 				if n, err := ParseMemory(v); err != nil {
 					p.errorf(e.valAt, "", "container %v", err)
@@ -236,7 +236,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "network":
-			engine.network = &at
+			engine.network = e.keyAt
 			if v, ok := p.str(e, "container network"); ok {
 				if strings.TrimSpace(v) == "" {
 					p.errorf(e.valAt, "leave network: out for the engine's default, or write none, host or a network's name", "container network is empty")

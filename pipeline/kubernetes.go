@@ -102,10 +102,11 @@ const sluiceLabelPrefix = "dev.sluice."
 const maxAnnotationsSize = 256 << 10
 
 // kubeEngineKeys are where a container: sets what only an engine has
-// (volumes, network) and what a Pod reads differently (user, cpus), for
-// the checks of a container with kubernetes:.
+// (volumes, network) and what a Pod reads differently (user, cpus,
+// memory), for the checks of a container with kubernetes:; the zero pos
+// where it does not.
 type kubeEngineKeys struct {
-	volumes, network, user, cpus, memory *pos
+	volumes, network, user, cpus, memory pos
 }
 
 // kubernetes reads container: kubernetes:. It is the only code of the
@@ -721,24 +722,25 @@ func (p *parser) scalar(e entry, where string) (any, bool) {
 // both a limit and the key that means it.
 func (p *parser) checkKubernetesContainer(c *Container, at kubeEngineKeys) {
 	k := c.Kubernetes
-	if at.volumes != nil {
-		p.errorf(*at.volumes, "declare the volume in kubernetes: {pod_template: {spec: {volumes: […]}}} and mount it in a container named task: {name: task, volumeMounts: […]} in pod_template's spec.containers",
+	var unset pos
+	if at.volumes != unset {
+		p.errorf(at.volumes, "declare the volume in kubernetes: {pod_template: {spec: {volumes: […]}}} and mount it in a container named task: {name: task, volumeMounts: […]} in pod_template's spec.containers",
 			"container volumes are the engine's: a Pod mounts volumes through pod_template")
 	}
-	if at.network != nil {
-		p.errorf(*at.network, "a Pod joins the cluster's network: remove network: (pod_template: {spec: {hostNetwork: true}} for the node's own)",
+	if at.network != unset {
+		p.errorf(at.network, "a Pod joins the cluster's network: remove network: (pod_template: {spec: {hostNetwork: true}} for the node's own)",
 			"container network is the engine's: it does not apply to a Pod")
 	}
-	if at.user != nil && c.User != "" && !numericUser.MatchString(c.User) {
-		p.errorf(*at.user, `runAsUser needs numbers: write a uid, or "uid:gid", e.g. "1000:1000"`,
+	if at.user != unset && c.User != "" && !numericUser.MatchString(c.User) {
+		p.errorf(at.user, `runAsUser needs numbers: write a uid, or "uid:gid", e.g. "1000:1000"`,
 			"container user %s is a name, which a Pod cannot run as", quoteShort(c.User))
 	}
-	if at.cpus != nil && k.Limits["cpu"] != "" {
-		p.errorf(*at.cpus, "keep one: cpus: is the Pod's cpu limit when resources: limits: does not set it",
+	if at.cpus != unset && k.Limits["cpu"] != "" {
+		p.errorf(at.cpus, "keep one: cpus: is the Pod's cpu limit when resources: limits: does not set it",
 			"container cpus and kubernetes resources limits cpu both set the cpu limit")
 	}
-	if at.memory != nil && k.Limits["memory"] != "" {
-		p.errorf(*at.memory, "keep one: memory: is the Pod's memory limit when resources: limits: does not set it",
+	if at.memory != unset && k.Limits["memory"] != "" {
+		p.errorf(at.memory, "keep one: memory: is the Pod's memory limit when resources: limits: does not set it",
 			"container memory and kubernetes resources limits memory both set the memory limit")
 	}
 }
