@@ -743,6 +743,21 @@ func (p *parser) checkKubernetesContainer(c *Container, at kubeEngineKeys) {
 		p.errorf(at.memory, "keep one: memory: is the Pod's memory limit when resources: limits: does not set it",
 			"container memory and kubernetes resources limits memory both set the memory limit")
 	}
+	// cpus and memory are limits too, which a request may not exceed.
+	if at.cpus != unset && c.CPUs > 0 && k.Requests["cpu"] != "" {
+		req, lim := resource.MustParse(k.Requests["cpu"]), *resource.NewMilliQuantity(int64(math.Ceil(c.CPUs*1000)), resource.DecimalSI)
+		if req.Cmp(lim) > 0 {
+			p.errorf(at.cpus, "a container may not ask for more than its limit: raise cpus: or lower the request",
+				"kubernetes resources requests cpu %s is more than the container's cpus, its limit", k.Requests["cpu"])
+		}
+	}
+	if at.memory != unset && c.Memory > 0 && k.Requests["memory"] != "" {
+		req, lim := resource.MustParse(k.Requests["memory"]), *resource.NewQuantity(c.Memory, resource.BinarySI)
+		if req.Cmp(lim) > 0 {
+			p.errorf(at.memory, "a container may not ask for more than its limit: raise memory: or lower the request",
+				"kubernetes resources requests memory %s is more than the container's memory, its limit", k.Requests["memory"])
+		}
+	}
 }
 
 // numericUser is a user a Pod can run as: a uid, and a gid.
