@@ -116,6 +116,12 @@ tasks:
 	if got := k.Requests; got["cpu"] != "500m" || got["memory"] != "1536Mi" {
 		t.Errorf("Requests = %v, want Kubernetes' canonical quantities", got)
 	}
+	// A quantity in the template written as a number (+1, 1e3) is kept
+	// as text, which JSON can hold whatever YAML wrote.
+	q := parse("id: p\ntasks:\n  t:\n    container:\n      image: busybox:1\n      kubernetes: {pod_template: {spec: {overhead: {cpu: +1, memory: 1e3}}}}\n    run: echo hi\n")
+	if got, want := string(q.Tasks["t"].Container.Kubernetes.PodTemplate), `{"spec":{"overhead":{"cpu":"+1","memory":"1e3"}}}`; got != want {
+		t.Errorf("PodTemplate = %s, want %s", got, want)
+	}
 	c := parse("id: p\ntasks:\n  t:\n    container: {image: busybox:1, kubernetes: {}}\n    run: echo hi\n")
 	d := parse("id: p\ntasks:\n  t:\n    container: {image: busybox:1}\n    run: echo hi\n")
 	if c.Hash() == d.Hash() || c.Tasks["t"].Container.Kubernetes == nil || d.Tasks["t"].Requires[0] != ContainerLabel {
