@@ -119,7 +119,7 @@ func CheckPull(p string) error {
 }
 
 // containerKeys are the keys of container:.
-var containerKeys = []string{"image", "pull", "entrypoint", "workdir", "user", "volumes", "cpus", "memory", "network"}
+var containerKeys = []string{"image", "pull", "entrypoint", "workdir", "user", "volumes", "cpus", "memory", "network", "kubernetes"}
 
 // userPattern is what user: may hold: a name or uid, and a group or gid.
 var userPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$`)
@@ -139,6 +139,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 	}
 	c = &Container{Pull: PullMissing}
 	hasImage := false
+	var engine kubeEngineKeys
 	for _, e := range ents {
 		switch e.key {
 		case "image":
@@ -187,6 +188,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "user":
+			engine.user = e.valAt
 			if v, ok := p.text(e, "container user"); ok {
 				if !userPattern.MatchString(v) {
 					p.errorf(e.valAt, `write a user name or uid, and a group after ":" if needed, e.g. "1000:1000"`, "container user %s is not a user", quoteShort(v))
@@ -195,6 +197,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "volumes":
+			engine.volumes = e.keyAt
 			items, _ := p.list(e, "container volumes", "use a list, e.g. [./data:/data]")
 			for _, it := range items {
 				if s, ok := p.str(it, "container volumes"); ok {
@@ -206,6 +209,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "cpus":
+			engine.cpus = e.keyAt
 			switch kindOf(e.val) {
 			case kindNone:
 			case kindInt, kindFloat:
@@ -223,6 +227,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				p.wrongType(e.valAt, "container cpus", "a number of cores such as 1.5", e.val, "")
 			}
 		case "memory":
+			engine.memory = e.keyAt
 			if v, ok := p.text(e, "container memory"); ok {
 				if n, err := ParseMemory(v); err != nil {
 					p.errorf(e.valAt, "", "container %v", err)
@@ -231,6 +236,7 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 				}
 			}
 		case "network":
+			engine.network = e.keyAt
 			if v, ok := p.str(e, "container network"); ok {
 				if strings.TrimSpace(v) == "" {
 					p.errorf(e.valAt, "leave network: out for the engine's default, or write none, host or a network's name", "container network is empty")
@@ -238,6 +244,8 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 					c.Network = v
 				}
 			}
+		case "kubernetes":
+			c.Kubernetes = p.kubernetes(e)
 		default:
 			p.errorf(e.keyAt, didYouMean(e.key, containerKeys, "the keys of container are "+strings.Join(containerKeys, ", ")),
 				"unknown key %s in container", quoteShort(e.key))
@@ -245,6 +253,9 @@ func (p *parser) containerSpec(e entry) (c *Container, entrypointAt *pos) {
 	}
 	if !hasImage {
 		p.errorf(e.valAt, "name the image to run, e.g. container: {image: python:3.12-slim}", "container has no image")
+	}
+	if c.Kubernetes != nil {
+		p.checkKubernetesContainer(c, engine)
 	}
 	return c, entrypointAt
 }
@@ -283,13 +294,18 @@ func (p *parser) checkContainerTask(t *rawTask, where string) {
 
 // containerTask makes t, built from rt, a container task: its run: or
 // command: runs in the container, settings of the worker's machine that
-// defaults: gave it are dropped, and it requires ContainerLabel.
+// defaults: gave it are dropped, and it requires ContainerLabel, or
+// KubernetesLabel when it runs as a Pod.
 func containerTask(t *Task, rt *rawTask) {
 	t.Kind, t.Container = KindContainer, rt.container
 	t.Run, t.Command = rt.run, rt.command
 	t.Workdir, t.Interpreter = "", nil
-	if !slices.Contains(t.Requires, ContainerLabel) {
-		t.Requires = append(append([]string(nil), t.Requires...), ContainerLabel)
+	label := ContainerLabel
+	if rt.container.Kubernetes != nil {
+		label = KubernetesLabel
+	}
+	if !slices.Contains(t.Requires, label) {
+		t.Requires = append(append([]string(nil), t.Requires...), label)
 		sort.Strings(t.Requires)
 	}
 }

@@ -55,3 +55,76 @@ func TestContainerHash(t *testing.T) {
 		t.Errorf("another image hashes the same")
 	}
 }
+
+// A Kubernetes task written two ways (quantities, key order, a label
+// given as a number) is one version; it requires the label kubernetes,
+// not container; the Pod template and tolerations are stored as compact
+// JSON with sorted keys.
+func TestKubernetesTask(t *testing.T) {
+	t.Parallel()
+	parse := func(src string) *Pipeline {
+		t.Helper()
+		p, err := Parse("p.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := parse(`id: p
+tasks:
+  t:
+    run: echo hi
+    container:
+      image: busybox:1
+      kubernetes:
+        resources: {requests: {cpu: 0.5, memory: 1.5Gi}}
+        labels: {version: 2}
+        tolerations: [{key: k, operator: Exists}]
+        pod_template: {spec: {priorityClassName: batch, containers: [{name: task, env: [{value: "1", name: A}]}]}}
+`)
+	b := parse(`id: p
+tasks:
+  t:
+    container:
+      kubernetes:
+        pod_template:
+          spec:
+            containers:
+              - {env: [{name: A, value: "1"}], name: task}
+            priorityClassName: batch
+        tolerations:
+          - {operator: Exists, key: k}
+        labels: {version: "2"}
+        resources:
+          requests: {memory: 1536Mi, cpu: 500m}
+      image: busybox:1
+    run: echo hi
+`)
+	if a.Hash() != b.Hash() {
+		t.Errorf("the same Kubernetes task written two ways hashes differently:\n%s\n%s", a.Normalized(), b.Normalized())
+	}
+	k := a.Tasks["t"].Container.Kubernetes
+	if got := a.Tasks["t"].Requires; len(got) != 1 || got[0] != KubernetesLabel {
+		t.Errorf("Requires = %v, want [%s]", got, KubernetesLabel)
+	}
+	if got, want := string(k.PodTemplate), `{"spec":{"containers":[{"env":[{"name":"A","value":"1"}],"name":"task"}],"priorityClassName":"batch"}}`; got != want {
+		t.Errorf("PodTemplate = %s, want %s", got, want)
+	}
+	if got, want := string(k.Tolerations), `[{"key":"k","operator":"Exists"}]`; got != want {
+		t.Errorf("Tolerations = %s, want %s", got, want)
+	}
+	if got := k.Requests; got["cpu"] != "500m" || got["memory"] != "1536Mi" {
+		t.Errorf("Requests = %v, want Kubernetes' canonical quantities", got)
+	}
+	// A quantity in the template written as a number (+1, 1e3) is kept
+	// as text, which JSON can hold whatever YAML wrote.
+	q := parse("id: p\ntasks:\n  t:\n    container:\n      image: busybox:1\n      kubernetes: {pod_template: {spec: {overhead: {cpu: +1, memory: 1e3}}}}\n    run: echo hi\n")
+	if got, want := string(q.Tasks["t"].Container.Kubernetes.PodTemplate), `{"spec":{"overhead":{"cpu":"+1","memory":"1e3"}}}`; got != want {
+		t.Errorf("PodTemplate = %s, want %s", got, want)
+	}
+	c := parse("id: p\ntasks:\n  t:\n    container: {image: busybox:1, kubernetes: {}}\n    run: echo hi\n")
+	d := parse("id: p\ntasks:\n  t:\n    container: {image: busybox:1}\n    run: echo hi\n")
+	if c.Hash() == d.Hash() || c.Tasks["t"].Container.Kubernetes == nil || d.Tasks["t"].Requires[0] != ContainerLabel {
+		t.Errorf("kubernetes: {} is not a Pod task of its own: %s", c.Normalized())
+	}
+}

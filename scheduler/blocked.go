@@ -114,6 +114,10 @@ func blockedReason(w *store.WaitingInstance, alive []*store.WorkerInfo, pools ma
 				reason += "; a container task runs only on a worker that reaches a container engine " +
 					"(Docker or Podman) at its --container-host or $DOCKER_HOST, which then has the label container"
 			}
+			if slices.Contains(w.Requires, pipeline.KubernetesLabel) {
+				reason += "; a Kubernetes pod task runs only on a worker that reaches a Kubernetes cluster " +
+					"(--kubeconfig, $KUBECONFIG, ~/.kube/config or a Pod's service account), which then has the label kubernetes"
+			}
 			return reason
 		}
 	}
