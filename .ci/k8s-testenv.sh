@@ -114,7 +114,9 @@ EOF
     --authorization-kubeconfig="$RUN/kubeconfig" --leader-elect=false \
     --bind-address=127.0.0.1 --secure-port=10259 > "$RUN/scheduler.log" 2>&1 &
   echo $! > "$RUN/scheduler.pid"
-  # kwok: fake kubelet for nodes annotated kwok.x-k8s.io/node=fake; its 127.0.0.1:10250 server answers
+  # kwok: fake kubelet for nodes annotated (sluice: the node is tainted, so
+  # only Pods that tolerate kwok.x-k8s.io/node=fake go there and a Pod that
+  # names no node runs for real on the kubelet's node) kwok.x-k8s.io/node=fake; its 127.0.0.1:10250 server answers
   # `kubectl logs` from a static CRI-format file (kwok runs no containers, so there are no real logs).
   printf '%s stdout F fake log line from kwok\n' 2024-01-01T00:00:00.000000000Z > "$RUN/fake-container.log"
   cat > "$RUN/kwok-logs.yaml" <<EOF
@@ -138,6 +140,7 @@ EOF
     -X POST https://127.0.0.1:6443/api/v1/nodes -d '{"apiVersion":"v1","kind":"Node","metadata":{"name":"kwok-node-0",
      "annotations":{"node.alpha.kubernetes.io/ttl":"0","kwok.x-k8s.io/node":"fake"},
      "labels":{"kubernetes.io/hostname":"kwok-node-0","kubernetes.io/os":"linux","type":"kwok"}},
+     "spec":{"taints":[{"key":"kwok.x-k8s.io/node","value":"fake","effect":"NoSchedule"}]},
      "status":{"allocatable":{"cpu":"32","memory":"256Gi","pods":"110"},"capacity":{"cpu":"32","memory":"256Gi","pods":"110"}}}' >/dev/null
   echo "ready: export KUBECONFIG=$RUN/kubeconfig"
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/internal/enginetest"
+	"github.com/sluice-dev/sluice/internal/kubetest"
 	"github.com/sluice-dev/sluice/sluicetest"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/sqlite"
@@ -104,20 +105,15 @@ func TestRunEveryExample(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
 			var env []string
-			if filepath.Base(f) == "kubernetes.yaml" {
-				// Its Pod tasks need a cluster, which the worker side of
-				// issue 16 brings with its test cluster; until then the
-				// example is validated, not run.
-				if r := sluiceCmd(t, t.TempDir(), nil, "validate", f); r.code != 0 || !strings.Contains(r.stdout, "ok: pipeline kubernetes, 3 tasks") {
-					t.Fatalf("validate: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-				}
-				return
-			}
 			args := append([]string{"run", f}, extra[filepath.Base(f)]...)
 			if filepath.Base(f) == "containers.yaml" {
 				// The test engine, and its image: there is no registry here.
 				env = []string{"DOCKER_HOST=" + enginetest.Require(t)}
 				args = append(args, "-p", "image="+enginetest.Image())
+			}
+			if filepath.Base(f) == "kubernetes.yaml" {
+				// The test cluster, and its image on the real node.
+				args = append(args, "--kubeconfig", kubetest.Require(t), "--kube-namespace", kubetest.Namespace(t), "-p", "image="+kubetest.Image)
 			}
 			r := sluiceCmd(t, t.TempDir(), env, args...)
 			if r.code != 0 {

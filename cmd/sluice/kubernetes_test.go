@@ -74,11 +74,12 @@ tasks:
       image: %[1]s
       kubernetes:
         node_selector: {kubernetes.io/hostname: %[3]s}
+        tolerations: %[4]s
     command: [echo, "${{ item }}"]
   report:
     depends_on: [produce, fan]
     run: echo "report rows=$SLUICE_OUTPUT_PRODUCE_ROWS"
-`, kubetest.Image, kubetest.RealNode, kubetest.FakeNode))
+`, kubetest.Image, kubetest.RealNode, kubetest.FakeNode, kubetest.FakeToleration))
 	home := filepath.Join(dir, "home")
 	r := sluiceCmd(t, dir, nil, "run", file, "--home", home, "--kubeconfig", kubeconfig, "--kube-namespace", ns,
 		"--secret", "API_TOKEN=hunter2-k8s-s3cret", "--kill-grace", "1s")

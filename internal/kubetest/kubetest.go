@@ -5,7 +5,8 @@
 //
 // Two nodes: RealNode runs real containers (logs, exit codes, OOM kills);
 // FakeNode is kwok's, which moves Pods to Running and to Succeeded two
-// seconds later without running anything, for tests of many Pods. Tests
+// seconds later without running anything, for tests of many Pods; it is
+// tainted, so a Pod goes there only with FakeToleration. Tests
 // pick one with NodeSelector, and use a namespace of their own.
 //
 // When no cluster is set or it does not answer, tests skip, except under
@@ -36,6 +37,11 @@ const (
 	// policy Never or IfNotPresent.
 	Image = "localhost/busybox:1"
 )
+
+// FakeToleration is the toleration of the fake node's taint, as a
+// kubernetes: tolerations list (JSON, also YAML): only Pods with it go
+// there, so a Pod that names no node runs on the real one.
+const FakeToleration = `[{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]`
 
 // NodeSelector places a Pod on node.
 func NodeSelector(node string) map[string]string {
