@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 	"time"
@@ -116,7 +115,7 @@ func (c *Client) Run(ctx context.Context, r *Request) *executor.Result {
 	if r.Started != nil {
 		r.Started(ns + "/" + r.Name)
 	}
-	run := &podRun{c: c, r: r, ns: ns, last: created}
+	run := &podRun{c: c, r: r, ns: ns, last: created, ended: make(chan struct{})}
 	defer run.stopLogs()
 
 	var timeout <-chan time.Time
@@ -295,6 +294,7 @@ type podRun struct {
 	blocked string
 
 	logsStarted bool
+	ended       chan struct{} // closed once the watch saw the container end
 	logsDone    chan struct{}
 	cancelLogs  context.CancelFunc
 }
@@ -312,6 +312,7 @@ func (p *podRun) finished(res *executor.Result) bool {
 	default:
 		return false
 	}
+	close(p.ended)
 	p.waitLogs(10 * time.Second)
 	res.Finished = time.Now()
 	var term *corev1.ContainerStateTerminated
@@ -427,7 +428,7 @@ func (p *podRun) followLogs() {
 	p.cancelLogs, p.logsDone = cancel, make(chan struct{})
 	go func() {
 		defer close(p.logsDone)
-		p.c.streamLogs(ctx, p.ns, p.r.Name, p.r.Log)
+		p.c.streamLogs(ctx, p.ns, p.r.Name, p.r.Log, p.ended)
 	}()
 }
 
@@ -453,7 +454,7 @@ func (p *podRun) stopLogs() {
 // streamLogs copies the container's log into sink as it comes, until the
 // container ends. A stream that breaks while the container runs is opened
 // again from the last line's time; lines already seen are skipped.
-func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.LogSink) {
+func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.LogSink, ended <-chan struct{}) {
 	out := &executor.LineWriter{Stream: executor.Stdout, Sink: sink}
 	defer out.Close()
 	var last time.Time
@@ -489,19 +490,15 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 		if ctx.Err() != nil || tries >= 20 {
 			return
 		}
-		// The kubelet ends a followed stream when the container exits;
-		// if it has not, the stream broke: look again shortly.
-		pod, gerr := c.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		if gerr != nil || done(pod) {
-			if gerr == nil && err == io.EOF && !last.IsZero() {
-				return
-			}
-			return
-		}
+		// The kubelet ends a followed stream when the container exits,
+		// and the watch says so at about the same time; if it does not,
+		// the stream broke: open it again.
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Second):
+		case <-ended:
+			return
+		case <-time.After(2 * time.Second):
 		}
 	}
 }
@@ -519,14 +516,6 @@ func splitTimestamp(line []byte) (time.Time, []byte) {
 		return time.Time{}, line
 	}
 	return ts, line[sp+1:]
-}
-
-func done(pod *corev1.Pod) bool {
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		return true
-	}
-	st := containerStatus(pod)
-	return st != nil && st.State.Terminated != nil
 }
 
 // stopPod deletes a Pod with the kill grace and waits, up to the grace
