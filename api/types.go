@@ -305,7 +305,7 @@ type Attempt struct {
 	State           string     `json:"state" enum:"running,success,failed,timed_out,lost,handed_back,cancelled,skipped,rescheduled"`
 	Worker          string     `json:"worker"`
 	Image           string     `json:"image,omitempty" doc:"a container task's image, as the worker ran it"`
-	ContainerID     string     `json:"container_id,omitempty" doc:"a container task's container, once created"`
+	ContainerID     string     `json:"container_id,omitempty" doc:"a container task's container once created, or pod/NAMESPACE/NAME for a Kubernetes pod task"`
 	StartedAt       time.Time  `json:"started_at"`
 	FinishedAt      *time.Time `json:"finished_at"`
 	DurationSeconds *float64   `json:"duration_seconds"`
