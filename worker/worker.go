@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -256,7 +257,12 @@ func (w *Worker) claimLoop(ctx context.Context) {
 		}
 		w.giveSlots(free - len(claims))
 		if len(claims) == free {
-			continue // maybe more work waiting
+			// Maybe more work waiting. Let the attempts just started run
+			// first: quick ones give their slots back at once, and the
+			// next claim asks for all of them in one round trip instead
+			// of for the few that were back already.
+			runtime.Gosched()
+			continue
 		}
 		timer := time.NewTimer(w.cfg.Poll)
 		select {

@@ -146,6 +146,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 			Retryable:   retryable,
 			AfterCommit: s.notifier.notify,
 			WritableCTE: true,
+			Lateral:     true,
 			RandomToken: "(floor(random() * 9223372036854775806))::bigint + 1",
 		},
 		Write:   db,

@@ -309,13 +309,32 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 	// would visit every pending instance of the run on every hop (a chain
 	// of N tasks then costs N² row visits). PostgreSQL plans both forms
 	// alike.
+	joins := `CROSS JOIN runs r CROSS JOIN version_edges e CROSS JOIN task_instances ti
+			WHERE r.id = f.column1 AND e.version_id = r.version_id AND e.upstream = f.column2
+				AND ti.run_id = f.column1 AND ti.task_id = e.downstream AND ti.state || '' = 'pending'`
+	if t.db.d.Lateral {
+		// PostgreSQL reorders joins by its estimates, and two of them go
+		// wrong here (auto_explain of a 10,000-task fan-out): with no
+		// statistics of runs (a small table autovacuum may not have
+		// analyzed yet) it expects a run to have a handful of
+		// instances and looks them up by run_id alone, reading all
+		// 10,000 for every finished task; and for a batch of 32 or more
+		// it reads all of the version's edges into a hash table instead
+		// of looking up each finished task's. Subqueries fenced with
+		// OFFSET 0 are planned on their own, for one row of the outer
+		// side at a time, so each uses its key.
+		joins = `CROSS JOIN runs r
+			CROSS JOIN LATERAL (SELECT e.downstream FROM version_edges e
+				WHERE e.version_id = r.version_id AND e.upstream = f.column2 OFFSET 0) e
+			CROSS JOIN LATERAL (SELECT ti.id FROM task_instances ti
+				WHERE ti.run_id = f.column1 AND ti.task_id = e.downstream AND ti.state || '' = 'pending' OFFSET 0) ti
+			WHERE r.id = f.column1`
+	}
 	rows, err := t.query(`UPDATE task_instances SET `+col+` = `+col+` + inc.inc_n, updated_at = ?
 		FROM (
 			SELECT ti.id AS inc_id, COUNT(*) AS inc_n
 			FROM (VALUES `+values.String()+`) AS f
-			CROSS JOIN runs r CROSS JOIN version_edges e CROSS JOIN task_instances ti
-			WHERE r.id = f.column1 AND e.version_id = r.version_id AND e.upstream = f.column2
-				AND ti.run_id = f.column1 AND ti.task_id = e.downstream AND ti.state || '' = 'pending'
+			`+joins+`
 			GROUP BY ti.id
 		) AS inc
 		WHERE id = inc.inc_id AND state = 'pending'

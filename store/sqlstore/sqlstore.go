@@ -49,6 +49,10 @@ type Dialect struct {
 	// a random positive 63-bit fencing token.
 	WritableCTE bool
 	RandomToken string
+	// Lateral says the database joins LATERAL subqueries: readiness
+	// propagation then looks up each finished task's edges and downstream
+	// instances through their keys, whatever the planner's estimates.
+	Lateral bool
 	// PrepareCache prepares each statement once on the write pool and
 	// reuses it; for drivers that do not cache prepared statements.
 	PrepareCache bool
