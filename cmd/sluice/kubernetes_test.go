@@ -75,7 +75,7 @@ tasks:
       kubernetes:
         node_selector: {kubernetes.io/hostname: %[3]s}
         tolerations: %[4]s
-    command: [echo, "${{ item }}"]
+    command: [sh, -c, 'echo "item $SLUICE_ITEM"']
   report:
     depends_on: [produce, fan]
     run: echo "report rows=$SLUICE_OUTPUT_PRODUCE_ROWS"
