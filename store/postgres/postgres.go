@@ -147,6 +147,8 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 			AfterCommit: s.notifier.notify,
 			WritableCTE: true,
 			RandomToken: "(floor(random() * 9223372036854775806))::bigint + 1",
+			JSONAgg:     "json_agg",
+			JSONArray:   "json_build_array",
 		},
 		Write:   db,
 		Read:    db,

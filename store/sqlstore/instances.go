@@ -408,6 +408,10 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	byInstance := byInstanceOf(claims)
+	if err := claimOutputs(t, ids, byInstance); err != nil {
+		return nil, err
+	}
 	q := `INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at) VALUES `
 	args := make([]any, 0, len(claims)*9)
 	for i, c := range claims {
@@ -421,10 +425,6 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	rows, err = t.query(q+" RETURNING id, instance_id", args...)
 	if err != nil {
 		return nil, err
-	}
-	byInstance := make(map[int64]*store.Claim, len(claims))
-	for _, c := range claims {
-		byInstance[c.InstanceID] = c
 	}
 	for rows.Next() {
 		var id, instanceID int64
@@ -440,6 +440,43 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	}
 	t.notify(store.TopicInstances)
 	return claims, nil
+}
+
+func byInstanceOf(claims []*store.Claim) map[int64]*store.Claim {
+	m := make(map[int64]*store.Claim, len(claims))
+	for _, c := range claims {
+		m[c.InstanceID] = c
+	}
+	return m
+}
+
+// claimOutputs reads the upstream outputs of the claimed instances ids
+// that have upstream tasks into their claims, in one statement.
+func claimOutputs(t *txn, ids []int64, byInstance map[int64]*store.Claim) error {
+	padded := padIDs(ids)
+	rows, err := t.query(t.db.claimOutputsQuery(len(padded)), int64Args(padded)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var raw sql.NullString
+		if err := rows.Scan(&id, &raw); err != nil {
+			return err
+		}
+		if byInstance[id].Outputs, err = decodeUpstreamOutputs(raw); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// claimOutputsQuery selects the upstream outputs of n claimed instances.
+func (db *DB) claimOutputsQuery(n int) string {
+	return `SELECT ti.id, ` + db.upstreamOutputs("ti", "r") + `
+		FROM task_instances ti JOIN runs r ON r.id = ti.run_id
+		WHERE ti.id IN (` + placeholders(n) + `) AND ti.up_total > 0`
 }
 
 // newToken returns a random non-zero fencing token.
@@ -489,7 +526,7 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 			RETURNING id, instance_id, token
 		)
 		SELECT i.id, i.token, c.id, c.run_id, c.task_id, c.map_index, c.item, c.attempts, c.failures, c.started_at, c.ready_at,
-			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events
+			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events, `+db.upstreamOutputs("c", "r")+`
 		FROM inserted i JOIN claimed c ON c.id = i.instance_id JOIN runs r ON r.id = c.run_id
 		ORDER BY c.id`), args...) // only instances without a pool: Claim.Pool stays empty
 	if err != nil {
@@ -501,10 +538,14 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 		c := &store.Claim{StartedAt: now, LeaseExpiresAt: expires}
 		var readyAt, logical, started int64
 		var params, trig string
-		var item sql.NullString
+		var item, outs sql.NullString
 		if err := rows.Scan(&c.AttemptID, &c.Token, &c.InstanceID, &c.RunID, &c.TaskID, &c.MapIndex, &item, &c.Attempt, &c.Failures, &started, &readyAt,
-			&c.PipelineID, &c.VersionID, &c.RunKey, &logical, &params, &trig); err != nil {
+			&c.PipelineID, &c.VersionID, &c.RunKey, &logical, &params, &trig, &outs); err != nil {
 			return nil, dbErr(err)
+		}
+		var err error
+		if c.Outputs, err = decodeUpstreamOutputs(outs); err != nil {
+			return nil, err
 		}
 		if item.Valid {
 			c.Item = &item.String
