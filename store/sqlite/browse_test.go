@@ -70,7 +70,7 @@ func TestHotPathKeepsItsIndexes(t *testing.T) {
 	if !strings.Contains(claim, "task_instances_claimable") {
 		t.Errorf("the claim does not use task_instances_claimable:\n%s", claim)
 	}
-	outs, err := s.ExplainClaimOutputs(ctx)
+	outs, err := s.ExplainClaimRuns(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

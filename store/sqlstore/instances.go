@@ -357,7 +357,6 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 		return nil, err
 	}
 	var claims []*store.Claim
-	byRun := map[int64][]*store.Claim{}
 	for rows.Next() {
 		c := &store.Claim{}
 		var readyAt, started int64
@@ -375,41 +374,18 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 		c.LeaseExpiresAt = t.now.Add(p.LeaseDuration)
 		c.Token = newToken()
 		claims = append(claims, c)
-		byRun[c.RunID] = append(byRun[c.RunID], c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	runIDs := make([]int64, 0, len(byRun))
-	for id := range byRun {
-		runIDs = append(runIDs, id)
+	byInstance := make(map[int64]*store.Claim, len(claims))
+	claimed := make([]int64, 0, len(claims))
+	for _, c := range claims {
+		byInstance[c.InstanceID] = c
+		claimed = append(claimed, c.InstanceID)
 	}
-	rows, err = t.query(`SELECT id, pipeline_id, version_id, key, logical_date, params, trigger_events FROM runs WHERE id IN (`+
-		placeholders(len(runIDs))+`)`, int64Args(runIDs)...)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var (
-			id, vid, logical       int64
-			pid, key, params, trig string
-		)
-		if err := rows.Scan(&id, &pid, &vid, &key, &logical, &params, &trig); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		for _, c := range byRun[id] {
-			c.PipelineID, c.VersionID, c.RunKey, c.LogicalDate, c.Params = pid, vid, key, fromUS(logical), []byte(params)
-			c.TriggerEvents = triggerEventsOf(trig)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	byInstance := byInstanceOf(claims)
-	if err := claimOutputs(t, ids, byInstance); err != nil {
+	if err := claimRuns(t, claimed, byInstance); err != nil {
 		return nil, err
 	}
 	q := `INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at) VALUES `
@@ -442,41 +418,43 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	return claims, nil
 }
 
-func byInstanceOf(claims []*store.Claim) map[int64]*store.Claim {
-	m := make(map[int64]*store.Claim, len(claims))
-	for _, c := range claims {
-		m[c.InstanceID] = c
-	}
-	return m
-}
-
-// claimOutputs reads the upstream outputs of the claimed instances ids
-// that have upstream tasks into their claims, in one statement.
-func claimOutputs(t *txn, ids []int64, byInstance map[int64]*store.Claim) error {
+// claimRuns fills in what the claims of the instances ids (at least one)
+// carry from their runs and upstream tasks, in one statement: the run's
+// pipeline, version, key, logical date, params and trigger events, and the
+// outputs of the instance's direct upstream tasks.
+func claimRuns(t *txn, ids []int64, byInstance map[int64]*store.Claim) error {
 	padded := padIDs(ids)
-	rows, err := t.query(t.db.claimOutputsQuery(len(padded)), int64Args(padded)...)
+	rows, err := t.query(t.db.claimRunsQuery(len(padded)), int64Args(padded)...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
-		var raw sql.NullString
-		if err := rows.Scan(&id, &raw); err != nil {
+		var (
+			id, vid, logical       int64
+			pid, key, params, trig string
+			outs                   sql.NullString
+		)
+		if err := rows.Scan(&id, &pid, &vid, &key, &logical, &params, &trig, &outs); err != nil {
 			return err
 		}
-		if byInstance[id].Outputs, err = decodeUpstreamOutputs(raw); err != nil {
+		c := byInstance[id]
+		c.PipelineID, c.VersionID, c.RunKey, c.LogicalDate, c.Params = pid, vid, key, fromUS(logical), []byte(params)
+		c.TriggerEvents = triggerEventsOf(trig)
+		if c.Outputs, err = decodeUpstreamOutputs(outs); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
 }
 
-// claimOutputsQuery selects the upstream outputs of n claimed instances.
-func (db *DB) claimOutputsQuery(n int) string {
-	return `SELECT ti.id, ` + db.upstreamOutputs("ti", "r") + `
+// claimRunsQuery selects what claimRuns reads of n claimed instances. Only
+// instances with upstream tasks look for upstream outputs.
+func (db *DB) claimRunsQuery(n int) string {
+	return `SELECT ti.id, r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events,
+			CASE WHEN ti.up_total > 0 THEN ` + db.upstreamOutputs("ti", "r") + ` END
 		FROM task_instances ti JOIN runs r ON r.id = ti.run_id
-		WHERE ti.id IN (` + placeholders(n) + `) AND ti.up_total > 0`
+		WHERE ti.id IN (` + placeholders(n) + `)`
 }
 
 // newToken returns a random non-zero fencing token.
