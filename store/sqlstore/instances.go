@@ -497,14 +497,15 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 			UPDATE task_instances ti
 			SET state = 'running', attempts = ti.attempts + 1, started_at = COALESCE(ti.started_at, ?), updated_at = ?, blocked = ''
 			FROM picked WHERE ti.id = picked.id
-			RETURNING ti.id, ti.run_id, ti.task_id, ti.map_index, ti.item, ti.attempts, ti.failures, ti.started_at, ti.ready_at
+			RETURNING ti.id, ti.run_id, ti.task_id, ti.map_index, ti.item, ti.attempts, ti.failures, ti.started_at, ti.ready_at, ti.up_total
 		), inserted AS (
 			INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at)
 			SELECT id, run_id, task_id, attempts, ?, `+db.d.RandomToken+`, 'running', ?, ? FROM claimed
 			RETURNING id, instance_id, token
 		)
 		SELECT i.id, i.token, c.id, c.run_id, c.task_id, c.map_index, c.item, c.attempts, c.failures, c.started_at, c.ready_at,
-			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events, `+db.upstreamOutputs("c", "r")+`
+			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events,
+			CASE WHEN c.up_total > 0 THEN `+db.upstreamOutputs("c", "r")+` END
 		FROM inserted i JOIN claimed c ON c.id = i.instance_id JOIN runs r ON r.id = c.run_id
 		ORDER BY c.id`), args...) // only instances without a pool: Claim.Pool stays empty
 	if err != nil {
