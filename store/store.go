@@ -530,6 +530,11 @@ type Claim struct {
 	ReadyAt        time.Time
 	StartedAt      time.Time
 	LeaseExpiresAt time.Time
+	// Outputs are the outputs of the instance's direct upstream tasks,
+	// keyed by task id and then output key, as OutputList gives them; nil
+	// when they have none. They come with the claim so that a task starts
+	// without another query.
+	Outputs map[string]map[string]string
 }
 
 // AttemptHeartbeatParams are the arguments of Store.AttemptHeartbeat.

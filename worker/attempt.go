@@ -286,10 +286,7 @@ func (w *Worker) taskEnv(v *version, task *pipeline.Task, c *store.Claim, outFil
 	}
 	env = append(env, params...)
 	if len(task.DependsOn) > 0 {
-		outs, err := x.outputs()
-		if err != nil {
-			return nil, err
-		}
+		outs := x.outputs()
 		for _, up := range task.DependsOn {
 			ks := make([]string, 0, len(outs[up]))
 			for k := range outs[up] {

@@ -14,8 +14,8 @@ import (
 	"github.com/sluice-dev/sluice/store"
 )
 
-// exprContext is what an attempt's expressions see. Upstream outputs and
-// variables are read on first use, once.
+// exprContext is what an attempt's expressions see. The upstream outputs
+// come with the claim; variables are read on first use, once.
 type exprContext struct {
 	w     *Worker
 	ctx   context.Context
@@ -30,7 +30,6 @@ type exprContext struct {
 
 	once    sync.Once
 	env     map[string]any
-	outs    map[string]map[string]string
 	loadErr error
 }
 
@@ -42,23 +41,15 @@ func (w *Worker) newExprContext(ctx context.Context, v *version, task *pipeline.
 	return x, nil
 }
 
-// outputs returns the outputs of the task's direct upstream tasks.
-func (x *exprContext) outputs() (map[string]map[string]string, error) {
-	x.load()
-	return x.outs, x.loadErr
+// outputs returns the outputs of the task's direct upstream tasks, as the
+// claim brought them.
+func (x *exprContext) outputs() map[string]map[string]string {
+	return x.claim.Outputs
 }
 
 func (x *exprContext) load() {
 	x.once.Do(func() {
 		c := x.claim
-		if len(x.task.DependsOn) > 0 {
-			outs, err := x.w.st.OutputList(x.ctx, c.RunID, x.task.DependsOn)
-			if err != nil {
-				x.loadErr = fmt.Errorf("cannot read upstream outputs: %w", err)
-				return
-			}
-			x.outs = outs
-		}
 		var params map[string]any
 		if len(c.Params) > 0 {
 			if err := json.Unmarshal(c.Params, &params); err != nil {
@@ -69,7 +60,7 @@ func (x *exprContext) load() {
 		tasks := map[string]any{}
 		for _, up := range x.task.DependsOn {
 			o := map[string]any{}
-			for k, v := range x.outs[up] {
+			for k, v := range c.Outputs[up] {
 				o[k] = v
 			}
 			tasks[up] = map[string]any{"outputs": o}

@@ -786,6 +786,36 @@ func TestRunMarksStreamsLikeLogs(t *testing.T) {
 // `sluice run -q` says only what did not go to plan and the run's result:
 // tasks that succeed say nothing, task output is not shown, and there is
 // no table.
+// TestRunQuietChain runs a 200-task chain whose tasks all write log lines
+// and outputs: with -q nothing went off plan, so sluice run prints its
+// first line and the run's last, a few hundred bytes, where without -q it
+// prints tens of kilobytes.
+func TestRunQuietChain(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id: quiet_chain\ntasks:\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "  t%03d:\n    run: 'echo chatter-%d; echo more >&2; echo n=%d >> \"$SLUICE_OUTPUT\"'\n", i, i, i)
+		if i > 0 {
+			fmt.Fprintf(&b, "    depends_on: [t%03d]\n", i-1)
+		}
+	}
+	file := writeFile(t, dir, "chain.yaml", b.String())
+	r := sluiceCmd(t, dir, nil, "run", "-q", file, "--home", ".sluice")
+	if r.code != 0 {
+		t.Fatalf("run -q: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "sluice: running quiet_chain ") || lines[1] != "" ||
+		!strings.HasPrefix(lines[2], "run 1 success in ") || !strings.HasSuffix(lines[2], ": 200 success") {
+		t.Fatalf("run -q of a chain that went to plan printed %d bytes:\n%s", len(r.stdout), r.stdout)
+	}
+	if len(r.stdout) > 200 || r.stderr != "" {
+		t.Fatalf("run -q printed %d bytes and %d on stderr, want under 200 and none:\n%s%s", len(r.stdout), len(r.stderr), r.stdout, r.stderr)
+	}
+}
+
 func TestRunQuiet(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

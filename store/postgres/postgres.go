@@ -148,6 +148,8 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 			WritableCTE: true,
 			Lateral:     true,
 			RandomToken: "(floor(random() * 9223372036854775806))::bigint + 1",
+			JSONAgg:     "json_agg",
+			JSONArray:   "json_build_array",
 		},
 		Write:   db,
 		Read:    db,

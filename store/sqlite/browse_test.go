@@ -52,7 +52,8 @@ func TestPipelineSearchUsesIndexes(t *testing.T) {
 // TestHotPathKeepsItsIndexes checks with EXPLAIN QUERY PLAN that the
 // claim's choice of instances stays on task_instances_claimable (an index
 // on every instance's state once drew the planner away from it and
-// doubled a task hop), and that Browse's "what failed" reads the partial
+// doubled a task hop), that the claim's read of upstream outputs looks
+// edges up by their downstream task, and that Browse's "what failed" reads the partial
 // index task_instances_failed instead of scanning task instances.
 func TestHotPathKeepsItsIndexes(t *testing.T) {
 	t.Parallel()
@@ -68,6 +69,18 @@ func TestHotPathKeepsItsIndexes(t *testing.T) {
 	}
 	if !strings.Contains(claim, "task_instances_claimable") {
 		t.Errorf("the claim does not use task_instances_claimable:\n%s", claim)
+	}
+	outs, err := s.ExplainClaimRuns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(outs, "version_edges_downstream") {
+		t.Errorf("the claim's upstream outputs do not use version_edges_downstream:\n%s", outs)
+	}
+	for _, line := range strings.Split(outs, "\n") {
+		if strings.Contains(line, "SCAN") {
+			t.Errorf("the claim's upstream outputs scan a table: %q\n%s", line, outs)
+		}
 	}
 	failed, err := s.ExplainInstanceBrowse(ctx, &store.InstanceBrowseParams{States: []sluice.InstanceState{sluice.InstanceFailed}, Limit: 50})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -485,87 +484,6 @@ func (db *DB) LogList(ctx context.Context, attemptID int64, afterSeq int) ([]*st
 		out = append(out, c)
 	}
 	return out, dbErr(rows.Err())
-}
-
-// OutputList implements store.Store. The outputs of a mapped task are its
-// items' outputs, each key a JSON array in item order (null where an item
-// gave none).
-func (db *DB) OutputList(ctx context.Context, runID int64, taskIDs []string) (map[string]map[string]string, error) {
-	out := map[string]map[string]string{}
-	if len(taskIDs) == 0 {
-		return out, nil
-	}
-	args := append([]any{runID}, stringArgs(taskIDs)...)
-	rows, err := db.read(ctx, db.q(`SELECT ti.task_id, ti.map_index, o.key, o.value FROM outputs o
-		JOIN task_instances ti ON ti.id = o.instance_id
-		WHERE ti.run_id = ? AND ti.task_id IN (`+placeholders(len(taskIDs))+`)`), args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	items := map[string]map[string]map[int]string{} // task -> key -> index -> value
-	for rows.Next() {
-		var task, k, v string
-		var idx int
-		if err := rows.Scan(&task, &idx, &k, &v); err != nil {
-			return nil, dbErr(err)
-		}
-		if idx >= 0 {
-			if items[task] == nil {
-				items[task] = map[string]map[int]string{}
-			}
-			if items[task][k] == nil {
-				items[task][k] = map[int]string{}
-			}
-			items[task][k][idx] = v
-			continue
-		}
-		if out[task] == nil {
-			out[task] = map[string]string{}
-		}
-		out[task][k] = v
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err)
-	}
-	if len(items) == 0 {
-		return out, nil
-	}
-	totals := map[string]int{}
-	trows, err := db.read(ctx, db.q(`SELECT task_id, items_total FROM task_instances
-		WHERE run_id = ? AND map_index = -1 AND task_id IN (`+placeholders(len(taskIDs))+`)`), args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer trows.Close()
-	for trows.Next() {
-		var task string
-		var n int
-		if err := trows.Scan(&task, &n); err != nil {
-			return nil, dbErr(err)
-		}
-		totals[task] = n
-	}
-	for task, byKey := range items {
-		if out[task] == nil {
-			out[task] = map[string]string{}
-		}
-		for k, byIndex := range byKey {
-			arr := make([]*string, totals[task])
-			for i, v := range byIndex {
-				if i < len(arr) {
-					v := v
-					arr[i] = &v
-				}
-			}
-			b, err := json.Marshal(arr)
-			if err != nil {
-				return nil, err
-			}
-			out[task][k] = string(b)
-		}
-	}
-	return out, dbErr(trows.Err())
 }
 
 // retryJitter is the random source of retry jitter; any source will do.

@@ -364,6 +364,13 @@ func (db *DB) ExplainClaimPick(ctx context.Context) (string, error) {
 		ORDER BY priority DESC, ready_at, id LIMIT ?`, args)
 }
 
+// ExplainClaimRuns returns the query plan of the claim's read of its
+// instances' runs and upstream outputs, for tests that check it stays on
+// indexes.
+func (db *DB) ExplainClaimRuns(ctx context.Context) (string, error) {
+	return db.explain(ctx, db.claimRunsQuery(2), []any{int64(1), int64(2)})
+}
+
 // InstanceBrowse implements store.Browse.
 func (db *DB) InstanceBrowse(ctx context.Context, p *store.InstanceBrowseParams) ([]*store.BrowsedInstance, error) {
 	q, args := instanceBrowseQuery(p)

@@ -378,7 +378,6 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 		return nil, err
 	}
 	var claims []*store.Claim
-	byRun := map[int64][]*store.Claim{}
 	for rows.Next() {
 		c := &store.Claim{}
 		var readyAt, started int64
@@ -396,37 +395,18 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 		c.LeaseExpiresAt = t.now.Add(p.LeaseDuration)
 		c.Token = newToken()
 		claims = append(claims, c)
-		byRun[c.RunID] = append(byRun[c.RunID], c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	runIDs := make([]int64, 0, len(byRun))
-	for id := range byRun {
-		runIDs = append(runIDs, id)
+	byInstance := make(map[int64]*store.Claim, len(claims))
+	claimed := make([]int64, 0, len(claims))
+	for _, c := range claims {
+		byInstance[c.InstanceID] = c
+		claimed = append(claimed, c.InstanceID)
 	}
-	rows, err = t.query(`SELECT id, pipeline_id, version_id, key, logical_date, params, trigger_events FROM runs WHERE id IN (`+
-		placeholders(len(runIDs))+`)`, int64Args(runIDs)...)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var (
-			id, vid, logical       int64
-			pid, key, params, trig string
-		)
-		if err := rows.Scan(&id, &pid, &vid, &key, &logical, &params, &trig); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		for _, c := range byRun[id] {
-			c.PipelineID, c.VersionID, c.RunKey, c.LogicalDate, c.Params = pid, vid, key, fromUS(logical), []byte(params)
-			c.TriggerEvents = triggerEventsOf(trig)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := claimRuns(t, claimed, byInstance); err != nil {
 		return nil, err
 	}
 	q := `INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at) VALUES `
@@ -443,10 +423,6 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	if err != nil {
 		return nil, err
 	}
-	byInstance := make(map[int64]*store.Claim, len(claims))
-	for _, c := range claims {
-		byInstance[c.InstanceID] = c
-	}
 	for rows.Next() {
 		var id, instanceID int64
 		if err := rows.Scan(&id, &instanceID); err != nil {
@@ -461,6 +437,45 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 	}
 	t.notify(store.TopicInstances)
 	return claims, nil
+}
+
+// claimRuns fills in what the claims of the instances ids (at least one)
+// carry from their runs and upstream tasks, in one statement: the run's
+// pipeline, version, key, logical date, params and trigger events, and the
+// outputs of the instance's direct upstream tasks.
+func claimRuns(t *txn, ids []int64, byInstance map[int64]*store.Claim) error {
+	padded := padIDs(ids)
+	rows, err := t.query(t.db.claimRunsQuery(len(padded)), int64Args(padded)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id, vid, logical       int64
+			pid, key, params, trig string
+			outs                   sql.NullString
+		)
+		if err := rows.Scan(&id, &pid, &vid, &key, &logical, &params, &trig, &outs); err != nil {
+			return err
+		}
+		c := byInstance[id]
+		c.PipelineID, c.VersionID, c.RunKey, c.LogicalDate, c.Params = pid, vid, key, fromUS(logical), []byte(params)
+		c.TriggerEvents = triggerEventsOf(trig)
+		if c.Outputs, err = decodeUpstreamOutputs(outs); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// claimRunsQuery selects what claimRuns reads of n claimed instances. Only
+// instances with upstream tasks look for upstream outputs.
+func (db *DB) claimRunsQuery(n int) string {
+	return `SELECT ti.id, r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events,
+			CASE WHEN ti.up_total > 0 THEN ` + db.upstreamOutputs("ti", "r") + ` END
+		FROM task_instances ti JOIN runs r ON r.id = ti.run_id
+		WHERE ti.id IN (` + placeholders(n) + `)`
 }
 
 // newToken returns a random non-zero fencing token.
@@ -503,14 +518,15 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 			UPDATE task_instances ti
 			SET state = 'running', attempts = ti.attempts + 1, started_at = COALESCE(ti.started_at, ?), updated_at = ?, blocked = ''
 			FROM picked WHERE ti.id = picked.id
-			RETURNING ti.id, ti.run_id, ti.task_id, ti.map_index, ti.item, ti.attempts, ti.failures, ti.started_at, ti.ready_at
+			RETURNING ti.id, ti.run_id, ti.task_id, ti.map_index, ti.item, ti.attempts, ti.failures, ti.started_at, ti.ready_at, ti.up_total
 		), inserted AS (
 			INSERT INTO attempts (instance_id, run_id, task_id, number, worker, token, state, lease_expires_at, started_at)
 			SELECT id, run_id, task_id, attempts, ?, `+db.d.RandomToken+`, 'running', ?, ? FROM claimed
 			RETURNING id, instance_id, token
 		)
 		SELECT i.id, i.token, c.id, c.run_id, c.task_id, c.map_index, c.item, c.attempts, c.failures, c.started_at, c.ready_at,
-			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events
+			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events,
+			CASE WHEN c.up_total > 0 THEN `+db.upstreamOutputs("c", "r")+` END
 		FROM inserted i JOIN claimed c ON c.id = i.instance_id JOIN runs r ON r.id = c.run_id
 		ORDER BY c.id`), args...) // only instances without a pool: Claim.Pool stays empty
 	if err != nil {
@@ -522,10 +538,14 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 		c := &store.Claim{StartedAt: now, LeaseExpiresAt: expires}
 		var readyAt, logical, started int64
 		var params, trig string
-		var item sql.NullString
+		var item, outs sql.NullString
 		if err := rows.Scan(&c.AttemptID, &c.Token, &c.InstanceID, &c.RunID, &c.TaskID, &c.MapIndex, &item, &c.Attempt, &c.Failures, &started, &readyAt,
-			&c.PipelineID, &c.VersionID, &c.RunKey, &logical, &params, &trig); err != nil {
+			&c.PipelineID, &c.VersionID, &c.RunKey, &logical, &params, &trig, &outs); err != nil {
 			return nil, dbErr(err)
+		}
+		var err error
+		if c.Outputs, err = decodeUpstreamOutputs(outs); err != nil {
+			return nil, err
 		}
 		if item.Valid {
 			c.Item = &item.String

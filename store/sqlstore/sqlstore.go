@@ -53,6 +53,11 @@ type Dialect struct {
 	// propagation then looks up each finished task's edges and downstream
 	// instances through their keys, whatever the planner's estimates.
 	Lateral bool
+	// JSONAgg and JSONArray name the functions that gather rows into a
+	// JSON list and values into a JSON array: json_group_array and
+	// json_array on SQLite (the default), json_agg and json_build_array on
+	// PostgreSQL.
+	JSONAgg, JSONArray string
 	// PrepareCache prepares each statement once on the write pool and
 	// reuses it; for drivers that do not cache prepared statements.
 	PrepareCache bool
@@ -117,6 +122,9 @@ func New(o Options) *DB {
 	}
 	if o.Dialect.Retryable == nil {
 		o.Dialect.Retryable = func(error) bool { return false }
+	}
+	if o.Dialect.JSONAgg == "" {
+		o.Dialect.JSONAgg, o.Dialect.JSONArray = "json_group_array", "json_array"
 	}
 	return &DB{d: o.Dialect, w: o.Write, r: o.Read, clock: o.Clock, signals: o.Signals, onClose: o.OnClose, rebinds: map[string]string{}, stmts: map[string]*sql.Stmt{}, toPrepare: map[string]bool{}}
 }

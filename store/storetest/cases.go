@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -699,6 +700,62 @@ func testOutputs(t *testing.T, open Opener) {
 		if outs["a"][k] != v {
 			t.Fatalf("output %s = %q, want %q", k, outs["a"][k], v)
 		}
+	}
+	// The downstream claim carries what the successful attempt wrote, not
+	// what the failed one did.
+	if c := b.claimOne("b"); !reflect.DeepEqual(c.Outputs, map[string]map[string]string{"a": want}) {
+		t.Fatalf("b's claim carries %v, want a: %v", c.Outputs, want)
+	}
+}
+
+// testClaimCarriesOutputs checks that a claim brings the outputs of its
+// instance's direct upstream tasks, and only theirs, on both ways to claim:
+// an instance without limits and one in a pool.
+func testClaimCarriesOutputs(t *testing.T, open Opener) {
+	b := setup(t, open)
+	if err := b.s.PoolSet(b.ctx, &store.Pool{Name: "db", Slots: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b.save("p", 10, task{id: "a"}, task{id: "b"}, task{id: "quiet"},
+		task{id: "join", up: []string{"a", "b", "quiet"}}, task{id: "pooled", up: []string{"b"}, pool: "db"},
+		task{id: "last", up: []string{"join"}})
+	r := b.createRun("p", "r")
+	roots := b.claim(10)
+	if got := claimedTasks(roots); !reflect.DeepEqual(got, []string{"a", "b", "quiet"}) {
+		t.Fatalf("claimed %v, want a, b, quiet", got)
+	}
+	outs := map[string]map[string]string{"a": {"path": "/tmp/a", "rows": "42"}, "b": {"multi": "x\ny", "empty": ""}}
+	for _, c := range roots {
+		if c.Outputs != nil {
+			t.Fatalf("root %s carries outputs %v", c.TaskID, c.Outputs)
+		}
+		if err := b.complete(c, sluice.AttemptSuccess, outs[c.TaskID]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := b.claim(10)
+	if got := claimedTasks(next); !reflect.DeepEqual(got, []string{"join", "pooled"}) {
+		t.Fatalf("claimed %v, want join and pooled", got)
+	}
+	want := map[string]map[string]map[string]string{
+		"join":   {"a": outs["a"], "b": outs["b"]},
+		"pooled": {"b": outs["b"]},
+	}
+	for _, c := range next {
+		if !reflect.DeepEqual(c.Outputs, want[c.TaskID]) {
+			t.Fatalf("%s carries %v, want %v", c.TaskID, c.Outputs, want[c.TaskID])
+		}
+		listed, err := b.s.OutputList(b.ctx, r.ID, []string{"a", "b", "quiet"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.TaskID == "join" && !reflect.DeepEqual(c.Outputs, listed) {
+			t.Fatalf("join carries %v, OutputList says %v", c.Outputs, listed)
+		}
+		b.mustComplete(c, sluice.AttemptSuccess)
+	}
+	if c := b.claimOne("last"); c.Outputs != nil {
+		t.Fatalf("last carries %v; join wrote no outputs", c.Outputs)
 	}
 }
 

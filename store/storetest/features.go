@@ -214,7 +214,11 @@ func testMapping(t *testing.T, open Opener) {
 	if outs["m"]["extra"] != `[null,"only y",null]` {
 		t.Fatalf("extra = %s", outs["m"]["extra"])
 	}
-	b.mustComplete(b.claimOne("after"), sluice.AttemptSuccess)
+	after := b.claimOne("after")
+	if after.Outputs["m"]["rows"] != outs["m"]["rows"] || after.Outputs["m"]["extra"] != outs["m"]["extra"] || len(after.Outputs) != 1 {
+		t.Fatalf("after's claim carries %v, want m's outputs %v", after.Outputs, outs["m"])
+	}
+	b.mustComplete(after, sluice.AttemptSuccess)
 	if s := b.runState(r.ID); s != sluice.RunSuccess {
 		t.Fatalf("run = %s", s)
 	}

@@ -217,6 +217,7 @@ func Run(t *testing.T, open Opener) {
 		"HandBack":                 testHandBack,
 		"Logs":                     testLogs,
 		"Outputs":                  testOutputs,
+		"ClaimCarriesOutputs":      testClaimCarriesOutputs,
 		"ProbeWrite":               testProbeWrite,
 		"CompleteBatch":            testCompleteBatch,
 		"WaitReady":                testWaitReady,
