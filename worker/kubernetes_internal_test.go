@@ -107,4 +107,3 @@ func TestRunPodBlocked(t *testing.T) {
 		t.Fatalf("attempt %+v, %v", atts[0], err)
 	}
 }
-
