@@ -249,6 +249,9 @@ func (b *testBundle) runToEnd(logLine string) {
 			if c.TaskID == "load" { // as the worker of a container task records it
 				must(b.t, b.st.AttemptSetContainer(b.ctx, c.Lease, "localhost/etl:2.1", "0123456789abcdef0123"))
 			}
+			if c.TaskID == "extract" { // and of a Kubernetes pod task
+				must(b.t, b.st.AttemptSetContainer(b.ctx, c.Lease, "busybox:1", "pod/etl/sluice-report-extract-1"))
+			}
 			ps = append(ps, &store.AttemptCompleteParams{Lease: c.Lease, State: sluice.AttemptSuccess, FinishedAt: time.Now(), Outputs: map[string]string{"rows": "3"}})
 		}
 		res, err := b.st.AttemptComplete(b.ctx, ps)
@@ -286,7 +289,7 @@ func TestPagesRender(t *testing.T) {
 		{"/pipelines/report/trigger", []string{`name="param.region"`, `type="number"`, `step="any"`, `type="checkbox"`, "required", "where the data lives"}},
 		{"/pipelines/report/delete", []string{"Type <code>report</code> to confirm"}},
 		{fmt.Sprintf("/runs/%d", run.ID), []string{"Run 1", `<svg class="gantt-plot"`, `data-state="success"`, "label", "weekly"}},
-		{fmt.Sprintf("/runs/%d/tasks/extract", run.ID), []string{"hello from the task", `class="ll s-e"`, `class="ll s-s"`, "Outputs", "rows"}},
+		{fmt.Sprintf("/runs/%d/tasks/extract", run.ID), []string{"hello from the task", `class="ll s-e"`, `class="ll s-s"`, "Outputs", "rows", "busybox:1 · pod/etl/sluice-report-extract-1"}},
 		{fmt.Sprintf("/runs/%d/tasks/load", run.ID), []string{"localhost/etl:2.1", "0123456789ab", `title="container 0123456789abcdef0123"`}},
 		{"/upload", []string{`enctype="multipart/form-data"`, `hx-encoding="multipart/form-data"`}},
 		{"/admin/users", []string{"ada", "Add a user"}},
