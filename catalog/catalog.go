@@ -267,7 +267,7 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 		f := &folderFile{stamp: stamp, def: l.definition(path, pf)}
 		if pf.p != nil {
 			f.hash = pf.p.Hash()
-			f.linked = AssetFile{File: l.display(path), Src: pf.src, Pipeline: pf.p}
+			f.linked = AssetView(AssetFile{File: l.display(path), Src: pf.src, Pipeline: pf.p})
 		} else if old != nil {
 			// The last good version stays live, and so do its assets.
 			f.linked = old.linked

@@ -227,6 +227,10 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		go func() { defer wg.Done(); writes.Run(bgCtx, st) }()
 	}
 
+	var admin firstAdmin
+	if cfg.Listen != "" && au != nil {
+		admin = createFirstAdmin(ctx, au)
+	}
 	if cfg.Pipelines != "" {
 		loader := catalog.NewLoader(st, cfg.Pipelines, log)
 		loader.SetMetrics(m)
@@ -315,7 +319,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 			}
 		}()
 		if au != nil {
-			if err := bootstrapAuth(ctx, au, st, &cfg, single, scheme+"://"+addr, log); err != nil {
+			if err := bootstrapAuth(ctx, au, admin, st, &cfg, single, scheme+"://"+addr, log); err != nil {
 				log.Error("could not set up the first user", "err", err)
 			}
 		}
