@@ -63,6 +63,8 @@ type Scheduler struct {
 	vacuumOnce sync.Once // warns once that autovacuum is off
 
 	files fileWatchers // the watchers of files triggers (files.go)
+
+	created createdLog // the scheduled runs to tell (runlog.go)
 }
 
 // New returns a Scheduler for cfg.
@@ -192,7 +194,7 @@ func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
 	done := func(b *store.ScheduledRuns, runs []store.RunCreated) {
 		for _, r := range runs {
 			if r.Created {
-				s.log.Info("scheduled run created", "pipeline", b.PipelineID, "run", r.Run.ID, "logical_date", r.Run.LogicalDate.Format(time.RFC3339), "state", string(r.Run.State))
+				s.created.add(s.log, r.Run)
 			}
 		}
 		// A next time in the past is a backlog waiting for room under
@@ -247,6 +249,7 @@ func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
 		}
 	}
 	flush()
+	s.created.flush(s.log, now)
 	// The pipelines not due in this pass have their next times too: a pass
 	// woken early (by a run finishing, a file changing) must not forget
 	// them and sleep the whole Interval past them.
