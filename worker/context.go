@@ -95,7 +95,7 @@ func (x *exprContext) load() {
 				return
 			}
 		}
-		loc := x.v.pipeline.Location()
+		loc := x.v.Pipeline.Location()
 		x.env = map[string]any{
 			"trigger": map[string]any{"events": events},
 			"params":  params,
