@@ -6,8 +6,14 @@
 #   bench/server-rss.sh idle      RSS of an idle server (no pipelines),
 #                                 10 s after its first start (a new
 #                                 home) and 10 s after a restart
+#   bench/server-rss.sh mapped [ITEMS]
+#                                 peak RSS while it runs one run of a
+#                                 noop task mapped (for_each) over ITEMS
+#                                 items (default 100,000) and a task
+#                                 after it
 set -euo pipefail
 tasks=${1:-10000}
+items=${2:-100000}
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pid=""
@@ -31,6 +37,25 @@ if [ "$tasks" = idle ]; then
   exit 0
 fi
 mkdir "$work/pipelines"
+if [ "$tasks" = mapped ]; then
+  printf '%s\n' 'id: bench_mapped' 'schedule: "@every 24h"' 'tasks:' '  each:' \
+    "    for_each: \${{ 1..$items }}" '    noop: true' '  after:' '    depends_on: [each]' \
+    "    run: touch $work/done" '  failed:' '    depends_on: [each]' '    trigger_rule: one_failed' \
+    "    run: touch $work/failed" > "$work/pipelines/mapped.yaml"
+  "$work/sluice" validate "$work/pipelines/mapped.yaml" >/dev/null
+  start=$(date +%s.%N)
+  "$work/sluice" server --home "$work/home" --pipelines "$work/pipelines" --listen 127.0.0.1:0 --log-level warn 2>"$work/log" &
+  pid=$!
+  until [ -e "$work/done" ]; do
+    kill -0 $pid 2>/dev/null || { cat "$work/log"; exit 1; }
+    [ ! -e "$work/failed" ] || { echo "the mapped task failed"; exit 1; }
+    sleep 0.2
+  done
+  end=$(date +%s.%N)
+  hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  printf 'mapped task of %d items: load+run %.2f s, server peak RSS %.1f MB\n' "$items" "$(echo "$end - $start" | bc)" "$(echo "$hwm / 1024" | bc -l)"
+  exit 0
+fi
 # The scenario's pipeline, scheduled so the server runs it at once, with a
 # join that leaves a mark when everything is done.
 "$work/sluice" bench fanout --tasks "$tasks" --print-pipeline |

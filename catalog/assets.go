@@ -60,6 +60,33 @@ type AssetFile struct {
 	Pipeline *pipeline.Pipeline
 }
 
+// AssetView returns what CheckAssets reads of p and its source: the id,
+// the assets it is scheduled on, and the tasks that produce assets with
+// only their Produces; the source only when p is scheduled on assets (a
+// warning's position is in such a file). A Loader keeps this view of
+// every file instead of the file and its whole pipeline: a pipeline of
+// 10,000 tasks is megabytes.
+func AssetView(f AssetFile) AssetFile {
+	p := f.Pipeline
+	if p == nil {
+		return AssetFile{File: f.File}
+	}
+	v := &pipeline.Pipeline{ID: p.ID, Assets: p.Assets}
+	for id, t := range p.Tasks {
+		if len(t.Produces) > 0 {
+			if v.Tasks == nil {
+				v.Tasks = map[string]*pipeline.Task{}
+			}
+			v.Tasks[id] = &pipeline.Task{ID: id, Produces: t.Produces}
+		}
+	}
+	out := AssetFile{File: f.File, Pipeline: v}
+	if len(p.Assets) > 0 {
+		out.Src = f.Src
+	}
+	return out
+}
+
 // CheckAssets returns the warnings about the asset links between the
 // pipelines: assets a schedule waits for that no pipeline produces, and
 // cycles of pipelines through assets (each once, from its smallest
@@ -73,8 +100,10 @@ func CheckAssets(files []AssetFile) []AssetWarning {
 			continue
 		}
 		byID[p.ID] = f
-		for _, id := range p.TopoOrder() {
-			for _, a := range p.Tasks[id].Produces {
+		// The order of the tasks does not matter: producers lists
+		// pipelines, in the order of files.
+		for _, t := range p.Tasks {
+			for _, a := range t.Produces {
 				if !slices.Contains(producers[a], p.ID) {
 					producers[a] = append(producers[a], p.ID)
 				}

@@ -51,6 +51,23 @@ func TestCheckAssets(t *testing.T) {
 		t.Errorf("printed as %q", lines[1])
 	}
 
+	// The loader keeps only an AssetView of each file: the warnings are
+	// the same, and a file not scheduled on assets keeps no source.
+	views := make([]catalog.AssetFile, len(files))
+	for i, f := range files {
+		views[i] = catalog.AssetView(f)
+	}
+	var viewLines []string
+	for _, w := range catalog.CheckAssets(views) {
+		viewLines = append(viewLines, w.String())
+	}
+	if got := strings.Join(viewLines, "\n"); got != text {
+		t.Errorf("warnings of the views:\n%s\nwant:\n%s", got, text)
+	}
+	if v := catalog.AssetView(parsed(t, "p.yaml", "id: p\ntasks:\n  t: {run: \"true\", produces: [x]}\n  u: {run: \"true\"}\n")); v.Src != nil || len(v.Pipeline.Tasks) != 1 {
+		t.Errorf("view of a file not scheduled on assets: source %q, %d tasks; want none and the one producing task", v.Src, len(v.Pipeline.Tasks))
+	}
+
 	// Without c the cycle is gone, and y is then produced by b only: no
 	// warning but partner.drop and z (a waits for z, which nobody makes).
 	got = catalog.CheckAssets(files[:2])

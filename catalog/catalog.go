@@ -132,7 +132,17 @@ type Loader struct {
 	// the store has of them, by pipeline (nil: not written yet).
 	warnings []AssetWarning
 	stored   map[string]string
+	// checked is when a Sync last went through the store (see sync).
+	checked time.Time
 }
+
+// recheckEvery is how often a Sync of a folder where no file changed still
+// goes through the store: marking missing the pipelines no file defines,
+// and the asset warnings. Otherwise a rescan of an unchanged folder only
+// stats its files: at 2,000 files the store pass (the list of every
+// pipeline, the asset checks) was 30-40 ms and 4.5 MB of garbage, every
+// rescan interval.
+const recheckEvery = time.Minute
 
 // folderFile is what the Loader knows of one pipeline file.
 type folderFile struct {
@@ -167,6 +177,7 @@ func NewLoader(st store.Store, dir string, log *slog.Logger) *Loader {
 func (l *Loader) reset() {
 	l.files, l.owner, l.clash = map[string]*folderFile{}, map[string]string{}, map[string]string{}
 	l.stored = nil
+	l.checked = time.Time{}
 }
 
 // SetMetrics makes the loader count parse errors and new versions.
@@ -245,9 +256,11 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 	for _, path := range paths {
 		present[path] = true
 	}
+	changed := false
 	for path := range l.files {
 		if !present[path] {
 			delete(l.files, path)
+			changed = true
 		}
 	}
 	// Read what changed.
@@ -267,7 +280,7 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 		f := &folderFile{stamp: stamp, def: l.definition(path, pf)}
 		if pf.p != nil {
 			f.hash = pf.p.Hash()
-			f.linked = AssetFile{File: l.display(path), Src: pf.src, Pipeline: pf.p}
+			f.linked = AssetView(AssetFile{File: l.display(path), Src: pf.src, Pipeline: pf.p})
 		} else if old != nil {
 			// The last good version stays live, and so do its assets.
 			f.linked = old.linked
@@ -277,6 +290,13 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 		}
 		l.files[path] = f
 		read[path] = pf
+		changed = true
+	}
+	// Nothing came, went or changed since a Sync that went through the
+	// store: it would load nothing and find nothing missing.
+	now := time.Now()
+	if !changed && !l.checked.IsZero() && now.Sub(l.checked) < recheckEvery {
+		return nil, nil
 	}
 	// Group the files by the id they define.
 	byID := map[string][]string{}
@@ -358,6 +378,7 @@ func (l *Loader) sync(ctx context.Context, abs string, paths []string) ([]Result
 	if err := l.checkAssets(ctx); err != nil {
 		return results, err
 	}
+	l.checked = now
 	sort.SliceStable(results, func(i, j int) bool { return results[i].File < results[j].File })
 	return results, nil
 }

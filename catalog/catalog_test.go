@@ -16,7 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/store/sqlite"
 )
 
-func setup(t *testing.T) (store.Store, *catalog.Loader, string) {
+func setup(t testing.TB) (store.Store, *catalog.Loader, string) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
 	if err != nil {
@@ -29,7 +29,7 @@ func setup(t *testing.T) (store.Store, *catalog.Loader, string) {
 
 // write writes a file and moves its modification time on, so a rewrite
 // within the same clock tick is still seen as a change.
-func write(t *testing.T, path, content string) {
+func write(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

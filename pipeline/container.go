@@ -282,11 +282,11 @@ func (p *parser) checkContainerTask(t *rawTask, where string) {
 		p.errorf(*t.entrypointAt, "run: is a script for the image's /bin/sh, which replaces the entrypoint: use command: with entrypoint:, or drop entrypoint:",
 			"%s sets both run and container entrypoint", where)
 	}
-	if t.set.interpAt != nil {
-		p.errorf(*t.set.interpAt, "in a container, write the interpreter into the script (run: python3 -c '…') or use command:",
+	if set := t.settings(); set.interpAt != nil {
+		p.errorf(*set.interpAt, "in a container, write the interpreter into the script (run: python3 -c '…') or use command:",
 			"%s sets interpreter: with container:", where)
 	}
-	if t.set.workdir != nil {
+	if t.settings().workdir != nil {
 		p.errorf(*t.containerAt, "set the working directory inside the container with container: {workdir: /path}",
 			"%s sets workdir: with container:, which is a folder on the worker's machine", where)
 	}

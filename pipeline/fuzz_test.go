@@ -1,7 +1,9 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -39,7 +41,16 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		p, err := pipeline.Parse("fuzz.yaml", src)
+		p, err := pipeline.ParseWhole("fuzz.yaml", src)
+		// Reading the tasks: block in pieces, as Parse does for a big
+		// file, gives what the whole read gives.
+		inPieces, piecesErr := pipeline.ParseInPieces("fuzz.yaml", src, 1)
+		if fmt.Sprint(err) != fmt.Sprint(piecesErr) {
+			t.Fatalf("errors of the whole read:\n%v\nerrors of the read in pieces:\n%v", err, piecesErr)
+		}
+		if err == nil && (!bytes.Equal(p.Normalized(), inPieces.Normalized()) || !reflect.DeepEqual(p.Warnings, inPieces.Warnings)) {
+			t.Fatalf("the read in pieces differs:\n%s%v\nthe whole read:\n%s%v", inPieces.Normalized(), inPieces.Warnings, p.Normalized(), p.Warnings)
+		}
 		if err != nil {
 			var list pipeline.ErrorList
 			if !errors.As(err, &list) || len(list) == 0 {

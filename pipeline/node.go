@@ -191,9 +191,14 @@ func (p *parser) entries(e entry, label string, dup func(key string, first pos) 
 		}
 		return nil, false
 	}
-	kvs := e.val.Content
+	return p.mapEntries(e.val.Content, make(map[string]pos, len(e.val.Content)/2), dup), true
+}
+
+// mapEntries returns the entries of a mapping's key and value nodes, kvs,
+// as entries does. first holds where each key was seen first, and is
+// filled in: a map read in pieces passes the same one for every piece.
+func (p *parser) mapEntries(kvs []*yaml.Node, first map[string]pos, dup func(key string, first pos) (msg, hint string)) []entry {
 	out := make([]entry, 0, len(kvs)/2)
-	first := make(map[string]pos, len(kvs)/2)
 	for i := 0; i+1 < len(kvs); i += 2 {
 		key, keyAt, ok := p.key(kvs[i])
 		if !ok {
@@ -212,7 +217,7 @@ func (p *parser) entries(e entry, label string, dup func(key string, first pos) 
 		}
 		out = append(out, entry{key: key, keyAt: keyAt, val: p.resolve(raw), valAt: valAt})
 	}
-	return out, true
+	return out
 }
 
 // key returns the text of a mapping key. Keys must be plain values: a merge

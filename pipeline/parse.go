@@ -42,8 +42,19 @@ const (
 // problems, the error is an ErrorList with every problem found, sorted by
 // position.
 func Parse(name string, src []byte) (*Pipeline, error) {
-	p := &parser{file: name}
+	return parse(name, src, piecewiseMin, pieceSize)
+}
+
+// parse is Parse, reading the tasks: block of a file of at least
+// piecewise bytes in pieces of about size bytes (see pieces.go); a
+// piecewise of -1 reads every file whole.
+func parse(name string, src []byte, piecewise, size int) (*Pipeline, error) {
+	p := &parser{file: name, piecewise: piecewise, pieceSize: size}
 	pl := p.parse(src)
+	if p.wholeAgain {
+		p = &parser{file: name, piecewise: -1}
+		pl = p.parse(src)
+	}
 	if len(p.errs) > 0 {
 		return nil, p.result()
 	}
@@ -86,6 +97,14 @@ type parser struct {
 	secretsOK bool
 	// warns are the file's warnings (see Warning).
 	warns []Warning
+	// piecewise is the size from which a file's tasks are read in pieces
+	// of about pieceSize bytes, -1 for never; pieces is the file's tasks:
+	// block when they are, and wholeAgain is set until they turn out to
+	// be plainly the block's tasks (see pieces.go).
+	piecewise  int
+	pieceSize  int
+	pieces     *taskPieces
+	wholeAgain bool
 }
 
 // file is what the walk of a pipeline file collects before the checks that
@@ -138,7 +157,15 @@ func (p *parser) parse(src []byte) *Pipeline {
 			"the file is larger than %d bytes (%s), the most a pipeline file may have", MaxFileSize, sizeText(MaxFileSize))
 		return nil
 	}
-	doc, ok := p.document(src)
+	text := src
+	if p.piecewise >= 0 && len(src) >= p.piecewise {
+		if top, tp, ok := splitTasks(src, p.pieceSize); ok {
+			// Until the pieces are walked, the file is to be read whole
+			// again: the document without the block may not even read.
+			text, p.pieces, p.wholeAgain = top, tp, true
+		}
+	}
+	doc, ok := p.document(text)
 	if !ok {
 		return nil
 	}
@@ -455,7 +482,11 @@ func (p *parser) top(f *file, root *yaml.Node) {
 		case "triggers":
 			p.triggers(f, e)
 		case "tasks":
-			p.tasks(f, e)
+			if p.pieces != nil {
+				p.readTaskPieces(f, e)
+			} else {
+				p.tasks(f, e)
+			}
 		case "groups":
 			p.groupsBlock(f, e)
 		default:
@@ -492,13 +523,14 @@ func (p *parser) finish(f *file) {
 			len(f.defaults.env), len(f.tasks), copies, p.values+aliasAllowance)
 		return
 	}
-	f.pl.Tasks = p.buildTasks(f)
 	p.checkGraph(f.tasks)
 	p.checkRefs(f)
 	p.checkWebhooks(f)
 	p.checkFiles(f)
 	p.checkProduces(f)
 	p.checkGroups(f)
+	// Last, as it lets go of the tasks as written while it builds them.
+	f.pl.Tasks = p.buildTasks(f)
 	if f.pl.Schedule != "" || len(f.pl.Assets) > 0 {
 		// A scheduled run has nobody to give it params.
 		for _, name := range sortedKeys(f.pl.Params) {

@@ -504,14 +504,15 @@ func (p *parser) checkRefs(f *file) {
 		for _, d := range t.deps {
 			deps[d.id] = true
 		}
-		refs := append(append([]exprRef(nil), t.exprs...), t.set.exprs...)
-		secrets := t.set.secrets
+		set := t.settings()
+		refs := append(append([]exprRef(nil), t.exprs...), set.exprs...)
+		secrets := set.secrets
 		if secrets == nil {
 			secrets = f.defaults.secrets
 		}
 		// The env of defaults that the task keeps is the task's too.
 		for k, rs := range defaultEnvRefs {
-			if _, own := t.set.env[k]; own {
+			if _, own := set.env[k]; own {
 				continue
 			}
 			for _, r := range rs {

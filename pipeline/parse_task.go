@@ -71,11 +71,13 @@ type rawTask struct {
 	valid bool
 	// kinds are the keys among run, command and noop that are written, in
 	// the order written.
-	kinds       []entry
-	run         string
-	command     []string
-	deps        []depRef
-	set         settings
+	kinds   []entry
+	run     string
+	command []string
+	deps    []depRef
+	// set is what the task's own settings set; nil when it writes none
+	// (see settings).
+	set         *settings
 	http        *HTTP
 	waitFor     *WaitFor
 	pipeline    string
@@ -98,6 +100,29 @@ type rawTask struct {
 	// exprs are the task's expression fields, to check the tasks they
 	// mention are upstream of it.
 	exprs []exprRef
+}
+
+// isSettingKey holds the settingKeys.
+var isSettingKey = func() map[string]bool {
+	m := make(map[string]bool, len(settingKeys))
+	for _, k := range settingKeys {
+		m[k] = true
+	}
+	return m
+}()
+
+// noSettings is the settings of a task that writes none. It is never
+// written to.
+var noSettings settings
+
+// settings returns the task's own settings: its set, or noSettings. Most
+// tasks of a big generated file set none, and a settings is about half a
+// task's record, so it is only made for a task that writes one.
+func (t *rawTask) settings() *settings {
+	if t.set == nil {
+		return &noSettings
+	}
+	return t.set
 }
 
 // depRef is one entry of depends_on.
@@ -133,10 +158,7 @@ func (p *parser) tasks(f *file, e entry) {
 		p.errorf(e.valAt, "add at least one task, e.g. tasks: {hello: {run: echo hello}}", "tasks is empty")
 		return
 	}
-	ents, ok := p.entries(e, "tasks", func(key string, first pos) (string, string) {
-		return fmt.Sprintf("duplicate task id %q (first defined at line %d)", key, first.line),
-			"task ids must be unique: rename or remove one of the tasks"
-	})
+	ents, ok := p.entries(e, "tasks", duplicateTask)
 	if ok && len(ents) == 0 {
 		if kindOf(e.val) == kindMap && len(e.val.Content) == 0 {
 			p.errorf(e.valAt, "add at least one task, e.g. tasks: {hello: {run: echo hello}}", "tasks is empty")
@@ -153,6 +175,12 @@ func (p *parser) tasks(f *file, e entry) {
 		f.tasks = append(f.tasks, p.task(ents[i]))
 		ents[i].val = nil
 	}
+}
+
+// duplicateTask words the error of a task id used twice.
+func duplicateTask(key string, first pos) (string, string) {
+	return fmt.Sprintf("duplicate task id %q (first defined at line %d)", key, first.line),
+		"task ids must be unique: rename or remove one of the tasks"
 }
 
 // task walks one task.
@@ -179,7 +207,11 @@ func (p *parser) task(e entry) *rawTask {
 		return fmt.Sprintf("duplicate key %q in %s (first defined at line %d)", key, where, first.line), "remove one of them"
 	})
 	for _, e := range ents {
-		if p.setting(e, &t.set) {
+		if isSettingKey[e.key] {
+			if t.set == nil {
+				t.set = &settings{}
+			}
+			p.setting(e, t.set)
 			continue
 		}
 		switch e.key {
@@ -231,7 +263,7 @@ func (p *parser) task(e entry) *rawTask {
 			"keep only one: run: for a shell script, command: for an argv list, noop: true, http:, wait_for: or pipeline:",
 			"%s sets %s", where, what)
 	}
-	if t.set.interpAt != nil && len(t.kinds) == 1 && t.kinds[0].key != "run" && t.containerAt == nil {
+	if t.settings().interpAt != nil && len(t.kinds) == 1 && t.kinds[0].key != "run" && t.containerAt == nil {
 		p.errorf(*t.set.interpAt, "interpreter: runs a run: script; a command: names its program itself", "%s sets interpreter: without run:", where)
 	}
 	if t.params != nil && t.pipeline == "" && t.valid {
@@ -396,10 +428,13 @@ func (p *parser) env(e entry) map[string]string {
 	return env
 }
 
-// buildTasks merges defaults into every task and returns them by id.
+// buildTasks merges defaults into every task and returns them by id. It
+// takes f.tasks: each task as written is let go once built, so a big
+// file does not hold both forms of every task at once.
 func (p *parser) buildTasks(f *file) map[string]*Task {
 	tasks := make(map[string]*Task, len(f.tasks))
-	for _, rt := range f.tasks {
+	for i, rt := range f.tasks {
+		f.tasks[i] = nil
 		t := &Task{
 			ID:            rt.id,
 			RetryDelay:    defaultRetryDelay,
@@ -430,7 +465,7 @@ func (p *parser) buildTasks(f *file) map[string]*Task {
 		}
 		sort.Strings(t.DependsOn)
 		env := map[string]string{}
-		for _, s := range []*settings{&f.defaults, &rt.set} {
+		for _, s := range []*settings{&f.defaults, rt.settings()} {
 			s.apply(t)
 			for k, v := range s.env {
 				env[k] = v
@@ -444,6 +479,7 @@ func (p *parser) buildTasks(f *file) map[string]*Task {
 		}
 		tasks[t.ID] = t
 	}
+	f.tasks = nil
 	return tasks
 }
 

@@ -7,47 +7,69 @@ import (
 )
 
 // checkGraph reports dependencies on unknown tasks, tasks that depend on
-// themselves and dependency cycles.
+// themselves and dependency cycles. It numbers the tasks in the order of
+// their ids and builds the graph on the numbers directly: a map of edges
+// per task costs more than the tasks themselves in a big file.
 func (p *parser) checkGraph(tasks []*rawTask) {
 	ids := make([]string, 0, len(tasks))
-	known := map[string]bool{}
 	for _, t := range tasks {
 		ids = append(ids, t.id)
-		known[t.id] = true
 	}
-	ids = sorted(ids)
-	allIDs := "the tasks are " + listIDs(ids)
+	sort.Strings(ids)
+	num := make(map[string]int, len(ids))
+	for i, id := range ids {
+		num[id] = i
+	}
+	// allIDs is the hint for an unknown name, made on the first one.
+	var hintAll string
+	allIDs := func() string {
+		if hintAll == "" {
+			hintAll = "the tasks are " + listIDs(ids)
+		}
+		return hintAll
+	}
 	// Suggestions compare a name with every task id; past the first few
 	// unknown names the plain hint does, so a file of many bad names
 	// costs time linear in its size.
 	suggestions := maxSuggestions
-	// edges[a][b] is where a's depends_on names b.
-	edges := map[string]map[string]pos{}
+	g := &graph{names: ids, adj: make([][]int, len(ids))}
+	// byNum[i] is task i, whose depends_on says where each edge is written.
+	byNum := make([]*rawTask, len(ids))
 	for _, t := range tasks {
+		a := num[t.id]
+		byNum[a] = t
 		for _, d := range t.deps {
+			b, known := num[d.id]
 			switch {
 			case d.id == t.id:
 				p.errorf(d.at, "remove it from depends_on: a task cannot wait for itself",
 					"task %s depends on itself", quoteShort(t.id))
-			case !known[d.id]:
-				hint := allIDs
+			case !known:
+				hint := allIDs()
 				if suggestions > 0 {
 					suggestions--
-					hint = didYouMean(d.id, ids, allIDs)
+					hint = didYouMean(d.id, ids, hint)
 				}
 				p.errorf(d.at, hint, "task %s depends on unknown task %s", quoteShort(t.id), quoteShort(d.id))
 			default:
-				if edges[t.id] == nil {
-					edges[t.id] = map[string]pos{}
-				}
-				edges[t.id][d.id] = d.at
+				g.adj[a] = append(g.adj[a], b)
 			}
 		}
+		sort.Ints(g.adj[a])
 	}
-	cycles, more := findCycles(edges, maxCycles)
+	// edgeAt is where a's depends_on names b.
+	edgeAt := func(a, b string) pos {
+		for _, d := range byNum[num[a]].deps {
+			if d.id == b {
+				return d.at
+			}
+		}
+		return pos{}
+	}
+	cycles, more := g.cycles(maxCycles)
 	for _, c := range cycles {
 		last := c[len(c)-2]
-		p.errorf(edges[last][c[0]], `"a -> b" means a depends on b; remove one of these depends_on entries to break the cycle`,
+		p.errorf(edgeAt(last, c[0]), `"a -> b" means a depends on b; remove one of these depends_on entries to break the cycle`,
 			"dependency cycle: %s", strings.Join(c, " -> "))
 	}
 	if len(more) > 0 {
@@ -56,10 +78,15 @@ func (p *parser) checkGraph(tasks []*rawTask) {
 		for _, v := range comp {
 			in[v] = true
 		}
+		var deps []string
+		for _, d := range byNum[num[comp[0]]].deps {
+			deps = append(deps, d.id)
+		}
+		sort.Strings(deps)
 		var at pos
-		for _, b := range sortedKeys(edges[comp[0]]) {
-			if in[b] {
-				at = edges[comp[0]][b]
+		for _, b := range deps {
+			if in[b] && b != comp[0] {
+				at = edgeAt(comp[0], b)
 				break
 			}
 		}
@@ -84,11 +111,15 @@ const (
 // listIDs lists task ids for a hint, cut short when there are many.
 func listIDs(ids []string) string {
 	s := sorted(ids)
+	more := len(s) > 10
+	if more {
+		s = s[:10]
+	}
 	for i := range s {
 		s[i] = quoteShort(s[i])
 	}
-	if len(s) > 10 {
-		return strings.Join(s[:10], ", ") + ", …"
+	if more {
+		return strings.Join(s, ", ") + ", …"
 	}
 	return strings.Join(s, ", ")
 }
@@ -102,7 +133,12 @@ func listIDs(ids []string) string {
 // graph, so it stops after limit cycles and returns the components that
 // still hold cycles as more.
 func findCycles(edges map[string]map[string]pos, limit int) (cycles [][]string, more [][]string) {
-	g := newGraph(edges)
+	return newGraph(edges).cycles(limit)
+}
+
+// cycles is findCycles on g; it removes the last edge of each cycle it
+// returns from g. Tasks without edges are left alone.
+func (g *graph) cycles(limit int) (cycles [][]string, more [][]string) {
 	names := func(vs []int) []string {
 		out := make([]string, len(vs))
 		for i, v := range vs {

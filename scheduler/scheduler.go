@@ -14,11 +14,16 @@ import (
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/versions"
 )
 
 // Config configures a Scheduler. Zero values take the documented defaults.
 type Config struct {
 	Store store.Store
+	// Versions is the cache of decoded versions, shared with the other
+	// roles of the process (sluice server gives the worker the same);
+	// nil makes one for this scheduler.
+	Versions *versions.Cache
 	// Clock tells when runs are due; default the store's (store.Clocked),
 	// which the API and the UI show the next run by, else the system's.
 	Clock sluice.Clock
@@ -52,17 +57,15 @@ type Scheduler struct {
 	log    *slog.Logger
 	health *store.Health
 
-	mu       sync.Mutex
-	versions map[int64]*cachedVersion
-	// versionsMax is how many versions may be cached before the ones
-	// unused for versionIdle are dropped (see version).
-	versionsMax int
-	lastCheck   time.Time // of waiting instances
-	lastPrune   time.Time // of forgotten workers
+	mu        sync.Mutex
+	lastCheck time.Time // of waiting instances
+	lastPrune time.Time // of forgotten workers
 
 	vacuumOnce sync.Once // warns once that autovacuum is off
 
 	files fileWatchers // the watchers of files triggers (files.go)
+
+	created createdLog // the scheduled runs to tell (runlog.go)
 }
 
 // New returns a Scheduler for cfg.
@@ -75,6 +78,9 @@ func New(cfg Config) *Scheduler {
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
+	}
+	if cfg.Versions == nil {
+		cfg.Versions = versions.New(cfg.Store)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -89,7 +95,7 @@ func New(cfg Config) *Scheduler {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomSuffix())
 	}
-	s := &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler"), versions: map[int64]*cachedVersion{}, versionsMax: minVersionsCached}
+	s := &Scheduler{cfg: cfg, st: cfg.Store, log: cfg.Logger, health: store.NewHealth(cfg.Logger, "scheduler")}
 	s.files.events.log = cfg.Logger
 	return s
 }
@@ -192,7 +198,7 @@ func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
 	done := func(b *store.ScheduledRuns, runs []store.RunCreated) {
 		for _, r := range runs {
 			if r.Created {
-				s.log.Info("scheduled run created", "pipeline", b.PipelineID, "run", r.Run.ID, "logical_date", r.Run.LogicalDate.Format(time.RFC3339), "state", string(r.Run.State))
+				s.created.add(s.log, r.Run)
 			}
 		}
 		// A next time in the past is a backlog waiting for room under
@@ -247,6 +253,7 @@ func (s *Scheduler) Tick(ctx context.Context) (*time.Time, error) {
 		}
 	}
 	flush()
+	s.created.flush(s.log, now)
 	// The pipelines not due in this pass have their next times too: a pass
 	// woken early (by a run finishing, a file changing) must not forget
 	// them and sleep the whole Interval past them.
@@ -339,54 +346,13 @@ func (s *Scheduler) createOne(ctx context.Context, b *store.ScheduledRuns) ([]st
 	return out, s.st.PipelineSetNextDue(ctx, b.PipelineID, b.NextDue)
 }
 
-// cachedVersion is a decoded version and when a pass last asked for it.
-type cachedVersion struct {
-	p    *pipeline.Pipeline
-	used time.Time
-}
-
-// The version cache keeps every version a pass used in the last
-// versionIdle, however many pipelines there are. It used to be cleared
-// whole past 1,024 entries: with 2,000 pipelines it missed on every pass,
-// and reading and decoding a version per due pipeline (and per pipeline on
-// each files-trigger reconcile) took 80% of the scheduler's CPU and made
-// "@every 1m" runs seconds late (bench/RESULTS.md, 2026-12-04).
-const (
-	minVersionsCached = 1024
-	versionIdle       = 10 * time.Minute
-)
-
+// version returns a decoded version from the process's Cache (see
+// package versions: it keeps every version a pass used in the last
+// versions.Idle, however many pipelines there are).
 func (s *Scheduler) version(ctx context.Context, id int64) (*pipeline.Pipeline, error) {
-	now := time.Now()
-	s.mu.Lock()
-	c := s.versions[id]
-	if c != nil {
-		c.used = now
-	}
-	s.mu.Unlock()
-	if c != nil {
-		return c.p, nil
-	}
-	v, err := s.st.VersionGet(ctx, id)
+	v, err := s.cfg.Versions.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.Decode(v.Spec)
-	if err != nil {
-		return nil, sluice.Errorf(sluice.EINVALID, "version %d does not decode: %v", id, err)
-	}
-	s.mu.Lock()
-	if len(s.versions) >= s.versionsMax {
-		// Drop what no pass used lately (old versions, deleted
-		// pipelines), and leave room to grow to twice what is left.
-		for vid, c := range s.versions {
-			if now.Sub(c.used) > versionIdle {
-				delete(s.versions, vid)
-			}
-		}
-		s.versionsMax = max(minVersionsCached, 2*len(s.versions))
-	}
-	s.versions[id] = &cachedVersion{p: p, used: now}
-	s.mu.Unlock()
-	return p, nil
+	return v.Pipeline, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/postgres"
 	"github.com/sluice-dev/sluice/store/sqlite"
+	"github.com/sluice-dev/sluice/versions"
 	"github.com/sluice-dev/sluice/worker"
 )
 
@@ -230,6 +231,13 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		go func() { defer wg.Done(); writes.Run(bgCtx, st) }()
 	}
 
+	// The scheduler and the worker share their decoded versions: each
+	// would otherwise read and hold its own copy of every version.
+	vc := versions.New(st)
+	var admin firstAdmin
+	if cfg.Listen != "" && au != nil {
+		admin = createFirstAdmin(ctx, au)
+	}
 	if cfg.Pipelines != "" {
 		loader := catalog.NewLoader(st, cfg.Pipelines, log)
 		loader.SetMetrics(m)
@@ -246,7 +254,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 		go func() { defer wg.Done(); loader.Run(bgCtx, rescan) }()
 	}
 	if cfg.Scheduler {
-		sch := scheduler.New(scheduler.Config{Store: st, Logger: log, ReapOrphans: single, Interval: cfg.Poll, Metrics: m,
+		sch := scheduler.New(scheduler.Config{Store: st, Versions: vc, Logger: log, ReapOrphans: single, Interval: cfg.Poll, Metrics: m,
 			Retention: cfg.Retention, RetentionEvery: cfg.RetentionEvery})
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = sch.Run(bgCtx) }()
@@ -266,7 +274,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 	}
 	if cfg.Worker {
 		w, err := worker.New(worker.Config{
-			Store: st, Metrics: m, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
+			Store: st, Versions: vc, Metrics: m, ID: cfg.WorkerID, Concurrency: cfg.Concurrency, Lease: cfg.Lease, Poll: cfg.Poll,
 			DrainTimeout: cfg.DrainTimeout, KillGrace: cfg.KillGrace, Logger: log, Labels: cfg.Labels, Secrets: box,
 			ContainerHost: cfg.ContainerHost, Kubeconfig: cfg.Kubeconfig, KubeNamespace: cfg.KubeNamespace,
 		})
@@ -318,7 +326,7 @@ func Run(ctx context.Context, cfg Config, kill <-chan struct{}) error {
 			}
 		}()
 		if au != nil {
-			if err := bootstrapAuth(ctx, au, st, &cfg, single, scheme+"://"+addr, log); err != nil {
+			if err := bootstrapAuth(ctx, au, admin, st, &cfg, single, scheme+"://"+addr, log); err != nil {
 				log.Error("could not set up the first user", "err", err)
 			}
 		}

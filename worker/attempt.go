@@ -105,13 +105,13 @@ func (w *Worker) execute(a *attempt) {
 // the attempt already ended in the store (a mapped task that expanded).
 func (w *Worker) runAttempt(a *attempt) *executor.Result {
 	c := a.claim
-	v, err := w.versions.get(a.ctx, c.VersionID)
+	v, err := w.versions.Get(a.ctx, c.VersionID)
 	if err != nil {
 		return failed(fmt.Sprintf("cannot load version %d of pipeline %s: %v", c.VersionID, c.PipelineID, err))
 	}
-	task := v.pipeline.Tasks[c.TaskID]
+	task := v.Pipeline.Tasks[c.TaskID]
 	if task == nil {
-		return failed(fmt.Sprintf("task %q is not in version %s of pipeline %s", c.TaskID, short(v.hash), c.PipelineID))
+		return failed(fmt.Sprintf("task %q is not in version %s of pipeline %s", c.TaskID, short(v.Hash), c.PipelineID))
 	}
 	if task.Kind == pipeline.KindNoop && task.When == "" && task.ForEach == nil {
 		now := time.Now()
@@ -211,8 +211,8 @@ func failed(msg string) *executor.Result {
 // pipeline without a file (uploaded) runs in a fresh directory per attempt.
 func (w *Worker) workdir(v *version, task *pipeline.Task, c *store.Claim) (string, func(), error) {
 	base := ""
-	if v.file != "" {
-		base = filepath.Dir(v.file)
+	if v.File != "" {
+		base = filepath.Dir(v.File)
 	}
 	dir := task.Workdir
 	switch {
@@ -264,7 +264,7 @@ func (w *Worker) taskEnv(v *version, task *pipeline.Task, c *store.Claim, outFil
 	for _, s := range secrets {
 		env = append(env, s.name+"="+s.value)
 	}
-	loc := v.pipeline.Location()
+	loc := v.Pipeline.Location()
 	env = append(env,
 		"SLUICE_PIPELINE="+c.PipelineID,
 		"SLUICE_RUN_ID="+strconv.FormatInt(c.RunID, 10),
@@ -273,7 +273,7 @@ func (w *Worker) taskEnv(v *version, task *pipeline.Task, c *store.Claim, outFil
 		"SLUICE_ATTEMPT="+strconv.Itoa(c.Attempt),
 		"SLUICE_LOGICAL_DATE="+c.LogicalDate.UTC().Format(time.RFC3339),
 		"SLUICE_DS="+c.LogicalDate.In(loc).Format("2006-01-02"),
-		"SLUICE_VERSION="+v.hash,
+		"SLUICE_VERSION="+v.Hash,
 		"SLUICE_OUTPUT="+outFile,
 		"SLUICE_TRIGGER_EVENTS="+triggerEventsEnv(c.TriggerEvents),
 	)

@@ -68,15 +68,15 @@ func (w *Worker) callback(ctx context.Context, cb *store.Callback) (*secret.Mask
 	if err != nil {
 		return nil, err
 	}
-	v, err := w.versions.get(ctx, run.VersionID)
+	v, err := w.versions.Get(ctx, run.VersionID)
 	if err != nil {
 		return nil, err
 	}
 	var action *pipeline.Action
 	lastError, attemptNo := "", 0
 	if cb.TaskID == "" {
-		action = map[string]*pipeline.Action{"success": v.pipeline.OnSuccess, "failure": v.pipeline.OnFailure}[cb.Event]
-	} else if t := v.pipeline.Tasks[cb.TaskID]; t != nil {
+		action = map[string]*pipeline.Action{"success": v.Pipeline.OnSuccess, "failure": v.Pipeline.OnFailure}[cb.Event]
+	} else if t := v.Pipeline.Tasks[cb.TaskID]; t != nil {
 		action = map[string]*pipeline.Action{"success": t.OnSuccess, "failure": t.OnFailure, "retry": t.OnRetry}[cb.Event]
 		attemptNo = cb.Attempt
 		if ins, err := w.st.InstanceList(ctx, run.ID); err == nil {
@@ -96,7 +96,7 @@ func (w *Worker) callback(ctx context.Context, cb *store.Callback) (*secret.Mask
 	if action == nil {
 		return nil, nil // the version has no such callback any more
 	}
-	mask, maskErr := w.callbackMask(ctx, v.pipeline, cb.TaskID)
+	mask, maskErr := w.callbackMask(ctx, v.Pipeline, cb.TaskID)
 	// The attempt's error was masked when it was stored; masking it again
 	// covers errors stored by an older worker that did not.
 	lastError = mask.String(lastError)
@@ -109,7 +109,7 @@ func (w *Worker) callback(ctx context.Context, cb *store.Callback) (*secret.Mask
 
 // act runs a callback's action, an HTTP request or a process.
 func (w *Worker) act(ctx context.Context, v *version, run *store.Run, cb *store.Callback, action *pipeline.Action, lastError string, attemptNo int) error {
-	loc := v.pipeline.Location()
+	loc := v.Pipeline.Location()
 	var params map[string]any
 	_ = json.Unmarshal(run.Params, &params)
 	env := map[string]any{
@@ -155,8 +155,8 @@ func (w *Worker) act(ctx context.Context, v *version, run *store.Run, cb *store.
 		"SLUICE_ERROR="+lastError,
 	)
 	dir := w.tmpDir
-	if v.file != "" {
-		dir = dirOf(v.file)
+	if v.File != "" {
+		dir = dirOf(v.File)
 	}
 	sink := &callbackLog{}
 	res := executor.Run(ctx, &executor.Request{Script: action.Run, Argv: action.Command, Dir: dir, Env: vars, Timeout: callbackTimeout, KillGrace: w.cfg.KillGrace, Log: sink})

@@ -198,7 +198,7 @@ func (w *Worker) runContainer(a *attempt, x *exprContext, v *version, task *pipe
 		Env:        env,
 		Workdir:    spec.Workdir,
 		User:       spec.User,
-		Volumes:    hostVolumes(spec.Volumes, v.file),
+		Volumes:    hostVolumes(spec.Volumes, v.File),
 		CPUs:       spec.CPUs,
 		Memory:     spec.Memory,
 		Network:    spec.Network,

@@ -79,11 +79,11 @@ func TestRunContainerAttempt(t *testing.T) {
 	secrets := []openedSecret{{name: "API_TOKEN", value: "tok-8f3a9c2d71"}}
 	a.mask = maskerOf(secrets)
 	a.logs.setMask(a.mask)
-	v, err := w.versions.get(ctx, claims[0].VersionID)
+	v, err := w.versions.Get(ctx, claims[0].VersionID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := v.pipeline.Tasks["t"]
+	task := v.Pipeline.Tasks["t"]
 	task.Run = `echo "$GREETING run=$SLUICE_RUN_ID task=$SLUICE_TASK ds=$SLUICE_DS out=$SLUICE_OUTPUT"
 echo "path=$PATH"
 echo "token $API_TOKEN" >&2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -85,7 +86,7 @@ func (x *exprContext) load() {
 				return
 			}
 		}
-		loc := x.v.pipeline.Location()
+		loc := x.v.Pipeline.Location()
 		x.env = map[string]any{
 			"trigger": map[string]any{"events": events},
 			"params":  params,
@@ -183,7 +184,16 @@ func (x *exprContext) items(f *pipeline.ForEach) ([]string, error) {
 		if strs, ok2 := v.([]string); ok2 {
 			return strs, nil
 		}
-		return nil, fmt.Errorf("for_each: ${{ %s }} is %T, not a list", f.Expr, v)
+		// Other lists, such as the []int of a range (${{ 1..100 }}),
+		// which the pipeline's check accepts.
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+			return nil, fmt.Errorf("for_each: %s is %T, not a list", f.Expr, v)
+		}
+		list = make([]any, rv.Len())
+		for i := range list {
+			list[i] = rv.Index(i).Interface()
+		}
 	}
 	out := make([]string, len(list))
 	for i, it := range list {

@@ -118,6 +118,26 @@ tasks:
 	}
 }
 
+// A range (${{ 1..N }}) is a list of ints: each becomes an item, as
+// text.
+func TestMappingOverARange(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	run := b.trigger(`id: mapping_range
+tasks:
+  each:
+    for_each: ${{ 1..3 }}
+    run: echo "n=$SLUICE_ITEM" >> "$SLUICE_OUTPUT"
+  after:
+    depends_on: [each]
+    run: test "$SLUICE_OUTPUT_EACH_N" = '["1","2","3"]'
+`)
+	b.start(worker.Config{})
+	if s := b.waitRun(run.ID); s != sluice.RunSuccess {
+		t.Fatalf("run %s: after log %q", s, b.log(run.ID, "after"))
+	}
+}
+
 func TestHTTPTask(t *testing.T) {
 	t.Parallel()
 	var (

@@ -129,7 +129,7 @@ func (w *Worker) childRun(ctx context.Context, x *exprContext, task *pipeline.Ta
 	if sp.VersionID == 0 {
 		return nil, fmt.Errorf("pipeline %s has no valid version: %s", task.Pipeline, sp.ParseError)
 	}
-	v, err := w.versions.get(ctx, sp.VersionID)
+	v, err := w.versions.Get(ctx, sp.VersionID)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (w *Worker) childRun(ctx context.Context, x *exprContext, task *pipeline.Ta
 			return nil, fmt.Errorf("params %s: %w", k, err)
 		}
 	}
-	bound, err := v.pipeline.BindParams(given)
+	bound, err := v.Pipeline.BindParams(given)
 	if err != nil {
 		return nil, fmt.Errorf("params of %s: %w", task.Pipeline, err)
 	}

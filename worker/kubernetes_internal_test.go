@@ -65,11 +65,11 @@ func TestRunPodBlocked(t *testing.T) {
 	defer cancel(nil)
 	a := &attempt{claim: claims[0], ctx: actx, cancel: cancel}
 	a.logs = newLogShipper(w, a)
-	v, err := w.versions.get(ctx, claims[0].VersionID)
+	v, err := w.versions.Get(ctx, claims[0].VersionID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := v.pipeline.Tasks["t"]
+	task := v.Pipeline.Tasks["t"]
 	x, err := w.newExprContext(actx, v, task, claims[0], nil)
 	if err != nil {
 		t.Fatal(err)

@@ -32,11 +32,11 @@ func (w *Worker) selfCheck(ctx context.Context) []string {
 		if sp.VersionID == 0 || sp.Missing {
 			continue
 		}
-		v, err := w.versions.get(ctx, sp.VersionID)
+		v, err := w.versions.Get(ctx, sp.VersionID)
 		if err != nil {
 			continue
 		}
-		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.pipeline, v.file, doctor.Options{Engine: w.engine}))...)
+		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.Pipeline, v.File, doctor.Options{Engine: w.engine}))...)
 	}
 	return problems
 }

@@ -22,11 +22,16 @@ import (
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/secret"
 	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/versions"
 )
 
 // Config configures a Worker. Zero values take the documented defaults.
 type Config struct {
 	Store store.Store
+	// Versions is the cache of decoded versions, shared with the other
+	// roles of the process (sluice server passes the scheduler's); nil
+	// makes one for this worker.
+	Versions *versions.Cache
 	// Metrics records attempts; nil records nothing.
 	Metrics *metrics.Metrics
 	// ID names the worker in attempts and logs; default host:pid:random.
@@ -80,7 +85,7 @@ type Worker struct {
 	st        store.Store
 	log       *slog.Logger
 	health    *store.Health
-	versions  *versionCache
+	versions  *versions.Cache
 	tmpDir    string
 	completer *completer
 	clock     sluice.Clock
@@ -107,6 +112,9 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("worker: no store")
 	}
+	if cfg.Versions == nil {
+		cfg.Versions = versions.New(cfg.Store)
+	}
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s:%d:%04x", host, os.Getpid(), randUint16())
@@ -132,7 +140,7 @@ func New(cfg Config) (*Worker, error) {
 		st:       cfg.Store,
 		log:      log,
 		health:   store.NewHealth(log, "worker"),
-		versions: newVersionCache(cfg.Store),
+		versions: cfg.Versions,
 		running:  map[int64]*attempt{},
 		labels:   append([]string(nil), cfg.Labels...),
 		slots:    make(chan struct{}, cfg.Concurrency),
