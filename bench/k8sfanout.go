@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,9 +96,14 @@ type KubeResult struct {
 	LeakedPods    int     `json:"leaked_pods"`
 	LeakedSecrets int     `json:"leaked_secrets"`
 	PeakRSSMB     float64 `json:"peak_rss_mb"`
-	CPUs          int     `json:"cpus"`
-	GoVersion     string  `json:"go_version"`
-	Date          string  `json:"date"`
+	// CPUSeconds is the process's CPU time (user and system) from the
+	// worker's start to its stop: the worker and its store; CPUMsPerPod is
+	// it per task.
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	CPUMsPerPod float64 `json:"cpu_ms_per_pod"`
+	CPUs        int     `json:"cpus"`
+	GoVersion   string  `json:"go_version"`
+	Date        string  `json:"date"`
 }
 
 // KubePerTask is the worker's API requests per task, by group.
@@ -142,10 +149,11 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareNamespace(ctx, cs, o.Namespace, o.Node); err != nil {
+	node, err := prepareNamespace(ctx, cs, o.Namespace, o.Node)
+	if err != nil {
 		return nil, err
 	}
-	p, src, err := kubeFanoutPipeline(o)
+	p, src, err := kubeFanoutPipeline(o, node.Spec.Taints)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +174,7 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 		return nil, err
 	}
 
+	cpuStart := cpuSeconds()
 	counter := &requestCounter{counts: map[string]int{}}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	w, err := worker.New(worker.Config{Store: st, Concurrency: o.Concurrency, Logger: quiet, ID: "bench-0",
@@ -200,7 +209,15 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A Pod the cluster cannot place waits for as long as its task may:
+	// give up after a generous time instead (the worker then deletes the
+	// Pods it made).
+	deadline := time.Now().Add(2*time.Minute + time.Duration(o.Tasks)*100*time.Millisecond)
 	for {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the run did not finish by %s: are the pods scheduled on node %s? (look at them with kubectl -n %s get pods)",
+				deadline.Format(time.TimeOnly), o.Node, o.Namespace)
+		}
 		wake := st.Wait(store.TopicRuns)
 		r, err := st.RunGet(ctx, run.ID)
 		if err != nil {
@@ -234,6 +251,8 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 	}
 	stop() // the informer's watch ends and is counted; nothing runs any more
 	res.PeakRSSMB = peakRSSMB()
+	res.CPUSeconds = cpuSeconds() - cpuStart
+	res.CPUMsPerPod = 1000 * res.CPUSeconds / float64(o.Tasks)
 	res.WallSeconds = run.FinishedAt.Sub(run.CreatedAt).Seconds()
 
 	counter.mu.Lock()
@@ -272,9 +291,10 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 
 // kubeFanoutPipeline builds the scenario's pipeline: the container-fanout
 // file's N tasks and join, each container task made a Kubernetes pod task
-// on the node. It builds the Kubernetes part in Go, so the scenario does
+// on the node, tolerating its taints (kwok's nodes have
+// kwok.x-k8s.io/node=fake:NoSchedule). It builds the Kubernetes part in Go, so the scenario does
 // not depend on the parser's kubernetes: key; src is the file without it.
-func kubeFanoutPipeline(o KubeOptions) (*pipeline.Pipeline, string, error) {
+func kubeFanoutPipeline(o KubeOptions, taints []corev1.Taint) (*pipeline.Pipeline, string, error) {
 	src, err := Source("container-fanout", o.Tasks, o.Image)
 	if err != nil {
 		return nil, "", err
@@ -284,12 +304,23 @@ func kubeFanoutPipeline(o KubeOptions) (*pipeline.Pipeline, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("scenario pipeline: %w", err)
 	}
+	var tolerations []corev1.Toleration
+	for _, t := range taints {
+		tolerations = append(tolerations, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOpEqual, Value: t.Value, Effect: t.Effect})
+	}
+	tolerate, err := json.Marshal(tolerations)
+	if err != nil {
+		return nil, "", err
+	}
 	for _, t := range p.Tasks {
 		if t.Kind != pipeline.KindContainer {
 			continue
 		}
 		t.Container.Pull = pipeline.PullNever
 		t.Container.Kubernetes = &pipeline.Kubernetes{NodeSelector: map[string]string{"kubernetes.io/hostname": o.Node}}
+		if len(tolerations) > 0 {
+			t.Container.Kubernetes.Tolerations = tolerate
+		}
 		t.Requires = []string{pipeline.KubernetesLabel}
 	}
 	src = "# The container tasks below run as Kubernetes pods on node " + o.Node +
@@ -331,27 +362,28 @@ func benchClientset(path string) (kubernetes.Interface, string, error) {
 // prepareNamespace creates the namespace when missing, and checks that
 // the node is there and nothing of sluice's is in the namespace yet (so
 // that whatever is there after the run is the run's).
-func prepareNamespace(ctx context.Context, cs kubernetes.Interface, ns, node string) error {
-	if _, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err != nil {
-		return fmt.Errorf("node %s: %w (the test cluster's kwok node is kwok-node-0; pick another with --node)", node, err)
+func prepareNamespace(ctx context.Context, cs kubernetes.Interface, ns, name string) (*corev1.Node, error) {
+	node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w (the test cluster's kwok node is kwok-node-0; pick another with --node)", name, err)
 	}
-	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", ns, err)
+		return nil, fmt.Errorf("create namespace %s: %w", ns, err)
 	}
 	sel := metav1.ListOptions{LabelSelector: kube.LabelAttempt}
 	pods, err := cs.CoreV1().Pods(ns).List(ctx, sel)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	secrets, err := cs.CoreV1().Secrets(ns).List(ctx, sel)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if n := len(pods.Items) + len(secrets.Items); n > 0 {
-		return fmt.Errorf("namespace %s already holds %d pods and secrets with label %s: use another --namespace, or delete them", ns, n, kube.LabelAttempt)
+		return nil, fmt.Errorf("namespace %s already holds %d pods and secrets with label %s: use another --namespace, or delete them", ns, n, kube.LabelAttempt)
 	}
-	return nil
+	return node, nil
 }
 
 // requestCounter counts the requests of an HTTP transport by what they
@@ -456,6 +488,16 @@ func SortedRequests(counts map[string]int) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// cpuSeconds is the CPU time this process has used, user and system.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 func hasString(list []string, s string) bool {

@@ -201,6 +201,7 @@ func runKubeFanout(cmd *cobra.Command, o bench.KubeOptions, asJSON bool) error {
 	}
 	fmt.Fprintf(out, "leaked        %d pods, %d secrets\n", res.LeakedPods, res.LeakedSecrets)
 	fmt.Fprintf(out, "peak RSS      %.1f MB (the whole process: store and worker)\n", res.PeakRSSMB)
+	fmt.Fprintf(out, "CPU           %.2f s, %.1f ms per pod (the whole process)\n", res.CPUSeconds, res.CPUMsPerPod)
 	return err
 }
 
