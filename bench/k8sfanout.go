@@ -56,10 +56,13 @@ type KubeOptions struct {
 }
 
 // DefaultKubeConcurrency is the k8s-fanout worker's default slot count.
-// On kwok a Pod lives about 2.5 s from create to delete (2 s of them
-// Running), so a worker needs about 2.5 slots per pod a second it is to
-// sustain: 160 slots allow about 60 pods/s.
-const DefaultKubeConcurrency = 160
+// An attempt holds its slot for its Pod's whole life: on kwok about 2.7 s
+// from create to delete (2 s of them Running), so a worker needs about
+// 2.7 slots per pod a second it is to sustain. The test cluster's kwok
+// node holds 110 Pods, and slots beyond that only leave Pods Pending
+// (measured: 160 slots were no faster than 100), so 100 it is: at most
+// about 37 pods/s on that node.
+const DefaultKubeConcurrency = 100
 
 // KubeResult holds the figures of the k8s-fanout scenario.
 type KubeResult struct {
