@@ -33,6 +33,7 @@ var Scenarios = map[string]string{
 	"container-chain":  "N sequential container tasks running `true`; compared with N bare create/start/wait/remove through the engine's API",
 	"container-fanout": "N independent container tasks running `true` and one join; compared with N bare containers at the same concurrency",
 	"asset-hop":        "N pipelines chained by assets (each scheduled on the last one's); hop = producer task succeeded → consumer's task queued / started",
+	"k8s-fanout":       "N independent Kubernetes pod tasks (default 200) on a kwok node, one worker; pods created, completed and cleaned per second, API requests per task, leaks",
 	"webhook":          "--requests N signed POSTs to /hooks/, one after another; request → answered (run queued) / first task queued / started",
 }
 

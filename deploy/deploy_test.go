@@ -193,6 +193,7 @@ type bundle struct {
 	configMaps  map[string]*configMap
 	secrets     map[string]*configMap // from the template
 	dockerfile  []string              // the final stage's instructions, joined across continuations
+	rbac        *rbacFile             // k8s/worker-rbac.yaml
 }
 
 func load(t *testing.T) *bundle {
@@ -235,6 +236,15 @@ func load(t *testing.T) *bundle {
 				}
 			}
 			decode(&h)
+			if f == rbacPath {
+				if b.rbac == nil {
+					b.rbac = &rbacFile{}
+				}
+				if err := b.rbac.add(&doc, false); err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+				continue
+			}
 			switch h.Kind {
 			case "Deployment":
 				var d deployment
@@ -263,6 +273,12 @@ func load(t *testing.T) *bundle {
 				t.Fatalf("%s: unexpected kind %q: teach deploy_test.go about it", f, h.Kind)
 			}
 		}
+	}
+	if b.rbac == nil {
+		t.Fatalf("%s: no ServiceAccount, Role or RoleBinding", rbacPath)
+	}
+	if err := b.rbac.addCommented(rbacPath); err != nil {
+		t.Fatal(err)
 	}
 	data, err = os.ReadFile("../Dockerfile")
 	if err != nil {
@@ -767,7 +783,7 @@ func matches(selector, labels map[string]string) bool {
 }
 
 func check(b *bundle) []string {
-	return slices.Concat(checkDockerfile(b.dockerfile), checkCompose(b.compose), checkK8s(b))
+	return slices.Concat(checkDockerfile(b.dockerfile), checkCompose(b.compose), checkK8s(b), checkRBAC(b.rbac))
 }
 
 // --- the tests ---
@@ -847,6 +863,11 @@ func TestDeployChecksCatchBreakage(t *testing.T) {
 		{"image without a shell", func(b *bundle) {
 			b.dockerfile = replaceLine(b.dockerfile, "FROM ", "FROM gcr.io/distroless/static-debian12:nonroot")
 		}, "has no /bin/sh"},
+		{"role without logs", func(b *bundle) { b.rbac.roles[0].Rules = b.rbac.roles[0].Rules[:1] }, "Role sluice-worker does not grant get pods/log"},
+		{"role in another API group", func(b *bundle) { b.rbac.roles[0].Rules[0].APIGroups = []string{"apps"} }, "does not grant create pods"},
+		{"cluster role without secrets", func(b *bundle) { b.rbac.clusterRoles[0].Rules = b.rbac.clusterRoles[0].Rules[:2] }, "ClusterRole sluice-worker (commented) does not grant create secrets"},
+		{"binding to another account", func(b *bundle) { b.rbac.roleBindings[0].Subjects[0].Name = "default" }, "binds no ServiceAccount of this file"},
+		{"binding to another role", func(b *bundle) { b.rbac.roleBindings[0].RoleRef.Name = "edit" }, "binds Role edit, which this file does not define"},
 		{"image stops on SIGKILL", func(b *bundle) { b.dockerfile = replaceLine(b.dockerfile, "STOPSIGNAL ", "STOPSIGNAL SIGKILL") }, "STOPSIGNAL must be SIGTERM"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,5 +7,7 @@
 // must hold for a deploy to drain instead of dropping work: probes on
 // /readyz and /healthz, stop grace periods longer than each process's
 // drain, containers that run as non-root, the stated number of each role,
-// and one image everywhere.
+// one image everywhere, and a worker RBAC (k8s/worker-rbac.yaml, decoded
+// with Kubernetes' own types) that grants every permission a worker uses
+// for Kubernetes pod tasks (kube.Needs).
 package deploy

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -75,6 +76,9 @@ type Config struct {
 	// Worker is the worker's id, put on its Pods as a label.
 	Worker string
 	Logger *slog.Logger
+	// WrapTransport, if set, wraps the HTTP transport of every request to
+	// the API server; `sluice bench k8s-fanout` counts requests with it.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // ErrNotConfigured is returned by Open when no cluster is configured:
@@ -100,6 +104,9 @@ func Open(cfg Config) (*Client, error) {
 	// and fairness is the limit that matters.
 	rc.QPS, rc.Burst = 500, 1000
 	rc.UserAgent = "sluice-worker"
+	if cfg.WrapTransport != nil {
+		rc.Wrap(cfg.WrapTransport)
+	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kube: %s: %w", source, err)

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -115,7 +117,7 @@ func (c *Client) Run(ctx context.Context, r *Request) *executor.Result {
 	if r.Started != nil {
 		r.Started(ns + "/" + r.Name)
 	}
-	run := &podRun{c: c, r: r, ns: ns, last: created, ended: make(chan struct{})}
+	run := &podRun{c: c, r: r, ns: ns, last: created}
 	defer run.stopLogs()
 
 	var timeout <-chan time.Time
@@ -294,9 +296,11 @@ type podRun struct {
 	blocked string
 
 	logsStarted bool
-	ended       chan struct{} // closed once the watch saw the container end
 	logsDone    chan struct{}
 	cancelLogs  context.CancelFunc
+	// ended is closed when the Pod is over (waitLogs), for the log
+	// stream to stop opening itself again.
+	ended chan struct{}
 }
 
 // finished reports whether the Pod ended, and fills res from its status
@@ -312,7 +316,6 @@ func (p *podRun) finished(res *executor.Result) bool {
 	default:
 		return false
 	}
-	close(p.ended)
 	p.waitLogs(10 * time.Second)
 	res.Finished = time.Now()
 	var term *corev1.ContainerStateTerminated
@@ -425,16 +428,23 @@ func (p *podRun) followLogs() {
 	}
 	p.logsStarted = true
 	ctx, cancel := context.WithCancel(context.Background())
-	p.cancelLogs, p.logsDone = cancel, make(chan struct{})
+	p.cancelLogs, p.logsDone, p.ended = cancel, make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(p.logsDone)
 		p.c.streamLogs(ctx, p.ns, p.r.Name, p.r.Log, p.ended)
 	}()
 }
 
+// waitLogs waits, up to d, for the log stream of a Pod that is over to
+// end.
 func (p *podRun) waitLogs(d time.Duration) {
 	if p.logsDone == nil {
 		return
+	}
+	select {
+	case <-p.ended:
+	default:
+		close(p.ended)
 	}
 	select {
 	case <-p.logsDone:
@@ -452,53 +462,99 @@ func (p *podRun) stopLogs() {
 }
 
 // streamLogs copies the container's log into sink as it comes, until the
-// container ends. A stream that breaks while the container runs is opened
-// again from the last line's time; lines already seen are skipped.
+// container ends; ended is closed once the watch saw the Pod end. A stream
+// that breaks is opened again from the last line's time; lines already
+// seen are skipped.
 func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.LogSink, ended <-chan struct{}) {
 	out := &executor.LineWriter{Stream: executor.Stdout, Sink: sink}
 	defer out.Close()
 	var last time.Time
-	for tries := 0; ; tries++ {
-		opts := &corev1.PodLogOptions{Container: ContainerName, Follow: true, Timestamps: true}
+	// read copies one stream's lines not seen yet; it reports whether the
+	// stream ended cleanly.
+	read := func(rc io.ReadCloser) bool {
+		defer rc.Close()
+		br := bufio.NewReaderSize(rc, 64<<10)
+		for {
+			line, err := br.ReadSlice('\n')
+			if len(line) > 0 {
+				ts, text := splitTimestamp(line)
+				if ts.IsZero() || ts.After(last) {
+					if !ts.IsZero() {
+						last = ts
+					}
+					_, _ = out.Write(text)
+				}
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if err != nil {
+				return err == io.EOF
+			}
+		}
+	}
+	options := func(follow bool) *corev1.PodLogOptions {
+		opts := &corev1.PodLogOptions{Container: ContainerName, Follow: follow, Timestamps: true}
 		if !last.IsZero() {
 			since := metav1.NewTime(last)
 			opts.SinceTime = &since
 		}
-		rc, err := c.cs.CoreV1().Pods(ns).GetLogs(name, opts).Stream(ctx)
-		if err == nil {
-			br := bufio.NewReaderSize(rc, 64<<10)
-			for {
-				line, err := br.ReadSlice('\n')
-				if len(line) > 0 {
-					ts, text := splitTimestamp(line)
-					if ts.IsZero() || ts.After(last) {
-						if !ts.IsZero() {
-							last = ts
-						}
-						_, _ = out.Write(text)
-					}
-				}
-				if errors.Is(err, bufio.ErrBufferFull) {
-					continue
-				}
-				if err != nil {
-					break
-				}
+		return opts
+	}
+	for tries := 0; ; tries++ {
+		// A followed stream ends by itself when the container exits. One
+		// still open a moment after the watch saw the Pod end (kwok's fake
+		// kubelet never ends it) is cut, and what is left of the log is
+		// read once without following, so nothing is lost by cutting
+		// early: waiting for it held every such attempt, and its slot,
+		// 10 s (waitLogs) after its Pod ended.
+		sctx, cancel := context.WithCancel(ctx)
+		var cut atomic.Bool
+		readDone := make(chan struct{})
+		go func() {
+			select {
+			case <-ended:
+			case <-readDone:
+				return
 			}
-			rc.Close()
+			select {
+			case <-time.After(250 * time.Millisecond):
+				cut.Store(true)
+				cancel()
+			case <-readDone:
+			}
+		}()
+		rc, err := c.cs.CoreV1().Pods(ns).GetLogs(name, options(true)).Stream(sctx)
+		clean := false
+		if err == nil {
+			clean = read(rc)
+		}
+		close(readDone)
+		cancel()
+		if cut.Load() && ctx.Err() == nil {
+			if rc, err := c.cs.CoreV1().Pods(ns).GetLogs(name, options(false)).Stream(ctx); err == nil {
+				read(rc)
+			}
+			return
 		}
 		if ctx.Err() != nil || tries >= 20 {
 			return
 		}
-		// The kubelet ends a followed stream when the container exits,
-		// and the watch says so at about the same time; if it does not,
-		// the stream broke: open it again.
+		// The kubelet ends a followed stream when the container exits, and
+		// the watch soon says that the Pod ended (ended is closed): a
+		// stream that ended cleanly then had the whole log. One that broke
+		// is opened again from the last line's time, at once when the Pod
+		// ended, else after a second. The watch tells, so this asks no
+		// more of the API server (a GET of the Pod here cost a request per
+		// attempt, and a second's wait before the Pod could be deleted).
 		select {
 		case <-ctx.Done():
 			return
 		case <-ended:
-			return
-		case <-time.After(2 * time.Second):
+			if clean || err != nil {
+				return
+			}
+		case <-time.After(time.Second):
 		}
 	}
 }

@@ -290,3 +290,40 @@ func TestPodName(t *testing.T) {
 		t.Errorf("LabelValue = %q", got)
 	}
 }
+
+// TestRunKeepsTheLogOfAStreamThatDoesNotEnd runs a Pod on the kwok node,
+// whose fake kubelet never ends a followed log stream: Run cuts the
+// stream once the Pod ended and reads the rest without following, so the
+// log arrives whole and once, and the Pod is gone when Run returns.
+func TestRunKeepsTheLogOfAStreamThatDoesNotEnd(t *testing.T) {
+	t.Parallel()
+	cs := kubetest.Clientset(t)
+	ns := kubetest.Namespace(t)
+	c, err := kube.Open(kube.Config{Kubeconfig: kubetest.Require(t), Namespace: ns, Worker: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	logs := &lines{}
+	res := c.Run(context.Background(), &kube.Request{
+		Name: kube.PodName("p", "logs", 1), Image: kubetest.Image, PullPolicy: "Never",
+		NodeSelector: kubetest.NodeSelector(kubetest.FakeNode),
+		Tolerations:  []byte(`[{"key":"kwok.x-k8s.io/node","operator":"Exists","effect":"NoSchedule"}]`),
+		Labels:       map[string]string{kube.LabelAttempt: "1"},
+		Log:          logs,
+	})
+	if res.State != sluice.AttemptSuccess {
+		t.Fatalf("%s: %s", res.State, res.Error)
+	}
+	got := logs.text()
+	if strings.Count(got, "o fake log line from kwok") != 1 {
+		t.Errorf("log %q: want kwok's one line once", got)
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: kube.LabelAttempt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 0 {
+		t.Errorf("%d pods left", len(pods.Items))
+	}
+}

@@ -22,7 +22,8 @@ func (w *Worker) connectKube(ctx context.Context) {
 	if w.cfg.Kubeconfig == "none" {
 		return
 	}
-	c, err := kube.Open(kube.Config{Kubeconfig: w.cfg.Kubeconfig, Namespace: w.cfg.KubeNamespace, Worker: w.cfg.ID, Logger: w.log})
+	c, err := kube.Open(kube.Config{Kubeconfig: w.cfg.Kubeconfig, Namespace: w.cfg.KubeNamespace, Worker: w.cfg.ID, Logger: w.log,
+		WrapTransport: w.cfg.KubeTransport})
 	if errors.Is(err, kube.ErrNotConfigured) {
 		return
 	}

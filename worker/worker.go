@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime"
 	"sync"
@@ -70,6 +71,10 @@ type Config struct {
 	// KubeNamespace is where Pods run when a task names no namespace;
 	// empty means the kubeconfig's, else "default".
 	KubeNamespace string
+	// KubeTransport, if set, wraps the HTTP transport of the worker's
+	// requests to the Kubernetes API server; for benchmarks that count
+	// them.
+	KubeTransport func(http.RoundTripper) http.RoundTripper
 	// Secrets opens secret values for tasks that declare them; nil when
 	// this worker has no key.
 	Secrets *secret.Box

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -18,6 +19,7 @@ import (
 func benchCmd() *cobra.Command {
 	var (
 		o       bench.Options
+		ko      bench.KubeOptions
 		so      bench.SoakOptions
 		asJSON  bool
 		printP  bool
@@ -34,12 +36,12 @@ func benchCmd() *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
-		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout, asset-hop, webhook or soak",
+		Short: "Measure sluice on a scenario: chain, fanout, shell-chain, shell-fanout, container-chain, container-fanout, k8s-fanout, asset-hop, webhook or soak",
 		Long: "Run a benchmark scenario on a fresh temporary store and print its figures.\n\nScenarios:\n" + help.String() +
 			"\nTimes come from the database's own records of each attempt (webhook: from the\nmoment each request is sent). asset-hop and webhook print each delay's\np50/p95/p99: answered (webhook: until the 201, by when the run and its queued\ntask are committed), queued (until the consumer's or the delivery's task is\nready to claim) and started (until its attempt started). With --db and\n--workers-procs K the workers are K 'sluice worker' processes, so a hop\ncrosses processes.\n\nRecord results in bench/RESULTS.md with the machine and the date.",
 		Example: "  sluice bench chain --tasks 1000\n  sluice bench fanout --tasks 10000 --json\n  sluice bench soak --tasks 100000 --retention 20s\n" +
 			"  sluice bench asset-hop --tasks 200\n  sluice bench asset-hop --tasks 200 --db postgres://postgres@127.0.0.1:5432/postgres --workers-procs 2\n" +
-			"  sluice bench webhook --requests 500",
+			"  sluice bench webhook --requests 500\n  sluice bench k8s-fanout --tasks 200 --kubeconfig ~/.cache/sluice-k8s/run/kubeconfig",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,6 +55,27 @@ func benchCmd() *cobra.Command {
 					so.Instances = o.Tasks
 				}
 				return runSoak(cmd, so, asJSON)
+			}
+			if o.Scenario == "k8s-fanout" {
+				if printP {
+					return exitWith(2, errors.New("k8s-fanout builds its pipeline in Go (the container-fanout file with each task made a Kubernetes pod task): try --print-pipeline with container-fanout"))
+				}
+				ko.Sync = o.Sync
+				if cmd.Flags().Changed("tasks") {
+					ko.Tasks = o.Tasks
+				}
+				if cmd.Flags().Changed("concurrency") {
+					ko.Concurrency = o.Concurrency
+				}
+				if cmd.Flags().Changed("image") {
+					ko.Image = o.Image
+				}
+				stop, err := startCPUProfile(profile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				return runKubeFanout(cmd, ko, asJSON)
 			}
 			if printP {
 				if o.Scenario == "asset-hop" && !cmd.Flags().Changed("tasks") {
@@ -125,15 +148,18 @@ func benchCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Tasks, "tasks", 1000, "number of tasks N (asset-hop: pipelines in the chain, default 100)")
+	f.IntVar(&o.Tasks, "tasks", 1000, "number of tasks N (asset-hop: pipelines in the chain, default 100; k8s-fanout: default 200)")
 	f.IntVar(&o.Requests, "requests", 200, "webhook: number of deliveries N, after 10 that warm up")
-	f.IntVar(&o.Concurrency, "concurrency", 16, "slots of each worker")
+	f.IntVar(&o.Concurrency, "concurrency", 16, fmt.Sprintf("slots of each worker (k8s-fanout: default %d, as a pod holds its slot while it runs)", bench.DefaultKubeConcurrency))
 	f.IntVar(&o.Workers, "workers", 1, "workers in this process")
 	f.StringVar(&o.Sync, "sync", "normal", "SQLite durability: normal or full")
 	f.StringVar(&o.DB, "db", "", "run on PostgreSQL (a postgres:// URL), in a fresh schema dropped afterwards")
 	f.IntVar(&o.WorkerProcs, "workers-procs", 0, "run the workers as this many 'sluice worker' processes (PostgreSQL only)")
 	f.StringVar(&o.ContainerHost, "container-host", docker.HostFromEnv(), "container scenarios: the engine (Docker or Podman's API service)")
 	f.StringVar(&o.Image, "image", bench.DefaultImage, "container scenarios: the tasks' image, on the engine already, with a `true` command")
+	f.StringVar(&ko.Kubeconfig, "kubeconfig", "", "k8s-fanout: the cluster's kubeconfig (default $KUBECONFIG, ~/.kube/config)")
+	f.StringVar(&ko.Namespace, "namespace", "sluice-bench", "k8s-fanout: the pods' namespace, created when missing")
+	f.StringVar(&ko.Node, "node", "kwok-node-0", "k8s-fanout: the node the pods run on (kubernetes.io/hostname); kwok's pods succeed 2 s after they run")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&printP, "print-pipeline", false, "print the scenario's pipeline file instead of running it")
 	f.StringVar(&profile, "cpuprofile", "", "write this process's CPU profile to the file, for `go tool pprof` (worker processes are not in it)")
@@ -146,6 +172,37 @@ func benchCmd() *cobra.Command {
 	cmd.AddCommand(benchParseCmd())    // bench_parse.go
 	cmd.AddCommand(benchScheduleCmd()) // bench_schedule.go
 	return cmd
+}
+
+// runKubeFanout runs the k8s-fanout scenario and prints its figures.
+func runKubeFanout(cmd *cobra.Command, o bench.KubeOptions, asJSON bool) error {
+	res, err := bench.KubeFanout(cmd.Context(), o)
+	if res == nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if asJSON {
+		if jerr := json.NewEncoder(out).Encode(res); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	fmt.Fprintf(out, "scenario      %s (%s, 1 worker x %d slots, node %s, namespace %s)\n", res.Scenario, res.Store, res.Concurrency, res.Node, res.Namespace)
+	fmt.Fprintf(out, "tasks         %d\n", res.Tasks)
+	fmt.Fprintf(out, "wall          %.3f s (run created to run finished)\n", res.WallSeconds)
+	fmt.Fprintf(out, "pod window    %.3f s (first pod create sent to last pod delete answered); creates took %.3f s\n", res.WindowSeconds, res.CreateSeconds)
+	fmt.Fprintf(out, "pods          %d created, %d completed, %d cleaned: %.1f / %.1f / %.1f per second\n",
+		res.Created, res.Completed, res.Cleaned, res.CreatedPerSec, res.CompletedPerSec, res.CleanedPerSec)
+	pt := res.PerTask
+	fmt.Fprintf(out, "API per task  %.2f beyond the log stream: pods create+delete %.2f, secrets %.2f, watch/list %.2f, other %.2f; log streams %.2f\n",
+		pt.BeyondLogs, pt.PodCreateDelete, pt.Secrets, pt.WatchList, pt.Other, pt.Logs)
+	for _, what := range bench.SortedRequests(res.Requests) {
+		fmt.Fprintf(out, "  %-22s %d\n", what, res.Requests[what])
+	}
+	fmt.Fprintf(out, "leaked        %d pods, %d secrets\n", res.LeakedPods, res.LeakedSecrets)
+	fmt.Fprintf(out, "peak RSS      %.1f MB (the whole process: store and worker)\n", res.PeakRSSMB)
+	fmt.Fprintf(out, "CPU           %.2f s, %.1f ms per pod (the whole process)\n", res.CPUSeconds, res.CPUMsPerPod)
+	return err
 }
 
 // runSoak runs the soak scenario and prints its samples as they come.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-dev/sluice/internal/kubetest"
 	"github.com/sluice-dev/sluice/internal/pgtest"
 )
 
@@ -244,5 +245,40 @@ func TestBenchSchedule(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Fatalf("exit %d, no %q in\n%s%s", r.code, want, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestBenchK8sFanout runs the k8s-fanout scenario with a few pods on the
+// test cluster's kwok node: every pod is created, completes and is
+// deleted, nothing is left, and the worker's requests are counted.
+func TestBenchK8sFanout(t *testing.T) {
+	t.Parallel()
+	kubeconfig := kubetest.Require(t)
+	ns := kubetest.Namespace(t)
+	r := sluiceCmd(t, t.TempDir(), nil, "bench", "k8s-fanout", "--tasks", "6", "--concurrency", "4",
+		"--kubeconfig", kubeconfig, "--namespace", ns, "--node", kubetest.FakeNode, "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var b struct {
+		Tasks         int            `json:"tasks"`
+		Created       int            `json:"pods_created"`
+		Completed     int            `json:"pods_completed"`
+		Cleaned       int            `json:"pods_cleaned"`
+		WindowSeconds float64        `json:"window_seconds"`
+		CleanedPerSec float64        `json:"cleaned_per_sec"`
+		Requests      map[string]int `json:"requests"`
+		PerTask       struct {
+			BeyondLogs float64 `json:"beyond_logs"`
+		} `json:"per_task"`
+		LeakedPods    int `json:"leaked_pods"`
+		LeakedSecrets int `json:"leaked_secrets"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if b.Tasks != 6 || b.Created != 6 || b.Completed != 6 || b.Cleaned != 6 || b.LeakedPods != 0 || b.LeakedSecrets != 0 ||
+		b.WindowSeconds <= 0 || b.CleanedPerSec <= 0 || b.Requests["create pods"] != 6 || b.Requests["delete pods"] != 6 || b.PerTask.BeyondLogs < 2 {
+		t.Errorf("%s", r.stdout)
 	}
 }
