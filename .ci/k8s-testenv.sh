@@ -110,9 +110,12 @@ EOF
     sleep 0.25
   done
   [ -n "$ok" ] || { echo "kube-apiserver not ready" >&2; tail -30 "$RUN/apiserver.log" >&2; return 1; }
+  # sluice: the scheduler's client may send 500 requests a second (its
+  # default 50 binds at most 50 Pods a second), and the kwok node holds
+  # 2,000 Pods (not 110), for the fan-out benchmark.
   "$BIN/kube-scheduler" --kubeconfig="$RUN/kubeconfig" --authentication-kubeconfig="$RUN/kubeconfig" \
     --authorization-kubeconfig="$RUN/kubeconfig" --leader-elect=false \
-    --bind-address=127.0.0.1 --secure-port=10259 > "$RUN/scheduler.log" 2>&1 &
+    --bind-address=127.0.0.1 --secure-port=10259 --kube-api-qps=500 --kube-api-burst=1000 > "$RUN/scheduler.log" 2>&1 &
   echo $! > "$RUN/scheduler.pid"
   # kwok: fake kubelet for nodes annotated (sluice: the node is tainted, so
   # only Pods that tolerate kwok.x-k8s.io/node=fake go there and a Pod that
@@ -130,7 +133,10 @@ spec:
     logsFile: $RUN/fake-container.log
     follow: false
 EOF
-  "$BIN/kwok" -c "$BIN/kwok-stages.yaml" -c "$RUN/kwok-logs.yaml" --kubeconfig="$RUN/kubeconfig" \
+  # sluice: more Pods moved through their stages at once than kwok's
+  # default 4, for the fan-out benchmark.
+  printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: 32\n  nodePlayStageParallelism: 4\n  nodeLeaseParallelism: 4\n  podsOnNodeSyncParallelism: 1\n' > "$RUN/kwok-options.yaml"
+  "$BIN/kwok" -c "$BIN/kwok-stages.yaml" -c "$RUN/kwok-logs.yaml" -c "$RUN/kwok-options.yaml" --kubeconfig="$RUN/kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip=127.0.0.1 --node-port=10250 --server-address=127.0.0.1:10250 --cidr=10.244.0.0/24 \
     --tls-cert-file="$RUN/pki/apiserver.crt" --tls-private-key-file="$RUN/pki/apiserver.key" \
@@ -141,7 +147,7 @@ EOF
      "annotations":{"node.alpha.kubernetes.io/ttl":"0","kwok.x-k8s.io/node":"fake"},
      "labels":{"kubernetes.io/hostname":"kwok-node-0","kubernetes.io/os":"linux","type":"kwok"}},
      "spec":{"taints":[{"key":"kwok.x-k8s.io/node","value":"fake","effect":"NoSchedule"}]},
-     "status":{"allocatable":{"cpu":"32","memory":"256Gi","pods":"110"},"capacity":{"cpu":"32","memory":"256Gi","pods":"110"}}}' >/dev/null
+     "status":{"allocatable":{"cpu":"1000","memory":"4Ti","pods":"2000"},"capacity":{"cpu":"1000","memory":"4Ti","pods":"2000"}}}' >/dev/null
   echo "ready: export KUBECONFIG=$RUN/kubeconfig"
 }
 
@@ -245,6 +251,8 @@ up() {
     fi
     ( start_kubelet ) >&2
   fi
+  for _ in $(seq 1 120); do node_ready kwok-node-0 && break; sleep 0.25; done
+  node_ready kwok-node-0 || { echo "the kwok node is not ready" >&2; tail -5 "$RUN/kwok.log" >&2; return 1; }
   echo "$RUN/kubeconfig"
 }
 
