@@ -47,6 +47,10 @@ const ContainerName = "task"
 // container ends (at most 4 KiB: Kubernetes' limit).
 const OutputPath = "/dev/termination-log"
 
+// maxTermination is the most of a termination message the kubelet keeps
+// (the end of it).
+const maxTermination = 4096
+
 // Client runs Pods on one cluster for one worker. It is safe for
 // concurrent use.
 type Client struct {
