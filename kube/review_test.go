@@ -98,3 +98,101 @@ func TestRunMissingNamespace(t *testing.T) {
 	}
 	t.Logf("failed after %s: %s", time.Since(start), res.Error)
 }
+
+// TestRunLogEdges: a fast container's last lines, a line longer than the
+// log reader's 64 KiB buffer, and a container that prints nothing.
+func TestRunLogEdges(t *testing.T) {
+	b := setup(t)
+	res := b.c.Run(context.Background(), b.request("fast-1", `seq 1 3000; head -c 150000 /dev/zero | tr '\0' a; echo; echo last`))
+	if res.State != sluice.AttemptSuccess {
+		t.Fatalf("result %+v", res)
+	}
+	text := b.log.text()
+	for _, want := range []string{"o 1\n", "o 2999\n", "o 3000\n", "o last"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("log lacks %q", want)
+		}
+	}
+	as := 0
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "o a") {
+			as += strings.Count(l, "a")
+		}
+	}
+	if strings.Count(text, "o 1500\n") != 1 || as != 150000 {
+		t.Fatalf("log has line 1500 %d times, %d a's (want once, 150000)", strings.Count(text, "o 1500\n"), as)
+	}
+
+	quiet := &lines{}
+	r := b.request("quiet-1", "true")
+	r.Log = quiet
+	if res := b.c.Run(context.Background(), r); res.State != sluice.AttemptSuccess {
+		t.Fatalf("quiet result %+v", res)
+	}
+	if got := quiet.text(); strings.Contains(got, "\no ") || strings.HasPrefix(got, "o ") {
+		t.Fatalf("a quiet container logged %q", got)
+	}
+}
+
+// TestRunPendingDeleted: a Pod that waits to be scheduled and is then
+// deleted by someone else fails the attempt at once, saying so.
+func TestRunPendingDeleted(t *testing.T) {
+	b := setup(t)
+	cs := kubetest.Clientset(t)
+	r := b.request("pend-1", "echo hi")
+	r.NodeSelector = kubetest.NodeSelector("no-such-node")
+	r.Started = func(string) {
+		go func() {
+			for {
+				p, err := cs.CoreV1().Pods(b.ns).Get(context.Background(), "pend-1", metav1.GetOptions{})
+				if err == nil && len(p.Status.Conditions) > 0 {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			_ = cs.CoreV1().Pods(b.ns).Delete(context.Background(), "pend-1", metav1.DeleteOptions{})
+		}()
+	}
+	res := b.c.Run(context.Background(), r)
+	if res.State != sluice.AttemptFailed || !strings.Contains(res.Error, "was deleted") {
+		t.Fatalf("result %+v\nlog:\n%s", res, b.log.text())
+	}
+	b.gone("pend-1")
+}
+
+// TestRunPodTemplateCannotOverride: a pod_template's restartPolicy and
+// its task container's image and command give way to the task's.
+func TestRunPodTemplateCannotOverride(t *testing.T) {
+	b := setup(t)
+	r := b.request("tmpl-2", `echo "from the task"`)
+	r.PodTemplate = []byte(`{"spec":{"restartPolicy":"Always","terminationGracePeriodSeconds":300,` +
+		`"containers":[{"name":"task","image":"no-such/image:1","command":["false"],"terminationMessagePath":"/tmp/x"}]}}`)
+	res := b.c.Run(context.Background(), r)
+	if res.State != sluice.AttemptSuccess || !strings.Contains(b.log.text(), "o from the task") {
+		t.Fatalf("result %+v\nlog:\n%s", res, b.log.text())
+	}
+	b.gone("tmpl-2")
+}
+
+// TestRunAdoptsItsOwnPod: a Pod of the attempt's name with its attempt
+// and lease labels (a create whose answer was lost, then retried) is the
+// attempt's: Run follows it to its end and deletes it.
+func TestRunAdoptsItsOwnPod(t *testing.T) {
+	b := setup(t)
+	cs := kubetest.Clientset(t)
+	mine := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "own-1", Labels: map[string]string{
+			kube.LabelAttempt: "1", kube.LabelRun: "1", kube.LabelLease: "1", kube.LabelWorker: kube.LabelValue("test:" + t.Name())}},
+		Spec: corev1.PodSpec{NodeSelector: kubetest.NodeSelector(kubetest.RealNode), RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "task", Image: kubetest.Image, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"/bin/sh", "-c", "echo adopted"}}}},
+	}
+	if _, err := cs.CoreV1().Pods(b.ns).Create(context.Background(), mine, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := b.c.Run(context.Background(), b.request("own-1", "echo new"))
+	if res.State != sluice.AttemptSuccess || !strings.Contains(b.log.text(), "o adopted") {
+		t.Fatalf("result %+v\nlog:\n%s", res, b.log.text())
+	}
+	b.gone("own-1")
+}
