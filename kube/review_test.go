@@ -196,3 +196,40 @@ func TestRunAdoptsItsOwnPod(t *testing.T) {
 	}
 	b.gone("own-1")
 }
+
+// TestRunAdoptsItsOwnEndedPod: the attempt's own Pod that ended before
+// Run subscribed to its events (the informer saw its last change with no
+// one waiting) still ends the attempt, instead of waiting for an event
+// that never comes.
+func TestRunAdoptsItsOwnEndedPod(t *testing.T) {
+	b := setup(t)
+	cs := kubetest.Clientset(t)
+	mine := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "own-2", Labels: map[string]string{
+			kube.LabelAttempt: "1", kube.LabelRun: "1", kube.LabelLease: "1", kube.LabelWorker: kube.LabelValue("test:" + t.Name())}},
+		Spec: corev1.PodSpec{NodeSelector: kubetest.NodeSelector(kubetest.RealNode), RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "task", Image: kubetest.Image, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"/bin/sh", "-c", "echo adopted"}}}},
+	}
+	if _, err := cs.CoreV1().Pods(b.ns).Create(context.Background(), mine, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		p, err := cs.CoreV1().Pods(b.ns).Get(context.Background(), "own-2", metav1.GetOptions{})
+		if err == nil && p.Status.Phase == corev1.PodSucceeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pod did not end: %v %+v", err, p.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r := b.request("own-2", "echo new")
+	r.Timeout = 20 * time.Second
+	res := b.c.Run(context.Background(), r)
+	if res.State != sluice.AttemptSuccess || !strings.Contains(b.log.text(), "o adopted") {
+		t.Fatalf("result %+v\nlog:\n%s", res, b.log.text())
+	}
+	b.gone("own-2")
+}

@@ -131,6 +131,11 @@ func (c *Client) Run(ctx context.Context, r *Request) *executor.Result {
 	}
 	run := &podRun{c: c, r: r, ns: ns, last: created}
 	defer run.stopLogs()
+	// An adopted Pod may have ended before Run subscribed, its last event
+	// gone to no one: judge the state the API gave, then what comes.
+	if run.finished(res) {
+		return res
+	}
 
 	var timeout <-chan time.Time
 	if r.Timeout > 0 {
