@@ -233,3 +233,16 @@ func TestRunAdoptsItsOwnEndedPod(t *testing.T) {
 	}
 	b.gone("own-2")
 }
+
+// TestRunUnwatchableNamespace: a namespace whose Pods cannot be listed
+// fails the attempt with the reason the list gave.
+func TestRunUnwatchableNamespace(t *testing.T) {
+	b := setup(t)
+	r := b.request("unw-1", "echo hi")
+	r.Namespace = "bad/ns"
+	start := time.Now()
+	res := b.c.Run(context.Background(), r)
+	if res.State != sluice.AttemptFailed || !strings.Contains(res.Error, `invalid namespace "bad/ns"`) {
+		t.Fatalf("result %+v after %s", res, time.Since(start))
+	}
+}
