@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -46,6 +49,10 @@ const ContainerName = "task"
 // message file, which the kubelet copies into the Pod's status when the
 // container ends (at most 4 KiB: Kubernetes' limit).
 const OutputPath = "/dev/termination-log"
+
+// maxTermination is the most of a termination message the kubelet keeps
+// (the end of it).
+const maxTermination = 4096
 
 // Client runs Pods on one cluster for one worker. It is safe for
 // concurrent use.
@@ -217,13 +224,12 @@ func (c *Client) watchNamespace(ctx context.Context, ns string) error {
 		go c.runWatch(ns, w)
 	}
 	c.mu.Unlock()
+	// runWatch closes ready within its 30 s.
 	select {
 	case <-w.ready:
 		return w.err
 	case <-ctx.Done():
 		return context.Cause(ctx)
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("kube: cannot watch pods in namespace %s: no answer in 30s", ns)
 	}
 }
 
@@ -260,21 +266,76 @@ func (c *Client) runWatch(ns string, w *watch) {
 		UpdateFunc: func(_, obj any) { send(obj, false) },
 		DeleteFunc: func(obj any) { send(obj, true) },
 	})
-	var denied error
+	// The error handler runs on the informer's goroutine: errors come
+	// through a channel. One that retrying cannot mend (forbidden, an
+	// invalid namespace) ends the wait at once.
+	failed := make(chan error, 1)
+	lasting := make(chan error, 1)
 	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		c.log.Warn("watching pods failed; retrying", "namespace", ns, "err", err)
-		denied = err
+		select {
+		case <-failed:
+		default:
+		}
+		failed <- err
+		if !transient(err) {
+			select {
+			case lasting <- err:
+			default:
+			}
+		}
 	})
-	f.Start(c.stop)
+	// The informer stops with the Client, or when it could not list.
+	stop := make(chan struct{})
+	var once sync.Once
+	halt := func() { once.Do(func() { close(stop) }) }
+	go func() {
+		select {
+		case <-c.stop:
+			halt()
+		case <-stop:
+		}
+	}()
+	f.Start(stop)
 	syncCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if !cache.WaitForCacheSync(syncCtx.Done(), inf.HasSynced) {
-		w.err = fmt.Errorf("kube: cannot watch pods in namespace %s: %v", ns, denied)
+	synced := make(chan bool, 1)
+	go func() { synced <- cache.WaitForCacheSync(syncCtx.Done(), inf.HasSynced) }()
+	var err error
+	select {
+	case ok := <-synced:
+		if !ok {
+			err = errors.New("no answer in 30s")
+			select {
+			case last := <-failed:
+				err = last
+			default:
+			}
+		}
+	case err = <-lasting:
+		cancel()
+		<-synced
+	}
+	if err != nil {
+		w.err = fmt.Errorf("kube: cannot watch pods in namespace %s: %w", ns, clean(err))
+		halt()
 		c.mu.Lock()
 		delete(c.watches, ns) // the next attempt tries again
 		c.mu.Unlock()
 	}
 	close(w.ready)
+}
+
+// transient reports whether a failed list or watch may succeed when
+// tried again: the network or an overloaded API server, not a refusal.
+func transient(err error) bool {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return !(apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || apierrors.IsBadRequest(err) ||
+			apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err))
+	}
+	var ue *url.Error
+	return errors.As(err, &ue) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // subscribe registers the channel a Pod's events come on, before the Pod

@@ -92,16 +92,28 @@ func (c *Client) Run(ctx context.Context, r *Request) *executor.Result {
 	// Deletes outlive ctx: a stopped attempt still cleans up.
 	cleanup := context.WithoutCancel(ctx)
 	if secret != nil {
-		if _, err := c.cs.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		_, err := c.cs.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// A retried create after a lost answer made it, or another
+			// sluice in this namespace (its attempt ids start at 1 too)
+			// did: only this attempt's own may be used and deleted.
+			var old *corev1.Secret
+			if old, err = c.cs.CoreV1().Secrets(ns).Get(ctx, secret.Name, metav1.GetOptions{}); err == nil && !r.owns(old.Labels) {
+				return startFailed(ctx, taken("secret", ns, secret.Name, old.Labels))
+			}
+		}
+		if err != nil {
 			return startFailed(ctx, fmt.Errorf("cannot create the attempt's secret %s/%s: %w", ns, secret.Name, clean(err)))
 		}
 		defer c.deleteSecret(cleanup, ns, secret.Name)
 	}
 	created, err := c.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		// A retried create after a lost answer: the Pod is this attempt's
-		// (its name holds the attempt id).
-		created, err = pod, nil
+		// As for the Secret: a retried create after a lost answer, or
+		// another sluice's Pod of the same name.
+		if created, err = c.cs.CoreV1().Pods(ns).Get(ctx, r.Name, metav1.GetOptions{}); err == nil && !r.owns(created.Labels) {
+			return startFailed(ctx, taken("pod", ns, r.Name, created.Labels))
+		}
 	}
 	if err != nil {
 		return startFailed(ctx, fmt.Errorf("cannot create pod %s/%s: %w", ns, r.Name, clean(err)))
@@ -119,6 +131,11 @@ func (c *Client) Run(ctx context.Context, r *Request) *executor.Result {
 	}
 	run := &podRun{c: c, r: r, ns: ns, last: created}
 	defer run.stopLogs()
+	// An adopted Pod may have ended before Run subscribed, its last event
+	// gone to no one: judge the state the API gave, then what comes.
+	if run.finished(res) {
+		return res
+	}
 
 	var timeout <-chan time.Time
 	if r.Timeout > 0 {
@@ -242,6 +259,20 @@ func (c *Client) build(r *Request, ns string) (*corev1.Pod, *corev1.Secret, erro
 	return pod, secret, nil
 }
 
+// owns reports whether a Pod or Secret with these labels is this
+// attempt's: same attempt id and lease token.
+func (r *Request) owns(labels map[string]string) bool {
+	return labels[LabelAttempt] == r.Labels[LabelAttempt] && labels[LabelLease] == r.Labels[LabelLease]
+}
+
+// taken is the error of an attempt whose Pod or Secret name is held by
+// something that is not its own.
+func taken(kind, ns, name string, labels map[string]string) error {
+	return fmt.Errorf("a %s named %s/%s already exists and is not this attempt's (its attempt %q, lease %q): "+
+		"another sluice installation likely runs pods in this namespace; give each installation its own namespace (--kube-namespace or the task's namespace), or delete that %s if it is stale",
+		kind, ns, name, labels[LabelAttempt], labels[LabelLease], kind)
+}
+
 // ownLabels are the labels sluice finds its Pods and Secrets by.
 func (c *Client) ownLabels(r *Request) map[string]string {
 	out := map[string]string{LabelWorker: c.worker}
@@ -348,14 +379,20 @@ func (p *podRun) finished(res *executor.Result) bool {
 			res.Error += " (" + term.Reason + ")"
 		}
 	default:
+		// The kubelet keeps only the last 4 KiB of a termination message:
+		// what comes back from a longer one starts mid-line, its first
+		// keys lost and the first one left cut.
+		if len(term.Message) >= maxTermination {
+			res.State = sluice.AttemptFailed
+			res.Error = "the outputs written to $SLUICE_OUTPUT reached 4 KiB, Kubernetes' limit of a container's termination message, so they came back cut: " +
+				"write fewer or shorter outputs (pass large values through storage the tasks share and output their location)"
+			break
+		}
 		res.State = sluice.AttemptSuccess
 		outs, err := executor.ParseOutputs([]byte(term.Message), p.r.maxOutput())
 		if err != nil {
 			res.State, res.Error = sluice.AttemptFailed, err.Error()
 			break
-		}
-		if len(term.Message) >= 4096 {
-			p.r.system("warning: the outputs reached Kubernetes' 4 KiB limit of a termination message and may be cut")
 		}
 		res.Outputs = outs
 	}
