@@ -134,8 +134,9 @@ spec:
     follow: false
 EOF
   # sluice: more Pods moved through their stages at once than kwok's
-  # default 4, for the fan-out benchmark.
-  printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: 32\n  nodePlayStageParallelism: 4\n  nodeLeaseParallelism: 4\n  podsOnNodeSyncParallelism: 1\n' > "$RUN/kwok-options.yaml"
+  # default 4, for the fan-out benchmark. kwok applies no defaults to the
+  # options of a file, so every option it needs is written out.
+  printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: 32\n  nodePlayStageParallelism: 4\n  nodeLeaseParallelism: 4\n  podsOnNodeSyncParallelism: 1\n  enableDebuggingHandlers: true\n  enableProfilingHandler: true\n  enableContentionProfiling: false\n  enablePodsOnNodeSyncListPager: true\n  enablePodsOnNodeSyncStreamWatch: false\n' > "$RUN/kwok-options.yaml"
   "$BIN/kwok" -c "$BIN/kwok-stages.yaml" -c "$RUN/kwok-logs.yaml" -c "$RUN/kwok-options.yaml" --kubeconfig="$RUN/kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip=127.0.0.1 --node-port=10250 --server-address=127.0.0.1:10250 --cidr=10.244.0.0/24 \

@@ -18,34 +18,65 @@ type Object struct {
 }
 
 // Leftovers lists the Pods and Secrets of sluice's attempts, in every
-// namespace when the worker may list them all, else in its namespace.
-// Whose attempt is over is for the caller to judge.
+// namespace when the worker may list them all, else in its namespace and
+// those its tasks used since it started (a namespaced Role allows no
+// more). Whose attempt is over is for the caller to judge.
 func (c *Client) Leftovers(ctx context.Context) ([]Object, error) {
 	var out []Object
 	opts := metav1.ListOptions{LabelSelector: LabelAttempt}
-	ns := ""
-	pods, err := c.cs.CoreV1().Pods(ns).List(ctx, opts)
-	if apierrors.IsForbidden(err) {
-		ns = c.namespace
-		pods, err = c.cs.CoreV1().Pods(ns).List(ctx, opts)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kube: list pods: %w", clean(err))
-	}
-	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil {
-			continue // on its way out
+	err := c.eachNamespace(ctx, "pods", func(ns string) error {
+		pods, err := c.cs.CoreV1().Pods(ns).List(ctx, opts)
+		if err != nil {
+			return err
 		}
-		out = append(out, Object{Kind: "pod", Namespace: p.Namespace, Name: p.Name, Labels: p.Labels})
-	}
-	secrets, err := c.cs.CoreV1().Secrets(ns).List(ctx, opts)
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp != nil {
+				continue // on its way out
+			}
+			out = append(out, Object{Kind: "pod", Namespace: p.Namespace, Name: p.Name, Labels: p.Labels})
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("kube: list secrets: %w", clean(err))
+		return nil, err
 	}
-	for _, s := range secrets.Items {
-		out = append(out, Object{Kind: "secret", Namespace: s.Namespace, Name: s.Name, Labels: s.Labels})
+	err = c.eachNamespace(ctx, "secrets", func(ns string) error {
+		secrets, err := c.cs.CoreV1().Secrets(ns).List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets.Items {
+			out = append(out, Object{Kind: "secret", Namespace: s.Namespace, Name: s.Name, Labels: s.Labels})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// eachNamespace calls list for all namespaces at once ("") or, when that
+// is forbidden, for the Client's namespace and each one it watched.
+func (c *Client) eachNamespace(ctx context.Context, what string, list func(ns string) error) error {
+	err := list("")
+	if !apierrors.IsForbidden(err) {
+		if err != nil {
+			return fmt.Errorf("kube: list %s: %w", what, clean(err))
+		}
+		return nil
 	}
-	return out, nil
+	c.mu.Lock()
+	names := []string{c.namespace}
+	for ns := range c.watches {
+		if ns != c.namespace {
+			names = append(names, ns)
+		}
+	}
+	c.mu.Unlock()
+	for _, ns := range names {
+		if err := list(ns); err != nil && !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("kube: list %s in namespace %s: %w", what, ns, clean(err))
+		}
+	}
+	return nil
 }
 
 // Delete deletes a Pod (with grace to stop) or a Secret.
