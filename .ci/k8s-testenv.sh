@@ -207,8 +207,7 @@ EOF
     --root-dir="$K8S_DIR/kubelet" --cert-dir="$K8S_DIR/kubelet/pki" > "$RUN/kubelet.log" 2>&1 &
   echo $! > "$RUN/kubelet.pid"
   for _ in $(seq 1 120); do
-    curl -fs --cacert "$RUN/pki/ca.crt" -H 'Authorization: Bearer test-token' \
-      https://127.0.0.1:6443/api/v1/nodes/localhost 2>/dev/null | grep -q '"type": "Ready",' && { echo "node localhost registered"; return 0; }
+    node_ready localhost && { echo "node localhost registered"; return 0; }
     sleep 0.5
   done
   echo "kubelet did not register" >&2; tail -20 "$RUN/kubelet.log" >&2; return 1
@@ -226,9 +225,14 @@ api_ready() {
   curl -fs --cacert "$RUN/pki/ca.crt" -H 'Authorization: Bearer test-token' https://127.0.0.1:6443/readyz >/dev/null 2>&1
 }
 
+# node_ready NODE: the node's Ready condition is True. (The JSON is read
+# whole first: with pipefail, grep -q on curl's pipe fails whenever curl
+# gets SIGPIPE for the rest.)
 node_ready() {
-  curl -fs --cacert "$RUN/pki/ca.crt" -H 'Authorization: Bearer test-token' \
-    "https://127.0.0.1:6443/api/v1/nodes/$1" 2>/dev/null | grep -q '"type": "Ready",'
+  local j
+  j=$(curl -fs --cacert "$RUN/pki/ca.crt" -H 'Authorization: Bearer test-token' \
+    "https://127.0.0.1:6443/api/v1/nodes/$1" 2>/dev/null) || return 1
+  printf '%s\n' "$j" | grep -A1 '"type": "Ready",' | grep -q '"status": "True"'
 }
 
 # up: what .ci/run calls. Builds what is missing (or of another version),
