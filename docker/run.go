@@ -285,7 +285,7 @@ wait:
 		return res
 	case code != 0:
 		res.State = sluice.AttemptFailed
-		res.Error = describeExit(code)
+		res.Error = executor.ExitText(code)
 		if code == 137 && !oom {
 			if st, ok := e.exited(ctx, id); ok {
 				oom = st.OOMKilled
@@ -367,13 +367,6 @@ func exitOf(w container.WaitResponse) (int64, error) {
 		return w.StatusCode, errors.New(w.Error.Message)
 	}
 	return w.StatusCode, nil
-}
-
-func describeExit(code int64) string {
-	if code > 128 && code < 160 {
-		return fmt.Sprintf("exited with code %d (killed by signal %d)", code, code-128)
-	}
-	return fmt.Sprintf("exited with code %d", code)
 }
 
 func (r *Request) grace() time.Duration {

@@ -6,6 +6,7 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/sluice-dev/sluice"
@@ -72,6 +73,16 @@ const DefaultKillGrace = 10 * time.Second
 
 // DefaultMaxOutput is the default size limit of one output value.
 const DefaultMaxOutput = 64 << 10
+
+// ExitText describes the exit code of a container, as an attempt's
+// error: codes 129–159 are a signal's (128+n), as shells and container
+// runtimes report them.
+func ExitText(code int64) string {
+	if code > 128 && code < 160 {
+		return fmt.Sprintf("exited with code %d (killed by signal %d)", code, code-128)
+	}
+	return fmt.Sprintf("exited with code %d", code)
+}
 
 // Run runs the attempt and returns its result. It returns when the process
 // and everything it left in its process group are gone.

@@ -368,13 +368,13 @@ func (p *podRun) finished(res *executor.Result) bool {
 		res.State, res.Error = sluice.AttemptFailed, fmt.Sprintf("pod %s failed: %s %s", pod.Name, pod.Status.Reason, pod.Status.Message)
 	case term.Reason == "OOMKilled":
 		res.State = sluice.AttemptFailed
-		res.Error = describeExit(term.ExitCode) + ": out of memory (OOMKilled)"
+		res.Error = executor.ExitText(int64(term.ExitCode)) + ": out of memory (OOMKilled)"
 		if l, ok := containerLimit(pod, corev1.ResourceMemory); ok {
 			res.Error += ", over its limit of " + l
 		}
 		res.Error += " (raise the task's memory limit)"
 	case term.ExitCode != 0:
-		res.State, res.Error = sluice.AttemptFailed, describeExit(term.ExitCode)
+		res.State, res.Error = sluice.AttemptFailed, executor.ExitText(int64(term.ExitCode))
 		if term.Reason != "" && term.Reason != "Error" {
 			res.Error += " (" + term.Reason + ")"
 		}
@@ -672,13 +672,6 @@ func containerLimit(pod *corev1.Pod, name corev1.ResourceName) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func describeExit(code int32) string {
-	if code > 128 && code < 160 {
-		return fmt.Sprintf("exited with code %d (killed by signal %d)", code, code-128)
-	}
-	return fmt.Sprintf("exited with code %d", code)
 }
 
 func graceText(d time.Duration) string { return fmt.Sprintf("%ds", int64(math.Ceil(d.Seconds()))) }

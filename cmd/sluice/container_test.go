@@ -115,30 +115,7 @@ func TestContainerCrashRecovery(t *testing.T) {
 		t.Errorf("the restarted server did not say it removed the containers left behind:\n%s", s2.logs())
 	}
 
-	st := openHome(t, home)
-	runs, err := st.RunList(context.Background(), &store.RunListParams{PipelineID: "crash_ctr"})
-	if err != nil || len(runs) != 1 || runs[0].State != sluice.RunSuccess {
-		t.Fatalf("runs = %+v, %v", runs, err)
-	}
-	atts, err := st.AttemptListByRun(context.Background(), runs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byTask := map[string][]*store.Attempt{}
-	for _, a := range atts {
-		byTask[a.TaskID] = append(byTask[a.TaskID], a)
-	}
-	for i := 0; i < n; i++ {
-		task := fmt.Sprintf("t%d", i)
-		a := byTask[task]
-		if len(a) != 2 || a[0].State != sluice.AttemptLost || a[1].State != sluice.AttemptSuccess {
-			t.Errorf("%s: attempts %+v, want lost then success", task, a)
-		}
-		done, err := os.ReadFile(filepath.Join(marks, task+"-done"))
-		if err != nil || string(done) != "2\n" {
-			t.Errorf("%s finished %q, want once, by its second attempt", task, done)
-		}
-	}
+	checkRetriedOnce(t, openHome(t, home), "crash_ctr", n, marks)
 }
 
 // mixedPipeline mixes shell and container tasks: outputs pass both ways, a
@@ -284,6 +261,37 @@ func TestContainerPipelineTwoWorkers(t *testing.T) {
 	for _, p := range append(workers, sch) {
 		if code := p.term(t); code != 0 {
 			t.Fatalf("%s exited %d:\n%s", p.role, code, p.logs())
+		}
+	}
+}
+
+// checkRetriedOnce checks the one run of a crash test's pipeline: it
+// succeeded, each of its n tasks t0…t{n-1} has a lost attempt and then a
+// successful one, and each finished once, by its second attempt (its
+// done file in marks holds "2").
+func checkRetriedOnce(t *testing.T, st store.Store, pipelineID string, n int, marks string) {
+	t.Helper()
+	runs, err := st.RunList(context.Background(), &store.RunListParams{PipelineID: pipelineID})
+	if err != nil || len(runs) != 1 || runs[0].State != sluice.RunSuccess {
+		t.Fatalf("runs = %+v, %v", runs, err)
+	}
+	atts, err := st.AttemptListByRun(context.Background(), runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTask := map[string][]*store.Attempt{}
+	for _, a := range atts {
+		byTask[a.TaskID] = append(byTask[a.TaskID], a)
+	}
+	for i := 0; i < n; i++ {
+		task := fmt.Sprintf("t%d", i)
+		a := byTask[task]
+		if len(a) != 2 || a[0].State != sluice.AttemptLost || a[1].State != sluice.AttemptSuccess {
+			t.Errorf("%s: attempts %+v, want lost then success", task, a)
+		}
+		done, err := os.ReadFile(filepath.Join(marks, task+"-done"))
+		if err != nil || string(done) != "2\n" {
+			t.Errorf("%s finished %q, want once, by its second attempt", task, done)
 		}
 	}
 }

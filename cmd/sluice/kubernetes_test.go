@@ -213,28 +213,5 @@ func TestKubernetesCrashRecovery(t *testing.T) {
 	if !strings.Contains(s2.logs(), "deleting a pod whose attempt is over") || !strings.Contains(s2.logs(), "deleting a secret whose attempt is over") {
 		t.Errorf("the restarted server did not say it deleted the pods and secrets left behind:\n%s", s2.logs())
 	}
-	st := openHome(t, home)
-	runs, err := st.RunList(context.Background(), &store.RunListParams{PipelineID: "crash_pod"})
-	if err != nil || len(runs) != 1 || runs[0].State != sluice.RunSuccess {
-		t.Fatalf("runs = %+v, %v", runs, err)
-	}
-	atts, err := st.AttemptListByRun(context.Background(), runs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byTask := map[string][]*store.Attempt{}
-	for _, a := range atts {
-		byTask[a.TaskID] = append(byTask[a.TaskID], a)
-	}
-	for i := 0; i < n; i++ {
-		task := fmt.Sprintf("t%d", i)
-		a := byTask[task]
-		if len(a) != 2 || a[0].State != sluice.AttemptLost || a[1].State != sluice.AttemptSuccess {
-			t.Errorf("%s: attempts %+v, want lost then success", task, a)
-		}
-		done, err := os.ReadFile(filepath.Join(marks, task+"-done"))
-		if err != nil || string(done) != "2\n" {
-			t.Errorf("%s finished %q, want once, by its second attempt", task, done)
-		}
-	}
+	checkRetriedOnce(t, openHome(t, home), "crash_pod", n, marks)
 }
