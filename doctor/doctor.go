@@ -44,9 +44,13 @@ type Options struct {
 	// Engine is the container engine of container tasks; nil skips their
 	// checks (engine reachable, image present).
 	Engine *docker.Engine
-	// Kube is the Kubernetes cluster of Kubernetes pod tasks; nil notes
-	// that none is configured.
+	// Kube is the Kubernetes cluster of Kubernetes pod tasks; nil skips
+	// their checks, or, with NoCluster set, reports it as their problem.
 	Kube *kube.Client
+	// NoCluster says why there is no cluster (none configured), for
+	// sluice doctor to report on each pod task; a worker without one
+	// leaves it empty, as it never claims those tasks.
+	NoCluster string
 	// Pull pulls the images of container tasks that the engine lacks, to
 	// check they can be pulled; without it a missing image is only noted
 	// (unless its task says pull: never).
@@ -69,7 +73,9 @@ func Pipeline(ctx context.Context, p *pipeline.Pipeline, file string, o Options)
 		}
 		if t.Kind == pipeline.KindContainer && t.Container.Kubernetes != nil {
 			if o.Kube == nil {
-				add("cluster", false, "no Kubernetes cluster configured: set --kubeconfig or $KUBECONFIG (in a Pod, its service account is used)")
+				if o.NoCluster != "" {
+					add("cluster", false, o.NoCluster)
+				}
 			} else {
 				if cluster == nil {
 					cluster = &kubeCheck{c: o.Kube}

@@ -36,7 +36,7 @@ func (w *Worker) selfCheck(ctx context.Context) []string {
 		if err != nil {
 			continue
 		}
-		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.Pipeline, v.File, doctor.Options{Engine: w.engine}))...)
+		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.Pipeline, v.File, doctor.Options{Engine: w.engine, Kube: w.kube}))...)
 	}
 	return problems
 }

@@ -91,10 +91,12 @@ and log what they find.`,
 			}
 			defer eng.Close()
 			var cluster *kube.Client
+			noCluster := ""
 			if kubeconfig != "none" {
 				cluster, err = kube.Open(kube.Config{Kubeconfig: kubeconfig, Namespace: kubeNamespace})
 				switch {
 				case errors.Is(err, kube.ErrNotConfigured):
+					noCluster = "no Kubernetes cluster configured: set --kubeconfig or $KUBECONFIG (in a Pod, its service account is used)"
 				case err != nil:
 					return exitWith(2, err)
 				default:
@@ -107,7 +109,7 @@ and log what they find.`,
 			var rows []doctor.Check
 			problems, checks := 0, 0
 			for _, s := range sources {
-				for _, c := range doctor.Pipeline(ctx, s.p, s.file, doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels"), Engine: eng, Kube: cluster, Pull: pull}) {
+				for _, c := range doctor.Pipeline(ctx, s.p, s.file, doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels"), Engine: eng, Kube: cluster, NoCluster: noCluster, Pull: pull}) {
 					checks++
 					if !c.OK {
 						problems++
