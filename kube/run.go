@@ -510,25 +510,7 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 	// stream ended cleanly.
 	read := func(rc io.ReadCloser) bool {
 		defer rc.Close()
-		br := bufio.NewReaderSize(rc, 64<<10)
-		for {
-			line, err := br.ReadSlice('\n')
-			if len(line) > 0 {
-				ts, text := splitTimestamp(line)
-				if ts.IsZero() || ts.After(last) {
-					if !ts.IsZero() {
-						last = ts
-					}
-					_, _ = out.Write(text)
-				}
-			}
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if err != nil {
-				return err == io.EOF
-			}
-		}
+		return copyLines(rc, out, &last)
 	}
 	options := func(follow bool) *corev1.PodLogOptions {
 		opts := &corev1.PodLogOptions{Container: ContainerName, Follow: follow, Timestamps: true}
@@ -592,6 +574,41 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 				return
 			}
 		case <-time.After(time.Second):
+		}
+	}
+}
+
+// copyLines copies the lines of one log stream read with timestamps=true
+// to out, without their times, skipping those not after *last (seen on
+// an earlier stream) and moving *last on. It reports whether the stream
+// ended cleanly (EOF). A line longer than the reader's buffer comes in
+// pieces; only the first has the time, and the rest of a line skipped is
+// skipped with it.
+func copyLines(r io.Reader, out io.Writer, last *time.Time) bool {
+	br := bufio.NewReaderSize(r, 64<<10)
+	atStart, skip := true, false
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			text := line
+			if atStart {
+				var ts time.Time
+				ts, text = splitTimestamp(line)
+				skip = !ts.IsZero() && !ts.After(*last)
+				if !skip && !ts.IsZero() {
+					*last = ts
+				}
+			}
+			if !skip {
+				_, _ = out.Write(text)
+			}
+			atStart = line[len(line)-1] == '\n'
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return err == io.EOF
 		}
 	}
 }
