@@ -49,14 +49,7 @@ func TestContainerCrashRecovery(t *testing.T) {
 	}
 	defer e.Close()
 	const n = 10
-	dir := t.TempDir()
-	pipes := filepath.Join(dir, "pipelines")
-	marks := filepath.Join(dir, "marks")
-	for _, d := range []string{pipes, marks} {
-		if err := os.Mkdir(d, 0o777); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, pipes, marks := crashFolders(t)
 	var src strings.Builder
 	src.WriteString("id: crash_ctr\nschedule: \"@every 1h\"\ntasks:\n")
 	for i := 0; i < n; i++ {
@@ -263,6 +256,21 @@ func TestContainerPipelineTwoWorkers(t *testing.T) {
 			t.Fatalf("%s exited %d:\n%s", p.role, code, p.logs())
 		}
 	}
+}
+
+// crashFolders makes a crash test's folders: its own, the pipelines
+// folder in it, and the marks folder its tasks record their runs in.
+func crashFolders(t *testing.T) (dir, pipes, marks string) {
+	t.Helper()
+	dir = t.TempDir()
+	pipes = filepath.Join(dir, "pipelines")
+	marks = filepath.Join(dir, "marks")
+	for _, d := range []string{pipes, marks} {
+		if err := os.Mkdir(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, pipes, marks
 }
 
 // checkRetriedOnce checks the one run of a crash test's pipeline: it

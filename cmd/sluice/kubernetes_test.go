@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -123,14 +122,7 @@ func TestKubernetesCrashRecovery(t *testing.T) {
 	t.Parallel()
 	ns := kubetest.Namespace(t)
 	const n = 4
-	dir := t.TempDir()
-	pipes := filepath.Join(dir, "pipelines")
-	marks := filepath.Join(dir, "marks")
-	for _, d := range []string{pipes, marks} {
-		if err := os.Mkdir(d, 0o777); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, pipes, marks := crashFolders(t)
 	var src strings.Builder
 	src.WriteString("id: crash_pod\nschedule: \"@every 1h\"\ntasks:\n")
 	for i := 0; i < n; i++ {
