@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -160,6 +161,33 @@ func TestWebhook(t *testing.T) {
 	}
 	notJSON := []byte(`ref=main`)
 	s.deliver("/hooks/on_push", notJSON, map[string]string{"X-Hub-Signature-256": sign(secret, notJSON)}).wantError(t, 400, "bad_request")
+
+	// GitHub's other content type: a form whose payload field holds the
+	// JSON, signed as sent (the form, not the JSON in it).
+	form := []byte("payload=" + url.QueryEscape(string(body)))
+	formDelivery := func(raw []byte, sig string) *response {
+		return s.do(request{method: "POST", path: "/hooks/on_push", raw: raw, contentType: "application/x-www-form-urlencoded",
+			header: map[string]string{"X-Hub-Signature-256": sig, "X-GitHub-Delivery": "form-1"}})
+	}
+	formDelivery(form, sign(secret, body)).wantError(t, 401, "unauthorized")
+	var formRun api.Run
+	formDelivery(form, sign(secret, form)).want(t, 201).decode(t, &formRun)
+	if err := json.Unmarshal(formRun.Params, &params); err != nil || params["ref"] != "refs/heads/main" || params["commits"] != float64(2) {
+		t.Fatalf("params of a form delivery = %s (%v)", formRun.Params, err)
+	}
+	if d := s.waitRun(formRun.ID, "success", "failed"); d.State != "success" {
+		t.Fatalf("the form delivery's run ended %s", d.State)
+	}
+	noPayload := []byte("ref=main")
+	e = formDelivery(noPayload, sign(secret, noPayload)).wantError(t, 400, "bad_request")
+	if !strings.Contains(e.Message, "payload field") {
+		t.Fatalf("form without payload: %q", e.Message)
+	}
+	badPayload := []byte("payload=%7Bref")
+	e = formDelivery(badPayload, sign(secret, badPayload)).wantError(t, 400, "bad_request")
+	if !strings.Contains(e.Message, "payload field is not JSON") {
+		t.Fatalf("form with a payload that is not JSON: %q", e.Message)
+	}
 
 	// A named webhook has its own path, secret and key expression.
 	dep := []byte(`{"id": "42"}`)

@@ -63,15 +63,21 @@ func hookOperation(path string, errRef, runRef map[string]any) map[string]any {
 	return map[string]any{
 		"operationId": id, "summary": summary, "tags": []string{"webhooks"},
 		"description": "Served outside /api/v1: a delivery needs no session, token or CSRF token; the signature of its body proves it. " +
-			"The body (JSON, at most 1 MiB) maps to the run's params through the webhook's params: expressions (${{ body.ref }}), checked like a trigger form (422). " +
+			"The body (JSON, or a form whose payload field holds the JSON, GitHub's other content type; at most 1 MiB) maps to the run's params through the webhook's params: expressions (${{ body.ref }}), checked like a trigger form (422). " +
 			"A delivery whose key was seen before answers 200 with the first delivery's run.",
-		"parameters":  params,
-		"requestBody": map[string]any{"required": false, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{}}}},
-		"security":    []any{},
+		"parameters": params,
+		"requestBody": map[string]any{"required": false, "content": map[string]any{
+			"application/json": map[string]any{"schema": map[string]any{}},
+			control.FormContentType: map[string]any{"schema": map[string]any{
+				"type": "object", "required": []string{"payload"},
+				"properties": map[string]any{"payload": map[string]any{"type": "string", "description": "the delivery's JSON"}},
+			}},
+		}},
+		"security": []any{},
 		"responses": map[string]any{
 			"201":     runResp("a new delivery: the run it started"),
 			"200":     runResp("a repeated delivery: the run of the first one"),
-			"400":     errResp("bad_request: the body is not JSON"),
+			"400":     errResp("bad_request: the body is not JSON (or, for a form, has no JSON payload field)"),
 			"401":     errResp("unauthorized: the signature is missing, malformed or wrong"),
 			"404":     errResp("not_found: no such pipeline, or it has no such webhook"),
 			"409":     errResp("conflict: the pipeline is paused, or the webhook's secret does not exist (the server's log names it)"),

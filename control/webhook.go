@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"mime"
+	"net/url"
 	"strings"
 
 	"github.com/sluice-dev/sluice"
@@ -63,15 +65,13 @@ func (c *Control) Deliver(ctx context.Context, d *Delivery) (run *store.Run, cre
 	if sp.Paused {
 		return nil, false, sluice.Errorf(sluice.ECONFLICT, "pipeline %q is paused: its webhook starts no runs until it is unpaused", d.Pipeline)
 	}
-	var body any
-	if len(bytes.TrimSpace(d.Body)) > 0 {
-		if err := json.Unmarshal(d.Body, &body); err != nil {
-			return nil, false, sluice.Errorf(sluice.EBADREQUEST, "the body is not JSON: %v", err)
-		}
-	}
 	headers := d.Headers
 	if headers == nil {
 		headers = map[string]string{}
+	}
+	body, err := deliveryBody(d.Body, headers["content-type"])
+	if err != nil {
+		return nil, false, err
 	}
 	env := map[string]any{"body": body, "headers": headers}
 	key := d.Key
@@ -154,6 +154,36 @@ func (c *Control) verify(ctx context.Context, w *pipeline.Webhook, d *Delivery) 
 		return sluice.Errorf(sluice.EUNAUTH, "the signature does not match the body: sign the raw body with the webhook's secret")
 	}
 	return nil
+}
+
+// FormContentType is the content type of a delivery whose JSON is the
+// payload field of a form: GitHub's default for a new webhook, beside
+// application/json.
+const FormContentType = "application/x-www-form-urlencoded"
+
+// deliveryBody decodes a delivery's body for its webhook's expressions:
+// JSON (null when empty), or, when contentType is FormContentType, the
+// JSON in the form's payload field, as GitHub sends it. The signature is
+// checked before, on the raw body either way.
+func deliveryBody(raw []byte, contentType string) (any, error) {
+	what := "the body"
+	if mt, _, _ := mime.ParseMediaType(contentType); mt == FormContentType {
+		form, err := url.ParseQuery(string(raw))
+		if err != nil {
+			return nil, sluice.Errorf(sluice.EBADREQUEST, "the body is not a form, as its Content-Type %s says: %v", FormContentType, err)
+		}
+		if !form.Has("payload") {
+			return nil, sluice.Errorf(sluice.EBADREQUEST, "a form delivery (Content-Type %s) carries its JSON in a payload field, as GitHub sends it; this one has none", FormContentType)
+		}
+		raw, what = []byte(form.Get("payload")), "the form's payload field"
+	}
+	var body any
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return nil, sluice.Errorf(sluice.EBADREQUEST, "%s is not JSON: %v", what, err)
+		}
+	}
+	return body, nil
 }
 
 // hookParams evaluates a webhook's params: in env.
