@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/scheduler"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -166,6 +168,9 @@ func (a *API) runTriggers(ctx context.Context, runID int64) ([]RunTrigger, error
 				}
 				rt.Assets = append(rt.Assets, ca)
 			}
+		}
+		if path, size, mtime, ok := scheduler.ParseFileEventKey(tr.Key); ok && pipeline.IsFilesSource(tr.Source) {
+			rt.File = &ArrivedFile{Path: path, Size: size, Mtime: time.Unix(0, mtime).UTC()}
 		}
 		out = append(out, rt)
 	}

@@ -208,7 +208,7 @@ type RunDetail struct {
 	// first.
 	Children []Run `json:"children" doc:"runs started by this run's pipeline: tasks, oldest first"`
 	// Triggers are the trigger events that asked for the run.
-	Triggers []RunTrigger `json:"triggers" doc:"the events that asked for the run: a webhook delivery, or the asset events an asset run consumed; empty for other runs"`
+	Triggers []RunTrigger `json:"triggers" doc:"the events that asked for the run: a webhook delivery, the asset events an asset run consumed, or a file's arrival; empty for other runs"`
 	// TriggerEvents are the asset events an asset run consumed, oldest
 	// first per asset; empty for every other run.
 	TriggerEvents []AssetEvent `json:"trigger_events" doc:"the asset events that started an asset run (what its tasks see as trigger.events); empty for other runs"`
@@ -216,11 +216,20 @@ type RunDetail struct {
 
 // RunTrigger is an event that asked for a run.
 type RunTrigger struct {
-	Source     string    `json:"source" doc:"webhook, webhook/<name>, or assets"`
-	Key        string    `json:"key" doc:"a webhook delivery's dedup key (unkeyed__… when it sent none); for assets, asset:event pairs"`
+	Source     string    `json:"source" doc:"webhook, webhook/<name>, assets, files or files/<name>"`
+	Key        string    `json:"key" doc:"a webhook delivery's dedup key (unkeyed__… when it sent none); for assets, asset:event pairs; for files, path|size|mtime in ns (sha256:… when longer than 200 bytes)"`
 	ReceivedAt time.Time `json:"received_at"`
 	// Assets are, for an asset run, each asset with the event consumed.
 	Assets []ConsumedAsset `json:"assets,omitempty" doc:"for source assets: each asset with the newest event of it the run consumed"`
+	// File is, for a files run, the file whose arrival started it.
+	File *ArrivedFile `json:"file,omitempty" doc:"for a files trigger: the file whose arrival started the run; absent when its key is hashed"`
+}
+
+// ArrivedFile is the version of a file whose arrival started a run.
+type ArrivedFile struct {
+	Path  string    `json:"path" doc:"absolute"`
+	Size  int64     `json:"size" doc:"in bytes"`
+	Mtime time.Time `json:"mtime" doc:"its modification time, to the nanosecond the file system keeps"`
 }
 
 // ConsumedAsset is an asset and the event of it an asset run consumed.

@@ -66,6 +66,12 @@ func (f *Files) Source() string {
 	return "files/" + f.Name
 }
 
+// IsFilesSource reports whether a trigger event's source is a files
+// trigger's (Files.Source): "files" or "files/<name>".
+func IsFilesSource(source string) bool {
+	return source == "files" || strings.HasPrefix(source, "files/")
+}
+
 // Match reports whether a file name (not a path) is one the trigger runs.
 func (f *Files) Match(name string) bool {
 	if strings.HasPrefix(name, ".") && !strings.HasPrefix(f.Pattern, ".") {

@@ -13,6 +13,8 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -619,4 +621,34 @@ func FileEventKey(full string, size, mtimeNs int64) string {
 	}
 	sum := sha256.Sum256([]byte(key))
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ParseFileEventKey reads a file's path, size and mtime (Unix
+// nanoseconds) back from its arrival's FileEventKey; ok is false for a
+// hashed key, which names no file, and for text that is not such a key.
+func ParseFileEventKey(key string) (full string, size, mtimeNs int64, ok bool) {
+	rest, mtime, found := cutLast(key, "|")
+	if !found {
+		return "", 0, 0, false
+	}
+	full, sz, found := cutLast(rest, "|")
+	if !found || full == "" {
+		return "", 0, 0, false
+	}
+	var err1, err2 error
+	size, err1 = strconv.ParseInt(sz, 10, 64)
+	mtimeNs, err2 = strconv.ParseInt(mtime, 10, 64)
+	if err1 != nil || err2 != nil || size < 0 {
+		return "", 0, 0, false
+	}
+	return full, size, mtimeNs, true
+}
+
+// cutLast is strings.Cut at the last sep: a path may hold the separator.
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
 }

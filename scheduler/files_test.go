@@ -507,6 +507,22 @@ func TestFileEventKey(t *testing.T) {
 	if len(k) > store.MaxEventKeyLen || !strings.HasPrefix(k, "sha256:") || k != scheduler.FileEventKey(long, 10, 1) {
 		t.Fatalf("long key = %q (%d bytes), want a stable hash of at most %d bytes", k, len(k), store.MaxEventKeyLen)
 	}
+	// The key reads back, also for a path holding the separator; a hashed
+	// one names no file.
+	for _, f := range []struct {
+		path        string
+		size, mtime int64
+	}{{"/in/a.csv", 10, 1700000000123456789}, {"/in/a|b|1.csv", 0, -5}} {
+		p, size, mtime, ok := scheduler.ParseFileEventKey(scheduler.FileEventKey(f.path, f.size, f.mtime))
+		if !ok || p != f.path || size != f.size || mtime != f.mtime {
+			t.Errorf("ParseFileEventKey(FileEventKey(%q, %d, %d)) = %q, %d, %d, %v", f.path, f.size, f.mtime, p, size, mtime, ok)
+		}
+	}
+	for _, bad := range []string{k, "", "/in/a.csv", "/in/a.csv|x|1", "|1|2", "/in/a.csv|-1|2"} {
+		if p, _, _, ok := scheduler.ParseFileEventKey(bad); ok {
+			t.Errorf("ParseFileEventKey(%q) = %q, want no file", bad, p)
+		}
+	}
 	seen := map[string]bool{}
 	for _, key := range []string{k, scheduler.FileEventKey(long, 11, 1), scheduler.FileEventKey(long, 10, 2), scheduler.FileEventKey("/in/a.csv", 10, 2)} {
 		if seen[key] {

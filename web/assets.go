@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/pipeline"
+	"github.com/sluice-dev/sluice/scheduler"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -349,11 +350,23 @@ type runTrigger struct {
 	// Delivery its delivery key, empty when the delivery had none.
 	Webhook, Delivery string
 	ReceivedAt        time.Time
+	// Files is the files trigger's source ("files" or "files/<name>") of a
+	// files run, and File the file whose arrival started it; nil when its
+	// key is a hash, which names no file.
+	Files string
+	File  *arrivedFile
 	// Events are the asset events an asset run consumed that are still
 	// stored; Assets name each consumed asset with its event id, also
 	// for events retention already pruned.
 	Events []*store.AssetEvent
 	Assets []consumedAsset
+}
+
+// arrivedFile is the version of a file whose arrival started a run.
+type arrivedFile struct {
+	Path  string
+	Size  int64
+	Mtime time.Time
 }
 
 // consumedAsset is one asset an asset-triggered run consumed.
@@ -370,6 +383,7 @@ var runKindText = map[store.RunKind]string{
 	store.RunBackfill:  "a backfill",
 	store.RunWebhook:   "a webhook delivery",
 	store.RunAsset:     "new events of the assets it is scheduled on",
+	store.RunFiles:     "a file arriving in a watched folder",
 }
 
 func (w *Web) loadRunTrigger(ctx context.Context, run *store.Run) (*runTrigger, error) {
@@ -377,7 +391,7 @@ func (w *Web) loadRunTrigger(ctx context.Context, run *store.Run) (*runTrigger, 
 	if t.Kind == "" {
 		t.Kind = string(run.Kind)
 	}
-	if run.Kind != store.RunWebhook && run.Kind != store.RunAsset {
+	if run.Kind != store.RunWebhook && run.Kind != store.RunAsset && run.Kind != store.RunFiles {
 		return t, nil
 	}
 	trs, err := w.st.RunTriggerList(ctx, run.ID)
@@ -390,6 +404,13 @@ func (w *Web) loadRunTrigger(ctx context.Context, run *store.Run) (*runTrigger, 
 			t.ReceivedAt = tr.ReceivedAt
 			for _, c := range store.ParseAssetKey(tr.Key) {
 				t.Assets = append(t.Assets, consumedAsset{Name: c.Asset, EventID: c.EventID})
+			}
+			continue
+		}
+		if pipeline.IsFilesSource(tr.Source) {
+			t.Files, t.ReceivedAt = tr.Source, tr.ReceivedAt
+			if path, size, mtime, ok := scheduler.ParseFileEventKey(tr.Key); ok {
+				t.File = &arrivedFile{Path: path, Size: size, Mtime: time.Unix(0, mtime)}
 			}
 			continue
 		}

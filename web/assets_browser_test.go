@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/sluice-dev/sluice/sluicetest"
 )
 
 // An asset chain across pipelines, with a name that needs escaping in a
@@ -26,6 +28,7 @@ const (
 	assetsExtract = "id: extract\ntasks:\n  pull:\n    run: echo pulled\n    produces: [raw.orders]\n"
 	assetsBuild   = "id: build\nschedule: {assets: [raw.orders]}\ntasks:\n  load:\n    run: echo loaded\n    produces: [\"" + oddAsset + "\"]\n"
 	assetsReport  = "id: weekly\nschedule: {assets: [\"" + oddAsset + "\", crm.customers]}\ntasks:\n  render:\n    run: echo rendered\n"
+	assetsDrop    = "id: dropped\ntriggers:\n  - files: {path: %q, pattern: \"*.csv\", stable_for: 0s}\ntasks:\n  load:\n    run: echo loaded\n"
 	assetsHook    = "id: hooked\nparams:\n  ref: {type: string, default: none}\ntriggers:\n  - webhook:\n      secret: HOOK_KEY\n      params:\n        ref: ${{ body.ref }}\ntasks:\n  build:\n    run: echo \"$SLUICE_PARAM_REF\"\n"
 )
 
@@ -43,7 +46,11 @@ func TestBrowserAssets(t *testing.T) {
 	if err := os.MkdirAll(pipes, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string]string{"extract.yaml": assetsExtract, "build.yaml": assetsBuild, "weekly.yaml": assetsReport, "hooked.yaml": assetsHook} {
+	drop := filepath.Join(dir, "drop")
+	if err := os.MkdirAll(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]string{"extract.yaml": assetsExtract, "build.yaml": assetsBuild, "weekly.yaml": assetsReport, "hooked.yaml": assetsHook, "dropped.yaml": fmt.Sprintf(assetsDrop, drop)} {
 		writeFile(t, filepath.Join(pipes, name), src)
 	}
 	srv := startSluice(t, dir)
@@ -105,7 +112,7 @@ func TestBrowserAssets(t *testing.T) {
 			time.Sleep(100 * time.Millisecond) // the poll interval
 		}
 	}
-	for _, id := range []string{"extract", "build", "weekly", "hooked"} {
+	for _, id := range []string{"extract", "build", "weekly", "hooked", "dropped"} {
 		waitFor(id+" to load", func() bool { st, _ := apiCall("GET", "/api/v1/pipelines/"+id, nil, nil); return st == 200 })
 	}
 
@@ -239,6 +246,50 @@ func TestBrowserAssets(t *testing.T) {
 		}
 		noCSPViolations(t, ctx)
 		br.shot(ctx, "run-triggered-by-webhook")
+		// The pipeline's page says where its webhook is.
+		do(t, ctx, "open hooked", chromedp.Navigate(base+"/pipelines/hooked"))
+		waitJS(t, ctx, "the webhook's path", `document.querySelector('.webhook-path code') && document.querySelector('.webhook-path code').textContent === "POST /hooks/hooked"`, 20*time.Second)
+		if got := eval[string](t, ctx, `document.querySelector('#pipeline-head .facts').textContent`); !strings.Contains(got, "on webhook") {
+			t.Errorf("hooked's schedule does not say it runs on its webhook: %q", got)
+		}
+		br.shot(ctx, "pipeline-webhook")
+	})
+
+	t.Run("triggered by a file", func(t *testing.T) {
+		waitFor("dropped to watch its folder", func() bool {
+			_, body := apiCall("GET", "/api/v1/pipelines/dropped", nil, nil)
+			var p struct {
+				FileTriggers []struct {
+					WatchingSince *time.Time `json:"watching_since"`
+				} `json:"file_triggers"`
+			}
+			_ = json.Unmarshal(body, &p)
+			return len(p.FileTriggers) == 1 && p.FileTriggers[0].WatchingSince != nil
+		})
+		file := filepath.Join(drop, "orders <1>.csv")
+		sluicetest.WriteFile(t, file, "id,amount\n1,10\n") // whole: stable_for is 0s
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var runID int64
+		waitFor("a run for the file", func() bool {
+			if runs := runsOf("dropped"); len(runs) == 1 {
+				runID = runs[0].ID
+			}
+			return runID != 0
+		})
+		do(t, ctx, "open the file's run", chromedp.Navigate(fmt.Sprintf("%s/runs/%d", base, runID)))
+		waitJS(t, ctx, "the file", `document.querySelector('#run-trigger code.arrived-file') && document.querySelector('#run-trigger code.arrived-file').textContent === `+jsString(file), 20*time.Second)
+		got := eval[string](t, ctx, `document.querySelector('#run-trigger dd').textContent`)
+		if want := fmt.Sprintf("(%d bytes, modified", fi.Size()); !strings.Contains(got, "a file arriving in a watched folder: files") || !strings.Contains(got, want) {
+			t.Errorf("file trigger = %q, want the kind, the trigger and %q", got, want)
+		}
+		if title := eval[string](t, ctx, `document.querySelector('#run-trigger .file-version span').title`); !strings.Contains(title, fi.ModTime().UTC().Format("2006-01-02 15:04:05")) && !strings.Contains(title, fi.ModTime().Format("2006-01-02 15:04:05")) {
+			t.Errorf("the file's mtime reads %q, want %s", title, fi.ModTime())
+		}
+		noCSPViolations(t, ctx)
+		br.shot(ctx, "run-triggered-by-file")
 	})
 
 	// Phones: the pages fit.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/auth"
+	"github.com/sluice-dev/sluice/control"
 )
 
 // funcs are the template functions. Time formatting needs the request's
@@ -29,6 +30,7 @@ var funcs = template.FuncMap{
 		return shortHash(id)
 	},
 	"asset":     assetURL,
+	"hookPath":  control.HookPath,
 	"add":       func(a, b int) int { return a + b },
 	"addf":      func(a, b float64) float64 { return a + b },
 	"stc":       stateClass,

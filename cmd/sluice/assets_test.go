@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ func TestCLIAssets(t *testing.T) {
 	s.cli(t, "assets", "events", "s3://lake/orders").want(t, 0, "No events yet")
 	r := s.cli(t, "assets", "emit", "s3://lake/orders", "--extra", "rows=12").want(t, 0, "recorded event 1 of s3://lake/orders", "started run")
 	id := runID(t, r)
+	s.cli(t, "runs", "show", strconv.FormatInt(id, 10)).want(t, 0, "triggered by  assets s3://lake/orders (event 1)")
 	var res api.AssetEventResult
 	s.cli(t, "assets", "emit", "s3://lake/orders", "--json").want(t, 0).decode(t, &res)
 	if len(res.Runs) != 1 || res.Runs[0].ID == id || res.Runs[0].Kind != "asset" {

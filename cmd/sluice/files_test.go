@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,20 @@ tasks:
 	if len(got) != 3 {
 		t.Fatalf("runs for %d files, want 3 (not old.csv, notes.txt or the hidden part): %v", len(got), got)
 	}
+	// A run says which file started it, in the API and the CLI.
+	lastCSV := filepath.Join(drop, "last.csv")
+	fi, err := os.Stat(lastCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strconv.FormatInt(got[lastCSV].ID, 10)
+	var rd api.RunDetail
+	s.cli(t, "runs", "show", id, "--json").want(t, 0).decode(t, &rd)
+	if len(rd.Triggers) != 1 || rd.Triggers[0].Source != "files" || rd.Triggers[0].File == nil ||
+		rd.Triggers[0].File.Path != lastCSV || rd.Triggers[0].File.Size != fi.Size() || !rd.Triggers[0].File.Mtime.Equal(fi.ModTime()) {
+		t.Fatalf("the run's triggers = %+v, want the arrival of %s (%d bytes, %s)", rd.Triggers, lastCSV, fi.Size(), fi.ModTime())
+	}
+	s.cli(t, "runs", "show", id).want(t, 0, fmt.Sprintf("triggered by  files: %s (%d bytes, modified ", lastCSV, fi.Size()))
 
 	// The folder that is not there yet.
 	cli, _ := os.ReadFile(filepath.Join(s.dir, ".sluice", "cli-token"))

@@ -138,6 +138,9 @@ func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDet
 	if d.ParentRunID != nil {
 		kv.row("started by", fmt.Sprintf("run %d, task %s (sluice runs show %d)", *d.ParentRunID, d.ParentTask, *d.ParentRunID))
 	}
+	if by := triggeredBy(d.Triggers); by != "" {
+		kv.row("triggered by", by)
+	}
 	kv.row("logical date", fullTime(d.LogicalDate))
 	if p := string(d.Params); p != "{}" && p != "" && p != "null" {
 		kv.row("params", p)
@@ -174,6 +177,29 @@ func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDet
 	}
 	showCallbacks(out, d)
 	fmt.Fprintf(out, "\nA task's log: sluice logs %d TASK\n", d.ID)
+}
+
+// triggeredBy says in one line which events asked for a run: a webhook
+// delivery, the asset events consumed, or a file's arrival; "" for none.
+func triggeredBy(trs []api.RunTrigger) string {
+	var parts []string
+	for _, tr := range trs {
+		switch {
+		case tr.Assets != nil:
+			var evs []string
+			for _, a := range tr.Assets {
+				evs = append(evs, fmt.Sprintf("%s (event %d)", a.Asset, a.EventID))
+			}
+			parts = append(parts, "assets "+strings.Join(evs, ", "))
+		case tr.File != nil:
+			parts = append(parts, fmt.Sprintf("%s: %s (%d bytes, modified %s)", tr.Source, tr.File.Path, tr.File.Size, fullTime(tr.File.Mtime)))
+		case strings.HasPrefix(tr.Key, "unkeyed__"):
+			parts = append(parts, tr.Source+" delivery without a key")
+		default:
+			parts = append(parts, fmt.Sprintf("%s, key %s", tr.Source, tr.Key))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // maxItemsShown bounds the items of a mapped task that 'runs show' lists;
