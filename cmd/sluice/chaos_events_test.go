@@ -36,17 +36,20 @@ import (
 //   - asset events: a producer pipeline's task successes (asset
 //     chaos.a) and POST /api/v1/assets/chaos.b/events, consumed by three
 //     pipelines scheduled on [chaos.a], [chaos.b] and [chaos.a, chaos.b].
+//   - files dropped into a folder that both schedulers watch for a
+//     pipeline's files trigger.
 //
 // At the end, every delivery made exactly one run and every answer about
 // it named that run, the asset events were each consumed by exactly one
-// run of each consumer with none left behind (see checkConsumer), and
-// every run succeeded.
+// run of each consumer with none left behind (see checkConsumer), every
+// file made exactly one run, and every run succeeded.
 func TestChaosEvents(t *testing.T) {
 	t.Parallel()
 	const (
 		deliveries = 300 // webhook deliveries, each with its own key
 		producers  = 40  // runs of the producer, each one event of chaos.a
 		emits      = 50  // events of chaos.b sent through the API
+		drops      = 60  // files dropped into the watched folder
 		hookSecret = "chaos-hook-secret"
 	)
 	url := pgtest.Schema(t)
@@ -87,6 +90,14 @@ tasks:
 	writeFile(t, pipes, "consumer_a.yaml", "id: consumer_a\nschedule: {assets: [chaos.a]}\n"+task)
 	writeFile(t, pipes, "consumer_b.yaml", "id: consumer_b\nschedule: {assets: [chaos.b]}\n"+task)
 	writeFile(t, pipes, "consumer_ab.yaml", "id: consumer_ab\nschedule: {assets: [chaos.a, chaos.b]}\n"+task)
+	dropDir := filepath.Join(dir, "drop")
+	os.Mkdir(dropDir, 0o755)
+	writeFile(t, pipes, "dropped.yaml", fmt.Sprintf(`id: dropped
+params:
+  file: {type: string, required: true}
+triggers:
+  - files: {path: %q, stable_for: 500ms, existing: run, params: {file: "${{ file.path }}"}}
+`, dropDir)+task)
 
 	db := []string{"--db", url, "--db-max-conns", "4"}
 	roles := []struct {
@@ -132,10 +143,10 @@ tasks:
 	// a producer, so the consumers see every event of their assets.
 	startRole(0)
 	startRole(1)
-	waitFor(t, 30*time.Second, "the five pipelines to load", logs, func() bool {
+	waitFor(t, 30*time.Second, "the six pipelines to load", logs, func() bool {
 		var n int
 		_ = admin.QueryRow(`SELECT count(*) FROM ` + schema + `.pipelines WHERE version_id IS NOT NULL`).Scan(&n)
-		return n == 5
+		return n == 6
 	})
 	for i := 2; i < len(roles); i++ {
 		startRole(i)
@@ -186,6 +197,15 @@ tasks:
 		for i := 0; i < emits; i++ {
 			cl.emit("chaos.b", fmt.Sprintf("emit-%d", i))
 			time.Sleep(time.Duration(100+mrand.IntN(300)) * time.Millisecond)
+		}
+	}()
+	// Files, each written aside and renamed into the folder.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < drops; i++ {
+			writeFile(t, dropDir, fmt.Sprintf("drop-%03d.csv", i), strings.Repeat("x", i+1))
+			time.Sleep(time.Duration(50+mrand.IntN(200)) * time.Millisecond)
 		}
 	}()
 	go func() { wg.Wait(); close(stopped) }()
@@ -243,7 +263,13 @@ tasks:
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// Every run finishes.
+	// Every file gets its run (after stable_for, from a live scheduler),
+	// and every run finishes.
+	waitFor(t, 60*time.Second, "a run for every file", logs, func() bool {
+		var n int
+		_ = admin.QueryRow(`SELECT count(*) FROM ` + schema + `.runs WHERE pipeline_id = 'dropped'`).Scan(&n)
+		return n >= drops
+	})
 	waitFor(t, 60*time.Second, "every run to finish", logs, func() bool {
 		var open int
 		_ = admin.QueryRow(`SELECT count(*) FROM ` + schema + `.runs WHERE state NOT IN ('success', 'failed', 'cancelled')`).Scan(&open)
@@ -290,6 +316,13 @@ tasks:
 	if n := q(`SELECT count(*) FROM $s.asset_events WHERE asset = 'chaos.b'`); n != emits || len(acked) != emits {
 		t.Errorf("%d events of chaos.b, %d acknowledged, want %d: one per key", n, len(acked), emits)
 	}
+	// Each file made one run, naming it, with one trigger event.
+	if n, files := q(`SELECT count(*) FROM $s.runs WHERE pipeline_id = 'dropped'`), q(`SELECT count(DISTINCT params) FROM $s.runs WHERE pipeline_id = 'dropped' AND kind = 'files'`); n != drops || files != drops {
+		t.Errorf("%d runs of dropped for %d distinct files, want one run for each of the %d files", n, files, drops)
+	}
+	if n := q(`SELECT count(*) FROM $s.trigger_events e JOIN $s.runs r ON r.id = e.run_id WHERE r.pipeline_id = 'dropped'`); n != drops {
+		t.Errorf("%d trigger events of files runs, want %d", n, drops)
+	}
 	consumed := map[string]int{}
 	for _, c := range []struct {
 		pipeline string
@@ -311,8 +344,8 @@ tasks:
 	}
 	t.Logf("chaos with events: kills %v; %d deliveries (%d requests, %d failed with the server gone and were sent again, %d answered 200 for a repeat, "+
 		"%d made their run on a server that died before it answered); "+
-		"%d producer runs; %d events of chaos.b acknowledged; runs of consumer_a %d, consumer_b %d, consumer_ab %d",
-		kills, deliveries, cl.requests, cl.resent, cl.repeats, unheard, producers, len(acked), consumed["consumer_a"], consumed["consumer_b"], consumed["consumer_ab"])
+		"%d producer runs; %d events of chaos.b acknowledged; runs of consumer_a %d, consumer_b %d, consumer_ab %d; %d files dropped",
+		kills, deliveries, cl.requests, cl.resent, cl.repeats, unheard, producers, len(acked), consumed["consumer_a"], consumed["consumer_b"], consumed["consumer_ab"], drops)
 	if kills["web"] == 0 || kills["scheduler"]+kills["worker"] == 0 {
 		t.Errorf("kills %v: want web processes and others killed", kills)
 	}
