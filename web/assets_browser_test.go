@@ -255,6 +255,7 @@ func TestBrowserAssets(t *testing.T) {
 		br.shot(ctx, "pipeline-webhook")
 	})
 
+	var runID int64 // the file's run
 	t.Run("triggered by a file", func(t *testing.T) {
 		waitFor("dropped to watch its folder", func() bool {
 			_, body := apiCall("GET", "/api/v1/pipelines/dropped", nil, nil)
@@ -272,7 +273,6 @@ func TestBrowserAssets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var runID int64
 		waitFor("a run for the file", func() bool {
 			if runs := runsOf("dropped"); len(runs) == 1 {
 				runID = runs[0].ID
@@ -295,13 +295,13 @@ func TestBrowserAssets(t *testing.T) {
 	// Phones: the pages fit.
 	phone := br.tab()
 	do(t, phone, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	for i, p := range []string{"/assets", "/assets/" + url.PathEscape(oddAsset)} {
+	for i, p := range []string{"/assets", "/assets/" + url.PathEscape(oddAsset), fmt.Sprintf("/runs/%d", runID)} {
 		do(t, phone, "open "+p, chromedp.Navigate(base+p))
 		waitJS(t, phone, "the page", `document.querySelector('h1')`, 20*time.Second)
 		if w := eval[int](t, phone, `document.documentElement.scrollWidth`); w > 400 {
 			t.Errorf("%s is %dpx wide on a 390px phone: %s", p, w, eval[string](t, phone, wideElements))
 		}
-		br.shot(phone, []string{"phone-assets", "phone-asset"}[i])
+		br.shot(phone, []string{"phone-assets", "phone-asset", "phone-run-triggered-by-file"}[i])
 	}
 	br.mu.Lock()
 	defer br.mu.Unlock()
