@@ -59,6 +59,37 @@ func TestCLITimes(t *testing.T) {
 	utcEnv.env = append(append([]string(nil), inWarsaw.env...), "SLUICE_UTC=true")
 	utcEnv.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+utc)
 	inWarsaw.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+local)
+
+	// A run's logical date reads the same way in every command that
+	// lists it: runs list, runs tasks, runs show and the selection of
+	// runs clear.
+	run := runID(t, s.cli(t, "pipelines", "trigger", "daily_orders", "--wait").want(t, 0))
+	id := strconv.FormatInt(run, 10)
+	var d api.RunDetail
+	s.cli(t, "runs", "show", id, "--json").want(t, 0).decode(t, &d)
+	for _, zone := range []struct {
+		cli  func(*testing.T, ...string) result
+		name string
+		date string
+	}{
+		{inWarsaw.cli, "local", d.LogicalDate.In(warsaw).Format("2006-01-02 15:04")},
+		{utcEnv.cli, "--utc", d.LogicalDate.UTC().Format("2006-01-02 15:04")},
+	} {
+		date := regexp.QuoteMeta(zone.date)
+		for _, c := range []struct {
+			args []string
+			line string
+		}{
+			{[]string{"runs", "list"}, `^` + id + `\s+daily_orders\s+success\s+manual\s+` + date + `\s`},
+			{[]string{"runs", "tasks"}, `^` + id + `\s+daily_orders\s+a\s+success\s+1\s+` + date + `\s`},
+			{[]string{"runs", "show", id}, `^logical date\s+` + date + `:\d\d \S+$`},
+			{[]string{"runs", "clear", id, "a", "--dry-run"}, `^` + id + `\s+` + date + `\s+a\s+success$`},
+		} {
+			if r := zone.cli(t, c.args...).want(t, 0); !regexp.MustCompile(`(?m)` + c.line).MatchString(r.stdout) {
+				t.Errorf("%s %s: want the logical date %s:\n%s", strings.Join(c.args, " "), zone.name, zone.date, r.stdout)
+			}
+		}
+	}
 }
 
 // TestCLIPipelineFilters lists pipelines by tag, last run state, paused
