@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -196,4 +197,53 @@ func TestBenchList(t *testing.T) {
 			t.Errorf("the plan of %s does not use runs_pipeline_id:\n%s", name, plan)
 		}
 	}
+}
+
+// TestCLITriggerListParams gives list and object params to a server's
+// run with -p, as items separated by commas or as JSON: the list maps a
+// task, an empty list maps it to no instance, and the object reaches
+// env: typed.
+func TestCLITriggerListParams(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"lp.yaml": `id: lp
+params:
+  tables: {type: list, default: [orders]}
+  config: {type: object, default: {mode: full}}
+tasks:
+  load:
+    for_each: ${{ params.tables }}
+    run: echo "loading $SLUICE_ITEM"
+  show:
+    env:
+      MODE: ${{ params.config.mode }}
+    run: echo "mode=$MODE"
+`,
+	})
+	r := s.cli(t, "pipelines", "trigger", "lp", "-p", "tables=a,b", "-p", `config={"mode": "delta"}`, "--wait").want(t, 0, "mode=delta")
+	for _, want := range []string{`load\[0\]\s+\| loading a`, `load\[1\]\s+\| loading b`} {
+		if !regexp.MustCompile(want).MatchString(r.stdout) {
+			t.Errorf("-p tables=a,b: no line %s:\n%s", want, r.stdout)
+		}
+	}
+	var d api.RunDetail
+	s.cli(t, "runs", "show", strconv.FormatInt(runID(t, r), 10), "--json").want(t, 0).decode(t, &d)
+	var params struct {
+		Tables []string          `json:"tables"`
+		Config map[string]string `json:"config"`
+	}
+	if err := json.Unmarshal(d.Params, &params); err != nil || strings.Join(params.Tables, ",") != "a,b" || params.Config["mode"] != "delta" {
+		t.Errorf("the run's params are %s (%v), want a list and an object", d.Params, err)
+	}
+	r = s.cli(t, "pipelines", "trigger", "lp", "-p", `tables=["x", "y", "z"]`, "--wait").want(t, 0)
+	if !regexp.MustCompile(`load\[2\]\s+\| loading z`).MatchString(r.stdout) {
+		t.Errorf("-p with a JSON list: no item z:\n%s", r.stdout)
+	}
+	s.cli(t, "runs", "show", strconv.FormatInt(runID(t, s.cli(t, "pipelines", "trigger", "lp", "-p", "tables=", "--wait").want(t, 0)), 10), "--json").want(t, 0).decode(t, &d)
+	for _, ti := range d.Tasks {
+		if ti.Task == "load" && (ti.State != "skipped" || ti.ItemsTotal != 0) {
+			t.Errorf("an empty list: load is %s with %d items, want skipped with none", ti.State, ti.ItemsTotal)
+		}
+	}
+	s.cli(t, "pipelines", "trigger", "lp", "-p", "config=[1]").want(t, 1, `param "config": want a JSON object, got [1]`)
 }
