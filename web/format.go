@@ -224,6 +224,16 @@ func (v *view) zoneFor(r *http.Request, d any) {
 	}
 }
 
+// readerZone is the zone of the times on a page that is not about one
+// pipeline: UTC when the reader chose it, else the browser's (also for
+// readers who chose each pipeline's zone, as the footer says).
+func readerZone(r *http.Request) *time.Location {
+	if requestZonePref(r) == zoneUTC {
+		return time.UTC
+	}
+	return requestZone(r)
+}
+
 // loadZone loads a pipeline's zone; nil for "" or an unknown name.
 func loadZone(name string) *time.Location {
 	if name == "" {

@@ -168,6 +168,46 @@ func TestCLIBrowse(t *testing.T) {
 	}
 	r = s.cli(t, "runs", "tasks", "--limit", "1").want(t, 0, "More: sluice runs tasks --before")
 	s.cli(t, "runs", "tasks", "--since", "yesterday").want(t, 2, `since="yesterday"`)
+
+	// A date in --since and --until is midnight in the zone the command
+	// prints times in: local ($TZ), or UTC with --utc. The zone is one
+	// where the run's logical date falls on another day than in UTC.
+	var d api.RunDetail
+	s.cli(t, "runs", "show", strconv.FormatInt(failed, 10), "--json").want(t, 0).decode(t, &d)
+	name := "Pacific/Pago_Pago" // UTC-11: the day before, until 11:00 UTC
+	if d.LogicalDate.UTC().Hour() >= 10 {
+		name = "Pacific/Kiritimati" // UTC+14: the day after, from 10:00 UTC
+	}
+	zone, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := *s
+	local.env = append(append([]string(nil), s.env...), "TZ="+name)
+	for _, c := range []struct {
+		cli  *cliServer
+		utc  []string
+		day  time.Time
+		zone string
+	}{
+		{&local, nil, d.LogicalDate.In(zone), name},
+		{&local, []string{"--utc"}, d.LogicalDate.UTC(), "UTC"},
+	} {
+		day := c.day.Format(time.DateOnly)
+		next := c.day.AddDate(0, 0, 1).Format(time.DateOnly)
+		for _, b := range []struct {
+			flag, date string
+			in         bool
+		}{{"--since", day, true}, {"--since", next, false}, {"--until", day, false}, {"--until", next, true}} {
+			for _, list := range []string{"list", "tasks"} {
+				args := append([]string{"runs", list, "--state", "failed", b.flag, b.date}, c.utc...)
+				r := c.cli.cli(t, args...).want(t, 0)
+				if got := strings.Contains(r.stdout, "orders_daily"); got != b.in {
+					t.Errorf("%s (logical date %s in %s): lists the run %v, want %v:\n%s", strings.Join(args, " "), c.day.Format(time.RFC3339), c.zone, got, b.in, r.stdout)
+				}
+			}
+		}
+	}
 }
 
 // TestBenchList runs 'sluice bench list' on a small store: every path

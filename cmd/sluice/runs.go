@@ -46,7 +46,7 @@ func runsListCmd(r *remote) *cobra.Command {
 		Long: `List runs of every pipeline, newest first. The filters combine: what
 failed last night, everywhere, is 'sluice runs list --state failed --since 12h'.
 --since and --until bound the logical date: a time ago (12h, 7d), a date
-(2026-12-04, UTC) or an RFC 3339 time.`,
+(2026-12-04, in the local zone, or UTC with --utc) or an RFC 3339 time.`,
 		Example: `  sluice runs list --state failed --since 12h
   sluice runs list --pipeline daily_orders --state failed,cancelled --limit 50
   sluice runs list --tag finance --since 2026-12-01 --until 2026-12-02`,
@@ -56,6 +56,7 @@ failed last night, everywhere, is 'sluice runs list --state failed --since 12h'.
 			if err != nil {
 				return err
 			}
+			f.Since, f.Until = zonedBound(f.Since), zonedBound(f.Until)
 			page, err := c.ListRuns(cmd.Context(), f)
 			if err != nil {
 				return r.fail(err)
