@@ -287,3 +287,40 @@ tasks:
 	}
 	s.cli(t, "pipelines", "trigger", "lp", "-p", "config=[1]").want(t, 1, `param "config": want a JSON object, got [1]`)
 }
+
+// TestCLIAllowedFailureOnAServer: a run whose only failure is allowed
+// succeeds through the server too; trigger --wait and runs show say the
+// failure is allowed, and runs show gives the when: condition that
+// skipped a task, which has no attempt.
+func TestCLIAllowedFailureOnAServer(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"af.yaml": `id: af
+params:
+  go: {type: bool, default: false}
+tasks:
+  best_effort:
+    allow_failure: true
+    run: exit 3
+  alert:
+    depends_on: [best_effort]
+    trigger_rule: one_failed
+    run: echo alerting
+  maybe:
+    when: ${{ params.go }}
+    run: echo ran
+`,
+	})
+	r := s.cli(t, "pipelines", "trigger", "af", "--wait").want(t, 0, "failed (allowed)", "| alerting")
+	r = s.cli(t, "runs", "show", strconv.FormatInt(runID(t, r), 10)).want(t, 0)
+	for _, line := range []string{
+		`(?m)^state\s+success$`,
+		`(?m)^best_effort\s+failed \(allowed\)\s+1\s.*exited with code 3`,
+		`(?m)^alert\s+success\s+1\s`,
+		`(?m)^maybe\s+skipped\s+0\s.*\swhen: \$\{\{ params\.go \}\} is false$`,
+	} {
+		if !regexp.MustCompile(line).MatchString(r.stdout) {
+			t.Errorf("runs show: no line %s:\n%s", line, r.stdout)
+		}
+	}
+}

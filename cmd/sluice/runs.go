@@ -154,7 +154,7 @@ func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDet
 	}
 	t := newTable(out, "TASK", "STATE", "ATTEMPTS", "STARTED", "DURATION", "NOTE")
 	for _, task := range d.Tasks {
-		t.row(task.Task, task.State, fmt.Sprint(task.Attempts), shortTimePtr(task.StartedAt), shortDuration(task.DurationSeconds),
+		t.row(task.Task, stateText(task.State, task.AllowFailure), fmt.Sprint(task.Attempts), shortTimePtr(task.StartedAt), shortDuration(task.DurationSeconds),
 			orDash(taskNote(ctx, c, d.ID, task, children[task.Task])))
 		for _, it := range shownItems(task.Items) {
 			t.row("  ["+strconv.Itoa(it.MapIndex)+"] "+clip(it.Item, 30), it.State, fmt.Sprint(it.Attempts), shortTimePtr(it.StartedAt), shortDuration(it.DurationSeconds),
@@ -209,6 +209,9 @@ func shownItems(items []api.TaskItem) []api.TaskItem {
 // cannot start, how far its items are, which runs it started.
 func taskNote(ctx context.Context, c *client.Client, run int64, t api.TaskInstance, children []api.Run) string {
 	var notes []string
+	if t.Note != "" {
+		notes = append(notes, t.Note) // the when: condition that skipped it
+	}
 	if t.Blocked != "" {
 		notes = append(notes, blockedNote(t.State, t.Blocked))
 	}
