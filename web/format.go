@@ -167,9 +167,16 @@ func requestZone(r *http.Request) *time.Location {
 	return loc
 }
 
-// requestZonePref returns the reader's zone choice, "local" when none
-// or an unknown one.
+// requestZonePref returns the reader's zone choice: the logged-in user's,
+// which follows them to every browser; else the browser's cookie (with
+// --auth none); "local" when none or an unknown one.
 func requestZonePref(r *http.Request) string {
+	if p := auth.FromContext(r.Context()); p != nil {
+		switch p.ZonePref {
+		case zoneLocal, zoneUTC, zonePipeline:
+			return p.ZonePref
+		}
+	}
 	if c, err := r.Cookie(zonePrefCookie); err == nil {
 		switch c.Value {
 		case zoneUTC, zonePipeline:
