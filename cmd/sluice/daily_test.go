@@ -260,7 +260,7 @@ tasks:
     run: echo "mode=$MODE"
 `,
 	})
-	r := s.cli(t, "pipelines", "trigger", "lp", "-p", "tables=a,b", "-p", `config={"mode": "delta"}`, "--wait").want(t, 0, "mode=delta")
+	r := s.cli(t, "pipelines", "trigger", "lp", "-p", "tables=a,b", "-p", `config={"mode": "delta"}`, "--wait").want(t, 0, "expanded into 2 items", "mode=delta")
 	for _, want := range []string{`load\[0\]\s+\| loading a`, `load\[1\]\s+\| loading b`} {
 		if !regexp.MustCompile(want).MatchString(r.stdout) {
 			t.Errorf("-p tables=a,b: no line %s:\n%s", want, r.stdout)
@@ -275,7 +275,8 @@ tasks:
 	if err := json.Unmarshal(d.Params, &params); err != nil || strings.Join(params.Tables, ",") != "a,b" || params.Config["mode"] != "delta" {
 		t.Errorf("the run's params are %s (%v), want a list and an object", d.Params, err)
 	}
-	r = s.cli(t, "pipelines", "trigger", "lp", "-p", `tables=["x", "y", "z"]`, "--wait").want(t, 0)
+	// However quick the run, the mapped task says what it expanded into.
+	r = s.cli(t, "pipelines", "trigger", "lp", "-p", `tables=["x", "y", "z"]`, "--wait").want(t, 0, "expanded into 3 items")
 	if !regexp.MustCompile(`load\[2\]\s+\| loading z`).MatchString(r.stdout) {
 		t.Errorf("-p with a JSON list: no item z:\n%s", r.stdout)
 	}
