@@ -86,10 +86,10 @@ func (a *API) readListPage(r *http.Request) (*listPage, error) {
 func (a *API) dateRange(r *http.Request) (since, until *time.Time, err error) {
 	now := a.clock.Now()
 	q := r.URL.Query()
-	if since, err = control.ParseTimeBound("since", q.Get("since"), now); err != nil {
+	if since, err = control.ParseTimeBound("since", q.Get("since"), now, time.UTC); err != nil {
 		return nil, nil, err
 	}
-	if until, err = control.ParseTimeBound("until", q.Get("until"), now); err != nil {
+	if until, err = control.ParseTimeBound("until", q.Get("until"), now, time.UTC); err != nil {
 		return nil, nil, err
 	}
 	return since, until, nil

@@ -145,6 +145,9 @@ type Principal struct {
 	System bool
 	// Token is the name of the API token, when Via is "token".
 	Token string
+	// ZonePref is the zone the session's user chose for times in the web
+	// UI (store.ZonePrefs), or "" when none or not a session.
+	ZonePref string
 	// CSRFToken is the session's token, for pages to embed.
 	CSRFToken string
 	// SessionHash identifies the session, for logout.
@@ -233,7 +236,7 @@ func (a *Auth) Authenticate(r *http.Request) (*Principal, error) {
 		hash := HashSecret(c.Value)
 		s, u, err := a.st.SessionGet(r.Context(), hash)
 		if err == nil {
-			return &Principal{Name: u.Name, Role: u.Role, Via: "session", UserID: u.ID, CSRFToken: s.CSRFToken, SessionHash: hash}, nil
+			return &Principal{Name: u.Name, Role: u.Role, Via: "session", UserID: u.ID, ZonePref: u.ZonePref, CSRFToken: s.CSRFToken, SessionHash: hash}, nil
 		}
 		if sluice.ErrorCode(err) != sluice.ENOTFOUND {
 			return nil, err

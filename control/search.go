@@ -90,9 +90,10 @@ func Tags(values []string) []string { return listValues(values) }
 
 // ParseTimeBound reads a bound of a date range, such as since= or
 // until=: a time ago ("12h", "7d", "90m"), an RFC 3339 time
-// ("2026-12-04T20:00:00Z") or a date ("2026-12-04", midnight UTC). Empty
-// is no bound (nil).
-func ParseTimeBound(name, s string, now time.Time) (*time.Time, error) {
+// ("2026-12-04T20:00:00Z"), or a date ("2026-12-04", midnight) or a time
+// without an offset ("2026-12-04T20:00") in loc: the API reads them in
+// UTC, the UI in the reader's zone. Empty is no bound (nil).
+func ParseTimeBound(name, s string, now time.Time, loc *time.Location) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -101,7 +102,7 @@ func ParseTimeBound(name, s string, now time.Time) (*time.Time, error) {
 		return &t, nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04", time.DateOnly} {
-		if t, err := time.Parse(layout, s); err == nil {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return &t, nil
 		}
 	}

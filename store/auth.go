@@ -96,7 +96,14 @@ type User struct {
 	Role         Role
 	Disabled     bool
 	CreatedAt    time.Time
+	// ZonePref is the zone the user chose for times in the web UI: one of
+	// ZonePrefs, or "" when the user has not chosen.
+	ZonePref string
 }
+
+// ZonePrefs are the choices of zone for times in the web UI: the
+// browser's local zone, UTC, or each pipeline's own timezone.
+var ZonePrefs = []string{"local", "utc", "pipeline"}
 
 // UserCreateParams are the arguments of Auth.UserCreate.
 type UserCreateParams struct {
@@ -111,6 +118,9 @@ type UserUpdateParams struct {
 	PasswordHash *string
 	Role         *Role
 	Disabled     *bool
+	// ZonePref, when not nil, sets the user's zone for times in the web
+	// UI: one of ZonePrefs, or "" to forget it.
+	ZonePref *string
 }
 
 // Session is a logged-in browser.

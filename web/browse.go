@@ -80,11 +80,13 @@ func (w *Web) browsePage(rw http.ResponseWriter, r *http.Request, tab string) er
 	q := r.URL.Query()
 	d := &browseData{Tab: tab, Filter: browseFilter{State: q.Get("state"), Pipeline: q.Get("pipeline"), Tag: q.Get("tag"), Since: q.Get("since"), Until: q.Get("until")}}
 	now := w.clock.Now()
-	since, err := control.ParseTimeBound("since", d.Filter.Since, now)
+	// A date is the reader's, as the times on the page are.
+	zone := readerZone(r)
+	since, err := control.ParseTimeBound("since", d.Filter.Since, now, zone)
 	if err != nil {
 		return err
 	}
-	until, err := control.ParseTimeBound("until", d.Filter.Until, now)
+	until, err := control.ParseTimeBound("until", d.Filter.Until, now, zone)
 	if err != nil {
 		return err
 	}

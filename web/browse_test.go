@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,3 +70,46 @@ func TestBrowse(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestBrowseDatesInReadersZone: a date in Browse's range is midnight in
+// the reader's zone, as the times on the page are, not in UTC. The run's
+// logical date is 2026-12-04 13:00 UTC: 2026-12-05 03:00 in Kiritimati
+// (UTC+14).
+func TestBrowseDatesInReadersZone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user("ada", store.RoleViewer)
+	b.upload("hello.yaml", "id: hello\ntasks:\n  a:\n    run: echo hi\n")
+	r, _, err := b.st.RunCreate(b.ctx, &store.RunCreateParams{PipelineID: "hello", Key: "k", Kind: store.RunManual, LogicalDate: time.Date(2026, 12, 4, 13, 0, 0, 0, time.UTC), Params: []byte("{}")})
+	must(t, err)
+	row := `id="run-` + itoa(r.ID) + `"`
+	c := b.login("ada")
+	u, _ := url.Parse(b.url)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "sluice_tz", Value: url.QueryEscape("Pacific/Kiritimati"), Path: "/"}})
+	for _, tc := range []struct {
+		query string
+		in    bool
+	}{
+		{"since=2026-12-05", true}, // in UTC it would be after the run
+		{"until=2026-12-05", false},
+		{"since=2026-12-05T03:00", true},
+		{"since=2026-12-05T03:01", false},
+		{"since=2026-12-04T13:00:00Z", true},
+	} {
+		_, body := c.get("/browse?" + tc.query)
+		if strings.Contains(body, row) != tc.in {
+			t.Errorf("/browse?%s in Kiritimati: run listed %v, want %v", tc.query, !tc.in, tc.in)
+		}
+	}
+	// A reader who chose UTC gives dates in UTC.
+	st, _, _ := c.post("/prefs/zone", c.form("zone", "utc"))
+	if st != http.StatusSeeOther {
+		t.Fatalf("POST /prefs/zone: %d", st)
+	}
+	if _, body := c.get("/browse?since=2026-12-05"); strings.Contains(body, row) {
+		t.Errorf("/browse?since=2026-12-05 in UTC lists the run of 2026-12-04 13:00 UTC")
+	}
+	if _, body := c.get("/browse?until=2026-12-05"); !strings.Contains(body, row) {
+		t.Errorf("/browse?until=2026-12-05 in UTC does not list the run of 2026-12-04 13:00 UTC")
+	}
+}

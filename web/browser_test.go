@@ -479,6 +479,11 @@ func TestBrowser(t *testing.T) {
 		br.shot(ctx, "trigger-list")
 		do(t, ctx, "trigger", chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
 		waitJS(t, ctx, "the run succeeds with three items", `/^\/runs\/\d+$/.test(location.pathname) && document.querySelector('#run-state').dataset.state === "success" && document.querySelectorAll('tr.item-row').length === 3`, 60*time.Second)
+		// [] is the empty list: no instance of load, not the default.
+		do(t, ctx, "open the trigger form again", chromedp.Navigate(base+"/pipelines/listy/trigger"))
+		waitJS(t, ctx, "the hint", `document.querySelector('#h-tables').textContent.includes("[] for none")`, 10*time.Second)
+		do(t, ctx, "no tables", chromedp.SetValue(chromedp.CSS(`textarea#f-tables`), "[]"), chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
+		waitJS(t, ctx, "the run succeeds with load skipped, no items", `/^\/runs\/\d+$/.test(location.pathname) && document.querySelector('#run-state').dataset.state === "success" && document.querySelector('#task-load').dataset.state === "skipped" && document.querySelectorAll('tr.item-row').length === 0`, 60*time.Second)
 		// A bad object is refused next to its field.
 		do(t, ctx, "open the trigger form again", chromedp.Navigate(base+"/pipelines/listy/trigger"))
 		do(t, ctx, "a list for the object", chromedp.SetValue(chromedp.CSS(`textarea#f-config`), "[1]"), chromedp.Click(chromedp.CSS("#trigger-form button[type=submit]")))
@@ -600,6 +605,7 @@ func TestBrowser(t *testing.T) {
 		br.shot(ctx, "log")
 	})
 
+	var tailRunURL, failedRunURL string
 	t.Run("live log tail", func(t *testing.T) {
 		// Trigger through htmx's path from a page, then open the slow
 		// task's log before it has finished and watch the lines arrive.
@@ -610,6 +616,7 @@ func TestBrowser(t *testing.T) {
 		)
 		waitJS(t, ctx, "the run page", `/^\/runs\/\d+$/.test(location.pathname)`, 20*time.Second)
 		url := eval[string](t, ctx, `location.href`)
+		tailRunURL = url
 		do(t, ctx, "open the log at once", chromedp.Navigate(url+"/tasks/render"))
 		eval[chromedp.Void](t, ctx, `window.__sameDocument = true`)
 		live := eval[bool](t, ctx, `document.querySelector('#log-live').dataset.live === "1"`)
@@ -633,6 +640,7 @@ func TestBrowser(t *testing.T) {
 		)
 		waitJS(t, ctx, "the run page", `/^\/runs\/\d+$/.test(location.pathname)`, 20*time.Second)
 		waitJS(t, ctx, "the run fails", `document.querySelector('#run-state').dataset.state === "failed"`, 60*time.Second)
+		failedRunURL = eval[string](t, ctx, `location.href`)
 		waitJS(t, ctx, "publish is upstream_failed", `document.querySelector('#task-publish').dataset.state === "upstream_failed"`, 10*time.Second)
 		waitJS(t, ctx, "two attempts of check in the Gantt", `document.querySelectorAll('svg.gantt-plot a[href*="/tasks/check?attempt="]').length === 2`, 10*time.Second)
 		br.shot(ctx, "run-failed")
@@ -811,6 +819,50 @@ fetch(%q, {method: "POST", credentials: "include", mode: "no-cors",
 		)
 		waitJS(t, ctx, "the secret", `document.querySelector('#secret') && document.querySelector('#secret').value.startsWith("slc_")`, 20*time.Second)
 		br.shot(ctx, "tokens")
+	})
+
+	t.Run("clear with options, mark with downstream", func(t *testing.T) {
+		if failedRunURL == "" || tailRunURL == "" {
+			t.Skip("needs the runs of report made above")
+		}
+		// The failed run of report (its second version): extract and
+		// render succeeded, check failed, publish and notify are
+		// upstream_failed; two good runs are before it.
+		rows := `[...document.querySelectorAll('#selection-list tbody tr')].map(r => r.dataset.run + "." + r.dataset.task).sort().join(" ")`
+		failedRun := strings.TrimPrefix(failedRunURL, base+"/runs/")
+		do(t, ctx, "open the failed run", chromedp.Navigate(failedRunURL))
+		waitJS(t, ctx, "its clear buttons", `document.querySelector('#task-extract a.act-clear')`, 20*time.Second)
+		do(t, ctx, "clear extract…", chromedp.Click(chromedp.CSS("#task-extract a.act-clear")))
+		waitJS(t, ctx, "extract and its downstream", `document.querySelectorAll('#selection-list tbody tr').length === 5`, 10*time.Second)
+		do(t, ctx, "only failed", chromedp.Click(chromedp.CSS(`#selection-options input[name=only_failed]`)), chromedp.Click(chromedp.CSS("#selection-preview")))
+		waitJS(t, ctx, "only check, publish and notify", rows+` === "`+failedRun+`.check `+failedRun+`.notify `+failedRun+`.publish"`, 10*time.Second)
+		// Past runs instead, without downstream: extract in every run of
+		// report up to this one.
+		do(t, ctx, "past, not downstream, not only failed",
+			chromedp.Click(chromedp.CSS(`#selection-options input[name=only_failed]`)),
+			chromedp.Click(chromedp.CSS(`#selection-options input[name=downstream]`)),
+			chromedp.Click(chromedp.CSS(`#selection-options input[name=past]`)),
+			chromedp.Click(chromedp.CSS("#selection-preview")))
+		waitJS(t, ctx, "extract in three runs", `document.querySelectorAll('#selection-list tbody tr').length === 3 && [...document.querySelectorAll('#selection-list tbody tr')].every(r => r.dataset.task === "extract") && document.querySelector('#selection-count').textContent === "3 task instances in 3 runs"`, 10*time.Second)
+
+		// Mark a good run's render failed with its downstream: render,
+		// publish and notify fail, the run fails, extract and check stay
+		// green.
+		tailRun := strings.TrimPrefix(tailRunURL, base+"/runs/")
+		do(t, ctx, "open a good run", chromedp.Navigate(tailRunURL))
+		waitJS(t, ctx, "its mark buttons", `document.querySelector('#run-state').dataset.state === "success" && document.querySelector('#task-render a.act-mark-failed')`, 20*time.Second)
+		do(t, ctx, "mark render failed…", chromedp.Click(chromedp.CSS("#task-render a.act-mark-failed")))
+		waitJS(t, ctx, "render alone", rows+` === "`+tailRun+`.render"`, 10*time.Second)
+		do(t, ctx, "with downstream", chromedp.Click(chromedp.CSS(`#selection-options input[name=downstream]`)), chromedp.Click(chromedp.CSS("#selection-preview")))
+		waitJS(t, ctx, "render, publish and notify", rows+` === "`+tailRun+`.notify `+tailRun+`.publish `+tailRun+`.render" && document.querySelector('#selection-apply button[type=submit]').textContent.trim() === "Mark failed 3 task instances"`, 10*time.Second)
+		noCSPViolations(t, ctx)
+		br.shot(ctx, "mark-dialog")
+		do(t, ctx, "mark them", chromedp.Click(chromedp.CSS("#selection-apply button[type=submit]")))
+		waitJS(t, ctx, "the run failed by the mark", `location.pathname === "/runs/`+tailRun+`" && document.body.textContent.includes("3 task instances in 1 run marked failed") && document.querySelector('#run-state').dataset.state === "failed"`, 20*time.Second)
+		states := eval[string](t, ctx, `["extract", "render", "check", "publish", "notify"].map(t => document.querySelector('#task-' + t).dataset.state).join(" ")`)
+		if states != "success failed success failed failed" {
+			t.Errorf("after the mark, extract render check publish notify = %s", states)
+		}
 	})
 
 	featureTests(t, br, srv)

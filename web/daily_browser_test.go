@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -78,6 +80,19 @@ func TestBrowserDaily(t *testing.T) {
 		waitJS(t, ctx, "the head in Warsaw time", `/\(\w{3} \d\d 03:00 CES?T\)/.test(document.querySelector('.next-at').textContent) && document.querySelector('#zone-name').textContent === "Europe/Warsaw"`, 20*time.Second)
 		pick("utc")
 		waitJS(t, ctx, "the head in UTC", `document.querySelector('#zone-choice').value === "utc" && /\(\w{3} \d\d 0[12]:00 UTC\)/.test(document.querySelector('.next-at').textContent) && location.pathname === "/pipelines/daily_orders"`, 20*time.Second)
+		// The choice is the user's, not the browser's: without any cookie
+		// (as in another browser) a new login finds it.
+		if _, err := chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		do(t, ctx, "open the pipeline logged out", chromedp.Navigate(base+"/pipelines/daily_orders"))
+		waitJS(t, ctx, "the login page", `location.pathname === "/login"`, 20*time.Second)
+		do(t, ctx, "log in again",
+			chromedp.SendKeys(chromedp.ID("name"), "admin"),
+			chromedp.SendKeys(chromedp.ID("password"), adminPassword),
+			chromedp.Click(chromedp.CSS(".login-card button[type=submit]")),
+		)
+		waitJS(t, ctx, "still UTC", `location.pathname === "/pipelines/daily_orders" && document.querySelector('#zone-choice').value === "utc" && /\(\w{3} \d\d 0[12]:00 UTC\)/.test(document.querySelector('.next-at').textContent)`, 20*time.Second)
 		pick("local")
 		waitJS(t, ctx, "back to local", `document.querySelector('#zone-choice').value === "local" && /E[SD]T\)/.test(document.querySelector('.next-at').textContent)`, 20*time.Second)
 	})

@@ -169,9 +169,16 @@ func requestZone(r *http.Request) *time.Location {
 	return loc
 }
 
-// requestZonePref returns the reader's zone choice, "local" when none
-// or an unknown one.
+// requestZonePref returns the reader's zone choice: the logged-in user's,
+// which follows them to every browser; else the browser's cookie (with
+// --auth none); "local" when none or an unknown one.
 func requestZonePref(r *http.Request) string {
+	if p := auth.FromContext(r.Context()); p != nil {
+		switch p.ZonePref {
+		case zoneLocal, zoneUTC, zonePipeline:
+			return p.ZonePref
+		}
+	}
 	if c, err := r.Cookie(zonePrefCookie); err == nil {
 		switch c.Value {
 		case zoneUTC, zonePipeline:
@@ -224,6 +231,16 @@ func (v *view) zoneFor(r *http.Request, d any) {
 	default:
 		v.Zone = requestZone(r)
 	}
+}
+
+// readerZone is the zone of the times on a page that is not about one
+// pipeline: UTC when the reader chose it, else the browser's (also for
+// readers who chose each pipeline's zone, as the footer says).
+func readerZone(r *http.Request) *time.Location {
+	if requestZonePref(r) == zoneUTC {
+		return time.UTC
+	}
+	return requestZone(r)
 }
 
 // loadZone loads a pipeline's zone; nil for "" or an unknown name.

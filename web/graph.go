@@ -295,9 +295,16 @@ func buildGantt(run *store.Run, rows []ganttRowSpec, attempts []*store.Attempt, 
 		}
 		lt := start.In(loc)
 		first := time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), 0, 0, 0, loc)
+		day := lt.Format(time.DateOnly)
 		for t := first; !t.After(end); t = t.Add(step) {
 			if !t.Before(start) {
-				g.Ticks = append(g.Ticks, ganttTick{X: xOf(t), Label: t.In(loc).Format(format)})
+				label := t.In(loc).Format(format)
+				// A run past midnight: the first tick of a new day
+				// says which day.
+				if d := t.In(loc).Format(time.DateOnly); d != day {
+					label, day = t.In(loc).Format("Jan 02 15:04"), d
+				}
+				g.Ticks = append(g.Ticks, ganttTick{X: xOf(t), Label: label})
 			}
 		}
 	}

@@ -255,3 +255,25 @@ func TestGanttBars(t *testing.T) {
 		t.Errorf("bar links: %s %s", a2.Href, b.Href)
 	}
 }
+
+// TestGanttTicksAcrossMidnight: a run from 22:30 to 01:30 labels its
+// ticks with times, and the first tick of the new day with its date.
+func TestGanttTicksAcrossMidnight(t *testing.T) {
+	t.Parallel()
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 4, 22, 30, 0, 0, warsaw)
+	end := start.Add(3 * time.Hour)
+	run := &store.Run{ID: 7, State: sluice.RunSuccess, StartedAt: &start, FinishedAt: &end, CreatedAt: start}
+	attempts := []*store.Attempt{{InstanceID: 1, TaskID: "a", Number: 1, State: sluice.AttemptSuccess, StartedAt: start, FinishedAt: &end}}
+	g := buildGantt(run, []ganttRowSpec{{InstanceID: 1, Task: "a", Label: "a"}}, attempts, end, warsaw)
+	var labels []string
+	for _, tick := range g.Ticks {
+		labels = append(labels, tick.Label)
+	}
+	if got := strings.Join(labels, ", "); !strings.Contains(got, "23:30, Dec 05 00:00, 00:30") {
+		t.Errorf("ticks %q, want 23:30, Dec 05 00:00, 00:30 among them", got)
+	}
+}

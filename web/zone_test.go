@@ -53,6 +53,25 @@ func TestZoneChoice(t *testing.T) {
 	_, body := c.get("/workers")
 	wantContains(t, "workers footer", body, "each pipeline&#39;s timezone (America/New_York elsewhere)")
 
+	// The choice is the user's: in another browser (a new login, no
+	// cookie of the choice) it is the same.
+	other := b.login("ada")
+	other.http.Jar.SetCookies(u, []*http.Cookie{{Name: "sluice_tz", Value: url.QueryEscape("Asia/Tokyo"), Path: "/"}})
+	_, body = other.get("/pipelines/daily_orders")
+	wantContains(t, "another browser: picker", body, `<option value="pipeline" selected>`)
+	wantContains(t, "another browser: pipeline page", body, `<span class="muted next-at">(Dec 05 03:00 CET)</span>`)
+	_, body = other.get("/workers")
+	wantContains(t, "another browser: footer", body, "each pipeline&#39;s timezone (Asia/Tokyo elsewhere)")
+	// A choice made there comes back here.
+	if st, _, _ := other.post("/prefs/zone", other.form("zone", "utc")); st != http.StatusSeeOther {
+		t.Fatalf("POST /prefs/zone in the other browser: %d", st)
+	}
+	_, body = c.get("/pipelines/daily_orders")
+	wantContains(t, "back in the first browser", body, `<option value="utc" selected>`)
+	b.user("bea", store.RoleViewer)
+	_, body = b.login("bea").get("/pipelines/daily_orders")
+	wantContains(t, "another user keeps the default", body, `<option value="local" selected>`)
+
 	// Without the session's CSRF token, no change.
 	if st, _, _ := c.post("/prefs/zone", url.Values{"zone": {"utc"}}); st != http.StatusForbidden {
 		t.Errorf("POST /prefs/zone without a CSRF token: status %d, want 403", st)

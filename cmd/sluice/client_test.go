@@ -350,7 +350,7 @@ func TestCLIClearOptions(t *testing.T) {
 	r2 := runID(t, s.cli(t, "pipelines", "trigger", "chain", "--wait").want(t, 0))
 	run := fmt.Sprint(r2)
 	r := s.cli(t, "runs", "clear", run, "b", "--dry-run").want(t, 0, "would clear 2 task instance(s) in 1 run(s)")
-	if !regexp.MustCompile(`(?m)^`+run+`\s+\S+ \S+ UTC\s+b\s+success$`).MatchString(r.stdout) || !strings.Contains(r.stdout, "c  ") {
+	if !regexp.MustCompile(`(?m)^`+run+`\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+b\s+success$`).MatchString(r.stdout) || !strings.Contains(r.stdout, "c  ") {
 		t.Errorf("dry run does not list b and c of run %s:\n%s", run, r.stdout)
 	}
 	r = s.cli(t, "runs", "clear", run, "b", "--downstream=false", "--past", "--dry-run").want(t, 0, "would clear 2 task instance(s) in 2 run(s)")

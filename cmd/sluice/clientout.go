@@ -59,6 +59,19 @@ func fullTime(t time.Time) string {
 	return t.In(displayZone).Format("2006-01-02 15:04:05 MST")
 }
 
+// zonedBound is a --since or --until for the API: a date or a time
+// without an offset is read in the display zone, as the times the
+// command prints, and sent as an RFC 3339 time; a time ago (12h) or an
+// RFC 3339 time goes as given.
+func zonedBound(s string) string {
+	for _, layout := range []string{"2006-01-02T15:04", time.DateOnly} {
+		if t, err := time.ParseInLocation(layout, s, displayZone); err == nil {
+			return t.Format(time.RFC3339)
+		}
+	}
+	return s
+}
+
 // clockTime is the time of day in the display zone, for lines that
 // stream as they happen: "15:04:05.000".
 func clockTime(t time.Time) string { return t.In(displayZone).Format("15:04:05.000") }

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -59,6 +60,37 @@ func TestCLITimes(t *testing.T) {
 	utcEnv.env = append(append([]string(nil), inWarsaw.env...), "SLUICE_UTC=true")
 	utcEnv.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+utc)
 	inWarsaw.cli(t, "pipelines", "show", "daily_orders").want(t, 0, "next run "+local)
+
+	// A run's logical date reads the same way in every command that
+	// lists it: runs list, runs tasks, runs show and the selection of
+	// runs clear.
+	run := runID(t, s.cli(t, "pipelines", "trigger", "daily_orders", "--wait").want(t, 0))
+	id := strconv.FormatInt(run, 10)
+	var d api.RunDetail
+	s.cli(t, "runs", "show", id, "--json").want(t, 0).decode(t, &d)
+	for _, zone := range []struct {
+		cli  func(*testing.T, ...string) result
+		name string
+		date string
+	}{
+		{inWarsaw.cli, "local", d.LogicalDate.In(warsaw).Format("2006-01-02 15:04")},
+		{utcEnv.cli, "--utc", d.LogicalDate.UTC().Format("2006-01-02 15:04")},
+	} {
+		date := regexp.QuoteMeta(zone.date)
+		for _, c := range []struct {
+			args []string
+			line string
+		}{
+			{[]string{"runs", "list"}, `^` + id + `\s+daily_orders\s+success\s+manual\s+` + date + `\s`},
+			{[]string{"runs", "tasks"}, `^` + id + `\s+daily_orders\s+a\s+success\s+1\s+` + date + `\s`},
+			{[]string{"runs", "show", id}, `^logical date\s+` + date + `:\d\d \S+$`},
+			{[]string{"runs", "clear", id, "a", "--dry-run"}, `^` + id + `\s+` + date + `\s+a\s+success$`},
+		} {
+			if r := zone.cli(t, c.args...).want(t, 0); !regexp.MustCompile(`(?m)` + c.line).MatchString(r.stdout) {
+				t.Errorf("%s %s: want the logical date %s:\n%s", strings.Join(c.args, " "), zone.name, zone.date, r.stdout)
+			}
+		}
+	}
 }
 
 // TestCLIPipelineFilters lists pipelines by tag, last run state, paused
@@ -136,6 +168,46 @@ func TestCLIBrowse(t *testing.T) {
 	}
 	r = s.cli(t, "runs", "tasks", "--limit", "1").want(t, 0, "More: sluice runs tasks --before")
 	s.cli(t, "runs", "tasks", "--since", "yesterday").want(t, 2, `since="yesterday"`)
+
+	// A date in --since and --until is midnight in the zone the command
+	// prints times in: local ($TZ), or UTC with --utc. The zone is one
+	// where the run's logical date falls on another day than in UTC.
+	var d api.RunDetail
+	s.cli(t, "runs", "show", strconv.FormatInt(failed, 10), "--json").want(t, 0).decode(t, &d)
+	name := "Pacific/Pago_Pago" // UTC-11: the day before, until 11:00 UTC
+	if d.LogicalDate.UTC().Hour() >= 10 {
+		name = "Pacific/Kiritimati" // UTC+14: the day after, from 10:00 UTC
+	}
+	zone, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := *s
+	local.env = append(append([]string(nil), s.env...), "TZ="+name)
+	for _, c := range []struct {
+		cli  *cliServer
+		utc  []string
+		day  time.Time
+		zone string
+	}{
+		{&local, nil, d.LogicalDate.In(zone), name},
+		{&local, []string{"--utc"}, d.LogicalDate.UTC(), "UTC"},
+	} {
+		day := c.day.Format(time.DateOnly)
+		next := c.day.AddDate(0, 0, 1).Format(time.DateOnly)
+		for _, b := range []struct {
+			flag, date string
+			in         bool
+		}{{"--since", day, true}, {"--since", next, false}, {"--until", day, false}, {"--until", next, true}} {
+			for _, list := range []string{"list", "tasks"} {
+				args := append([]string{"runs", list, "--state", "failed", b.flag, b.date}, c.utc...)
+				r := c.cli.cli(t, args...).want(t, 0)
+				if got := strings.Contains(r.stdout, "orders_daily"); got != b.in {
+					t.Errorf("%s (logical date %s in %s): lists the run %v, want %v:\n%s", strings.Join(args, " "), c.day.Format(time.RFC3339), c.zone, got, b.in, r.stdout)
+				}
+			}
+		}
+	}
 }
 
 // TestBenchList runs 'sluice bench list' on a small store: every path
@@ -163,6 +235,93 @@ func TestBenchList(t *testing.T) {
 	for name, plan := range res.QueryPlans {
 		if !strings.Contains(plan, "runs_pipeline_id") {
 			t.Errorf("the plan of %s does not use runs_pipeline_id:\n%s", name, plan)
+		}
+	}
+}
+
+// TestCLITriggerListParams gives list and object params to a server's
+// run with -p, as items separated by commas or as JSON: the list maps a
+// task, an empty list maps it to no instance, and the object reaches
+// env: typed.
+func TestCLITriggerListParams(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"lp.yaml": `id: lp
+params:
+  tables: {type: list, default: [orders]}
+  config: {type: object, default: {mode: full}}
+tasks:
+  load:
+    for_each: ${{ params.tables }}
+    run: echo "loading $SLUICE_ITEM"
+  show:
+    env:
+      MODE: ${{ params.config.mode }}
+    run: echo "mode=$MODE"
+`,
+	})
+	r := s.cli(t, "pipelines", "trigger", "lp", "-p", "tables=a,b", "-p", `config={"mode": "delta"}`, "--wait").want(t, 0, "expanded into 2 items", "mode=delta")
+	for _, want := range []string{`load\[0\]\s+\| loading a`, `load\[1\]\s+\| loading b`} {
+		if !regexp.MustCompile(want).MatchString(r.stdout) {
+			t.Errorf("-p tables=a,b: no line %s:\n%s", want, r.stdout)
+		}
+	}
+	var d api.RunDetail
+	s.cli(t, "runs", "show", strconv.FormatInt(runID(t, r), 10), "--json").want(t, 0).decode(t, &d)
+	var params struct {
+		Tables []string          `json:"tables"`
+		Config map[string]string `json:"config"`
+	}
+	if err := json.Unmarshal(d.Params, &params); err != nil || strings.Join(params.Tables, ",") != "a,b" || params.Config["mode"] != "delta" {
+		t.Errorf("the run's params are %s (%v), want a list and an object", d.Params, err)
+	}
+	// However quick the run, the mapped task says what it expanded into.
+	r = s.cli(t, "pipelines", "trigger", "lp", "-p", `tables=["x", "y", "z"]`, "--wait").want(t, 0, "expanded into 3 items")
+	if !regexp.MustCompile(`load\[2\]\s+\| loading z`).MatchString(r.stdout) {
+		t.Errorf("-p with a JSON list: no item z:\n%s", r.stdout)
+	}
+	s.cli(t, "runs", "show", strconv.FormatInt(runID(t, s.cli(t, "pipelines", "trigger", "lp", "-p", "tables=", "--wait").want(t, 0)), 10), "--json").want(t, 0).decode(t, &d)
+	for _, ti := range d.Tasks {
+		if ti.Task == "load" && (ti.State != "skipped" || ti.ItemsTotal != 0) {
+			t.Errorf("an empty list: load is %s with %d items, want skipped with none", ti.State, ti.ItemsTotal)
+		}
+	}
+	s.cli(t, "pipelines", "trigger", "lp", "-p", "config=[1]").want(t, 1, `param "config": want a JSON object, got [1]`)
+}
+
+// TestCLIAllowedFailureOnAServer: a run whose only failure is allowed
+// succeeds through the server too; trigger --wait and runs show say the
+// failure is allowed, and runs show gives the when: condition that
+// skipped a task, which has no attempt.
+func TestCLIAllowedFailureOnAServer(t *testing.T) {
+	t.Parallel()
+	s := startCLIServer(t, map[string]string{
+		"af.yaml": `id: af
+params:
+  go: {type: bool, default: false}
+tasks:
+  best_effort:
+    allow_failure: true
+    run: exit 3
+  alert:
+    depends_on: [best_effort]
+    trigger_rule: one_failed
+    run: echo alerting
+  maybe:
+    when: ${{ params.go }}
+    run: echo ran
+`,
+	})
+	r := s.cli(t, "pipelines", "trigger", "af", "--wait").want(t, 0, "failed (allowed)", "| alerting")
+	r = s.cli(t, "runs", "show", strconv.FormatInt(runID(t, r), 10)).want(t, 0)
+	for _, line := range []string{
+		`(?m)^state\s+success$`,
+		`(?m)^best_effort\s+failed \(allowed\)\s+1\s.*exited with code 3`,
+		`(?m)^alert\s+success\s+1\s`,
+		`(?m)^maybe\s+skipped\s+0\s.*\swhen: \$\{\{ params\.go \}\} is false$`,
+	} {
+		if !regexp.MustCompile(line).MatchString(r.stdout) {
+			t.Errorf("runs show: no line %s:\n%s", line, r.stdout)
 		}
 	}
 }

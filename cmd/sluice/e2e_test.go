@@ -104,11 +104,13 @@ func TestRunEveryExample(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			var env []string
+			// A TMPDIR of its own, as on many machines: an example must
+			// not depend on where temporary files go.
+			env := []string{"TMPDIR=" + t.TempDir()}
 			args := append([]string{"run", f}, extra[filepath.Base(f)]...)
 			if filepath.Base(f) == "containers.yaml" {
 				// The test engine, and its image: there is no registry here.
-				env = []string{"DOCKER_HOST=" + enginetest.Require(t)}
+				env = append(env, "DOCKER_HOST="+enginetest.Require(t))
 				args = append(args, "-p", "image="+enginetest.Image())
 			}
 			if filepath.Base(f) == "kubernetes.yaml" {

@@ -26,7 +26,7 @@ const maxFollowed = 16
 // read once, when it has finished, so a long run costs one read per
 // attempt, not one per poll.
 func followRun(ctx context.Context, r *remote, c *client.Client, id int64, out io.Writer) error {
-	f := &follower{c: c, run: id, out: out, width: 4, seen: map[string]string{}, logs: map[string]bool{}}
+	f := &follower{c: c, run: id, out: out, width: 4, seen: map[string]string{}, logs: map[string]bool{}, expanded: map[string]bool{}}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -84,6 +84,8 @@ type follower struct {
 
 	seen map[string]string // a task's or item's last state shown
 	logs map[string]bool   // attempts whose log is printed or being followed
+	// expanded holds the mapped tasks whose items were announced.
+	expanded map[string]bool
 }
 
 // instance is what update reads of a task or an item of a mapped task.
@@ -132,11 +134,6 @@ func (f *follower) showState(ctx context.Context, in instance, d *api.RunDetail)
 	switch in.state {
 	case "running":
 		detail = fmt.Sprintf("attempt %d", in.attempts)
-		for _, t := range d.Tasks {
-			if in.item < 0 && t.Task == in.task && t.ItemsTotal > 0 {
-				detail = fmt.Sprintf("expanded into %d items", t.ItemsTotal)
-			}
-		}
 	case "up_for_retry":
 		detail = f.attemptError(ctx, in)
 		if in.readyAt != nil {
@@ -151,6 +148,19 @@ func (f *follower) showState(ctx context.Context, in instance, d *api.RunDetail)
 	}
 	if in.blocked != "" {
 		detail = blockedNote(in.state, in.blocked)
+	}
+	// A mapped task says once how many items it expanded into, when it
+	// is first seen with them: running, or already finished when the
+	// run was quicker than the first look.
+	for _, t := range d.Tasks {
+		if in.item < 0 && t.Task == in.task && t.ItemsTotal > 0 && !f.expanded[in.name] {
+			f.expanded[in.name] = true
+			if in.state == "running" || detail == "" {
+				detail = fmt.Sprintf("expanded into %d items", t.ItemsTotal)
+			} else {
+				detail = fmt.Sprintf("expanded into %d items; %s", t.ItemsTotal, detail)
+			}
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

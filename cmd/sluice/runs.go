@@ -46,7 +46,7 @@ func runsListCmd(r *remote) *cobra.Command {
 		Long: `List runs of every pipeline, newest first. The filters combine: what
 failed last night, everywhere, is 'sluice runs list --state failed --since 12h'.
 --since and --until bound the logical date: a time ago (12h, 7d), a date
-(2026-12-04, UTC) or an RFC 3339 time.`,
+(2026-12-04, in the local zone, or UTC with --utc) or an RFC 3339 time.`,
 		Example: `  sluice runs list --state failed --since 12h
   sluice runs list --pipeline daily_orders --state failed,cancelled --limit 50
   sluice runs list --tag finance --since 2026-12-01 --until 2026-12-02`,
@@ -56,6 +56,7 @@ failed last night, everywhere, is 'sluice runs list --state failed --since 12h'.
 			if err != nil {
 				return err
 			}
+			f.Since, f.Until = zonedBound(f.Since), zonedBound(f.Until)
 			page, err := c.ListRuns(cmd.Context(), f)
 			if err != nil {
 				return r.fail(err)
@@ -156,7 +157,7 @@ func showRun(ctx context.Context, out io.Writer, c *client.Client, d *api.RunDet
 	}
 	t := newTable(out, "TASK", "STATE", "ATTEMPTS", "STARTED", "DURATION", "NOTE")
 	for _, task := range d.Tasks {
-		t.row(task.Task, task.State, fmt.Sprint(task.Attempts), shortTimePtr(task.StartedAt), shortDuration(task.DurationSeconds),
+		t.row(task.Task, stateText(task.State, task.AllowFailure), fmt.Sprint(task.Attempts), shortTimePtr(task.StartedAt), shortDuration(task.DurationSeconds),
 			orDash(taskNote(ctx, c, d.ID, task, children[task.Task])))
 		for _, it := range shownItems(task.Items) {
 			t.row("  ["+strconv.Itoa(it.MapIndex)+"] "+clip(it.Item, 30), it.State, fmt.Sprint(it.Attempts), shortTimePtr(it.StartedAt), shortDuration(it.DurationSeconds),
@@ -234,6 +235,9 @@ func shownItems(items []api.TaskItem) []api.TaskItem {
 // cannot start, how far its items are, which runs it started.
 func taskNote(ctx context.Context, c *client.Client, run int64, t api.TaskInstance, children []api.Run) string {
 	var notes []string
+	if t.Note != "" {
+		notes = append(notes, t.Note) // the when: condition that skipped it
+	}
 	if t.Blocked != "" {
 		notes = append(notes, blockedNote(t.State, t.Blocked))
 	}

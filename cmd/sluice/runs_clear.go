@@ -167,7 +167,7 @@ func printSelection(cmd *cobra.Command, r *remote, res *api.SelectionResult, did
 		t := newTable(out, "RUN", "LOGICAL DATE", "TASK", "STATE BEFORE")
 		for _, in := range res.Instances {
 			runs[in.Run] = true
-			t.row(fmt.Sprint(in.Run), in.LogicalDate.Format("2006-01-02 15:04 MST"), in.Task, in.State)
+			t.row(fmt.Sprint(in.Run), shortTime(in.LogicalDate), in.Task, in.State)
 		}
 		t.flush()
 		fmt.Fprintln(out)

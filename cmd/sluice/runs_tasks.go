@@ -19,7 +19,8 @@ func runsTasksCmd(r *remote) *cobra.Command {
 		Long: `List task instances of every run and pipeline, newest first, with the run
 each belongs to ('sluice runs show RUN', 'sluice logs RUN TASK'). The
 filters combine; --since and --until bound the logical date of the run:
-a time ago (12h, 7d), a date (2026-12-04, UTC) or an RFC 3339 time.`,
+a time ago (12h, 7d), a date (2026-12-04, in the local zone, or UTC with
+--utc) or an RFC 3339 time.`,
 		Example: `  sluice runs tasks --state failed --since 12h
   sluice runs tasks --state up_for_retry,running --tag finance`,
 		Args: usageArgs(cobra.NoArgs),
@@ -28,6 +29,7 @@ a time ago (12h, 7d), a date (2026-12-04, UTC) or an RFC 3339 time.`,
 			if err != nil {
 				return err
 			}
+			f.Since, f.Until = zonedBound(f.Since), zonedBound(f.Until)
 			page, err := c.ListTaskInstances(cmd.Context(), f)
 			if err != nil {
 				return r.fail(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/sluice-dev/sluice/store"
 )
 
-const userColumns = `id, name, password_hash, role, disabled, created_at`
+const userColumns = `id, name, password_hash, role, disabled, created_at, zone_pref`
 
 func scanUser(sc interface{ Scan(...any) error }) (*store.User, error) {
 	var (
@@ -19,7 +20,7 @@ func scanUser(sc interface{ Scan(...any) error }) (*store.User, error) {
 		role    string
 		created int64
 	)
-	if err := sc.Scan(&u.ID, &u.Name, &u.PasswordHash, &role, &u.Disabled, &created); err != nil {
+	if err := sc.Scan(&u.ID, &u.Name, &u.PasswordHash, &role, &u.Disabled, &created, &u.ZonePref); err != nil {
 		return nil, err
 	}
 	u.Role = store.Role(role)
@@ -95,6 +96,12 @@ func (db *DB) UserUpdate(ctx context.Context, p *store.UserUpdateParams) error {
 		if p.Disabled != nil {
 			sets, args = append(sets, "disabled = ?"), append(args, *p.Disabled)
 		}
+		if p.ZonePref != nil {
+			if *p.ZonePref != "" && !slices.Contains(store.ZonePrefs, *p.ZonePref) {
+				return sluice.Errorf(sluice.EINVALID, "zone %q: want local, utc or pipeline", *p.ZonePref)
+			}
+			sets, args = append(sets, "zone_pref = ?"), append(args, *p.ZonePref)
+		}
 		admins, err := lockAdmins(t)
 		if err != nil {
 			return err
@@ -162,7 +169,7 @@ func (db *DB) SessionGet(ctx context.Context, idHash string) (*store.Session, *s
 		created, expires int64
 	)
 	row := db.readRow(ctx, db.q(`SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.expires_at,
-		u.id, u.name, u.password_hash, u.role, u.disabled, u.created_at
+		u.id, u.name, u.password_hash, u.role, u.disabled, u.created_at, u.zone_pref
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = ?`), idHash, us(db.now()), false)
 	var (
@@ -170,7 +177,7 @@ func (db *DB) SessionGet(ctx context.Context, idHash string) (*store.Session, *s
 		role     string
 		uCreated int64
 	)
-	err := row.Scan(&s.IDHash, &s.UserID, &s.CSRFToken, &created, &expires, &u.ID, &u.Name, &u.PasswordHash, &role, &u.Disabled, &uCreated)
+	err := row.Scan(&s.IDHash, &s.UserID, &s.CSRFToken, &created, &expires, &u.ID, &u.Name, &u.PasswordHash, &role, &u.Disabled, &uCreated, &u.ZonePref)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, sluice.Errorf(sluice.ENOTFOUND, "no such session")
 	}

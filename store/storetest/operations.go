@@ -243,8 +243,22 @@ func testUsersSessionsTokens(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	got, gu, err := b.s.SessionGet(ctx, "s1")
-	if err != nil || got.CSRFToken != "csrf" || gu.Name != "ann" || gu.Role != store.RoleOperator {
+	if err != nil || got.CSRFToken != "csrf" || gu.Name != "ann" || gu.Role != store.RoleOperator || gu.ZonePref != "" {
 		t.Fatalf("session = %+v %+v %v", got, gu, err)
+	}
+	// The zone chosen for the UI is the user's, read with their session.
+	utc, mars := "utc", "mars"
+	if err := b.s.UserUpdate(ctx, &store.UserUpdateParams{Name: "ann", ZonePref: &utc}); err != nil {
+		t.Fatal(err)
+	}
+	if _, gu, err := b.s.SessionGet(ctx, "s1"); err != nil || gu.ZonePref != "utc" || gu.Role != store.RoleOperator {
+		t.Fatalf("session user after a zone choice = %+v %v", gu, err)
+	}
+	if u, err := b.s.UserGet(ctx, "ann"); err != nil || u.ZonePref != "utc" {
+		t.Fatalf("user after a zone choice = %+v %v", u, err)
+	}
+	if err := b.s.UserUpdate(ctx, &store.UserUpdateParams{Name: "ann", ZonePref: &mars}); sluice.ErrorCode(err) != sluice.EINVALID {
+		t.Fatalf("zone mars: %v", err)
 	}
 	b.clock.Advance(2 * time.Hour)
 	if _, _, err := b.s.SessionGet(ctx, "s1"); sluice.ErrorCode(err) != sluice.ENOTFOUND {
