@@ -27,7 +27,7 @@ type Pod struct {
 	Kind       string     `json:"kind,omitempty"`
 	Metadata   ObjectMeta `json:"metadata"`
 	Spec       PodSpec    `json:"spec"`
-	Status     PodStatus  `json:"status,omitempty"`
+	Status     PodStatus  `json:"status,omitzero"`
 }
 
 // PodSpec is a Pod's spec, the fields sluice sets and reads.
@@ -99,18 +99,17 @@ type PodStatus struct {
 
 // The Pod phases and condition values sluice reads.
 const (
-	PodSucceeded            = "Succeeded"
-	PodFailed               = "Failed"
-	PodScheduled            = "PodScheduled"
-	PodReasonUnschedulable  = "Unschedulable"
-	ConditionFalse          = "False"
-	RestartPolicyNever      = "Never"
-	TerminationMessageFile  = "File"
-	PullAlways              = "Always"
-	PullNever               = "Never"
-	PullIfNotPresent        = "IfNotPresent"
-	SecretTypeOpaque        = "Opaque"
-	DeletePropagationBackgr = "Background"
+	PodSucceeded           = "Succeeded"
+	PodFailed              = "Failed"
+	PodScheduled           = "PodScheduled"
+	PodReasonUnschedulable = "Unschedulable"
+	ConditionFalse         = "False"
+	RestartPolicyNever     = "Never"
+	TerminationMessageFile = "File"
+	PullAlways             = "Always"
+	PullNever              = "Never"
+	PullIfNotPresent       = "IfNotPresent"
+	SecretTypeOpaque       = "Opaque"
 )
 
 // PodCondition is one of a Pod's conditions.
@@ -215,4 +214,19 @@ type Status struct {
 type WatchEvent struct {
 	Type   string          `json:"type"` // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
 	Object json.RawMessage `json:"object"`
+}
+
+// Node is a node, the fields sluice reads.
+type Node struct {
+	Metadata ObjectMeta `json:"metadata"`
+	Spec     struct {
+		Taints []Taint `json:"taints,omitempty"`
+	} `json:"spec"`
+}
+
+// Taint is a node's taint.
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"`
 }
