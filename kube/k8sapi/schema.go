@@ -37,6 +37,9 @@ type Type struct {
 	Kind   Kind
 	Elem   *Type
 	Fields map[string]*Type // by JSON name, inlined structs' included
+	// Via names the embedded structs a field of Fields was promoted from
+	// ("VolumeSource."), as encoding/json names it in its errors.
+	Via map[string]string
 }
 
 // PodType is the type of a Pod.
@@ -58,14 +61,15 @@ var (
 // nothing for it. Each line is a struct type: its name, then its fields
 // as name=type, tab-separated. A type is a scalar's letter (see
 // scalarKinds), an int's Go name, []T for a list, {}T for a map, or
-// @Name for a struct.
+// @Name for a struct. A field promoted from embedded structs is written
+// with their names: VolumeSource.secret=@SecretVolumeSource.
 func decodeSchema() {
 	schemaTypes = map[string]*Type{}
 	lines := strings.Split(strings.TrimSpace(podSchema), "\n")
 	named := func(name string) *Type {
 		t := schemaTypes[name]
 		if t == nil {
-			t = &Type{Name: name, Kind: KindStruct, Fields: map[string]*Type{}}
+			t = &Type{Name: name, Kind: KindStruct, Fields: map[string]*Type{}, Via: map[string]string{}}
 			schemaTypes[name] = t
 		}
 		return t
@@ -92,6 +96,9 @@ func decodeSchema() {
 		t := named(parts[0])
 		for _, f := range parts[1:] {
 			name, typ, _ := strings.Cut(f, "=")
+			if i := strings.LastIndexByte(name, '.'); i >= 0 {
+				t.Via[name[i+1:]], name = name[:i+1], name[i+1:]
+			}
 			t.Fields[name] = parse(typ)
 		}
 	}
@@ -154,7 +161,7 @@ func (t *Type) check(v any, path string) error {
 		for _, k := range keys {
 			ft, sub := t.Elem, path
 			if t.Kind == KindStruct {
-				ft, sub = t.Fields[k], join(path, k)
+				ft, sub = t.Fields[k], join(path, t.Via[k]+k)
 			}
 			if ft == nil {
 				continue

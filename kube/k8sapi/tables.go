@@ -59,10 +59,10 @@ Capabilities	add=[]s	drop=[]s
 CephFSVolumeSource	monitors=[]s	path=s	readOnly=b	secretFile=s	secretRef=@LocalObjectReference	user=s
 CinderVolumeSource	fsType=s	readOnly=b	secretRef=@LocalObjectReference	volumeID=s
 ClusterTrustBundleProjection	labelSelector=@LabelSelector	name=s	optional=b	path=s	signerName=s	user=int64
-ConfigMapEnvSource	name=s	optional=b
-ConfigMapKeySelector	key=s	name=s	optional=b
-ConfigMapProjection	items=[]@KeyToPath	name=s	optional=b
-ConfigMapVolumeSource	defaultMode=int32	defaultUser=int64	items=[]@KeyToPath	name=s	optional=b
+ConfigMapEnvSource	LocalObjectReference.name=s	optional=b
+ConfigMapKeySelector	LocalObjectReference.name=s	key=s	optional=b
+ConfigMapProjection	LocalObjectReference.name=s	items=[]@KeyToPath	optional=b
+ConfigMapVolumeSource	LocalObjectReference.name=s	defaultMode=int32	defaultUser=int64	items=[]@KeyToPath	optional=b
 Container	args=[]s	command=[]s	env=[]@EnvVar	envFrom=[]@EnvFromSource	image=s	imagePullPolicy=s	lifecycle=@Lifecycle	livenessProbe=@Probe	name=s	ports=[]@ContainerPort	readinessProbe=@Probe	resizePolicy=[]@ContainerResizePolicy	resources=@ResourceRequirements	restartPolicy=s	restartPolicyRules=[]@ContainerRestartRule	securityContext=@SecurityContext	startupProbe=@Probe	stdin=b	stdinOnce=b	terminationMessagePath=s	terminationMessagePolicy=s	tty=b	volumeDevices=[]@VolumeDevice	volumeMounts=[]@VolumeMount	workingDir=s
 ContainerExtendedResourceRequest	containerName=s	requestName=s	resourceName=s
 ContainerPort	containerPort=int32	hostIP=s	hostPort=int32	name=s	protocol=s
@@ -82,7 +82,7 @@ EmptyDirVolumeSource	medium=s	mode=int32	sizeLimit=q
 EnvFromSource	configMapRef=@ConfigMapEnvSource	prefix=s	secretRef=@SecretEnvSource
 EnvVar	name=s	value=s	valueFrom=@EnvVarSource
 EnvVarSource	configMapKeyRef=@ConfigMapKeySelector	fieldRef=@ObjectFieldSelector	fileKeyRef=@FileKeySelector	resourceFieldRef=@ResourceFieldSelector	secretKeyRef=@SecretKeySelector
-EphemeralContainer	args=[]s	command=[]s	env=[]@EnvVar	envFrom=[]@EnvFromSource	image=s	imagePullPolicy=s	lifecycle=@Lifecycle	livenessProbe=@Probe	name=s	ports=[]@ContainerPort	readinessProbe=@Probe	resizePolicy=[]@ContainerResizePolicy	resources=@ResourceRequirements	restartPolicy=s	restartPolicyRules=[]@ContainerRestartRule	securityContext=@SecurityContext	startupProbe=@Probe	stdin=b	stdinOnce=b	targetContainerName=s	terminationMessagePath=s	terminationMessagePolicy=s	tty=b	volumeDevices=[]@VolumeDevice	volumeMounts=[]@VolumeMount	workingDir=s
+EphemeralContainer	EphemeralContainerCommon.args=[]s	EphemeralContainerCommon.command=[]s	EphemeralContainerCommon.env=[]@EnvVar	EphemeralContainerCommon.envFrom=[]@EnvFromSource	EphemeralContainerCommon.image=s	EphemeralContainerCommon.imagePullPolicy=s	EphemeralContainerCommon.lifecycle=@Lifecycle	EphemeralContainerCommon.livenessProbe=@Probe	EphemeralContainerCommon.name=s	EphemeralContainerCommon.ports=[]@ContainerPort	EphemeralContainerCommon.readinessProbe=@Probe	EphemeralContainerCommon.resizePolicy=[]@ContainerResizePolicy	EphemeralContainerCommon.resources=@ResourceRequirements	EphemeralContainerCommon.restartPolicy=s	EphemeralContainerCommon.restartPolicyRules=[]@ContainerRestartRule	EphemeralContainerCommon.securityContext=@SecurityContext	EphemeralContainerCommon.startupProbe=@Probe	EphemeralContainerCommon.stdin=b	EphemeralContainerCommon.stdinOnce=b	EphemeralContainerCommon.terminationMessagePath=s	EphemeralContainerCommon.terminationMessagePolicy=s	EphemeralContainerCommon.tty=b	EphemeralContainerCommon.volumeDevices=[]@VolumeDevice	EphemeralContainerCommon.volumeMounts=[]@VolumeMount	EphemeralContainerCommon.workingDir=s	targetContainerName=s
 EphemeralVolumeSource	volumeClaimTemplate=@PersistentVolumeClaimTemplate
 EvictionResponder	name=s	priority=int32
 ExecAction	command=[]s
@@ -125,7 +125,7 @@ PersistentVolumeClaimSpec	accessModes=[]s	dataSource=@TypedLocalObjectReference	
 PersistentVolumeClaimTemplate	metadata=@ObjectMeta	spec=@PersistentVolumeClaimSpec
 PersistentVolumeClaimVolumeSource	claimName=s	readOnly=b
 PhotonPersistentDiskVolumeSource	fsType=s	pdID=s
-Pod	apiVersion=s	kind=s	metadata=@ObjectMeta	spec=@PodSpec	status=@PodStatus
+Pod	TypeMeta.apiVersion=s	TypeMeta.kind=s	metadata=@ObjectMeta	spec=@PodSpec	status=@PodStatus
 PodAffinity	preferredDuringSchedulingIgnoredDuringExecution=[]@WeightedPodAffinityTerm	requiredDuringSchedulingIgnoredDuringExecution=[]@PodAffinityTerm
 PodAffinityTerm	labelSelector=@LabelSelector	matchLabelKeys=[]s	mismatchLabelKeys=[]s	namespaceSelector=@LabelSelector	namespaces=[]s	topologyKey=s
 PodAntiAffinity	preferredDuringSchedulingIgnoredDuringExecution=[]@WeightedPodAffinityTerm	requiredDuringSchedulingIgnoredDuringExecution=[]@PodAffinityTerm
@@ -147,7 +147,7 @@ PodStatus	allocatedResources={}q	conditions=[]@PodCondition	containerStatuses=[]
 PodVolumeHealth	healthConditions=[]@VolumeHealthCondition	lastTransitionTime=t	name=s
 PortworxVolumeSource	fsType=s	readOnly=b	volumeID=s
 PreferredSchedulingTerm	preference=@NodeSelectorTerm	weight=int32
-Probe	exec=@ExecAction	failureThreshold=int32	grpc=@GRPCAction	httpGet=@HTTPGetAction	initialDelaySeconds=int32	periodSeconds=int32	successThreshold=int32	tcpSocket=@TCPSocketAction	terminationGracePeriodSeconds=int64	timeoutSeconds=int32
+Probe	ProbeHandler.exec=@ExecAction	ProbeHandler.grpc=@GRPCAction	ProbeHandler.httpGet=@HTTPGetAction	ProbeHandler.tcpSocket=@TCPSocketAction	failureThreshold=int32	initialDelaySeconds=int32	periodSeconds=int32	successThreshold=int32	terminationGracePeriodSeconds=int64	timeoutSeconds=int32
 ProjectedVolumeSource	defaultMode=int32	defaultUser=int64	sources=[]@VolumeProjection
 QuobyteVolumeSource	group=s	readOnly=b	registry=s	tenant=s	user=s	volume=s
 RBDVolumeSource	fsType=s	image=s	keyring=s	monitors=[]s	pool=s	readOnly=b	secretRef=@LocalObjectReference	user=s
@@ -159,9 +159,9 @@ ResourceStatus	name=s	resources=[]@ResourceHealth
 SELinuxOptions	level=s	role=s	type=s	user=s
 ScaleIOVolumeSource	fsType=s	gateway=s	protectionDomain=s	readOnly=b	secretRef=@LocalObjectReference	sslEnabled=b	storageMode=s	storagePool=s	system=s	volumeName=s
 SeccompProfile	localhostProfile=s	type=s
-SecretEnvSource	name=s	optional=b
-SecretKeySelector	key=s	name=s	optional=b
-SecretProjection	items=[]@KeyToPath	name=s	optional=b
+SecretEnvSource	LocalObjectReference.name=s	optional=b
+SecretKeySelector	LocalObjectReference.name=s	key=s	optional=b
+SecretProjection	LocalObjectReference.name=s	items=[]@KeyToPath	optional=b
 SecretVolumeSource	defaultMode=int32	defaultUser=int64	items=[]@KeyToPath	optional=b	secretName=s
 SecurityContext	allowPrivilegeEscalation=b	appArmorProfile=@AppArmorProfile	capabilities=@Capabilities	privileged=b	procMount=s	readOnlyRootFilesystem=b	runAsGroup=int64	runAsNonRoot=b	runAsUser=int64	seLinuxOptions=@SELinuxOptions	seccompProfile=@SeccompProfile	windowsOptions=@WindowsSecurityContextOptions
 ServiceAccountTokenProjection	audience=s	expirationSeconds=int64	path=s	user=int64
@@ -173,7 +173,7 @@ Toleration	effect=s	key=s	operator=s	tolerationSeconds=int64	value=s
 TopologySpreadConstraint	labelSelector=@LabelSelector	matchLabelKeys=[]s	maxSkew=int32	minDomains=int32	nodeAffinityPolicy=s	nodeTaintsPolicy=s	topologyKey=s	whenUnsatisfiable=s
 TypedLocalObjectReference	apiGroup=s	kind=s	name=s
 TypedObjectReference	apiGroup=s	kind=s	name=s	namespace=s
-Volume	awsElasticBlockStore=@AWSElasticBlockStoreVolumeSource	azureDisk=@AzureDiskVolumeSource	azureFile=@AzureFileVolumeSource	cephfs=@CephFSVolumeSource	cinder=@CinderVolumeSource	configMap=@ConfigMapVolumeSource	csi=@CSIVolumeSource	downwardAPI=@DownwardAPIVolumeSource	emptyDir=@EmptyDirVolumeSource	ephemeral=@EphemeralVolumeSource	fc=@FCVolumeSource	flexVolume=@FlexVolumeSource	flocker=@FlockerVolumeSource	gcePersistentDisk=@GCEPersistentDiskVolumeSource	gitRepo=@GitRepoVolumeSource	glusterfs=@GlusterfsVolumeSource	hostPath=@HostPathVolumeSource	image=@ImageVolumeSource	iscsi=@ISCSIVolumeSource	name=s	nfs=@NFSVolumeSource	persistentVolumeClaim=@PersistentVolumeClaimVolumeSource	photonPersistentDisk=@PhotonPersistentDiskVolumeSource	portworxVolume=@PortworxVolumeSource	projected=@ProjectedVolumeSource	quobyte=@QuobyteVolumeSource	rbd=@RBDVolumeSource	scaleIO=@ScaleIOVolumeSource	secret=@SecretVolumeSource	storageos=@StorageOSVolumeSource	vsphereVolume=@VsphereVirtualDiskVolumeSource
+Volume	VolumeSource.awsElasticBlockStore=@AWSElasticBlockStoreVolumeSource	VolumeSource.azureDisk=@AzureDiskVolumeSource	VolumeSource.azureFile=@AzureFileVolumeSource	VolumeSource.cephfs=@CephFSVolumeSource	VolumeSource.cinder=@CinderVolumeSource	VolumeSource.configMap=@ConfigMapVolumeSource	VolumeSource.csi=@CSIVolumeSource	VolumeSource.downwardAPI=@DownwardAPIVolumeSource	VolumeSource.emptyDir=@EmptyDirVolumeSource	VolumeSource.ephemeral=@EphemeralVolumeSource	VolumeSource.fc=@FCVolumeSource	VolumeSource.flexVolume=@FlexVolumeSource	VolumeSource.flocker=@FlockerVolumeSource	VolumeSource.gcePersistentDisk=@GCEPersistentDiskVolumeSource	VolumeSource.gitRepo=@GitRepoVolumeSource	VolumeSource.glusterfs=@GlusterfsVolumeSource	VolumeSource.hostPath=@HostPathVolumeSource	VolumeSource.image=@ImageVolumeSource	VolumeSource.iscsi=@ISCSIVolumeSource	VolumeSource.nfs=@NFSVolumeSource	VolumeSource.persistentVolumeClaim=@PersistentVolumeClaimVolumeSource	VolumeSource.photonPersistentDisk=@PhotonPersistentDiskVolumeSource	VolumeSource.portworxVolume=@PortworxVolumeSource	VolumeSource.projected=@ProjectedVolumeSource	VolumeSource.quobyte=@QuobyteVolumeSource	VolumeSource.rbd=@RBDVolumeSource	VolumeSource.scaleIO=@ScaleIOVolumeSource	VolumeSource.secret=@SecretVolumeSource	VolumeSource.storageos=@StorageOSVolumeSource	VolumeSource.vsphereVolume=@VsphereVirtualDiskVolumeSource	name=s
 VolumeDevice	devicePath=s	name=s
 VolumeHealthCondition	message=s	reason=s	status=s
 VolumeMount	bindMountOptions=[]s	mountPath=s	mountPropagation=s	name=s	readOnly=b	recursiveReadOnly=s	subPath=s	subPathExpr=s

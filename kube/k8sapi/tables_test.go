@@ -47,7 +47,9 @@ var (
 )
 
 // jsonFields are a struct's fields by JSON name, inlined ones included,
-// as encoding/json reads them.
+// as encoding/json reads them; a field promoted from an embedded struct is
+// named after it too ("VolumeSource.secret"), as encoding/json names it
+// in its errors.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
 	m := map[string]reflect.StructField{}
 	for i := range t.NumField() {
@@ -61,6 +63,9 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 				ft = ft.Elem()
 			}
 			for k, v := range jsonFields(ft) {
+				if f.Anonymous {
+					k = f.Name + "." + k
+				}
 				m[k] = v
 			}
 		case name == "":
@@ -70,6 +75,15 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 		}
 	}
 	return m
+}
+
+// jsonName is a field's JSON name, without the embedded structs it was
+// promoted from.
+func jsonName(k string) string {
+	if i := strings.LastIndexByte(k, '.'); i >= 0 {
+		return k[i+1:]
+	}
+	return k
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -94,7 +108,7 @@ func generateTables() string {
 		fields := jsonFields(t)
 		for _, name := range sortedKeys(fields) {
 			f := fields[name]
-			p := join(path, name)
+			p := join(path, jsonName(name))
 			if s := f.Tag.Get("patchStrategy"); s != "" || f.Tag.Get("patchMergeKey") != "" {
 				metas = append(metas, fmt.Sprintf("\t{%q, %q, %q},\n", p, s, f.Tag.Get("patchMergeKey")))
 			}
