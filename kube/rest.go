@@ -116,7 +116,7 @@ func IsAlreadyExists(err error) bool { return isAlreadyExists(err) }
 // Status it holds, else one made from its code, as client-go does.
 func statusError(resp *http.Response, body []byte) error {
 	var st k8sapi.Status
-	if json.Unmarshal(body, &st) == nil && st.Kind == "Status" {
+	if isProtobuf(resp) && k8sapi.DecodeStatus(body, &st) == nil || json.Unmarshal(body, &st) == nil && st.Kind == "Status" {
 		if st.Code == 0 {
 			st.Code = int32(resp.StatusCode)
 		}
@@ -196,7 +196,7 @@ func resourcePath(ns, resource, name, sub string) (string, error) {
 // stream's body is the caller's to close. A 429 or 5xx answer with
 // Retry-After is tried again (up to 10 times, as client-go), and one 401
 // after an exec plugin's credential expired early.
-func (r *rest) send(ctx context.Context, method, path string, query url.Values, body any) (*http.Response, error) {
+func (r *rest) send(ctx context.Context, method, path string, query url.Values, body any, accept string) (*http.Response, error) {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -219,7 +219,7 @@ func (r *rest) send(ctx context.Context, method, path string, query url.Values, 
 		} else {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Accept", accept)
 		req.Header.Set("User-Agent", r.userAgent)
 		if r.auth != nil {
 			if err := r.auth.apply(req); err != nil {
@@ -267,15 +267,49 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	return min(time.Duration(n)*time.Second, 10*time.Second), true
 }
 
-// do sends a request and decodes the answer into out (when not nil).
+// The Accept headers of requests: Pods come as protobuf (see
+// k8sapi.ProtobufType for why), the rest as JSON.
+const (
+	acceptJSON     = "application/json"
+	acceptProtobuf = k8sapi.ProtobufType + ", application/json"
+)
+
+func isProtobuf(resp *http.Response) bool {
+	return strings.HasPrefix(resp.Header.Get("Content-Type"), k8sapi.ProtobufType)
+}
+
+// do sends a request and decodes the answer into out (when not nil): a
+// *k8sapi.Pod or *k8sapi.PodList is asked for as protobuf.
 func (r *rest) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	resp, err := r.send(ctx, method, path, query, body)
+	accept := acceptJSON
+	switch out.(type) {
+	case *k8sapi.Pod, *k8sapi.PodList:
+		accept = acceptProtobuf
+	}
+	resp, err := r.send(ctx, method, path, query, body, accept)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if isProtobuf(resp) {
+		b, err := io.ReadAll(resp.Body)
+		if err == nil {
+			switch out := out.(type) {
+			case *k8sapi.Pod:
+				err = k8sapi.DecodePod(b, out)
+			case *k8sapi.PodList:
+				err = k8sapi.DecodePodList(b, out)
+			default:
+				err = fmt.Errorf("an answer in protobuf, not asked for")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("decoding the answer to %s %s: %w", method, path, err)
+		}
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {

@@ -543,7 +543,7 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 			// As client-go sends a metav1.Time: whole seconds, RFC 3339.
 			q.Set("sinceTime", last.UTC().Format(time.RFC3339))
 		}
-		resp, err := c.api.send(ctx, http.MethodGet, logPath, q, nil)
+		resp, err := c.api.send(ctx, http.MethodGet, logPath, q, nil, acceptJSON)
 		if err != nil {
 			return nil, err
 		}

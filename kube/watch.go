@@ -195,42 +195,74 @@ func (pw *podWatcher) watch(ctx context.Context, rv string) (string, error) {
 		// many workers do not end together.
 		"timeoutSeconds": {strconv.Itoa(300 + rand.IntN(300))},
 	}
-	resp, err := pw.c.api.send(ctx, http.MethodGet, pw.path, q, nil)
+	resp, err := pw.c.api.send(ctx, http.MethodGet, pw.path, q, nil, acceptProtobuf)
 	if err != nil {
 		return rv, err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	event := pw.jsonEvents(resp.Body)
+	if isProtobuf(resp) {
+		event = pw.protobufEvents(resp.Body)
+	}
 	for {
-		var ev k8sapi.WatchEvent
-		if err := dec.Decode(&ev); err != nil {
+		typ, p, st, err := event()
+		if err != nil {
 			if err == io.EOF {
 				return rv, nil
 			}
 			return rv, err
 		}
-		if ev.Type == "ERROR" {
-			var st k8sapi.Status
-			if err := json.Unmarshal(ev.Object, &st); err != nil {
-				return rv, fmt.Errorf("watch error event: %s", ev.Object)
+		if typ == "ERROR" {
+			if st == nil {
+				return rv, errors.New("watch error event without a Status")
 			}
-			return rv, &StatusError{Status: st}
-		}
-		var p k8sapi.Pod
-		if err := json.Unmarshal(ev.Object, &p); err != nil {
-			return rv, fmt.Errorf("watch event %s: %w", ev.Type, err)
+			return rv, &StatusError{Status: *st}
 		}
 		if p.Metadata.ResourceVersion != "" {
 			rv = p.Metadata.ResourceVersion
 		}
-		switch ev.Type {
+		switch typ {
 		case "ADDED", "MODIFIED":
-			pw.known[p.Metadata.Name] = &p
-			pw.c.send(&p, false)
+			pw.known[p.Metadata.Name] = p
+			pw.c.send(p, false)
 		case "DELETED":
 			delete(pw.known, p.Metadata.Name)
-			pw.c.send(&p, true)
+			pw.c.send(p, true)
 		}
+	}
+}
+
+// protobufEvents reads the events of a watch in protobuf.
+func (pw *podWatcher) protobufEvents(r io.Reader) func() (string, *k8sapi.Pod, *k8sapi.Status, error) {
+	var buf []byte
+	return func() (string, *k8sapi.Pod, *k8sapi.Status, error) {
+		typ, p, st, b, err := k8sapi.ReadWatchEvent(r, buf)
+		buf = b
+		return typ, p, st, err
+	}
+}
+
+// jsonEvents reads the events of a watch in JSON (an API server that
+// does not speak protobuf).
+func (pw *podWatcher) jsonEvents(r io.Reader) func() (string, *k8sapi.Pod, *k8sapi.Status, error) {
+	dec := json.NewDecoder(r)
+	return func() (string, *k8sapi.Pod, *k8sapi.Status, error) {
+		var ev k8sapi.WatchEvent
+		if err := dec.Decode(&ev); err != nil {
+			return "", nil, nil, err
+		}
+		if ev.Type == "ERROR" {
+			var st k8sapi.Status
+			if err := json.Unmarshal(ev.Object, &st); err != nil {
+				return "", nil, nil, fmt.Errorf("watch error event: %s", ev.Object)
+			}
+			return ev.Type, nil, &st, nil
+		}
+		var p k8sapi.Pod
+		if err := json.Unmarshal(ev.Object, &p); err != nil {
+			return "", nil, nil, fmt.Errorf("watch event %s: %w", ev.Type, err)
+		}
+		return ev.Type, &p, nil, nil
 	}
 }
 
