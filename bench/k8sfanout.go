@@ -112,7 +112,7 @@ type KubePerTask struct {
 	Secrets float64 `json:"secrets"`
 	// Logs is the log streams (excluded from BeyondLogs).
 	Logs float64 `json:"logs"`
-	// WatchList is the informer's lists and watches and the sweep's lists
+	// WatchList is the watch's lists and watches and the sweep's lists
 	// of Pods.
 	WatchList float64 `json:"watch_list"`
 	// Other is every other request (gets of single Pods, /version).
@@ -248,7 +248,7 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 			firstErr = fmt.Sprintf("task %s ended %s: %s", a.TaskID, a.State, a.Error)
 		}
 	}
-	stop() // the informer's watch ends and is counted; nothing runs any more
+	stop() // the worker's watch ends and is counted; nothing runs any more
 	res.PeakRSSMB = peakRSSMB()
 	res.CPUSeconds = cpuSeconds() - cpuStart
 	res.CPUMsPerPod = 1000 * res.CPUSeconds / float64(o.Tasks)
