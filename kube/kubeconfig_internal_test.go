@@ -2,8 +2,15 @@ package kube
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -238,3 +245,65 @@ users:
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestKubeconfigClientCertificate: a user's client certificate and key,
+// as files relative to the kubeconfig's folder or as data, reach the API
+// server's TLS handshake.
+func TestKubeconfigClientCertificate(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice-worker"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+
+	var mu sync.Mutex
+	seen := ""
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if len(r.TLS.PeerCertificates) > 0 {
+			seen = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	srv.StartTLS()
+	defer srv.Close()
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "cfg", "ca.crt"), ca)
+	write(t, filepath.Join(dir, "cfg", "certs", "me.crt"), certPEM)
+	write(t, filepath.Join(dir, "cfg", "certs", "me.key"), keyPEM)
+	for _, user := range []string{
+		"    client-certificate: certs/me.crt\n    client-key: certs/me.key\n",
+		"    client-certificate-data: " + b64(certPEM) + "\n    client-key-data: " + b64(keyPEM) + "\n",
+	} {
+		mu.Lock()
+		seen = ""
+		mu.Unlock()
+		c, err := Open(Config{Kubeconfig: write(t, filepath.Join(dir, "cfg", "config"), kubeconfigText(srv.URL, user))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Ping(context.Background())
+		c.Close()
+		mu.Lock()
+		got := seen
+		mu.Unlock()
+		if err != nil || got != "sluice-worker" {
+			t.Fatalf("%s: err %v, client certificate %q", user, err, got)
+		}
+	}
+}
