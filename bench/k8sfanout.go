@@ -16,15 +16,10 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/catalog"
 	"github.com/sluice-dev/sluice/kube"
+	"github.com/sluice-dev/sluice/kube/k8sapi"
 	"github.com/sluice-dev/sluice/pipeline"
 	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/worker"
@@ -117,7 +112,7 @@ type KubePerTask struct {
 	Secrets float64 `json:"secrets"`
 	// Logs is the log streams (excluded from BeyondLogs).
 	Logs float64 `json:"logs"`
-	// WatchList is the informer's lists and watches and the sweep's lists
+	// WatchList is the watch's lists and watches and the sweep's lists
 	// of Pods.
 	WatchList float64 `json:"watch_list"`
 	// Other is every other request (gets of single Pods, /version).
@@ -152,11 +147,12 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	node, err := prepareNamespace(ctx, cs, o.Namespace, o.Node)
+	taints, err := prepareNamespace(ctx, cs, o.Namespace, o.Node)
 	if err != nil {
 		return nil, err
 	}
-	p, src, err := kubeFanoutPipeline(o, node.Spec.Taints)
+	defer cs.Close()
+	p, src, err := kubeFanoutPipeline(o, taints)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +248,7 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 			firstErr = fmt.Sprintf("task %s ended %s: %s", a.TaskID, a.State, a.Error)
 		}
 	}
-	stop() // the informer's watch ends and is counted; nothing runs any more
+	stop() // the worker's watch ends and is counted; nothing runs any more
 	res.PeakRSSMB = peakRSSMB()
 	res.CPUSeconds = cpuSeconds() - cpuStart
 	res.CPUMsPerPod = 1000 * res.CPUSeconds / float64(o.Tasks)
@@ -273,16 +269,10 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 	}
 	res.PerTask = perTask(res.Requests, o.Tasks)
 
-	sel := metav1.ListOptions{LabelSelector: kube.LabelAttempt}
-	pods, err := cs.CoreV1().Pods(o.Namespace).List(ctx, sel)
+	res.LeakedPods, res.LeakedSecrets, err = cs.Labeled(ctx, o.Namespace, kube.LabelAttempt)
 	if err != nil {
-		return nil, fmt.Errorf("list pods left behind: %w", err)
+		return nil, fmt.Errorf("list pods and secrets left behind: %w", err)
 	}
-	secrets, err := cs.CoreV1().Secrets(o.Namespace).List(ctx, sel)
-	if err != nil {
-		return nil, fmt.Errorf("list secrets left behind: %w", err)
-	}
-	res.LeakedPods, res.LeakedSecrets = len(pods.Items), len(secrets.Items)
 	if run.State != sluice.RunSuccess {
 		return res, fmt.Errorf("benchmark run ended %s (%s)", run.State, firstErr)
 	}
@@ -297,7 +287,7 @@ func KubeFanout(ctx context.Context, o KubeOptions) (*KubeResult, error) {
 // on the node, tolerating its taints (kwok's nodes have
 // kwok.x-k8s.io/node=fake:NoSchedule). It builds the Kubernetes part in Go, so the scenario does
 // not depend on the parser's kubernetes: key; src is the file without it.
-func kubeFanoutPipeline(o KubeOptions, taints []corev1.Taint) (*pipeline.Pipeline, string, error) {
+func kubeFanoutPipeline(o KubeOptions, taints []k8sapi.Taint) (*pipeline.Pipeline, string, error) {
 	src, err := Source("container-fanout", o.Tasks, o.Image)
 	if err != nil {
 		return nil, "", err
@@ -307,9 +297,9 @@ func kubeFanoutPipeline(o KubeOptions, taints []corev1.Taint) (*pipeline.Pipelin
 	if err != nil {
 		return nil, "", fmt.Errorf("scenario pipeline: %w", err)
 	}
-	var tolerations []corev1.Toleration
+	var tolerations []map[string]string
 	for _, t := range taints {
-		tolerations = append(tolerations, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOpEqual, Value: t.Value, Effect: t.Effect})
+		tolerations = append(tolerations, map[string]string{"key": t.Key, "operator": "Equal", "value": t.Value, "effect": t.Effect})
 	}
 	tolerate, err := json.Marshal(tolerations)
 	if err != nil {
@@ -334,59 +324,40 @@ func kubeFanoutPipeline(o KubeOptions, taints []corev1.Taint) (*pipeline.Pipelin
 // benchClientset is the benchmark's own client of the cluster (for the
 // namespace and the check for leftovers; its requests are not counted),
 // and the kubeconfig path the worker gets.
-func benchClientset(path string) (kubernetes.Interface, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if path != "" {
-		rules.ExplicitPath = path
-	}
+func benchClientset(path string) (*kube.Client, string, error) {
 	if path == "" {
-		for _, p := range rules.Precedence {
-			if _, err := os.Stat(p); err == nil {
-				path = p
-				break
-			}
-		}
+		path = kube.KubeconfigPath()
 	}
 	if path == "" {
 		return nil, "", errors.New("no kubeconfig: pass --kubeconfig or set KUBECONFIG (bash .ci/k8s-testenv.sh up starts a test cluster and prints its kubeconfig)")
 	}
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, "", fmt.Errorf("kubeconfig %s: %w", path, err)
-	}
-	rc.QPS, rc.Burst = 100, 200
-	cs, err := kubernetes.NewForConfig(rc)
+	c, err := kube.Open(kube.Config{Kubeconfig: path})
 	if err != nil {
 		return nil, "", err
 	}
-	return cs, path, nil
+	return c, path, nil
 }
 
 // prepareNamespace creates the namespace when missing, and checks that
 // the node is there and nothing of sluice's is in the namespace yet (so
-// that whatever is there after the run is the run's).
-func prepareNamespace(ctx context.Context, cs kubernetes.Interface, ns, name string) (*corev1.Node, error) {
-	node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+// that whatever is there after the run is the run's). It returns the
+// node's taints.
+func prepareNamespace(ctx context.Context, c *kube.Client, ns, name string) ([]k8sapi.Taint, error) {
+	taints, err := c.NodeTaints(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w (the test cluster's kwok node is kwok-node-0; pick another with --node)", name, err)
 	}
-	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := c.CreateNamespace(ctx, ns); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", ns, err)
 	}
-	sel := metav1.ListOptions{LabelSelector: kube.LabelAttempt}
-	pods, err := cs.CoreV1().Pods(ns).List(ctx, sel)
+	pods, secrets, err := c.Labeled(ctx, ns, kube.LabelAttempt)
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := cs.CoreV1().Secrets(ns).List(ctx, sel)
-	if err != nil {
-		return nil, err
-	}
-	if n := len(pods.Items) + len(secrets.Items); n > 0 {
+	if n := pods + secrets; n > 0 {
 		return nil, fmt.Errorf("namespace %s already holds %d pods and secrets with label %s: use another --namespace, or delete them", ns, n, kube.LabelAttempt)
 	}
-	return node, nil
+	return taints, nil
 }
 
 // requestCounter counts the requests of an HTTP transport by what they

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	authv1 "k8s.io/api/authorization/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"net/http"
+
+	"github.com/sluice-dev/sluice/kube/k8sapi"
 )
 
 // Need is one permission a worker needs in a namespace.
@@ -39,21 +39,25 @@ func (c *Client) CheckNamespace(ctx context.Context, ns string) []string {
 		ns = c.namespace
 	}
 	var problems []string
-	if _, err := c.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+	if err := c.get(ctx, "", "namespaces", ns, nil); err != nil {
 		switch {
-		case apierrors.IsNotFound(err):
+		case isNotFound(err):
 			return []string{fmt.Sprintf("namespace %s does not exist: create it (kubectl create namespace %s) or name another", ns, ns)}
-		case !apierrors.IsForbidden(err):
+		case !isForbidden(err):
 			// A worker may run Pods in a namespace it may not read.
 			return []string{fmt.Sprintf("cannot read namespace %s: %v", ns, clean(err))}
 		}
 	}
 	var missing []string
 	for _, n := range Needs {
-		review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authv1.ResourceAttributes{Namespace: ns, Verb: n.Verb, Resource: n.Resource, Subresource: n.Subresource},
-		}}
-		got, err := c.cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		review := &k8sapi.SelfSubjectAccessReview{
+			APIVersion: "authorization.k8s.io/v1", Kind: "SelfSubjectAccessReview",
+			Spec: k8sapi.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &k8sapi.ResourceAttributes{Namespace: ns, Verb: n.Verb, Resource: n.Resource, Subresource: n.Subresource},
+			},
+		}
+		got := &k8sapi.SelfSubjectAccessReview{}
+		err := c.api.do(ctx, http.MethodPost, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", nil, review, got)
 		if err != nil {
 			return append(problems, fmt.Sprintf("cannot ask the API server what this worker may do: %v", clean(err)))
 		}

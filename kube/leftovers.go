@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"net/http"
+	"net/url"
+
+	"github.com/sluice-dev/sluice/kube/k8sapi"
 )
 
 // Object is a Pod or Secret sluice made for an attempt.
@@ -23,17 +25,16 @@ type Object struct {
 // more). Whose attempt is over is for the caller to judge.
 func (c *Client) Leftovers(ctx context.Context) ([]Object, error) {
 	var out []Object
-	opts := metav1.ListOptions{LabelSelector: LabelAttempt}
 	err := c.eachNamespace(ctx, "pods", func(ns string) error {
-		pods, err := c.cs.CoreV1().Pods(ns).List(ctx, opts)
-		if err != nil {
+		var pods k8sapi.PodList
+		if err := c.list(ctx, ns, "pods", LabelAttempt, &pods); err != nil {
 			return err
 		}
 		for _, p := range pods.Items {
-			if p.DeletionTimestamp != nil {
+			if p.Metadata.DeletionTimestamp != nil {
 				continue // on its way out
 			}
-			out = append(out, Object{Kind: "pod", Namespace: p.Namespace, Name: p.Name, Labels: p.Labels})
+			out = append(out, Object{Kind: "pod", Namespace: p.Metadata.Namespace, Name: p.Metadata.Name, Labels: p.Metadata.Labels})
 		}
 		return nil
 	})
@@ -41,12 +42,12 @@ func (c *Client) Leftovers(ctx context.Context) ([]Object, error) {
 		return nil, err
 	}
 	err = c.eachNamespace(ctx, "secrets", func(ns string) error {
-		secrets, err := c.cs.CoreV1().Secrets(ns).List(ctx, opts)
-		if err != nil {
+		var secrets k8sapi.SecretList
+		if err := c.list(ctx, ns, "secrets", LabelAttempt, &secrets); err != nil {
 			return err
 		}
 		for _, s := range secrets.Items {
-			out = append(out, Object{Kind: "secret", Namespace: s.Namespace, Name: s.Name, Labels: s.Labels})
+			out = append(out, Object{Kind: "secret", Namespace: s.Metadata.Namespace, Name: s.Metadata.Name, Labels: s.Metadata.Labels})
 		}
 		return nil
 	})
@@ -57,7 +58,7 @@ func (c *Client) Leftovers(ctx context.Context) ([]Object, error) {
 // is forbidden, for the Client's namespace and each one it watched.
 func (c *Client) eachNamespace(ctx context.Context, what string, list func(ns string) error) error {
 	err := list("")
-	if !apierrors.IsForbidden(err) {
+	if !isForbidden(err) {
 		if err != nil {
 			return fmt.Errorf("kube: list %s: %w", what, clean(err))
 		}
@@ -72,7 +73,7 @@ func (c *Client) eachNamespace(ctx context.Context, what string, list func(ns st
 	}
 	c.mu.Unlock()
 	for _, ns := range names {
-		if err := list(ns); err != nil && !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) {
+		if err := list(ns); err != nil && !isForbidden(err) && !isNotFound(err) {
 			return fmt.Errorf("kube: list %s in namespace %s: %w", what, ns, clean(err))
 		}
 	}
@@ -82,11 +83,21 @@ func (c *Client) eachNamespace(ctx context.Context, what string, list func(ns st
 // Delete deletes a Pod (with grace to stop) or a Secret.
 func (c *Client) Delete(ctx context.Context, o Object, grace time.Duration) error {
 	if o.Kind == "secret" {
-		err := c.cs.CoreV1().Secrets(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
+		err := c.remove(ctx, o.Namespace, "secrets", o.Name, nil)
+		if err != nil && !isNotFound(err) {
 			return clean(err)
 		}
 		return nil
 	}
 	return c.deletePod(ctx, o.Namespace, o.Name, grace)
+}
+
+// list lists a resource's objects with a label selector, in namespace ns
+// or ("") in all.
+func (c *Client) list(ctx context.Context, ns, resource, selector string, out any) error {
+	p, err := resourcePath(ns, resource, "", "")
+	if err != nil {
+		return err
+	}
+	return c.api.do(ctx, http.MethodGet, p, url.Values{"labelSelector": {selector}}, nil, out)
 }

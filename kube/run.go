@@ -8,18 +8,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
-
 	"github.com/sluice-dev/sluice"
 	"github.com/sluice-dev/sluice/executor"
+	"github.com/sluice-dev/sluice/kube/k8sapi"
 )
 
 // Request is one Pod to run.
@@ -29,9 +26,9 @@ type Request struct {
 	// Namespace is where it runs; empty means the Client's.
 	Namespace string
 	Image     string
-	// PullPolicy is Kubernetes' imagePullPolicy; empty leaves the
-	// cluster's default.
-	PullPolicy corev1.PullPolicy
+	// PullPolicy is Kubernetes' imagePullPolicy (Always, Never,
+	// IfNotPresent); empty leaves the cluster's default.
+	PullPolicy string
 	// Command and Args replace the image's ENTRYPOINT and CMD; nil keeps
 	// the image's.
 	Command, Args []string
@@ -92,27 +89,29 @@ func (c *Client) Run(ctx context.Context, r *Request) *executor.Result {
 	// Deletes outlive ctx: a stopped attempt still cleans up.
 	cleanup := context.WithoutCancel(ctx)
 	if secret != nil {
-		_, err := c.cs.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
+		err := c.create(ctx, ns, "secrets", secret, nil)
+		if isAlreadyExists(err) {
 			// A retried create after a lost answer made it, or another
 			// sluice in this namespace (its attempt ids start at 1 too)
 			// did: only this attempt's own may be used and deleted.
-			var old *corev1.Secret
-			if old, err = c.cs.CoreV1().Secrets(ns).Get(ctx, secret.Name, metav1.GetOptions{}); err == nil && !r.owns(old.Labels) {
-				return startFailed(ctx, taken("secret", ns, secret.Name, old.Labels))
+			var old k8sapi.Secret
+			if err = c.get(ctx, ns, "secrets", secret.Metadata.Name, &old); err == nil && !r.owns(old.Metadata.Labels) {
+				return startFailed(ctx, taken("secret", ns, secret.Metadata.Name, old.Metadata.Labels))
 			}
 		}
 		if err != nil {
-			return startFailed(ctx, fmt.Errorf("cannot create the attempt's secret %s/%s: %w", ns, secret.Name, clean(err)))
+			return startFailed(ctx, fmt.Errorf("cannot create the attempt's secret %s/%s: %w", ns, secret.Metadata.Name, clean(err)))
 		}
-		defer c.deleteSecret(cleanup, ns, secret.Name)
+		defer c.deleteSecret(cleanup, ns, secret.Metadata.Name)
 	}
-	created, err := c.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
+	created := &k8sapi.Pod{}
+	err = c.create(ctx, ns, "pods", pod, created)
+	if isAlreadyExists(err) {
 		// As for the Secret: a retried create after a lost answer, or
 		// another sluice's Pod of the same name.
-		if created, err = c.cs.CoreV1().Pods(ns).Get(ctx, r.Name, metav1.GetOptions{}); err == nil && !r.owns(created.Labels) {
-			return startFailed(ctx, taken("pod", ns, r.Name, created.Labels))
+		created = &k8sapi.Pod{}
+		if err = c.get(ctx, ns, "pods", r.Name, created); err == nil && !r.owns(created.Metadata.Labels) {
+			return startFailed(ctx, taken("pod", ns, r.Name, created.Metadata.Labels))
 		}
 	}
 	if err != nil {
@@ -178,8 +177,9 @@ func (c *Client) Run(ctx context.Context, r *Request) *executor.Result {
 	}
 }
 
-// build makes the attempt's Pod and, when it has secret env, its Secret.
-func (c *Client) build(r *Request, ns string) (*corev1.Pod, *corev1.Secret, error) {
+// build makes the attempt's Pod (a *k8sapi.Pod, or the pod_template
+// merged with it) and, when it has secret env, its Secret.
+func (c *Client) build(r *Request, ns string) (any, *k8sapi.Secret, error) {
 	labels := map[string]string{}
 	for k, v := range r.Labels {
 		labels[k] = v
@@ -191,7 +191,7 @@ func (c *Client) build(r *Request, ns string) (*corev1.Pod, *corev1.Secret, erro
 	for k, v := range c.ownLabels(r) {
 		labels[k] = v
 	}
-	ctr := corev1.Container{
+	ctr := k8sapi.Container{
 		Name:                     ContainerName,
 		Image:                    r.Image,
 		ImagePullPolicy:          r.PullPolicy,
@@ -199,64 +199,85 @@ func (c *Client) build(r *Request, ns string) (*corev1.Pod, *corev1.Secret, erro
 		Args:                     r.Args,
 		WorkingDir:               r.Workdir,
 		TerminationMessagePath:   OutputPath,
-		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		TerminationMessagePolicy: k8sapi.TerminationMessageFile,
 	}
 	for _, kv := range r.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		ctr.Env = append(ctr.Env, corev1.EnvVar{Name: k, Value: v})
+		ctr.Env = append(ctr.Env, k8sapi.EnvVar{Name: k, Value: v})
 	}
 	if r.RunAsUser != nil || r.RunAsGroup != nil {
-		ctr.SecurityContext = &corev1.SecurityContext{RunAsUser: r.RunAsUser, RunAsGroup: r.RunAsGroup}
+		ctr.SecurityContext = &k8sapi.SecurityContext{RunAsUser: r.RunAsUser, RunAsGroup: r.RunAsGroup}
 	}
-	var err error
-	if ctr.Resources.Requests, err = quantities(r.Requests, "requests"); err != nil {
+	requests, err := quantities(r.Requests, "requests")
+	if err != nil {
 		return nil, nil, err
 	}
-	if ctr.Resources.Limits, err = quantities(r.Limits, "limits"); err != nil {
+	limits, err := quantities(r.Limits, "limits")
+	if err != nil {
 		return nil, nil, err
 	}
-	var secret *corev1.Secret
+	if requests != nil || limits != nil {
+		ctr.Resources = &k8sapi.ResourceRequirements{Requests: requests, Limits: limits}
+	}
+	var secret *k8sapi.Secret
 	if len(r.SecretEnv) > 0 {
-		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: ns, Labels: c.ownLabels(r)},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{},
+		secret = &k8sapi.Secret{
+			APIVersion: "v1", Kind: "Secret",
+			Metadata: k8sapi.ObjectMeta{Name: r.Name, Namespace: ns, Labels: c.ownLabels(r)},
+			Type:     k8sapi.SecretTypeOpaque,
+			Data:     map[string][]byte{},
 		}
 		for _, kv := range r.SecretEnv {
 			k, v, _ := strings.Cut(kv, "=")
 			secret.Data[k] = []byte(v)
 		}
-		ctr.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: r.Name}}}}
+		ctr.EnvFrom = []k8sapi.EnvFromSource{{SecretRef: &k8sapi.LocalObjectReference{Name: r.Name}}}
 	}
 	grace := int64(math.Ceil(r.grace().Seconds()))
-	pod := &corev1.Pod{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: ns, Labels: labels, Annotations: annotations},
-		Spec: corev1.PodSpec{
-			RestartPolicy:                 corev1.RestartPolicyNever,
+	pod := &k8sapi.Pod{
+		APIVersion: "v1", Kind: "Pod",
+		Metadata: k8sapi.ObjectMeta{Name: r.Name, Namespace: ns, Labels: labels, Annotations: annotations},
+		Spec: k8sapi.PodSpec{
+			RestartPolicy:                 k8sapi.RestartPolicyNever,
 			ServiceAccountName:            r.ServiceAccount,
 			NodeSelector:                  r.NodeSelector,
 			TerminationGracePeriodSeconds: &grace,
-			Containers:                    []corev1.Container{ctr},
+			Containers:                    []k8sapi.Container{ctr},
 		},
 	}
 	if len(r.Tolerations) > 0 {
-		if err := json.Unmarshal(r.Tolerations, &pod.Spec.Tolerations); err != nil {
+		var list []map[string]any
+		if err := json.Unmarshal(r.Tolerations, &list); err != nil {
 			return nil, nil, fmt.Errorf("tolerations: %w", err)
 		}
+		pod.Spec.Tolerations = r.Tolerations
 	}
-	if len(r.PodTemplate) > 0 {
-		if pod, err = merge(r.PodTemplate, pod); err != nil {
-			return nil, nil, err
-		}
-		// What sluice must know stays sluice's, whatever the template says.
-		pod.Name, pod.Namespace = r.Name, ns
-		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
-		for k, v := range c.ownLabels(r) {
-			pod.Labels[k] = v
-		}
+	if len(r.PodTemplate) == 0 {
+		return pod, secret, nil
 	}
-	return pod, secret, nil
+	merged, err := merge(r.PodTemplate, pod)
+	if err != nil {
+		return nil, nil, err
+	}
+	// What sluice must know stays sluice's, whatever the template says.
+	meta := object(merged, "metadata")
+	meta["name"], meta["namespace"] = r.Name, ns
+	object(merged, "spec")["restartPolicy"] = k8sapi.RestartPolicyNever
+	own := object(meta, "labels")
+	for k, v := range c.ownLabels(r) {
+		own[k] = v
+	}
+	return merged, secret, nil
+}
+
+// object is m[key] as an object, made when it is none.
+func object(m map[string]any, key string) map[string]any {
+	o, ok := m[key].(map[string]any)
+	if !ok {
+		o = map[string]any{}
+		m[key] = o
+	}
+	return o
 }
 
 // owns reports whether a Pod or Secret with these labels is this
@@ -287,33 +308,30 @@ func (c *Client) ownLabels(r *Request) map[string]string {
 // merge lays pod over the template as a strategic merge patch: the
 // template's containers, volumes and the like stay, merged by name with
 // what sluice sets (its container is named ContainerName).
-func merge(template json.RawMessage, pod *corev1.Pod) (*corev1.Pod, error) {
+func merge(template json.RawMessage, pod *k8sapi.Pod) (map[string]any, error) {
 	patch, err := json.Marshal(pod)
 	if err != nil {
 		return nil, err
 	}
-	merged, err := strategicpatch.StrategicMergePatch(template, patch, corev1.Pod{})
+	merged, err := k8sapi.MergePod(template, patch)
 	if err != nil {
 		return nil, fmt.Errorf("pod_template: cannot merge the task's pod into it: %w", err)
 	}
-	out := &corev1.Pod{}
-	if err := json.Unmarshal(merged, out); err != nil {
-		return nil, fmt.Errorf("pod_template: %w", err)
-	}
-	return out, nil
+	return merged, nil
 }
 
-func quantities(m map[string]string, what string) (corev1.ResourceList, error) {
+// quantities checks resource quantities and writes them as the API does.
+func quantities(m map[string]string, what string) (map[string]string, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
-	out := corev1.ResourceList{}
+	out := map[string]string{}
 	for k, v := range m {
-		q, err := resource.ParseQuantity(v)
+		q, err := k8sapi.ParseQuantity(v)
 		if err != nil {
 			return nil, fmt.Errorf("resources %s %s: %q is not a quantity", what, k, v)
 		}
-		out[corev1.ResourceName(k)] = q
+		out[k] = q.String()
 	}
 	return out, nil
 }
@@ -323,7 +341,7 @@ type podRun struct {
 	c       *Client
 	r       *Request
 	ns      string
-	last    *corev1.Pod
+	last    *k8sapi.Pod
 	blocked string
 
 	logsStarted bool
@@ -342,14 +360,14 @@ func (p *podRun) finished(res *executor.Result) bool {
 	p.unblock()
 	st := containerStatus(pod)
 	switch {
-	case pod.Status.Phase == corev1.PodSucceeded, pod.Status.Phase == corev1.PodFailed:
+	case pod.Status.Phase == k8sapi.PodSucceeded, pod.Status.Phase == k8sapi.PodFailed:
 	case st != nil && st.State.Terminated != nil:
 	default:
 		return false
 	}
 	p.waitLogs(10 * time.Second)
 	res.Finished = time.Now()
-	var term *corev1.ContainerStateTerminated
+	var term *k8sapi.ContainerStateTerminated
 	if st != nil {
 		term = st.State.Terminated
 	}
@@ -362,14 +380,14 @@ func (p *podRun) finished(res *executor.Result) bool {
 		res.State, res.Error = sluice.AttemptFailed, fmt.Sprintf("evicted from node %s: %s", pod.Spec.NodeName, pod.Status.Message)
 	case pod.Status.Reason == "DeadlineExceeded":
 		res.State, res.Error = sluice.AttemptTimedOut, "the pod's activeDeadlineSeconds passed: "+pod.Status.Message
-	case term == nil && pod.Status.Phase == corev1.PodSucceeded:
+	case term == nil && pod.Status.Phase == k8sapi.PodSucceeded:
 		res.State = sluice.AttemptSuccess
 	case term == nil:
-		res.State, res.Error = sluice.AttemptFailed, fmt.Sprintf("pod %s failed: %s %s", pod.Name, pod.Status.Reason, pod.Status.Message)
+		res.State, res.Error = sluice.AttemptFailed, fmt.Sprintf("pod %s failed: %s %s", pod.Metadata.Name, pod.Status.Reason, pod.Status.Message)
 	case term.Reason == "OOMKilled":
 		res.State = sluice.AttemptFailed
 		res.Error = executor.ExitText(int64(term.ExitCode)) + ": out of memory (OOMKilled)"
-		if l, ok := containerLimit(pod, corev1.ResourceMemory); ok {
+		if l, ok := containerLimit(pod, "memory"); ok {
 			res.Error += ", over its limit of " + l
 		}
 		res.Error += " (raise the task's memory limit)"
@@ -406,7 +424,7 @@ func (p *podRun) finished(res *executor.Result) bool {
 func (p *podRun) stuck() string {
 	pod := p.last
 	for _, cond := range pod.Status.Conditions {
-		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
+		if cond.Type == k8sapi.PodScheduled && cond.Status == k8sapi.ConditionFalse && cond.Reason == k8sapi.PodReasonUnschedulable {
 			reason := "pod unschedulable: " + cond.Message
 			if reason != p.blocked {
 				p.blocked = reason
@@ -512,13 +530,24 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 		defer rc.Close()
 		return copyLines(rc, out, &last)
 	}
-	options := func(follow bool) *corev1.PodLogOptions {
-		opts := &corev1.PodLogOptions{Container: ContainerName, Follow: follow, Timestamps: true}
-		if !last.IsZero() {
-			since := metav1.NewTime(last)
-			opts.SinceTime = &since
+	logPath, err := resourcePath(ns, "pods", name, "log")
+	if err != nil {
+		return
+	}
+	stream := func(ctx context.Context, follow bool) (io.ReadCloser, error) {
+		q := url.Values{"container": {ContainerName}, "timestamps": {"true"}}
+		if follow {
+			q.Set("follow", "true")
 		}
-		return opts
+		if !last.IsZero() {
+			// As client-go sends a metav1.Time: whole seconds, RFC 3339.
+			q.Set("sinceTime", last.UTC().Format(time.RFC3339))
+		}
+		resp, err := c.api.send(ctx, http.MethodGet, logPath, q, nil, acceptJSON)
+		if err != nil {
+			return nil, err
+		}
+		return resp.Body, nil
 	}
 	for tries := 0; ; tries++ {
 		// A followed stream ends by itself when the container exits. One
@@ -543,7 +572,7 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 			case <-readDone:
 			}
 		}()
-		rc, err := c.cs.CoreV1().Pods(ns).GetLogs(name, options(true)).Stream(sctx)
+		rc, err := stream(sctx, true)
 		clean := false
 		if err == nil {
 			clean = read(rc)
@@ -551,7 +580,7 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 		close(readDone)
 		cancel()
 		if cut.Load() && ctx.Err() == nil {
-			if rc, err := c.cs.CoreV1().Pods(ns).GetLogs(name, options(false)).Stream(ctx); err == nil {
+			if rc, err := stream(ctx, false); err == nil {
 				read(rc)
 			}
 			return
@@ -652,9 +681,9 @@ func (c *Client) stopPod(ns, name string, grace time.Duration, events <-chan pod
 // has nothing to stop). A Pod already gone is no error.
 func (c *Client) deletePod(ctx context.Context, ns, name string, grace time.Duration) error {
 	secs := int64(math.Ceil(grace.Seconds()))
-	bg := metav1.DeletePropagationBackground
-	err := c.cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &secs, PropagationPolicy: &bg})
-	if err != nil && !apierrors.IsNotFound(err) {
+	opts := map[string]any{"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": secs, "propagationPolicy": "Background"}
+	err := c.remove(ctx, ns, "pods", name, opts)
+	if err != nil && !isNotFound(err) {
 		c.log.Warn("cannot delete a pod; a sweep deletes it later", "pod", ns+"/"+name, "err", err)
 		return err
 	}
@@ -662,13 +691,41 @@ func (c *Client) deletePod(ctx context.Context, ns, name string, grace time.Dura
 }
 
 func (c *Client) deleteSecret(ctx context.Context, ns, name string) {
-	err := c.cs.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
+	err := c.remove(ctx, ns, "secrets", name, nil)
+	if err != nil && !isNotFound(err) {
 		c.log.Warn("cannot delete an attempt's secret; a sweep deletes it later", "secret", ns+"/"+name, "err", err)
 	}
 }
 
-func containerStatus(pod *corev1.Pod) *corev1.ContainerStatus {
+// create POSTs obj into a namespace's resource, and decodes the answer
+// into out when it is not nil.
+func (c *Client) create(ctx context.Context, ns, resource string, obj, out any) error {
+	p, err := resourcePath(ns, resource, "", "")
+	if err != nil {
+		return err
+	}
+	return c.api.do(ctx, http.MethodPost, p, nil, obj, out)
+}
+
+// get GETs one object.
+func (c *Client) get(ctx context.Context, ns, resource, name string, out any) error {
+	p, err := resourcePath(ns, resource, name, "")
+	if err != nil {
+		return err
+	}
+	return c.api.do(ctx, http.MethodGet, p, nil, nil, out)
+}
+
+// remove DELETEs one object, with DeleteOptions when opts is not nil.
+func (c *Client) remove(ctx context.Context, ns, resource, name string, opts any) error {
+	p, err := resourcePath(ns, resource, name, "")
+	if err != nil {
+		return err
+	}
+	return c.api.do(ctx, http.MethodDelete, p, nil, opts, nil)
+}
+
+func containerStatus(pod *k8sapi.Pod) *k8sapi.ContainerStatus {
 	if pod == nil {
 		return nil
 	}
@@ -680,11 +737,11 @@ func containerStatus(pod *corev1.Pod) *corev1.ContainerStatus {
 	return nil
 }
 
-func containerLimit(pod *corev1.Pod, name corev1.ResourceName) (string, bool) {
+func containerLimit(pod *k8sapi.Pod, name string) (string, bool) {
 	for _, ctr := range pod.Spec.Containers {
-		if ctr.Name == ContainerName {
+		if ctr.Name == ContainerName && ctr.Resources != nil {
 			if q, ok := ctr.Resources.Limits[name]; ok {
-				return q.String(), true
+				return q, true
 			}
 		}
 	}
@@ -715,9 +772,9 @@ func (r *Request) system(line string) {
 
 // clean shortens an API error to the server's message.
 func clean(err error) error {
-	var st apierrors.APIStatus
-	if errors.As(err, &st) && st.Status().Message != "" {
-		return errors.New(st.Status().Message)
+	var se *StatusError
+	if errors.As(err, &se) && se.Status.Message != "" {
+		return errors.New(se.Status.Message)
 	}
 	return err
 }

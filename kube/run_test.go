@@ -60,7 +60,7 @@ func setup(t *testing.T) *bundle {
 // request is a Pod on the real node running script.
 func (b *bundle) request(name, script string) *kube.Request {
 	return &kube.Request{
-		Name: name, Image: kubetest.Image, PullPolicy: corev1.PullNever,
+		Name: name, Image: kubetest.Image, PullPolicy: "Never",
 		Command: []string{"/bin/sh", "-c"}, Args: []string{script},
 		NodeSelector: kubetest.NodeSelector(kubetest.RealNode),
 		Labels:       map[string]string{kube.LabelAttempt: "1", kube.LabelRun: "1", kube.LabelLease: "1"},

@@ -8,8 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/api/validate/content"
+	"github.com/sluice-dev/sluice/kube/k8sapi"
 )
 
 // KubernetesLabel is the worker label of workers that reach a Kubernetes
@@ -127,11 +126,11 @@ func (p *parser) kubernetes(e entry) *Kubernetes {
 		label := "kubernetes " + e.key
 		switch e.key {
 		case "namespace":
-			k.Namespace = p.kubeName(e, label, content.IsDNS1123Label,
+			k.Namespace = p.kubeName(e, label, k8sapi.IsDNS1123Label,
 				"leave namespace: out for the worker's --kube-namespace, or name one, e.g. etl",
 				"a namespace is up to 63 lowercase letters, digits and -, e.g. data-etl")
 		case "service_account":
-			k.ServiceAccount = p.kubeName(e, label, content.IsDNS1123Subdomain,
+			k.ServiceAccount = p.kubeName(e, label, k8sapi.IsDNS1123Subdomain,
 				"leave service_account: out for the namespace's default, or name one, e.g. etl-runner",
 				"a service account name is lowercase letters, digits, - and ., e.g. etl-runner")
 		case "resources":
@@ -225,10 +224,10 @@ func (p *parser) checkLabel(keyAt, valAt pos, label, k, v string, own bool) {
 	if own && sluiceLabel(k) {
 		p.errorf(keyAt, "pick a key outside dev.sluice: sluice labels its Pods with dev.sluice/attempt, dev.sluice/run, dev.sluice/task and the like to find them again",
 			"%s key %s is sluice's own", label, quoteShort(k))
-	} else if msgs := content.IsQualifiedName(k); len(msgs) > 0 {
+	} else if msgs := k8sapi.IsQualifiedName(k); len(msgs) > 0 {
 		p.errorf(keyAt, labelKeyHint, "%s key %s is not valid: %s", label, quoteShort(k), apiMessage(msgs))
 	}
-	if msgs := content.IsLabelValue(v); len(msgs) > 0 {
+	if msgs := k8sapi.IsLabelValue(v); len(msgs) > 0 {
 		p.errorf(valAt, "a value is empty, or up to 63 letters, digits, -, _ and ., starting and ending with a letter or digit",
 			"%s value %s is not valid: %s", label, quoteShort(v), apiMessage(msgs))
 	}
@@ -239,7 +238,7 @@ func (p *parser) checkLabel(keyAt, valAt pos, label, k, v string, own bool) {
 func (p *parser) kubeAnnotations(e entry, label string) map[string]string {
 	size := 0
 	m := p.stringMap(e, label, func(e entry, v string) {
-		if msgs := content.IsQualifiedName(e.key); len(msgs) > 0 {
+		if msgs := k8sapi.IsQualifiedName(e.key); len(msgs) > 0 {
 			p.errorf(e.keyAt, labelKeyHint, "%s key %s is not valid: %s", label, quoteShort(e.key), apiMessage(msgs))
 		}
 		size += len(e.key) + len(v)
@@ -269,13 +268,13 @@ func (p *parser) kubeResources(e entry) (requests, limits map[string]string) {
 			at := map[string]entry{}
 			m := p.stringMap(e, label, func(e entry, v string) {
 				at[e.key] = e.at()
-				if msgs := content.IsQualifiedName(e.key); len(msgs) > 0 {
+				if msgs := k8sapi.IsQualifiedName(e.key); len(msgs) > 0 {
 					p.errorf(e.keyAt, "name a resource, e.g. cpu, memory, ephemeral-storage or nvidia.com/gpu",
 						"%s: resource name %s is not valid: %s", label, quoteShort(e.key), apiMessage(msgs))
 				}
 			})
 			for name, v := range m {
-				q, err := resource.ParseQuantity(v)
+				q, err := k8sapi.ParseQuantity(v)
 				switch {
 				case err != nil:
 					p.errorf(at[name].valAt, `write a quantity as Kubernetes does: cpu in cores or millicores ("0.5", "500m"), memory in bytes with Ki, Mi, Gi ("512Mi")`,
@@ -306,7 +305,9 @@ func (p *parser) kubeResources(e entry) (requests, limits map[string]string) {
 		if !ok {
 			continue
 		}
-		req, max := resource.MustParse(v), resource.MustParse(lim)
+		// Both were read by ParseQuantity above.
+		req, _ := k8sapi.ParseQuantity(v)
+		max, _ := k8sapi.ParseQuantity(lim)
 		if req.Cmp(max) > 0 {
 			p.errorf(reqAt[name].valAt, "a container may not ask for more than its limit: raise the limit or lower the request",
 				"kubernetes resources requests %s %s is more than its limit %s", name, v, lim)
@@ -343,14 +344,16 @@ func (p *parser) checkKubernetesContainer(c *Container, at kubeEngineKeys) {
 	}
 	// cpus and memory are limits too, which a request may not exceed.
 	if at.cpus != unset && c.CPUs > 0 && k.Requests["cpu"] != "" {
-		req, lim := resource.MustParse(k.Requests["cpu"]), *resource.NewMilliQuantity(int64(math.Ceil(c.CPUs*1000)), resource.DecimalSI)
+		req, _ := k8sapi.ParseQuantity(k.Requests["cpu"]) // read by kubeResources
+		lim := k8sapi.NewMilliQuantity(int64(math.Ceil(c.CPUs * 1000)))
 		if req.Cmp(lim) > 0 {
 			p.errorf(at.cpus, "a container may not ask for more than its limit: raise cpus: or lower the request",
 				"kubernetes resources requests cpu %s is more than the container's cpus, its limit", k.Requests["cpu"])
 		}
 	}
 	if at.memory != unset && c.Memory > 0 && k.Requests["memory"] != "" {
-		req, lim := resource.MustParse(k.Requests["memory"]), *resource.NewQuantity(c.Memory, resource.BinarySI)
+		req, _ := k8sapi.ParseQuantity(k.Requests["memory"]) // read by kubeResources
+		lim := k8sapi.NewBinaryQuantity(c.Memory)
 		if req.Cmp(lim) > 0 {
 			p.errorf(at.memory, "a container may not ask for more than its limit: raise memory: or lower the request",
 				"kubernetes resources requests memory %s is more than the container's memory, its limit", k.Requests["memory"])

@@ -3,27 +3,22 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"reflect"
-	"sort"
 	"strings"
-	"sync"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/api/validate/content"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	"github.com/sluice-dev/sluice/kube/k8sapi"
 )
 
 // This file reads the parts of a kubernetes: block written as the Pod
 // API writes them, tolerations and pod_template: each key is looked up
-// among the fields of the API's Go types (k8s.io/api/core/v1), so a
-// misspelled or unknown field, or a value of the wrong kind, is an error
-// at its own line and column; then the value is decoded strictly into
-// those types, as the API server would, and kept as canonical JSON for
-// the worker to build the Pod from.
+// among the fields of the API's types (k8sapi.PodType: a table generated
+// from k8s.io/api/core/v1, which sluice does not link: its init costs
+// every process memory), so a misspelled or unknown field, or a value of
+// the wrong kind, is an error at its own line and column; then what only
+// decoding into the API's Go types would find (a number out of an int32's
+// range) is checked, and the value is kept as canonical JSON for the
+// worker to build the Pod from.
 
 // kubeTolerations reads tolerations: a list checked, field by field and
 // strictly, against the Pod API's Toleration, stored as canonical JSON.
@@ -32,13 +27,15 @@ func (p *parser) kubeTolerations(e entry) json.RawMessage {
 	if len(items) == 0 {
 		return nil
 	}
-	typ := reflect.TypeFor[corev1.Toleration]()
+	typ := k8sapi.TypeNamed("Toleration")
 	list := make([]any, 0, len(items))
 	good := true
 	for i, it := range items {
 		v, ok := p.podValue(it, typ, "kubernetes", fmt.Sprintf("tolerations[%d]", i), "tolerations[]")
-		var t corev1.Toleration
-		if ok = ok && p.strictJSON(it, "kubernetes tolerations", canonicalJSON(v), &t); ok {
+		var t toleration
+		if ok = ok && p.checkJSON(it, "kubernetes tolerations", v, typ); ok {
+			// checkJSON found the fields of the kinds toleration has.
+			_ = json.Unmarshal(canonicalJSON(v), &t)
 			p.checkToleration(it, t)
 		}
 		good = good && ok
@@ -50,32 +47,48 @@ func (p *parser) kubeTolerations(e entry) json.RawMessage {
 	return canonicalJSON(list)
 }
 
+// toleration is the part of the Pod API's Toleration sluice checks.
+type toleration struct {
+	Key               string `json:"key"`
+	Operator          string `json:"operator"`
+	Value             string `json:"value"`
+	Effect            string `json:"effect"`
+	TolerationSeconds *int64 `json:"tolerationSeconds"`
+}
+
+// The operators and effects of a toleration.
+const (
+	tolerationOpEqual  = "Equal"
+	tolerationOpExists = "Exists"
+	effectNoExecute    = "NoExecute"
+)
+
 // checkToleration checks what the API server checks of a toleration.
-func (p *parser) checkToleration(it entry, t corev1.Toleration) {
+func (p *parser) checkToleration(it entry, t toleration) {
 	label := "kubernetes toleration"
 	switch t.Operator {
-	case "", corev1.TolerationOpEqual, corev1.TolerationOpExists, corev1.TolerationOpLt, corev1.TolerationOpGt:
+	case "", tolerationOpEqual, tolerationOpExists, "Lt", "Gt":
 	default:
 		p.errorf(it.valAt, didYouMean(string(t.Operator), []string{"Equal", "Exists"}, "use Equal (the default) or Exists"),
 			"%s operator %s is not an operator", label, quoteShort(string(t.Operator)))
 	}
 	switch t.Effect {
-	case "", corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+	case "", "NoSchedule", "PreferNoSchedule", effectNoExecute:
 	default:
 		p.errorf(it.valAt, didYouMean(string(t.Effect), []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}, "use NoSchedule, PreferNoSchedule or NoExecute, or leave effect: out for all three"),
 			"%s effect %s is not an effect", label, quoteShort(string(t.Effect)))
 	}
-	if t.Key == "" && t.Operator != corev1.TolerationOpExists {
+	if t.Key == "" && t.Operator != tolerationOpExists {
 		p.errorf(it.valAt, "name the taint's key, or write operator: Exists to tolerate every taint",
 			"%s has no key", label)
-	} else if msgs := content.IsQualifiedName(t.Key); t.Key != "" && len(msgs) > 0 {
+	} else if msgs := k8sapi.IsQualifiedName(t.Key); t.Key != "" && len(msgs) > 0 {
 		p.errorf(it.valAt, labelKeyHint, "%s key %s is not valid: %s", label, quoteShort(t.Key), apiMessage(msgs))
 	}
-	if t.Operator == corev1.TolerationOpExists && t.Value != "" {
+	if t.Operator == tolerationOpExists && t.Value != "" {
 		p.errorf(it.valAt, "operator: Exists matches any value: drop value:, or use operator: Equal",
 			"%s sets value %s with operator Exists", label, quoteShort(t.Value))
 	}
-	if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
+	if t.TolerationSeconds != nil && t.Effect != effectNoExecute {
 		p.errorf(it.valAt, "tolerationSeconds says how long a running Pod stays on a node tainted NoExecute: set effect: NoExecute, or drop it",
 			"%s sets tolerationSeconds without effect NoExecute", label)
 	}
@@ -84,35 +97,25 @@ func (p *parser) checkToleration(it entry, t corev1.Toleration) {
 // kubePodTemplate reads pod_template: a Pod fragment checked, field by
 // field and strictly, against the Pod API, stored as canonical JSON.
 func (p *parser) kubePodTemplate(e entry) json.RawMessage {
-	v, ok := p.podValue(e, reflect.TypeFor[corev1.Pod](), "kubernetes pod_template", "", "")
-	if !ok {
+	typ := k8sapi.PodType()
+	v, ok := p.podValue(e, typ, "kubernetes pod_template", "", "")
+	if !ok || !p.checkJSON(e, "kubernetes pod_template", v, typ) {
 		return nil
 	}
-	raw := canonicalJSON(v)
-	var pod corev1.Pod
-	if !p.strictJSON(e, "kubernetes pod_template", raw, &pod) {
-		return nil
-	}
-	return raw
+	return canonicalJSON(v)
 }
 
-// strictJSON decodes raw into v as the API server would, refusing unknown
-// fields. podValue has checked the fields and the kinds of their values
-// already, so what is left to find here is a value a type reads itself
-// (a time, a port that is a number or a name), reported at e.
-func (p *parser) strictJSON(e entry, label string, raw []byte, v any) bool {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+// checkJSON checks v as decoding it into the API's Go types would, as
+// the API server does: podValue has checked the fields and the kinds of
+// their values already, so what is left to find here is a number out of
+// its field's range or a time that is not one, reported at e as that
+// decoding reports it.
+func (p *parser) checkJSON(e entry, label string, v any, t *k8sapi.Type) bool {
+	err := t.Check(v)
 	if err == nil {
 		return true
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		p.errorf(e.valAt, "", "%s: %s: want %s, got %s", label, te.Field, te.Type, te.Value)
-	} else {
-		p.errorf(e.valAt, "", "%s: %s", label, strings.TrimPrefix(err.Error(), "json: "))
-	}
+	p.errorf(e.valAt, "", "%s: %s", label, err)
 	return false
 }
 
@@ -130,56 +133,13 @@ func canonicalJSON(v any) json.RawMessage {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
-var (
-	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
-	quantityType    = reflect.TypeFor[resource.Quantity]()
-	intOrStringType = reflect.TypeFor[intstr.IntOrString]()
-)
-
-// podFieldsCache holds, by struct type of the Pod API, its fields by JSON
-// name (see podFields).
-var podFieldsCache sync.Map
-
-// podFields returns the fields of the struct type t by JSON name, those of
-// inlined structs included.
-func podFields(t reflect.Type) map[string]reflect.Type {
-	if m, ok := podFieldsCache.Load(t); ok {
-		return m.(map[string]reflect.Type)
-	}
-	m := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch {
-		case name == "-" || !f.IsExported():
-		case name == "" && (f.Anonymous || strings.Contains(opts, "inline")):
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			for k, v := range podFields(ft) {
-				m[k] = v
-			}
-		case name == "":
-			m[f.Name] = f.Type
-		default:
-			m[name] = f.Type
-		}
-	}
-	podFieldsCache.Store(t, m)
-	return m
-}
-
 // podValue reads the YAML value e as the JSON value of Go type t of the
 // Pod API: every key must be a field of t, written as the API writes it
 // (case matters, as it does to the API server), and every value of the
 // kind the field holds. Problems are reported where they are written;
 // path is where e is in the value (".spec.containers[0]"), shape the
 // same without list indices, for the checks some fields get.
-func (p *parser) podValue(e entry, t reflect.Type, label, path, shape string) (any, bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
+func (p *parser) podValue(e entry, t *k8sapi.Type, label, path, shape string) (any, bool) {
 	if e.val == nil {
 		return nil, false
 	}
@@ -190,46 +150,40 @@ func (p *parser) podValue(e entry, t reflect.Type, label, path, shape string) (a
 	if path != "" {
 		where = label + " " + strings.TrimPrefix(path, ".")
 	}
-	switch {
-	case t == quantityType:
+	switch t.Kind {
+	case k8sapi.KindQuantity:
 		s, ok := p.text(e, where)
 		if !ok {
 			return nil, false
 		}
-		if _, err := resource.ParseQuantity(s); err != nil {
+		if _, err := k8sapi.ParseQuantity(s); err != nil {
 			p.errorf(e.valAt, `write a quantity as Kubernetes does, e.g. "500m" or "1Gi"`, "%s: %s is not a quantity", where, quoteShort(s))
 			return nil, false
 		}
 		return s, true // as text, which the API reads as it reads a number
-	case t == intOrStringType:
+	case k8sapi.KindIntOrString:
 		if k := kindOf(e.val); k == kindInt || k == kindString {
 			return p.scalar(e, where)
 		}
 		p.wrongType(e.valAt, where, "a number or a name", e.val, "")
 		return nil, false
-	case reflect.PointerTo(t).Implements(jsonUnmarshaler) || t.Kind() == reflect.Interface:
+	case k8sapi.KindAny, k8sapi.KindTime:
 		return p.anyValue(e, where)
-	}
-	switch t.Kind() {
-	case reflect.Struct:
+	case k8sapi.KindStruct:
 		ents, ok := p.entries(e, where, func(key string, first pos) (string, string) {
 			return fmt.Sprintf("duplicate key %q in %s (first defined at line %d)", key, where, first.line), "remove one of them"
 		})
 		if !ok {
 			return nil, false
 		}
-		fields := podFields(t)
+		fields := t.Fields
 		m := make(map[string]any, len(ents))
 		at := make(map[string]entry, len(ents))
 		good := true
 		for _, f := range ents {
 			ft, known := fields[f.key]
 			if !known {
-				names := make([]string, 0, len(fields))
-				for n := range fields {
-					names = append(names, n)
-				}
-				sort.Strings(names)
+				names := t.FieldNames()
 				in := strings.TrimPrefix(path, ".")
 				if in == "" {
 					in = "the Pod"
@@ -245,7 +199,7 @@ func (p *parser) podValue(e entry, t reflect.Type, label, path, shape string) (a
 		}
 		p.checkPodFields(label, shape, e, m, at)
 		return m, good
-	case reflect.Map:
+	case k8sapi.KindMap:
 		ents, ok := p.entries(e, where, func(key string, first pos) (string, string) {
 			return fmt.Sprintf("duplicate key %q in %s (first defined at line %d)", key, where, first.line), "remove one of them"
 		})
@@ -256,7 +210,7 @@ func (p *parser) podValue(e entry, t reflect.Type, label, path, shape string) (a
 		good := true
 		for _, f := range ents {
 			p.noTemplate(entry{valAt: f.keyAt}, where, f.key)
-			v, ok := p.podValue(f, t.Elem(), label, path+"."+f.key, shape+".*")
+			v, ok := p.podValue(f, t.Elem, label, path+"."+f.key, shape+".*")
 			good = good && ok
 			m[f.key] = v
 			s, _ := v.(string)
@@ -267,16 +221,15 @@ func (p *parser) podValue(e entry, t reflect.Type, label, path, shape string) (a
 			case ".metadata.labels":
 				p.checkLabel(f.keyAt, f.valAt, where, f.key, s, true)
 			case ".metadata.annotations":
-				if msgs := content.IsQualifiedName(f.key); len(msgs) > 0 {
+				if msgs := k8sapi.IsQualifiedName(f.key); len(msgs) > 0 {
 					p.errorf(f.keyAt, labelKeyHint, "%s key %s is not valid: %s", where, quoteShort(f.key), apiMessage(msgs))
 				}
 			}
 		}
 		return m, good
-	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return p.scalar(e, where) // base64, as JSON writes bytes
-		}
+	case k8sapi.KindBytes:
+		return p.scalar(e, where) // base64, as JSON writes bytes
+	case k8sapi.KindList:
 		if kindOf(e.val) != kindList {
 			p.wrongType(e.valAt, where, "a list", e.val, "")
 			return nil, false
@@ -285,28 +238,27 @@ func (p *parser) podValue(e entry, t reflect.Type, label, path, shape string) (a
 		l := make([]any, 0, len(items))
 		good := true
 		for i, it := range items {
-			v, ok := p.podValue(it, t.Elem(), label, fmt.Sprintf("%s[%d]", path, i), shape+"[]")
+			v, ok := p.podValue(it, t.Elem, label, fmt.Sprintf("%s[%d]", path, i), shape+"[]")
 			good = good && ok
 			l = append(l, v)
 		}
 		return l, good
-	case reflect.String:
+	case k8sapi.KindString:
 		if kindOf(e.val) != kindString {
 			p.wrongType(e.valAt, where, "a string", e.val, quoteHint(e.val))
 			return nil, false
 		}
-	case reflect.Bool:
+	case k8sapi.KindBool:
 		if kindOf(e.val) != kindBool {
 			p.wrongType(e.valAt, where, "true or false", e.val, "")
 			return nil, false
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	case k8sapi.KindInt:
 		if kindOf(e.val) != kindInt {
 			p.wrongType(e.valAt, where, "an integer", e.val, "")
 			return nil, false
 		}
-	case reflect.Float32, reflect.Float64:
+	case k8sapi.KindFloat:
 		if k := kindOf(e.val); k != kindInt && k != kindFloat {
 			p.wrongType(e.valAt, where, "a number", e.val, "")
 			return nil, false

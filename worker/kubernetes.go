@@ -7,10 +7,9 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/sluice-dev/sluice/executor"
 	"github.com/sluice-dev/sluice/kube"
+	"github.com/sluice-dev/sluice/kube/k8sapi"
 	"github.com/sluice-dev/sluice/pipeline"
 )
 
@@ -131,14 +130,14 @@ func (w *Worker) runPod(a *attempt, x *exprContext, v *version, task *pipeline.T
 }
 
 // pullPolicy maps a container task's pull: to Kubernetes' names.
-func pullPolicy(p string) corev1.PullPolicy {
+func pullPolicy(p string) string {
 	switch p {
 	case pipeline.PullAlways:
-		return corev1.PullAlways
+		return k8sapi.PullAlways
 	case pipeline.PullNever:
-		return corev1.PullNever
+		return k8sapi.PullNever
 	}
-	return corev1.PullIfNotPresent
+	return k8sapi.PullIfNotPresent
 }
 
 // podLimits are the Pod's limits: the kubernetes block's, with the

@@ -15,8 +15,12 @@ import (
 // workers), logs what is wrong, and announces the worker with its labels
 // so schedulers can tell tasks nobody can run.
 func (w *Worker) register(ctx context.Context) {
-	w.problems = w.selfCheck(ctx)
-	for _, p := range w.problems {
+	problems := w.selfCheck(ctx)
+	// The heartbeat announces the worker meanwhile, reading them.
+	w.mu.Lock()
+	w.problems = problems
+	w.mu.Unlock()
+	for _, p := range problems {
 		w.log.Warn("environment check: a task cannot run on this worker", "problem", p)
 	}
 	w.announce(ctx)
@@ -45,11 +49,11 @@ func (w *Worker) selfCheck(ctx context.Context) []string {
 func (w *Worker) announce(ctx context.Context) {
 	host, _ := os.Hostname()
 	w.mu.Lock()
-	draining := w.draining
+	draining, problems := w.draining, w.problems
 	w.mu.Unlock()
 	err := w.st.WorkerUpsert(ctx, &store.WorkerInfo{
 		ID: w.cfg.ID, Hostname: host, PID: os.Getpid(), Labels: w.labels, Concurrency: w.cfg.Concurrency,
-		Version: sluice.Version(), Draining: draining, Problems: w.problems,
+		Version: sluice.Version(), Draining: draining, Problems: problems,
 	})
 	if ctx.Err() == nil {
 		w.health.Observe(err)

@@ -95,7 +95,7 @@ type Worker struct {
 	completer *completer
 	clock     sluice.Clock
 
-	problems []string // what the environment check found at start
+	problems []string // what the environment check found at start; under mu
 	draining bool
 	// labels are Config.Labels, "container" when engine is set and
 	// "kubernetes" when kube is; all

@@ -1,0 +1,319 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/kube/k8sapi"
+)
+
+// sluice talks to the API server with this small REST client on net/http
+// and encoding/json, not client-go: Go runs the init functions of every
+// package a binary links, and client-go's, with k8s.io/api's and
+// apimachinery's, touched some 23 MB of the binary in every sluice
+// process, one that never runs a Pod included (issue 15: an idle server
+// went from 31 to 56 MB RSS). sluice needs a dozen kinds of request.
+
+// rest sends requests to one API server.
+type rest struct {
+	host      string
+	client    *http.Client
+	transport *http.Transport
+	auth      *credentials
+	userAgent string
+}
+
+func newREST(c *connection, wrap func(http.RoundTripper) http.RoundTripper) *rest {
+	t := &http.Transport{
+		Proxy:                 c.proxy,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       c.tls,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ForceAttemptHTTP2:     true, // as client-go: watches and log streams share connections
+		MaxIdleConnsPerHost:   100,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		// As client-go: a connection that stops answering (a watch on it
+		// would wait forever) is found by pings and closed.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
+	}
+	var rt http.RoundTripper = t
+	if wrap != nil {
+		rt = wrap(rt)
+	}
+	return &rest{host: c.host, client: &http.Client{Transport: rt}, transport: t, auth: c.auth, userAgent: "sluice-worker"}
+}
+
+// StatusError is an error the API server answered with a Status.
+type StatusError struct {
+	Status k8sapi.Status
+}
+
+func (e *StatusError) Error() string { return e.Status.Message }
+
+// The Status reasons sluice tells apart (metav1.StatusReason*).
+const (
+	reasonNotFound         = "NotFound"
+	reasonAlreadyExists    = "AlreadyExists"
+	reasonForbidden        = "Forbidden"
+	reasonUnauthorized     = "Unauthorized"
+	reasonBadRequest       = "BadRequest"
+	reasonInvalid          = "Invalid"
+	reasonMethodNotAllowed = "MethodNotAllowed"
+	reasonGone             = "Gone"
+	reasonExpired          = "Expired"
+)
+
+// knownReasons are the reasons apimachinery knows: an error with one of
+// them is told by it, not by its code.
+var knownReasons = map[string]bool{
+	"Unauthorized": true, "Forbidden": true, "NotFound": true, "AlreadyExists": true, "Conflict": true, "Gone": true,
+	"Invalid": true, "ServerTimeout": true, "StoreReadError": true, "Timeout": true, "TooManyRequests": true,
+	"BadRequest": true, "MethodNotAllowed": true, "NotAcceptable": true, "RequestEntityTooLarge": true,
+	"UnsupportedMediaType": true, "InternalError": true, "Expired": true, "ServiceUnavailable": true,
+}
+
+// isReason reports, as apimachinery's errors.IsNotFound and the like do,
+// whether err is a Status of that reason, or of its code when the reason
+// is none apimachinery knows.
+func isReason(err error, reason string, code int32) bool {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	if se.Status.Reason == reason {
+		return true
+	}
+	return !knownReasons[se.Status.Reason] && se.Status.Code == code
+}
+
+func isNotFound(err error) bool      { return isReason(err, reasonNotFound, http.StatusNotFound) }
+func isAlreadyExists(err error) bool { return isReason(err, reasonAlreadyExists, http.StatusConflict) }
+func isForbidden(err error) bool     { return isReason(err, reasonForbidden, http.StatusForbidden) }
+
+// isGone reports a watch or list whose resourceVersion is too old.
+func isGone(err error) bool {
+	return isReason(err, reasonGone, http.StatusGone) || isReason(err, reasonExpired, http.StatusGone)
+}
+
+// IsNotFound reports whether err says the object does not exist.
+func IsNotFound(err error) bool { return isNotFound(err) }
+
+// IsAlreadyExists reports whether err says the object exists already.
+func IsAlreadyExists(err error) bool { return isAlreadyExists(err) }
+
+// statusError makes the error of an answer that is not a success: the
+// Status it holds, else one made from its code, as client-go does.
+func statusError(resp *http.Response, body []byte) error {
+	var st k8sapi.Status
+	if isProtobuf(resp) && k8sapi.DecodeStatus(body, &st) == nil || json.Unmarshal(body, &st) == nil && st.Kind == "Status" {
+		if st.Code == 0 {
+			st.Code = int32(resp.StatusCode)
+		}
+		return &StatusError{Status: st}
+	}
+	st = k8sapi.Status{Code: int32(resp.StatusCode)}
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		st.Reason, st.Message = reasonNotFound, "the server could not find the requested resource"
+	case http.StatusConflict:
+		st.Reason, st.Message = "Conflict", "the server reported a conflict"
+	case http.StatusUnauthorized:
+		st.Reason, st.Message = reasonUnauthorized, "the server has asked for the client to provide credentials"
+	case http.StatusForbidden:
+		st.Reason, st.Message = reasonForbidden, "the server does not allow access to the requested resource"
+	case http.StatusGone:
+		st.Reason, st.Message = reasonGone, "the server has no record of the requested resource"
+	case http.StatusBadRequest:
+		st.Reason, st.Message = reasonBadRequest, "the server rejected our request for an unknown reason"
+	case http.StatusMethodNotAllowed:
+		st.Reason, st.Message = reasonMethodNotAllowed, "the server does not allow this method on the requested resource"
+	case http.StatusUnprocessableEntity:
+		st.Reason, st.Message = reasonInvalid, "the server rejected our request due to an error in our request"
+	case http.StatusTooManyRequests:
+		st.Reason, st.Message = "TooManyRequests", "the server has received too many requests and has asked us to try again later"
+	default:
+		st.Reason = "InternalError"
+		st.Message = fmt.Sprintf("an error on the server (%q) has prevented the request from succeeding", strings.TrimSpace(string(body)))
+	}
+	if s := strings.TrimSpace(string(body)); s != "" && len(s) < 1024 && resp.StatusCode < 500 {
+		st.Message += " (" + s + ")"
+	}
+	return &StatusError{Status: st}
+}
+
+// checkSegment checks a namespace or name as client-go's request builder
+// does, before it is put in a path.
+func checkSegment(what, s string) error {
+	var msgs []string
+	if s == "." || s == ".." {
+		msgs = append(msgs, fmt.Sprintf("may not be '%s'", s))
+	}
+	for _, bad := range []string{"/", "%"} {
+		if strings.Contains(s, bad) {
+			msgs = append(msgs, fmt.Sprintf("may not contain '%s'", bad))
+		}
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("invalid %s %q: %v", what, s, msgs)
+	}
+	return nil
+}
+
+// path is the API path of a resource: /api/v1[/namespaces/NS]/RESOURCE[/NAME][/SUB].
+func resourcePath(ns, resource, name, sub string) (string, error) {
+	p := "/api/v1"
+	if ns != "" {
+		if err := checkSegment("namespace", ns); err != nil {
+			return "", err
+		}
+		p += "/namespaces/" + ns
+	}
+	p += "/" + resource
+	if name != "" {
+		if err := checkSegment("resource name", name); err != nil {
+			return "", err
+		}
+		p += "/" + name
+	}
+	if sub != "" {
+		p += "/" + sub
+	}
+	return p, nil
+}
+
+// send sends one request and returns the answer when it is a success; a
+// stream's body is the caller's to close. A 429 or 5xx answer with
+// Retry-After is tried again (up to 10 times, as client-go), and one 401
+// after an exec plugin's credential expired early.
+func (r *rest) send(ctx context.Context, method, path string, query url.Values, body any, accept string) (*http.Response, error) {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	u := r.host + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	refreshed := false
+	for tries := 0; ; tries++ {
+		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		if payload == nil {
+			req.Body, req.ContentLength = nil, 0
+		} else {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Accept", accept)
+		req.Header.Set("User-Agent", r.userAgent)
+		if r.auth != nil {
+			if err := r.auth.apply(req); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := r.client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode < 300 {
+			return resp, nil
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized && !refreshed && r.auth != nil && r.auth.unauthorized() {
+			refreshed = true
+			r.transport.CloseIdleConnections()
+			continue
+		}
+		if wait, ok := retryAfter(resp); ok && tries < 10 {
+			select {
+			case <-time.After(wait):
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return nil, statusError(resp, b)
+	}
+}
+
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+		return 0, false
+	}
+	s := resp.Header.Get("Retry-After")
+	if s == "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return min(time.Duration(n)*time.Second, 10*time.Second), true
+}
+
+// The Accept headers of requests: Pods come as protobuf (see
+// k8sapi.ProtobufType for why), the rest as JSON.
+const (
+	acceptJSON     = "application/json"
+	acceptProtobuf = k8sapi.ProtobufType + ", application/json"
+)
+
+func isProtobuf(resp *http.Response) bool {
+	return strings.HasPrefix(resp.Header.Get("Content-Type"), k8sapi.ProtobufType)
+}
+
+// do sends a request and decodes the answer into out (when not nil): a
+// *k8sapi.Pod or *k8sapi.PodList is asked for as protobuf.
+func (r *rest) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	accept := acceptJSON
+	switch out.(type) {
+	case *k8sapi.Pod, *k8sapi.PodList:
+		accept = acceptProtobuf
+	}
+	resp, err := r.send(ctx, method, path, query, body, accept)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if isProtobuf(resp) {
+		b, err := io.ReadAll(resp.Body)
+		if err == nil {
+			switch out := out.(type) {
+			case *k8sapi.Pod:
+				err = k8sapi.DecodePod(b, out)
+			case *k8sapi.PodList:
+				err = k8sapi.DecodePodList(b, out)
+			default:
+				err = fmt.Errorf("an answer in protobuf, not asked for")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("decoding the answer to %s %s: %w", method, path, err)
+		}
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decoding the answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
