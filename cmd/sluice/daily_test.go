@@ -68,14 +68,32 @@ func TestCLITimes(t *testing.T) {
 	id := strconv.FormatInt(run, 10)
 	var d api.RunDetail
 	s.cli(t, "runs", "show", id, "--json").want(t, 0).decode(t, &d)
+	var hi api.LogLine
+	for line := range strings.Lines(s.cli(t, "logs", id, "a", "--json").want(t, 0).stdout) {
+		var l api.LogLine
+		if err := json.Unmarshal([]byte(line), &l); err == nil && l.Line == "hi" {
+			hi = l
+		}
+	}
+	if hi.Time.IsZero() {
+		t.Fatal("logs --json: no line hi")
+	}
 	for _, zone := range []struct {
 		cli  func(*testing.T, ...string) result
 		name string
 		date string
+		loc  *time.Location
 	}{
-		{inWarsaw.cli, "local", d.LogicalDate.In(warsaw).Format("2006-01-02 15:04")},
-		{utcEnv.cli, "--utc", d.LogicalDate.UTC().Format("2006-01-02 15:04")},
+		{inWarsaw.cli, "local", d.LogicalDate.In(warsaw).Format("2006-01-02 15:04"), warsaw},
+		{utcEnv.cli, "--utc", d.LogicalDate.UTC().Format("2006-01-02 15:04"), time.UTC},
 	} {
+		// A log line gives its time in the same zone, and its date only
+		// when it is not of today there (see TestClockTime).
+		at := hi.Time.In(zone.loc)
+		logLine := `^(` + regexp.QuoteMeta(at.Format("2006-01-02")) + ` )?` + regexp.QuoteMeta(at.Format("15:04:05.000")) + ` \| hi$`
+		if r := zone.cli(t, "logs", id, "a").want(t, 0); !regexp.MustCompile(`(?m)` + logLine).MatchString(r.stdout) {
+			t.Errorf("logs %s: want the line at %s:\n%s", zone.name, at, r.stdout)
+		}
 		date := regexp.QuoteMeta(zone.date)
 		for _, c := range []struct {
 			args []string
