@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,6 +41,19 @@ func (t *table) flush() { _ = t.tw.Flush() }
 // displayZone is the zone the client commands print times in: the
 // machine's local zone ($TZ), or UTC with --utc.
 var displayZone = time.Local
+
+// zoneName names the display zone for people: "UTC", or "local time
+// (Europe/Warsaw)" as $TZ or the system sets it.
+func zoneName() string {
+	if displayZone == time.UTC {
+		return "UTC"
+	}
+	if name := os.Getenv("TZ"); name != "" {
+		return "local time (" + strings.TrimPrefix(name, ":") + ")"
+	}
+	name, _ := time.Now().In(displayZone).Zone()
+	return "local time (" + name + ")"
+}
 
 // shortTime shows a time in the display zone, always with its date, since
 // runs span days: "2026-12-05 03:00". A zero time is "-".
