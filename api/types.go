@@ -355,7 +355,7 @@ type MarkSetRequest struct {
 type SelectionResult struct {
 	DryRun    bool               `json:"dry_run"`
 	Count     int                `json:"count"`
-	Instances []SelectedInstance `json:"instances"`
+	Instances []SelectedInstance `json:"instances" doc:"run by run, oldest logical date first; within a run in dependency order (upstream first, ties by task id), as the run page lists tasks"`
 }
 
 // SelectedInstance is one task instance of a SelectionResult.

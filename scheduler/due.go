@@ -33,7 +33,7 @@ type Due struct {
 // with catchup but neither start nor history starts with its latest fire
 // time, like one without. Start and end bound the logical dates.
 func PlanDue(p *pipeline.Pipeline, last *time.Time, now time.Time, room int) Due {
-	sched := p.CronSchedule()
+	sched := Schedule(p)
 	if sched == nil {
 		return Due{}
 	}
@@ -90,6 +90,9 @@ var lookbacks = []time.Duration{time.Hour, 25 * time.Hour, 32 * 24 * time.Hour, 
 
 // latestFire returns the latest fire time at or before now and after lower.
 func latestFire(sched cron.Schedule, now time.Time, lower *time.Time, fire func(time.Time) (time.Time, bool)) (time.Time, bool) {
+	if l, ok := sched.(inLocation); ok {
+		sched = l.s
+	}
 	if _, every := sched.(cron.ConstantDelaySchedule); every && lower == nil {
 		// "@every 10m" with no history is due at once; it is then anchored
 		// to that first run.

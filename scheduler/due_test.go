@@ -216,3 +216,31 @@ func TestNextRunIsWhenTheSchedulerFires(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduleParsedOnce: a schedule is parsed once per expression and
+// zone, so planning the next runs of a long list parses nothing again;
+// another zone is another schedule, and @every keeps its meaning.
+func TestScheduleParsedOnce(t *testing.T) {
+	t.Parallel()
+	warsaw := mustPipeline(t, "schedule: \"0 3 * * *\"\ntimezone: Europe/Warsaw")
+	again := mustPipeline(t, "schedule: \"0 3 * * *\"\ntimezone: Europe/Warsaw")
+	tokyo := mustPipeline(t, "schedule: \"0 3 * * *\"\ntimezone: Asia/Tokyo")
+	if scheduler.Schedule(warsaw) != scheduler.Schedule(again) {
+		t.Error("the same expression and zone were parsed twice")
+	}
+	if scheduler.Schedule(warsaw) == scheduler.Schedule(tokyo) {
+		t.Error("two zones share a schedule")
+	}
+	from := utc("2026-12-05 00:00")
+	if w, k := scheduler.Schedule(warsaw).Next(from), scheduler.Schedule(tokyo).Next(from); !w.Equal(utc("2026-12-05 02:00")) || !k.Equal(utc("2026-12-05 18:00")) {
+		t.Errorf("next fires: Warsaw %v, Tokyo %v", w, k)
+	}
+	every := mustPipeline(t, `schedule: "@every 10m"`)
+	now := utc("2026-12-05 10:03")
+	if d := scheduler.PlanDue(every, nil, now, 1); len(d.Dates) != 1 || !d.Dates[0].Equal(now) {
+		t.Errorf("@every with no history: due %v, want now", d.Dates)
+	}
+	if scheduler.Schedule(mustPipeline(t, "")) != nil {
+		t.Error("a pipeline without a schedule has one")
+	}
+}

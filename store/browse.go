@@ -17,7 +17,8 @@ type Browse interface {
 	PipelineSearch(ctx context.Context, p *PipelineSearchParams) ([]*Pipeline, error)
 	// RunListRecentFor returns the newest runs of the pipelines ids, up to
 	// perPipeline each, newest first, keyed by pipeline id, in brief:
-	// without Key, Params and parent, which lists do not show.
+	// only ID, PipelineID, Kind, LogicalDate and State are set, which is
+	// what lists of pipelines show.
 	RunListRecentFor(ctx context.Context, ids []string, perPipeline int) (map[string][]*Run, error)
 	// PipelineTagList returns every tag of a pipeline's live version,
 	// sorted.

@@ -101,10 +101,14 @@ type Store interface {
 	// InstanceClearSet clears (or, with DryRun, lists) the finished
 	// instances that p selects, as Airflow's Clear dialog: tasks of a run,
 	// with their downstream or upstream, only failed ones, in this run and
-	// earlier or later runs of its pipeline. It returns what it cleared.
+	// earlier or later runs of its pipeline. It returns what it cleared:
+	// run by run, oldest logical date first, and within a run in the
+	// dependency order of its version (ties by task id, as
+	// pipeline.Pipeline.TopoOrder).
 	InstanceClearSet(ctx context.Context, p *ClearParams) ([]*Selected, error)
 	// InstanceMarkSet marks (or, with DryRun, lists) the instances that p
-	// selects success or failed, as InstanceMark does one.
+	// selects success or failed, as InstanceMark does one; it returns
+	// them in InstanceClearSet's order.
 	InstanceMarkSet(ctx context.Context, p *MarkParams) ([]*Selected, error)
 	// InstanceClaim claims up to Limit claimable instances (queued, or up for
 	// retry and past their delay), highest priority first, then oldest. Each

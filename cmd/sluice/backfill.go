@@ -34,7 +34,9 @@ time its schedule fires from --from to --to, both included. A date such as
 2026-01-31 is read in the pipeline's timezone (--from is the start of that
 day, --to includes all of it); an RFC 3339 time such as
 2026-01-31T03:00:00Z is exact. --dry-run lists the dates and creates
-nothing.
+nothing; it prints them in the local time zone, or UTC with --utc, as the
+other commands do, and beside them in the pipeline's timezone when that
+reads differently.
 
 The runs queue behind the pipeline's max_active_runs and start oldest
 first. A date that already has a run is left alone, unless --rerun failed
@@ -179,16 +181,32 @@ func showBackfillDates(out io.Writer, d *api.BackfillDates) {
 		fmt.Fprintf(out, "The schedule of %s does not fire in that range: a backfill would create no runs.\n", d.Pipeline)
 		return
 	}
+	// The dates read as every command prints times (local, or UTC with
+	// --utc); the pipeline's own zone, which its cron times are written
+	// in, follows when it reads differently.
 	loc, err := time.LoadLocation(d.Timezone)
 	if err != nil {
 		loc = time.UTC
 	}
-	t := newTable(out, "LOGICAL DATE ("+loc.String()+")", "UTC")
+	own := func(at time.Time) string { return at.In(loc).Format("2006-01-02 15:04 Mon") }
+	extra := false
 	for _, at := range d.Dates {
-		t.row(at.In(loc).Format("2006-01-02 15:04 Mon"), at.UTC().Format(time.RFC3339))
+		extra = extra || at.In(displayZone).Format("2006-01-02 15:04 Mon") != own(at)
+	}
+	header := []string{"LOGICAL DATE"}
+	if extra {
+		header = append(header, "IN "+loc.String()+" (THE SCHEDULE'S ZONE)")
+	}
+	t := newTable(out, header...)
+	for _, at := range d.Dates {
+		row := []string{at.In(displayZone).Format("2006-01-02 15:04 Mon")}
+		if extra {
+			row = append(row, own(at))
+		}
+		t.row(row...)
 	}
 	t.flush()
-	fmt.Fprintf(out, "\n%d logical date(s). A backfill creates a run for each date that has none yet (see --rerun); nothing was created.\n", len(d.Dates))
+	fmt.Fprintf(out, "\n%d logical date(s), in %s. A backfill creates a run for each date that has none yet (see --rerun); nothing was created.\n", len(d.Dates), zoneName())
 }
 
 // followBackfill shows a backfill's progress until every run has

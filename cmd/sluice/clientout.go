@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +42,19 @@ func (t *table) flush() { _ = t.tw.Flush() }
 // machine's local zone ($TZ), or UTC with --utc.
 var displayZone = time.Local
 
+// zoneName names the display zone for people: "UTC", or "local time
+// (Europe/Warsaw)" as $TZ or the system sets it.
+func zoneName() string {
+	if displayZone == time.UTC {
+		return "UTC"
+	}
+	if name := os.Getenv("TZ"); name != "" {
+		return "local time (" + strings.TrimPrefix(name, ":") + ")"
+	}
+	name, _ := time.Now().In(displayZone).Zone()
+	return "local time (" + name + ")"
+}
+
 // shortTime shows a time in the display zone, always with its date, since
 // runs span days: "2026-12-05 03:00". A zero time is "-".
 func shortTime(t time.Time) string {
@@ -72,9 +86,21 @@ func zonedBound(s string) string {
 	return s
 }
 
-// clockTime is the time of day in the display zone, for lines that
-// stream as they happen: "15:04:05.000".
-func clockTime(t time.Time) string { return t.In(displayZone).Format("15:04:05.000") }
+// clockTime is the time of a log line or a line that streams as it
+// happens, in the display zone: the time of day, "15:04:05.000", when the
+// line is of today there, else with its date in front, "2026-12-04
+// 23:59:58.120", as shortTime writes dates: a run's log can span days,
+// and a log read later must say which day each line is of.
+func clockTime(t time.Time) string { return clockTimeIn(t, time.Now(), displayZone) }
+
+// clockTimeIn is clockTime for a given now and zone.
+func clockTimeIn(t, now time.Time, zone *time.Location) string {
+	t, now = t.In(zone), now.In(zone)
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04:05.000")
+	}
+	return t.Format("2006-01-02 15:04:05.000")
+}
 
 func shortTimePtr(t *time.Time) string {
 	if t == nil {

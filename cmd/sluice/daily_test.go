@@ -68,14 +68,32 @@ func TestCLITimes(t *testing.T) {
 	id := strconv.FormatInt(run, 10)
 	var d api.RunDetail
 	s.cli(t, "runs", "show", id, "--json").want(t, 0).decode(t, &d)
+	var hi api.LogLine
+	for line := range strings.Lines(s.cli(t, "logs", id, "a", "--json").want(t, 0).stdout) {
+		var l api.LogLine
+		if err := json.Unmarshal([]byte(line), &l); err == nil && l.Line == "hi" {
+			hi = l
+		}
+	}
+	if hi.Time.IsZero() {
+		t.Fatal("logs --json: no line hi")
+	}
 	for _, zone := range []struct {
 		cli  func(*testing.T, ...string) result
 		name string
 		date string
+		loc  *time.Location
 	}{
-		{inWarsaw.cli, "local", d.LogicalDate.In(warsaw).Format("2006-01-02 15:04")},
-		{utcEnv.cli, "--utc", d.LogicalDate.UTC().Format("2006-01-02 15:04")},
+		{inWarsaw.cli, "local", d.LogicalDate.In(warsaw).Format("2006-01-02 15:04"), warsaw},
+		{utcEnv.cli, "--utc", d.LogicalDate.UTC().Format("2006-01-02 15:04"), time.UTC},
 	} {
+		// A log line gives its time in the same zone, and its date only
+		// when it is not of today there (see TestClockTime).
+		at := hi.Time.In(zone.loc)
+		logLine := `^(` + regexp.QuoteMeta(at.Format("2006-01-02")) + ` )?` + regexp.QuoteMeta(at.Format("15:04:05.000")) + ` \| hi$`
+		if r := zone.cli(t, "logs", id, "a").want(t, 0); !regexp.MustCompile(`(?m)` + logLine).MatchString(r.stdout) {
+			t.Errorf("logs %s: want the line at %s:\n%s", zone.name, at, r.stdout)
+		}
 		date := regexp.QuoteMeta(zone.date)
 		for _, c := range []struct {
 			args []string
@@ -292,7 +310,7 @@ tasks:
 // TestCLIAllowedFailureOnAServer: a run whose only failure is allowed
 // succeeds through the server too; trigger --wait and runs show say the
 // failure is allowed, and runs show gives the when: condition that
-// skipped a task, which has no attempt.
+// skipped a task, which has no attempt and no start.
 func TestCLIAllowedFailureOnAServer(t *testing.T) {
 	t.Parallel()
 	s := startCLIServer(t, map[string]string{
@@ -318,7 +336,8 @@ tasks:
 		`(?m)^state\s+success$`,
 		`(?m)^best_effort\s+failed \(allowed\)\s+1\s.*exited with code 3`,
 		`(?m)^alert\s+success\s+1\s`,
-		`(?m)^maybe\s+skipped\s+0\s.*\swhen: \$\{\{ params\.go \}\} is false$`,
+		// It never started: no start time, no duration.
+		`(?m)^maybe\s+skipped\s+0\s+-\s+-\s+when: \$\{\{ params\.go \}\} is false$`,
 	} {
 		if !regexp.MustCompile(line).MatchString(r.stdout) {
 			t.Errorf("runs show: no line %s:\n%s", line, r.stdout)

@@ -247,8 +247,21 @@ tasks:
 	t.Cleanup(func() { writeFile(t, filepath.Dir(gate), filepath.Base(gate), "") })
 
 	// A dry run lists the dates and creates nothing.
-	s.cli(t, "backfill", "daily", "--from", "2025-01-01", "--to", "2025-01-03", "--dry-run").
-		want(t, 0, "LOGICAL DATE (UTC)", "2025-01-01 03:00 Wed", "2025-01-03T03:00:00Z", "3 logical date(s)", "nothing was created")
+	// Its dates read in the local zone, or UTC with --utc, as in every
+	// command; the pipeline's zone (UTC here) follows when it differs.
+	inWarsaw := *s
+	inWarsaw.env = append(append([]string(nil), s.env...), "TZ=Europe/Warsaw")
+	r := inWarsaw.cli(t, "backfill", "daily", "--from", "2025-01-01", "--to", "2025-01-03", "--dry-run").
+		want(t, 0, "3 logical date(s), in local time (Europe/Warsaw)", "nothing was created")
+	if !regexp.MustCompile(`(?m)^LOGICAL DATE\s+IN UTC \(THE SCHEDULE'S ZONE\)$`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^2025-01-01 04:00 Wed\s+2025-01-01 03:00 Wed$`).MatchString(r.stdout) {
+		t.Errorf("dry run in Warsaw:\n%s", r.stdout)
+	}
+	r = inWarsaw.cli(t, "backfill", "daily", "--from", "2025-01-01", "--to", "2025-01-03", "--dry-run", "--utc").
+		want(t, 0, "3 logical date(s), in UTC")
+	if !regexp.MustCompile(`(?m)^LOGICAL DATE\n2025-01-01 03:00 Wed\n2025-01-02 03:00 Thu`).MatchString(r.stdout) {
+		t.Errorf("dry run --utc: want one column of UTC dates:\n%s", r.stdout)
+	}
 	var dates api.BackfillDates
 	s.cli(t, "backfill", "daily", "--from", "2025-01-01", "--to", "2025-01-03", "--dry-run", "--json").want(t, 0).decode(t, &dates)
 	if len(dates.Dates) != 3 || dates.Timezone != "UTC" {
@@ -258,7 +271,7 @@ tasks:
 
 	// A backfill, followed to its end. Without a terminal, progress comes
 	// as a line per change of the counts.
-	r := s.cli(t, "backfill", "daily", "--from", "2025-01-01", "--to", "2025-01-03").
+	r = s.cli(t, "backfill", "daily", "--from", "2025-01-01", "--to", "2025-01-03").
 		want(t, 0, "3 run(s) queued", "3/3 finished  3 success", "succeeded: 3 success")
 	first := backfillID(t, r)
 	var progress []string

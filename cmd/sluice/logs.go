@@ -21,7 +21,9 @@ func logsCmd() *cobra.Command {
 		Use:   "logs RUN TASK",
 		Short: "Print the log of a task of a run, or follow it as it is written",
 		Long: `Print the log of one task of a run: what its command wrote to stdout and
-stderr, with the time of each line, and notes sluice itself added; a mark
+stderr, with the time of each line (in the local time zone, or UTC with
+--utc; a line of another day than today also gives its date), and notes
+sluice itself added; a mark
 tells them apart: | stdout, ! stderr, # sluice's notes. A task
 that was retried has a log per attempt; the latest is shown unless you
 pick one with --attempt. Each item of a mapped task (for_each) has its own
@@ -99,8 +101,9 @@ lists a run's tasks.`,
 	return cmd
 }
 
-// printLogLine prints a line of a task's log for people: local time, the
-// mark of its stream ("|" stdout, "!" stderr, "#" sluice's own notes),
+// printLogLine prints a line of a task's log for people: its time in the
+// display zone (local, or UTC with --utc; with its date when it is not of
+// today, see clockTime), the mark of its stream ("|" stdout, "!" stderr, "#" sluice's own notes),
 // then the text. 'sluice logs' and 'sluice run' both print with it, so a
 // line reads the same in both; label, when not empty, names the task
 // between the time and the mark, for 'sluice run', which shows several.

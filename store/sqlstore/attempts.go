@@ -165,12 +165,14 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 		}
 		// A task its when: condition skipped ran nothing: it keeps no
 		// attempt (Airflow shows no try either), and the condition is its
-		// note.
+		// note. Without an earlier attempt it never started either: the
+		// claim's start time goes with the attempt.
 		for _, s := range skipped {
 			if _, err := t.exec(`DELETE FROM attempts WHERE id = ?`, s.attempt); err != nil {
 				return err
 			}
-			if _, err := t.exec(`UPDATE task_instances SET attempts = attempts - 1, note = ? WHERE id = ? AND attempts > 0`, s.note, s.instance); err != nil {
+			if _, err := t.exec(`UPDATE task_instances SET attempts = attempts - 1, note = ?,
+				started_at = CASE WHEN attempts = 1 THEN NULL ELSE started_at END WHERE id = ? AND attempts > 0`, s.note, s.instance); err != nil {
 				return err
 			}
 		}

@@ -83,9 +83,9 @@ func testAllowFailure(t *testing.T, open Opener) {
 }
 
 // testSkipKeepsNoAttempt: a task its when: condition skipped keeps no
-// attempt (nor its log); the condition is the instance's note; a retry of
-// the completion (its reply lost) is not a lost lease; a clear forgets
-// the note.
+// attempt (nor its log) and no start time; the condition is the
+// instance's note; a retry of the completion (its reply lost) is not a
+// lost lease; a clear forgets the note.
 func testSkipKeepsNoAttempt(t *testing.T, open Opener) {
 	b := setup(t, open)
 	b.save("p", 5, task{id: "maybe"}, task{id: "after", up: []string{"maybe"}, rule: sluice.NoneFailed})
@@ -106,6 +106,10 @@ func testSkipKeepsNoAttempt(t *testing.T, open Opener) {
 	}
 	if in.Attempts != 0 || in.Note != "when: ${{ params.go }} is false" {
 		t.Fatalf("maybe: attempts %d, note %q", in.Attempts, in.Note)
+	}
+	// It never started: no start time, only the time it ended.
+	if in.StartedAt != nil || in.FinishedAt == nil {
+		t.Fatalf("maybe: started %v, finished %v; want no start and a finish", in.StartedAt, in.FinishedAt)
 	}
 	if atts, err := b.s.AttemptList(b.ctx, in.ID); err != nil || len(atts) != 0 {
 		t.Fatalf("attempts of a skip: %v, %v", atts, err)

@@ -99,6 +99,32 @@ func testPipelineSearch(t *testing.T, open Opener) {
 	if err != nil || len(recent["marketing"]) != 1 || len(recent) != 1 {
 		t.Fatalf("RunListRecentFor = %v, %v", recent, err)
 	}
+	// The brief runs carry what lists show, each under its own pipeline,
+	// newest first, the same as RunList's.
+	b.clock.Advance(time.Hour)
+	r2 := b.createRun("orders_daily", "r2")
+	recent, err = b.s.RunListRecentFor(b.ctx, []string{"orders_daily", "idle", "marketing"}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"orders_daily", "marketing"} {
+		full, err := b.s.RunList(b.ctx, &store.RunListParams{PipelineID: id, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recent[id]) != len(full) {
+			t.Fatalf("RunListRecentFor[%s] has %d runs, RunList %d", id, len(recent[id]), len(full))
+		}
+		for i, r := range recent[id] {
+			f := full[i]
+			if r.ID != f.ID || r.PipelineID != id || r.Kind != f.Kind || !r.LogicalDate.Equal(f.LogicalDate) || r.State != f.State {
+				t.Errorf("RunListRecentFor[%s][%d] = %+v, RunList has %+v", id, i, r, f)
+			}
+		}
+	}
+	if od := recent["orders_daily"]; len(od) != 2 || od[0].ID != r2.ID || od[0].State != r2.State || od[1].State != sluice.RunFailed {
+		t.Errorf("orders_daily's recent runs = %+v, %+v; want r2 (%s), then the failed r1", od[0], od[len(od)-1], r2.State)
+	}
 }
 
 func testBrowse(t *testing.T, open Opener) {

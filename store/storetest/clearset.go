@@ -142,3 +142,48 @@ func runName(runs []*store.Run, id int64) string {
 	}
 	return "?"
 }
+
+// testClearSetOrder: a clear or a mark lists its instances run by run,
+// oldest first, and within a run in dependency order (ties by id), not
+// by name: extract before transform before load.
+func testClearSetOrder(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "z_extract"}, task{id: "m_transform", up: []string{"z_extract"}},
+		task{id: "a_load", up: []string{"m_transform"}}, task{id: "b_side"}, task{id: "c_report", up: []string{"a_load", "b_side"}})
+	var runs []*store.Run
+	for i := range 2 {
+		runs = append(runs, b.createRun("p", "r"+string(rune('1'+i))))
+		for {
+			cs := b.claim(10)
+			if len(cs) == 0 {
+				break
+			}
+			for _, c := range cs {
+				b.mustComplete(c, sluice.AttemptSuccess)
+			}
+		}
+		b.clock.Advance(time.Hour)
+	}
+	names := func(sel []*store.Selected) string {
+		var out []string
+		for _, s := range sel {
+			out = append(out, runName(runs, s.RunID)+"."+s.TaskID)
+		}
+		return strings.Join(out, " ")
+	}
+	want := "r1.b_side r1.z_extract r1.m_transform r1.a_load r1.c_report r2.b_side r2.z_extract r2.m_transform r2.a_load r2.c_report"
+	sel := store.Selection{RunID: runs[1].ID, TaskIDs: []string{"z_extract", "b_side"}, Downstream: true, Past: true, DryRun: true}
+	got, err := b.s.InstanceClearSet(b.ctx, &store.ClearParams{Selection: sel})
+	if err != nil || names(got) != want {
+		t.Fatalf("clear = %s, %v\nwant %s", names(got), err, want)
+	}
+	got, err = b.s.InstanceMarkSet(b.ctx, &store.MarkParams{Selection: sel, State: sluice.InstanceFailed})
+	if err != nil || names(got) != want {
+		t.Fatalf("mark = %s, %v\nwant %s", names(got), err, want)
+	}
+	sel = store.Selection{RunID: runs[1].ID, TaskIDs: []string{"c_report"}, Upstream: true, DryRun: true}
+	got, err = b.s.InstanceClearSet(b.ctx, &store.ClearParams{Selection: sel})
+	if want := "r2.b_side r2.z_extract r2.m_transform r2.a_load r2.c_report"; err != nil || names(got) != want {
+		t.Fatalf("clear upstream = %s, %v\nwant %s", names(got), err, want)
+	}
+}

@@ -257,6 +257,7 @@ func Run(t *testing.T, open Opener) {
 		"SkipKeepsNoAttempt":       testSkipKeepsNoAttempt,
 		"AssetEventKey":            testAssetEventKey,
 		"ClearSetAndMarkSet":       testClearSetAndMarkSet,
+		"ClearSetOrder":            testClearSetOrder,
 		"AssetConditions":          testAssetConditions,
 		"AssetCronAndAssets":       testAssetCronAndAssets,
 		"AssetTriggerEvents":       testAssetTriggerEvents,
