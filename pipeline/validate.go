@@ -1,9 +1,10 @@
 package pipeline
 
 import (
-	"container/heap"
 	"sort"
 	"strings"
+
+	"github.com/sluice-dev/sluice"
 )
 
 // checkGraph reports dependencies on unknown tasks, tasks that depend on
@@ -325,56 +326,11 @@ func (g *graph) components() [][]int {
 // comes first, so the order is the same every time. Tasks in a dependency
 // cycle (which Parse rejects) come last, sorted by id.
 func (p *Pipeline) TopoOrder() []string {
-	waiting := map[string]int{}
-	ready := &idHeap{}
-	for id, t := range p.Tasks {
-		n := 0
-		for _, d := range t.DependsOn {
-			if _, ok := p.Tasks[d]; ok && d != id {
-				n++
-			}
-		}
-		waiting[id] = n
-		if n == 0 {
-			heap.Push(ready, id)
-		}
-	}
-	down := p.downstream()
-	order := make([]string, 0, len(p.Tasks))
-	done := map[string]bool{}
-	for ready.Len() > 0 {
-		id := heap.Pop(ready).(string)
-		order = append(order, id)
-		done[id] = true
-		for _, d := range down[id] {
-			waiting[d]--
-			if waiting[d] == 0 {
-				heap.Push(ready, d)
-			}
-		}
-	}
-	var rest []string
+	tasks := make(map[string]bool, len(p.Tasks))
 	for id := range p.Tasks {
-		if !done[id] {
-			rest = append(rest, id)
-		}
+		tasks[id] = true
 	}
-	sort.Strings(rest)
-	return append(order, rest...)
-}
-
-// idHeap is a min-heap of task ids.
-type idHeap []string
-
-func (h idHeap) Len() int           { return len(h) }
-func (h idHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *idHeap) Push(x any)        { *h = append(*h, x.(string)) }
-func (h *idHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	return sluice.TopoOrder(tasks, p.downstream())
 }
 
 // Downstream returns the ids of the tasks that depend directly on taskID,

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"container/heap"
 	"context"
 	"database/sql"
 	"errors"
@@ -115,7 +114,7 @@ func selectRuns(t *txn, s *store.Selection) ([]*selectedRun, error) {
 		}
 		// The tasks in dependency order, as the run page lists them: a
 		// preview reads as the order they will run again in.
-		for _, id := range topoOrder(tasks, down) {
+		for _, id := range sluice.TopoOrder(tasks, down) {
 			if chosen[id] {
 				r.tasks = append(r.tasks, id)
 			}
@@ -138,66 +137,6 @@ func compareInt(a, b int64) int {
 		return 1
 	}
 	return 0
-}
-
-// topoOrder returns the tasks so that every task comes after its
-// upstream tasks (down: upstream -> downstream); among tasks that could
-// come next, the smallest id first. It is the order of
-// pipeline.Pipeline.TopoOrder, which the run page lists tasks in, read
-// from a version's stored edges. Tasks in a cycle (which a version
-// cannot have) come last, sorted.
-func topoOrder(tasks map[string]bool, down map[string][]string) []string {
-	waiting := make(map[string]int, len(tasks))
-	for u, ds := range down {
-		for _, d := range ds {
-			if tasks[u] && tasks[d] && u != d {
-				waiting[d]++
-			}
-		}
-	}
-	ready := &idHeap{}
-	for id := range tasks {
-		if waiting[id] == 0 {
-			heap.Push(ready, id)
-		}
-	}
-	order := make([]string, 0, len(tasks))
-	done := make(map[string]bool, len(tasks))
-	for ready.Len() > 0 {
-		id := heap.Pop(ready).(string)
-		order = append(order, id)
-		done[id] = true
-		for _, d := range down[id] {
-			if !tasks[d] || d == id {
-				continue
-			}
-			if waiting[d]--; waiting[d] == 0 {
-				heap.Push(ready, d)
-			}
-		}
-	}
-	var rest []string
-	for id := range tasks {
-		if !done[id] {
-			rest = append(rest, id)
-		}
-	}
-	slices.Sort(rest)
-	return append(order, rest...)
-}
-
-// idHeap is a min-heap of task ids.
-type idHeap []string
-
-func (h idHeap) Len() int           { return len(h) }
-func (h idHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *idHeap) Push(x any)        { *h = append(*h, x.(string)) }
-func (h *idHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }
 
 // walk adds to set every task reachable from it through next.
