@@ -608,13 +608,18 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 }
 
 // copyLines copies the lines of one log stream read with timestamps=true
-// to out, without their times, skipping those not after *last (seen on
-// an earlier stream) and moving *last on. It reports whether the stream
-// ended cleanly (EOF). A line longer than the reader's buffer comes in
-// pieces; only the first has the time, and the rest of a line skipped is
-// skipped with it.
+// to out, without their times, skipping those not after the *last it was
+// called with (seen on an earlier stream) and moving *last on to the
+// latest time seen. It reports whether the stream ended cleanly (EOF). A
+// line longer than the reader's buffer comes in pieces; only the first
+// has the time, and the rest of a line skipped is skipped with it.
+//
+// Lines of one stream are never skipped for their time: the runtime
+// stamps stdout and stderr lines as it reads each pipe, so a line may
+// come after one with a later time (TestCopyLinesOutOfOrder).
 func copyLines(r io.Reader, out io.Writer, last *time.Time) bool {
 	br := bufio.NewReaderSize(r, 64<<10)
+	since := *last
 	atStart, skip := true, false
 	for {
 		line, err := br.ReadSlice('\n')
@@ -623,8 +628,8 @@ func copyLines(r io.Reader, out io.Writer, last *time.Time) bool {
 			if atStart {
 				var ts time.Time
 				ts, text = splitTimestamp(line)
-				skip = !ts.IsZero() && !ts.After(*last)
-				if !skip && !ts.IsZero() {
+				skip = !ts.IsZero() && !since.IsZero() && !ts.After(since)
+				if ts.After(*last) {
 					*last = ts
 				}
 			}
