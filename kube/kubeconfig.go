@@ -253,6 +253,11 @@ func fromKubeconfig(files []string, source string, explicit bool) (*connection, 
 	if err != nil {
 		return fail(fmt.Errorf("cluster %q: %w", ctx.cluster, err))
 	}
+	if ca != nil && c.tls.InsecureSkipVerify {
+		// As kubectl (client-go's transport): a CA beside it would look
+		// like a check that is not made.
+		return fail(fmt.Errorf("cluster %q sets both insecure-skip-tls-verify and a certificate-authority, which kubectl refuses too: remove one", ctx.cluster))
+	}
 	if ca != nil {
 		if c.tls.RootCAs, err = certPool(ca); err != nil {
 			return fail(fmt.Errorf("cluster %q certificate-authority: %w", ctx.cluster, err))

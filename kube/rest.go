@@ -51,7 +51,24 @@ func newREST(c *connection, wrap func(http.RoundTripper) http.RoundTripper) *res
 	if wrap != nil {
 		rt = wrap(rt)
 	}
-	return &rest{host: c.host, client: &http.Client{Transport: rt}, transport: t, auth: c.auth, userAgent: "sluice-worker"}
+	client := &http.Client{Transport: rt, CheckRedirect: sameOrigin}
+	return &rest{host: c.host, client: client, transport: t, auth: c.auth, userAgent: "sluice-worker"}
+}
+
+// sameOrigin follows a redirect only to the API server's own scheme,
+// host and port. net/http keeps the Authorization header on a redirect
+// to the same host name whatever its scheme and port (and the client
+// certificate goes to any host), so a redirect to http:// would send the
+// bearer token in clear.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	from := via[0].URL
+	if req.URL.Scheme != from.Scheme || req.URL.Host != from.Host {
+		return fmt.Errorf("the API server redirected to %s://%s, which is not followed (it would get sluice's credentials)", req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }
 
 // StatusError is an error the API server answered with a Status.

@@ -1,0 +1,133 @@
+package kube
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// selfSigned is the PEM of a CA certificate that signed nothing here.
+func selfSigned(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "another CA"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// TestKubeconfigVerifiesTheServer: the API server's certificate is
+// checked as kubectl checks it: against the cluster's CA when it names
+// one, against the system's roots when not (never skipped for want of a
+// CA), and not at all only with insecure-skip-tls-verify, which kubectl
+// refuses beside a CA ("specifying a root certificates file with the
+// insecure flag is not allowed"): a CA there would look like protection
+// that is not there.
+func TestKubeconfigVerifiesTheServer(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	s := newAPIServer(t)
+	otherCA := selfSigned(t)
+	dir := t.TempDir()
+	cluster := func(name, fields string) string {
+		return write(t, filepath.Join(dir, name), `current-context: x
+contexts: [{name: x, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "`+s.URL+`"`+fields+`}}]
+users: [{name: u, user: {token: t}}]
+`)
+	}
+	ping := func(path string) error {
+		c, err := Open(Config{Kubeconfig: path})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return c.Ping(context.Background())
+	}
+	if err := ping(cluster("ca", `, certificate-authority-data: "`+b64(s.ca)+`"`)); err != nil {
+		t.Fatalf("with the server's CA: %v", err)
+	}
+	if err := ping(cluster("wrong-ca", `, certificate-authority-data: "`+b64(otherCA)+`"`)); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("with another CA: %v", err)
+	}
+	if err := ping(cluster("no-ca", ``)); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("with no CA (system roots): %v", err)
+	}
+	if err := ping(cluster("wrong-name", `, certificate-authority-data: "`+b64(s.ca)+`", tls-server-name: kubernetes.example`)); err == nil || !strings.Contains(err.Error(), "kubernetes.example") {
+		t.Fatalf("with a tls-server-name the certificate does not hold: %v", err)
+	}
+	if err := ping(cluster("insecure", `, insecure-skip-tls-verify: true`)); err != nil {
+		t.Fatalf("insecure-skip-tls-verify: %v", err)
+	}
+	_, err := Open(Config{Kubeconfig: cluster("insecure-ca", `, insecure-skip-tls-verify: true, certificate-authority-data: "`+b64(otherCA)+`"`)})
+	if err == nil || !strings.Contains(err.Error(), "insecure-skip-tls-verify") {
+		t.Fatalf("insecure-skip-tls-verify with a CA: %v", err)
+	}
+}
+
+// TestNoCredentialsOnRedirect: a redirect away from the API server (to
+// another scheme, host or port) is not followed. net/http would follow it
+// and, the host name being the same, send the bearer token along, in
+// clear to an http:// URL.
+func TestNoCredentialsOnRedirect(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	var mu sync.Mutex
+	leaked := ""
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		leaked += r.Header.Get("Authorization")
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer plain.Close()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/moved/") {
+			_, _ = w.Write([]byte(`{}`))
+			return
+		}
+		to := plain.URL
+		if r.URL.Path == "/same" {
+			to = "/moved"
+		}
+		http.Redirect(w, r, to+"/version", http.StatusFound)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	path := write(t, filepath.Join(dir, "config"), `current-context: x
+contexts: [{name: x, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "`+srv.URL+`", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: s3cr3t}}]
+`)
+	c, err := Open(Config{Kubeconfig: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Ping(context.Background())
+	mu.Lock()
+	got := leaked
+	mu.Unlock()
+	if got != "" || err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("redirect to %s: err %v, credentials it received %q", plain.URL, err, got)
+	}
+	if err := c.api.do(context.Background(), http.MethodGet, "/same", nil, nil, nil); err != nil {
+		t.Fatalf("a redirect on the API server itself: %v", err)
+	}
+}
