@@ -386,6 +386,11 @@ func (cr *credentials) unauthorized() bool {
 	return cr.exec.forget()
 }
 
+// execTimeout bounds one run of an exec plugin: it has no terminal to
+// wait on (interactiveMode Always is refused), and while it runs every
+// request waits for its answer.
+var execTimeout = time.Minute
+
 // execPlugin runs a kubeconfig user's exec credential plugin
 // (client.authentication.k8s.io/v1 or v1beta1) and keeps its answer
 // until its expirationTimestamp.
@@ -464,13 +469,25 @@ func (p *execPlugin) get(ctx context.Context) (*execCredential, error) {
 		info["spec"].(map[string]any)["cluster"] = p.cluster
 	}
 	infoJSON, _ := json.Marshal(info)
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, p.command, p.args...)
 	cmd.Env = append(append(os.Environ(), p.env...), "KUBERNETES_EXEC_INFO="+string(infoJSON))
+	// A child of a killed plugin may hold its stdout open: Wait gives up
+	// on it after this.
+	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		msg := fmt.Sprintf("user %q exec plugin %s: %v", p.user, p.command, err)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			msg = fmt.Sprintf("user %q exec plugin %s: no answer in %s", p.user, p.command, execTimeout)
+		}
+		// Its own words, as kubectl shows them, but not pages of them.
 		if s := strings.TrimSpace(stderr.String()); s != "" {
+			if len(s) > 1024 {
+				s = s[:1024] + "…"
+			}
 			msg += ": " + s
 		}
 		if p.installHint != "" && errors.Is(err, exec.ErrNotFound) {

@@ -131,3 +131,36 @@ users: [{name: u, user: {token: s3cr3t}}]
 		t.Fatalf("a redirect on the API server itself: %v", err)
 	}
 }
+
+// TestExecPluginThatHangs: an exec plugin that never answers fails the
+// request after execTimeout, even when a child of it holds its stdout
+// open, instead of holding every request to the API server (they wait
+// for the plugin's lock) forever.
+func TestExecPluginThatHangs(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	old := execTimeout
+	execTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { execTimeout = old })
+	s := newAPIServer(t)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "ca.crt"), s.ca)
+	// sh waits for sleep, which keeps the stdout pipe open when sh is
+	// killed.
+	write(t, filepath.Join(dir, "bin", "plugin"), "#!/bin/sh\nsleep 20\n")
+	c, err := Open(Config{Kubeconfig: write(t, filepath.Join(dir, "config"), kubeconfigText(s.URL,
+		"    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./bin/plugin\n"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.Ping(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no answer") {
+			t.Fatalf("ping: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the request still waits for the plugin")
+	}
+}
