@@ -54,6 +54,7 @@ type Client struct {
 	watches map[string]*watch // by namespace
 	waiters map[string]chan podEvent
 	stop    chan struct{}
+	running sync.WaitGroup // the watches' goroutines
 }
 
 // Config says which cluster and namespace a Client uses.
@@ -121,16 +122,22 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the Client's watches.
+// Close stops the Client's watches, waits for them to end, and closes
+// its idle connections.
 func (c *Client) Close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	select {
 	case <-c.stop:
 	default:
 		close(c.stop)
 	}
+	c.mu.Unlock()
+	c.running.Wait()
+	c.api.transport.CloseIdleConnections()
 }
+
+// errClosed is the error of a watch asked of a closed Client.
+var errClosed = errors.New("kube: the client is closed")
 
 // subscribe registers the channel a Pod's events come on, before the Pod
 // exists so that no event is missed.

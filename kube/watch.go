@@ -34,11 +34,21 @@ type watch struct {
 // attempts about their Pods, and waits until it has listed them.
 func (c *Client) watchNamespace(ctx context.Context, ns string) error {
 	c.mu.Lock()
+	select {
+	case <-c.stop:
+		c.mu.Unlock()
+		return errClosed
+	default:
+	}
 	w, ok := c.watches[ns]
 	if !ok {
 		w = &watch{ready: make(chan struct{})}
 		c.watches[ns] = w
-		go c.runWatch(ns, w)
+		c.running.Add(1)
+		go func() {
+			defer c.running.Done()
+			c.runWatch(ns, w)
+		}()
 	}
 	c.mu.Unlock()
 	// runWatch closes ready within its 30 s.
