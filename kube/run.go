@@ -549,7 +549,13 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 		}
 		return resp.Body, nil
 	}
-	for tries := 0; ; tries++ {
+	// Refusals (no such Pod, not allowed) end the stream after 20 in a
+	// row; a network or API server that fails is waited out, however
+	// long, until the attempt ends: giving up after 20 tries lost the
+	// rest of the log of a Pod that outlived a 20 s outage
+	// (TestRunThroughAnOutage).
+	refusals := 0
+	for {
 		// A followed stream ends by itself when the container exits. One
 		// still open a moment after the watch saw the Pod end (kwok's fake
 		// kubelet never ends it) is cut, and what is left of the log is
@@ -585,7 +591,13 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 			}
 			return
 		}
-		if ctx.Err() != nil || tries >= 20 {
+		switch {
+		case err == nil:
+			refusals = 0
+		case !transient(err):
+			refusals++
+		}
+		if ctx.Err() != nil || refusals >= 20 {
 			return
 		}
 		// The kubelet ends a followed stream when the container exits, and
@@ -599,7 +611,15 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 		case <-ctx.Done():
 			return
 		case <-ended:
-			if clean || err != nil {
+			if clean {
+				return
+			}
+			if err != nil {
+				// It could not be opened (the API server was away): what
+				// is left of the log, read once.
+				if rc, err := stream(ctx, false); err == nil {
+					read(rc)
+				}
 				return
 			}
 		case <-time.After(time.Second):
