@@ -140,6 +140,11 @@ func statusError(resp *http.Response, body []byte) error {
 		return &StatusError{Status: st}
 	}
 	st = k8sapi.Status{Code: int32(resp.StatusCode)}
+	// As client-go: at most 2 KiB of a body that is not a Status (a
+	// proxy's error page, say) goes into the error.
+	if len(body) > 2048 {
+		body = body[:2048]
+	}
 	switch resp.StatusCode {
 	case http.StatusNotFound:
 		st.Reason, st.Message = reasonNotFound, "the server could not find the requested resource"

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -162,5 +163,33 @@ func TestExecPluginThatHangs(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the request still waits for the plugin")
+	}
+}
+
+// TestErrorOfAnHTMLPage: an answer that is not a Status (a proxy's or
+// load balancer's error page) gives an error of its code and the start of
+// its body, as client-go's (2 KiB), not the whole page: the error goes
+// into the attempt's error text and the worker's log.
+func TestErrorOfAnHTMLPage(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	page := "<html>" + strings.Repeat("bad gateway ", 20_000) + "</html>"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte(page))
+	}))
+	defer srv.Close()
+	c, err := Open(Config{Kubeconfig: write(t, filepath.Join(t.TempDir(), "config"), `current-context: x
+contexts: [{name: x, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "`+srv.URL+`"}}]
+users: [{name: u, user: {token: t}}]
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.get(context.Background(), "ns", "pods", "p", nil)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status.Code != http.StatusBadGateway || !strings.Contains(err.Error(), "<html>bad gateway") || len(err.Error()) > 2500 {
+		t.Fatalf("%d bytes of error: %.300s", len(err.Error()), err)
 	}
 }
