@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/executor"
 	"github.com/sluice-dev/sluice/internal/kubetest"
 	"github.com/sluice-dev/sluice/kube"
 )
@@ -132,5 +133,52 @@ func TestRunThroughAnOutage(t *testing.T) {
 		if !strings.Contains(logs.text(), want) {
 			t.Fatalf("log lacks %q:\n%s", want, logs.text())
 		}
+	}
+}
+
+// TestRunStartsThroughAShortOutage: an attempt that starts while the API
+// server is away for a few seconds (it restarts) waits for it rather than
+// failing: creating its Pod is tried again, which is safe as a Pod or
+// Secret that exists already is adopted when it is the attempt's own.
+func TestRunStartsThroughAShortOutage(t *testing.T) {
+	t.Parallel()
+	path := kubetest.Require(t)
+	ns := kubetest.Namespace(t)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const server = "https://127.0.0.1:6443"
+	o := newOutage(t, "127.0.0.1:6443")
+	cfg := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(string(b), server, "https://"+o.ln.Addr().String())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kube.Open(kube.Config{Kubeconfig: cfg, Namespace: ns, Worker: "test:" + t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	run := func(name string) *executor.Result {
+		return c.Run(context.Background(), &kube.Request{
+			Name: name, Image: kubetest.Image, PullPolicy: "Never",
+			Command: []string{"/bin/sh", "-c"}, Args: []string{"echo hi"},
+			SecretEnv:    []string{"K=v"},
+			NodeSelector: kubetest.NodeSelector(kubetest.RealNode),
+			Labels:       map[string]string{kube.LabelAttempt: name, kube.LabelLease: "1"},
+			KillGrace:    time.Second, Log: &lines{},
+		})
+	}
+	// The namespace's watch is up before the outage.
+	if res := run("short-1"); res.State != sluice.AttemptSuccess {
+		t.Fatalf("before the outage: %s: %s", res.State, res.Error)
+	}
+	o.cut()
+	go func() {
+		time.Sleep(3 * time.Second)
+		o.restore()
+	}()
+	if res := run("short-2"); res.State != sluice.AttemptSuccess {
+		t.Fatalf("through a 3 s outage: %s: %s", res.State, res.Error)
 	}
 }

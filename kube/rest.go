@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sluice-dev/sluice/kube/k8sapi"
@@ -217,7 +218,9 @@ func resourcePath(ns, resource, name, sub string) (string, error) {
 // send sends one request and returns the answer when it is a success; a
 // stream's body is the caller's to close. A 429 or 5xx answer with
 // Retry-After is tried again (up to 10 times, as client-go), and one 401
-// after an exec plugin's credential expired early.
+// after an exec plugin's credential expired early. A request that could
+// not reach the API server (unreachable) is tried again for up to
+// unreachableFor.
 func (r *rest) send(ctx context.Context, method, path string, query url.Values, body any, accept string) (*http.Response, error) {
 	var payload []byte
 	if body != nil {
@@ -231,6 +234,7 @@ func (r *rest) send(ctx context.Context, method, path string, query url.Values, 
 		u += "?" + query.Encode()
 	}
 	refreshed := false
+	start, pause := time.Now(), 250*time.Millisecond
 	for tries := 0; ; tries++ {
 		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(payload))
 		if err != nil {
@@ -250,7 +254,16 @@ func (r *rest) send(ctx context.Context, method, path string, query url.Values, 
 		}
 		resp, err := r.client.Do(req)
 		if err != nil {
-			return nil, err
+			if !unreachable(err) || time.Since(start) > unreachableFor || ctx.Err() != nil {
+				return nil, err
+			}
+			select {
+			case <-time.After(pause):
+				pause = min(2*pause, 2*time.Second)
+				continue
+			case <-ctx.Done():
+				return nil, err
+			}
 		}
 		if resp.StatusCode < 300 {
 			return resp, nil
@@ -272,6 +285,35 @@ func (r *rest) send(ctx context.Context, method, path string, query url.Values, 
 		}
 		return nil, statusError(resp, b)
 	}
+}
+
+// unreachableFor is how long send tries again a request the API server
+// could not be reached for: about as long as it takes to restart.
+var unreachableFor = 30 * time.Second
+
+// unreachable reports whether err is one of a connection refused, reset
+// or closed before an answer: the API server restarting, or a load
+// balancer in front of it without a backend. client-go tried again only
+// GETs so (a POST may have been done); every request sluice sends may be
+// sent again: a Pod or Secret created by the first is found as
+// AlreadyExists and adopted as the attempt's own (Run), a delete of one
+// gone is NotFound, which is no error, and a SelfSubjectAccessReview
+// changes nothing. A certificate that is not trusted, or a context that
+// ended, is not tried again.
+func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false // a name that does not exist, as a typo in the kubeconfig
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func retryAfter(resp *http.Response) (time.Duration, bool) {
