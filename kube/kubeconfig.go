@@ -41,6 +41,9 @@ type connection struct {
 	auth   *credentials
 	source string
 	ns     string // the context's (or service account's) namespace
+	// caData and proxyURL are the cluster's, for an exec plugin's
+	// provideClusterInfo.
+	caData, proxyURL string
 }
 
 // findConnection finds the cluster's configuration as kubectl and
@@ -239,6 +242,7 @@ func fromKubeconfig(files []string, source string, explicit bool) (*connection, 
 	}
 	c.host = strings.TrimRight(server, "/")
 	if p := cluster.str("proxy-url"); p != "" {
+		c.proxyURL = p
 		u, err := url.Parse(p)
 		if err != nil {
 			return fail(fmt.Errorf("cluster %q proxy-url: %w", ctx.cluster, err))
@@ -259,6 +263,7 @@ func fromKubeconfig(files []string, source string, explicit bool) (*connection, 
 		return fail(fmt.Errorf("cluster %q sets both insecure-skip-tls-verify and a certificate-authority, which kubectl refuses too: remove one", ctx.cluster))
 	}
 	if ca != nil {
+		c.caData = base64.StdEncoding.EncodeToString(ca)
 		if c.tls.RootCAs, err = certPool(ca); err != nil {
 			return fail(fmt.Errorf("cluster %q certificate-authority: %w", ctx.cluster, err))
 		}
@@ -451,7 +456,16 @@ func newExecPlugin(user string, e map[string]any, dir string, c *connection) (*e
 		}
 	}
 	if provide, _ := e["provideClusterInfo"].(bool); provide {
-		p.cluster = map[string]any{"server": c.host, "tls-server-name": c.tls.ServerName, "insecure-skip-tls-verify": c.tls.InsecureSkipVerify}
+		// As client-go's clientauthentication Cluster: empty fields left out.
+		p.cluster = map[string]any{"server": c.host}
+		for k, v := range map[string]string{"tls-server-name": c.tls.ServerName, "certificate-authority-data": c.caData, "proxy-url": c.proxyURL} {
+			if v != "" {
+				p.cluster[k] = v
+			}
+		}
+		if c.tls.InsecureSkipVerify {
+			p.cluster["insecure-skip-tls-verify"] = true
+		}
 	}
 	return p, nil
 }

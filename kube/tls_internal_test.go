@@ -7,11 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -191,5 +193,45 @@ users: [{name: u, user: {token: t}}]
 	var se *StatusError
 	if !errors.As(err, &se) || se.Status.Code != http.StatusBadGateway || !strings.Contains(err.Error(), "<html>bad gateway") || len(err.Error()) > 2500 {
 		t.Fatalf("%d bytes of error: %.300s", len(err.Error()), err)
+	}
+}
+
+// TestExecPluginClusterInfo: with provideClusterInfo, a plugin is told
+// the cluster as client-go tells it: its server and CA (plugins such as
+// Pinniped's talk to the cluster with them) and proxy-url.
+func TestExecPluginClusterInfo(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	s := newAPIServer(t)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "ca.crt"), s.ca)
+	info := filepath.Join(dir, "info.json")
+	write(t, filepath.Join(dir, "bin", "plugin"), `#!/bin/sh
+printf '%s' "$KUBERNETES_EXEC_INFO" > `+info+`
+echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}'
+`)
+	cfg := strings.Replace(kubeconfigText(s.URL, "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ./bin/plugin\n      provideClusterInfo: true\n"),
+		"    certificate-authority: ca.crt\n", "    certificate-authority: ca.crt\n    proxy-url: http://127.0.0.1:1\n", 1)
+	t.Setenv("NO_PROXY", "")
+	c, err := Open(Config{Kubeconfig: write(t, filepath.Join(dir, "config"), cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = c.api.auth.exec.get(context.Background())
+	b, err := os.ReadFile(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Spec struct {
+			Cluster map[string]any `json:"cluster"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	cl := got.Spec.Cluster
+	if cl["server"] != s.URL || cl["certificate-authority-data"] != b64(s.ca) || cl["proxy-url"] != "http://127.0.0.1:1" {
+		t.Fatalf("exec info %s", b)
 	}
 }
