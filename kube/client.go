@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -108,7 +109,14 @@ func Open(cfg Config) (*Client, error) {
 func (c *Client) Namespace() string { return c.namespace }
 
 // Server is the API server's address.
-func (c *Client) Server() string { return c.api.host }
+// A password in it (https://user:pw@host) is shown as ***.
+func (c *Client) Server() string {
+	u, err := url.Parse(c.api.host)
+	if err != nil {
+		return "(an address that is not a URL)"
+	}
+	return u.Redacted()
+}
 
 // Source says where the configuration came from: a kubeconfig's path or
 // the in-cluster service account.
@@ -117,7 +125,7 @@ func (c *Client) Source() string { return c.source }
 // Ping checks that the API server answers.
 func (c *Client) Ping(ctx context.Context) error {
 	if err := c.api.do(ctx, http.MethodGet, "/version", nil, nil, nil); err != nil {
-		return fmt.Errorf("kube: cannot reach the API server at %s (from %s): %w", c.api.host, c.source, err)
+		return fmt.Errorf("kube: cannot reach the API server at %s (from %s): %w", c.Server(), c.source, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -233,5 +234,33 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredentia
 	cl := got.Spec.Cluster
 	if cl["server"] != s.URL || cl["certificate-authority-data"] != b64(s.ca) || cl["proxy-url"] != "http://127.0.0.1:1" {
 		t.Fatalf("exec info %s", b)
+	}
+}
+
+// TestServerPasswordNotShown: a password in the server's URL (user:pw@)
+// is not in what Server and Ping's error show.
+func TestServerPasswordNotShown(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there
+	old := unreachableFor
+	unreachableFor = 0
+	t.Cleanup(func() { unreachableFor = old })
+	c, err := Open(Config{Kubeconfig: write(t, filepath.Join(t.TempDir(), "config"), `current-context: x
+contexts: [{name: x, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "https://me:s3cr3t@`+addr+`"}}]
+users: [{name: u, user: {}}]
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Ping(context.Background())
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(c.Server(), "s3cr3t") || !strings.Contains(c.Server(), addr) {
+		t.Fatalf("server %q, ping: %v", c.Server(), err)
 	}
 }
