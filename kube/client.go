@@ -131,7 +131,7 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 // Close stops the Client's watches, waits for them to end, and closes
-// its idle connections.
+// its connections; requests still under way fail.
 func (c *Client) Close() {
 	c.mu.Lock()
 	select {
@@ -142,6 +142,7 @@ func (c *Client) Close() {
 	c.mu.Unlock()
 	c.running.Wait()
 	c.api.transport.CloseIdleConnections()
+	c.api.conns.closeAll()
 }
 
 // errClosed is the error of a watch asked of a closed Client.

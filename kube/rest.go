@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,14 +31,16 @@ type rest struct {
 	host      string
 	client    *http.Client
 	transport *http.Transport
+	conns     *conns
 	auth      *credentials
 	userAgent string
 }
 
 func newREST(c *connection, wrap func(http.RoundTripper) http.RoundTripper) *rest {
+	open := &conns{dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, all: map[net.Conn]bool{}}
 	t := &http.Transport{
 		Proxy:                 c.proxy,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           open.dial,
 		TLSClientConfig:       c.tls,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ForceAttemptHTTP2:     true, // as client-go: watches and log streams share connections
@@ -53,7 +56,52 @@ func newREST(c *connection, wrap func(http.RoundTripper) http.RoundTripper) *res
 		rt = wrap(rt)
 	}
 	client := &http.Client{Transport: rt, CheckRedirect: sameOrigin}
-	return &rest{host: c.host, client: client, transport: t, auth: c.auth, userAgent: "sluice-worker"}
+	return &rest{host: c.host, client: client, transport: t, conns: open, auth: c.auth, userAgent: "sluice-worker"}
+}
+
+// conns are the connections a rest dialed and has not closed, so that
+// Client.Close can close them: CloseIdleConnections alone missed an
+// HTTP/2 connection whose last stream (a watch just cancelled) was still
+// being cleaned up, which stayed 90 s.
+type conns struct {
+	dialer *net.Dialer
+	mu     sync.Mutex
+	all    map[net.Conn]bool
+}
+
+func (cs *conns) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := cs.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, of: cs}
+	cs.mu.Lock()
+	cs.all[tc] = true
+	cs.mu.Unlock()
+	return tc, nil
+}
+
+// closeAll closes every connection open.
+func (cs *conns) closeAll() {
+	cs.mu.Lock()
+	all := cs.all
+	cs.all = map[net.Conn]bool{}
+	cs.mu.Unlock()
+	for c := range all {
+		_ = c.Close()
+	}
+}
+
+type trackedConn struct {
+	net.Conn
+	of *conns
+}
+
+func (c *trackedConn) Close() error {
+	c.of.mu.Lock()
+	delete(c.of.all, c)
+	c.of.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // sameOrigin follows a redirect only to the API server's own scheme,
