@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -54,6 +55,7 @@ type Client struct {
 	watches map[string]*watch // by namespace
 	waiters map[string]chan podEvent
 	stop    chan struct{}
+	running sync.WaitGroup // the watches' goroutines
 }
 
 // Config says which cluster and namespace a Client uses.
@@ -107,7 +109,14 @@ func Open(cfg Config) (*Client, error) {
 func (c *Client) Namespace() string { return c.namespace }
 
 // Server is the API server's address.
-func (c *Client) Server() string { return c.api.host }
+// A password in it (https://user:pw@host) is shown as ***.
+func (c *Client) Server() string {
+	u, err := url.Parse(c.api.host)
+	if err != nil {
+		return "(an address that is not a URL)"
+	}
+	return u.Redacted()
+}
 
 // Source says where the configuration came from: a kubeconfig's path or
 // the in-cluster service account.
@@ -116,21 +125,28 @@ func (c *Client) Source() string { return c.source }
 // Ping checks that the API server answers.
 func (c *Client) Ping(ctx context.Context) error {
 	if err := c.api.do(ctx, http.MethodGet, "/version", nil, nil, nil); err != nil {
-		return fmt.Errorf("kube: cannot reach the API server at %s (from %s): %w", c.api.host, c.source, err)
+		return fmt.Errorf("kube: cannot reach the API server at %s (from %s): %w", c.Server(), c.source, err)
 	}
 	return nil
 }
 
-// Close stops the Client's watches.
+// Close stops the Client's watches, waits for them to end, and closes
+// its connections; requests still under way fail.
 func (c *Client) Close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	select {
 	case <-c.stop:
 	default:
 		close(c.stop)
 	}
+	c.mu.Unlock()
+	c.running.Wait()
+	c.api.transport.CloseIdleConnections()
+	c.api.conns.closeAll()
 }
+
+// errClosed is the error of a watch asked of a closed Client.
+var errClosed = errors.New("kube: the client is closed")
 
 // subscribe registers the channel a Pod's events come on, before the Pod
 // exists so that no event is missed.

@@ -41,6 +41,9 @@ type connection struct {
 	auth   *credentials
 	source string
 	ns     string // the context's (or service account's) namespace
+	// caData and proxyURL are the cluster's, for an exec plugin's
+	// provideClusterInfo.
+	caData, proxyURL string
 }
 
 // findConnection finds the cluster's configuration as kubectl and
@@ -239,6 +242,7 @@ func fromKubeconfig(files []string, source string, explicit bool) (*connection, 
 	}
 	c.host = strings.TrimRight(server, "/")
 	if p := cluster.str("proxy-url"); p != "" {
+		c.proxyURL = p
 		u, err := url.Parse(p)
 		if err != nil {
 			return fail(fmt.Errorf("cluster %q proxy-url: %w", ctx.cluster, err))
@@ -253,7 +257,13 @@ func fromKubeconfig(files []string, source string, explicit bool) (*connection, 
 	if err != nil {
 		return fail(fmt.Errorf("cluster %q: %w", ctx.cluster, err))
 	}
+	if ca != nil && c.tls.InsecureSkipVerify {
+		// As kubectl (client-go's transport): a CA beside it would look
+		// like a check that is not made.
+		return fail(fmt.Errorf("cluster %q sets both insecure-skip-tls-verify and a certificate-authority, which kubectl refuses too: remove one", ctx.cluster))
+	}
 	if ca != nil {
+		c.caData = base64.StdEncoding.EncodeToString(ca)
 		if c.tls.RootCAs, err = certPool(ca); err != nil {
 			return fail(fmt.Errorf("cluster %q certificate-authority: %w", ctx.cluster, err))
 		}
@@ -381,6 +391,11 @@ func (cr *credentials) unauthorized() bool {
 	return cr.exec.forget()
 }
 
+// execTimeout bounds one run of an exec plugin: it has no terminal to
+// wait on (interactiveMode Always is refused), and while it runs every
+// request waits for its answer.
+var execTimeout = time.Minute
+
 // execPlugin runs a kubeconfig user's exec credential plugin
 // (client.authentication.k8s.io/v1 or v1beta1) and keeps its answer
 // until its expirationTimestamp.
@@ -441,7 +456,16 @@ func newExecPlugin(user string, e map[string]any, dir string, c *connection) (*e
 		}
 	}
 	if provide, _ := e["provideClusterInfo"].(bool); provide {
-		p.cluster = map[string]any{"server": c.host, "tls-server-name": c.tls.ServerName, "insecure-skip-tls-verify": c.tls.InsecureSkipVerify}
+		// As client-go's clientauthentication Cluster: empty fields left out.
+		p.cluster = map[string]any{"server": c.host}
+		for k, v := range map[string]string{"tls-server-name": c.tls.ServerName, "certificate-authority-data": c.caData, "proxy-url": c.proxyURL} {
+			if v != "" {
+				p.cluster[k] = v
+			}
+		}
+		if c.tls.InsecureSkipVerify {
+			p.cluster["insecure-skip-tls-verify"] = true
+		}
 	}
 	return p, nil
 }
@@ -459,13 +483,25 @@ func (p *execPlugin) get(ctx context.Context) (*execCredential, error) {
 		info["spec"].(map[string]any)["cluster"] = p.cluster
 	}
 	infoJSON, _ := json.Marshal(info)
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, p.command, p.args...)
 	cmd.Env = append(append(os.Environ(), p.env...), "KUBERNETES_EXEC_INFO="+string(infoJSON))
+	// A child of a killed plugin may hold its stdout open: Wait gives up
+	// on it after this.
+	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		msg := fmt.Sprintf("user %q exec plugin %s: %v", p.user, p.command, err)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			msg = fmt.Sprintf("user %q exec plugin %s: no answer in %s", p.user, p.command, execTimeout)
+		}
+		// Its own words, as kubectl shows them, but not pages of them.
 		if s := strings.TrimSpace(stderr.String()); s != "" {
+			if len(s) > 1024 {
+				s = s[:1024] + "…"
+			}
 			msg += ": " + s
 		}
 		if p.installHint != "" && errors.Is(err, exec.ErrNotFound) {

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sluice-dev/sluice/kube/k8sapi"
@@ -29,14 +31,16 @@ type rest struct {
 	host      string
 	client    *http.Client
 	transport *http.Transport
+	conns     *conns
 	auth      *credentials
 	userAgent string
 }
 
 func newREST(c *connection, wrap func(http.RoundTripper) http.RoundTripper) *rest {
+	open := &conns{dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, all: map[net.Conn]bool{}}
 	t := &http.Transport{
 		Proxy:                 c.proxy,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           open.dial,
 		TLSClientConfig:       c.tls,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ForceAttemptHTTP2:     true, // as client-go: watches and log streams share connections
@@ -51,7 +55,69 @@ func newREST(c *connection, wrap func(http.RoundTripper) http.RoundTripper) *res
 	if wrap != nil {
 		rt = wrap(rt)
 	}
-	return &rest{host: c.host, client: &http.Client{Transport: rt}, transport: t, auth: c.auth, userAgent: "sluice-worker"}
+	client := &http.Client{Transport: rt, CheckRedirect: sameOrigin}
+	return &rest{host: c.host, client: client, transport: t, conns: open, auth: c.auth, userAgent: "sluice-worker"}
+}
+
+// conns are the connections a rest dialed and has not closed, so that
+// Client.Close can close them: CloseIdleConnections alone missed an
+// HTTP/2 connection whose last stream (a watch just cancelled) was still
+// being cleaned up, which stayed 90 s.
+type conns struct {
+	dialer *net.Dialer
+	mu     sync.Mutex
+	all    map[net.Conn]bool
+}
+
+func (cs *conns) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := cs.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, of: cs}
+	cs.mu.Lock()
+	cs.all[tc] = true
+	cs.mu.Unlock()
+	return tc, nil
+}
+
+// closeAll closes every connection open.
+func (cs *conns) closeAll() {
+	cs.mu.Lock()
+	all := cs.all
+	cs.all = map[net.Conn]bool{}
+	cs.mu.Unlock()
+	for c := range all {
+		_ = c.Close()
+	}
+}
+
+type trackedConn struct {
+	net.Conn
+	of *conns
+}
+
+func (c *trackedConn) Close() error {
+	c.of.mu.Lock()
+	delete(c.of.all, c)
+	c.of.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// sameOrigin follows a redirect only to the API server's own scheme,
+// host and port. net/http keeps the Authorization header on a redirect
+// to the same host name whatever its scheme and port (and the client
+// certificate goes to any host), so a redirect to http:// would send the
+// bearer token in clear.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	from := via[0].URL
+	if req.URL.Scheme != from.Scheme || req.URL.Host != from.Host {
+		return fmt.Errorf("the API server redirected to %s://%s, which is not followed (it would get sluice's credentials)", req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }
 
 // StatusError is an error the API server answered with a Status.
@@ -123,6 +189,11 @@ func statusError(resp *http.Response, body []byte) error {
 		return &StatusError{Status: st}
 	}
 	st = k8sapi.Status{Code: int32(resp.StatusCode)}
+	// As client-go: at most 2 KiB of a body that is not a Status (a
+	// proxy's error page, say) goes into the error.
+	if len(body) > 2048 {
+		body = body[:2048]
+	}
 	switch resp.StatusCode {
 	case http.StatusNotFound:
 		st.Reason, st.Message = reasonNotFound, "the server could not find the requested resource"
@@ -195,7 +266,9 @@ func resourcePath(ns, resource, name, sub string) (string, error) {
 // send sends one request and returns the answer when it is a success; a
 // stream's body is the caller's to close. A 429 or 5xx answer with
 // Retry-After is tried again (up to 10 times, as client-go), and one 401
-// after an exec plugin's credential expired early.
+// after an exec plugin's credential expired early. A request that could
+// not reach the API server (unreachable) is tried again for up to
+// unreachableFor.
 func (r *rest) send(ctx context.Context, method, path string, query url.Values, body any, accept string) (*http.Response, error) {
 	var payload []byte
 	if body != nil {
@@ -209,6 +282,7 @@ func (r *rest) send(ctx context.Context, method, path string, query url.Values, 
 		u += "?" + query.Encode()
 	}
 	refreshed := false
+	start, pause := time.Now(), 250*time.Millisecond
 	for tries := 0; ; tries++ {
 		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(payload))
 		if err != nil {
@@ -228,7 +302,16 @@ func (r *rest) send(ctx context.Context, method, path string, query url.Values, 
 		}
 		resp, err := r.client.Do(req)
 		if err != nil {
-			return nil, err
+			if !unreachable(err) || time.Since(start) > unreachableFor || ctx.Err() != nil {
+				return nil, err
+			}
+			select {
+			case <-time.After(pause):
+				pause = min(2*pause, 2*time.Second)
+				continue
+			case <-ctx.Done():
+				return nil, err
+			}
 		}
 		if resp.StatusCode < 300 {
 			return resp, nil
@@ -250,6 +333,35 @@ func (r *rest) send(ctx context.Context, method, path string, query url.Values, 
 		}
 		return nil, statusError(resp, b)
 	}
+}
+
+// unreachableFor is how long send tries again a request the API server
+// could not be reached for: about as long as it takes to restart.
+var unreachableFor = 30 * time.Second
+
+// unreachable reports whether err is one of a connection refused, reset
+// or closed before an answer: the API server restarting, or a load
+// balancer in front of it without a backend. client-go tried again only
+// GETs so (a POST may have been done); every request sluice sends may be
+// sent again: a Pod or Secret created by the first is found as
+// AlreadyExists and adopted as the attempt's own (Run), a delete of one
+// gone is NotFound, which is no error, and a SelfSubjectAccessReview
+// changes nothing. A certificate that is not trusted, or a context that
+// ended, is not tried again.
+func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false // a name that does not exist, as a typo in the kubeconfig
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func retryAfter(resp *http.Response) (time.Duration, bool) {

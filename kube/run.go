@@ -549,7 +549,13 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 		}
 		return resp.Body, nil
 	}
-	for tries := 0; ; tries++ {
+	// Refusals (no such Pod, not allowed) end the stream after 20 in a
+	// row; a network or API server that fails is waited out, however
+	// long, until the attempt ends: giving up after 20 tries lost the
+	// rest of the log of a Pod that outlived a 20 s outage
+	// (TestRunThroughAnOutage).
+	refusals := 0
+	for {
 		// A followed stream ends by itself when the container exits. One
 		// still open a moment after the watch saw the Pod end (kwok's fake
 		// kubelet never ends it) is cut, and what is left of the log is
@@ -585,7 +591,13 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 			}
 			return
 		}
-		if ctx.Err() != nil || tries >= 20 {
+		switch {
+		case err == nil:
+			refusals = 0
+		case !transient(err):
+			refusals++
+		}
+		if ctx.Err() != nil || refusals >= 20 {
 			return
 		}
 		// The kubelet ends a followed stream when the container exits, and
@@ -599,7 +611,15 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 		case <-ctx.Done():
 			return
 		case <-ended:
-			if clean || err != nil {
+			if clean {
+				return
+			}
+			if err != nil {
+				// It could not be opened (the API server was away): what
+				// is left of the log, read once.
+				if rc, err := stream(ctx, false); err == nil {
+					read(rc)
+				}
 				return
 			}
 		case <-time.After(time.Second):
@@ -608,13 +628,18 @@ func (c *Client) streamLogs(ctx context.Context, ns, name string, sink executor.
 }
 
 // copyLines copies the lines of one log stream read with timestamps=true
-// to out, without their times, skipping those not after *last (seen on
-// an earlier stream) and moving *last on. It reports whether the stream
-// ended cleanly (EOF). A line longer than the reader's buffer comes in
-// pieces; only the first has the time, and the rest of a line skipped is
-// skipped with it.
+// to out, without their times, skipping those not after the *last it was
+// called with (seen on an earlier stream) and moving *last on to the
+// latest time seen. It reports whether the stream ended cleanly (EOF). A
+// line longer than the reader's buffer comes in pieces; only the first
+// has the time, and the rest of a line skipped is skipped with it.
+//
+// Lines of one stream are never skipped for their time: the runtime
+// stamps stdout and stderr lines as it reads each pipe, so a line may
+// come after one with a later time (TestCopyLinesOutOfOrder).
 func copyLines(r io.Reader, out io.Writer, last *time.Time) bool {
 	br := bufio.NewReaderSize(r, 64<<10)
+	since := *last
 	atStart, skip := true, false
 	for {
 		line, err := br.ReadSlice('\n')
@@ -623,8 +648,8 @@ func copyLines(r io.Reader, out io.Writer, last *time.Time) bool {
 			if atStart {
 				var ts time.Time
 				ts, text = splitTimestamp(line)
-				skip = !ts.IsZero() && !ts.After(*last)
-				if !skip && !ts.IsZero() {
+				skip = !ts.IsZero() && !since.IsZero() && !ts.After(since)
+				if ts.After(*last) {
 					*last = ts
 				}
 			}

@@ -23,12 +23,17 @@ import (
 type lines struct {
 	mu  sync.Mutex
 	all []string
+	// onLine, if set, is called with each line as it comes.
+	onLine func(string)
 }
 
 func (l *lines) Line(s executor.Stream, _ time.Time, b []byte) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.all = append(l.all, string(s)+" "+string(b))
+	l.mu.Unlock()
+	if l.onLine != nil {
+		l.onLine(string(b))
+	}
 }
 
 func (l *lines) text() string {

@@ -34,11 +34,21 @@ type watch struct {
 // attempts about their Pods, and waits until it has listed them.
 func (c *Client) watchNamespace(ctx context.Context, ns string) error {
 	c.mu.Lock()
+	select {
+	case <-c.stop:
+		c.mu.Unlock()
+		return errClosed
+	default:
+	}
 	w, ok := c.watches[ns]
 	if !ok {
 		w = &watch{ready: make(chan struct{})}
 		c.watches[ns] = w
-		go c.runWatch(ns, w)
+		c.running.Add(1)
+		go func() {
+			defer c.running.Done()
+			c.runWatch(ns, w)
+		}()
 	}
 	c.mu.Unlock()
 	// runWatch closes ready within its 30 s.
@@ -112,12 +122,16 @@ func (c *Client) runWatch(ns string, w *watch) {
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
 		var werr error
-		rv, werr = pw.watch(ctx, rv)
+		var events int
+		rv, events, werr = pw.watch(ctx, rv)
 		if ctx.Err() != nil {
 			return
 		}
-		if werr == nil {
+		if werr == nil || events > 0 {
+			// A watch that worked: the next failure waits from the start.
 			backoff = 500 * time.Millisecond
+		}
+		if werr == nil {
 			continue // the server ended the watch (timeoutSeconds): watch again
 		}
 		if !isGone(werr) {
@@ -184,10 +198,17 @@ func (pw *podWatcher) list(ctx context.Context) (string, error) {
 	return rv, nil
 }
 
+// errShortWatch is a watch the server ended within a second and before
+// any event (client-go's reflector's "very short watch"): watching again
+// at once would be a loop.
+var errShortWatch = errors.New("the watch ended within a second, before any event")
+
 // watch watches the worker's Pods from resourceVersion rv until the
 // server ends the watch (nil) or it breaks; it returns the last
-// resourceVersion seen.
-func (pw *podWatcher) watch(ctx context.Context, rv string) (string, error) {
+// resourceVersion seen and the number of events (bookmarks too).
+func (pw *podWatcher) watch(ctx context.Context, rv string) (string, int, error) {
+	start := time.Now()
+	events := 0
 	q := url.Values{
 		"labelSelector": pw.query["labelSelector"], "watch": {"true"}, "resourceVersion": {rv},
 		"allowWatchBookmarks": {"true"},
@@ -197,7 +218,7 @@ func (pw *podWatcher) watch(ctx context.Context, rv string) (string, error) {
 	}
 	resp, err := pw.c.api.send(ctx, http.MethodGet, pw.path, q, nil, acceptProtobuf)
 	if err != nil {
-		return rv, err
+		return rv, events, err
 	}
 	defer resp.Body.Close()
 	event := pw.jsonEvents(resp.Body)
@@ -208,16 +229,20 @@ func (pw *podWatcher) watch(ctx context.Context, rv string) (string, error) {
 		typ, p, st, err := event()
 		if err != nil {
 			if err == io.EOF {
-				return rv, nil
+				if events == 0 && time.Since(start) < time.Second {
+					return rv, events, errShortWatch
+				}
+				return rv, events, nil
 			}
-			return rv, err
+			return rv, events, err
 		}
 		if typ == "ERROR" {
 			if st == nil {
-				return rv, errors.New("watch error event without a Status")
+				return rv, events, errors.New("watch error event without a Status")
 			}
-			return rv, &StatusError{Status: *st}
+			return rv, events, &StatusError{Status: *st}
 		}
+		events++
 		if p.Metadata.ResourceVersion != "" {
 			rv = p.Metadata.ResourceVersion
 		}

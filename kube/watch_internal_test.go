@@ -107,3 +107,57 @@ users: [{name: u, user: {token: t}}]
 		t.Fatalf("%d lists and %d watches, want 2 and 2: %q", lists, watches, requests)
 	}
 }
+
+// TestWatchEndedAtOnceBacksOff: a watch the server (or a proxy before
+// it) ends at once, with no event, is a failure, as client-go's reflector
+// takes it ("very short watch"): the worker waits and lists again rather
+// than watching again at once, which was a loop of requests as fast as
+// the server could answer them.
+func TestWatchEndedAtOnceBacksOff(t *testing.T) {
+	var mu sync.Mutex
+	var requests []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if len(requests) < 20 {
+			requests = append(requests, "list")
+			if r.URL.Query().Get("watch") == "true" {
+				requests[len(requests)-1] = "watch"
+			}
+		}
+		mu.Unlock()
+		if r.URL.Query().Get("watch") != "true" {
+			_ = json.NewEncoder(w).Encode(map[string]any{"metadata": map[string]any{"resourceVersion": "10"}, "items": []any{}})
+		}
+		// A watch: 200 and no event.
+	}))
+	defer srv.Close()
+	cfg := write(t, filepath.Join(t.TempDir(), "config"), fmt.Sprintf(`current-context: x
+contexts: [{name: x, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: %q}}]
+users: [{name: u, user: {token: t}}]
+`, srv.URL))
+	c, err := Open(Config{Kubeconfig: cfg, Worker: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.watchNamespace(context.Background(), "ns"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := append([]string(nil), requests...)
+		mu.Unlock()
+		if len(got) >= 3 {
+			if got[0] != "list" || got[1] != "watch" || got[2] != "list" {
+				t.Fatalf("requests %q: after a watch that ended at once, want a list (after a wait)", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("requests %q", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -134,3 +134,82 @@ func TestMergePodMatchesStrategicPatch(t *testing.T) {
 		}
 	}
 }
+
+// TestMergePodRealisticTemplates: pod_templates as people write them
+// (sidecars and native sidecars, init containers, volumes of several
+// kinds, env from fields and secrets, pod and container securityContext,
+// affinity, tolerations, topology spread, DNS) merged with the Pod sluice
+// builds (its container with env, envFrom, resources, securityContext;
+// tolerations, nodeSelector, labels) give what strategicpatch gives.
+func TestMergePodRealisticTemplates(t *testing.T) {
+	t.Parallel()
+	templates := []string{
+		`{"metadata":{"labels":{"team":"data","dev.sluice/worker":"spoofed"},"annotations":{"cluster-autoscaler.kubernetes.io/safe-to-evict":"false"}},
+		  "spec":{"serviceAccountName":"etl","priorityClassName":"batch","automountServiceAccountToken":false,
+		   "securityContext":{"runAsNonRoot":true,"runAsUser":1000,"fsGroup":2000,"seccompProfile":{"type":"RuntimeDefault"}},
+		   "initContainers":[{"name":"fetch","image":"alpine","command":["sh","-c","wget -O /data/in $URL"],"env":[{"name":"URL","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"url"}}}],"volumeMounts":[{"name":"data","mountPath":"/data"}]},
+		                     {"name":"proxy","image":"envoy","restartPolicy":"Always","ports":[{"containerPort":15001,"protocol":"TCP"}]}],
+		   "containers":[{"name":"task","volumeMounts":[{"name":"data","mountPath":"/data"},{"name":"creds","mountPath":"/var/run/creds","readOnly":true}],
+		                  "env":[{"name":"POD_NAME","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}},{"name":"MODE","value":"template"}],
+		                  "envFrom":[{"configMapRef":{"name":"common"}}],
+		                  "resources":{"limits":{"memory":"1Gi","nvidia.com/gpu":"1"},"requests":{"cpu":"250m"}},
+		                  "securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},"readOnlyRootFilesystem":true}},
+		                 {"name":"log-shipper","image":"fluent-bit","resources":{"limits":{"memory":"64Mi"}}}],
+		   "volumes":[{"name":"data","emptyDir":{"sizeLimit":"10Gi"}},{"name":"creds","secret":{"secretName":"creds","defaultMode":256}},
+		              {"name":"token","projected":{"sources":[{"serviceAccountToken":{"audience":"vault","expirationSeconds":3600,"path":"token"}}]}}],
+		   "tolerations":[{"key":"dedicated","operator":"Equal","value":"batch","effect":"NoSchedule"}],
+		   "nodeSelector":{"pool":"batch"},
+		   "affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"kubernetes.io/arch","operator":"In","values":["amd64"]}]}]}},
+		               "podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":100,"podAffinityTerm":{"topologyKey":"kubernetes.io/hostname","labelSelector":{"matchLabels":{"team":"data"}}}}]}},
+		   "topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"ScheduleAnyway","labelSelector":{"matchLabels":{"team":"data"}}}],
+		   "dnsPolicy":"None","dnsConfig":{"nameservers":["10.0.0.10"],"options":[{"name":"ndots","value":"2"}]},
+		   "imagePullSecrets":[{"name":"registry"}],"activeDeadlineSeconds":7200,"terminationGracePeriodSeconds":120}}`,
+		`{"spec":{"containers":[{"name":"task","image":"template-image","args":["--from-template"],"ports":[{"containerPort":8080,"name":"http"}],
+		   "livenessProbe":{"httpGet":{"path":"/healthz","port":8080}},"env":[{"name":"MODE","value":"template"},{"name":"KEEP","value":"1"}]}],
+		   "hostAliases":[{"ip":"10.1.1.1","hostnames":["db.internal"]}],"tolerations":[{"key":"dedicated","operator":"Equal","value":"batch","effect":"NoSchedule"}]}}`,
+	}
+	uid, gid, grace := int64(1001), int64(1001), int64(30)
+	pod := Pod{
+		APIVersion: "v1", Kind: "Pod",
+		Metadata: ObjectMeta{Name: "sluice-p-t-1", Namespace: "ns", Labels: map[string]string{"dev.sluice/worker": "w", "dev.sluice/attempt": "1"},
+			Annotations: map[string]string{"dev.sluice/task-id": "t"}},
+		Spec: PodSpec{
+			RestartPolicy: RestartPolicyNever, ServiceAccountName: "", NodeSelector: map[string]string{"disk": "ssd"},
+			TerminationGracePeriodSeconds: &grace,
+			Tolerations:                   json.RawMessage(`[{"key":"dedicated","operator":"Equal","value":"batch","effect":"NoSchedule"},{"key":"gpu","operator":"Exists"}]`),
+			Containers: []Container{{
+				Name: "task", Image: "busybox", Command: []string{"/bin/sh", "-c"}, Args: []string{"run"},
+				Env:                    []EnvVar{{Name: "MODE", Value: "sluice"}, {Name: "SLUICE_OUTPUT", Value: "/dev/termination-log"}},
+				EnvFrom:                []EnvFromSource{{SecretRef: &LocalObjectReference{Name: "sluice-p-t-1"}}},
+				Resources:              &ResourceRequirements{Limits: map[string]string{"memory": "2Gi"}, Requests: map[string]string{"cpu": "1"}},
+				SecurityContext:        &SecurityContext{RunAsUser: &uid, RunAsGroup: &gid},
+				TerminationMessagePath: "/dev/termination-log", TerminationMessagePolicy: TerminationMessageFile,
+			}},
+		},
+	}
+	patch, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tmpl := range templates {
+		want, err := strategicpatch.StrategicMergePatch([]byte(tmpl), patch, corev1.Pod{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := MergePod([]byte(tmpl), patch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantV, gotV any
+		gotJSON, _ := json.Marshal(got)
+		if err := json.Unmarshal(want, &wantV); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(gotJSON, &gotV); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotV, wantV) {
+			t.Errorf("MergePod(%s)\n= %s\nstrategicpatch: %s", tmpl, gotJSON, want)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func viaJSON[T any](t *testing.T, obj any) T {
 	return out
 }
 
-func encodeProto(t *testing.T, obj runtime.Object) []byte {
+func encodeProto(t testing.TB, obj runtime.Object) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme).Encode(obj, &b); err != nil {
