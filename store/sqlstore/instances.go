@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/sluice-dev/sluice"
@@ -508,12 +509,16 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 	expires := now.Add(p.LeaseDuration)
 	labels, labelArgs := labelFilter(p.Labels)
 	args := append([]any{us(now)}, labelArgs...)
-	args = append(args, p.Limit, us(now), us(now), p.Worker, us(expires), us(now))
-	rows, err := db.w.QueryContext(ctx, db.q(`WITH picked AS (
+	args = append(args, us(now), us(now), p.Worker, us(expires), us(now))
+	// The limit is written into the statement, not bound: a statement per
+	// limit, each with one plan that PostgreSQL can keep (its generic plan
+	// of LIMIT $n guesses hundreds of rows and scans every instance; see
+	// postgres.Open).
+	rows, err := db.claim.QueryContext(ctx, db.q(`WITH picked AS (
 			SELECT id FROM task_instances
 			WHERE `+claimable+` AND ready_at <= ? AND NOT limited AND `+labels+`
 			ORDER BY priority DESC, ready_at, id
-			LIMIT ?`+db.d.SkipLocked+`
+			LIMIT `+strconv.Itoa(p.Limit)+db.d.SkipLocked+`
 		), claimed AS (
 			UPDATE task_instances ti
 			SET state = 'running', attempts = ti.attempts + 1, started_at = COALESCE(ti.started_at, ?), updated_at = ?, blocked = ''

@@ -79,6 +79,10 @@ type Options struct {
 	Clock sluice.Clock
 	// Signals wakes waiters in this process after a commit; default new.
 	Signals *store.Signals
+	// Claim, if set, runs the one-statement claim (WritableCTE dialects)
+	// instead of Write; the DB closes it. PostgreSQL gives it connections
+	// that use generic plans: see postgres.Open.
+	Claim *sql.DB
 	// OnClose runs when the DB is closed, after the pools are closed.
 	OnClose func() error
 }
@@ -87,6 +91,7 @@ type Options struct {
 type DB struct {
 	d       Dialect
 	w, r    *sql.DB
+	claim   *sql.DB // the one-statement claim's pool: w unless Options.Claim
 	clock   sluice.Clock
 	signals *store.Signals
 	onClose func() error
@@ -126,7 +131,11 @@ func New(o Options) *DB {
 	if o.Dialect.JSONAgg == "" {
 		o.Dialect.JSONAgg, o.Dialect.JSONArray = "json_group_array", "json_array"
 	}
-	return &DB{d: o.Dialect, w: o.Write, r: o.Read, clock: o.Clock, signals: o.Signals, onClose: o.OnClose, rebinds: map[string]string{}, stmts: map[string]*sql.Stmt{}, toPrepare: map[string]bool{}}
+	claim := o.Claim
+	if claim == nil {
+		claim = o.Write
+	}
+	return &DB{d: o.Dialect, w: o.Write, r: o.Read, claim: claim, clock: o.Clock, signals: o.Signals, onClose: o.OnClose, rebinds: map[string]string{}, stmts: map[string]*sql.Stmt{}, toPrepare: map[string]bool{}}
 }
 
 // Signals returns the in-process broadcaster, so a driver can forward
@@ -152,6 +161,9 @@ func (db *DB) Close() error {
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
+	}
+	if db.claim != db.w {
+		err = errors.Join(err, db.claim.Close())
 	}
 	if db.onClose != nil {
 		err = errors.Join(err, db.onClose())
