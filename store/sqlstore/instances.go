@@ -497,14 +497,48 @@ func newToken() int64 {
 // and its own implicit transaction: the cheapest claim PostgreSQL can do,
 // which matters when several worker processes claim thousands of tasks a
 // second.
+//
+// The limit is written into the statement (see claimStatement), so each
+// limit is a prepared statement of its own on every connection. Limits
+// up to claimLiteralMax are written as they are; a larger one is claimed
+// in pieces of a power of two, so a worker with hundreds of slots keeps a
+// few dozen statements, not hundreds.
 func (db *DB) claimInOneStatement(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
 	start := time.Now()
-	claims, err := db.claimStatement(ctx, p)
+	var claims []*store.Claim
+	var err error
+	for left := p.Limit; left > 0; {
+		n := claimPiece(left)
+		var got []*store.Claim
+		got, err = db.claimStatement(ctx, p, n)
+		claims = append(claims, got...)
+		if err != nil || len(got) < n {
+			break
+		}
+		left -= n
+	}
 	db.observe("InstanceClaim", start, err)
 	return claims, err
 }
 
-func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
+// claimLiteralMax is the largest claim limit written as it is.
+const claimLiteralMax = 32
+
+// claimPiece returns how many of left instances one claim statement asks
+// for: left itself up to claimLiteralMax, else the largest power of two
+// not above it.
+func claimPiece(left int) int {
+	if left <= claimLiteralMax {
+		return left
+	}
+	n := claimLiteralMax
+	for n*2 <= left {
+		n *= 2
+	}
+	return n
+}
+
+func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams, limit int) ([]*store.Claim, error) {
 	now := db.now()
 	expires := now.Add(p.LeaseDuration)
 	labels, labelArgs := labelFilter(p.Labels)
@@ -518,7 +552,7 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams) 
 			SELECT id FROM task_instances
 			WHERE `+claimable+` AND ready_at <= ? AND NOT limited AND `+labels+`
 			ORDER BY priority DESC, ready_at, id
-			LIMIT `+strconv.Itoa(p.Limit)+db.d.SkipLocked+`
+			LIMIT `+strconv.Itoa(limit)+db.d.SkipLocked+`
 		), claimed AS (
 			UPDATE task_instances ti
 			SET state = 'running', attempts = ti.attempts + 1, started_at = COALESCE(ti.started_at, ?), updated_at = ?, blocked = ''

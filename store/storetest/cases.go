@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -300,6 +301,32 @@ func testClaimOrder(t *testing.T, open Opener) {
 	}
 	if none := b.claim(10); len(none) != 0 {
 		t.Fatalf("claimed %v from an empty queue", claimedTasks(none))
+	}
+}
+
+// testClaimMany: a claim of more instances than one statement asks for
+// (the one-statement claim goes in pieces above 32) takes all it may, each
+// instance once.
+func testClaimMany(t *testing.T, open Opener) {
+	b := setup(t, open)
+	var tasks []task
+	for i := 0; i < 150; i++ {
+		tasks = append(tasks, task{id: fmt.Sprintf("t%03d", i)})
+	}
+	b.save("p", 10, tasks...)
+	b.createRun("p", "0")
+	seen := map[int64]bool{}
+	for _, want := range []int{100, 50, 0} {
+		got := b.claim(100)
+		if len(got) != want {
+			t.Fatalf("claim of 100 took %d instances, want %d", len(got), want)
+		}
+		for _, c := range got {
+			if seen[c.InstanceID] {
+				t.Fatalf("instance %d claimed twice", c.InstanceID)
+			}
+			seen[c.InstanceID] = true
+		}
 	}
 }
 

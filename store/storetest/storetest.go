@@ -205,6 +205,7 @@ func Run(t *testing.T, open Opener) {
 		"MaxActiveRuns":            testMaxActiveRuns,
 		"ClaimOrder":               testClaimOrder,
 		"ClaimConcurrent":          testClaimConcurrent,
+		"ClaimMany":                testClaimMany,
 		"ReadinessChain":           testReadinessChain,
 		"ReadinessDiamond":         testReadinessDiamond,
 		"UpstreamFailedPropagates": testUpstreamFailedPropagates,
