@@ -75,11 +75,10 @@ func (o *outage) cut() {
 
 func (o *outage) restore() { o.down.Store(false) }
 
-// TestRunThroughAnOutage: the API server unreachable for 25 s while a
-// Pod runs costs the attempt nothing: it succeeds, and the lines its
-// container wrote during and after the outage reach the log.
-func TestRunThroughAnOutage(t *testing.T) {
-	t.Parallel()
+// throughOutage returns a client of the test cluster whose connections go
+// through an outage proxy, the proxy, and a namespace of the test's own.
+func throughOutage(t *testing.T) (*kube.Client, *outage, string) {
+	t.Helper()
 	path := kubetest.Require(t)
 	ns := kubetest.Namespace(t)
 	b, err := os.ReadFile(path)
@@ -99,7 +98,16 @@ func TestRunThroughAnOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close)
+	return c, o, ns
+}
+
+// TestRunThroughAnOutage: the API server unreachable for 25 s while a
+// Pod runs costs the attempt nothing: it succeeds, and the lines its
+// container wrote during and after the outage reach the log.
+func TestRunThroughAnOutage(t *testing.T) {
+	t.Parallel()
+	c, o, _ := throughOutage(t)
 	logs := &lines{}
 	seen := make(chan struct{})
 	var once sync.Once
@@ -142,23 +150,7 @@ func TestRunThroughAnOutage(t *testing.T) {
 // Secret that exists already is adopted when it is the attempt's own.
 func TestRunStartsThroughAShortOutage(t *testing.T) {
 	t.Parallel()
-	path := kubetest.Require(t)
-	ns := kubetest.Namespace(t)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const server = "https://127.0.0.1:6443"
-	o := newOutage(t, "127.0.0.1:6443")
-	cfg := filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(string(b), server, "https://"+o.ln.Addr().String())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := kube.Open(kube.Config{Kubeconfig: cfg, Namespace: ns, Worker: "test:" + t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, o, _ := throughOutage(t)
 	run := func(name string) *executor.Result {
 		return c.Run(context.Background(), &kube.Request{
 			Name: name, Image: kubetest.Image, PullPolicy: "Never",

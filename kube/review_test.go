@@ -179,17 +179,7 @@ func TestRunPodTemplateCannotOverride(t *testing.T) {
 // attempt's: Run follows it to its end and deletes it.
 func TestRunAdoptsItsOwnPod(t *testing.T) {
 	b := setup(t)
-	cs := kubetest.Clientset(t)
-	mine := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "own-1", Labels: map[string]string{
-			kube.LabelAttempt: "1", kube.LabelRun: "1", kube.LabelLease: "1", kube.LabelWorker: kube.LabelValue("test:" + t.Name())}},
-		Spec: corev1.PodSpec{NodeSelector: kubetest.NodeSelector(kubetest.RealNode), RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{Name: "task", Image: kubetest.Image, ImagePullPolicy: corev1.PullNever,
-				Command: []string{"/bin/sh", "-c", "echo adopted"}}}},
-	}
-	if _, err := cs.CoreV1().Pods(b.ns).Create(context.Background(), mine, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	b.ownPod(t, "own-1")
 	res := b.c.Run(context.Background(), b.request("own-1", "echo new"))
 	if res.State != sluice.AttemptSuccess || !strings.Contains(b.log.text(), "o adopted") {
 		t.Fatalf("result %+v\nlog:\n%s", res, b.log.text())
@@ -203,17 +193,8 @@ func TestRunAdoptsItsOwnPod(t *testing.T) {
 // that never comes.
 func TestRunAdoptsItsOwnEndedPod(t *testing.T) {
 	b := setup(t)
+	b.ownPod(t, "own-2")
 	cs := kubetest.Clientset(t)
-	mine := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "own-2", Labels: map[string]string{
-			kube.LabelAttempt: "1", kube.LabelRun: "1", kube.LabelLease: "1", kube.LabelWorker: kube.LabelValue("test:" + t.Name())}},
-		Spec: corev1.PodSpec{NodeSelector: kubetest.NodeSelector(kubetest.RealNode), RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{Name: "task", Image: kubetest.Image, ImagePullPolicy: corev1.PullNever,
-				Command: []string{"/bin/sh", "-c", "echo adopted"}}}},
-	}
-	if _, err := cs.CoreV1().Pods(b.ns).Create(context.Background(), mine, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		p, err := cs.CoreV1().Pods(b.ns).Get(context.Background(), "own-2", metav1.GetOptions{})
@@ -244,5 +225,23 @@ func TestRunUnwatchableNamespace(t *testing.T) {
 	res := b.c.Run(context.Background(), r)
 	if res.State != sluice.AttemptFailed || !strings.Contains(res.Error, `invalid namespace "bad/ns"`) {
 		t.Fatalf("result %+v after %s", res, time.Since(start))
+	}
+}
+
+// ownPod creates a Pod of the attempt's name (attempt, run and lease 1)
+// with the labels Run gives its own, as a create whose answer was lost
+// leaves it; its container echoes "adopted".
+func (b *bundle) ownPod(t *testing.T, name string) {
+	t.Helper()
+	cs := kubetest.Clientset(t)
+	mine := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			kube.LabelAttempt: "1", kube.LabelRun: "1", kube.LabelLease: "1", kube.LabelWorker: kube.LabelValue("test:" + t.Name())}},
+		Spec: corev1.PodSpec{NodeSelector: kubetest.NodeSelector(kubetest.RealNode), RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "task", Image: kubetest.Image, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"/bin/sh", "-c", "echo adopted"}}}},
+	}
+	if _, err := cs.CoreV1().Pods(b.ns).Create(context.Background(), mine, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
