@@ -128,6 +128,15 @@ type Store interface {
 	// results[i] is nil or sluice.ErrLeaseLost for p[i]; err is for the
 	// transaction as a whole.
 	AttemptComplete(ctx context.Context, p []*AttemptCompleteParams) (results []error, err error)
+	// AttemptCompleteClaim is AttemptComplete, then, in the same
+	// transaction and when the completions made an instance claimable,
+	// InstanceClaim with next (nil claims nothing): a worker whose
+	// attempt readies the next task of a chain starts it without a
+	// transaction and a wake-up of its own. The claims are returned only
+	// when the whole transaction committed. On PostgreSQL the claim takes
+	// instances without limits (pools, max_parallel, max_active_tasks);
+	// those are left to the next InstanceClaim.
+	AttemptCompleteClaim(ctx context.Context, p []*AttemptCompleteParams, next *InstanceClaimParams) (results []error, claims []*Claim, err error)
 	// AttemptSetContainer records the image and container of a container
 	// task's attempt, fenced by its lease: it fails with
 	// sluice.ErrLeaseLost when the lease is not held.

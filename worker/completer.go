@@ -84,9 +84,13 @@ func (c *completer) run(kill context.Context) {
 		for i, b := range batch {
 			ps[i] = b.p
 		}
-		results, err := c.w.st.AttemptComplete(context.Background(), ps)
+		// The slots free now go with the completions: if they ready the
+		// next task of a chain, the same transaction claims it.
+		next, free := c.w.claimAlong()
+		results, claims, err := c.w.st.AttemptCompleteClaim(context.Background(), ps, next)
 		c.w.health.Observe(err)
 		if err != nil {
+			c.w.giveSlots(free)
 			// Put the batch back in front and retry: an outage shorter
 			// than the lease loses nothing.
 			c.mu.Lock()
@@ -104,6 +108,7 @@ func (c *completer) run(kill context.Context) {
 		for i, b := range batch {
 			c.settled(b, results[i])
 		}
+		c.w.startClaims(claims, free)
 	}
 }
 

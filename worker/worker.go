@@ -110,6 +110,9 @@ type Worker struct {
 	freed   chan struct{}      // signalled when a slot frees
 	kill    context.CancelCauseFunc
 	killCtx context.Context
+	// runCtx is Run's context, set before Run starts anything: once it
+	// ends, the worker claims nothing more, also along with completions.
+	runCtx context.Context
 }
 
 // New returns a Worker for cfg.
@@ -188,6 +191,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: temp dir: %w", err)
 	}
 	w.tmpDir = tmp
+	w.runCtx = ctx
 	defer os.RemoveAll(tmp)
 	w.connectEngine(ctx)
 	if w.engine != nil {
@@ -248,7 +252,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 		// leave attempts running under this worker's name that it never
 		// started, until their leases expired. A lease bounds it instead.
 		claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Lease)
-		claims, err := w.st.InstanceClaim(claimCtx, &store.InstanceClaimParams{Worker: w.cfg.ID, Labels: w.labels, Limit: free, LeaseDuration: w.cfg.Lease})
+		claims, err := w.st.InstanceClaim(claimCtx, w.claimParams(free))
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			w.giveSlots(free)
@@ -264,11 +268,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 			continue
 		}
 		failures = 0
-		for _, c := range claims {
-			w.cfg.Metrics.AttemptStarted(c.Pool, c.StartedAt.Sub(c.ReadyAt))
-			w.start(c)
-		}
-		w.giveSlots(free - len(claims))
+		w.startClaims(claims, free)
 		if len(claims) == free {
 			// Maybe more work waiting. Let the attempts just started run
 			// first: quick ones give their slots back at once, and the
@@ -287,6 +287,44 @@ func (w *Worker) claimLoop(ctx context.Context) {
 		}
 		timer.Stop()
 	}
+}
+
+// startClaims starts the attempts of claims, made with free slots taken,
+// and gives back the slots they did not fill.
+func (w *Worker) startClaims(claims []*store.Claim, free int) {
+	for _, c := range claims {
+		w.cfg.Metrics.AttemptStarted(c.Pool, c.StartedAt.Sub(c.ReadyAt))
+		w.start(c)
+	}
+	w.giveSlots(free - len(claims))
+}
+
+// claimParams are the arguments of a claim of up to free instances.
+func (w *Worker) claimParams(free int) *store.InstanceClaimParams {
+	return &store.InstanceClaimParams{Worker: w.cfg.ID, Labels: w.labels, Limit: free, LeaseDuration: w.cfg.Lease}
+}
+
+// claimAlong takes the free slots, without waiting, for a claim made with
+// completions (store.AttemptCompleteClaim), and returns its arguments;
+// nil and 0 when none is free or the worker no longer claims.
+func (w *Worker) claimAlong() (*store.InstanceClaimParams, int) {
+	if w.runCtx == nil || w.runCtx.Err() != nil {
+		return nil, 0
+	}
+	free := 0
+	for {
+		select {
+		case <-w.slots:
+			free++
+			continue
+		default:
+		}
+		break
+	}
+	if free == 0 {
+		return nil, 0
+	}
+	return w.claimParams(free), free
 }
 
 // takeSlots waits for at least one free slot and takes all free slots.

@@ -69,11 +69,20 @@ func (db *DB) AttemptLogAppend(ctx context.Context, p *store.AttemptLogAppendPar
 
 // AttemptComplete implements store.Store.
 func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompleteParams) ([]error, error) {
+	results, _, err := db.AttemptCompleteClaim(ctx, ps, nil)
+	return results, err
+}
+
+// AttemptCompleteClaim implements store.Store.
+func (db *DB) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.InstanceClaimParams) ([]error, []*store.Claim, error) {
+	if next != nil && next.Limit > 0 && next.LeaseDuration <= 0 {
+		return nil, nil, sluice.Errorf(sluice.EINVALID, "lease duration must be positive")
+	}
 	for _, p := range ps {
 		switch p.State {
 		case sluice.AttemptSuccess, sluice.AttemptFailed, sluice.AttemptTimedOut, sluice.AttemptSkipped, sluice.AttemptRescheduled:
 		default:
-			return nil, sluice.Errorf(sluice.EINVALID, "attempt %d: cannot complete as %q", p.Lease.AttemptID, p.State)
+			return nil, nil, sluice.Errorf(sluice.EINVALID, "attempt %d: cannot complete as %q", p.Lease.AttemptID, p.State)
 		}
 	}
 	order := make([]int, len(ps))
@@ -82,8 +91,10 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ps[a].Lease.AttemptID, ps[b].Lease.AttemptID) })
 	results := make([]error, len(ps))
+	var claims []*store.Claim
 	err := db.inTx(ctx, "AttemptComplete", func(t *txn) error {
 		clear(results)
+		claims = nil
 		fenced, err := fenceAttempts(t, ps, order)
 		if err != nil {
 			return err
@@ -182,12 +193,23 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 				return err
 			}
 		}
-		return f.done()
+		if err := f.done(); err != nil {
+			return err
+		}
+		// Only when these completions made something claimable: a
+		// completion that readies nothing (most of a fan-out's) would
+		// look for work in vain.
+		if next != nil && next.Limit > 0 && t.topics[store.TopicReady] {
+			var err error
+			claims, err = claimAfter(t, next)
+			return err
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, nil, dbErr(err)
 	}
-	return results, nil
+	return results, claims, nil
 }
 
 // fenceAttempts records the outcomes of the attempts whose leases are

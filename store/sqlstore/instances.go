@@ -134,45 +134,78 @@ type candidate struct {
 // slot. With onlyLimited, instances without limits are left to the
 // one-statement claim.
 func (db *DB) claimLimited(ctx context.Context, p *store.InstanceClaimParams, limit int, onlyLimited bool) ([]*store.Claim, error) {
-	labels, labelArgs := labelFilter(p.Labels)
 	var claims []*store.Claim
 	err := db.inTx(ctx, "InstanceClaim", func(t *txn) error {
-		claims = claims[:0]
-		now := us(t.now)
-		cond := claimable + ` AND ready_at <= ? AND ` + labels
-		if onlyLimited {
-			cond = `limited AND ` + cond
-		}
-		args := append([]any{now}, labelArgs...)
-		args = append(args, 2*limit+16)
-		rows, err := t.query(`SELECT id, run_id, pool, pool_slots, limited, parent_id, max_parallel, pipeline_id
-			FROM task_instances WHERE `+cond+`
-			ORDER BY priority DESC, ready_at, id LIMIT ?`+db.d.SkipLocked, args...)
-		if err != nil {
-			return err
-		}
-		var cands []candidate
-		for rows.Next() {
-			var c candidate
-			if err := rows.Scan(&c.id, &c.runID, &c.pool, &c.slots, &c.limited, &c.parentID, &c.maxParallel, &c.pipelineID); err != nil {
-				rows.Close()
-				return err
-			}
-			cands = append(cands, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		accepted, err := fitLimits(t, cands, limit)
-		if err != nil || len(accepted) == 0 {
-			return err
-		}
-		claims, err = claimIDs(t, accepted, p)
+		var err error
+		claims, err = claimInTx(t, p, limit, onlyLimited)
 		return err
 	})
 	if err != nil {
 		return nil, dbErr(err)
+	}
+	return claims, nil
+}
+
+// claimInTx is claimLimited's claim, inside t.
+func claimInTx(t *txn, p *store.InstanceClaimParams, limit int, onlyLimited bool) ([]*store.Claim, error) {
+	labels, labelArgs := labelFilter(p.Labels)
+	cond := claimable + ` AND ready_at <= ? AND ` + labels
+	if onlyLimited {
+		cond = `limited AND ` + cond
+	}
+	args := append([]any{us(t.now)}, labelArgs...)
+	args = append(args, 2*limit+16)
+	rows, err := t.query(`SELECT id, run_id, pool, pool_slots, limited, parent_id, max_parallel, pipeline_id
+		FROM task_instances WHERE `+cond+`
+		ORDER BY priority DESC, ready_at, id LIMIT ?`+t.db.d.SkipLocked, args...)
+	if err != nil {
+		return nil, err
+	}
+	var cands []candidate
+	for rows.Next() {
+		var c candidate
+		if err := rows.Scan(&c.id, &c.runID, &c.pool, &c.slots, &c.limited, &c.parentID, &c.maxParallel, &c.pipelineID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		cands = append(cands, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	accepted, err := fitLimits(t, cands, limit)
+	if err != nil || len(accepted) == 0 {
+		return nil, err
+	}
+	return claimIDs(t, accepted, p)
+}
+
+// claimAfter claims, at the end of t, up to p.Limit instances for the
+// worker whose completions t records: what InstanceClaim would claim
+// right after t commits, without a transaction and a wake-up of its own
+// (AttemptCompleteClaim). The claim is dated now, not t's start, so an
+// attempt never starts before the completion that made it ready.
+func claimAfter(t *txn, p *store.InstanceClaimParams) ([]*store.Claim, error) {
+	t.now = t.db.now()
+	if !t.db.d.WritableCTE {
+		return claimInTx(t, p, p.Limit, false)
+	}
+	// On PostgreSQL the one-statement claim, on t's connection; instances
+	// with limits are left to the worker's next InstanceClaim, which the
+	// completion's notice of ready instances wakes.
+	var claims []*store.Claim
+	for left := p.Limit; left > 0; {
+		n := claimPiece(left)
+		got, err := t.db.claimRows(p, n, t.now, t.query)
+		claims = append(claims, got...)
+		if err != nil || len(got) < n {
+			return claims, err
+		}
+		left -= n
+	}
+	if len(claims) > 0 {
+		t.notify(store.TopicInstances)
 	}
 	return claims, nil
 }
@@ -539,7 +572,18 @@ func claimPiece(left int) int {
 }
 
 func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams, limit int) ([]*store.Claim, error) {
-	now := db.now()
+	claims, err := db.claimRows(p, limit, db.now(), func(q string, args ...any) (*sql.Rows, error) {
+		return db.claim.QueryContext(ctx, db.q(q), args...)
+	})
+	if len(claims) > 0 {
+		db.committed([]store.Topic{store.TopicInstances})
+	}
+	return claims, err
+}
+
+// claimRows runs the one-statement claim of up to limit instances through
+// query, as of now, and reads its claims.
+func (db *DB) claimRows(p *store.InstanceClaimParams, limit int, now time.Time, query func(q string, args ...any) (*sql.Rows, error)) ([]*store.Claim, error) {
 	expires := now.Add(p.LeaseDuration)
 	labels, labelArgs := labelFilter(p.Labels)
 	args := append([]any{us(now)}, labelArgs...)
@@ -548,7 +592,7 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams, 
 	// limit, each with one plan that PostgreSQL can keep (its generic plan
 	// of LIMIT $n guesses hundreds of rows and scans every instance; see
 	// postgres.Open).
-	rows, err := db.claim.QueryContext(ctx, db.q(`WITH picked AS (
+	rows, err := query(`WITH picked AS (
 			SELECT id FROM task_instances
 			WHERE `+claimable+` AND ready_at <= ? AND NOT limited AND `+labels+`
 			ORDER BY priority DESC, ready_at, id
@@ -567,7 +611,7 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams, 
 			r.pipeline_id, r.version_id, r.key, r.logical_date, r.params, r.trigger_events,
 			CASE WHEN c.up_total > 0 THEN `+db.upstreamOutputs("c", "r")+` END
 		FROM inserted i JOIN claimed c ON c.id = i.instance_id JOIN runs r ON r.id = c.run_id
-		ORDER BY c.id`), args...) // only instances without a pool: Claim.Pool stays empty
+		ORDER BY c.id`, args...) // only instances without a pool: Claim.Pool stays empty
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -595,9 +639,6 @@ func (db *DB) claimStatement(ctx context.Context, p *store.InstanceClaimParams, 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbErr(err)
-	}
-	if len(claims) > 0 {
-		db.committed([]store.Topic{store.TopicInstances})
 	}
 	return claims, nil
 }

@@ -206,6 +206,8 @@ func Run(t *testing.T, open Opener) {
 		"ClaimOrder":               testClaimOrder,
 		"ClaimConcurrent":          testClaimConcurrent,
 		"ClaimMany":                testClaimMany,
+		"CompleteClaim":            testCompleteClaim,
+		"CompleteClaimLimits":      testCompleteClaimLimits,
 		"ReadinessChain":           testReadinessChain,
 		"ReadinessDiamond":         testReadinessDiamond,
 		"UpstreamFailedPropagates": testUpstreamFailedPropagates,

@@ -1,0 +1,143 @@
+package storetest
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+)
+
+// completeClaim completes c with state and outputs, claiming along with it
+// for a worker with labels and limit free slots.
+func (b *testBundle) completeClaim(c *store.Claim, state sluice.AttemptState, outputs map[string]string, labels []string, limit int) (error, []*store.Claim) {
+	b.t.Helper()
+	res, claims, err := b.s.AttemptCompleteClaim(b.ctx, []*store.AttemptCompleteParams{{
+		Lease: c.Lease, State: state, FinishedAt: b.clock.Now(), Outputs: outputs,
+	}}, &store.InstanceClaimParams{Worker: "w1", Labels: labels, Limit: limit, LeaseDuration: Lease})
+	if err != nil {
+		b.t.Fatalf("AttemptCompleteClaim: %v", err)
+	}
+	return res[0], claims
+}
+
+// testCompleteClaim: a completion that readies instances claims them in
+// its own transaction, as InstanceClaim would right after it: up to the
+// limit, for the worker's labels, with a lease that holds and the upstream
+// outputs; a completion that readies nothing, or whose lease is lost,
+// claims nothing.
+func testCompleteClaim(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("chain", 5, task{id: "a"}, task{id: "b", up: []string{"a"}}, task{id: "c", up: []string{"b"}},
+		task{id: "gpu", requires: []string{"gpu"}})
+	r := b.createRun("chain", "r")
+	a := b.claimOne("a")
+	b.clock.Advance(time.Second)
+	finished := b.clock.Now()
+	err, along := b.completeClaim(a, sluice.AttemptSuccess, map[string]string{"rows": "42"}, nil, 4)
+	if err != nil {
+		t.Fatalf("complete a: %v", err)
+	}
+	if got := claimedTasks(along); !reflect.DeepEqual(got, []string{"b"}) {
+		t.Fatalf("completing a claimed %v, want b", got)
+	}
+	bc := along[0]
+	if bc.StartedAt.Before(finished) {
+		t.Fatalf("b started at %v, before a finished at %v", bc.StartedAt, finished)
+	}
+	if want := map[string]map[string]string{"a": {"rows": "42"}}; !reflect.DeepEqual(bc.Outputs, want) {
+		t.Fatalf("b carries %v, want %v", bc.Outputs, want)
+	}
+	if bc.RunID != r.ID || bc.PipelineID != "chain" || bc.AttemptID == 0 || bc.Token == 0 || bc.Attempt != 1 {
+		t.Fatalf("claim of b = %+v", bc)
+	}
+	lost, err := b.s.AttemptHeartbeat(b.ctx, &store.AttemptHeartbeatParams{Leases: []store.Lease{bc.Lease}, LeaseDuration: Lease})
+	if err != nil || len(lost) != 0 {
+		t.Fatalf("heartbeat of b's lease: lost %v, err %v", lost, err)
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"a": sluice.InstanceSuccess, "b": sluice.InstanceRunning, "c": sluice.InstancePending, "gpu": sluice.InstanceQueued})
+	if again := b.claim(10); len(again) != 0 {
+		t.Fatalf("b claimed along, yet InstanceClaim took %v", claimedTasks(again))
+	}
+
+	// A lost lease: nothing recorded, nothing readied, nothing claimed.
+	stale := *bc
+	stale.Token++
+	err, along = b.completeClaim(&stale, sluice.AttemptSuccess, nil, nil, 4)
+	if !errors.Is(err, sluice.ErrLeaseLost) || len(along) != 0 {
+		t.Fatalf("completing with a stale token: err %v, claimed %v; want lease lost and nothing", err, claimedTasks(along))
+	}
+	b.wantStates(r.ID, map[string]sluice.InstanceState{"a": sluice.InstanceSuccess, "b": sluice.InstanceRunning, "c": sluice.InstancePending, "gpu": sluice.InstanceQueued})
+
+	// The claim follows the worker's labels: c is claimed, gpu is not.
+	err, along = b.completeClaim(bc, sluice.AttemptSuccess, nil, nil, 4)
+	if err != nil || !reflect.DeepEqual(claimedTasks(along), []string{"c"}) {
+		t.Fatalf("completing b: err %v, claimed %v; want c", err, claimedTasks(along))
+	}
+	// Completing c readies nothing: the gpu task waits for a gpu worker.
+	err, along = b.completeClaim(along[0], sluice.AttemptSuccess, nil, []string{"gpu"}, 4)
+	if err != nil || len(along) != 0 {
+		t.Fatalf("completing c: err %v, claimed %v; want nothing (c readies nothing)", err, claimedTasks(along))
+	}
+	if got := claimedTasks(b.claimAs([]string{"gpu"}, 4)); !reflect.DeepEqual(got, []string{"gpu"}) {
+		t.Fatalf("a gpu worker claimed %v", got)
+	}
+
+	// The limit holds, and what is left stays claimable.
+	b.save("fan", 5, task{id: "root"}, task{id: "d1", up: []string{"root"}}, task{id: "d2", up: []string{"root"}},
+		task{id: "d3", up: []string{"root"}})
+	fan := b.createRun("fan", "f")
+	root := b.claimOne("root")
+	err, along = b.completeClaim(root, sluice.AttemptSuccess, nil, nil, 2)
+	if err != nil || len(along) != 2 {
+		t.Fatalf("completing root with 2 free slots: err %v, claimed %v; want 2", err, claimedTasks(along))
+	}
+	rest := b.claim(10)
+	if len(rest) != 1 {
+		t.Fatalf("after 2 claimed along, InstanceClaim took %v, want the third", claimedTasks(rest))
+	}
+	if got := claimedTasks(append(along, rest...)); !reflect.DeepEqual(got, []string{"d1", "d2", "d3"}) {
+		t.Fatalf("claimed %v, want d1, d2, d3 once each", got)
+	}
+	for _, c := range append(along, rest...) {
+		b.mustComplete(c, sluice.AttemptSuccess)
+	}
+	if s := b.runState(fan.ID); s != sluice.RunSuccess {
+		t.Fatalf("fan run is %s, want success", s)
+	}
+}
+
+// testCompleteClaimLimits: a completion that readies an instance in a pool
+// leaves the pool's limit whole whichever way the instance is claimed
+// (along with the completion or by the next InstanceClaim).
+func testCompleteClaimLimits(t *testing.T, open Opener) {
+	b := setup(t, open)
+	if err := b.s.PoolSet(b.ctx, &store.Pool{Name: "db", Slots: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b.save("p", 5, task{id: "root"}, task{id: "p1", up: []string{"root"}, pool: "db"}, task{id: "p2", up: []string{"root"}, pool: "db"})
+	r := b.createRun("p", "r")
+	root := b.claimOne("root")
+	err, along := b.completeClaim(root, sluice.AttemptSuccess, nil, nil, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := append(along, b.claim(10)...)
+	if len(claimed) != 1 {
+		t.Fatalf("a pool of 1 slot let %v run at once", claimedTasks(claimed))
+	}
+	err, along = b.completeClaim(claimed[0], sluice.AttemptSuccess, nil, nil, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed = append(along, b.claim(10)...)
+	if len(claimed) != 1 {
+		t.Fatalf("after the first pooled task, claimed %v, want the second", claimedTasks(claimed))
+	}
+	b.mustComplete(claimed[0], sluice.AttemptSuccess)
+	if s := b.runState(r.ID); s != sluice.RunSuccess {
+		t.Fatalf("run is %s, want success", s)
+	}
+}

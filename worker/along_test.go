@@ -1,0 +1,98 @@
+package worker_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/worker"
+)
+
+// claimCounter counts the instances claimed by InstanceClaim and along
+// with completions, and how often each was claimed.
+type claimCounter struct {
+	store.Store
+	mu           sync.Mutex
+	looped, with int
+	seen         map[string]int
+}
+
+func (c *claimCounter) InstanceClaim(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
+	cs, err := c.Store.InstanceClaim(ctx, p)
+	c.count(cs, &c.looped)
+	return cs, err
+}
+
+func (c *claimCounter) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.InstanceClaimParams) ([]error, []*store.Claim, error) {
+	res, cs, err := c.Store.AttemptCompleteClaim(ctx, ps, next)
+	c.count(cs, &c.with)
+	return res, cs, err
+}
+
+func (c *claimCounter) count(cs []*store.Claim, n *int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cl := range cs {
+		*n++
+		c.seen[cl.TaskID]++
+	}
+}
+
+// TestChainClaimsAlong: a worker claims the next task of a chain in the
+// transaction that completes the one before, and every task runs once.
+func TestChainClaimsAlong(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	run := b.trigger(`id: chain
+tasks:
+  t1: {run: "true"}
+  t2: {run: "true", depends_on: [t1]}
+  t3: {run: "true", depends_on: [t2]}
+  t4: {run: "true", depends_on: [t3]}
+  t5: {run: "true", depends_on: [t4]}
+  t6: {run: "true", depends_on: [t5]}
+`)
+	counter := &claimCounter{Store: b.st, seen: map[string]int{}}
+	b.st = counter
+	b.start(worker.Config{})
+	if s := b.waitRun(run.ID); s != sluice.RunSuccess {
+		t.Fatalf("run %s: %s", s, b.describeInstances(run.ID))
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if counter.looped+counter.with != 6 || len(counter.seen) != 6 {
+		t.Fatalf("claims: %d by the claim loop, %d along, of tasks %v; want 6 tasks once each", counter.looped, counter.with, counter.seen)
+	}
+	if counter.with == 0 {
+		t.Fatal("no task of the chain was claimed along with its upstream's completion")
+	}
+}
+
+// TestDrainClaimsNothingAlong: a draining worker lets its running task
+// finish but claims nothing more, not even the downstream task that the
+// completion readies.
+func TestDrainClaimsNothingAlong(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	run := b.trigger(`id: drainchain
+tasks:
+  first:
+    run: touch started; sleep 0.5
+  second:
+    run: "true"
+    depends_on: [first]
+`)
+	_, stop, done := b.start(worker.Config{DrainTimeout: 20 * time.Second})
+	b.waitFor("the task to start", func() bool { _, err := os.Stat(filepath.Join(b.dir, "started")); return err == nil })
+	stop()
+	<-done
+	in := b.instances(run.ID)
+	if in["first"].State != sluice.InstanceSuccess || in["second"].State != sluice.InstanceQueued || in["second"].Attempts != 0 {
+		t.Fatalf("after drain: %s; want first success and second queued, never tried", b.describeInstances(run.ID))
+	}
+}
