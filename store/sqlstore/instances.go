@@ -154,10 +154,14 @@ func claimInTx(t *txn, p *store.InstanceClaimParams, limit int, onlyLimited bool
 		cond = `limited AND ` + cond
 	}
 	args := append([]any{us(t.now)}, labelArgs...)
-	args = append(args, 2*limit+16)
+	// The limit is written into the statement, as a power of two, not
+	// bound: SQLite plans an ORDER BY … LIMIT with the value bound to it,
+	// so a bound limit made it prepare the statement anew on every claim
+	// (sqlite3Reprepare, ~20 µs of the claim's ~45 µs in a profile of a
+	// 3,000-task chain).
 	rows, err := t.query(`SELECT id, run_id, pool, pool_slots, limited, parent_id, max_parallel, pipeline_id
 		FROM task_instances WHERE `+cond+`
-		ORDER BY priority DESC, ready_at, id LIMIT ?`+t.db.d.SkipLocked, args...)
+		ORDER BY priority DESC, ready_at, id LIMIT `+strconv.Itoa(padded(2*limit+16))+t.db.d.SkipLocked, args...)
 	if err != nil {
 		return nil, err
 	}
