@@ -130,13 +130,14 @@ type Store interface {
 	AttemptComplete(ctx context.Context, p []*AttemptCompleteParams) (results []error, err error)
 	// AttemptCompleteClaim is AttemptComplete, then, in the same
 	// transaction and when the completions made an instance claimable,
-	// InstanceClaim with next (nil claims nothing): a worker whose
-	// attempt readies the next task of a chain starts it without a
-	// transaction and a wake-up of its own. The claims are returned only
-	// when the whole transaction committed. On PostgreSQL the claim takes
-	// instances without limits (pools, max_parallel, max_active_tasks);
-	// those are left to the next InstanceClaim.
-	AttemptCompleteClaim(ctx context.Context, p []*AttemptCompleteParams, next *InstanceClaimParams) (results []error, claims []*Claim, err error)
+	// a claim as InstanceClaim's for the worker's free slots (nil claims
+	// nothing): a worker whose attempt readies the next task of a chain
+	// starts it without a transaction and a wake-up of its own. The
+	// claims are returned only when the whole transaction committed. On
+	// PostgreSQL the claim takes instances without limits (pools,
+	// max_parallel, max_active_tasks); those are left to the next
+	// InstanceClaim.
+	AttemptCompleteClaim(ctx context.Context, p []*AttemptCompleteParams, next *ClaimAlong) (results []error, claims []*Claim, err error)
 	// AttemptSetContainer records the image and container of a container
 	// task's attempt, fenced by its lease: it fails with
 	// sluice.ErrLeaseLost when the lease is not held.
@@ -512,6 +513,18 @@ type InstanceClaimParams struct {
 	Limit  int
 	// LeaseDuration is how long the lease lasts without a heartbeat.
 	LeaseDuration time.Duration
+}
+
+// ClaimAlong is the claim of Store.AttemptCompleteClaim.
+type ClaimAlong struct {
+	// Limit is ignored: Slots gives it.
+	InstanceClaimParams
+	// Slots takes the worker's free slots, without waiting, and returns
+	// how many it took: the claim's limit. It is called at most once, and
+	// only once the completions made an instance claimable, so that a
+	// completion that readies nothing (most of a fan-out's) holds no slot
+	// the worker's own claims could use meanwhile.
+	Slots func() int
 }
 
 // Claim is a claimed task instance with its new attempt.

@@ -28,7 +28,7 @@ func (c *claimCounter) InstanceClaim(ctx context.Context, p *store.InstanceClaim
 	return cs, err
 }
 
-func (c *claimCounter) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.InstanceClaimParams) ([]error, []*store.Claim, error) {
+func (c *claimCounter) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.ClaimAlong) ([]error, []*store.Claim, error) {
 	res, cs, err := c.Store.AttemptCompleteClaim(ctx, ps, next)
 	c.count(cs, &c.with)
 	return res, cs, err

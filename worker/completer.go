@@ -84,13 +84,13 @@ func (c *completer) run(kill context.Context) {
 		for i, b := range batch {
 			ps[i] = b.p
 		}
-		// The slots free now go with the completions: if they ready the
-		// next task of a chain, the same transaction claims it.
+		// If the completions ready the next task of a chain, the same
+		// transaction claims it for the slots free then.
 		next, free := c.w.claimAlong()
 		results, claims, err := c.w.st.AttemptCompleteClaim(context.Background(), ps, next)
 		c.w.health.Observe(err)
 		if err != nil {
-			c.w.giveSlots(free)
+			c.w.giveSlots(*free)
 			// Put the batch back in front and retry: an outage shorter
 			// than the lease loses nothing.
 			c.mu.Lock()
@@ -108,7 +108,7 @@ func (c *completer) run(kill context.Context) {
 		for i, b := range batch {
 			c.settled(b, results[i])
 		}
-		c.w.startClaims(claims, free)
+		c.w.startClaims(claims, *free)
 	}
 }
 

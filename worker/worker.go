@@ -304,27 +304,28 @@ func (w *Worker) claimParams(free int) *store.InstanceClaimParams {
 	return &store.InstanceClaimParams{Worker: w.cfg.ID, Labels: w.labels, Limit: free, LeaseDuration: w.cfg.Lease}
 }
 
-// claimAlong takes the free slots, without waiting, for a claim made with
-// completions (store.AttemptCompleteClaim), and returns its arguments;
-// nil and 0 when none is free or the worker no longer claims.
-func (w *Worker) claimAlong() (*store.InstanceClaimParams, int) {
+// claimAlong returns the claim to make with completions
+// (store.AttemptCompleteClaim), nil once the worker claims no more, and
+// where the number of slots its Slots took will be.
+func (w *Worker) claimAlong() (*store.ClaimAlong, *int) {
+	free := new(int)
 	if w.runCtx == nil || w.runCtx.Err() != nil {
-		return nil, 0
+		return nil, free
 	}
-	free := 0
-	for {
-		select {
-		case <-w.slots:
-			free++
-			continue
-		default:
+	return &store.ClaimAlong{InstanceClaimParams: *w.claimParams(0), Slots: func() int {
+		if w.runCtx.Err() != nil {
+			return 0
 		}
-		break
-	}
-	if free == 0 {
-		return nil, 0
-	}
-	return w.claimParams(free), free
+		for {
+			select {
+			case <-w.slots:
+				*free++
+				continue
+			default:
+			}
+			return *free
+		}
+	}}, free
 }
 
 // takeSlots waits for at least one free slot and takes all free slots.

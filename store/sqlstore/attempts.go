@@ -74,10 +74,11 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 }
 
 // AttemptCompleteClaim implements store.Store.
-func (db *DB) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.InstanceClaimParams) ([]error, []*store.Claim, error) {
-	if next != nil && next.Limit > 0 && next.LeaseDuration <= 0 {
+func (db *DB) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.ClaimAlong) ([]error, []*store.Claim, error) {
+	if next != nil && next.LeaseDuration <= 0 {
 		return nil, nil, sluice.Errorf(sluice.EINVALID, "lease duration must be positive")
 	}
+	slots := -1 // not asked yet: Slots is called at most once, retries or not
 	for _, p := range ps {
 		switch p.State {
 		case sluice.AttemptSuccess, sluice.AttemptFailed, sluice.AttemptTimedOut, sluice.AttemptSkipped, sluice.AttemptRescheduled:
@@ -199,12 +200,19 @@ func (db *DB) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompl
 		// Only when these completions made something claimable: a
 		// completion that readies nothing (most of a fan-out's) would
 		// look for work in vain.
-		if next != nil && next.Limit > 0 && t.topics[store.TopicReady] {
-			var err error
-			claims, err = claimAfter(t, next)
-			return err
+		if next == nil || !t.topics[store.TopicReady] {
+			return nil
 		}
-		return nil
+		if slots < 0 {
+			slots = next.Slots()
+		}
+		if slots == 0 {
+			return nil
+		}
+		p := next.InstanceClaimParams
+		p.Limit = slots
+		claims, err = claimAfter(t, &p)
+		return err
 	})
 	if err != nil {
 		return nil, nil, dbErr(err)

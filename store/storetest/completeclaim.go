@@ -14,11 +14,19 @@ import (
 // for a worker with labels and limit free slots.
 func (b *testBundle) completeClaim(c *store.Claim, state sluice.AttemptState, outputs map[string]string, labels []string, limit int) (error, []*store.Claim) {
 	b.t.Helper()
+	asked := 0
 	res, claims, err := b.s.AttemptCompleteClaim(b.ctx, []*store.AttemptCompleteParams{{
 		Lease: c.Lease, State: state, FinishedAt: b.clock.Now(), Outputs: outputs,
-	}}, &store.InstanceClaimParams{Worker: "w1", Labels: labels, Limit: limit, LeaseDuration: Lease})
+	}}, &store.ClaimAlong{InstanceClaimParams: store.InstanceClaimParams{Worker: "w1", Labels: labels, LeaseDuration: Lease},
+		Slots: func() int { asked++; return limit }})
 	if err != nil {
 		b.t.Fatalf("AttemptCompleteClaim: %v", err)
+	}
+	if asked > 1 {
+		b.t.Fatalf("AttemptCompleteClaim asked for the free slots %d times, want at most once", asked)
+	}
+	if len(claims) > 0 && asked == 0 {
+		b.t.Fatal("AttemptCompleteClaim claimed without asking for free slots")
 	}
 	return res[0], claims
 }
