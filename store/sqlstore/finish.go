@@ -330,7 +330,22 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 				WHERE ti.run_id = f.column1 AND ti.task_id = e.downstream AND ti.state || '' = 'pending' OFFSET 0) ti
 			WHERE r.id = f.column1`
 	}
-	rows, err := t.query(`UPDATE task_instances SET `+col+` = `+col+` + inc.inc_n, updated_at = ?
+	// A success (allowed failures count as one) that makes an all_success
+	// instance ready queues it in this statement, as the next hop of
+	// most chains, rather than in one of apply's own: a round trip less
+	// per hop on PostgreSQL. The condition is sluice.AllSuccess's in
+	// TriggerRule.Decide, on the counters after the increment (SET sees
+	// them before it); the rows it queued come back queued and are not
+	// decided again.
+	queue := ""
+	if col == "up_success" || col == "up_allowed_failed" {
+		ready := `trigger_rule IN ('', '` + string(sluice.AllSuccess) + `') AND up_failed = 0 AND up_upstream_failed = 0 AND up_skipped = 0
+			AND up_success + up_allowed_failed + inc.inc_n >= up_total`
+		queue = `, state = CASE WHEN ` + ready + ` THEN 'queued' ELSE state END,
+			ready_at = CASE WHEN ` + ready + ` THEN ? ELSE ready_at END`
+		args = append([]any{us(t.now), us(t.now)}, args[1:]...)
+	}
+	rows, err := t.query(`UPDATE task_instances SET `+col+` = `+col+` + inc.inc_n, updated_at = ?`+queue+`
 		FROM (
 			SELECT ti.id AS inc_id, COUNT(*) AS inc_n
 			FROM (VALUES `+values.String()+`) AS f
@@ -338,37 +353,45 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 			GROUP BY ti.id
 		) AS inc
 		WHERE id = inc.inc_id AND state = 'pending'
-		RETURNING id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped, up_allowed_failed`, args...)
+		RETURNING id, state, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped, up_allowed_failed`, args...)
 	if err != nil {
 		return err
 	}
-	decided, err := decideRows(rows)
+	decided, queued, err := decideRows(rows)
 	if err != nil {
 		return err
+	}
+	if queued > 0 {
+		t.notify(store.TopicReady)
+		t.notify(store.TopicInstances)
 	}
 	return f.apply(decided)
 }
 
-// decideRows reads (id, trigger_rule, up_total, up_success, up_failed,
-// up_upstream_failed, up_skipped, up_allowed_failed) rows and decides each
-// instance.
-func decideRows(rows *sql.Rows) (map[sluice.InstanceState][]int64, error) {
+// decideRows reads (id, state, trigger_rule, up_total, up_success,
+// up_failed, up_upstream_failed, up_skipped, up_allowed_failed) rows and
+// decides each pending instance; it counts those already queued apart.
+func decideRows(rows *sql.Rows) (decided map[sluice.InstanceState][]int64, queued int, err error) {
 	defer rows.Close()
-	decided := map[sluice.InstanceState][]int64{}
+	decided = map[sluice.InstanceState][]int64{}
 	for rows.Next() {
 		var (
-			id   int64
-			rule string
-			u    sluice.Upstream
+			id          int64
+			state, rule string
+			u           sluice.Upstream
 		)
-		if err := rows.Scan(&id, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped, &u.AllowedFailed); err != nil {
-			return nil, err
+		if err := rows.Scan(&id, &state, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped, &u.AllowedFailed); err != nil {
+			return nil, 0, err
+		}
+		if sluice.InstanceState(state) == sluice.InstanceQueued {
+			queued++
+			continue
 		}
 		if d := sluice.TriggerRule(rule).Decide(u); d != sluice.InstancePending {
 			decided[d] = append(decided[d], id)
 		}
 	}
-	return decided, rows.Err()
+	return decided, queued, rows.Err()
 }
 
 // decide looks at pending instances whose counters were set otherwise
@@ -377,12 +400,12 @@ func decideRows(rows *sql.Rows) (map[sluice.InstanceState][]int64, error) {
 func (f *finisher) decide(ids []int64) error {
 	for _, part := range chunks(sortedIDs(ids), maxBatch) {
 		part = padIDs(part)
-		rows, err := f.t.query(`SELECT id, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped, up_allowed_failed
+		rows, err := f.t.query(`SELECT id, state, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped, up_allowed_failed
 			FROM task_instances WHERE id IN (`+placeholders(len(part))+`) AND state = 'pending'`, int64Args(part)...)
 		if err != nil {
 			return err
 		}
-		decided, err := decideRows(rows)
+		decided, _, err := decideRows(rows) // all pending
 		if err != nil {
 			return err
 		}

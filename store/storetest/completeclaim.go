@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -147,5 +148,64 @@ func testCompleteClaimLimits(t *testing.T, open Opener) {
 	b.mustComplete(claimed[0], sluice.AttemptSuccess)
 	if s := b.runState(r.ID); s != sluice.RunSuccess {
 		t.Fatalf("run is %s, want success", s)
+	}
+}
+
+// testAllSuccessDecided: the completion that makes an all_success instance
+// ready queues it in the statement that counts its upstream outcomes (the
+// hop's shortcut); whatever the outcomes and their order, the instance
+// ends as sluice.AllSuccess.Decide says.
+func testAllSuccessDecided(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 100, task{id: "plain"}, task{id: "allowed", allow: true},
+		task{id: "d", up: []string{"plain", "allowed"}})
+	outcomes := []sluice.AttemptState{sluice.AttemptSuccess, sluice.AttemptFailed, sluice.AttemptSkipped}
+	n := 0
+	for _, plain := range outcomes {
+		for _, allowed := range outcomes {
+			for _, plainFirst := range []bool{true, false} {
+				n++
+				r := b.createRun("p", fmt.Sprint(n))
+				cs := map[string]*store.Claim{}
+				for _, c := range b.claim(10) {
+					cs[c.TaskID] = c
+				}
+				order := []string{"plain", "allowed"}
+				if !plainFirst {
+					order = []string{"allowed", "plain"}
+				}
+				outcome := map[string]sluice.AttemptState{"plain": plain, "allowed": allowed}
+				for _, id := range order {
+					if cs[id] == nil {
+						t.Fatalf("run %d: %s was not claimed", n, id)
+					}
+					b.mustComplete(cs[id], outcome[id])
+				}
+				// Decided as soon as it can be: after each outcome in turn.
+				u := sluice.Upstream{Total: 2}
+				want := sluice.InstancePending
+				for _, id := range order {
+					switch o := outcome[id]; {
+					case o == sluice.AttemptSuccess:
+						u.Success++
+					case o == sluice.AttemptSkipped:
+						u.Skipped++
+					case id == "allowed":
+						u.AllowedFailed++
+					default:
+						u.Failed++
+					}
+					if want = sluice.AllSuccess.Decide(u); want != sluice.InstancePending {
+						break
+					}
+				}
+				if got := b.states(r.ID)["d"]; got != want {
+					t.Errorf("plain %s, allowed %s (plain first: %v): d is %s, want %s", plain, allowed, plainFirst, got, want)
+				}
+				if want == sluice.InstanceQueued {
+					b.mustComplete(b.claimOne("d"), sluice.AttemptSuccess)
+				}
+			}
+		}
 	}
 }

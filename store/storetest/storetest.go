@@ -208,6 +208,7 @@ func Run(t *testing.T, open Opener) {
 		"ClaimMany":                testClaimMany,
 		"CompleteClaim":            testCompleteClaim,
 		"CompleteClaimLimits":      testCompleteClaimLimits,
+		"AllSuccessDecided":        testAllSuccessDecided,
 		"ReadinessChain":           testReadinessChain,
 		"ReadinessDiamond":         testReadinessDiamond,
 		"UpstreamFailedPropagates": testUpstreamFailedPropagates,
