@@ -219,10 +219,20 @@ func startFailed(err error) *Result {
 	return &Result{State: sluice.AttemptFailed, Error: "cannot start: " + err.Error(), Started: now, Finished: now}
 }
 
+// lineReaders keeps the readers of finished attempts, each with its buffer
+// of maxLine bytes: allocating and clearing two such buffers an attempt
+// was most of what reading the output of a short task cost.
+var lineReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxLine) }}
+
 // readLines hands the lines of f to sink until f ends, then sends on done.
 func readLines(done chan<- struct{}, f io.Reader, stream Stream, sink LogSink) {
-	defer func() { done <- struct{}{} }()
-	br := bufio.NewReaderSize(f, maxLine)
+	br := lineReaders.Get().(*bufio.Reader)
+	br.Reset(f)
+	defer func() {
+		br.Reset(nil) // nothing of the attempt stays reachable from the pool
+		lineReaders.Put(br)
+		done <- struct{}{}
+	}()
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
