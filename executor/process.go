@@ -34,7 +34,7 @@ func runProcess(ctx context.Context, r *Request) *Result {
 	if cmd.Err != nil { // program not found on PATH
 		return startFailed(cmd.Err)
 	}
-	if null, err := devNull(); err == nil {
+	if null, err := devNull(); err == nil { // else exec opens one itself
 		cmd.Stdin = null
 	}
 	outR, outW, err := logPipe()
