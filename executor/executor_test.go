@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,6 +183,72 @@ func TestLeftoverChildrenKilledAfterExit(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, "child.pid"))
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 	waitGone(t, pid)
+}
+
+// TestThreadChurnSparesTheTask checks that the thread that starts a task
+// lives as long as the task: the kernel sends the parent-death signal when
+// that thread ends, not the worker (go.dev/issue/27505), and a goroutine
+// that ends with its thread locked ends the thread.
+func TestThreadChurnSparesTheTask(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	churned := make(chan struct{})
+	go func() {
+		defer close(churned)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ended := make(chan struct{})
+			go func() {
+				runtime.LockOSThread() // never unlocked: the thread ends with it
+				close(ended)
+			}()
+			<-ended
+		}
+	}()
+	res, _ := run(t, &executor.Request{Script: "sleep 0.5"})
+	close(stop)
+	<-churned
+	if res.State != sluice.AttemptSuccess {
+		t.Fatalf("result = %+v", res)
+	}
+}
+
+// TestEscapedChildDoesNotHoldTheAttempt checks that a process that left
+// the task's process group (setsid), which the group kill misses, does not
+// keep the attempt waiting for the end of the output it still holds.
+func TestEscapedChildDoesNotHoldTheAttempt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	res, _ := run(t, &executor.Request{Script: `setsid sh -c 'echo $$ > escaped.pid; exec sleep 60' & while [ ! -s escaped.pid ]; do sleep 0.01; done; echo done`, Dir: dir})
+	data, _ := os.ReadFile(filepath.Join(dir, "escaped.pid"))
+	if pid, _ := strconv.Atoi(strings.TrimSpace(string(data))); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if res.State != sluice.AttemptSuccess {
+		t.Fatalf("result = %+v", res)
+	}
+}
+
+// TestStdinIsEmpty checks that a task reads nothing from its stdin, even
+// many at once (they share one /dev/null).
+func TestStdinIsEmpty(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, l := run(t, &executor.Request{Script: `if read -r line; then echo "read $line"; else echo eof; fi`})
+			if got := l.all(); res.State != sluice.AttemptSuccess || len(got) != 1 || got[0] != "o eof" {
+				t.Errorf("result = %+v, log = %q", res, got)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestLongLinesSplit(t *testing.T) {

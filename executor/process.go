@@ -34,18 +34,14 @@ func runProcess(ctx context.Context, r *Request) *Result {
 	if cmd.Err != nil { // program not found on PATH
 		return startFailed(cmd.Err)
 	}
-	if r.Dir != "" {
-		// exec reports a missing directory as the program missing.
-		if fi, err := os.Stat(r.Dir); err != nil || !fi.IsDir() {
-			return startFailed(fmt.Errorf("workdir %s does not exist on this worker", r.Dir))
-		}
+	if null, err := devNull(); err == nil { // else exec opens one itself
+		cmd.Stdin = null
 	}
-
-	outR, outW, err := os.Pipe()
+	outR, outW, err := logPipe()
 	if err != nil {
 		return startFailed(err)
 	}
-	errR, errW, err := os.Pipe()
+	errR, errW, err := logPipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
@@ -54,71 +50,72 @@ func runProcess(ctx context.Context, r *Request) *Result {
 	cmd.Stdout, cmd.Stderr = outW, errW
 	setParentDeathSignal(cmd)
 	res := &Result{Started: time.Now()}
-	started := make(chan error, 1)
-	waited := make(chan error, 1)
-	go func() {
-		// The parent-death signal fires when the thread that started the
-		// process ends, not the process: keep this goroutine on its thread
-		// until the child is gone. See go.dev/issue/27505.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			waited <- cmd.Wait()
-		}
-	}()
-	err = <-started
+
+	// The parent-death signal fires when the thread that started the
+	// process ends, not the process: this goroutine keeps its thread until
+	// the process is gone. See go.dev/issue/27505. It starts and waits for
+	// the process itself, as exec.Cmd.Run does, and what must stop the
+	// process comes as callbacks: handing the start or the wait to another
+	// goroutine costs a wake-up of another thread per attempt, on a machine
+	// whose cores the task needs.
+	runtime.LockOSThread()
+	err = cmd.Start()
 	outW.Close()
 	errW.Close()
 	if err != nil {
+		runtime.UnlockOSThread()
 		outR.Close()
 		errR.Close()
+		if r.Dir != "" {
+			// exec reports a missing directory as the program missing.
+			if fi, serr := os.Stat(r.Dir); serr != nil || !fi.IsDir() {
+				return startFailed(fmt.Errorf("workdir %s does not exist on this worker", r.Dir))
+			}
+		}
 		return startFailed(err)
 	}
-	var readers sync.WaitGroup
-	readers.Add(2)
-	go readLines(&readers, outR, Stdout, r.Log)
-	go readLines(&readers, errR, Stderr, r.Log)
+	drained := make(chan struct{}, 2)
+	go readLines(drained, outR, Stdout, r.Log)
+	go readLines(drained, errR, Stderr, r.Log)
 
-	var timeout <-chan time.Time
-	if r.Timeout > 0 {
-		timer := time.NewTimer(r.Timeout)
-		defer timer.Stop()
-		timeout = timer.C
-	}
 	grace := r.KillGrace
 	if grace <= 0 {
 		grace = DefaultKillGrace
 	}
 	pgid := cmd.Process.Pid
-	var waitErr error
-	select {
-	case waitErr = <-waited:
-	case <-timeout:
-		how := stopGroup(pgid, grace, waited, &waitErr)
-		res.State = sluice.AttemptTimedOut
-		res.Error = fmt.Sprintf("timed out after %s: %s", r.Timeout, how)
-	case <-ctx.Done():
-		how := stopGroup(pgid, grace, waited, &waitErr)
-		res.State = sluice.AttemptFailed
-		res.Stopped = true
-		res.Error = fmt.Sprintf("stopped (%v): %s", context.Cause(ctx), how)
+	s := &stopper{pgid: pgid, grace: grace}
+	if r.Timeout > 0 {
+		timer := time.AfterFunc(r.Timeout, func() {
+			s.stop(sluice.AttemptTimedOut, fmt.Sprintf("timed out after %s", r.Timeout))
+		})
+		defer timer.Stop()
 	}
+	stopOnDone := context.AfterFunc(ctx, func() {
+		s.stop(sluice.AttemptFailed, fmt.Sprintf("stopped (%v)", context.Cause(ctx)))
+	})
+	waitErr := cmd.Wait()
+	runtime.UnlockOSThread()
+	stopOnDone()
 	res.Finished = time.Now()
+	if state, why := s.gone(); state != "" {
+		res.State, res.Error = state, why
+		res.Stopped = state == sluice.AttemptFailed
+	}
 	// The task is over: whatever it left behind in its group goes too, so
 	// stray children cannot hold the log pipes open or outlive the attempt.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	drained := make(chan struct{})
-	go func() { readers.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(time.Second):
-		// A process that left the group (setsid) still holds a pipe.
-		outR.Close()
-		errR.Close()
-		<-drained
+	late := time.NewTimer(time.Second)
+	for n := 0; n < 2; {
+		select {
+		case <-drained:
+			n++
+		case <-late.C:
+			// A process that left the group (setsid) still holds a pipe.
+			outR.Close()
+			errR.Close()
+		}
 	}
+	late.Stop()
 	outR.Close()
 	errR.Close()
 
@@ -153,20 +150,57 @@ func runProcess(ctx context.Context, r *Request) *Result {
 	return res
 }
 
-// stopGroup sends SIGTERM to the process group, then SIGKILL after grace,
-// and waits for the process. It says what it had to do.
-func stopGroup(pgid int, grace time.Duration, waited <-chan error, waitErr *error) string {
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case *waitErr = <-waited:
-		return "sent SIGTERM to its process group"
-	case <-timer.C:
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		*waitErr = <-waited
-		return fmt.Sprintf("sent SIGTERM to its process group, then SIGKILL after %s", grace)
+// stopper stops a process group for a timeout or a context that ended:
+// SIGTERM, then SIGKILL after grace. The first reason wins; once the
+// process is gone nothing more is sent.
+type stopper struct {
+	pgid  int
+	grace time.Duration
+
+	mu     sync.Mutex
+	exited bool
+	state  sluice.AttemptState // "" unless stopped
+	why    string
+	killed bool // SIGKILL followed SIGTERM
+	kill   *time.Timer
+}
+
+func (s *stopper) stop(state sluice.AttemptState, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.exited || s.state != "" {
+		return
 	}
+	s.state, s.why = state, why
+	_ = syscall.Kill(-s.pgid, syscall.SIGTERM)
+	s.kill = time.AfterFunc(s.grace, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.exited {
+			_ = syscall.Kill(-s.pgid, syscall.SIGKILL)
+			s.killed = true
+		}
+	})
+}
+
+// gone records that the process has exited, and returns the state and
+// error of the attempt if the stopper stopped it ("" if not), saying what
+// it had to do.
+func (s *stopper) gone() (sluice.AttemptState, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exited = true
+	if s.kill != nil {
+		s.kill.Stop()
+	}
+	if s.state == "" {
+		return "", ""
+	}
+	how := "sent SIGTERM to its process group"
+	if s.killed {
+		how += fmt.Sprintf(", then SIGKILL after %s", s.grace)
+	}
+	return s.state, s.why + ": " + how
 }
 
 func describeExit(err error) string {
@@ -185,9 +219,20 @@ func startFailed(err error) *Result {
 	return &Result{State: sluice.AttemptFailed, Error: "cannot start: " + err.Error(), Started: now, Finished: now}
 }
 
-func readLines(wg *sync.WaitGroup, f io.Reader, stream Stream, sink LogSink) {
-	defer wg.Done()
-	br := bufio.NewReaderSize(f, maxLine)
+// lineReaders keeps the readers of finished attempts, each with its buffer
+// of maxLine bytes: allocating and clearing two such buffers an attempt
+// was most of what reading the output of a short task cost.
+var lineReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxLine) }}
+
+// readLines hands the lines of f to sink until f ends, then sends on done.
+func readLines(done chan<- struct{}, f io.Reader, stream Stream, sink LogSink) {
+	br := lineReaders.Get().(*bufio.Reader)
+	br.Reset(f)
+	defer func() {
+		br.Reset(nil) // nothing of the attempt stays reachable from the pool
+		lineReaders.Put(br)
+		done <- struct{}{}
+	}()
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
