@@ -94,8 +94,13 @@ type Result struct {
 	Answered *Latency `json:"answered,omitempty"`
 	// BaselineSeconds is the time of the same number of bare fork/execs of
 	// the same command (shell scenarios), or of bare containers through
-	// the engine's API (container scenarios), measured in the same run.
+	// the engine's API (container scenarios), measured in the same run:
+	// the mean of BaselineBefore and BaselineAfter, measured right before
+	// and right after the run, so that a change of the machine's load
+	// during the run weighs on both sides of the ratio alike.
 	BaselineSeconds *float64 `json:"baseline_seconds,omitempty"`
+	BaselineBefore  *float64 `json:"baseline_before_seconds,omitempty"`
+	BaselineAfter   *float64 `json:"baseline_after_seconds,omitempty"`
 	// PeakRSSMB is the peak resident memory of the process.
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	CPUs      int     `json:"cpus"`
@@ -193,27 +198,27 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res := &Result{Scenario: o.Scenario, Store: storeName, Tasks: len(p.Tasks), Workers: o.Workers, WorkerProcs: o.WorkerProcs, Concurrency: o.Concurrency,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
 
-	if strings.HasPrefix(o.Scenario, "shell-") {
+	var bare func() (float64, error) // the scenario's baseline, if it has one
+	switch {
+	case strings.HasPrefix(o.Scenario, "shell-"):
 		par := 1
 		if o.Scenario == "shell-fanout" {
 			par = o.Concurrency * o.Workers
 		}
-		b, err := baseline(o.Tasks, par)
-		if err != nil {
-			return nil, err
-		}
-		res.BaselineSeconds = &b
-	}
-	if strings.HasPrefix(o.Scenario, "container-") {
+		bare = func() (float64, error) { return baseline(o.Tasks, par) }
+	case strings.HasPrefix(o.Scenario, "container-"):
 		par := 1
 		if o.Scenario == "container-fanout" {
 			par = o.Concurrency * o.Workers
 		}
-		b, err := containerBaseline(ctx, o.ContainerHost, o.Image, o.Tasks, par)
+		bare = func() (float64, error) { return containerBaseline(ctx, o.ContainerHost, o.Image, o.Tasks, par) }
+	}
+	if bare != nil {
+		b, err := bare()
 		if err != nil {
 			return nil, err
 		}
-		res.BaselineSeconds = &b
+		res.BaselineBefore = &b
 	}
 
 	saved, err := st.PipelineSave(ctx, catalog.SaveParams(p, []byte(src), dir+"/bench.yaml"))
@@ -255,6 +260,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Seconds = run.FinishedAt.Sub(run.CreatedAt).Seconds()
 	res.TasksPerSec = float64(res.Tasks) / res.Seconds
+	if bare != nil {
+		b, err := bare()
+		if err != nil {
+			return nil, err
+		}
+		mean := (*res.BaselineBefore + b) / 2
+		res.BaselineAfter, res.BaselineSeconds = &b, &mean
+	}
 	if err := hops(ctx, st, p, run.ID, res); err != nil {
 		return nil, err
 	}

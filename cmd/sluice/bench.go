@@ -141,7 +141,8 @@ func benchCmd() *cobra.Command {
 				if strings.HasPrefix(res.Scenario, "container-") {
 					what = "bare containers"
 				}
-				fmt.Fprintf(out, "baseline      %.3f s of %s (%.2fx)\n", *res.BaselineSeconds, what, res.Seconds / *res.BaselineSeconds)
+				fmt.Fprintf(out, "baseline      %.3f s of %s (%.2fx; %.3f s before the run, %.3f s after)\n", *res.BaselineSeconds, what, res.Seconds / *res.BaselineSeconds,
+					*res.BaselineBefore, *res.BaselineAfter)
 			}
 			fmt.Fprintf(out, "peak RSS      %.1f MB\n", res.PeakRSSMB)
 			return nil

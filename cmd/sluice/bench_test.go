@@ -23,6 +23,8 @@ type benchJSON struct {
 	HopP50Ms        *float64 `json:"hop_p50_ms"`
 	HopP99Ms        *float64 `json:"hop_p99_ms"`
 	BaselineSeconds *float64 `json:"baseline_seconds"`
+	BaselineBefore  *float64 `json:"baseline_before_seconds"`
+	BaselineAfter   *float64 `json:"baseline_after_seconds"`
 }
 
 // runBench runs a tiny scenario and checks the figures every scenario has.
@@ -63,7 +65,8 @@ func TestBenchScenarios(t *testing.T) {
 		}
 		b := runBench(t, c.scenario, "--tasks", strconv.Itoa(n))
 		if b.Scenario != c.scenario || b.Store != "sqlite" || b.Tasks != c.tasks || b.Hops != c.hops ||
-			(b.BaselineSeconds != nil) != c.shell || (c.shell && *b.BaselineSeconds <= 0) {
+			(b.BaselineSeconds != nil) != c.shell || (c.shell && (*b.BaselineSeconds <= 0 || *b.BaselineBefore <= 0 || *b.BaselineAfter <= 0 ||
+			*b.BaselineSeconds != (*b.BaselineBefore+*b.BaselineAfter)/2)) {
 			t.Errorf("%s: %+v", c.scenario, b)
 		}
 	}
