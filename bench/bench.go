@@ -181,23 +181,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scenario pipeline: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "sluice-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	st, dbURL, cleanup, err := openStore(ctx, o, dir)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	storeName := "sqlite"
-	if dbURL != "" {
-		storeName = "postgres"
-	}
-	res := &Result{Scenario: o.Scenario, Store: storeName, Tasks: len(p.Tasks), Workers: o.Workers, WorkerProcs: o.WorkerProcs, Concurrency: o.Concurrency,
-		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
-
+	var baseBefore float64
 	var bare func() (float64, error) // the scenario's baseline, if it has one
 	switch {
 	case strings.HasPrefix(o.Scenario, "shell-"):
@@ -218,8 +202,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.BaselineBefore = &b
+		baseBefore = b
 	}
+	dir, err := os.MkdirTemp("", "sluice-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	st, dbURL, cleanup, err := openStore(ctx, o, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	storeName := "sqlite"
+	if dbURL != "" {
+		storeName = "postgres"
+	}
+	res := &Result{Scenario: o.Scenario, Store: storeName, Tasks: len(p.Tasks), Workers: o.Workers, WorkerProcs: o.WorkerProcs, Concurrency: o.Concurrency,
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
+
 
 	saved, err := st.PipelineSave(ctx, catalog.SaveParams(p, []byte(src), dir+"/bench.yaml"))
 	if err != nil {
@@ -265,8 +266,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		mean := (*res.BaselineBefore + b) / 2
-		res.BaselineAfter, res.BaselineSeconds = &b, &mean
+		mean := (baseBefore + b) / 2
+		res.BaselineBefore, res.BaselineAfter, res.BaselineSeconds = &baseBefore, &b, &mean
 	}
 	if err := hops(ctx, st, p, run.ID, res); err != nil {
 		return nil, err
