@@ -221,7 +221,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res := &Result{Scenario: o.Scenario, Store: storeName, Tasks: len(p.Tasks), Workers: o.Workers, WorkerProcs: o.WorkerProcs, Concurrency: o.Concurrency,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
 
-
 	saved, err := st.PipelineSave(ctx, catalog.SaveParams(p, []byte(src), dir+"/bench.yaml"))
 	if err != nil {
 		return nil, err
