@@ -2,8 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -88,7 +86,7 @@ tasks:
     depends_on: [first]
 `)
 	_, stop, done := b.start(worker.Config{DrainTimeout: 20 * time.Second})
-	b.waitFor("the task to start", func() bool { _, err := os.Stat(filepath.Join(b.dir, "started")); return err == nil })
+	b.waitStarted()
 	stop()
 	<-done
 	in := b.instances(run.ID)

@@ -138,6 +138,13 @@ func (b *testBundle) waitFor(what string, cond func() bool) {
 	}
 }
 
+// waitStarted waits for a task to create the file "started" (touch
+// started) in the pipeline's folder.
+func (b *testBundle) waitStarted() {
+	b.t.Helper()
+	b.waitFor("the task to start", func() bool { _, err := os.Stat(filepath.Join(b.dir, "started")); return err == nil })
+}
+
 // waitPid waits for a task to write its pid (echo $$ > name) and returns
 // it. The shell creates the file before it writes to it: an empty file
 // must not read as pid 0, which kill(2) takes for the test's own group.
@@ -342,7 +349,7 @@ tasks:
     run: touch started; sleep 60
 `)
 	w, stop, done := b.start(worker.Config{DrainTimeout: 200 * time.Millisecond, KillGrace: time.Second})
-	b.waitFor("the task to start", func() bool { _, err := os.Stat(filepath.Join(b.dir, "started")); return err == nil })
+	b.waitStarted()
 	stop()
 	<-done
 	if n := w.Running(); n != 0 {
@@ -364,7 +371,7 @@ tasks:
     run: touch started; sleep 0.5; echo finished
 `)
 	_, stop, done := b.start(worker.Config{DrainTimeout: 20 * time.Second})
-	b.waitFor("the task to start", func() bool { _, err := os.Stat(filepath.Join(b.dir, "started")); return err == nil })
+	b.waitStarted()
 	stop()
 	<-done
 	if s := b.waitRun(run.ID); s != sluice.RunSuccess {
@@ -384,7 +391,7 @@ tasks:
     run: touch started; sleep 60
 `)
 	w, stop, done := b.start(worker.Config{DrainTimeout: time.Hour, KillGrace: time.Second})
-	b.waitFor("the task to start", func() bool { _, err := os.Stat(filepath.Join(b.dir, "started")); return err == nil })
+	b.waitStarted()
 	stop()
 	w.Kill() // the second signal
 	<-done
