@@ -17,11 +17,15 @@ type claimCounter struct {
 	store.Store
 	mu           sync.Mutex
 	looped, with int
+	calls        int // of InstanceClaim
 	seen         map[string]int
 }
 
 func (c *claimCounter) InstanceClaim(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
 	cs, err := c.Store.InstanceClaim(ctx, p)
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
 	c.count(cs, &c.looped)
 	return cs, err
 }
@@ -42,7 +46,10 @@ func (c *claimCounter) count(cs []*store.Claim, n *int) {
 }
 
 // TestChainClaimsAlong: a worker claims the next task of a chain in the
-// transaction that completes the one before, and every task runs once.
+// transaction that completes the one before, and every task runs once;
+// a completion whose readied task it claimed wakes no claim loop (the
+// worker's polls every minute here, so every InstanceClaim after the
+// first would have been woken).
 func TestChainClaimsAlong(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -57,7 +64,7 @@ tasks:
 `)
 	counter := &claimCounter{Store: b.st, seen: map[string]int{}}
 	b.st = counter
-	b.start(worker.Config{})
+	b.start(worker.Config{Poll: time.Minute})
 	if s := b.waitRun(run.ID); s != sluice.RunSuccess {
 		t.Fatalf("run %s: %s", s, b.describeInstances(run.ID))
 	}
@@ -68,6 +75,9 @@ tasks:
 	}
 	if counter.with == 0 {
 		t.Fatal("no task of the chain was claimed along with its upstream's completion")
+	}
+	if counter.calls > 1+counter.looped {
+		t.Fatalf("the claim loop claimed %d times for %d tasks: completions whose next task was claimed along woke it", counter.calls, counter.looped)
 	}
 }
 

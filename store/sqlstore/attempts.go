@@ -211,13 +211,35 @@ func (db *DB) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompl
 		}
 		p := next.InstanceClaimParams
 		p.Limit = slots
-		claims, err = claimAfter(t, &p)
-		return err
+		if claims, err = claimAfter(t, &p); err != nil {
+			return err
+		}
+		// What this transaction readied, this worker runs: waking the
+		// claim loops of every worker (each with a claim that finds
+		// nothing) would be for nothing.
+		if !t.readyOther && claimedAll(t.readied, claims) {
+			t.topics[store.TopicReady] = false
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, nil, dbErr(err)
 	}
 	return results, claims, nil
+}
+
+// claimedAll reports whether claims hold every instance of ids.
+func claimedAll(ids []int64, claims []*store.Claim) bool {
+	claimed := make(map[int64]bool, len(claims))
+	for _, c := range claims {
+		claimed[c.InstanceID] = true
+	}
+	for _, id := range ids {
+		if !claimed[id] {
+			return false
+		}
+	}
+	return true
 }
 
 // fenceAttempts records the outcomes of the attempts whose leases are

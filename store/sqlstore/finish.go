@@ -361,17 +361,14 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 	if err != nil {
 		return err
 	}
-	if queued > 0 {
-		t.notify(store.TopicReady)
-		t.notify(store.TopicInstances)
-	}
+	t.ready(queued)
 	return f.apply(decided)
 }
 
 // decideRows reads (id, state, trigger_rule, up_total, up_success,
 // up_failed, up_upstream_failed, up_skipped, up_allowed_failed) rows and
-// decides each pending instance; it counts those already queued apart.
-func decideRows(rows *sql.Rows) (decided map[sluice.InstanceState][]int64, queued int, err error) {
+// decides each pending instance; it returns those already queued apart.
+func decideRows(rows *sql.Rows) (decided map[sluice.InstanceState][]int64, queued []int64, err error) {
 	defer rows.Close()
 	decided = map[sluice.InstanceState][]int64{}
 	for rows.Next() {
@@ -381,10 +378,10 @@ func decideRows(rows *sql.Rows) (decided map[sluice.InstanceState][]int64, queue
 			u           sluice.Upstream
 		)
 		if err := rows.Scan(&id, &state, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped, &u.AllowedFailed); err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
 		if sluice.InstanceState(state) == sluice.InstanceQueued {
-			queued++
+			queued = append(queued, id)
 			continue
 		}
 		if d := sluice.TriggerRule(rule).Decide(u); d != sluice.InstancePending {
@@ -429,8 +426,7 @@ func (f *finisher) apply(decided map[sluice.InstanceState][]int64) error {
 				return err
 			}
 		}
-		t.notify(store.TopicReady)
-		t.notify(store.TopicInstances)
+		t.ready(ready)
 	}
 	for _, s := range []sluice.InstanceState{sluice.InstanceSkipped, sluice.InstanceUpstreamFailed} {
 		if ids := decided[s]; len(ids) > 0 {

@@ -222,6 +222,12 @@ type txn struct {
 	// grown counts the rows the transaction inserted into the tables
 	// whose size the planner must know (see analyze).
 	grown map[string]int64
+	// readied are the instances the transaction queued (ready); readyOther
+	// says it made instances claimable otherwise too (a retry, a free
+	// pool slot, …). AttemptCompleteClaim signals no TopicReady when it
+	// claimed every instance readied and nothing else changed.
+	readied    []int64
+	readyOther bool
 }
 
 // grew records that the transaction inserted n rows into table, one of
@@ -238,7 +244,22 @@ func (t *txn) grew(table string, n int64) {
 	t.grown[table] += n
 }
 
-func (t *txn) notify(topic store.Topic) { t.topics[topic] = true }
+func (t *txn) notify(topic store.Topic) {
+	t.topics[topic] = true
+	if topic == store.TopicReady {
+		t.readyOther = true
+	}
+}
+
+// ready records that the transaction queued the instances ids.
+func (t *txn) ready(ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	t.topics[store.TopicReady] = true
+	t.topics[store.TopicInstances] = true
+	t.readied = append(t.readied, ids...)
+}
 
 // runEvent records that a run started (state running) or finished.
 func (t *txn) runEvent(pipelineID, kind string, state sluice.RunState) {

@@ -99,9 +99,15 @@ func testCompleteClaim(t *testing.T, open Opener) {
 		task{id: "d3", up: []string{"root"}})
 	fan := b.createRun("fan", "f")
 	root := b.claimOne("root")
+	ready := b.s.Wait(store.TopicReady)
 	err, along = b.completeClaim(root, sluice.AttemptSuccess, nil, nil, 2)
 	if err != nil || len(along) != 2 {
 		t.Fatalf("completing root with 2 free slots: err %v, claimed %v; want 2", err, claimedTasks(along))
+	}
+	select {
+	case <-ready:
+	default:
+		t.Fatal("root readied 3 tasks and claimed 2 along, but did not signal TopicReady for the third")
 	}
 	rest := b.claim(10)
 	if len(rest) != 1 {
