@@ -2,6 +2,9 @@ package worker_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -157,5 +160,48 @@ tasks:
 	in := b.instances(run.ID)
 	if in["first"].State != sluice.InstanceSuccess || in["second"].State != sluice.InstanceQueued {
 		t.Fatalf("after drain: %s; want first success and second queued", b.describeInstances(run.ID))
+	}
+}
+
+// outage fails every completion, as a database that is down would.
+type outage struct {
+	store.Store
+	once  sync.Once
+	tried chan struct{} // closed at the first completion
+}
+
+func (o *outage) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.ClaimAlong) ([]error, []*store.Claim, error) {
+	o.once.Do(func() { close(o.tried) })
+	return nil, nil, errors.New("database down")
+}
+
+// TestKillDuringOutage: a worker killed while its completions cannot be
+// written gives them up (their leases expire) and Run returns; it waited
+// for those attempts forever.
+func TestKillDuringOutage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.trigger(`id: outage
+tasks:
+  only: {run: "true"}
+`)
+	down := &outage{Store: b.st, tried: make(chan struct{})}
+	b.st = down
+	// Not b.start: its cleanup would wait for Run too.
+	w, err := worker.New(worker.Config{Store: down, DrainTimeout: time.Hour, Poll: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	<-down.tried
+	stop()
+	w.Kill()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // a hang, not a measure
+		t.Fatalf("Run did not return after Kill; %d attempts running", w.Running())
 	}
 }
