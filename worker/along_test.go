@@ -2,6 +2,9 @@ package worker_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +105,113 @@ tasks:
 	in := b.instances(run.ID)
 	if in["first"].State != sluice.InstanceSuccess || in["second"].State != sluice.InstanceQueued || in["second"].Attempts != 0 {
 		t.Fatalf("after drain: %s; want first success and second queued, never tried", b.describeInstances(run.ID))
+	}
+}
+
+// drainRace cancels the worker's Run as soon as a completion has taken
+// slots to claim along, and lets the completion go on only once the
+// worker announced that it drains.
+type drainRace struct {
+	store.Store
+	once      sync.Once
+	taken     chan struct{} // closed once Slots took the slots
+	announced chan struct{} // closed once the worker said it drains
+	said      sync.Once
+}
+
+func (d *drainRace) WorkerUpsert(ctx context.Context, info *store.WorkerInfo) error {
+	if info.Draining {
+		d.said.Do(func() { close(d.announced) })
+	}
+	return d.Store.WorkerUpsert(ctx, info)
+}
+
+func (d *drainRace) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.ClaimAlong) ([]error, []*store.Claim, error) {
+	if next != nil {
+		slots := next.Slots
+		along := *next
+		along.Slots = func() int {
+			n := slots()
+			d.once.Do(func() {
+				close(d.taken)
+				<-d.announced
+			})
+			return n
+		}
+		next = &along
+	}
+	return d.Store.AttemptCompleteClaim(ctx, ps, next)
+}
+
+// TestDrainStartsNothingClaimedAlong: a completion that took its slots
+// before the worker began to drain, and whose claim commits once it
+// drains, does not leave an attempt running after Run returned: the
+// drain saw the completed attempt go and nothing else running.
+func TestDrainStartsNothingClaimedAlong(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	run := b.trigger(`id: drainrace
+tasks:
+  first:
+    run: "true"
+  second:
+    run: sleep 5
+    depends_on: [first]
+`)
+	race := &drainRace{Store: b.st, taken: make(chan struct{}), announced: make(chan struct{})}
+	b.st = race
+	w, stop, done := b.start(worker.Config{DrainTimeout: 20 * time.Second})
+	<-race.taken
+	stop()
+	<-done
+	if n := w.Running(); n != 0 {
+		t.Errorf("Run returned with %d attempts running", n)
+	}
+	in := b.instances(run.ID)
+	if in["first"].State != sluice.InstanceSuccess || in["second"].State != sluice.InstanceQueued {
+		t.Fatalf("after drain: %s; want first success and second queued", b.describeInstances(run.ID))
+	}
+}
+
+// outage fails every completion, as a database that is down would.
+type outage struct {
+	store.Store
+	once  sync.Once
+	tried chan struct{} // closed at the first completion
+}
+
+func (o *outage) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.ClaimAlong) ([]error, []*store.Claim, error) {
+	o.once.Do(func() { close(o.tried) })
+	return nil, nil, errors.New("database down")
+}
+
+// TestKillDuringOutage: a worker killed while its completions cannot be
+// written gives them up (their leases expire) and Run returns; it waited
+// for those attempts forever.
+func TestKillDuringOutage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.trigger(`id: outage
+tasks:
+  only: {run: "true"}
+`)
+	down := &outage{Store: b.st, tried: make(chan struct{})}
+	b.st = down
+	// Not b.start: its cleanup would wait for Run too.
+	w, err := worker.New(worker.Config{Store: down, DrainTimeout: time.Hour, Poll: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	<-down.tried
+	stop()
+	w.Kill()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // a hang, not a measure
+		t.Fatalf("Run did not return after Kill; %d attempts running", w.Running())
 	}
 }

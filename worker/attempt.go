@@ -31,15 +31,25 @@ type attempt struct {
 // errLeaseLost stops an attempt whose lease was taken over.
 var errLeaseLost = errors.New("lease lost: another worker may be running this task")
 
-func (w *Worker) start(c *store.Claim) {
+// start starts the attempt of c, unless the worker drains: it returns
+// false then and the caller hands the lease back. A claim made along with
+// a completion can commit after the drain began (its slots were taken
+// before); the drain counts only what started before it.
+func (w *Worker) start(c *store.Claim) bool {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	a := &attempt{claim: c, ctx: ctx, cancel: cancel}
 	a.logs = newLogShipper(w, a)
 	w.mu.Lock()
+	if w.draining {
+		w.mu.Unlock()
+		cancel(errDraining)
+		return false
+	}
 	w.running[c.AttemptID] = a
 	w.mu.Unlock()
 	w.log.Debug("attempt started", "pipeline", c.PipelineID, "run", c.RunID, "task", c.TaskID, "attempt", c.Attempt)
 	go w.execute(a)
+	return true
 }
 
 // release forgets an attempt once its outcome is recorded or abandoned.

@@ -24,6 +24,7 @@ type completer struct {
 	pending []*completion
 	wake    chan struct{}
 	closed  bool
+	gone    bool // run returned, killed: nothing more is written
 }
 
 type completion struct {
@@ -37,6 +38,11 @@ func newCompleter(w *Worker) *completer {
 
 func (c *completer) add(p *store.AttemptCompleteParams, a *attempt) {
 	c.mu.Lock()
+	if c.gone {
+		c.mu.Unlock()
+		c.w.release(a)
+		return
+	}
 	c.pending = append(c.pending, &completion{p: p, a: a})
 	c.mu.Unlock()
 	select {
@@ -76,6 +82,7 @@ func (c *completer) run(kill context.Context) {
 			select {
 			case <-c.wake:
 			case <-kill.Done():
+				c.abandon()
 				return
 			}
 			continue
@@ -100,6 +107,7 @@ func (c *completer) run(kill context.Context) {
 			select {
 			case <-time.After(store.Backoff(failures, 5*time.Second)):
 			case <-kill.Done():
+				c.abandon()
 				return
 			}
 			continue
@@ -109,6 +117,21 @@ func (c *completer) run(kill context.Context) {
 			c.settled(b, results[i])
 		}
 		c.w.startClaims(claims, *free)
+	}
+}
+
+// abandon gives up on the completions pending when the worker is killed:
+// their attempts are forgotten, as the drain waits for every attempt to
+// go, and their leases expire. Completions that come later are given up
+// at once.
+func (c *completer) abandon() {
+	c.mu.Lock()
+	batch := c.pending
+	c.pending = nil
+	c.gone = true
+	c.mu.Unlock()
+	for _, b := range batch {
+		c.w.release(b.a)
 	}
 }
 

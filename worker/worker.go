@@ -290,13 +290,24 @@ func (w *Worker) claimLoop(ctx context.Context) {
 }
 
 // startClaims starts the attempts of claims, made with free slots taken,
-// and gives back the slots they did not fill.
+// and gives back the slots they did not fill. Once the worker drains it
+// hands the leases of claims back instead of starting them.
 func (w *Worker) startClaims(claims []*store.Claim, free int) {
+	var back []store.Lease
 	for _, c := range claims {
+		if !w.start(c) {
+			back = append(back, c.Lease)
+			continue
+		}
 		w.cfg.Metrics.AttemptStarted(c.Pool, c.StartedAt.Sub(c.ReadyAt))
-		w.start(c)
 	}
-	w.giveSlots(free - len(claims))
+	w.giveSlots(free - len(claims) + len(back))
+	if len(back) == 0 {
+		return
+	}
+	if err := w.st.AttemptHandBack(context.Background(), back); err != nil {
+		w.log.Warn("could not hand back leases claimed as the worker began to drain; they will expire instead", "attempts", len(back), "err", err)
+	}
 }
 
 // claimParams are the arguments of a claim of up to free instances.
