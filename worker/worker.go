@@ -13,8 +13,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sluice-dev/sluice"
@@ -186,7 +190,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	// The scripts and output files of attempts go in a folder of the
 	// run's own, made here rather than in New so that a worker made and
 	// never run leaves nothing behind.
-	tmp, err := os.MkdirTemp("", "sluice-worker-")
+	removeStaleTmp(os.TempDir())
+	tmp, err := os.MkdirTemp("", tmpPrefix+tmpOwner(os.Getpid())+"-")
 	if err != nil {
 		return fmt.Errorf("worker: temp dir: %w", err)
 	}
@@ -235,6 +240,65 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.completer.close()
 	<-completerDone
 	return nil
+}
+
+// tmpPrefix begins the name of a worker's temp folder, followed by its
+// owner (tmpOwner) and a dash.
+const tmpPrefix = "sluice-worker-"
+
+// pidNamespace names this process's PID namespace (Linux), "" when
+// unknown: a process id means something only within its namespace, and
+// containers that share a /tmp may each have their own.
+var pidNamespace = func() string {
+	link, err := os.Readlink("/proc/self/ns/pid") // pid:[4026531836]
+	if err != nil {
+		return ""
+	}
+	n := strings.TrimSuffix(strings.TrimPrefix(link, "pid:["), "]")
+	if _, err := strconv.ParseUint(n, 10, 64); err != nil {
+		return ""
+	}
+	return n
+}()
+
+// tmpOwner is the owner part of the temp folder name of the worker in
+// process pid: its PID namespace and pid, "ns.pid".
+func tmpOwner(pid int) string {
+	ns := pidNamespace
+	if ns == "" {
+		ns = "x"
+	}
+	return ns + "." + strconv.Itoa(pid)
+}
+
+// removeStaleTmp removes the temp folders in dir of workers whose process
+// is gone: a worker killed (SIGKILL, a crash, the machine's OOM killer)
+// cannot remove its own. Only folders of this PID namespace are looked
+// at; a folder whose process lives, or whose name says no owner, is left
+// alone.
+func removeStaleTmp(dir string) {
+	if pidNamespace == "" {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), tmpPrefix+pidNamespace+".")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			continue // alive, or another user's
+		}
+		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
 
 func (w *Worker) claimLoop(ctx context.Context) {
