@@ -198,20 +198,11 @@ func claimAfter(t *txn, p *store.InstanceClaimParams) ([]*store.Claim, error) {
 	// On PostgreSQL the one-statement claim, on t's connection; instances
 	// with limits are left to the worker's next InstanceClaim, which the
 	// completion's notice of ready instances wakes.
-	var claims []*store.Claim
-	for left := p.Limit; left > 0; {
-		n := claimPiece(left)
-		got, err := t.db.claimRows(p, n, t.now, t.query)
-		claims = append(claims, got...)
-		if err != nil || len(got) < n {
-			return claims, err
-		}
-		left -= n
-	}
+	claims, err := inPieces(p.Limit, func(n int) ([]*store.Claim, error) { return t.db.claimRows(p, n, t.now, t.query) })
 	if len(claims) > 0 {
 		t.notify(store.TopicInstances)
 	}
-	return claims, nil
+	return claims, err
 }
 
 // fitLimits picks, in order, up to limit candidates that fit their limits.
@@ -542,20 +533,25 @@ func newToken() int64 {
 // few dozen statements, not hundreds.
 func (db *DB) claimInOneStatement(ctx context.Context, p *store.InstanceClaimParams) ([]*store.Claim, error) {
 	start := time.Now()
+	claims, err := inPieces(p.Limit, func(n int) ([]*store.Claim, error) { return db.claimStatement(ctx, p, n) })
+	db.observe("InstanceClaim", start, err)
+	return claims, err
+}
+
+// inPieces claims up to limit instances with claim, asking each time for
+// claimPiece of what is left, until a piece comes back short.
+func inPieces(limit int, claim func(n int) ([]*store.Claim, error)) ([]*store.Claim, error) {
 	var claims []*store.Claim
-	var err error
-	for left := p.Limit; left > 0; {
+	for left := limit; left > 0; {
 		n := claimPiece(left)
-		var got []*store.Claim
-		got, err = db.claimStatement(ctx, p, n)
+		got, err := claim(n)
 		claims = append(claims, got...)
 		if err != nil || len(got) < n {
-			break
+			return claims, err
 		}
 		left -= n
 	}
-	db.observe("InstanceClaim", start, err)
-	return claims, err
+	return claims, nil
 }
 
 // claimLiteralMax is the largest claim limit written as it is.
