@@ -502,7 +502,8 @@ func (db *DB) AttemptList(ctx context.Context, instanceID int64) ([]*store.Attem
 
 // AttemptListByRun implements store.Store.
 func (db *DB) AttemptListByRun(ctx context.Context, runID int64) ([]*store.Attempt, error) {
-	return db.listAttempts(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE run_id = ? ORDER BY id`, runID)
+	return db.listAttempts(ctx, `SELECT `+attemptColumns+` FROM attempts
+		WHERE instance_id IN (SELECT id FROM task_instances WHERE run_id = ?) ORDER BY id`, runID)
 }
 
 func (db *DB) listAttempts(ctx context.Context, query string, args ...any) ([]*store.Attempt, error) {

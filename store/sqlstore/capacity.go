@@ -181,8 +181,8 @@ func (db *DB) capacityDurations(ctx context.Context, w capWindow, maxDur int) ([
 // here.
 func (db *DB) capacityPools(ctx context.Context, w capWindow) ([]store.PoolHour, error) {
 	const (
-		from = capRuns + ` CROSS JOIN attempts a CROSS JOIN task_instances ti` + capRunsWhere + `
-		AND a.run_id = r.id AND ti.id = a.instance_id AND ti.pool <> ''`
+		from = capRuns + ` CROSS JOIN task_instances ti CROSS JOIN attempts a` + capRunsWhere + `
+		AND ti.run_id = r.id AND ti.pool <> '' AND a.instance_id = ti.id`
 		end       = `COALESCE(a.finished_at, ?)`
 		startHour = `(a.started_at - ?) / `
 	)

@@ -21,8 +21,12 @@ func (db *DB) PipelineDelete(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		// Runs first: their instances, attempts, logs and outputs go with
-		// them by cascade; then the pipeline, and its versions with it.
+		// Runs first: their attempts (and the attempts' logs) by hand,
+		// their instances, outputs and callbacks with them by cascade;
+		// then the pipeline, and its versions with it.
+		if err := deleteAttempts(t, `run_id IN (SELECT id FROM runs WHERE pipeline_id = ?)`, id); err != nil {
+			return err
+		}
 		if _, err := t.exec(`DELETE FROM runs WHERE pipeline_id = ?`, id); err != nil {
 			return err
 		}
@@ -34,6 +38,26 @@ func (db *DB) PipelineDelete(ctx context.Context, id string) error {
 		t.notify(store.TopicLeases)
 		return nil
 	}))
+}
+
+// deleteAttempts deletes the attempts of the task instances where selects
+// (a condition on task_instances), and their log chunks with them, before
+// the instances themselves are deleted.
+//
+// On PostgreSQL attempts have no foreign key to their instance, so no
+// cascade: its check was a query and a row lock on every claim (migration
+// 00020). The instances are locked first, in id order: a claim that
+// updated one of them has committed by then, and its attempt is deleted
+// here; a later claim skips the locked rows. On SQLite the foreign key
+// stays, and one writer at a time makes the lock unnecessary.
+func deleteAttempts(t *txn, where string, args ...any) error {
+	if t.db.d.ForUpdate != "" {
+		if _, err := t.exec(`SELECT COUNT(*) FROM (SELECT id FROM task_instances WHERE `+where+` ORDER BY id`+t.db.d.ForUpdate+`) AS locked`, args...); err != nil {
+			return err
+		}
+	}
+	_, err := t.exec(`DELETE FROM attempts WHERE instance_id IN (SELECT id FROM task_instances WHERE `+where+`)`, args...)
+	return err
 }
 
 // VersionList implements store.Store.
@@ -225,9 +249,7 @@ func reset(t *txn, runID, versionID int64, ids []int64, why string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(`UPDATE attempts SET state = 'cancelled', finished_at = ?, error = ?
-			WHERE state = 'running' AND instance_id IN (SELECT id FROM task_instances WHERE parent_id IN (`+in+`))`,
-			append([]any{now, why}, int64Args(part)...)...); err != nil {
+		if err := deleteAttempts(t, `parent_id IN (`+in+`)`, int64Args(part)...); err != nil {
 			return err
 		}
 		if _, err := t.exec(`DELETE FROM task_instances WHERE parent_id IN (`+in+`)`, int64Args(part)...); err != nil {

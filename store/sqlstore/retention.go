@@ -115,8 +115,9 @@ func (db *DB) cutoffs(ctx context.Context, p *store.RetentionParams, now time.Ti
 // RetentionPrune implements store.Retention. The runs to delete are found
 // per pipeline through the index on (pipeline_id, finished_at), oldest
 // first, so each batch reads only what it deletes; the deletion is one
-// short transaction whose cascade removes the runs' instances, attempts,
-// log chunks, outputs and callbacks.
+// short transaction that deletes the runs' attempts (and their log
+// chunks), and the runs, whose cascade removes their instances, outputs
+// and callbacks.
 func (db *DB) RetentionPrune(ctx context.Context, p *store.RetentionParams) (*store.PruneResult, error) {
 	batch := p.Batch
 	if batch <= 0 {
@@ -160,7 +161,17 @@ func (db *DB) RetentionPrune(ctx context.Context, p *store.RetentionParams) (*st
 				return err
 			}
 			// Checked again under the transaction: a run cleared meanwhile
-			// is running again and stays.
+			// is running again and stays. The runs are locked first, so
+			// none is cleared between the deletion of its attempts and
+			// its own.
+			if t.db.d.ForUpdate != "" {
+				if _, err := t.exec(`SELECT COUNT(*) FROM (SELECT id FROM runs WHERE id IN `+in+` AND state IN `+finishedStates+` ORDER BY id`+t.db.d.ForUpdate+`) AS locked`, args...); err != nil {
+					return err
+				}
+			}
+			if err := deleteAttempts(t, `run_id IN (SELECT id FROM runs WHERE id IN `+in+` AND state IN `+finishedStates+`)`, args...); err != nil {
+				return err
+			}
 			r, err := t.exec(`DELETE FROM runs WHERE id IN `+in+` AND state IN `+finishedStates, args...)
 			if err != nil {
 				return err
@@ -212,11 +223,11 @@ func countInto(row rowFunc, res *store.PruneResult, in string, args []any) error
 	if err := row(`SELECT COUNT(*) FROM task_instances WHERE run_id IN `+in, args...).Scan(&instances); err != nil {
 		return err
 	}
-	if err := row(`SELECT COUNT(*) FROM attempts WHERE run_id IN `+in, args...).Scan(&attempts); err != nil {
+	if err := row(`SELECT COUNT(*) FROM task_instances ti JOIN attempts a ON a.instance_id = ti.id WHERE ti.run_id IN `+in, args...).Scan(&attempts); err != nil {
 		return err
 	}
-	if err := row(`SELECT COUNT(*), COALESCE(SUM(LENGTH(l.data)), 0) FROM log_chunks l JOIN attempts a ON a.id = l.attempt_id
-		WHERE a.run_id IN `+in, args...).Scan(&chunks, &bytes); err != nil {
+	if err := row(`SELECT COUNT(*), COALESCE(SUM(LENGTH(l.data)), 0) FROM task_instances ti JOIN attempts a ON a.instance_id = ti.id
+		JOIN log_chunks l ON l.attempt_id = a.id WHERE ti.run_id IN `+in, args...).Scan(&chunks, &bytes); err != nil {
 		return err
 	}
 	if err := row(`SELECT COUNT(*) FROM outputs o JOIN task_instances ti ON ti.id = o.instance_id

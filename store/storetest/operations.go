@@ -398,3 +398,82 @@ func testUsersSessionsTokens(t *testing.T, open Opener) {
 		t.Fatalf("old failures were not forgotten: %d", n)
 	}
 }
+
+// testAttemptsGoWithInstances checks that whatever deletes task instances
+// deletes their attempts and logs: a pipeline's deletion, retention, and
+// a mapped task's items when it is cleared. Attempts are read by instance
+// id here, so one left behind by its deleted instance shows.
+func testAttemptsGoWithInstances(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "a"}, task{id: "b", up: []string{"a"}})
+	b.saveWith("old", pipelineOpts{maxActiveRuns: 5, retention: time.Hour}, task{id: "a"})
+	b.save("m", 5, task{id: "each", mapped: true})
+	gone := func(what string, instanceID, attemptID int64) {
+		t.Helper()
+		if as, err := b.s.AttemptList(b.ctx, instanceID); err != nil || len(as) != 0 {
+			t.Errorf("%s: %d attempts of a deleted instance left (%v)", what, len(as), err)
+		}
+		if logs, err := b.s.LogList(b.ctx, attemptID, 0); err != nil || len(logs) != 0 {
+			t.Errorf("%s: %d log chunks of a deleted attempt left (%v)", what, len(logs), err)
+		}
+	}
+	logged := func(c *store.Claim) {
+		t.Helper()
+		if err := b.s.AttemptLogAppend(b.ctx, &store.AttemptLogAppendParams{Lease: c.Lease, Chunk: store.LogChunk{Seq: 1, Data: []byte("x\n")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A pipeline's deletion: a finished attempt and a running one.
+	b.createRun("p", "r")
+	done := b.claimOne("a")
+	logged(done)
+	b.mustComplete(done, sluice.AttemptSuccess)
+	running := b.claimOne("b")
+	logged(running)
+	if err := b.s.PipelineDelete(b.ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	gone("pipeline deleted", done.InstanceID, done.AttemptID)
+	gone("pipeline deleted, running attempt", running.InstanceID, running.AttemptID)
+
+	// Retention.
+	old := b.createRun("old", "r")
+	c := b.claimOne("a")
+	logged(c)
+	b.mustComplete(c, sluice.AttemptSuccess)
+	b.clock.Advance(2 * time.Hour)
+	if res, err := b.s.RetentionPrune(b.ctx, &store.RetentionParams{Batch: 10}); err != nil || res.Rows["runs"] != 1 || res.Rows["attempts"] != 1 {
+		t.Fatalf("prune = %+v, %v; want the old run and its attempt", res, err)
+	}
+	if _, err := b.s.RunGet(b.ctx, old.ID); sluice.ErrorCode(err) != sluice.ENOTFOUND {
+		t.Fatalf("pruned run still there: %v", err)
+	}
+	gone("pruned", c.InstanceID, c.AttemptID)
+
+	// A mapped task cleared: its items go, and their attempts with them.
+	r := b.createRun("m", "r")
+	parent := b.claimOne("each")
+	if err := b.s.InstanceExpand(b.ctx, &store.InstanceExpandParams{Lease: parent.Lease, Items: []string{"x", "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	items := b.claim(10)
+	if len(items) != 2 {
+		t.Fatalf("claimed %d items, want 2", len(items))
+	}
+	logged(items[0])
+	b.mustComplete(items[0], sluice.AttemptSuccess)
+	b.mustComplete(items[1], sluice.AttemptSuccess)
+	if s := b.runState(r.ID); s != sluice.RunSuccess {
+		t.Fatalf("run = %s", s)
+	}
+	if err := b.s.InstanceClear(b.ctx, r.ID, "each"); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		gone("items of a cleared mapped task", it.InstanceID, it.AttemptID)
+	}
+	if as, err := b.s.AttemptListByRun(b.ctx, r.ID); err != nil || len(as) != 1 || as[0].InstanceID != parent.InstanceID {
+		t.Fatalf("attempts of the run after the clear = %+v, %v; want the mapped task's own", as, err)
+	}
+}

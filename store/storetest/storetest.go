@@ -230,6 +230,7 @@ func Run(t *testing.T, open Opener) {
 		"Browse":                   testBrowse,
 		"FanoutJoin":               testFanoutJoin,
 		"PipelineDelete":           testPipelineDelete,
+		"AttemptsGoWithInstances":  testAttemptsGoWithInstances,
 		"VersionListAndRecentRuns": testVersionListAndRecentRuns,
 		"RunCancel":                testRunCancel,
 		"RunRetryFailed":           testRunRetryFailed,
