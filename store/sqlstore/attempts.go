@@ -96,7 +96,7 @@ func (db *DB) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompl
 	err := db.inTx(ctx, "AttemptComplete", func(t *txn) error {
 		clear(results)
 		claims = nil
-		fenced, err := fenceAttempts(t, ps, order)
+		fenced, succeeded, err := fenceAttempts(t, ps, order)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,12 @@ func (db *DB) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompl
 			t.notify(store.TopicInstances)
 		}
 		f := newFinisher(t)
-		if err := f.finish(successes, sluice.InstanceSuccess); err != nil {
+		if t.db.d.WritableCTE {
+			err = f.finished(succeeded, sluice.InstanceSuccess) // fenceAttempts finished them
+		} else {
+			err = f.finish(successes, sluice.InstanceSuccess)
+		}
+		if err != nil {
 			return err
 		}
 		if err := produceAssets(t, f.produced, extras); err != nil {
@@ -245,11 +250,17 @@ func claimedAll(ids []int64, claims []*store.Claim) bool {
 // fenceAttempts records the outcomes of the attempts whose leases are
 // held, in one statement per chunk, and returns their instance ids by
 // attempt id. An attempt missing from the result was not held.
-func fenceAttempts(t *txn, ps []*store.AttemptCompleteParams, order []int) (map[int64]int64, error) {
-	fenced := make(map[int64]int64, len(ps))
+//
+// Where the database runs UPDATE inside WITH (PostgreSQL), the same
+// statement finishes the instances of the attempts that succeeded, the
+// outcome of most, and returns them for finisher.finished: a round trip
+// and a statement less per completion transaction. Elsewhere succeeded is
+// nil and the caller finishes them.
+func fenceAttempts(t *txn, ps []*store.AttemptCompleteParams, order []int) (fenced map[int64]int64, succeeded []finishedRow, err error) {
+	fenced = make(map[int64]int64, len(ps))
 	for _, part := range chunks(order, maxBatch) {
 		var values strings.Builder
-		args := make([]any, 0, padded(len(part))*6)
+		args := make([]any, 0, padded(len(part))*6+2)
 		for n := 0; n < padded(len(part)); n++ {
 			if n > 0 {
 				values.WriteString(", ")
@@ -266,28 +277,80 @@ func fenceAttempts(t *txn, ps []*store.AttemptCompleteParams, order []int) (map[
 			}
 			args = append(args, p.Lease.AttemptID, p.Lease.Token, string(p.State), us(p.FinishedAt), exitCode, p.Error)
 		}
-		rows, err := t.query(`UPDATE attempts
+		fence := `UPDATE attempts
 			SET state = v.column3, finished_at = v.column4, exit_code = v.column5, error = v.column6
-			FROM (VALUES `+values.String()+`) AS v
+			FROM (VALUES ` + values.String() + `) AS v
 			WHERE attempts.id = v.column1 AND attempts.token = v.column2 AND attempts.state = 'running'
-			RETURNING id, instance_id`, args...)
+			RETURNING attempts.id, attempts.instance_id`
+		if !t.db.d.WritableCTE {
+			rows, err := t.query(fence, args...)
+			if err != nil {
+				return nil, nil, err
+			}
+			for rows.Next() {
+				var id, instanceID int64
+				if err := rows.Scan(&id, &instanceID); err != nil {
+					rows.Close()
+					return nil, nil, err
+				}
+				fenced[id] = instanceID
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		// As finisher.finish would with these instances and success.
+		rows, err := t.query(`WITH fenced AS (`+fence+`, attempts.state
+			), done AS (
+				UPDATE task_instances SET state = '`+string(sluice.InstanceSuccess)+`', finished_at = ?, updated_at = ?
+				FROM fenced WHERE fenced.state = '`+string(sluice.AttemptSuccess)+`' AND task_instances.id = fenced.instance_id
+					AND task_instances.state IN `+unfinishedStates+`
+				RETURNING task_instances.`+strings.ReplaceAll(finishedColumns, ", ", ", task_instances.")+`
+			)
+			SELECT fenced.id, fenced.instance_id, done.id IS NOT NULL, done.*
+			FROM fenced LEFT JOIN done ON done.id = fenced.instance_id`, append(args, us(t.now), us(t.now))...)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for rows.Next() {
-			var id, instanceID int64
-			if err := rows.Scan(&id, &instanceID); err != nil {
+			var (
+				id, instanceID int64
+				finished       bool
+				d              finishedNull
+			)
+			if err := rows.Scan(append([]any{&id, &instanceID, &finished}, d.dest()...)...); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, nil, err
 			}
 			fenced[id] = instanceID
+			if finished {
+				succeeded = append(succeeded, d.row())
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return fenced, nil
+	return fenced, succeeded, nil
+}
+
+// finishedNull is a finishedRow from the outer side of a join.
+type finishedNull struct {
+	id, runID, mapIndex, callbacks, attempts, parent sql.NullInt64
+	taskID                                           sql.NullString
+	limited, allowed                                 sql.NullBool
+}
+
+func (n *finishedNull) dest() []any {
+	return []any{&n.id, &n.runID, &n.taskID, &n.mapIndex, &n.parent, &n.callbacks, &n.attempts, &n.limited, &n.allowed}
+}
+
+func (n *finishedNull) row() finishedRow {
+	return finishedRow{id: n.id.Int64, rt: runTask{runID: n.runID.Int64, taskID: n.taskID.String}, mapIndex: int(n.mapIndex.Int64),
+		attempts: int(n.attempts.Int64), parent: n.parent, callbacks: int(n.callbacks.Int64), limited: n.limited.Bool, allowed: n.allowed.Bool}
 }
 
 type attemptChunk struct {

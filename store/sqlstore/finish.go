@@ -121,64 +121,80 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
-			RETURNING id, run_id, task_id, map_index, parent_id, callbacks, attempts, limited, allow_failure`, args...)
+			RETURNING `+finishedColumns, args...)
 		if err != nil {
 			return err
 		}
-		type event struct {
-			id                 int64
-			rt                 runTask
-			mapIndex, attempts int
-			callbacks          int
-		}
-		var (
-			events []event
-			items  = map[int64]int{} // mapped task instance -> its items that finished
-		)
+		var done []finishedRow
 		for rows.Next() {
-			var (
-				e       event
-				parent  sql.NullInt64
-				limited bool
-				allowed bool
-			)
-			if err := rows.Scan(&e.id, &e.rt.runID, &e.rt.taskID, &e.mapIndex, &parent, &e.callbacks, &e.attempts, &limited, &allowed); err != nil {
+			var r finishedRow
+			if err := rows.Scan(r.dest()...); err != nil {
 				rows.Close()
 				return err
 			}
-			if limited {
-				t.notify(store.TopicReady) // a pool slot or a parallel place is free
-			}
-			f.acct(e.rt.runID).finished++
-			if parent.Valid {
-				items[parent.Int64]++ // an item: its mapped task propagates
-			} else if state == sluice.InstanceFailed && allowed {
-				f.final[failedAllowed] = append(f.final[failedAllowed], e.rt)
-			} else {
-				f.final[state] = append(f.final[state], e.rt)
-				if state == sluice.InstanceSuccess && e.callbacks&store.CallbackProduces != 0 {
-					f.produced = append(f.produced, e.id)
-				}
-			}
-			events = append(events, e)
+			done = append(done, r)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		t.notify(store.TopicInstances)
-		for _, e := range events {
-			if bit, event := callbackOf(state); bit != 0 && e.callbacks&bit != 0 {
-				if err := addCallback(t, e.rt.runID, e.rt.taskID, e.mapIndex, e.attempts, event); err != nil {
-					return err
-				}
-			}
-		}
-		if err := f.itemsFinished(items, state); err != nil {
+		if err := f.finished(done, state); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// finishedColumns are what an instance that reached a final state returns
+// for finished, read into a finishedRow.
+const finishedColumns = `id, run_id, task_id, map_index, parent_id, callbacks, attempts, limited, allow_failure`
+
+type finishedRow struct {
+	id                 int64
+	rt                 runTask
+	mapIndex, attempts int
+	parent             sql.NullInt64
+	callbacks          int
+	limited, allowed   bool
+}
+
+// dest returns where to scan finishedColumns.
+func (r *finishedRow) dest() []any {
+	return []any{&r.id, &r.rt.runID, &r.rt.taskID, &r.mapIndex, &r.parent, &r.callbacks, &r.attempts, &r.limited, &r.allowed}
+}
+
+// finished takes note of instances that reached state (finish's, or the
+// successes fenceAndFinish finished with their attempts): their runs'
+// counts, their downstream instances to tell, their callbacks, and their
+// mapped tasks' counts of items.
+func (f *finisher) finished(done []finishedRow, state sluice.InstanceState) error {
+	t := f.t
+	items := map[int64]int{} // mapped task instance -> its items that finished
+	for _, e := range done {
+		if e.limited {
+			t.notify(store.TopicReady) // a pool slot or a parallel place is free
+		}
+		f.acct(e.rt.runID).finished++
+		if e.parent.Valid {
+			items[e.parent.Int64]++ // an item: its mapped task propagates
+		} else if state == sluice.InstanceFailed && e.allowed {
+			f.final[failedAllowed] = append(f.final[failedAllowed], e.rt)
+		} else {
+			f.final[state] = append(f.final[state], e.rt)
+			if state == sluice.InstanceSuccess && e.callbacks&store.CallbackProduces != 0 {
+				f.produced = append(f.produced, e.id)
+			}
+		}
+	}
+	t.notify(store.TopicInstances)
+	for _, e := range done {
+		if bit, event := callbackOf(state); bit != 0 && e.callbacks&bit != 0 {
+			if err := addCallback(t, e.rt.runID, e.rt.taskID, e.mapIndex, e.attempts, event); err != nil {
+				return err
+			}
+		}
+	}
+	return f.itemsFinished(items, state)
 }
 
 func callbackOf(state sluice.InstanceState) (int, string) {
