@@ -108,6 +108,24 @@ func waitHears(t *testing.T, from, to store.Store) {
 	}
 }
 
+// quiet waits until s has heard nothing for 300ms: a notification of a
+// run that waitHears created before one that was heard (its wait timed
+// out under load) may still be on its way, and would pass for a wake-up.
+func quiet(t *testing.T, s store.Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-s.Wait(store.TopicReady):
+			if time.Now().After(deadline) {
+				t.Fatal("never quiet")
+			}
+		case <-time.After(300 * time.Millisecond):
+			return
+		}
+	}
+}
+
 // TestSchemasDoNotWakeEachOther: sluices in two schemas of one database
 // notify on channels of their own.
 func TestSchemasDoNotWakeEachOther(t *testing.T) {
@@ -119,6 +137,7 @@ func TestSchemasDoNotWakeEachOther(t *testing.T) {
 	savePipeline(t, b1)
 	waitHears(t, b1, b2) // b2 listens
 	waitHears(t, a1, a2) // a1 notifies, a2 listens
+	quiet(t, b2)
 	wake := b2.Wait(store.TopicReady)
 	heard := a2.Wait(store.TopicReady)
 	if _, _, err := a1.RunCreate(context.Background(), &store.RunCreateParams{PipelineID: "p", Key: "quiet", Kind: store.RunManual}); err != nil {
