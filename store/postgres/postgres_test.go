@@ -382,3 +382,74 @@ func TestPipelineLockLetsKeyShareBe(t *testing.T) {
 		t.Fatal("RunCreate waited on a key share lock of the pipeline's row: the pipeline lock must be FOR NO KEY UPDATE")
 	}
 }
+
+// TestDeleteWhileClaiming: attempts have no foreign key to their instances
+// on PostgreSQL (migration 00020), so a pipeline's deletion deletes them
+// itself. Claims racing with it must not leave an attempt behind whose
+// instance is gone.
+func TestDeleteWhileClaiming(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t, pgtest.Schema(t), postgres.Options{MaxConns: 8})
+	for round := range 5 {
+		tasks := make([]store.VersionTask, 200)
+		for i := range tasks {
+			tasks[i] = store.VersionTask{TaskID: fmt.Sprintf("t%03d", i)}
+		}
+		if _, err := s.PipelineSave(ctx, &store.PipelineSaveParams{ID: "p", Hash: fmt.Sprint("h", round), MaxActiveRuns: 10, Tasks: tasks}); err != nil {
+			t.Fatal(err)
+		}
+		for r := range 3 {
+			if _, _, err := s.RunCreate(ctx, &store.RunCreateParams{PipelineID: "p", Key: fmt.Sprint(round, "-", r), Kind: store.RunManual}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var (
+			wg      sync.WaitGroup
+			claimed = make(chan int, 3)
+			stop    = make(chan struct{})
+		)
+		for w := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n := 0
+				defer func() { claimed <- n }()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					cs, err := s.InstanceClaim(ctx, &store.InstanceClaimParams{Worker: fmt.Sprint("w", w), Limit: 3, LeaseDuration: time.Minute})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					n += len(cs)
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond) // claims under way
+		if err := s.PipelineDelete(ctx, "p"); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		wg.Wait()
+		total := 0
+		for range 3 {
+			total += <-claimed
+		}
+		if total == 0 {
+			t.Fatal("nothing was claimed before the deletion: the test raced nothing")
+		}
+		var orphans int
+		if err := s.Write().QueryRowContext(ctx, `SELECT COUNT(*) FROM attempts a
+			WHERE NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.id = a.instance_id)`).Scan(&orphans); err != nil {
+			t.Fatal(err)
+		}
+		if orphans != 0 {
+			t.Fatalf("round %d: %d attempts left whose instance was deleted (%d claimed)", round, orphans, total)
+		}
+	}
+}
