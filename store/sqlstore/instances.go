@@ -56,8 +56,11 @@ func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*
 
 // claimable selects claimable instances. The states are literals, not
 // parameters, so that SQLite and PostgreSQL can prove the query matches the
-// partial index task_instances_claimable and use it.
-const claimable = `state IN ('queued', 'up_for_retry', 'up_for_reschedule')`
+// partial index task_instances_claimable and use it. It is written as
+// SQLite's index writes it, with ORs (see its migration 00021: an IN list
+// of three costs a temporary table per statement); PostgreSQL's index
+// keeps IN, and it proves the ORs match it all the same.
+const claimable = `(state = 'queued' OR state = 'up_for_retry' OR state = 'up_for_reschedule')`
 
 // labelFilter is the condition that an instance's required labels are all
 // among the worker's: removing each of the worker's labels from the
