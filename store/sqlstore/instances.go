@@ -451,6 +451,20 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 		args = append(args, c.InstanceID, c.RunID, c.TaskID, c.Attempt, p.Worker, c.Token,
 			string(sluice.AttemptRunning), us(c.LeaseExpiresAt), now)
 	}
+	if len(claims) == 1 && !t.db.d.WritableCTE {
+		// One claim, a chain's every claim: SQLite tells the id of the
+		// row an INSERT added, where RETURNING costs a temporary table
+		// and a result set.
+		res, err := t.exec(q, args...)
+		if err != nil {
+			return nil, err
+		}
+		if claims[0].AttemptID, err = res.LastInsertId(); err != nil {
+			return nil, err
+		}
+		t.notify(store.TopicInstances)
+		return claims, nil
+	}
 	rows, err = t.query(q+" RETURNING id, instance_id", args...)
 	if err != nil {
 		return nil, err
