@@ -282,6 +282,15 @@ func fenceAttempts(t *txn, ps []*store.AttemptCompleteParams, order []int) (fenc
 			FROM (VALUES ` + values.String() + `) AS v
 			WHERE attempts.id = v.column1 AND attempts.token = v.column2 AND attempts.state = 'running'
 			RETURNING attempts.id, attempts.instance_id`
+		if !t.db.d.WritableCTE && len(part) == 1 {
+			// One completion, a chain's every batch: SQLite runs the
+			// join with VALUES through two temporary tables, which an
+			// UPDATE of the one row by its key does without.
+			fence = `UPDATE attempts SET state = ?, finished_at = ?, exit_code = ?, error = ?
+				WHERE id = ? AND token = ? AND state = 'running'
+				RETURNING id, instance_id`
+			args = append(args[2:6:6], args[0], args[1])
+		}
 		if !t.db.d.WritableCTE {
 			rows, err := t.query(fence, args...)
 			if err != nil {

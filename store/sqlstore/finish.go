@@ -56,6 +56,12 @@ func (f *finisher) acct(runID int64) *runAcct {
 // unfinishedStates lists the states an instance can leave for a final one.
 const unfinishedStates = `('pending', 'queued', 'up_for_retry', 'running')`
 
+// unfinished is the condition that an instance is in one of
+// unfinishedStates, as finish checks it on every completion: for an IN
+// list of three or more constants SQLite builds a temporary table on
+// every run of the statement, where it compares an OR's terms in place.
+const unfinished = `(state = 'pending' OR state = 'queued' OR state = 'up_for_retry' OR state = 'running')`
+
 // fail records a failed attempt of a running instance: it retries when the
 // policy allows, and fails the instance otherwise.
 func (f *finisher) fail(instanceID int64) error {
@@ -120,7 +126,7 @@ func (f *finisher) finish(ids []int64, state sluice.InstanceState) error {
 		part = padIDs(part)
 		args := append([]any{string(state), us(t.now), us(t.now)}, int64Args(part)...)
 		rows, err := t.query(`UPDATE task_instances SET state = ?, finished_at = ?, updated_at = ?
-			WHERE id IN (`+placeholders(len(part))+`) AND state IN `+unfinishedStates+`
+			WHERE id IN (`+placeholders(len(part))+`) AND `+unfinished+`
 			RETURNING `+finishedColumns, args...)
 		if err != nil {
 			return err

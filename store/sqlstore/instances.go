@@ -56,8 +56,11 @@ func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*
 
 // claimable selects claimable instances. The states are literals, not
 // parameters, so that SQLite and PostgreSQL can prove the query matches the
-// partial index task_instances_claimable and use it.
-const claimable = `state IN ('queued', 'up_for_retry', 'up_for_reschedule')`
+// partial index task_instances_claimable and use it. It is written as
+// SQLite's index writes it, with ORs (see its migration 00021: an IN list
+// of three costs a temporary table per statement); PostgreSQL's index
+// keeps IN, and it proves the ORs match it all the same.
+const claimable = `(state = 'queued' OR state = 'up_for_retry' OR state = 'up_for_reschedule')`
 
 // labelFilter is the condition that an instance's required labels are all
 // among the worker's: removing each of the worker's labels from the
@@ -447,6 +450,20 @@ func claimIDs(t *txn, ids []int64, p *store.InstanceClaimParams) ([]*store.Claim
 		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		args = append(args, c.InstanceID, c.RunID, c.TaskID, c.Attempt, p.Worker, c.Token,
 			string(sluice.AttemptRunning), us(c.LeaseExpiresAt), now)
+	}
+	if len(claims) == 1 && !t.db.d.WritableCTE {
+		// One claim, a chain's every claim: SQLite tells the id of the
+		// row an INSERT added, where RETURNING costs a temporary table
+		// and a result set.
+		res, err := t.exec(q, args...)
+		if err != nil {
+			return nil, err
+		}
+		if claims[0].AttemptID, err = res.LastInsertId(); err != nil {
+			return nil, err
+		}
+		t.notify(store.TopicInstances)
+		return claims, nil
 	}
 	rows, err = t.query(q+" RETURNING id, instance_id", args...)
 	if err != nil {
