@@ -1,11 +1,9 @@
 package executor
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -19,7 +17,10 @@ import (
 // maxLine is the longest log line kept whole; longer lines are split.
 const maxLine = 64 << 10
 
-func runProcess(ctx context.Context, r *Request) *Result {
+func runProcess(ctx context.Context, r *Request) *Result { return runWith(ctx, r, newOutput) }
+
+// runWith runs the process of r with the output newOut makes.
+func runWith(ctx context.Context, r *Request, newOut func(*exec.Cmd, LogSink) (output, error)) *Result {
 	var cmd *exec.Cmd
 	if r.Script != "" {
 		cmd = exec.Command("/bin/sh", "-c", r.Script)
@@ -37,17 +38,10 @@ func runProcess(ctx context.Context, r *Request) *Result {
 	if null, err := devNull(); err == nil { // else exec opens one itself
 		cmd.Stdin = null
 	}
-	outR, outW, err := logPipe()
+	out, err := newOut(cmd, r.Log)
 	if err != nil {
 		return startFailed(err)
 	}
-	errR, errW, err := logPipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return startFailed(err)
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
 	setParentDeathSignal(cmd)
 	res := &Result{Started: time.Now()}
 
@@ -60,12 +54,10 @@ func runProcess(ctx context.Context, r *Request) *Result {
 	// whose cores the task needs.
 	runtime.LockOSThread()
 	err = cmd.Start()
-	outW.Close()
-	errW.Close()
+	out.started()
 	if err != nil {
 		runtime.UnlockOSThread()
-		outR.Close()
-		errR.Close()
+		out.close()
 		if r.Dir != "" {
 			// exec reports a missing directory as the program missing.
 			if fi, serr := os.Stat(r.Dir); serr != nil || !fi.IsDir() {
@@ -74,9 +66,6 @@ func runProcess(ctx context.Context, r *Request) *Result {
 		}
 		return startFailed(err)
 	}
-	drained := make(chan struct{}, 2)
-	go readLines(drained, outR, Stdout, r.Log)
-	go readLines(drained, errR, Stderr, r.Log)
 
 	grace := r.KillGrace
 	if grace <= 0 {
@@ -93,31 +82,19 @@ func runProcess(ctx context.Context, r *Request) *Result {
 	stopOnDone := context.AfterFunc(ctx, func() {
 		s.stop(sluice.AttemptFailed, fmt.Sprintf("stopped (%v)", context.Cause(ctx)))
 	})
-	waitErr := cmd.Wait()
-	runtime.UnlockOSThread()
-	stopOnDone()
-	res.Finished = time.Now()
-	if state, why := s.gone(); state != "" {
-		res.State, res.Error = state, why
-		res.Stopped = state == sluice.AttemptFailed
-	}
-	// The task is over: whatever it left behind in its group goes too, so
-	// stray children cannot hold the log pipes open or outlive the attempt.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	late := time.NewTimer(time.Second)
-	for n := 0; n < 2; {
-		select {
-		case <-drained:
-			n++
-		case <-late.C:
-			// A process that left the group (setsid) still holds a pipe.
-			outR.Close()
-			errR.Close()
+	waitErr := out.follow(cmd, func() {
+		runtime.UnlockOSThread()
+		stopOnDone()
+		res.Finished = time.Now()
+		if state, why := s.gone(); state != "" {
+			res.State, res.Error = state, why
+			res.Stopped = state == sluice.AttemptFailed
 		}
-	}
-	late.Stop()
-	outR.Close()
-	errR.Close()
+		// The task is over: whatever it left behind in its group goes
+		// too, so stray children cannot hold the log pipes open or
+		// outlive the attempt.
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	})
 
 	if ps := cmd.ProcessState; ps != nil {
 		code := ps.ExitCode()
@@ -217,34 +194,4 @@ func describeExit(err error) string {
 func startFailed(err error) *Result {
 	now := time.Now()
 	return &Result{State: sluice.AttemptFailed, Error: "cannot start: " + err.Error(), Started: now, Finished: now}
-}
-
-// lineReaders keeps the readers of finished attempts, each with its buffer
-// of maxLine bytes: allocating and clearing two such buffers an attempt
-// was most of what reading the output of a short task cost.
-var lineReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxLine) }}
-
-// readLines hands the lines of f to sink until f ends, then sends on done.
-func readLines(done chan<- struct{}, f io.Reader, stream Stream, sink LogSink) {
-	br := lineReaders.Get().(*bufio.Reader)
-	br.Reset(f)
-	defer func() {
-		br.Reset(nil) // nothing of the attempt stays reachable from the pool
-		lineReaders.Put(br)
-		done <- struct{}{}
-	}()
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			if line[len(line)-1] == '\n' {
-				line = line[:len(line)-1]
-			}
-			if sink != nil {
-				sink.Line(stream, time.Now(), line)
-			}
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-	}
 }

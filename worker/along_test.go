@@ -215,3 +215,54 @@ tasks:
 		t.Fatalf("Run did not return after Kill; %d attempts running", w.Running())
 	}
 }
+
+// flaky fails the first failures completions, as a database that was
+// down for a moment would, and counts the calls.
+type flaky struct {
+	store.Store
+	mu       sync.Mutex
+	failures int
+	calls    int
+}
+
+func (f *flaky) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.ClaimAlong) ([]error, []*store.Claim, error) {
+	f.mu.Lock()
+	f.calls++
+	fail := f.calls <= f.failures
+	f.mu.Unlock()
+	if fail {
+		return nil, nil, errors.New("database down")
+	}
+	return f.Store.AttemptCompleteClaim(ctx, ps, next)
+}
+
+// TestCompletionsOutlastAnOutage: a completion the attempt's own
+// goroutine could not write (the store was down) is written by the
+// completer once the store is back, and the chain goes on to its end
+// with every task run once.
+func TestCompletionsOutlastAnOutage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	run := b.trigger(`id: blip
+tasks:
+  t1: {run: "true"}
+  t2: {run: "true", depends_on: [t1]}
+  t3: {run: "true", depends_on: [t2]}
+`)
+	down := &flaky{Store: b.st, failures: 3}
+	b.st = down
+	b.start(worker.Config{})
+	if s := b.waitRun(run.ID); s != sluice.RunSuccess {
+		t.Fatalf("run %s: %s", s, b.describeInstances(run.ID))
+	}
+	for _, task := range []string{"t1", "t2", "t3"} {
+		if n := len(b.attempts(run.ID, task)); n != 1 {
+			t.Errorf("task %s ran %d times, want once", task, n)
+		}
+	}
+	down.mu.Lock()
+	defer down.mu.Unlock()
+	if down.calls < 3+3 {
+		t.Fatalf("%d completion calls for 3 failures and 3 tasks", down.calls)
+	}
+}

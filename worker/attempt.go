@@ -31,11 +31,12 @@ type attempt struct {
 // errLeaseLost stops an attempt whose lease was taken over.
 var errLeaseLost = errors.New("lease lost: another worker may be running this task")
 
-// start starts the attempt of c, unless the worker drains: it returns
-// false then and the caller hands the lease back. A claim made along with
-// a completion can commit after the drain began (its slots were taken
-// before); the drain counts only what started before it.
-func (w *Worker) start(c *store.Claim) bool {
+// begin registers the attempt of c, unless the worker drains: it returns
+// nil then and the caller hands the lease back. A claim made along with a
+// completion can commit after the drain began (its slots were taken
+// before); the drain counts only what began before it. The caller runs
+// the attempt with execute.
+func (w *Worker) begin(c *store.Claim) *attempt {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	a := &attempt{claim: c, ctx: ctx, cancel: cancel}
 	a.logs = newLogShipper(w, a)
@@ -43,13 +44,12 @@ func (w *Worker) start(c *store.Claim) bool {
 	if w.draining {
 		w.mu.Unlock()
 		cancel(errDraining)
-		return false
+		return nil
 	}
 	w.running[c.AttemptID] = a
 	w.mu.Unlock()
 	w.log.Debug("attempt started", "pipeline", c.PipelineID, "run", c.RunID, "task", c.TaskID, "attempt", c.Attempt)
-	go w.execute(a)
-	return true
+	return a
 }
 
 // release forgets an attempt once its outcome is recorded or abandoned.
@@ -71,13 +71,23 @@ func (w *Worker) lost(a *attempt) {
 	a.cancel(errLeaseLost)
 }
 
+// execute runs a, then each attempt its completion claimed along for
+// this goroutine.
 func (w *Worker) execute(a *attempt) {
+	for a != nil {
+		a = w.executeOne(a)
+	}
+}
+
+// executeOne runs a and records its outcome, and returns the attempt
+// claimed along with it to run next, if any.
+func (w *Worker) executeOne(a *attempt) *attempt {
 	c := a.claim
 	res := w.runAttempt(a)
 	w.slots <- struct{}{} // the process is gone; another may start
 	if res == nil {
 		w.release(a) // settled in the store already
-		return
+		return nil
 	}
 	// Before anything reads it: the store, the worker's log, callbacks.
 	a.maskResult(res)
@@ -96,7 +106,7 @@ func (w *Worker) execute(a *attempt) {
 			}
 			w.release(a)
 		}
-		return
+		return nil
 	}
 	p := &store.AttemptCompleteParams{
 		Lease:      c.Lease,
@@ -108,7 +118,7 @@ func (w *Worker) execute(a *attempt) {
 		RetryAt:    res.RetryAt,
 		Log:        a.logs.final(),
 	}
-	w.completer.add(p, a)
+	return w.completer.add(p, a)
 }
 
 // runAttempt resolves the task of a claim and runs it. It returns nil when

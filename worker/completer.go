@@ -17,11 +17,20 @@ const maxBatch = 256
 // arrived while the previous transaction ran go together in the next one.
 // An idle completer writes a lone completion at once, so batching adds no
 // latency; a busy one amortises the commit over many attempts.
+//
+// The first completion to find no transaction under way is written by
+// the goroutine of its attempt itself, which then runs the attempt
+// claimed along with it: a chain's hop stays on one goroutine and one
+// thread. Handing it to the goroutine of run and the next attempt to a
+// goroutine of its own cost two wake-ups of another thread per hop, on a
+// virtual machine whose idle cores wake slowly. What arrives during that
+// transaction, and every retry, is run's.
 type completer struct {
 	w *Worker
 
 	mu      sync.Mutex
 	pending []*completion
+	writing bool // a transaction of completions is under way
 	wake    chan struct{}
 	closed  bool
 	gone    bool // run returned, killed: nothing more is written
@@ -36,15 +45,48 @@ func newCompleter(w *Worker) *completer {
 	return &completer{w: w, wake: make(chan struct{}, 1)}
 }
 
-func (c *completer) add(p *store.AttemptCompleteParams, a *attempt) {
+// add records the outcome of a. When no transaction is under way, add
+// writes it before it returns, and returns an attempt claimed along with
+// it for the caller to run (nil if none); otherwise run writes it.
+func (c *completer) add(p *store.AttemptCompleteParams, a *attempt) *attempt {
 	c.mu.Lock()
 	if c.gone {
 		c.mu.Unlock()
 		c.w.release(a)
-		return
+		return nil
 	}
 	c.pending = append(c.pending, &completion{p: p, a: a})
+	if c.writing {
+		c.mu.Unlock()
+		c.signal()
+		return nil
+	}
+	batch := c.take()
 	c.mu.Unlock()
+	next, _ := c.write(batch, true)
+	c.mu.Lock()
+	c.writing = false
+	more := len(c.pending) > 0 || c.closed
+	c.mu.Unlock()
+	if more {
+		c.signal() // run writes what came meanwhile, or retries
+	}
+	return next
+}
+
+// take takes the next batch from pending and marks it being written. c.mu
+// is held.
+func (c *completer) take() []*completion {
+	batch := c.pending
+	if len(batch) > maxBatch {
+		batch = batch[:maxBatch]
+	}
+	c.pending = c.pending[len(batch):]
+	c.writing = true
+	return batch
+}
+
+func (c *completer) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -56,10 +98,7 @@ func (c *completer) close() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
 }
 
 // run writes completions until closed and empty. It gives up on what is
@@ -68,15 +107,10 @@ func (c *completer) run(kill context.Context) {
 	failures := 0
 	for {
 		c.mu.Lock()
-		batch := c.pending
-		if len(batch) > maxBatch {
-			batch = batch[:maxBatch]
-		}
-		c.pending = c.pending[len(batch):]
-		closed := c.closed
-		c.mu.Unlock()
-		if len(batch) == 0 {
-			if closed {
+		if c.writing || len(c.pending) == 0 {
+			done := c.closed && !c.writing && len(c.pending) == 0
+			c.mu.Unlock()
+			if done {
 				return
 			}
 			select {
@@ -87,37 +121,61 @@ func (c *completer) run(kill context.Context) {
 			}
 			continue
 		}
-		ps := make([]*store.AttemptCompleteParams, len(batch))
-		for i, b := range batch {
-			ps[i] = b.p
-		}
-		// If the completions ready the next task of a chain, the same
-		// transaction claims it for the slots free then.
-		next, free := c.w.claimAlong()
-		results, claims, err := c.w.st.AttemptCompleteClaim(context.Background(), ps, next)
-		c.w.health.Observe(err)
-		if err != nil {
-			c.w.giveSlots(*free)
-			// Put the batch back in front and retry: an outage shorter
-			// than the lease loses nothing.
-			c.mu.Lock()
-			c.pending = append(batch, c.pending...)
-			c.mu.Unlock()
-			failures++ // health logged the outage once
-			select {
-			case <-time.After(store.Backoff(failures, 5*time.Second)):
-			case <-kill.Done():
-				c.abandon()
-				return
-			}
+		batch := c.take()
+		c.mu.Unlock()
+		_, ok := c.write(batch, false)
+		c.mu.Lock()
+		c.writing = false
+		c.mu.Unlock()
+		if ok {
+			failures = 0
 			continue
 		}
-		failures = 0
-		for i, b := range batch {
-			c.settled(b, results[i])
+		failures++ // health logged the outage once
+		// An outage shorter than the lease loses nothing.
+		select {
+		case <-time.After(store.Backoff(failures, 5*time.Second)):
+		case <-kill.Done():
+			c.abandon()
+			return
 		}
-		c.w.startClaims(claims, *free)
 	}
+}
+
+// write writes batch in one transaction, which claims the next tasks for
+// the free slots if the completions readied some, and starts those
+// attempts; with keep it returns the first of them for the caller to run
+// instead. If the transaction fails, batch goes back in front of pending
+// and write reports false.
+func (c *completer) write(batch []*completion, keep bool) (*attempt, bool) {
+	ps := make([]*store.AttemptCompleteParams, len(batch))
+	for i, b := range batch {
+		ps[i] = b.p
+	}
+	// If the completions ready the next task of a chain, the same
+	// transaction claims it for the slots free then.
+	next, free := c.w.claimAlong()
+	results, claims, err := c.w.st.AttemptCompleteClaim(context.Background(), ps, next)
+	c.w.health.Observe(err)
+	if err != nil {
+		c.w.giveSlots(*free)
+		c.mu.Lock()
+		gone := c.gone
+		if !gone {
+			c.pending = append(batch, c.pending...)
+		}
+		c.mu.Unlock()
+		if gone { // killed while this transaction ran
+			for _, b := range batch {
+				c.w.release(b.a)
+			}
+		}
+		return nil, false
+	}
+	for i, b := range batch {
+		c.settled(b, results[i])
+	}
+	return c.w.startClaims(claims, *free, keep), true
 }
 
 // abandon gives up on the completions pending when the worker is killed:

@@ -332,7 +332,7 @@ func (w *Worker) claimLoop(ctx context.Context) {
 			continue
 		}
 		failures = 0
-		w.startClaims(claims, free)
+		w.startClaims(claims, free, false)
 		if len(claims) == free {
 			// Maybe more work waiting. Let the attempts just started run
 			// first: quick ones give their slots back at once, and the
@@ -354,24 +354,36 @@ func (w *Worker) claimLoop(ctx context.Context) {
 }
 
 // startClaims starts the attempts of claims, made with free slots taken,
-// and gives back the slots they did not fill. Once the worker drains it
-// hands the leases of claims back instead of starting them.
-func (w *Worker) startClaims(claims []*store.Claim, free int) {
-	var back []store.Lease
+// and gives back the slots they did not fill. With keep it returns the
+// first attempt unstarted, for the caller to run, and starts the rest.
+// Once the worker drains it hands the leases of claims back instead of
+// starting them.
+func (w *Worker) startClaims(claims []*store.Claim, free int, keep bool) *attempt {
+	var (
+		back []store.Lease
+		kept *attempt
+	)
 	for _, c := range claims {
-		if !w.start(c) {
+		a := w.begin(c)
+		if a == nil {
 			back = append(back, c.Lease)
 			continue
 		}
 		w.cfg.Metrics.AttemptStarted(c.Pool, c.StartedAt.Sub(c.ReadyAt))
+		if keep && kept == nil {
+			kept = a
+			continue
+		}
+		go w.execute(a)
 	}
 	w.giveSlots(free - len(claims) + len(back))
 	if len(back) == 0 {
-		return
+		return kept
 	}
 	if err := w.st.AttemptHandBack(context.Background(), back); err != nil {
 		w.log.Warn("could not hand back leases claimed as the worker began to drain; they will expire instead", "attempts", len(back), "err", err)
 	}
+	return kept
 }
 
 // claimParams are the arguments of a claim of up to free instances.
