@@ -18,13 +18,16 @@ const maxBatch = 256
 // An idle completer writes a lone completion at once, so batching adds no
 // latency; a busy one amortises the commit over many attempts.
 //
-// The first completion to find no transaction under way is written by
-// the goroutine of its attempt itself, which then runs the attempt
-// claimed along with it: a chain's hop stays on one goroutine and one
-// thread. Handing it to the goroutine of run and the next attempt to a
-// goroutine of its own cost two wake-ups of another thread per hop, on a
-// virtual machine whose idle cores wake slowly. What arrives during that
-// transaction, and every retry, is run's.
+// The completion of the worker's only running attempt, when no
+// transaction is under way, is written by the attempt's goroutine
+// itself, which then runs the attempt claimed along with it: a chain's
+// hop stays on one goroutine and one thread. Handing it to the goroutine
+// of run and the next attempt to a goroutine of its own cost two wake-ups
+// of another thread per hop, on a virtual machine whose idle cores wake
+// slowly. With other attempts running, their completions may join the
+// batch, and run writes it as before: written at once, a fan-out's
+// batches came out smaller. What arrives during an attempt's own write,
+// and every retry, is run's too.
 type completer struct {
 	w *Worker
 
@@ -45,9 +48,10 @@ func newCompleter(w *Worker) *completer {
 	return &completer{w: w, wake: make(chan struct{}, 1)}
 }
 
-// add records the outcome of a. When no transaction is under way, add
-// writes it before it returns, and returns an attempt claimed along with
-// it for the caller to run (nil if none); otherwise run writes it.
+// add records the outcome of a. When a is the worker's only running
+// attempt and no transaction is under way, add writes it before it
+// returns, and returns an attempt claimed along with it for the caller to
+// run (nil if none); otherwise run writes it.
 func (c *completer) add(p *store.AttemptCompleteParams, a *attempt) *attempt {
 	c.mu.Lock()
 	if c.gone {
@@ -56,7 +60,7 @@ func (c *completer) add(p *store.AttemptCompleteParams, a *attempt) *attempt {
 		return nil
 	}
 	c.pending = append(c.pending, &completion{p: p, a: a})
-	if c.writing {
+	if c.writing || c.w.Running() > 1 {
 		c.mu.Unlock()
 		c.signal()
 		return nil

@@ -408,6 +408,8 @@ func TestDeleteWhileClaiming(t *testing.T) {
 			wg      sync.WaitGroup
 			claimed = make(chan int, 3)
 			stop    = make(chan struct{})
+			first   = make(chan struct{}) // closed at the first claim
+			once    sync.Once
 		)
 		for w := range 3 {
 			wg.Add(1)
@@ -427,10 +429,19 @@ func TestDeleteWhileClaiming(t *testing.T) {
 						return
 					}
 					n += len(cs)
+					if n > 0 {
+						once.Do(func() { close(first) })
+					}
 				}
 			}()
 		}
-		time.Sleep(20 * time.Millisecond) // claims under way
+		// Claims under way: the deletion starts once one has committed,
+		// while the others keep claiming.
+		select {
+		case <-first:
+		case <-time.After(time.Minute): // a hang, not a measure
+			t.Fatal("no claim in a minute")
+		}
 		if err := s.PipelineDelete(ctx, "p"); err != nil {
 			t.Fatal(err)
 		}

@@ -94,9 +94,12 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		unlock()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	// One writer connection: SQLite has one writer at a time anyway, and
-	// queueing in Go is cheaper than SQLITE_BUSY retries.
-	w.SetMaxOpenConns(1)
+	// Write transactions run on one connection the store holds
+	// (Dialect.Begin), one at a time: SQLite has one writer at a time
+	// anyway, and queueing in Go is cheaper than SQLITE_BUSY retries. The
+	// second connection serves what uses the pool directly (migrations
+	// before the store holds one, tests).
+	w.SetMaxOpenConns(2)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, w); err != nil {
@@ -122,6 +125,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 			Name:         "sqlite",
 			Retryable:    isBusy,
 			PrepareCache: true,
+			Begin:        "BEGIN IMMEDIATE",
 			Migrations:   mustSub(migrations, "migrations"),
 		},
 		Write:   w,

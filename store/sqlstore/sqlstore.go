@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -61,6 +62,19 @@ type Dialect struct {
 	// PrepareCache prepares each statement once on the write pool and
 	// reuses it; for drivers that do not cache prepared statements.
 	PrepareCache bool
+	// Begin, when set, is the statement that opens a write transaction
+	// (SQLite: BEGIN IMMEDIATE). Write transactions then run one at a
+	// time on one connection of the write pool, held from the first to
+	// Close, with BEGIN, COMMIT and ROLLBACK as statements; with
+	// PrepareCache each statement is prepared once on that connection.
+	//
+	// Our own rather than database/sql's Tx, which starts a goroutine per
+	// transaction to watch its context and readies it again at commit:
+	// on a 2-core machine, with a fork/exec between transactions as in a
+	// chain of shell tasks, a transaction of eight updates took 173 µs
+	// through a Tx and 109 µs as statements on a held connection (medians
+	// of 15 rounds of 200), 30 and 28 µs without the fork/exec.
+	Begin string
 	// AfterCommit, when set, is called after a transaction committed with
 	// the topics it changed, so other processes hear of the commit.
 	AfterCommit func(topics []store.Topic)
@@ -101,7 +115,14 @@ type DB struct {
 	rebindMu sync.RWMutex
 	rebinds  map[string]string
 
-	stmtMu    sync.Mutex
+	// pin is the connection write transactions run on when the dialect
+	// has Begin; pinMu makes them take turns.
+	pinMu sync.Mutex
+	pin   *sql.Conn
+
+	stmtMu sync.Mutex
+	// stmts are the statements prepared once (PrepareCache): on pin when
+	// the dialect has Begin, else on the write pool.
 	stmts     map[string]*sql.Stmt
 	toPrepare map[string]bool
 	// readStmts are reads of a fixed shape prepared once on the read
@@ -158,7 +179,14 @@ func (db *DB) Close() error {
 		st.Close()
 	}
 	db.stmtMu.Unlock()
-	err := db.w.Close()
+	db.pinMu.Lock()
+	var err error
+	if db.pin != nil {
+		err = db.pin.Close()
+		db.pin = nil
+	}
+	db.pinMu.Unlock()
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}
@@ -211,8 +239,16 @@ func rebind(query string) string {
 
 // txn is one transaction with the topics it will notify on commit.
 type txn struct {
-	db     *DB
+	db *DB
+	// q runs its statements: the *sql.Tx, or the held connection when
+	// the dialect has Begin (conn is then set too).
+	q interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
 	tx     *sql.Tx
+	conn   *sql.Conn
 	ctx    context.Context
 	now    time.Time
 	topics [store.NumTopics]bool
@@ -270,29 +306,33 @@ func (t *txn) exec(query string, args ...any) (sql.Result, error) {
 	if st := t.stmt(query); st != nil {
 		return st.ExecContext(t.ctx, args...)
 	}
-	return t.tx.ExecContext(t.ctx, t.db.q(query), args...)
+	return t.q.ExecContext(t.ctx, t.db.q(query), args...)
 }
 
 func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(query); st != nil {
 		return st.QueryContext(t.ctx, args...)
 	}
-	return t.tx.QueryContext(t.ctx, t.db.q(query), args...)
+	return t.q.QueryContext(t.ctx, t.db.q(query), args...)
 }
 
 func (t *txn) queryRow(query string, args ...any) *sql.Row {
 	if st := t.stmt(query); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
 	}
-	return t.tx.QueryRowContext(t.ctx, t.db.q(query), args...)
+	return t.q.QueryRowContext(t.ctx, t.db.q(query), args...)
 }
 
 // stmt returns the query prepared for this transaction, from statements
-// prepared once on the write pool, or nil when there is none yet or the
-// dialect prepares its own (pgx caches statements per connection itself).
+// prepared once on the write pool or the held connection, or nil when
+// there is none yet or the dialect prepares its own (pgx caches
+// statements per connection itself).
 func (t *txn) stmt(query string) *sql.Stmt {
 	if !t.db.d.PrepareCache {
 		return nil
+	}
+	if t.conn != nil {
+		return t.connStmt(query)
 	}
 	t.db.stmtMu.Lock()
 	st, ok := t.db.stmts[query]
@@ -306,6 +346,24 @@ func (t *txn) stmt(query string) *sql.Stmt {
 		return nil
 	}
 	return t.tx.StmtContext(t.ctx, st)
+}
+
+// connStmt returns query prepared on the held connection, preparing it
+// the first time, or nil past maxPrepared statements or when it cannot
+// be prepared (running it unprepared then reports why).
+func (t *txn) connStmt(query string) *sql.Stmt {
+	t.db.stmtMu.Lock()
+	defer t.db.stmtMu.Unlock()
+	st, ok := t.db.stmts[query]
+	if ok || len(t.db.stmts) >= maxPrepared {
+		return st
+	}
+	st, err := t.conn.PrepareContext(t.ctx, t.db.q(query))
+	if err != nil {
+		return nil
+	}
+	t.db.stmts[query] = st
+	return st
 }
 
 // maxPrepared bounds the cache of prepared statements; queries built with
@@ -351,7 +409,7 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(t *txn) error) error 
 	for try := 0; ; try++ {
 		t := &txn{db: db, ctx: ctx, now: db.now()}
 		err := db.runTx(t, fn)
-		if db.d.PrepareCache {
+		if db.d.PrepareCache && db.d.Begin == "" {
 			db.prepareNew(ctx)
 		}
 		if err == nil {
@@ -423,16 +481,72 @@ func (db *DB) committed(topics []store.Topic) {
 }
 
 func (db *DB) runTx(t *txn, fn func(t *txn) error) error {
+	if db.d.Begin != "" {
+		return db.runHeld(t, fn)
+	}
 	tx, err := db.w.BeginTx(t.ctx, nil)
 	if err != nil {
 		return dbErr(err)
 	}
-	t.tx = tx
+	t.tx, t.q = tx, tx
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return dbErr(tx.Commit())
+}
+
+// runHeld runs fn in a transaction on the held connection (Dialect.Begin).
+func (db *DB) runHeld(t *txn, fn func(t *txn) error) error {
+	db.pinMu.Lock()
+	defer db.pinMu.Unlock()
+	if db.pin == nil {
+		c, err := db.w.Conn(t.ctx)
+		if err != nil {
+			return dbErr(err)
+		}
+		db.pin = c
+	}
+	t.conn, t.q = db.pin, db.pin
+	if _, err := t.conn.ExecContext(t.ctx, db.d.Begin); err != nil {
+		if !db.d.Retryable(err) {
+			db.unpin()
+		}
+		return dbErr(err)
+	}
+	if err := fn(t); err != nil {
+		db.rollback(t)
+		return err
+	}
+	if _, err := t.conn.ExecContext(t.ctx, "COMMIT"); err != nil {
+		db.rollback(t)
+		return dbErr(err)
+	}
+	return nil
+}
+
+// rollback ends the failed transaction of t. A connection that cannot
+// roll back (SQLite may have rolled back already after an I/O error) is
+// let go: no later transaction may run inside what is left of this one.
+func (db *DB) rollback(t *txn) {
+	if _, err := t.conn.ExecContext(context.WithoutCancel(t.ctx), "ROLLBACK"); err != nil {
+		db.unpin()
+	}
+}
+
+// unpin closes the held connection, discarding it rather than returning
+// it to the pool, and the statements prepared on it; the next
+// transaction holds a new one. db.pinMu is held.
+func (db *DB) unpin() {
+	db.stmtMu.Lock()
+	for query, st := range db.stmts {
+		st.Close()
+		delete(db.stmts, query)
+	}
+	db.stmtMu.Unlock()
+	_ = db.pin.Raw(func(any) error { return driver.ErrBadConn })
+	_ = db.pin.Close()
+	db.pin = nil
 }
 
 // dbErr leaves domain errors alone and marks database failures unavailable
