@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -36,9 +37,9 @@ type writable struct {
 }
 
 // fullSQLite is a SQLite store whose database can be made full: PRAGMA
-// max_page_count at its current size on the store's one writer connection
-// gives a genuine "database or disk is full" to every write that needs
-// another page.
+// max_page_count at its current size on the connection the store's write
+// transactions run on gives a genuine "database or disk is full" to every
+// write that needs another page.
 func fullSQLite(t *testing.T) *writable {
 	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
 	if err != nil {
@@ -48,7 +49,9 @@ func fullSQLite(t *testing.T) *writable {
 	pragma := func(t *testing.T, q string) {
 		t.Helper()
 		var n int64
-		if err := st.Write().QueryRowContext(context.Background(), q).Scan(&n); err != nil {
+		if err := st.OnWriteConn(context.Background(), func(c *sql.Conn) error {
+			return c.QueryRowContext(context.Background(), q).Scan(&n)
+		}); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}

@@ -163,8 +163,44 @@ func New(o Options) *DB {
 // notifications it hears from other processes.
 func (db *DB) Signals() *store.Signals { return db.signals }
 
-// Write returns the pool that runs transactions.
+// Write returns the pool that runs transactions. With Dialect.Begin they
+// run on one connection of it (see OnWriteConn).
 func (db *DB) Write() *sql.DB { return db.w }
+
+// OnWriteConn runs fn, between write transactions, on the connection they
+// run on, for what is set per connection (SQLite's pragmas). Without
+// Dialect.Begin, transactions have no connection of their own and fn gets
+// one of the write pool.
+func (db *DB) OnWriteConn(ctx context.Context, fn func(*sql.Conn) error) error {
+	if db.d.Begin == "" {
+		c, err := db.w.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return fn(c)
+	}
+	db.pinMu.Lock()
+	defer db.pinMu.Unlock()
+	if err := db.hold(ctx); err != nil {
+		return err
+	}
+	return fn(db.pin)
+}
+
+// hold takes the connection write transactions run on from the pool, if
+// none is held. db.pinMu is held.
+func (db *DB) hold(ctx context.Context) error {
+	if db.pin != nil {
+		return nil
+	}
+	c, err := db.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	db.pin = c
+	return nil
+}
 
 // Wait implements store.Store.
 func (db *DB) Wait(topic store.Topic) <-chan struct{} { return db.signals.Wait(topic) }
@@ -500,12 +536,8 @@ func (db *DB) runTx(t *txn, fn func(t *txn) error) error {
 func (db *DB) runHeld(t *txn, fn func(t *txn) error) error {
 	db.pinMu.Lock()
 	defer db.pinMu.Unlock()
-	if db.pin == nil {
-		c, err := db.w.Conn(t.ctx)
-		if err != nil {
-			return dbErr(err)
-		}
-		db.pin = c
+	if err := db.hold(t.ctx); err != nil {
+		return dbErr(err)
 	}
 	t.conn, t.q = db.pin, db.pin
 	if _, err := t.conn.ExecContext(t.ctx, db.d.Begin); err != nil {
