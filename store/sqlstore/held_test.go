@@ -2,9 +2,11 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/store/sqlite"
 	"github.com/sluice-dev/sluice/store/sqlstore"
@@ -105,5 +107,25 @@ func TestHeldConnectionTransactions(t *testing.T) {
 	}
 	if v != 200 {
 		t.Fatalf("counter = %d after 200 increments", v)
+	}
+
+	// Waiting for one's turn ends with the context, as waiting for a
+	// connection of a pool does: a worker that stops must not wait for a
+	// transaction that waits for it.
+	holding, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = db.OnWriteConn(ctx, func(*sql.Conn) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err = sqlstore.InTx(short, db, func(exec func(string, ...any) error) error { return add(exec) })
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a transaction waiting for its turn past its context: err = %v", err)
 	}
 }

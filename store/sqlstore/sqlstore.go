@@ -116,9 +116,11 @@ type DB struct {
 	rebinds  map[string]string
 
 	// pin is the connection write transactions run on when the dialect
-	// has Begin; pinMu makes them take turns.
-	pinMu sync.Mutex
-	pin   *sql.Conn
+	// has Begin; whoever holds the one token of turn may use it. A
+	// channel, not a mutex: waiting for one's turn ends with the
+	// context, as waiting for a connection of a pool does.
+	turn chan struct{}
+	pin  *sql.Conn
 
 	stmtMu sync.Mutex
 	// stmts are the statements prepared once (PrepareCache): on pin when
@@ -156,7 +158,11 @@ func New(o Options) *DB {
 	if claim == nil {
 		claim = o.Write
 	}
-	return &DB{d: o.Dialect, w: o.Write, r: o.Read, claim: claim, clock: o.Clock, signals: o.Signals, onClose: o.OnClose, rebinds: map[string]string{}, stmts: map[string]*sql.Stmt{}, toPrepare: map[string]bool{}}
+	db := &DB{d: o.Dialect, w: o.Write, r: o.Read, claim: claim, clock: o.Clock, signals: o.Signals, onClose: o.OnClose, rebinds: map[string]string{}, stmts: map[string]*sql.Stmt{}, toPrepare: map[string]bool{}}
+	if o.Dialect.Begin != "" {
+		db.turn = make(chan struct{}, 1)
+	}
+	return db
 }
 
 // Signals returns the in-process broadcaster, so a driver can forward
@@ -180,16 +186,36 @@ func (db *DB) OnWriteConn(ctx context.Context, fn func(*sql.Conn) error) error {
 		defer c.Close()
 		return fn(c)
 	}
-	db.pinMu.Lock()
-	defer db.pinMu.Unlock()
+	if err := db.takeTurn(ctx); err != nil {
+		return err
+	}
+	defer db.endTurn()
 	if err := db.hold(ctx); err != nil {
 		return err
 	}
 	return fn(db.pin)
 }
 
+// takeTurn waits for the turn to use the held connection, or for ctx to
+// end.
+func (db *DB) takeTurn(ctx context.Context) error {
+	select {
+	case db.turn <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case db.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (db *DB) endTurn() { <-db.turn }
+
 // hold takes the connection write transactions run on from the pool, if
-// none is held. db.pinMu is held.
+// none is held. The caller has the turn.
 func (db *DB) hold(ctx context.Context) error {
 	if db.pin != nil {
 		return nil
@@ -215,13 +241,15 @@ func (db *DB) Close() error {
 		st.Close()
 	}
 	db.stmtMu.Unlock()
-	db.pinMu.Lock()
 	var err error
-	if db.pin != nil {
-		err = db.pin.Close()
-		db.pin = nil
+	if db.turn != nil {
+		_ = db.takeTurn(context.Background())
+		if db.pin != nil {
+			err = db.pin.Close()
+			db.pin = nil
+		}
+		db.endTurn()
 	}
-	db.pinMu.Unlock()
 	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -534,8 +562,10 @@ func (db *DB) runTx(t *txn, fn func(t *txn) error) error {
 
 // runHeld runs fn in a transaction on the held connection (Dialect.Begin).
 func (db *DB) runHeld(t *txn, fn func(t *txn) error) error {
-	db.pinMu.Lock()
-	defer db.pinMu.Unlock()
+	if err := db.takeTurn(t.ctx); err != nil {
+		return dbErr(err)
+	}
+	defer db.endTurn()
 	if err := db.hold(t.ctx); err != nil {
 		return dbErr(err)
 	}
@@ -568,7 +598,7 @@ func (db *DB) rollback(t *txn) {
 
 // unpin closes the held connection, discarding it rather than returning
 // it to the pool, and the statements prepared on it; the next
-// transaction holds a new one. db.pinMu is held.
+// transaction holds a new one. The caller has the turn.
 func (db *DB) unpin() {
 	db.stmtMu.Lock()
 	for query, st := range db.stmts {
