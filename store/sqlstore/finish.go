@@ -23,6 +23,10 @@ import (
 type finisher struct {
 	t    *txn
 	runs map[int64]*runAcct
+	// settle is the run whose count of unfinished instances the first
+	// statement of propagate subtracts from too (PostgreSQL, one run);
+	// 0 for none.
+	settle int64
 	// final holds instances that reached a final state and whose
 	// downstream instances have not heard of it yet, by state.
 	final map[sluice.InstanceState][]runTask
@@ -33,7 +37,21 @@ type finisher struct {
 
 type runAcct struct {
 	finished int // instances that reached a final state in this txn
+	// told is how many of them the run's count of unfinished instances
+	// had subtracted already, and counted what it returned.
+	told    int
+	counted *runCounted
 }
+
+// runCounted is what subtracting finished instances from a run's count
+// of unfinished ones returns (runCountedColumns).
+type runCounted struct {
+	unfinished, callbacks         int
+	pipelineID, state, kind, task string
+	parentRun                     sql.NullInt64
+}
+
+const runCountedColumns = `unfinished, pipeline_id, state, callbacks, parent_run_id, parent_task, kind`
 
 type runTask struct {
 	runID  int64
@@ -367,15 +385,19 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 			ready_at = CASE WHEN ` + ready + ` THEN ? ELSE ready_at END`
 		args = append([]any{us(t.now), us(t.now)}, args[1:]...)
 	}
-	rows, err := t.query(`UPDATE task_instances SET `+col+` = `+col+` + inc.inc_n, updated_at = ?`+queue+`
+	update := `UPDATE task_instances SET ` + col + ` = ` + col + ` + inc.inc_n, updated_at = ?` + queue + `
 		FROM (
 			SELECT ti.id AS inc_id, COUNT(*) AS inc_n
-			FROM (VALUES `+values.String()+`) AS f
-			`+joins+`
+			FROM (VALUES ` + values.String() + `) AS f
+			` + joins + `
 			GROUP BY ti.id
 		) AS inc
 		WHERE id = inc.inc_id AND state = 'pending'
-		RETURNING id, state, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped, up_allowed_failed`, args...)
+		RETURNING id, state, trigger_rule, up_total, up_success, up_failed, up_upstream_failed, up_skipped, up_allowed_failed`
+	if f.settle != 0 {
+		return f.propagateSettling(update, args)
+	}
+	rows, err := t.query(update, args...)
 	if err != nil {
 		return err
 	}
@@ -387,12 +409,76 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 	return f.apply(decided)
 }
 
+// propagateSettling runs update, propagate's statement, together with the
+// subtraction of f.settle's finished instances from its count of
+// unfinished ones, which done would make next. The rows both lock, the
+// join's counters in a fan-out and the run's count, are what every
+// completion of the run writes: each transaction holds them until it
+// commits, so they go one transaction at a time, and each round trip
+// between the first of those writes and the commit is one that the
+// others wait for (a 10,000-task fan-out on four worker processes spent
+// most of its time waiting for these two rows, pg_stat_activity and
+// pg_stat_statements show). Together they are one round trip: the commit
+// follows the statement at once unless something finished too.
+//
+// The subtraction's condition reads update's rows, so update has run,
+// and taken its locks, before it: the order of every other completion.
+func (f *finisher) propagateSettling(update string, args []any) error {
+	t, runID := f.t, f.settle
+	f.settle = 0
+	a := f.runs[runID]
+	n := a.finished - a.told
+	rows, err := t.query(`WITH u AS (`+update+`), r AS (
+			UPDATE runs SET unfinished = unfinished - ? WHERE id = ? AND (SELECT COUNT(*) FROM u) >= 0
+			RETURNING `+runCountedColumns+`)
+		SELECT u.*, r.* FROM (VALUES (1)) AS one (x) LEFT JOIN u ON TRUE LEFT JOIN r ON TRUE`, append(args, n, runID)...)
+	if err != nil {
+		return err
+	}
+	var (
+		d       = newDecisions()
+		counted *runCounted
+	)
+	for rows.Next() {
+		var (
+			id                                sql.NullInt64
+			state, rule                       sql.NullString
+			tot, ok, failed, upf, skip, allow sql.NullInt64
+			unfinished, callbacks, parentRun  sql.NullInt64
+			pipelineID, runState, task, kind  sql.NullString
+		)
+		if err := rows.Scan(&id, &state, &rule, &tot, &ok, &failed, &upf, &skip, &allow,
+			&unfinished, &pipelineID, &runState, &callbacks, &parentRun, &task, &kind); err != nil {
+			rows.Close()
+			return err
+		}
+		if id.Valid {
+			d.add(id.Int64, state.String, rule.String, sluice.Upstream{Total: int(tot.Int64), Success: int(ok.Int64), Failed: int(failed.Int64),
+				UpstreamFailed: int(upf.Int64), Skipped: int(skip.Int64), AllowedFailed: int(allow.Int64)})
+		}
+		if unfinished.Valid && counted == nil {
+			counted = &runCounted{unfinished: int(unfinished.Int64), callbacks: int(callbacks.Int64), pipelineID: pipelineID.String,
+				state: runState.String, kind: kind.String, task: task.String, parentRun: parentRun}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if counted != nil { // else no such run: done's own statement reports it
+		a.told += n
+		a.counted = counted
+	}
+	t.ready(d.queued)
+	return f.apply(d.decided)
+}
+
 // decideRows reads (id, state, trigger_rule, up_total, up_success,
 // up_failed, up_upstream_failed, up_skipped, up_allowed_failed) rows and
 // decides each pending instance; it returns those already queued apart.
 func decideRows(rows *sql.Rows) (decided map[sluice.InstanceState][]int64, queued []int64, err error) {
 	defer rows.Close()
-	decided = map[sluice.InstanceState][]int64{}
+	d := newDecisions()
 	for rows.Next() {
 		var (
 			id          int64
@@ -402,15 +488,30 @@ func decideRows(rows *sql.Rows) (decided map[sluice.InstanceState][]int64, queue
 		if err := rows.Scan(&id, &state, &rule, &u.Total, &u.Success, &u.Failed, &u.UpstreamFailed, &u.Skipped, &u.AllowedFailed); err != nil {
 			return nil, nil, err
 		}
-		if sluice.InstanceState(state) == sluice.InstanceQueued {
-			queued = append(queued, id)
-			continue
-		}
-		if d := sluice.TriggerRule(rule).Decide(u); d != sluice.InstancePending {
-			decided[d] = append(decided[d], id)
-		}
+		d.add(id, state, rule, u)
 	}
-	return decided, queued, rows.Err()
+	return d.decided, d.queued, rows.Err()
+}
+
+// decisions are what propagated counters decide: the instances to queue
+// or finish by state, and apart those the statement queued already.
+type decisions struct {
+	decided map[sluice.InstanceState][]int64
+	queued  []int64
+}
+
+func newDecisions() *decisions {
+	return &decisions{decided: map[sluice.InstanceState][]int64{}}
+}
+
+func (d *decisions) add(id int64, state, rule string, u sluice.Upstream) {
+	if sluice.InstanceState(state) == sluice.InstanceQueued {
+		d.queued = append(d.queued, id)
+		return
+	}
+	if next := sluice.TriggerRule(rule).Decide(u); next != sluice.InstancePending {
+		d.decided[next] = append(d.decided[next], id)
+	}
 }
 
 // decide looks at pending instances whose counters were set otherwise
@@ -464,9 +565,6 @@ func (f *finisher) apply(decided map[sluice.InstanceState][]int64) error {
 // transaction: a run whose last instance finished ends, and its pipeline
 // may start a queued run.
 func (f *finisher) done() error {
-	if err := f.propagate(); err != nil {
-		return err
-	}
 	t := f.t
 	ids := make([]int64, 0, len(f.runs))
 	for id, a := range f.runs {
@@ -474,21 +572,35 @@ func (f *finisher) done() error {
 			ids = append(ids, id)
 		}
 	}
+	if t.db.d.WritableCTE && len(ids) == 1 {
+		// With more runs, one statement would lock their rows in no
+		// set order; done's own statements lock them in id order.
+		f.settle = ids[0]
+	}
+	if err := f.propagate(); err != nil {
+		return err
+	}
+	f.settle = 0
+	for id, a := range f.runs { // what propagation finished
+		if a.finished > 0 && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		var (
-			unfinished, callbacks int
-			pipelineID, state     string
-			kind                  string
-			parentTask            string
-			parentRun             sql.NullInt64
-		)
-		err := t.queryRow(`UPDATE runs SET unfinished = unfinished - ? WHERE id = ?
-			RETURNING unfinished, pipeline_id, state, callbacks, parent_run_id, parent_task, kind`,
-			f.runs[id].finished, id).Scan(&unfinished, &pipelineID, &state, &callbacks, &parentRun, &parentTask, &kind)
-		if err != nil {
-			return err
+		a := f.runs[id]
+		c := a.counted
+		if n := a.finished - a.told; n > 0 {
+			c = &runCounted{}
+			err := t.queryRow(`UPDATE runs SET unfinished = unfinished - ? WHERE id = ?
+				RETURNING `+runCountedColumns, n, id).Scan(&c.unfinished, &c.pipelineID, &c.state, &c.callbacks, &c.parentRun, &c.task, &c.kind)
+			if err != nil {
+				return err
+			}
+			a.told, a.counted = a.finished, c
 		}
+		unfinished, pipelineID, state, callbacks, kind := c.unfinished, c.pipelineID, c.state, c.callbacks, c.kind
+		parentRun, parentTask := c.parentRun, c.task
 		if unfinished > 0 || sluice.RunState(state) != sluice.RunRunning {
 			continue
 		}

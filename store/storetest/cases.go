@@ -448,6 +448,75 @@ func testUpstreamFailedPropagates(t *testing.T, open Opener) {
 	}
 }
 
+// testCompletionsSettleRuns completes attempts of two runs in one batch,
+// one of whose failures finishes downstream instances (upstream_failed)
+// in the same transaction: each run ends exactly when its last instance
+// does, as its count of unfinished instances says. On PostgreSQL the count
+// of a batch of one run is settled in propagation's first statement, and
+// what propagation finishes after it in one more.
+func testCompletionsSettleRuns(t *testing.T, open Opener) {
+	b := setup(t, open)
+	tasks := []task{{id: "a"}, {id: "b", up: []string{"a"}}, {id: "c", up: []string{"b"}}, {id: "x"}}
+	b.save("p", 1, tasks...)
+	b.save("q", 1, tasks...) // a pipeline runs one run at a time
+	r1, r2 := b.createRun("p", "r1"), b.createRun("q", "r2")
+	byRun := map[int64]map[string]*store.Claim{r1.ID: {}, r2.ID: {}}
+	for _, c := range b.claim(10) {
+		byRun[c.RunID][c.TaskID] = c
+	}
+	if len(byRun[r1.ID]) != 2 || len(byRun[r2.ID]) != 2 {
+		t.Fatalf("claimed %v and %v, want a and x of each run", byRun[r1.ID], byRun[r2.ID])
+	}
+	done := func(state sluice.AttemptState, cs ...*store.Claim) {
+		t.Helper()
+		ps := make([]*store.AttemptCompleteParams, len(cs))
+		for i, c := range cs {
+			ps[i] = &store.AttemptCompleteParams{Lease: c.Lease, State: state, FinishedAt: b.clock.Now()}
+		}
+		res, err := b.s.AttemptComplete(b.ctx, ps)
+		if err != nil {
+			t.Fatalf("AttemptComplete: %v", err)
+		}
+		for i, err := range res {
+			if err != nil {
+				t.Fatalf("complete %s: %v", cs[i].TaskID, err)
+			}
+		}
+	}
+	// Two runs in one batch.
+	done(sluice.AttemptSuccess, byRun[r1.ID]["x"], byRun[r2.ID]["x"])
+	// One run, whose failure finishes b and c too, and with them the run.
+	done(sluice.AttemptFailed, byRun[r1.ID]["a"])
+	b.wantStates(r1.ID, map[string]sluice.InstanceState{
+		"a": sluice.InstanceFailed, "b": sluice.InstanceUpstreamFailed, "c": sluice.InstanceUpstreamFailed, "x": sluice.InstanceSuccess,
+	})
+	if s := b.runState(r1.ID); s != sluice.RunFailed {
+		t.Fatalf("r1 = %s, want failed: its last instances finished", s)
+	}
+	// One run, one success that readies the next task.
+	done(sluice.AttemptSuccess, byRun[r2.ID]["a"])
+	if s := b.runState(r2.ID); s != sluice.RunRunning {
+		t.Fatalf("r2 = %s while b and c are left", s)
+	}
+	done(sluice.AttemptSuccess, b.claimOne("b"))
+	if s := b.runState(r2.ID); s != sluice.RunRunning {
+		t.Fatalf("r2 = %s while c is left", s)
+	}
+	done(sluice.AttemptSuccess, b.claimOne("c"))
+	if s := b.runState(r2.ID); s != sluice.RunSuccess {
+		t.Fatalf("r2 = %s, want success", s)
+	}
+	for _, r := range []*store.Run{r1, r2} {
+		got, err := b.s.RunGet(b.ctx, r.ID)
+		if err != nil {
+			t.Fatalf("RunGet: %v", err)
+		}
+		if got.FinishedAt == nil {
+			t.Errorf("run %s finished without a finish time", r.Key)
+		}
+	}
+}
+
 func testTriggerRuleAllDone(t *testing.T, open Opener) {
 	b := setup(t, open)
 	b.save("p", 1, task{id: "a"}, task{id: "b"}, task{id: "cleanup", up: []string{"a", "b"}, rule: sluice.AllDone})

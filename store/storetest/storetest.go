@@ -212,6 +212,7 @@ func Run(t *testing.T, open Opener) {
 		"ReadinessChain":           testReadinessChain,
 		"ReadinessDiamond":         testReadinessDiamond,
 		"UpstreamFailedPropagates": testUpstreamFailedPropagates,
+		"CompletionsSettleRuns":    testCompletionsSettleRuns,
 		"TriggerRuleAllDone":       testTriggerRuleAllDone,
 		"RetryDelay":               testRetryDelay,
 		"Fencing":                  testFencing,
