@@ -411,15 +411,14 @@ func (f *finisher) propagateChunk(col string, part []runTask) error {
 
 // propagateSettling runs update, propagate's statement, together with the
 // subtraction of f.settle's finished instances from its count of
-// unfinished ones, which done would make next. The rows both lock, the
-// join's counters in a fan-out and the run's count, are what every
-// completion of the run writes: each transaction holds them until it
-// commits, so they go one transaction at a time, and each round trip
-// between the first of those writes and the commit is one that the
-// others wait for (a 10,000-task fan-out on four worker processes spent
-// most of its time waiting for these two rows, pg_stat_activity and
-// pg_stat_statements show). Together they are one round trip: the commit
-// follows the statement at once unless something finished too.
+// unfinished ones, which done would make next: a round trip less per
+// completion transaction (a chain's hop on four worker processes: p50
+// 0.775 → 0.666 ms). The rows both lock, the join's counters in a fan-out
+// and the run's count, are what every completion of the run writes; each
+// transaction holds them until it commits, so the others wait for every
+// round trip between the first of those writes and the commit. Together
+// they are one statement, and the commit follows it at once unless
+// something finished too.
 //
 // The subtraction's condition reads update's rows, so update has run,
 // and taken its locks, before it: the order of every other completion.
