@@ -2,8 +2,10 @@ package doctor_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,5 +64,67 @@ tasks:
 	}
 	if n := len(doctor.Problems(checks)); n != 5 {
 		t.Errorf("%d problems: %v", n, doctor.Problems(checks))
+	}
+}
+
+// A Checker runs each interpreter once per folder, however many tasks
+// and pipelines name it, and still reports it on every task.
+func TestCheckerRunsEachInterpreterOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	runsLog := filepath.Join(dir, "runs.log")
+	// The interpreter counts its runs, one line each, with the folder it ran in.
+	count := filepath.Join(dir, "count.sh")
+	os.WriteFile(count, []byte("#!/bin/sh\npwd >> "+runsLog+"\n"), 0o755)
+	broken := filepath.Join(dir, "broken.sh")
+	os.WriteFile(broken, []byte("#!/bin/sh\npwd >> "+runsLog+"\nexit 4\n"), 0o755)
+	var src strings.Builder
+	src.WriteString("id: many\ntasks:\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&src, "  t%d: {interpreter: [sh, %s], run: \"true\"}\n", i, count)
+	}
+	fmt.Fprintf(&src, "  elsewhere: {interpreter: [sh, %s], workdir: %s, run: \"true\"}\n", count, other)
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(&src, "  b%d: {interpreter: [sh, %s], run: \"true\"}\n", i, broken)
+	}
+	file := filepath.Join(dir, "many.yaml")
+	p, err := pipeline.Parse(file, []byte(src.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := pipeline.Parse(filepath.Join(dir, "again.yaml"), []byte(strings.Replace(src.String(), "id: many", "id: again", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := doctor.NewChecker(doctor.Options{})
+	checks := append(check.Pipeline(context.Background(), p, file), check.Pipeline(context.Background(), again, filepath.Join(dir, "again.yaml"))...)
+	interps, failed := 0, 0
+	for _, c := range checks {
+		if c.What != "interpreter" {
+			continue
+		}
+		interps++
+		if !c.OK {
+			failed++
+			if !strings.Contains(c.Detail, "does not run: exit status 4") {
+				t.Errorf("%s/%s: %q", c.Pipeline, c.Task, c.Detail)
+			}
+		}
+	}
+	if interps != 2*44 || failed != 2*3 {
+		t.Errorf("%d interpreter checks, %d failed; want %d and %d", interps, failed, 2*44, 2*3)
+	}
+	data, err := os.ReadFile(runsLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(string(data))
+	slices.Sort(got)
+	want := []string{dir, dir, other} // count.sh in dir and in other, broken.sh in dir
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the interpreters ran %d times, want once per interpreter and folder: %q", len(got), want)
 	}
 }

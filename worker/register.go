@@ -32,6 +32,7 @@ func (w *Worker) selfCheck(ctx context.Context) []string {
 		return nil
 	}
 	var problems []string
+	check := doctor.NewChecker(doctor.Options{Engine: w.engine, Kube: w.kube})
 	for _, sp := range ps {
 		if sp.VersionID == 0 || sp.Missing {
 			continue
@@ -40,7 +41,7 @@ func (w *Worker) selfCheck(ctx context.Context) []string {
 		if err != nil {
 			continue
 		}
-		problems = append(problems, doctor.Problems(doctor.Pipeline(ctx, v.Pipeline, v.File, doctor.Options{Engine: w.engine, Kube: w.kube}))...)
+		problems = append(problems, doctor.Problems(check.Pipeline(ctx, v.Pipeline, v.File))...)
 	}
 	return problems
 }

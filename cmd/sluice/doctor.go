@@ -108,8 +108,9 @@ and log what they find.`,
 			// answer, as from any tool that found nothing wrong.
 			var rows []doctor.Check
 			problems, checks := 0, 0
+			check := doctor.NewChecker(doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels"), Engine: eng, Kube: cluster, NoCluster: noCluster, Pull: pull})
 			for _, s := range sources {
-				for _, c := range doctor.Pipeline(ctx, s.p, s.file, doctor.Options{Labels: labels, CheckLabels: cmd.Flags().Changed("labels"), Engine: eng, Kube: cluster, NoCluster: noCluster, Pull: pull}) {
+				for _, c := range check.Pipeline(ctx, s.p, s.file) {
 					checks++
 					if !c.OK {
 						problems++
