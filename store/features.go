@@ -100,7 +100,10 @@ type Callback struct {
 	// Attempt is the number of the attempt the event is about (task
 	// callbacks).
 	Attempt int
-	Tries   int
+	// AttemptError is that attempt's error as stored (CallbackClaim
+	// reads it), empty if it had none or is gone.
+	AttemptError string
+	Tries        int
 	// State is pending, running, done or failed; Error says why it failed.
 	State string
 	Error string

@@ -78,20 +78,7 @@ func (w *Worker) callback(ctx context.Context, cb *store.Callback) (*secret.Mask
 		action = map[string]*pipeline.Action{"success": v.Pipeline.OnSuccess, "failure": v.Pipeline.OnFailure}[cb.Event]
 	} else if t := v.Pipeline.Tasks[cb.TaskID]; t != nil {
 		action = map[string]*pipeline.Action{"success": t.OnSuccess, "failure": t.OnFailure, "retry": t.OnRetry}[cb.Event]
-		attemptNo = cb.Attempt
-		if ins, err := w.st.InstanceList(ctx, run.ID); err == nil {
-			for _, in := range ins {
-				if in.TaskID == cb.TaskID && in.MapIndex == cb.MapIndex {
-					if atts, err := w.st.AttemptList(ctx, in.ID); err == nil {
-						for _, a := range atts {
-							if a.Number == cb.Attempt {
-								lastError = a.Error
-							}
-						}
-					}
-				}
-			}
-		}
+		attemptNo, lastError = cb.Attempt, cb.AttemptError
 	}
 	if action == nil {
 		return nil, nil // the version has no such callback any more

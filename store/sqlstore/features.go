@@ -274,6 +274,16 @@ func (db *DB) CallbackClaim(ctx context.Context, p *store.CallbackClaimParams) (
 				p.Worker, c.Token, us(t.now.Add(p.LeaseDuration)), id).Scan(&c.RunID, &c.TaskID, &c.MapIndex, &c.Attempt, &c.Event, &c.Tries); err != nil {
 				return err
 			}
+			if c.TaskID != "" {
+				// By the instance's key and the attempt's number: one row
+				// each, however many instances the run has.
+				err := t.queryRow(`SELECT a.error FROM task_instances ti JOIN attempts a ON a.instance_id = ti.id
+					WHERE ti.run_id = ? AND ti.task_id = ? AND ti.map_index = ? AND a.number = ?`,
+					c.RunID, c.TaskID, c.MapIndex, c.Attempt).Scan(&c.AttemptError)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) { // a clear removed it
+					return err
+				}
+			}
 			out = append(out, c)
 		}
 		return nil

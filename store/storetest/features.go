@@ -358,20 +358,29 @@ func testCallbacks(t *testing.T, open Opener) {
 		task{id: "a", cb: store.CallbackFailure | store.CallbackRetry, retry: sluice.RetryPolicy{Retries: 1}}, task{id: "quiet"})
 	r := b.createRun("p", "r")
 	wake := b.s.Wait(store.TopicCallbacks)
+	// a's attempts fail with errors of their own, which its callbacks get.
+	failA := func(c *store.Claim) {
+		t.Helper()
+		res, err := b.s.AttemptComplete(b.ctx, []*store.AttemptCompleteParams{{Lease: c.Lease, State: sluice.AttemptFailed,
+			FinishedAt: b.clock.Now(), Error: fmt.Sprintf("boom %d", c.Attempt)}})
+		if err != nil || res[0] != nil {
+			t.Fatalf("failing a: %v %v", err, res)
+		}
+	}
 	cs := b.claim(10)
 	for _, c := range cs {
-		state := sluice.AttemptSuccess
 		if c.TaskID == "a" {
-			state = sluice.AttemptFailed
+			failA(c)
+			continue
 		}
-		b.mustComplete(c, state)
+		b.mustComplete(c, sluice.AttemptSuccess)
 	}
 	select {
 	case <-wake:
 	default:
 		t.Fatal("a retry callback did not signal TopicCallbacks")
 	}
-	b.mustComplete(b.claimOne("a"), sluice.AttemptFailed)
+	failA(b.claimOne("a"))
 	claim := func() []*store.Callback {
 		t.Helper()
 		got, err := b.s.CallbackClaim(b.ctx, &store.CallbackClaimParams{Worker: "w", Limit: 10, LeaseDuration: Lease})
@@ -390,6 +399,14 @@ func testCallbacks(t *testing.T, open Opener) {
 	}
 	if fmt.Sprint(events) != "[a:retry a:failure :failure]" {
 		t.Fatalf("callbacks = %v", events)
+	}
+	for i, want := range []struct {
+		attempt int
+		err     string
+	}{{1, "boom 1"}, {2, "boom 2"}, {0, ""}} {
+		if got[i].Attempt != want.attempt || got[i].AttemptError != want.err {
+			t.Errorf("callback %s: attempt %d, error %q; want %d, %q", events[i], got[i].Attempt, got[i].AttemptError, want.attempt, want.err)
+		}
 	}
 	if more := claim(); len(more) != 0 {
 		t.Fatalf("claimed running callbacks again: %v", more)
