@@ -194,13 +194,13 @@ func (a *API) instance(ctx context.Context, runID int64, task string, item int) 
 	if err != nil || item < 0 {
 		return in, err
 	}
-	items, err := a.items(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range items {
-		if it.MapIndex == item {
-			return it, nil
+	if in.ItemsTotal > 0 {
+		found, err := a.st.InstanceSelect(ctx, &store.InstanceSelectParams{RunIDs: []int64{runID}, TaskID: task, Which: store.Item, MapIndex: item})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) > 0 {
+			return found[0], nil
 		}
 	}
 	if in.ItemsTotal == 0 {
@@ -215,12 +215,12 @@ func (a *API) items(ctx context.Context, in *store.Instance) ([]*store.Instance,
 	if in.MapIndex >= 0 || in.ItemsTotal == 0 {
 		return nil, nil
 	}
-	all, err := a.st.InstanceList(ctx, in.RunID)
+	items, err := a.st.InstanceSelect(ctx, &store.InstanceSelectParams{RunIDs: []int64{in.RunID}, TaskID: in.TaskID, Which: store.OnlyItems})
 	if err != nil {
 		return nil, err
 	}
-	_, items := byTask(all)
-	return items[in.TaskID], nil
+	_, byItem := byTask(items) // in map index order
+	return byItem[in.TaskID], nil
 }
 
 func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {

@@ -90,6 +90,10 @@ type Store interface {
 	InstanceList(ctx context.Context, runID int64) ([]*Instance, error)
 	// InstanceGet returns the instance of a task in a run.
 	InstanceGet(ctx context.Context, runID int64, taskID string) (*Instance, error)
+	// InstanceSelect returns some task instances of some runs, ordered by
+	// run and id: what a page or a lookup needs without reading every
+	// item of a run's mapped tasks.
+	InstanceSelect(ctx context.Context, p *InstanceSelectParams) ([]*Instance, error)
 	// InstanceClear runs a finished instance again, with fresh retries,
 	// together with every instance downstream of it; the run is running
 	// again. It returns ECONFLICT while the instance is unfinished.
@@ -447,6 +451,29 @@ type TriggerEvent struct {
 
 // MaxEventKeyLen is the longest trigger event key (and source) accepted.
 const MaxEventKeyLen = 200
+
+// InstanceSelectParams are the arguments of Store.InstanceSelect.
+type InstanceSelectParams struct {
+	// RunIDs are the runs; none selects nothing.
+	RunIDs []int64
+	// TaskID keeps one task's instances when not empty.
+	TaskID string
+	// Which keeps the tasks themselves (NoItems: a mapped task's own
+	// instance, not its items), the items of mapped tasks (OnlyItems), or
+	// one item (Item, with MapIndex); the zero value keeps all.
+	Which    InstanceWhich
+	MapIndex int
+}
+
+// InstanceWhich is which instances InstanceSelect keeps.
+type InstanceWhich int
+
+const (
+	AllInstances InstanceWhich = iota
+	NoItems
+	OnlyItems
+	Item
+)
 
 // RunListParams are the arguments of Store.RunList.
 type RunListParams struct {

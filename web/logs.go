@@ -79,14 +79,12 @@ func (w *Web) findInstance(ctx context.Context, runID int64, task string, item i
 		}
 		return in, err
 	}
-	ins, err := w.st.InstanceList(ctx, runID)
+	ins, err := w.st.InstanceSelect(ctx, &store.InstanceSelectParams{RunIDs: []int64{runID}, TaskID: task, Which: store.Item, MapIndex: item})
 	if err != nil {
 		return nil, err
 	}
-	for _, in := range ins {
-		if in.TaskID == task && in.MapIndex == item {
-			return in, nil
-		}
+	if len(ins) > 0 {
+		return ins[0], nil
 	}
 	return nil, sluice.Errorf(sluice.ENOTFOUND, "task %q of run %d has no item %d", task, runID, item)
 }

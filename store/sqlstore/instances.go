@@ -19,6 +19,30 @@ func (db *DB) InstanceList(ctx context.Context, runID int64) ([]*store.Instance,
 	return db.listInstances(ctx, `WHERE run_id = ? ORDER BY id`, runID)
 }
 
+// InstanceSelect implements store.Store. Each filter is a column of the
+// key (run_id, task_id, map_index), so the key's index serves every one.
+func (db *DB) InstanceSelect(ctx context.Context, p *store.InstanceSelectParams) ([]*store.Instance, error) {
+	if len(p.RunIDs) == 0 {
+		return nil, nil
+	}
+	where := `WHERE run_id IN (` + placeholders(len(p.RunIDs)) + `)`
+	args := int64Args(p.RunIDs)
+	if p.TaskID != "" {
+		where += ` AND task_id = ?`
+		args = append(args, p.TaskID)
+	}
+	switch p.Which {
+	case store.NoItems:
+		where += ` AND map_index = -1`
+	case store.OnlyItems:
+		where += ` AND map_index >= 0`
+	case store.Item:
+		where += ` AND map_index = ?`
+		args = append(args, p.MapIndex)
+	}
+	return db.listInstances(ctx, where+` ORDER BY run_id, id`, args...)
+}
+
 func (db *DB) listInstances(ctx context.Context, where string, args ...any) ([]*store.Instance, error) {
 	rows, err := db.read(ctx, db.q(`SELECT id, run_id, task_id, map_index, parent_id, item, items_total, state, attempts, failures, priority,
 		ready_at, started_at, finished_at, blocked, allow_failure, note FROM task_instances `+where), args...)

@@ -634,3 +634,46 @@ func testLifecycle(t *testing.T, open Opener) {
 		t.Fatalf("run = %s", s)
 	}
 }
+
+// InstanceSelect keeps the tasks without the items of mapped tasks, the
+// items of one task, or one item, of several runs at once.
+func testInstanceSelect(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "list"}, task{id: "m", up: []string{"list"}, mapped: true}, task{id: "after", up: []string{"m"}})
+	r1 := b.createRun("p", "r1")
+	b.mustComplete(b.claimOne("list"), sluice.AttemptSuccess)
+	m := b.claimOne("m")
+	if err := b.s.InstanceExpand(b.ctx, &store.InstanceExpandParams{Lease: m.Lease, Items: []string{"x", "y", "z"}}); err != nil {
+		t.Fatal(err)
+	}
+	r2 := b.createRun("p", "r2")
+	sel := func(p store.InstanceSelectParams) []string {
+		t.Helper()
+		ins, err := b.s.InstanceSelect(b.ctx, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, in := range ins {
+			run := map[int64]string{r1.ID: "r1", r2.ID: "r2"}[in.RunID]
+			out = append(out, fmt.Sprintf("%s:%s[%d]", run, in.TaskID, in.MapIndex))
+		}
+		return out
+	}
+	both := []int64{r2.ID, r1.ID} // by run, then by id (the run made its instances in task order)
+	for _, c := range []struct {
+		p    store.InstanceSelectParams
+		want string
+	}{
+		{store.InstanceSelectParams{RunIDs: both, Which: store.NoItems}, "[r1:after[-1] r1:list[-1] r1:m[-1] r2:after[-1] r2:list[-1] r2:m[-1]]"},
+		{store.InstanceSelectParams{RunIDs: both, TaskID: "m", Which: store.OnlyItems}, "[r1:m[0] r1:m[1] r1:m[2]]"},
+		{store.InstanceSelectParams{RunIDs: []int64{m.RunID}, TaskID: "m", Which: store.Item, MapIndex: 1}, "[r1:m[1]]"},
+		{store.InstanceSelectParams{RunIDs: []int64{m.RunID}, TaskID: "m", Which: store.Item, MapIndex: 3}, "[]"},
+		{store.InstanceSelectParams{RunIDs: []int64{r1.ID}, TaskID: "m"}, "[r1:m[-1] r1:m[0] r1:m[1] r1:m[2]]"},
+		{store.InstanceSelectParams{Which: store.NoItems}, "[]"},
+	} {
+		if got := fmt.Sprint(sel(c.p)); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.p, got, c.want)
+		}
+	}
+}

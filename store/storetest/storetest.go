@@ -243,6 +243,7 @@ func Run(t *testing.T, open Opener) {
 		"MaxActiveTasks":           testMaxActiveTasks,
 		"WorkerLabels":             testWorkerLabels,
 		"Mapping":                  testMapping,
+		"InstanceSelect":           testInstanceSelect,
 		"MappingMaxParallel":       testMappingMaxParallel,
 		"MappingEmptyAndFailed":    testMappingEmptyAndFailed,
 		"SkipPropagates":           testSkipPropagates,
