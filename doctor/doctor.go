@@ -331,13 +331,42 @@ func minus(need, have []string) []string {
 	return out
 }
 
-// Problems returns the failed checks as lines for logs.
+// Problems returns the failed checks as lines for logs, one per
+// pipeline and problem: "p/load workdir: …", or, when several tasks share
+// it, "p/load (and 2 more tasks) workdir: …". A worker stores its
+// problems and rewrites them with every heartbeat, and schedulers read
+// them: one line per task made a 40,000-task pipeline with a missing
+// folder 40,000 lines (3 MB) in each worker's record.
 func Problems(checks []Check) []string {
-	var out []string
+	type key struct{ pipeline, what, detail string }
+	var (
+		order []key
+		tasks = map[key][]string{}
+	)
 	for _, c := range checks {
-		if !c.OK {
-			out = append(out, fmt.Sprintf("%s/%s %s: %s", c.Pipeline, c.Task, c.What, c.Detail))
+		if c.OK {
+			continue
 		}
+		k := key{c.Pipeline, c.What, c.Detail}
+		if _, seen := tasks[k]; !seen {
+			order = append(order, k)
+		}
+		tasks[k] = append(tasks[k], c.Task)
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		who := k.pipeline + "/" + tasks[k][0]
+		if more := len(tasks[k]) - 1; more > 0 {
+			who += fmt.Sprintf(" (and %d more %s)", more, plural(more, "task", "tasks"))
+		}
+		out = append(out, fmt.Sprintf("%s %s: %s", who, k.what, k.detail))
 	}
 	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -128,3 +128,27 @@ func TestCheckerRunsEachInterpreterOnce(t *testing.T) {
 		t.Errorf("the interpreters ran %d times, want once per interpreter and folder: %q", len(got), want)
 	}
 }
+
+// Problems gives one line per pipeline and problem, however many tasks
+// share it.
+func TestProblemsGrouped(t *testing.T) {
+	t.Parallel()
+	var checks []doctor.Check
+	for i := 0; i < 1000; i++ {
+		checks = append(checks, doctor.Check{Pipeline: "p", Task: fmt.Sprintf("t%d", i), What: "workdir", Detail: "/gone does not exist on this machine"})
+		checks = append(checks, doctor.Check{Pipeline: "p", Task: fmt.Sprintf("t%d", i), What: "command", OK: true, Detail: "/bin/sh"})
+	}
+	checks = append(checks,
+		doctor.Check{Pipeline: "p", Task: "x", What: "command", Detail: "nope is not on the PATH"},
+		doctor.Check{Pipeline: "q", Task: "y", What: "workdir", Detail: "/gone does not exist on this machine"},
+		doctor.Check{Pipeline: "q", Task: "z", What: "workdir", Detail: "/gone does not exist on this machine"})
+	got := doctor.Problems(checks)
+	want := []string{
+		"p/t0 (and 999 more tasks) workdir: /gone does not exist on this machine",
+		"p/x command: nope is not on the PATH",
+		"q/y (and 1 more task) workdir: /gone does not exist on this machine",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n%q\nwant\n%q", got, want)
+	}
+}
