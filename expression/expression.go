@@ -22,6 +22,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -35,7 +37,43 @@ type Program struct {
 }
 
 // Compile compiles one expression. A surrounding ${{ }} is optional.
+//
+// Workers render the same fields for every attempt of a task and every
+// item of a mapped one: compiling took about 40 µs an expression, a
+// task with three templated fields mapped over 100,000 items 35 s of
+// CPU. So compiled expressions are kept, by their text, up to
+// compiledMax of them (about 2 kB each); a Program is only read once
+// made (expr's programs run in a VM of each call's own), so one serves
+// every goroutine.
 func Compile(src string) (*Program, error) {
+	if c, ok := compiled.Load(src); ok {
+		r := c.(compiledResult)
+		return r.p, r.err
+	}
+	p, err := compile(src)
+	if compiledN.Add(1) > compiledMax {
+		// Texts come from pipeline versions, which change: start over
+		// rather than keep every text ever seen.
+		compiled.Clear()
+		compiledN.Store(1)
+	}
+	compiled.Store(src, compiledResult{p, err})
+	return p, err
+}
+
+const compiledMax = 2048
+
+var (
+	compiled  sync.Map // text → compiledResult
+	compiledN atomic.Int64
+)
+
+type compiledResult struct {
+	p   *Program
+	err error
+}
+
+func compile(src string) (*Program, error) {
 	code := strings.TrimSpace(src)
 	if inner, ok := whole(code); ok {
 		code = inner

@@ -1,7 +1,9 @@
 package expression_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sluice-dev/sluice/expression"
@@ -70,4 +72,38 @@ func TestTemplate(t *testing.T) {
 	if got := expression.TaskRefs("${{ tasks.a.outputs.x }} and ${{ tasks.b-2.outputs.y }} ${{ tasks.a.outputs.z }}"); strings.Join(got, ",") != "a,b-2" {
 		t.Fatalf("refs = %v", got)
 	}
+}
+
+// A text is compiled once; its Program serves every goroutine at once.
+func TestCompileKeepsPrograms(t *testing.T) {
+	t.Parallel()
+	src := "${{ params.n * 2 + item_index }}"
+	first, err := expression.Compile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := expression.Compile(src); again != first {
+		t.Error("the same text was compiled twice")
+	}
+	if _, err := expression.Compile("${{ 1 + }}"); err == nil {
+		t.Fatal("a bad expression compiled")
+	}
+	if _, err := expression.Compile("${{ 1 + }}"); err == nil {
+		t.Fatal("a bad expression compiled the second time")
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				got, err := expression.Render("x=${{ params.n * 2 + item_index }}", map[string]any{"params": map[string]any{"n": g}, "item_index": i})
+				if want := fmt.Sprintf("x=%d", g*2+i); err != nil || got != want {
+					t.Errorf("goroutine %d: %q, %v; want %q", g, got, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
