@@ -162,6 +162,9 @@ type Store interface {
 	AttemptList(ctx context.Context, instanceID int64) ([]*Attempt, error)
 	// AttemptListByRun returns every attempt of a run, ordered by id.
 	AttemptListByRun(ctx context.Context, runID int64) ([]*Attempt, error)
+	// AttemptListByID returns the attempts of those ids that exist,
+	// ordered by id.
+	AttemptListByID(ctx context.Context, ids []int64) ([]*Attempt, error)
 
 	// LogList returns the log chunks of an attempt with Seq > afterSeq.
 	LogList(ctx context.Context, attemptID int64, afterSeq int) ([]*LogChunk, error)

@@ -135,12 +135,14 @@ type leftover struct {
 // engine or cluster, or of a run retention has pruned, are left alone.
 // When the database cannot be read it returns nothing.
 func (w *Worker) over(ctx context.Context, items []leftover) []leftover {
-	type state struct {
-		token int64
-		live  bool
+	type labelled struct {
+		leftover
+		id, run, token int64
 	}
-	var out []leftover
-	attempts := map[int64]map[int64]state{} // by run, then attempt id
+	var (
+		candidates []labelled
+		ids        []int64
+	)
 	for _, it := range items {
 		id, err1 := strconv.ParseInt(it.attempt, 10, 64)
 		run, err2 := strconv.ParseInt(it.run, 10, 64)
@@ -154,22 +156,34 @@ func (w *Worker) over(ctx context.Context, items []leftover) []leftover {
 		if mine {
 			continue
 		}
-		if attempts[run] == nil {
-			list, err := w.st.AttemptListByRun(ctx, run)
-			if err != nil && sluice.ErrorCode(err) != sluice.ENOTFOUND {
-				return nil // decide when the database answers
-			}
-			now := w.clock.Now()
-			attempts[run] = map[int64]state{}
-			for _, at := range list {
-				attempts[run][at.ID] = state{token: at.Token, live: at.State == sluice.AttemptRunning && at.LeaseExpiresAt.After(now)}
-			}
+		candidates = append(candidates, labelled{it, id, run, token})
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	// The attempts by their ids, not every attempt of their runs: a
+	// run mapped over 100,000 items had each worker read all of its
+	// attempts on every sweep.
+	list, err := w.st.AttemptListByID(ctx, ids)
+	if err != nil {
+		return nil // decide when the database answers
+	}
+	now := w.clock.Now()
+	byID := make(map[int64]*store.Attempt, len(list))
+	for _, at := range list {
+		byID[at.ID] = at
+	}
+	var out []leftover
+	for _, c := range candidates {
+		at := byID[c.id]
+		if at == nil || at.RunID != c.run || at.Token != c.token {
+			continue // another installation's, or of a run retention pruned
 		}
-		at, ok := attempts[run][id]
-		if !ok || at.token != token || at.live {
-			continue // another installation's, or another live worker's
+		if at.State == sluice.AttemptRunning && at.LeaseExpiresAt.After(now) {
+			continue // another live worker's
 		}
-		out = append(out, it)
+		out = append(out, c.leftover)
 	}
 	return out
 }

@@ -578,6 +578,21 @@ func (db *DB) AttemptListByRun(ctx context.Context, runID int64) ([]*store.Attem
 		WHERE instance_id IN (SELECT id FROM task_instances WHERE run_id = ?) ORDER BY id`, runID)
 }
 
+// AttemptListByID implements store.Store.
+func (db *DB) AttemptListByID(ctx context.Context, ids []int64) ([]*store.Attempt, error) {
+	ids = sortedIDs(ids)
+	var out []*store.Attempt
+	for _, part := range chunks(ids, maxBatch) {
+		padded := padIDs(part)
+		list, err := db.listAttempts(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE id IN (`+placeholders(len(padded))+`) ORDER BY id`, int64Args(padded)...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list...)
+	}
+	return out, nil
+}
+
 func (db *DB) listAttempts(ctx context.Context, query string, args ...any) ([]*store.Attempt, error) {
 	rows, err := db.read(ctx, db.q(query), args...)
 	if err != nil {

@@ -677,3 +677,30 @@ func testInstanceSelect(t *testing.T, open Opener) {
 		}
 	}
 }
+
+// AttemptListByID finds attempts by id, in id order, and skips ids that
+// are no attempt's.
+func testAttemptListByID(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "a"}, task{id: "b"}, task{id: "c"})
+	b.createRun("p", "r")
+	cs := b.claim(10)
+	if len(cs) != 3 {
+		t.Fatalf("claimed %d", len(cs))
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].AttemptID < cs[j].AttemptID })
+	b.mustComplete(cs[0], sluice.AttemptSuccess)
+	got, err := b.s.AttemptListByID(b.ctx, []int64{cs[2].AttemptID, cs[0].AttemptID, 1 << 40, cs[0].AttemptID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != cs[0].AttemptID || got[1].ID != cs[2].AttemptID {
+		t.Fatalf("got %+v", got)
+	}
+	if got[0].State != sluice.AttemptSuccess || got[1].State != sluice.AttemptRunning || got[1].Token != cs[2].Token || got[1].RunID != cs[2].RunID {
+		t.Fatalf("got %+v and %+v", got[0], got[1])
+	}
+	if none, err := b.s.AttemptListByID(b.ctx, nil); err != nil || len(none) != 0 {
+		t.Fatalf("no ids: %v %v", none, err)
+	}
+}

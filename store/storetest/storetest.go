@@ -244,6 +244,7 @@ func Run(t *testing.T, open Opener) {
 		"WorkerLabels":             testWorkerLabels,
 		"Mapping":                  testMapping,
 		"InstanceSelect":           testInstanceSelect,
+		"AttemptListByID":          testAttemptListByID,
 		"MappingMaxParallel":       testMappingMaxParallel,
 		"MappingEmptyAndFailed":    testMappingEmptyAndFailed,
 		"SkipPropagates":           testSkipPropagates,
