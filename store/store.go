@@ -125,6 +125,10 @@ type Store interface {
 	// AttemptLogAppend stores a chunk of an attempt's log, fenced by its
 	// lease: it fails with sluice.ErrLeaseLost when the lease is not held.
 	AttemptLogAppend(ctx context.Context, p *AttemptLogAppendParams) error
+	// AttemptLogAppendMany stores chunks of several attempts' logs in one
+	// transaction; results[i] is ErrLeaseLost for a chunk whose lease
+	// is gone (the others are stored), and err fails them all.
+	AttemptLogAppendMany(ctx context.Context, ps []*AttemptLogAppendParams) (results []error, err error)
 	// AttemptComplete records the outcomes of attempts, each fenced by its
 	// lease, together with their outputs and last log chunks, and in the
 	// same transaction moves their instances on (retry or final), makes newly

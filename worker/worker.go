@@ -97,6 +97,7 @@ type Worker struct {
 	versions  *versions.Cache
 	tmpDir    string
 	completer *completer
+	logs      *logBatcher
 	clock     sluice.Clock
 
 	problems []string // what the environment check found at start; under mu
@@ -167,6 +168,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w.killCtx, w.kill = context.WithCancelCause(context.Background())
 	w.completer = newCompleter(w)
+	w.logs = &logBatcher{w: w}
 	return w, nil
 }
 

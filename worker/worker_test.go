@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -473,5 +474,74 @@ tasks:
 	}
 	if log := b.log(run.ID, "show"); !strings.Contains(log, " o db=unset key=unset admin=unset inherited=yes\n") {
 		t.Errorf("the task's environment: %q", log)
+	}
+}
+
+// logCounting counts how the worker writes logs: the store underneath is
+// the real one.
+type logCounting struct {
+	store.Store
+	mu        sync.Mutex
+	singles   int
+	batches   int
+	mostInOne int
+}
+
+func (s *logCounting) AttemptLogAppend(ctx context.Context, p *store.AttemptLogAppendParams) error {
+	s.mu.Lock()
+	s.singles++
+	s.mu.Unlock()
+	return s.Store.AttemptLogAppend(ctx, p)
+}
+
+func (s *logCounting) AttemptLogAppendMany(ctx context.Context, ps []*store.AttemptLogAppendParams) ([]error, error) {
+	s.mu.Lock()
+	s.batches++
+	s.mostInOne = max(s.mostInOne, len(ps))
+	s.mu.Unlock()
+	return s.Store.AttemptLogAppendMany(ctx, ps)
+}
+
+// Running tasks' logs reach the store together: one transaction carries
+// the chunks of every attempt that wrote since the last, and each log
+// arrives whole and in order.
+func TestLogsOfAttemptsWrittenTogether(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	counting := &logCounting{Store: b.st}
+	b.st = counting
+	var src strings.Builder
+	src.WriteString("id: chatty\ntasks:\n")
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(&src, "  t%d:\n    run: for i in $(seq 1 40); do echo \"line $i\"; sleep 0.02; done\n", i)
+	}
+	run := b.trigger(src.String())
+	b.start(worker.Config{Concurrency: 16})
+	if s := b.waitRun(run.ID); s != sluice.RunSuccess {
+		t.Fatalf("run %s", s)
+	}
+	var want strings.Builder
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&want, "line %d\n", i)
+	}
+	for i := 0; i < 12; i++ {
+		var got strings.Builder
+		for _, line := range strings.SplitAfter(b.log(run.ID, fmt.Sprintf("t%d", i)), "\n") {
+			// "<µs> o line 3\n": the stream's lines, without their times
+			if f := strings.SplitN(line, " ", 3); len(f) == 3 && f[1] == "o" {
+				got.WriteString(f[2])
+			}
+		}
+		if got.String() != want.String() {
+			t.Errorf("t%d's log:\n%s", i, got.String())
+		}
+	}
+	counting.mu.Lock()
+	defer counting.mu.Unlock()
+	if counting.batches == 0 || counting.mostInOne < 2 {
+		t.Errorf("%d log transactions, at most %d attempts' chunks in one: the attempts wrote alone", counting.batches, counting.mostInOne)
+	}
+	if counting.singles != 0 {
+		t.Errorf("%d chunks written alone, with no buffer anywhere near %d bytes", counting.singles, 256<<10)
 	}
 }

@@ -73,6 +73,64 @@ func (db *DB) AttemptComplete(ctx context.Context, ps []*store.AttemptCompletePa
 	return results, err
 }
 
+// AttemptLogAppendMany implements store.Store: the leases checked in one
+// statement, the chunks written in one more, whatever their number.
+func (db *DB) AttemptLogAppendMany(ctx context.Context, ps []*store.AttemptLogAppendParams) ([]error, error) {
+	results := make([]error, len(ps))
+	if len(ps) == 0 {
+		return results, nil
+	}
+	order := make([]int, len(ps))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ps[a].Lease.AttemptID, ps[b].Lease.AttemptID) })
+	ids := make([]int64, len(ps))
+	for i, p := range ps {
+		ids[i] = p.Lease.AttemptID
+	}
+	err := db.inTx(ctx, "AttemptLogAppend", func(t *txn) error {
+		// As holdLease, for all of them: locked in id order, as every
+		// completion locks its attempts.
+		tokens := make(map[int64]int64, len(ps))
+		for _, part := range chunks(sortedIDs(ids), maxBatch) {
+			padded := padIDs(part)
+			rows, err := t.query(`SELECT id, token FROM attempts WHERE id IN (`+placeholders(len(padded))+`) AND state = ? ORDER BY id`+t.db.d.ForShare,
+				append(int64Args(padded), string(sluice.AttemptRunning))...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id, token int64
+				if err := rows.Scan(&id, &token); err != nil {
+					rows.Close()
+					return err
+				}
+				tokens[id] = token
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		var logs []attemptChunk
+		for _, i := range order {
+			p := ps[i]
+			if token, ok := tokens[p.Lease.AttemptID]; !ok || token != p.Lease.Token {
+				results[i] = sluice.ErrLeaseLost
+				continue
+			}
+			results[i] = nil
+			logs = append(logs, attemptChunk{p.Lease.AttemptID, &p.Chunk})
+		}
+		return insertLogs(t, logs)
+	})
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return results, nil
+}
+
 // AttemptCompleteClaim implements store.Store.
 func (db *DB) AttemptCompleteClaim(ctx context.Context, ps []*store.AttemptCompleteParams, next *store.ClaimAlong) ([]error, []*store.Claim, error) {
 	if next != nil && next.LeaseDuration <= 0 {

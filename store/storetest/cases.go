@@ -1030,3 +1030,50 @@ func testRunCreateScheduled(t *testing.T, open Opener) {
 		t.Fatalf("after a failed batch p = next due %v, last scheduled %v; want unchanged", p.NextDueAt, p.LastScheduledAt)
 	}
 }
+
+// AttemptLogAppendMany stores the chunks of several attempts at once and
+// refuses, alone, a chunk whose lease is gone.
+func testLogsMany(t *testing.T, open Opener) {
+	b := setup(t, open)
+	b.save("p", 5, task{id: "a"}, task{id: "b"}, task{id: "c"})
+	b.createRun("p", "r")
+	cs := b.claim(10)
+	if len(cs) != 3 {
+		t.Fatalf("claimed %d", len(cs))
+	}
+	b.mustComplete(cs[2], sluice.AttemptSuccess) // its lease is over
+	forged := cs[1].Lease
+	forged.Token++
+	res, err := b.s.AttemptLogAppendMany(b.ctx, []*store.AttemptLogAppendParams{
+		{Lease: cs[1].Lease, Chunk: store.LogChunk{Seq: 1, Data: []byte("1 o b one\n")}},
+		{Lease: cs[0].Lease, Chunk: store.LogChunk{Seq: 1, Data: []byte("1 o a one\n")}},
+		{Lease: cs[2].Lease, Chunk: store.LogChunk{Seq: 1, Data: []byte("1 o c late\n")}},
+		{Lease: forged, Chunk: store.LogChunk{Seq: 2, Data: []byte("2 o forged\n")}},
+		{Lease: cs[0].Lease, Chunk: store.LogChunk{Seq: 2, Data: []byte("2 o a two\n")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0] != nil || res[1] != nil || !isLeaseLost(res[2]) || !isLeaseLost(res[3]) || res[4] != nil {
+		t.Fatalf("results = %v", res)
+	}
+	for _, want := range []struct {
+		c    *store.Claim
+		text string
+	}{{cs[0], "1 o a one\n2 o a two\n"}, {cs[1], "1 o b one\n"}, {cs[2], ""}} {
+		all, err := b.s.LogList(b.ctx, want.c.AttemptID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var joined []byte
+		for _, ch := range all {
+			joined = append(joined, ch.Data...)
+		}
+		if string(joined) != want.text {
+			t.Errorf("attempt of %s: log %q, want %q", want.c.TaskID, joined, want.text)
+		}
+	}
+	if res, err := b.s.AttemptLogAppendMany(b.ctx, nil); err != nil || len(res) != 0 {
+		t.Fatalf("nothing to append: %v %v", res, err)
+	}
+}

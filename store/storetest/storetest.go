@@ -245,6 +245,7 @@ func Run(t *testing.T, open Opener) {
 		"Mapping":                  testMapping,
 		"InstanceSelect":           testInstanceSelect,
 		"AttemptListByID":          testAttemptListByID,
+		"LogsMany":                 testLogsMany,
 		"MappingMaxParallel":       testMappingMaxParallel,
 		"MappingEmptyAndFailed":    testMappingEmptyAndFailed,
 		"SkipPropagates":           testSkipPropagates,
