@@ -1035,12 +1035,7 @@ func testRunCreateScheduled(t *testing.T, open Opener) {
 // refuses, alone, a chunk whose lease is gone.
 func testLogsMany(t *testing.T, open Opener) {
 	b := setup(t, open)
-	b.save("p", 5, task{id: "a"}, task{id: "b"}, task{id: "c"})
-	b.createRun("p", "r")
-	cs := b.claim(10)
-	if len(cs) != 3 {
-		t.Fatalf("claimed %d", len(cs))
-	}
+	cs := b.threeRunning()
 	b.mustComplete(cs[2], sluice.AttemptSuccess) // its lease is over
 	forged := cs[1].Lease
 	forged.Token++

@@ -682,13 +682,7 @@ func testInstanceSelect(t *testing.T, open Opener) {
 // are no attempt's.
 func testAttemptListByID(t *testing.T, open Opener) {
 	b := setup(t, open)
-	b.save("p", 5, task{id: "a"}, task{id: "b"}, task{id: "c"})
-	b.createRun("p", "r")
-	cs := b.claim(10)
-	if len(cs) != 3 {
-		t.Fatalf("claimed %d", len(cs))
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].AttemptID < cs[j].AttemptID })
+	cs := b.threeRunning()
 	b.mustComplete(cs[0], sluice.AttemptSuccess)
 	got, err := b.s.AttemptListByID(b.ctx, []int64{cs[2].AttemptID, cs[0].AttemptID, 1 << 40, cs[0].AttemptID})
 	if err != nil {
@@ -703,4 +697,18 @@ func testAttemptListByID(t *testing.T, open Opener) {
 	if none, err := b.s.AttemptListByID(b.ctx, nil); err != nil || len(none) != 0 {
 		t.Fatalf("no ids: %v %v", none, err)
 	}
+}
+
+// threeRunning starts a run of three independent tasks a, b and c and
+// claims them: their claims, in attempt id order.
+func (b *testBundle) threeRunning() []*store.Claim {
+	b.t.Helper()
+	b.save("p", 5, task{id: "a"}, task{id: "b"}, task{id: "c"})
+	b.createRun("p", "r")
+	cs := b.claim(10)
+	if len(cs) != 3 {
+		b.t.Fatalf("claimed %d", len(cs))
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].AttemptID < cs[j].AttemptID })
+	return cs
 }
